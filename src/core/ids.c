@@ -1,0 +1,62 @@
+#include "core/ids.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/timeutil.h"
+
+static const char id_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms)
+{
+    size_t plen = strlen(prefix);
+    if (plen > 8)
+        plen = 8;
+    memcpy(out, prefix, plen);
+    out[plen] = '_';
+    char *p = out + plen + 1;
+    uint64_t t = (uint64_t)ms & 0xFFFFFFFFFFFFULL;
+    for (int i = 9; i >= 0; i--) {
+        p[i] = id_alphabet[t & 31];
+        t >>= 5;
+    }
+    unsigned char rnd[10];
+    randombytes_buf(rnd, sizeof rnd);
+    /* 80 bits -> 16 symbols of 5 bits. */
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 5; i++)
+        hi = (hi << 8) | rnd[i];
+    for (int i = 5; i < 10; i++)
+        lo = (lo << 8) | rnd[i];
+    for (int i = 7; i >= 0; i--) {
+        p[10 + i] = id_alphabet[hi & 31];
+        hi >>= 5;
+        p[18 + i] = id_alphabet[lo & 31];
+        lo >>= 5;
+    }
+    p[26] = '\0';
+    return out;
+}
+
+char *id_new(char out[TG_ID_MAX], const char *prefix)
+{
+    return id_new_at(out, prefix, time_now_ms());
+}
+
+int id_valid(const char *s, const char *prefix)
+{
+    if (s == NULL)
+        return 0;
+    size_t plen = strlen(prefix);
+    if (strncmp(s, prefix, plen) != 0 || s[plen] != '_')
+        return 0;
+    const char *p = s + plen + 1;
+    if (strlen(p) != 26)
+        return 0;
+    for (int i = 0; i < 26; i++)
+        if (strchr(id_alphabet, p[i]) == NULL || p[i] == '\0')
+            return 0;
+    return 1;
+}

@@ -1,0 +1,14 @@
+/*
+ * hash.h - SHA-256, HMAC-SHA256 and constant-time comparison.
+ */
+#ifndef TG_CRYPTO_HASH_H
+#define TG_CRYPTO_HASH_H
+
+#include <stddef.h>
+
+void sha256(const void *data, size_t n, unsigned char out[32]);
+void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, unsigned char out[32]);
+/* 1 if the n bytes at a and b are equal, else 0; time depends only on n. */
+int ct_equal(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * ratelimit.h - named rate-limit policies with a GCRA limiter (DESIGN section 10).
+ *
+ * GCRA (generic cell rate algorithm) keeps one "theoretical arrival time" per key. A policy
+ * of L requests per period P admits a burst of at most L and then one request every P/L:
+ * unlike fixed windows it never admits 2L around a window edge.
+ * State is in memory, shared by all worker threads (striped locks), bounded in size.
+ */
+#ifndef TG_DOMAIN_RATELIMIT_H
+#define TG_DOMAIN_RATELIMIT_H
+
+#include <stdint.h>
+
+enum rl_policy {
+    RL_NONE = 0,
+    RL_API_QUERY,     /* api_query: 100 per 60 s per user (seeds: API_QUERY) */
+    RL_AUTH_IP,       /* auth_ip: 20 per 60 s per client IP on sign-in/up/refresh */
+    RL_AUTH_ACCOUNT,  /* auth_account: 10 per 15 min per account (email) on login */
+    RL_PAYMENT,       /* payment: 5 per hour per user (seeds: PAYMENT_REQUEST) */
+    RL_VIDEO,         /* video: 10 per hour per user (seeds: VIDEO_GENERATION) */
+    RL__COUNT
+};
+
+struct rl_result {
+    int allowed;
+    int64_t limit;         /* L of the policy */
+    int64_t remaining;     /* requests still admitted right now */
+    int64_t reset_s;       /* seconds until the bucket is full again */
+    int64_t retry_after_s; /* when !allowed: seconds until one more is admitted (>= 1) */
+};
+
+/*
+ * Sets up the policies: defaults above, overridden by `spec` (TG_RATE_LIMITS), e.g.
+ * "api_query=100/60s,auth_ip=20/60s,payment=5/1h" (units s, m, h; "off" disables all;
+ * NULL or "" keeps defaults). Returns 0, or -1 with *err set (caller frees).
+ */
+int ratelimit_init(const char *spec, char **err);
+/* Frees all state. */
+void ratelimit_shutdown(void);
+/* "api_query", ... */
+const char *ratelimit_policy_name(enum rl_policy p);
+/* 1 when the policy is active (not disabled). */
+int ratelimit_enabled(enum rl_policy p);
+/* Counts one request for (p, key) at now_ms and says whether it is admitted. Thread-safe.
+ * A disabled policy always admits, with limit 0. */
+void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * types.h - plain data shared by domain/, store/ and api/ (no logic).
+ *
+ * Fixed-size buffers keep these structs copyable without ownership questions; the
+ * bounds are the same limits the API validates input against.
+ */
+#ifndef TG_DOMAIN_TYPES_H
+#define TG_DOMAIN_TYPES_H
+
+#include <stdint.h>
+
+#include "core/ids.h"
+
+#define TG_EMAIL_MAX 254        /* RFC 5321 path limit */
+#define TG_NAME_MAX 100         /* display names, API key names (bytes) */
+#define TG_ROLE_MAX 16
+#define TG_REGION_MAX 16
+#define TG_PWHASH_MAX 160       /* libsodium crypto_pwhash_STRBYTES is 128 */
+#define TG_NOTE_MAX 500         /* ledger notes, admin reasons (bytes) */
+#define TG_REF_MAX 128          /* ledger ref ids (may carry an Idempotency-Key) */
+
+struct user {
+    char id[TG_ID_MAX];
+    char email[TG_EMAIL_MAX + 1];          /* normalized */
+    char display_name[TG_NAME_MAX + 1];
+    char role[TG_ROLE_MAX];                /* "user" or "admin" */
+    char region[TG_REGION_MAX];            /* saved choice, "" when none */
+    char password_hash[TG_PWHASH_MAX];     /* argon2id encoded string, "" when none */
+    int64_t created_at;                    /* ms since epoch */
+    int64_t updated_at;
+    int disabled;
+};
+
+/* One rotating refresh token. Only the SHA-256 of the token is ever stored. */
+struct refresh_token {
+    char id[TG_ID_MAX];                    /* "rtk_..." */
+    char user_id[TG_ID_MAX];
+    char family_id[TG_ID_MAX];             /* all rotations of one sign-in share it */
+    unsigned char hash[32];
+    int64_t created_at;
+    int64_t expires_at;
+};
+
+/* Outcome of presenting a refresh token (store_refresh_rotate). */
+enum refresh_outcome {
+    REFRESH_ROTATED = 0,    /* valid: marked used, replacement stored */
+    REFRESH_UNKNOWN,        /* no such token */
+    REFRESH_EXPIRED,        /* past expires_at, or family revoked (logout, password change) */
+    REFRESH_REUSED,         /* already rotated: theft suspected, whole family now revoked */
+};
+
+struct api_key {
+    char id[TG_ID_MAX];                    /* "key_..." */
+    char user_id[TG_ID_MAX];
+    char name[TG_NAME_MAX + 1];
+    char prefix[24];                       /* first characters of the key, shown in lists */
+    unsigned char hash[32];                /* SHA-256 of the whole key */
+    int64_t created_at;
+    int64_t last_used_at;                  /* 0 = never */
+    int64_t revoked_at;                    /* 0 = active */
+};
+
+enum ledger_bucket { BUCKET_PLAN = 0, BUCKET_PAID = 1 };
+
+/* Ledger entry kinds (DESIGN section 3). Names are stored as text. */
+#define LEDGER_KINDS(X)                                                                           \
+    X(SIGNUP_GRANT, "signup_grant")                                                               \
+    X(PURCHASE, "purchase")                                                                       \
+    X(PLAN_GRANT, "plan_grant")                                                                   \
+    X(PLAN_EXPIRE, "plan_expire")                                                                 \
+    X(SPEND, "spend")                                                                             \
+    X(SETTLE, "settle")                                                                           \
+    X(REFUND, "refund")                                                                           \
+    X(ADMIN_ADJUST, "admin_adjust")                                                               \
+    X(PAYMENT_REFUND, "payment_refund")
+
+enum ledger_kind {
+#define X(id, name) LK_##id,
+    LEDGER_KINDS(X)
+#undef X
+        LK__COUNT
+};
+
+struct wallet {
+    char user_id[TG_ID_MAX];
+    int64_t plan_credits;
+    int64_t paid_credits;
+    int64_t plan_expires_at;               /* 0 = no plan credits expiry */
+    int64_t updated_at;
+};
+
+struct ledger_entry {
+    char id[TG_ID_MAX];                    /* "led_...", time-ordered: the pagination cursor */
+    char user_id[TG_ID_MAX];
+    enum ledger_bucket bucket;
+    int64_t delta;                         /* signed */
+    int64_t balance_after;                 /* this bucket's balance after the change */
+    enum ledger_kind kind;
+    char ref_type[32];
+    char ref_id[TG_REF_MAX + 1];
+    char note[TG_NOTE_MAX + 1];
+    int64_t created_at;
+};
+
+/*
+ * One balance change, applied atomically by store_ledger_apply().
+ * amount > 0 always; `debit` says the direction.
+ * Debits with from_plan_first take plan credits first, then paid (DESIGN section 3), and
+ * may therefore write two ledger rows (one per bucket touched); other operations touch
+ * exactly `bucket`.
+ */
+struct ledger_op {
+    const char *user_id;
+    int64_t amount;
+    int debit;                             /* 0 = credit, 1 = debit */
+    int from_plan_first;                   /* debits only */
+    enum ledger_bucket bucket;             /* when !from_plan_first */
+    enum ledger_kind kind;
+    const char *ref_type;                  /* e.g. "user", "admin", "task", "order" */
+    const char *ref_id;                    /* unique per (kind, ref_type, bucket) */
+    const char *note;                      /* may be NULL */
+    int64_t plan_expires_at;               /* credits to BUCKET_PLAN: new expiry, 0 = keep */
+};
+
+struct audit_entry {
+    char id[TG_ID_MAX];                    /* "aud_..." */
+    char actor_id[TG_ID_MAX];              /* user id, or "" for anonymous/system */
+    char action[48];                       /* "credits.adjust", "auth.login_failed", ... */
+    char target_type[32];
+    char target_id[TG_ID_MAX];
+    char ip[64];
+    char request_id[TG_ID_MAX];
+    char *details_json;                    /* heap, JSON object text; owner frees */
+    int64_t created_at;
+};
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * http.h - what handlers see of HTTP. No h2o type crosses this line (DESIGN section 1).
+ *
+ * A handler receives a `struct req`, and must end it exactly once with one of the res_*
+ * calls, either before it returns or later from a req_defer() completion. All memory
+ * returned by req_* accessors lives until the request ends (per-request pool).
+ * Every function here must be called on the request's loop thread.
+ */
+#ifndef TG_HTTP_HTTP_H
+#define TG_HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/errors.h"
+#include "core/ids.h"
+#include "domain/ratelimit.h"
+
+struct req;
+struct store;
+
+enum auth_level {
+    AUTH_NONE = 0,  /* no credentials looked at */
+    AUTH_OPTIONAL,  /* credentials used when present and valid; invalid ones are a 401 */
+    AUTH_USER,      /* a valid access token or API key is required (401) */
+    AUTH_ADMIN,     /* as AUTH_USER and role admin (403) */
+};
+
+/* Who is calling, filled by the auth middleware before the handler runs. */
+struct principal {
+    int authenticated;
+    char user_id[TG_ID_MAX];
+    char role[16];                  /* "user" or "admin" */
+    char api_key_id[TG_ID_MAX];     /* "" when authenticated by an access token */
+};
+
+typedef void (*http_handler_fn)(struct req *r);
+
+/*
+ * One row of the route table (api/routes.c). Patterns are literal segments and `{name}`
+ * parameters ("/api/v1/api-keys/{id}"). `rate` is applied before the handler, keyed by user
+ * id when authenticated and by client IP otherwise; RL_NONE for none.
+ */
+struct route {
+    const char *method;
+    const char *pattern;
+    http_handler_fn handler;
+    enum auth_level auth;
+    enum rl_policy rate;
+};
+
+/* The route table, defined in api/routes.c. */
+extern const struct route api_routes[];
+extern const size_t api_routes_count;
+
+/* ---- request accessors ---- */
+
+const char *req_method(const struct req *r);
+/* Path without the query string, percent-decoding not applied. */
+const char *req_path(const struct req *r);
+/* Value of route parameter `name`, or NULL. */
+const char *req_param(const struct req *r, const char *name);
+/* Percent-decoded query parameter, or NULL when absent. */
+const char *req_query(struct req *r, const char *name);
+/* Request header by lower-case name, NUL-terminated, or NULL. First one if repeated. */
+const char *req_header(struct req *r, const char *lname);
+/* Raw body bytes (not NUL-terminated), *len receives the size; "" and 0 when none. */
+const char *req_body(const struct req *r, size_t *len);
+/* This request's id ("req_..."), also sent back as X-Request-Id. */
+const char *req_id(const struct req *r);
+/* Client IP: the peer, or the right-most untrusted X-Forwarded-For hop when the peer is a
+ * trusted proxy (TG_TRUSTED_PROXIES). */
+const char *req_client_ip(const struct req *r);
+/* Authenticated caller (authenticated == 0 on AUTH_NONE routes or anonymous calls). */
+const struct principal *req_principal(const struct req *r);
+/* This loop thread's store connection. Borrowed; never keep it past the handler. */
+struct store *req_store(struct req *r);
+/* Memory freed when the request ends. */
+void *req_alloc(struct req *r, size_t n);
+char *req_strdup(struct req *r, const char *s);
+
+/*
+ * Parses the body as a JSON object. On success returns it (borrowed: freed when the request
+ * ends). On failure replies (415 unless Content-Type is application/json, 400 invalid_json
+ * for bad JSON or a non-object, 413 past TG_MAX_BODY_BYTES) and returns NULL: the handler
+ * must then just return.
+ */
+json_t *req_json_or_reply(struct req *r);
+
+/*
+ * Applies rate-limit policy p to `key` (e.g. "acct:<email>"). Returns 0 when allowed (the
+ * X-RateLimit-* headers are set), or replies 429 with Retry-After and returns -1.
+ */
+int req_rate_limit_or_reply(struct req *r, enum rl_policy p, const char *key);
+
+/* ---- responses: exactly one per request ---- */
+
+/* Adds a response header (name and value are copied). Call before the res_* that ends it. */
+void res_header(struct req *r, const char *name, const char *value);
+/* Replies with body serialized compactly; steals the reference to body. */
+void res_json(struct req *r, int status, json_t *body);
+/*
+ * Replies with the catalogue error e:
+ *   {"error":{"code","message","details"},"request_id"}
+ * message NULL uses the catalogue's; details (stolen, may be NULL) defaults to {}.
+ */
+void res_error(struct req *r, enum tg_err e, const char *message, json_t *details);
+/* Replies with a body of the given content type (body copied). */
+void res_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
+/* Replies with no body (204, or 200 with empty body). */
+void res_empty(struct req *r, int status);
+
+/* ---- work off the loop ---- */
+
+typedef void (*req_work_fn)(void *arg);
+typedef void (*req_done_fn)(struct req *r, void *arg);
+/*
+ * Runs work(arg) on the blocking pool (argon2id, outbound calls: anything that may take
+ * more than ~1 ms), then done(r, arg) back on this request's loop thread, where the handler
+ * continues and replies. If the client went away meanwhile, done is called with r == NULL so
+ * that arg can still be released. work must not touch r or the store.
+ */
+void req_defer(struct req *r, req_work_fn work, req_done_fn done, void *arg);
+
+#endif

@@ -1,0 +1,111 @@
+/* Unit tests for src/core: ids, time, mem, jsonv, errors. */
+#include "../test.h"
+
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "core/errors.h"
+#include "core/ids.h"
+#include "core/jsonv.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+static void test_ids(void)
+{
+    char a[TG_ID_MAX], b[TG_ID_MAX];
+    id_new_at(a, "usr", 1000);
+    id_new_at(b, "usr", 1001);
+    CHECK(strlen(a) == 4 + 26, "id has prefix + 26 chars (%s)", a);
+    CHECK(strcmp(a, b) < 0, "ids sort by time");
+    CHECK(id_valid(a, "usr"), "id_valid accepts a fresh id");
+    CHECK(!id_valid(a, "key"), "id_valid rejects the wrong prefix");
+    CHECK(!id_valid("usr_short", "usr"), "id_valid rejects a short id");
+    CHECK(!id_valid("usr_0000000000000000000000000u", "usr"), "id_valid rejects lower-case/ambiguous letters");
+    CHECK(!id_valid(NULL, "usr"), "id_valid rejects NULL");
+    id_new_at(a, "usr", 0);
+    CHECK(strncmp(a, "usr_0000000000", 14) == 0, "timestamp 0 encodes as zeros");
+    /* 2^48-1 is the largest ULID time: 10 symbols "7ZZZZZZZZZ" */
+    id_new_at(a, "x", 0xFFFFFFFFFFFFLL);
+    CHECK(strncmp(a, "x_7ZZZZZZZZZ", 12) == 0, "max timestamp encodes as 7ZZZZZZZZZ");
+}
+
+static void test_time(void)
+{
+    char buf[32];
+    CHECK_STR_EQ(time_rfc3339(0, buf), "1970-01-01T00:00:00.000Z", "epoch formats");
+    CHECK_STR_EQ(time_rfc3339(1300819380123LL, buf), "2011-03-22T18:43:00.123Z", "RFC 7519 exp formats");
+    CHECK(time_now_ms() > 1600000000000LL, "wall clock is sane");
+}
+
+static void test_sbuf(void)
+{
+    struct sbuf b = {0};
+    sbuf_puts(&b, "a");
+    sbuf_printf(&b, "%d", 42);
+    sbuf_json_escape(&b, "\"\\\n\x01");
+    CHECK_STR_EQ(b.data, "a42\\\"\\\\\\n\\u0001", "sbuf appends and escapes");
+    for (int i = 0; i < 1000; i++)
+        sbuf_puts(&b, "0123456789");
+    CHECK(b.len == 15 + 10000, "sbuf grows");
+    sbuf_free(&b);
+    char *s = xasprintf("%s-%d", "x", 7);
+    CHECK_STR_EQ(s, "x-7", "xasprintf");
+    free(s);
+}
+
+static void test_jsonv(void)
+{
+    json_error_t je;
+    json_t *o = json_loads("{\"email\":\"a@b.c\",\"n\":5,\"f\":1.5,\"b\":true,\"s\":7}", 0, &je);
+    struct jerr e;
+    const char *s = NULL;
+    int64_t n = 0;
+    int bv = 0;
+    static const char *const allowed[] = {"email", "n", "f", "b", "s", NULL};
+    static const char *const fewer[] = {"email", NULL};
+    CHECK(jv_only(o, allowed, &e) == 0, "jv_only accepts listed keys");
+    CHECK(jv_only(o, fewer, &e) == -1, "jv_only rejects unknown keys");
+    CHECK(jv_string(o, "email", 1, 1, 254, &s, &e) == 0 && strcmp(s, "a@b.c") == 0, "jv_string reads");
+    CHECK(jv_string(o, "email", 1, 10, 254, &s, &e) == -1, "jv_string enforces min length");
+    CHECK(jv_string(o, "s", 1, 0, 10, &s, &e) == -1 && strcmp(e.field, "s") == 0, "jv_string rejects numbers");
+    CHECK(jv_string(o, "missing", 1, 0, 10, &s, &e) == -1, "jv_string required");
+    CHECK(jv_string(o, "missing", 0, 0, 10, &s, &e) == 0 && s == NULL, "jv_string optional");
+    CHECK(jv_int(o, "n", 1, 0, 10, &n, &e) == 0 && n == 5, "jv_int reads");
+    CHECK(jv_int(o, "n", 1, 6, 10, &n, &e) == -1, "jv_int enforces bounds");
+    CHECK(jv_int(o, "f", 1, 0, 10, &n, &e) == -1, "jv_int rejects reals");
+    CHECK(jv_int(o, "email", 1, 0, 10, &n, &e) == -1, "jv_int rejects strings");
+    CHECK(jv_bool(o, "b", 1, &bv, &e) == 0 && bv == 1, "jv_bool reads");
+    CHECK(jv_bool(o, "n", 1, &bv, &e) == -1, "jv_bool rejects integers");
+    json_decref(o);
+    json_t *arr = json_loads("[1]", 0, &je);
+    CHECK(jv_only(arr, allowed, &e) == -1, "jv_only rejects non-objects");
+    json_decref(arr);
+    const char *nul_text = "{\"email\":\"a\\u0000b\"}";
+    json_t *nul = json_loadb(nul_text, strlen(nul_text), JSON_ALLOW_NUL, &je);
+    CHECK(nul && jv_string(nul, "email", 1, 0, 10, &s, &e) == -1, "jv_string rejects embedded NUL");
+    json_decref(nul);
+}
+
+static void test_errors(void)
+{
+    CHECK_STR_EQ(tg_err_code(TG_E_INSUFFICIENT_CREDITS), "insufficient_credits", "error code");
+    CHECK_INT_EQ(tg_err_status(TG_E_INSUFFICIENT_CREDITS), 402, "402 for insufficient credits");
+    CHECK_INT_EQ(tg_err_status(TG_E_PAYLOAD_TOO_LARGE), 413, "413 for large bodies");
+    CHECK_INT_EQ(tg_err_status(TG_E_RATE_LIMITED), 429, "429 for rate limits");
+    for (int i = 0; i < TG_E__COUNT; i++)
+        if (tg_err_status((enum tg_err)i) < 400 || tg_err_status((enum tg_err)i) > 599)
+            CHECK(0, "status of %s in 4xx/5xx", tg_err_code((enum tg_err)i));
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    test_ids();
+    test_time();
+    test_sbuf();
+    test_jsonv();
+    test_errors();
+    return test_done();
+}
