@@ -134,4 +134,12 @@ struct audit_entry {
     int64_t created_at;
 };
 
+/* Who is calling: filled by the HTTP auth middleware (domain/session.h) before a handler runs. */
+struct principal {
+    int authenticated;
+    char user_id[TG_ID_MAX];
+    char role[TG_ROLE_MAX];         /* "user" or "admin" */
+    char api_key_id[TG_ID_MAX];     /* "" when authenticated by an access token */
+};
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/errors.h"
 #include "core/ids.h"
+#include "domain/types.h"
 #include "domain/ratelimit.h"
 
 struct req;
@@ -26,14 +27,6 @@ enum auth_level {
     AUTH_OPTIONAL,  /* credentials used when present and valid; invalid ones are a 401 */
     AUTH_USER,      /* a valid access token or API key is required (401) */
     AUTH_ADMIN,     /* as AUTH_USER and role admin (403) */
-};
-
-/* Who is calling, filled by the auth middleware before the handler runs. */
-struct principal {
-    int authenticated;
-    char user_id[TG_ID_MAX];
-    char role[16];                  /* "user" or "admin" */
-    char api_key_id[TG_ID_MAX];     /* "" when authenticated by an access token */
 };
 
 typedef void (*http_handler_fn)(struct req *r);
