@@ -39,7 +39,7 @@ struct tg_config {
     char *catalog_path;       /* TG_CATALOG or NULL */
     int64_t signup_credits;   /* TG_SIGNUP_CREDITS (8), 0..1e9 */
     char *rate_limits;        /* TG_RATE_LIMITS raw spec or NULL (defaults) */
-    int sandbox;              /* TG_SANDBOX on/off (on) */
+    int sandbox;              /* TG_SANDBOX on/off (on unless a real provider is configured) */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
     int http_timeout_s;       /* TG_HTTP_TIMEOUT (10): header/idle timeout, seconds */
     int shutdown_timeout_s;   /* TG_SHUTDOWN_TIMEOUT (30): grace for in-flight requests */

@@ -52,7 +52,9 @@ char *xvasprintf(const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    char probe;
+    /* A 1-byte buffer rather than NULL: GCC's sanitizer build flags NULL as a format bug. */
+    int n = vsnprintf(&probe, 1, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         abort();
@@ -102,7 +104,8 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    char probe;
+    int n = vsnprintf(&probe, 1, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         abort();

@@ -9,6 +9,7 @@
 #ifndef TG_DOMAIN_RATELIMIT_H
 #define TG_DOMAIN_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum rl_policy {
@@ -44,5 +45,10 @@ int ratelimit_enabled(enum rl_policy p);
 /* Counts one request for (p, key) at now_ms and says whether it is admitted. Thread-safe.
  * A disabled policy always admits, with limit 0. */
 void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out);
+
+/* Number of keys currently tracked, and the most that can be (memory bound). For tests
+ * and metrics. */
+size_t ratelimit_size(void);
+size_t ratelimit_capacity(void);
 
 #endif

@@ -1,0 +1,326 @@
+/* Unit tests for src/domain/ratelimit.c: GCRA arithmetic on a fake clock, policy specs,
+ * isolation, bounded memory and behaviour under threads. */
+#include "../test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+#include "domain/ratelimit.h"
+
+/* Test hooks defined in ratelimit.c (not yet in ratelimit.h). */
+size_t ratelimit_size(void);
+size_t ratelimit_capacity(void);
+
+#define T0 INT64_C(1700000000000) /* an arbitrary wall-clock ms */
+
+static char *err;
+
+static int init(const char *spec)
+{
+    free(err);
+    err = NULL;
+    int rc = ratelimit_init(spec, &err);
+    if (err)
+        printf("# ratelimit_init: %s\n", err);
+    return rc;
+}
+
+/* Number admitted out of n requests for (p, key) at one instant. */
+static int burst(enum rl_policy p, const char *key, int64_t now, int n)
+{
+    struct rl_result r;
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        ratelimit_check(p, key, now, &r);
+        ok += r.allowed;
+    }
+    return ok;
+}
+
+static int admits(enum rl_policy p, const char *key, int64_t now)
+{
+    struct rl_result r;
+    ratelimit_check(p, key, now, &r);
+    return r.allowed;
+}
+
+static void test_burst_and_steady(void)
+{
+    struct rl_result r;
+    int remaining_ok = 1;
+    init(NULL);
+    /* api_query: 100 per 60 s, so T = 600 ms and tau = 59.4 s */
+    for (int i = 0; i < 100; i++) {
+        ratelimit_check(RL_API_QUERY, "usr_1", T0, &r);
+        if (!r.allowed || r.remaining != 99 - i || r.limit != 100)
+            remaining_ok = 0;
+    }
+    CHECK(remaining_ok, "a fresh key admits exactly L=100 at once, remaining 99..0");
+    CHECK_INT_EQ(r.reset_s, 60, "after the burst the bucket is full again in 60 s");
+    ratelimit_check(RL_API_QUERY, "usr_1", T0, &r);
+    CHECK(!r.allowed && r.remaining == 0, "request L+1 is refused");
+    CHECK_INT_EQ(r.retry_after_s, 1, "Retry-After rounds 600 ms up to 1 s");
+    CHECK_INT_EQ(r.reset_s, 60, "reset on refusal");
+    CHECK(burst(RL_API_QUERY, "usr_1", T0, 1000) == 0, "refusals do not count or help");
+    CHECK(!admits(RL_API_QUERY, "usr_1", T0 + 599), "599 ms later: still refused");
+    int steady = 1;
+    for (int k = 1; k <= 50; k++) {
+        int64_t t = T0 + k * 600;
+        if (burst(RL_API_QUERY, "usr_1", t, 5) != 1)
+            steady = 0;
+    }
+    CHECK(steady, "then exactly one per T = 600 ms (50 periods)");
+    CHECK(!admits(RL_API_QUERY, "usr_1", T0 + 50 * 600 - 5000), "a clock stepping back does not refill");
+    CHECK(burst(RL_API_QUERY, "usr_1", T0 + 50 * 600 + 60000, 200) == 100,
+          "after a full period idle: L again");
+}
+
+static void test_headers(void)
+{
+    struct rl_result r;
+    init(NULL);
+    /* payment: 5 per hour, T = 720 s, tau = 2880 s */
+    ratelimit_check(RL_PAYMENT, "usr_p", T0, &r);
+    CHECK(r.allowed && r.limit == 5 && r.remaining == 4 && r.reset_s == 720 && r.retry_after_s == 0,
+          "first: remaining 4, reset 720 s");
+    burst(RL_PAYMENT, "usr_p", T0, 4);
+    ratelimit_check(RL_PAYMENT, "usr_p", T0, &r);
+    CHECK(!r.allowed && r.remaining == 0 && r.reset_s == 3600 && r.retry_after_s == 720,
+          "sixth: refused, retry after 720 s, reset 3600 s (got %lld/%lld)", (long long)r.retry_after_s,
+          (long long)r.reset_s);
+    ratelimit_check(RL_PAYMENT, "usr_p", T0 + 719999, &r);
+    CHECK(!r.allowed && r.retry_after_s == 1, "1 ms before: retry after rounds up to 1");
+    ratelimit_check(RL_PAYMENT, "usr_p", T0 + 719500, &r);
+    CHECK(!r.allowed && r.retry_after_s == 1, "retry after 0.5 s rounds up to 1");
+    ratelimit_check(RL_PAYMENT, "usr_p", T0 + 720000, &r);
+    CHECK(r.allowed && r.remaining == 0 && r.reset_s == 3600, "exactly T later: admitted, remaining 0");
+    /* two emission intervals idle give back two, one of which this request uses */
+    ratelimit_check(RL_PAYMENT, "usr_p", T0 + 720000 + 2 * 720000, &r);
+    CHECK(r.allowed && r.remaining == 1 && r.reset_s == 3600 - 720,
+          "partial refill: remaining %lld, reset %lld", (long long)r.remaining, (long long)r.reset_s);
+    ratelimit_check(RL_PAYMENT, "usr_q", T0 + 1, &r);
+    CHECK(r.allowed && r.reset_s == 720, "reset rounds up from whole ms");
+
+    /* a policy whose T is not a whole second: 3 per 1 s */
+    init("auth_ip=3/1s");
+    CHECK(burst(RL_AUTH_IP, "ip", T0, 10) == 3, "3/1s burst of 3");
+    ratelimit_check(RL_AUTH_IP, "ip", T0, &r);
+    CHECK(!r.allowed && r.retry_after_s == 1 && r.reset_s == 1, "3/1s refused: retry 1, reset 1");
+    CHECK(!admits(RL_AUTH_IP, "ip", T0 + 333) && admits(RL_AUTH_IP, "ip", T0 + 334),
+          "T = 333.33 ms kept exactly");
+}
+
+static void test_window_edge(void)
+{
+    init(NULL);
+    /* The fixed-window attack: L just before a minute boundary, L just after. */
+    int64_t edge = (T0 / 60000 + 1) * 60000;
+    int first = burst(RL_API_QUERY, "attacker", edge - 1, 100);
+    int second = burst(RL_API_QUERY, "attacker", edge, 100);
+    CHECK(first == 100 && second == 0, "L before the window edge, none right after (%d + %d)", first, second);
+    int third = burst(RL_API_QUERY, "attacker", edge - 1 + 600, 100);
+    CHECK(third == 1, "one emission interval after the burst: exactly one more");
+
+    /* A client firing every 10 ms for 10 minutes: no interval of length 2T ever holds more
+     * than L+1 admissions, and the long-run total is L + duration/T. */
+    init(NULL);
+    const int64_t step = 10, dur = 600000, T = 600;
+    int64_t *at = xmalloc(sizeof *at * (size_t)(dur / step));
+    size_t n = 0;
+    for (int64_t t = 0; t < dur; t += step)
+        if (admits(RL_API_QUERY, "sweeper", T0 + t))
+            at[n++] = t;
+    size_t worst = 0;
+    for (size_t i = 0, j = 0; i < n; i++) {
+        while (j < n && at[j] < at[i] + 2 * T)
+            j++;
+        if (j - i > worst)
+            worst = j - i;
+    }
+    CHECK(worst <= 101, "at most L+1 admitted in any interval of 2T (worst %zu)", worst);
+    CHECK(n <= (size_t)(100 + dur / T), "long-run total %zu <= L + duration/T", n);
+    CHECK(n >= (size_t)(100 + dur / T - 1), "and the full rate is available (%zu)", n);
+    free(at);
+}
+
+static void test_specs(void)
+{
+    struct rl_result r;
+    CHECK(init(NULL) == 0 && init("") == 0, "NULL and empty keep the defaults");
+    CHECK(burst(RL_AUTH_IP, "x", T0, 50) == 20 && burst(RL_AUTH_ACCOUNT, "x", T0, 50) == 10 &&
+              burst(RL_PAYMENT, "x", T0, 50) == 5 && burst(RL_VIDEO, "x", T0, 50) == 10 &&
+              burst(RL_API_QUERY, "x", T0, 500) == 100,
+          "defaults: auth_ip 20, auth_account 10, payment 5, video 10, api_query 100");
+    CHECK(init("api_query=7/60s, auth_ip=20/1m ,payment=2/1h,video=off") == 0, "a full spec parses");
+    CHECK(burst(RL_API_QUERY, "y", T0, 50) == 7 && burst(RL_PAYMENT, "y", T0, 50) == 2, "limits applied");
+    CHECK(!admits(RL_API_QUERY, "y", T0 + 60000 / 7 - 1) && admits(RL_API_QUERY, "y", T0 + 60000 / 7 + 1),
+          "7/60s emits one per 8.57 s");
+    CHECK(!ratelimit_enabled(RL_VIDEO) && ratelimit_enabled(RL_PAYMENT), "name=off disables one");
+    ratelimit_check(RL_VIDEO, "y", T0, &r);
+    CHECK(r.allowed && r.limit == 0, "a disabled policy admits with limit 0");
+    CHECK(burst(RL_AUTH_ACCOUNT, "y", T0, 50) == 10, "unnamed policies keep defaults");
+    CHECK(init("auth_account=1000000/168h") == 0 && burst(RL_AUTH_ACCOUNT, "z", T0, 3) == 3,
+          "upper bounds accepted");
+
+    CHECK(init("off") == 0, "off parses");
+    int all_off = 1;
+    for (int p = RL_API_QUERY; p < RL__COUNT; p++) {
+        ratelimit_check((enum rl_policy)p, "k", T0, &r);
+        all_off &= !ratelimit_enabled((enum rl_policy)p) && r.allowed && r.limit == 0;
+    }
+    CHECK(all_off, "off disables every policy");
+    ratelimit_check(RL_NONE, "k", T0, &r);
+    CHECK(r.allowed && r.limit == 0 && !ratelimit_enabled(RL_NONE), "RL_NONE always admits");
+
+    static const struct {
+        const char *spec, *needle;
+    } bad[] = {
+        {"foo=1/1s", "unknown policy 'foo'"},
+        {"none=1/1s", "unknown policy 'none'"},
+        {"API_QUERY=1/1s", "unknown policy"},
+        {"api_query=0/1s", "api_query"},
+        {"api_query=1/0s", "api_query"},
+        {"api_query=-1/1s", "api_query"},
+        {"api_query=99999999999999999999/1s", "api_query"},
+        {"api_query=1/99999999999999999999s", "api_query"},
+        {"api_query=1000001/1s", "api_query"},
+        {"api_query=1/169h", "api_query"},
+        {"api_query=1/1d", "api_query"},
+        {"api_query=1/s", "api_query"},
+        {"api_query=1/1sx", "api_query"},
+        {"api_query=1", "api_query"},
+        {"api_query=abc", "api_query"},
+        {"api_query=", "api_query"},
+        {"api_query=1/1 s", "api_query"},
+        {"api_query", "should look like"},
+        {"api_query=1/1s,", "empty entry"},
+        {",api_query=1/1s", "empty entry"},
+        {"api_query=1/1s,,payment=1/1h", "empty entry"},
+        {"api_query=1/1s,api_query=2/1s", "given twice"},
+        {"off,api_query=1/1s", "alone"},
+        {"OFF", "should look like"},
+        {"api_query=OFF", "api_query"},
+    };
+    CHECK(init("payment=3/1h") == 0, "baseline before the error cases");
+    int all_bad = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = init(bad[i].spec);
+        int ok = rc == -1 && err && strstr(err, "TG_RATE_LIMITS") && strstr(err, bad[i].needle);
+        if (!ok)
+            printf("#   spec '%s' -> rc %d, err %s\n", bad[i].spec, rc, err ? err : "(null)");
+        all_bad &= ok;
+    }
+    CHECK(all_bad, "every malformed spec is refused with a message naming TG_RATE_LIMITS (%zu cases)",
+          sizeof bad / sizeof bad[0]);
+    CHECK(burst(RL_PAYMENT, "w", T0, 10) == 3, "a refused spec leaves the running policies alone");
+    CHECK_STR_EQ(ratelimit_policy_name(RL_AUTH_ACCOUNT), "auth_account", "policy names");
+    CHECK_STR_EQ(ratelimit_policy_name(RL__COUNT), "unknown", "out-of-range policy name");
+}
+
+static void test_isolation(void)
+{
+    init(NULL);
+    CHECK(burst(RL_PAYMENT, "usr_a", T0, 10) == 5, "usr_a uses its payment budget");
+    CHECK(burst(RL_PAYMENT, "usr_b", T0, 10) == 5, "usr_b has its own");
+    CHECK(burst(RL_VIDEO, "usr_a", T0, 20) == 10, "usr_a's video policy is separate from payment");
+    CHECK(burst(RL_PAYMENT, "", T0, 10) == 5, "the empty key is a key like others");
+
+    /* Keys longer than the stored 128 bytes are hashed whole, never truncated. */
+    char a[301], b[301];
+    memset(a, 'k', 300);
+    a[300] = '\0';
+    memcpy(b, a, sizeof a);
+    b[299] = 'j';
+    CHECK(burst(RL_PAYMENT, a, T0, 10) == 5 && burst(RL_PAYMENT, b, T0, 10) == 5,
+          "two long keys differing only in the last byte are separate");
+    CHECK(burst(RL_PAYMENT, a, T0, 10) == 0, "a long key is limited consistently");
+    a[128] = '\0';
+    b[128] = '\0';
+    b[127] = 'j';
+    CHECK(burst(RL_PAYMENT, a, T0, 10) == 5 && burst(RL_PAYMENT, b, T0, 10) == 5,
+          "128-byte keys stored whole");
+    a[128] = 'k';
+    a[129] = '\0';
+    CHECK(burst(RL_PAYMENT, a, T0, 10) == 5, "129 bytes (digest) differs from its 128-byte prefix");
+}
+
+static void test_eviction(void)
+{
+    char key[32];
+    size_t cap = ratelimit_capacity();
+    init(NULL);
+    CHECK(burst(RL_PAYMENT, "victim", T0, 10) == 5, "a key at its limit");
+    /* A flood of distinct keys at one instant: nothing has expired, so the oldest TATs go. */
+    size_t flood = cap * 3, max_seen = 0;
+    for (size_t i = 0; i < flood; i++) {
+        snprintf(key, sizeof key, "flood-%zu", i);
+        admits(RL_PAYMENT, key, T0);
+        if ((i & 0xffff) == 0 && ratelimit_size() > max_seen)
+            max_seen = ratelimit_size();
+    }
+    size_t size = ratelimit_size();
+    CHECK(size <= cap && max_seen <= cap, "memory stays bounded: %zu keys held after %zu inserted (cap %zu)",
+          size, flood, cap);
+    CHECK(size >= cap / 2, "and the table stays useful (%zu held)", size);
+    CHECK(!admits(RL_PAYMENT, "victim", T0), "the key with the latest TAT survives the flood: still limited");
+    /* Once the flood's buckets are full again (TAT <= now), they are dropped first. */
+    int64_t later = T0 + 3600 * 1000;
+    for (size_t i = 0; i < cap; i++) {
+        snprintf(key, sizeof key, "later-%zu", i);
+        admits(RL_API_QUERY, key, later);
+    }
+    CHECK(ratelimit_size() <= cap, "second flood also bounded (%zu)", ratelimit_size());
+    ratelimit_shutdown();
+    CHECK(ratelimit_size() == 0, "shutdown frees all state");
+}
+
+#define THREADS 8
+#define PER_THREAD 2000
+
+static pthread_barrier_t start;
+static int admitted[THREADS];
+
+static void *hammer(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    char own[32];
+    snprintf(own, sizeof own, "own-%d", id);
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < PER_THREAD; i++) {
+        admitted[id] += admits(RL_API_QUERY, "shared", T0);
+        admits(RL_AUTH_IP, own, T0 + i); /* unrelated traffic on other shards meanwhile */
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[THREADS];
+    init(NULL);
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (intptr_t i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, hammer, (void *)i);
+    int total = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        total += admitted[i];
+    }
+    pthread_barrier_destroy(&start);
+    CHECK_INT_EQ(total, 100, "8 threads hammering one key at one instant admit exactly L");
+    CHECK(!admits(RL_AUTH_IP, "own-0", T0), "per-thread keys were limited too");
+}
+
+int main(void)
+{
+    test_burst_and_steady();
+    test_headers();
+    test_window_edge();
+    test_specs();
+    test_isolation();
+    test_eviction();
+    test_threads();
+    ratelimit_shutdown();
+    free(err);
+    return test_done();
+}
