@@ -35,7 +35,8 @@ const char *store_rc_name(enum store_rc rc);
 
 /*
  * Opens a connection for `url` ("sqlite:PATH" or "sqlite::memory:"; later "postgres://").
- * Does not migrate. Returns NULL with *err set (caller frees) on failure.
+ * Does not migrate (except sqlite::memory:, where each connection is its own private
+ * database and therefore arrives migrated). Returns NULL with *err set (caller frees).
  */
 struct store *store_open(const char *url, char **err);
 void store_close(struct store *s);
@@ -70,6 +71,12 @@ enum store_rc store_user_update_profile(struct store *s, const char *id, const c
 enum store_rc store_user_set_password(struct store *s, const char *id, const char *hash, int64_t now);
 /* Sets the role ("user"/"admin"). */
 enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
+/*
+ * Disables (1) or re-enables (0) the user. Disabling also revokes every refresh token of the
+ * user in the same transaction, so no session outlives it; API keys stop authenticating
+ * (store_api_key_authenticate answers NOTFOUND) while disabled. NOTFOUND if no such user.
+ */
+enum store_rc store_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now);
 
 /* ---- refresh tokens ---- */
 

@@ -1,0 +1,87 @@
+/*
+ * backend.h - what a store backend implements (SQLite now, PostgreSQL later).
+ *
+ * A backend's connection struct starts with `struct store` so that store.c can dispatch
+ * through `ops` without knowing the backend. store.c owns argument-independent duties
+ * (URL scheme selection, zeroing out-parameters on failure, the error counter) so that
+ * every backend gets them the same way.
+ */
+#ifndef TG_STORE_BACKEND_H
+#define TG_STORE_BACKEND_H
+
+#include "store/store.h"
+
+/* One function pointer per store.h operation, same parameters and meaning. */
+struct store_ops {
+    const char *name; /* "sqlite" */
+    void (*close)(struct store *s);
+    enum store_rc (*ping)(struct store *s);
+
+    enum store_rc (*user_create)(struct store *s, const struct user *u, int64_t signup_credits);
+    enum store_rc (*user_get)(struct store *s, const char *id, struct user *out);
+    enum store_rc (*user_get_by_email)(struct store *s, const char *email, struct user *out);
+    enum store_rc (*user_update_profile)(struct store *s, const char *id, const char *display_name,
+                                         const char *region, int64_t now);
+    enum store_rc (*user_set_password)(struct store *s, const char *id, const char *hash, int64_t now);
+    enum store_rc (*user_set_role)(struct store *s, const char *id, const char *role, int64_t now);
+    enum store_rc (*user_set_disabled)(struct store *s, const char *id, int disabled, int64_t now);
+
+    enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
+    enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],
+                                    const struct refresh_token *next, int64_t now,
+                                    enum refresh_outcome *outcome, char user_id_out[TG_ID_MAX]);
+    enum store_rc (*refresh_revoke_family)(struct store *s, const unsigned char hash[32], int64_t now);
+    enum store_rc (*refresh_revoke_user)(struct store *s, const char *user_id, int64_t now);
+
+    enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k);
+    enum store_rc (*api_key_list)(struct store *s, const char *user_id, struct api_key **out, size_t *n);
+    enum store_rc (*api_key_count_active)(struct store *s, const char *user_id, int64_t *count);
+    enum store_rc (*api_key_revoke)(struct store *s, const char *user_id, const char *key_id, int64_t now);
+    enum store_rc (*api_key_authenticate)(struct store *s, const unsigned char hash[32], int64_t now,
+                                          struct api_key *key, struct user *user);
+
+    enum store_rc (*wallet_get)(struct store *s, const char *user_id, struct wallet *out);
+    enum store_rc (*ledger_apply)(struct store *s, const struct ledger_op *op, int64_t now,
+                                  struct wallet *after);
+    enum store_rc (*admin_adjust)(struct store *s, const struct ledger_op *op,
+                                  const struct audit_entry *audit, int64_t now, struct wallet *before,
+                                  struct wallet *after);
+    enum store_rc (*ledger_get_by_ref)(struct store *s, enum ledger_kind kind, const char *ref_type,
+                                       const char *ref_id, struct ledger_entry *out);
+    enum store_rc (*ledger_list)(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                                 struct ledger_entry **out, size_t *n);
+
+    enum store_rc (*audit_insert)(struct store *s, const struct audit_entry *e);
+    enum store_rc (*audit_list)(struct store *s, const char *before_id, size_t limit,
+                                struct audit_entry **out, size_t *n);
+
+    enum store_rc (*ledger_totals)(struct store *s, struct ledger_totals *out);
+    enum store_rc (*ledger_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
+                                  int64_t *wallets_checked);
+};
+
+/* The first member of every backend connection struct. */
+struct store {
+    const struct store_ops *ops;
+};
+
+/*
+ * A backend as store.c selects it by URL. `open` and `migrate` receive the whole URL and
+ * have the semantics of store_open() / store_migrate().
+ */
+struct store_backend {
+    const char *name;
+    struct store *(*open)(const char *url, char **err);
+    int (*migrate)(const char *url, int *applied, char **err);
+};
+
+/* The SQLite backend (store/sqlite/db.c): URLs "sqlite:PATH" and "sqlite::memory:". */
+extern const struct store_backend store_backend_sqlite;
+
+/*
+ * Counts one failed statement (or a transaction that gave up on lock contention) for
+ * store_error_count(). Backends call it where they log the failure. Thread-safe.
+ */
+void store_count_error(void);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * sq.h - internals shared by the SQLite backend's files (not for use outside store/sqlite).
+ *
+ * A `struct sq` is one SQLite connection, used by one thread at a time. Its statements are
+ * prepared once (SQLITE_PREPARE_PERSISTENT) and kept in a per-connection cache keyed by the
+ * address of their SQL text, which each file holds in a `static const char[]`.
+ *
+ * Every operation is a function `sq_txn_fn` run by sq_run(): a write runs inside
+ * BEGIN IMMEDIATE ... COMMIT and is retried as a whole on lock contention, which is why a
+ * transaction function must rewrite all of its outputs on every attempt.
+ */
+#ifndef TG_STORE_SQLITE_SQ_H
+#define TG_STORE_SQLITE_SQ_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+
+struct sq_cached;
+
+struct sq {
+    struct store base; /* first: store.c casts */
+    sqlite3 *db;
+    struct sq_cached *cache; /* open-addressing table of prepared statements */
+    size_t cache_cap;
+    size_t cache_len;
+    int64_t busy_budget_ns; /* total time sq_run() may spend waiting for locks */
+    uint64_t rng;           /* jitter for retry sleeps */
+    int stmt_busy;          /* a prepare in this attempt hit a lock: the attempt is retryable */
+};
+
+/* How sq_run() wraps the function. */
+enum sq_txn {
+    SQ_AUTOCOMMIT, /* no explicit transaction: for single-statement reads */
+    SQ_READ,       /* BEGIN DEFERRED: several reads from one snapshot */
+    SQ_WRITE,      /* BEGIN IMMEDIATE: take the write lock up front, never upgrade */
+};
+
+typedef enum store_rc (*sq_txn_fn)(struct sq *c, void *arg);
+
+/* Opens "sqlite:PATH" / "sqlite::memory:" with the connection settings (WAL, FULL, foreign keys). */
+struct sq *sq_open(const char *url, char **err);
+void sq_close(struct sq *c);
+
+/*
+ * Runs fn(c, arg) in a transaction of the given kind. fn returns STORE_BUSY when a statement
+ * hit SQLITE_BUSY/SQLITE_LOCKED (sq_fail does that mapping); the runner then rolls back,
+ * sleeps (jittered, from 0.2 ms doubling) and runs fn again until c->busy_budget_ns is spent,
+ * then returns STORE_BUSY. Any result other than STORE_OK rolls the transaction back, so a
+ * function may stop half way through its writes by returning e.g. STORE_INSUFFICIENT.
+ * `op` names the operation in log lines.
+ */
+enum store_rc sq_run(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn fn, void *arg);
+
+/*
+ * The cached prepared statement for sql (which must have static storage: its address is the
+ * key). NULL after logging on a prepare error. Pair every use with sq_done().
+ */
+sqlite3_stmt *sq_stmt(struct sq *c, const char *sql);
+/* Resets the statement and clears its bindings so the next user starts clean. NULL is fine. */
+void sq_done(sqlite3_stmt *st);
+
+/*
+ * Maps a failed SQLite result code to a store result: BUSY/LOCKED -> STORE_BUSY (the runner
+ * retries, nothing is logged), a UNIQUE/PRIMARY KEY violation -> STORE_DUPLICATE when
+ * `unique_is_dup`, anything else -> STORE_ERROR after logging `what` with the SQLite message
+ * and counting it for store_error_count().
+ */
+enum store_rc sq_fail(struct sq *c, int rc, const char *what, int unique_is_dup);
+
+/* Logs a store error that did not come from SQLite (bad argument, overflow) and counts it. */
+void sq_log_error(const char *what, const char *msg);
+
+/* Binding helpers. Text is bound SQLITE_STATIC: it must outlive the statement's use, which
+ * sq_done() ends. A NULL string binds SQL NULL; sq_bind_text_or_null also maps "" to NULL. */
+int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+int sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+
+/*
+ * Copies column i (NULL -> "") into buf of size cap. Returns 0, or -1 when the value does
+ * not fit: data written through this store always fits, so that means corruption or a row
+ * written by something else, and is reported instead of silently truncated.
+ */
+int sq_col_text(sqlite3_stmt *st, int i, char *buf, size_t cap);
+/* Column i as int64, NULL -> 0. */
+int64_t sq_col_int(sqlite3_stmt *st, int i);
+
+/* 1 if s is non-NULL and strlen(s) < cap (fits a char[cap] field with its NUL). */
+int sq_fits(const char *s, size_t cap);
+
+/* Ledger kind <-> stored text. sq_kind_parse returns -1 for an unknown name. */
+const char *sq_kind_name(enum ledger_kind k);
+int sq_kind_parse(const char *s);
+
+/* Row readers shared between files (column orders are given by the SQL constants below). */
+#define SQ_USER_COLS                                                                                         \
+    "u.id, u.email, u.display_name, u.role, u.region, u.password_hash, "                                     \
+    "u.created_at, u.updated_at, u.disabled"
+/* Reads SQ_USER_COLS starting at column `first`. Returns 0 or -1 (oversized value). */
+int sq_read_user(sqlite3_stmt *st, int first, struct user *u);
+
+/* ---- operations (one group per file) ---- */
+
+/* users.c */
+enum store_rc sq_user_create(struct store *s, const struct user *u, int64_t signup_credits);
+enum store_rc sq_user_get(struct store *s, const char *id, struct user *out);
+enum store_rc sq_user_get_by_email(struct store *s, const char *email, struct user *out);
+enum store_rc sq_user_update_profile(struct store *s, const char *id, const char *display_name,
+                                     const char *region, int64_t now);
+enum store_rc sq_user_set_password(struct store *s, const char *id, const char *hash, int64_t now);
+enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
+enum store_rc sq_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now);
+
+/* tokens.c */
+enum store_rc sq_refresh_insert(struct store *s, const struct refresh_token *t);
+enum store_rc sq_refresh_rotate(struct store *s, const unsigned char old_hash[32],
+                                const struct refresh_token *next, int64_t now, enum refresh_outcome *outcome,
+                                char user_id_out[TG_ID_MAX]);
+enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now);
+enum store_rc sq_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
+/* Revokes the user's refresh tokens inside the caller's transaction (set_password). */
+enum store_rc sq_refresh_revoke_user_tx(struct sq *c, const char *user_id, int64_t now);
+
+/* apikeys.c */
+enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k);
+enum store_rc sq_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n);
+enum store_rc sq_api_key_count_active(struct store *s, const char *user_id, int64_t *count);
+enum store_rc sq_api_key_revoke(struct store *s, const char *user_id, const char *key_id, int64_t now);
+enum store_rc sq_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
+                                      struct api_key *key, struct user *user);
+
+/* ledger.c */
+enum store_rc sq_wallet_get(struct store *s, const char *user_id, struct wallet *out);
+enum store_rc sq_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now, struct wallet *after);
+enum store_rc sq_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
+                              int64_t now, struct wallet *before, struct wallet *after);
+enum store_rc sq_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
+                                   const char *ref_id, struct ledger_entry *out);
+enum store_rc sq_ledger_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                             struct ledger_entry **out, size_t *n);
+/* Applies op inside the caller's write transaction (user_create's signup grant). */
+enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64_t now, struct wallet *before,
+                                 struct wallet *after);
+
+/* audit.c */
+enum store_rc sq_audit_insert(struct store *s, const struct audit_entry *e);
+enum store_rc sq_audit_list(struct store *s, const char *before_id, size_t limit, struct audit_entry **out,
+                            size_t *n);
+/* Inserts e inside the caller's transaction, with details_json replaced by `details` when
+ * non-NULL (admin_adjust adds old/new). */
+enum store_rc sq_audit_insert_tx(struct sq *c, const struct audit_entry *e, const char *details);
+
+/* ops.c */
+enum store_rc sq_ping(struct store *s);
+enum store_rc sq_ledger_totals(struct store *s, struct ledger_totals *out);
+enum store_rc sq_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
+                              int64_t *wallets_checked);
+
+#endif

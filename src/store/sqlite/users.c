@@ -1,0 +1,250 @@
+/*
+ * users.c - accounts: create (with wallet and signup grant), read, profile, password, role.
+ */
+#include <string.h>
+
+#include "store/sqlite/sq.h"
+
+static const char SQL_USER_INSERT[] = "INSERT INTO users(id, email, display_name, role, region, "
+                                      "password_hash, created_at, updated_at, disabled)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_WALLET_INSERT[] =
+    "INSERT INTO wallets(user_id, plan_credits, paid_credits, plan_expires_at, updated_at)"
+    " VALUES (?1, 0, 0, NULL, ?2)";
+static const char SQL_USER_BY_ID[] = "SELECT " SQ_USER_COLS " FROM users u WHERE u.id = ?1";
+static const char SQL_USER_BY_EMAIL[] = "SELECT " SQ_USER_COLS " FROM users u WHERE u.email = ?1";
+static const char SQL_USER_PROFILE[] =
+    "UPDATE users SET display_name = coalesce(?2, display_name),"
+    " region = CASE WHEN ?3 IS NULL THEN region WHEN ?3 = '' THEN NULL ELSE ?3 END,"
+    " updated_at = ?4 WHERE id = ?1";
+static const char SQL_USER_PASSWORD[] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
+static const char SQL_USER_ROLE[] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1";
+static const char SQL_USER_DISABLED[] = "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE id = ?1";
+
+int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
+{
+    memset(u, 0, sizeof *u);
+    if (sq_col_text(st, first + 0, u->id, sizeof u->id) < 0 ||
+        sq_col_text(st, first + 1, u->email, sizeof u->email) < 0 ||
+        sq_col_text(st, first + 2, u->display_name, sizeof u->display_name) < 0 ||
+        sq_col_text(st, first + 3, u->role, sizeof u->role) < 0 ||
+        sq_col_text(st, first + 4, u->region, sizeof u->region) < 0 ||
+        sq_col_text(st, first + 5, u->password_hash, sizeof u->password_hash) < 0)
+        return -1;
+    u->created_at = sq_col_int(st, first + 6);
+    u->updated_at = sq_col_int(st, first + 7);
+    u->disabled = (int)sq_col_int(st, first + 8);
+    return 0;
+}
+
+/* Rejects user fields that would not read back intact (they are fixed-size in struct user,
+ * so only a missing terminator can make them too long). */
+static int user_fields_ok(const struct user *u)
+{
+    return sq_fits(u->id, sizeof u->id) && u->id[0] != '\0' && sq_fits(u->email, sizeof u->email) &&
+           u->email[0] != '\0' && sq_fits(u->display_name, sizeof u->display_name) &&
+           sq_fits(u->role, sizeof u->role) && sq_fits(u->region, sizeof u->region) &&
+           sq_fits(u->password_hash, sizeof u->password_hash);
+}
+
+struct user_create_args {
+    const struct user *u;
+    int64_t signup_credits;
+};
+
+static enum store_rc user_create_tx(struct sq *c, void *arg)
+{
+    struct user_create_args *a = arg;
+    const struct user *u = a->u;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_USER_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, u->id);
+    sq_bind_text(st, 2, u->email);
+    sq_bind_text_or_null(st, 3, u->display_name);
+    sq_bind_text(st, 4, u->role[0] ? u->role : "user");
+    sq_bind_text_or_null(st, 5, u->region);
+    sq_bind_text_or_null(st, 6, u->password_hash);
+    sqlite3_bind_int64(st, 7, u->created_at);
+    sqlite3_bind_int64(st, 8, u->updated_at ? u->updated_at : u->created_at);
+    sqlite3_bind_int(st, 9, u->disabled ? 1 : 0);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = sq_fail(c, src, "user_create", 1);
+        goto cleanup;
+    }
+    sq_done(st);
+
+    st = sq_stmt(c, SQL_WALLET_INSERT);
+    if (st == NULL) {
+        rc = STORE_ERROR;
+        goto cleanup;
+    }
+    sq_bind_text(st, 1, u->id);
+    sqlite3_bind_int64(st, 2, u->created_at);
+    src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = sq_fail(c, src, "user_create", 1);
+        goto cleanup;
+    }
+
+    if (a->signup_credits > 0) {
+        struct ledger_op op = {
+            .user_id = u->id,
+            .amount = a->signup_credits,
+            .debit = 0,
+            .bucket = BUCKET_PAID,
+            .kind = LK_SIGNUP_GRANT,
+            .ref_type = "user",
+            .ref_id = u->id,
+            .note = "signup grant",
+        };
+        struct wallet before, after;
+        rc = sq_ledger_apply_tx(c, &op, u->created_at, &before, &after);
+        if (rc != STORE_OK)
+            goto cleanup;
+    }
+
+cleanup:
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_user_create(struct store *s, const struct user *u, int64_t signup_credits)
+{
+    struct sq *c = (struct sq *)s;
+    if (!user_fields_ok(u) || signup_credits < 0) {
+        sq_log_error("user_create", "invalid user fields or negative signup credits");
+        return STORE_ERROR;
+    }
+    struct user_create_args a = {u, signup_credits};
+    return sq_run(c, SQ_WRITE, "user_create", user_create_tx, &a);
+}
+
+struct user_get_args {
+    const char *sql;
+    const char *key;
+    struct user *out;
+};
+
+static enum store_rc user_get_tx(struct sq *c, void *arg)
+{
+    struct user_get_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->key);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        rc = STORE_NOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = sq_fail(c, src, "user_get", 0);
+    } else if (sq_read_user(st, 0, a->out) < 0) {
+        sq_log_error("user_get", "stored user field too long");
+        rc = STORE_ERROR;
+    }
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_user_get(struct store *s, const char *id, struct user *out)
+{
+    struct user_get_args a = {SQL_USER_BY_ID, id, out};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "user_get", user_get_tx, &a);
+}
+
+enum store_rc sq_user_get_by_email(struct store *s, const char *email, struct user *out)
+{
+    struct user_get_args a = {SQL_USER_BY_EMAIL, email, out};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "user_get_by_email", user_get_tx, &a);
+}
+
+/* One UPDATE users ... WHERE id = ?1 with text ?2 and time ?3 (or the profile variant). */
+struct user_update_args {
+    const char *sql;
+    const char *op;
+    const char *id;
+    const char *t2;
+    const char *t3; /* profile only */
+    int i2;         /* disabled: integer ?2 instead of t2 */
+    int64_t now;
+    int revoke_tokens; /* set_password */
+};
+
+static enum store_rc user_update_tx(struct sq *c, void *arg)
+{
+    struct user_update_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    if (a->sql == SQL_USER_DISABLED)
+        sqlite3_bind_int(st, 2, a->i2);
+    else
+        sq_bind_text(st, 2, a->t2);
+    if (a->sql == SQL_USER_PROFILE) {
+        sq_bind_text(st, 3, a->t3);
+        sqlite3_bind_int64(st, 4, a->now);
+    } else {
+        sqlite3_bind_int64(st, 3, a->now);
+    }
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = sq_fail(c, src, a->op, 0);
+        goto cleanup;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        rc = STORE_NOTFOUND;
+        goto cleanup;
+    }
+    if (a->revoke_tokens)
+        rc = sq_refresh_revoke_user_tx(c, a->id, a->now);
+
+cleanup:
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_user_update_profile(struct store *s, const char *id, const char *display_name,
+                                     const char *region, int64_t now)
+{
+    struct user u;
+    if ((display_name != NULL && !sq_fits(display_name, sizeof u.display_name)) ||
+        (region != NULL && !sq_fits(region, sizeof u.region))) {
+        sq_log_error("user_update_profile", "display_name or region too long");
+        return STORE_ERROR;
+    }
+    struct user_update_args a = {
+        SQL_USER_PROFILE, "user_update_profile", id, display_name, region, 0, now, 0};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}
+
+enum store_rc sq_user_set_password(struct store *s, const char *id, const char *hash, int64_t now)
+{
+    struct user u;
+    if (!sq_fits(hash, sizeof u.password_hash)) {
+        sq_log_error("user_set_password", "password hash missing or too long");
+        return STORE_ERROR;
+    }
+    struct user_update_args a = {SQL_USER_PASSWORD, "user_set_password", id, hash, NULL, 0, now, 1};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}
+
+enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now)
+{
+    /* The CHECK constraint refuses anything but 'user'/'admin' (logged as an error). */
+    struct user_update_args a = {SQL_USER_ROLE, "user_set_role", id, role, NULL, 0, now, 0};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}
+
+enum store_rc sq_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now)
+{
+    /* Disabling revokes the sessions in the same transaction: an access token lives 15 min
+     * at most, but a refresh token would otherwise let the user back in for weeks. */
+    struct user_update_args a = {
+        SQL_USER_DISABLED, "user_set_disabled", id, NULL, NULL, disabled ? 1 : 0, now, disabled ? 1 : 0};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}

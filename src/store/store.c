@@ -1,0 +1,319 @@
+/*
+ * store.c - picks a backend by URL scheme and dispatches the store_* operations to it.
+ *
+ * The zeroing of out-parameters on failure lives here, once, so no backend can forget it
+ * and callers can rely on store.h's "fully written on STORE_OK, zeroed otherwise".
+ */
+#include "store/store.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/backend.h"
+
+static atomic_uint_fast64_t store_errors;
+
+void store_count_error(void)
+{
+    atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed);
+}
+
+uint64_t store_error_count(void)
+{
+    return (uint64_t)atomic_load_explicit(&store_errors, memory_order_relaxed);
+}
+
+const char *store_rc_name(enum store_rc rc)
+{
+    switch (rc) {
+    case STORE_OK:
+        return "ok";
+    case STORE_NOTFOUND:
+        return "not_found";
+    case STORE_DUPLICATE:
+        return "duplicate";
+    case STORE_INSUFFICIENT:
+        return "insufficient";
+    case STORE_BUSY:
+        return "busy";
+    case STORE_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
+/* Returns the backend for url, or NULL with *err set. */
+static const struct store_backend *store_backend_for(const char *url, char **err)
+{
+    if (url == NULL) {
+        *err = xstrdup("no database URL");
+        return NULL;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return &store_backend_sqlite;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        *err = xstrdup("this tollgate was not built with PostgreSQL support yet; use sqlite:PATH");
+        return NULL;
+    }
+    /* The URL may carry a password: name only the accepted schemes, never echo it. */
+    *err = xstrdup("unsupported database URL: expected sqlite:PATH, sqlite::memory: or postgres://");
+    return NULL;
+}
+
+struct store *store_open(const char *url, char **err)
+{
+    *err = NULL;
+    const struct store_backend *b = store_backend_for(url, err);
+    if (b == NULL)
+        return NULL;
+    return b->open(url, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}
+
+int store_migrate(const char *url, int *applied, char **err)
+{
+    *err = NULL;
+    *applied = 0;
+    const struct store_backend *b = store_backend_for(url, err);
+    if (b == NULL)
+        return -1;
+    return b->migrate(url, applied, err);
+}
+
+enum store_rc store_ping(struct store *s)
+{
+    return s->ops->ping(s);
+}
+
+/* ---- users ---- */
+
+enum store_rc store_user_create(struct store *s, const struct user *u, int64_t signup_credits)
+{
+    return s->ops->user_create(s, u, signup_credits);
+}
+
+enum store_rc store_user_get(struct store *s, const char *id, struct user *out)
+{
+    enum store_rc rc = s->ops->user_get(s, id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_user_get_by_email(struct store *s, const char *email, struct user *out)
+{
+    enum store_rc rc = s->ops->user_get_by_email(s, email, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_user_update_profile(struct store *s, const char *id, const char *display_name,
+                                        const char *region, int64_t now)
+{
+    return s->ops->user_update_profile(s, id, display_name, region, now);
+}
+
+enum store_rc store_user_set_password(struct store *s, const char *id, const char *hash, int64_t now)
+{
+    return s->ops->user_set_password(s, id, hash, now);
+}
+
+enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now)
+{
+    return s->ops->user_set_role(s, id, role, now);
+}
+
+enum store_rc store_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now)
+{
+    return s->ops->user_set_disabled(s, id, disabled, now);
+}
+
+/* ---- refresh tokens ---- */
+
+enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)
+{
+    return s->ops->refresh_insert(s, t);
+}
+
+enum store_rc store_refresh_rotate(struct store *s, const unsigned char old_hash[32],
+                                   const struct refresh_token *next, int64_t now,
+                                   enum refresh_outcome *outcome, char user_id_out[TG_ID_MAX])
+{
+    enum store_rc rc = s->ops->refresh_rotate(s, old_hash, next, now, outcome, user_id_out);
+    if (rc != STORE_OK) {
+        *outcome = REFRESH_UNKNOWN;
+        memset(user_id_out, 0, TG_ID_MAX);
+    }
+    return rc;
+}
+
+enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now)
+{
+    return s->ops->refresh_revoke_family(s, hash, now);
+}
+
+enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, int64_t now)
+{
+    return s->ops->refresh_revoke_user(s, user_id, now);
+}
+
+/* ---- API keys ---- */
+
+enum store_rc store_api_key_insert(struct store *s, const struct api_key *k)
+{
+    return s->ops->api_key_insert(s, k);
+}
+
+enum store_rc store_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->api_key_list(s, user_id, out, n);
+    if (rc != STORE_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+enum store_rc store_api_key_count_active(struct store *s, const char *user_id, int64_t *count)
+{
+    enum store_rc rc = s->ops->api_key_count_active(s, user_id, count);
+    if (rc != STORE_OK)
+        *count = 0;
+    return rc;
+}
+
+enum store_rc store_api_key_revoke(struct store *s, const char *user_id, const char *key_id, int64_t now)
+{
+    return s->ops->api_key_revoke(s, user_id, key_id, now);
+}
+
+enum store_rc store_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
+                                         struct api_key *key, struct user *user)
+{
+    enum store_rc rc = s->ops->api_key_authenticate(s, hash, now, key, user);
+    if (rc != STORE_OK) {
+        memset(key, 0, sizeof *key);
+        memset(user, 0, sizeof *user);
+    }
+    return rc;
+}
+
+/* ---- credits and the ledger ---- */
+
+enum store_rc store_wallet_get(struct store *s, const char *user_id, struct wallet *out)
+{
+    enum store_rc rc = s->ops->wallet_get(s, user_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now,
+                                 struct wallet *after)
+{
+    struct wallet tmp;
+    struct wallet *a = after ? after : &tmp;
+    enum store_rc rc = s->ops->ledger_apply(s, op, now, a);
+    if (rc != STORE_OK)
+        memset(a, 0, sizeof *a);
+    return rc;
+}
+
+enum store_rc store_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
+                                 int64_t now, struct wallet *before, struct wallet *after)
+{
+    struct wallet tb, ta;
+    struct wallet *b = before ? before : &tb;
+    struct wallet *a = after ? after : &ta;
+    enum store_rc rc = s->ops->admin_adjust(s, op, audit, now, b, a);
+    if (rc != STORE_OK) {
+        memset(b, 0, sizeof *b);
+        memset(a, 0, sizeof *a);
+    }
+    return rc;
+}
+
+enum store_rc store_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
+                                      const char *ref_id, struct ledger_entry *out)
+{
+    enum store_rc rc = s->ops->ledger_get_by_ref(s, kind, ref_type, ref_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_ledger_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                                struct ledger_entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->ledger_list(s, user_id, before_id, limit, out, n);
+    if (rc != STORE_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- audit log ---- */
+
+enum store_rc store_audit_insert(struct store *s, const struct audit_entry *e)
+{
+    return s->ops->audit_insert(s, e);
+}
+
+enum store_rc store_audit_list(struct store *s, const char *before_id, size_t limit, struct audit_entry **out,
+                               size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->audit_list(s, before_id, limit, out, n);
+    if (rc != STORE_OK) {
+        store_audit_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void store_audit_free(struct audit_entry *entries, size_t n)
+{
+    if (entries == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(entries[i].details_json);
+    free(entries);
+}
+
+/* ---- operations ---- */
+
+enum store_rc store_ledger_totals(struct store *s, struct ledger_totals *out)
+{
+    enum store_rc rc = s->ops->ledger_totals(s, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
+                                 int64_t *wallets_checked)
+{
+    enum store_rc rc = s->ops->ledger_check(s, fn, arg, violations, wallets_checked);
+    if (rc != STORE_OK) {
+        *violations = 0;
+        *wallets_checked = 0;
+    }
+    return rc;
+}
