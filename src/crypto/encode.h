@@ -1,5 +1,11 @@
 /*
- * encode.h - base64url (RFC 4648 section 5, no padding), hex and base62.
+ * encode.h - base64url (RFC 4648 section 5, no padding), base64 (section 4, padded), hex
+ * and base62.
+ *
+ * The decoders are strict: every text has exactly one accepted spelling, so decoding and
+ * re-encoding gives back the same text. Signed formats (JWT) depend on that: a decoder
+ * that ignored stray bits or characters would let an attacker make many spellings of one
+ * signed token.
  */
 #ifndef TG_CRYPTO_ENCODE_H
 #define TG_CRYPTO_ENCODE_H
@@ -15,16 +21,23 @@ size_t b64url_encode(const void *in, size_t n, char *out);
  * non-canonical trailing bits). Writes at most cap bytes. Returns the decoded length or
  * -1 on any error. */
 long b64url_decode(const char *in, size_t len, void *out, size_t cap);
-/* Standard base64 with padding (RFC 4648 section 4) for provider formats. */
+/* Length of the padded base64 text for n bytes (without NUL): 4 * ceil(n / 3). */
+size_t b64_encoded_len(size_t n);
+/* Standard base64 with padding (RFC 4648 section 4) for provider formats. Encodes n bytes
+ * into out (room for b64_encoded_len(n) + 1); NUL-terminates. Returns the text length. */
 size_t b64_encode(const void *in, size_t n, char *out);
+/* Decodes padded standard base64 (strict: length a multiple of 4, '=' only as the final
+ * one or two characters, no '-', '_' or whitespace, zero trailing bits). Writes at most cap
+ * bytes. Returns the decoded length or -1 on any error (including a result over cap). */
 long b64_decode(const char *in, size_t len, void *out, size_t cap);
-/* Lower-case hex of n bytes into out (2n + 1). */
+/* Lower-case hex of n bytes into out (2n + 1), NUL-terminated. */
 void hex_encode(const void *in, size_t n, char *out);
-/* Parses exactly 2*n hex digits (either case). Returns 0 or -1. */
+/* Parses exactly 2*n hex digits (either case) into n bytes at out. Returns 0, or -1 when
+ * len != 2*n or a character is not a hex digit (out may then be partly written). */
 int hex_decode(const char *in, size_t len, void *out, size_t n);
 /* Encodes n random-looking bytes as base62 [0-9A-Za-z] of exactly `chars` characters
  * (a big-number conversion, left-padded with '0'); out has room for chars + 1.
- * Returns 0, or -1 if the value does not fit in `chars` characters. */
+ * Returns 0, or -1 if the value does not fit in `chars` characters (out is then ""). */
 int base62_encode(const unsigned char *in, size_t n, char *out, size_t chars);
 
 #endif

@@ -6,9 +6,13 @@
 
 #include <stddef.h>
 
-/* Initialises libsodium; call once before any other crypto_ function. Returns 0 or -1. */
+/*
+ * Initialises libsodium and prepares the dummy password hash (one argon2id hash, ~64 MiB
+ * for a moment). Call once at start-up before any other crypto function; calling it again,
+ * from any thread, is harmless. Returns 0 or -1.
+ */
 int crypto_init(void);
-/* Fills buf with n random bytes. */
+/* Fills buf with n random bytes (never fails). */
 void rand_bytes(void *buf, size_t n);
 
 #endif
