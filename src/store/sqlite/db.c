@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "store/sqlite/migrate.h"
@@ -38,23 +39,14 @@ static const char SQL_ROLLBACK[] = "ROLLBACK";
 
 /* ---- logging ---- */
 
-/* One JSON line with one write(2) so concurrent threads' lines never interleave. */
+/* Store failures go through the shared JSON logger (core/log.h). */
 static void sq_log_line(const char *level, const char *event, const char *op, const char *msg, int sqlite_rc)
 {
-    char ts[32];
-    struct sbuf b = {0};
-    sbuf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"%s\",\"op\":\"",
-                time_rfc3339(time_now_ms(), ts), level, event);
-    sbuf_json_escape(&b, op ? op : "");
-    sbuf_puts(&b, "\",\"msg\":\"");
-    sbuf_json_escape(&b, msg ? msg : "");
-    sbuf_puts(&b, "\"");
-    if (sqlite_rc != 0)
-        sbuf_printf(&b, ",\"sqlite_rc\":%d", sqlite_rc);
-    sbuf_puts(&b, "}\n");
-    ssize_t w = write(STDERR_FILENO, b.data, b.len);
-    (void)w; /* nowhere left to report a failed log write */
-    sbuf_free(&b);
+    char rcbuf[16];
+    snprintf(rcbuf, sizeof rcbuf, "%d", sqlite_rc);
+    enum log_level lvl = strcmp(level, "warn") == 0 ? LOG_WARN : LOG_ERROR;
+    log_event(lvl, event, "op", op ? op : "", "msg", msg ? msg : "", "sqlite_rc", sqlite_rc ? rcbuf : NULL,
+              NULL);
 }
 
 void sq_log_error(const char *what, const char *msg)
