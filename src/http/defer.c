@@ -1,0 +1,90 @@
+/*
+ * defer.c - req_defer's bookkeeping: the job outlives the request if it must.
+ *
+ * The job is heap memory (it may outlive the request), and a small link lives in the
+ * request's pool as a shared chunk whose dispose callback runs when the request ends. If the
+ * request ends first (client gone, HTTP/2 stream reset), dispose tells the job, and the
+ * completion calls done(NULL, arg) so the handler can still release arg. Both the dispose
+ * and the completion run on the loop thread, so the flag needs no lock.
+ */
+#include <stdlib.h>
+
+#include "core/mem.h"
+#include "http/internal.h"
+#include "worker/pool.h"
+
+struct http_defer_job;
+
+struct http_defer_link {
+    struct http_defer_job *job; /* NULL once the job completed */
+};
+
+struct http_defer_job {
+    struct pool_job super;
+    struct http_defer_link *link; /* valid while r != NULL */
+    struct req *r;                /* NULL once the request ended */
+    req_work_fn work;
+    req_done_fn done;
+    void *arg;
+    uint64_t *pending;
+    http_defer_finish_fn finish;
+    void *finish_ctx;
+};
+
+static void http_defer_link_dispose(void *p)
+{
+    struct http_defer_link *link = p;
+    if (link->job != NULL)
+        link->job->r = NULL; /* orphaned: the completion will call done(NULL, arg) */
+}
+
+static void http_defer_run(struct pool_job *pj)
+{
+    struct http_defer_job *job = (struct http_defer_job *)pj;
+    job->work(job->arg);
+}
+
+static void http_defer_complete(struct pool_job *pj)
+{
+    struct http_defer_job *job = (struct http_defer_job *)pj;
+    struct req *r = job->r;
+    if (r != NULL)
+        job->link->job = NULL;
+    (*job->pending)--;
+    req_done_fn done = job->done;
+    void *arg = job->arg;
+    http_defer_finish_fn finish = job->finish;
+    void *finish_ctx = job->finish_ctx;
+    free(job);
+    if (finish)
+        finish(r, done, arg, finish_ctx);
+    else
+        done(r, arg);
+}
+
+int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_pool_t *mpool, struct req *r,
+                      req_work_fn work, req_done_fn done, void *arg, uint64_t *pending,
+                      http_defer_finish_fn finish, void *finish_ctx)
+{
+    struct http_defer_job *job = xcalloc(1, sizeof *job);
+    job->super.run = http_defer_run;
+    job->super.complete = http_defer_complete;
+    job->super.receiver = rcv;
+    job->r = r;
+    job->work = work;
+    job->done = done;
+    job->arg = arg;
+    job->pending = pending;
+    job->finish = finish;
+    job->finish_ctx = finish_ctx;
+    if (pool_submit(p, &job->super) != 0) {
+        free(job);
+        return -1;
+    }
+    /* Linked after a successful submit: the completion cannot run before we return to the
+     * loop, because it is delivered on this very thread. */
+    job->link = h2o_mem_alloc_shared(mpool, sizeof *job->link, http_defer_link_dispose);
+    job->link->job = job;
+    (*pending)++;
+    return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * internal.h - what the files of src/http share. h2o types are allowed here and in
+ * src/worker only; nothing outside src/http includes this file.
+ */
+#ifndef TG_HTTP_INTERNAL_H
+#define TG_HTTP_INTERNAL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "domain/ratelimit.h"
+#include "domain/types.h"
+#include "http/accesslog.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "http/router.h"
+
+struct pool;
+
+/* Longest request path (without the query string) we route; longer ones get a JSON 400. */
+#define HTTP_PATH_MAX 2048
+/* Longest bearer credential looked at (a JWT with our claims is ~300 bytes). */
+#define HTTP_CREDENTIAL_MAX 4096
+/* Waiting jobs in the blocking pool before req_defer answers 503. */
+#define HTTP_POOL_QUEUE_MAX 4096
+/* Direct-mapped cache of peer address text by connection id (saves inet_ntop per request). */
+#define HTTP_PEER_CACHE 256
+/* Text of an IPv6 address with scope: INET6_ADDRSTRLEN is 46. */
+#define HTTP_IP_MAX 64
+
+struct http_peer_cache_entry {
+    uint64_t conn_id; /* 0 = empty (h2o connection ids start at 1) */
+    char ip[HTTP_IP_MAX];
+};
+
+/* One HTTP worker thread: its loop, context, listener, store connection and counters. */
+struct http_worker {
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    int listen_fd;
+    unsigned index;
+    pthread_t tid;
+    int started;
+    struct store *store;
+    h2o_multithread_receiver_t jobs;    /* blocking-pool completions */
+    h2o_multithread_receiver_t control; /* shutdown requests from the main thread */
+    h2o_multithread_message_t control_msg;
+    h2o_timeout_t tick;                 /* 100 ms: access-log flush, shutdown checks */
+    h2o_timeout_entry_t tick_entry;
+    int alog_on;
+    struct http_accesslog alog;
+    struct http_metrics_worker *metrics;
+    uint64_t in_flight;    /* requests received and not yet disposed (loop thread only) */
+    uint64_t pending_jobs; /* deferred jobs not completed; may outlive their request */
+    int shutting_down;
+    int stop;              /* leave the loop */
+    int64_t deadline_ms;
+    uint64_t drained;      /* requests that ended after shutdown began */
+    uint64_t rng[2];       /* request-id generator state (xorshift128+) */
+    _Atomic int exited;
+    struct http_peer_cache_entry peers[HTTP_PEER_CACHE];
+};
+
+/* Process-wide server state, set up once by http_server_run. */
+struct http_server {
+    h2o_globalconf_t gconf;
+    struct http_router router;
+    struct http_metrics metrics;
+    struct pool *pool;
+    struct http_worker *workers;
+    size_t nworkers;
+    size_t max_body;      /* TG_MAX_BODY_BYTES */
+    int access_log;
+};
+
+extern struct http_server *http_srv;
+
+/* The per-request state behind `struct req`; lives in the h2o request pool. */
+struct req {
+    h2o_req_prefilter_t super; /* first: the access logger finds us in h->prefilters */
+    h2o_req_t *h;
+    struct http_worker *w;
+    const struct http_route_c *rc; /* NULL when no route matched */
+    size_t nparams;
+    struct http_param params[HTTP_ROUTER_MAX_PARAMS];
+    const char *method; /* NUL-terminated */
+    size_t method_len;
+    const char *path;   /* NUL-terminated copy, no query string */
+    size_t path_len;
+    int64_t start_ns;   /* CLOCK_REALTIME at arrival in our handler */
+    int64_t now_ms;     /* same instant, for tokens and rate limits */
+    json_t *json;       /* parsed body, released when the request ends */
+    const char *origin; /* the Origin header when allowed by TG_CORS_ORIGINS */
+    int status;         /* status sent, 0 before */
+    unsigned replied : 1;
+    unsigned is_head : 1;
+    unsigned ip_done : 1;
+    unsigned rl_set : 1;
+    unsigned deferred; /* req_defer jobs outstanding */
+    struct rl_result rl;
+    struct principal principal;
+    char ip[HTTP_IP_MAX];
+    char id[TG_ID_MAX];
+};
+
+/* ---- req.c ---- */
+
+/* Sends the response with every common header; the one exit of all res_* calls.
+ * ctype may be NULL (no body type). json adds Cache-Control: no-store unless set. */
+void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_len, int json, const char *body,
+                   size_t len);
+/* res_error with an explicit message and no details (for middleware). */
+void http_res_error_msg(struct req *r, enum tg_err e, const char *message);
+/* Adds a header whose name and value live at least until the response is sent
+ * (static strings or pool memory). name must be lower case. */
+void http_res_header_static(struct req *r, const char *name, size_t nlen, const char *value, size_t vlen);
+/* Appends a response header slot; name and value must outlive the response (static strings,
+ * h2o tokens' buf, or pool memory). name must be lower case. */
+void http_hdr_push(h2o_req_t *h, h2o_iovec_t *name, const char *v, size_t vlen);
+/* Formats this worker's next request id ("req_" + ULID layout) into out. */
+void http_reqid_new(struct http_worker *w, char out[TG_ID_MAX], int64_t now_ms);
+/* The h2o prefilter callback that marks our struct req (passes through). */
+void http_req_on_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostream_t **slot);
+/* Finds our struct req in h's prefilters, or NULL when our handler never saw h. */
+struct req *http_req_from_h2o(h2o_req_t *h);
+
+/* ---- dispatch.c: the middleware chain ---- */
+
+int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h);
+void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h);
+/* Leaves the loop when shutdown is under way and nothing is left in flight. */
+void http_worker_check_drained(struct http_worker *w);
+
+/* ---- auth.c ---- */
+
+/* Applies the route's auth level. Returns 0 to continue, -1 after replying. */
+int http_auth_or_reply(struct req *r, enum auth_level level);
+/*
+ * Extracts the credential of an Authorization header value. Returns 1 and sets *cred and *len for
+ * "Bearer <cred>" (scheme case-insensitive), 0 when the header is absent or another
+ * scheme, -1 for a Bearer header with an empty or oversized credential.
+ */
+int http_auth_parse_bearer(const char *v, size_t vlen, const char **cred, size_t *len);
+
+/* ---- limit.c ---- */
+
+/* Applies policy p to key, stores the result for the X-RateLimit-* headers. Returns 0 when
+ * admitted, -1 after replying 429. */
+int http_limit_or_reply(struct req *r, enum rl_policy p, const char *key);
+/* Adds X-RateLimit-* (and Retry-After) headers for the stored result. */
+void http_limit_add_headers(struct req *r);
+
+/* ---- cors.c ---- */
+
+/* Adds the CORS headers of an actual (non-preflight) response from an allowed origin. */
+void http_cors_add_headers(struct req *r);
+/* Answers OPTIONS on a known path (allow = methods of the path): 204 with Allow, plus the
+ * preflight headers when the origin is allowed. */
+void http_cors_options(struct req *r, unsigned allow);
+
+/* ---- clientip.c ---- */
+
+/* Textual peer address of sa (IPv4-mapped IPv6 shown as IPv4). Returns 0 or -1. */
+int http_clientip_text(const struct sockaddr *sa, char out[HTTP_IP_MAX]);
+/*
+ * Client address given the peer and the X-Forwarded-For header values in order
+ * (xff may be NULL when n == 0). When the peer is trusted, walks the addresses from the
+ * right and returns the first untrusted one (or the left-most valid one when all are
+ * trusted); a malformed entry stops the walk at the last good address. out receives a
+ * normalized address.
+ */
+void http_clientip_resolve(const char *peer, const h2o_iovec_t *xff, size_t n, int (*trusted)(const char *ip),
+                           char out[HTTP_IP_MAX]);
+
+/* ---- codec.c ---- */
+
+/*
+ * Percent-decodes s[0..len) into out (room for len + 1), '+' as space when plus_space.
+ * Returns the decoded length, or -1 for a bad escape or a NUL byte.
+ */
+long http_pct_decode(const char *s, size_t len, char *out, int plus_space);
+/*
+ * Finds query parameter `name` in query (the text after '?', length qlen) and decodes its
+ * value into pool memory. Returns NULL when absent or badly encoded.
+ */
+const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen, const char *name);
+
+/* ---- defer.c ---- */
+
+/* Called on completion instead of done(r, arg) when given; must call done(r, arg) itself. */
+typedef void (*http_defer_finish_fn)(struct req *r, req_done_fn done, void *arg, void *ctx);
+/*
+ * Queues work on pool p for the request r (whose memory pool is mpool): done(r, arg) runs on
+ * the loop of receiver rcv, or done(NULL, arg) when the request ended meanwhile (through
+ * finish when not NULL). *pending is incremented now and decremented on completion (loop
+ * thread). Returns 0, or -1 when the pool refused the job (nothing queued, counters unchanged).
+ */
+int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_pool_t *mpool, struct req *r,
+                      req_work_fn work, req_done_fn done, void *arg, uint64_t *pending,
+                      http_defer_finish_fn finish, void *finish_ctx);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * server.h - the HTTP server: workers, listeners, graceful shutdown, HTTP metrics.
+ *
+ * TG_WORKERS threads each run their own h2o event loop with their own listening socket on
+ * TG_LISTEN (SO_REUSEPORT: the kernel spreads connections) and their own store connection.
+ * Work that may block goes to TG_BLOCKING_THREADS pool threads (req_defer).
+ */
+#ifndef TG_HTTP_SERVER_H
+#define TG_HTTP_SERVER_H
+
+#include "core/mem.h"
+
+/*
+ * Serves the routes of api_routes with the global configuration tg_cfg (config_load() and
+ * ratelimit_init() must have succeeded; the database must be migrated) until SIGTERM or
+ * SIGINT. On the first signal: stop accepting, let in-flight requests (including ones
+ * waiting on the blocking pool) finish and be answered, then return 0 once none is left or
+ * after TG_SHUTDOWN_TIMEOUT seconds, logging {"event":"shutdown","drained":N,...}.
+ * A second signal ends the process at once with status 1 (_exit).
+ * Call it from the main thread before any other thread exists: it blocks SIGTERM/SIGINT in
+ * the calling thread so that every thread it starts inherits the mask and the signals are
+ * collected in one place.
+ * Returns the process exit status: 0 after a clean shutdown, 1 when start-up failed
+ * (bad route table, address in use, store unavailable; already logged).
+ */
+int http_server_run(void);
+
+/*
+ * Appends the HTTP metrics in Prometheus text format 0.0.4 to out:
+ * tollgate_http_requests_total{route,status}, tollgate_http_request_duration_seconds
+ * (histogram by route) and tollgate_http_requests_in_flight, summed over the workers.
+ * Thread-safe; renders zero in-flight and no samples when the server is not running.
+ */
+void http_metrics_render(struct sbuf *out);
+
+#endif
