@@ -1,7 +1,431 @@
-/* Placeholder until the CLI lands (serve, migrate, admin, audit, version). */
+/*
+ * main.c - the tollgate command line: serve, migrate, admin create, audit, routes, version.
+ *
+ * Exit codes: 0 success, 1 the command ran and found a problem (audit violations, server
+ * failure), 2 usage or configuration errors (printed as one line on stderr).
+ */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "crypto/password.h"
+#include "crypto/random.h"
+#include "domain/accounts.h"
+#include "domain/ratelimit.h"
+#include "http/server.h"
+#include "store/store.h"
+
+/* The password file is read up to this size; a password is at most 256 bytes, anything
+ * longer means the wrong file was given. */
+#define MAIN_PASSWORD_FILE_MAX 4096
+
+static void main_usage(void)
 {
-    fprintf(stderr, "tollgate: not built yet\n");
-    return 1;
+    fputs("usage: tollgate <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  serve [--config FILE]     run the HTTP server (applies pending migrations first)\n"
+          "  migrate [--config FILE]   apply pending database migrations\n"
+          "  admin create --email EMAIL --password-file FILE [--role admin|user]\n"
+          "               [--display-name NAME] [--config FILE]\n"
+          "                            create a user, or reset an existing user's password and role\n"
+          "  audit [--config FILE]     check the credit ledger invariants (exit 1 on any violation)\n"
+          "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
+          "  version                   print the version\n"
+          "\n"
+          "Configuration comes from TG_* environment variables, after the optional dotenv FILE.\n",
+          stderr);
+}
+
+/* Options shared by the commands; NULL when not given. */
+struct main_opts {
+    const char *config;
+    const char *email;
+    const char *password_file;
+    const char *role;
+    const char *display_name;
+};
+
+/*
+ * Parses "--name VALUE" and "--name=VALUE" options from argv[first..]. Only the options
+ * whose slot is listed in `allowed` (a string of letters: c=config, e=email,
+ * p=password-file, r=role, d=display-name) are accepted. Returns 0 or -1 (message printed).
+ */
+static int main_parse_opts(int argc, char **argv, int first, const char *allowed, struct main_opts *o)
+{
+    static const struct {
+        const char *name;
+        char letter;
+        size_t off;
+    } table[] = {
+        {"config", 'c', offsetof(struct main_opts, config)},
+        {"email", 'e', offsetof(struct main_opts, email)},
+        {"password-file", 'p', offsetof(struct main_opts, password_file)},
+        {"role", 'r', offsetof(struct main_opts, role)},
+        {"display-name", 'd', offsetof(struct main_opts, display_name)},
+    };
+
+    memset(o, 0, sizeof *o);
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        size_t k, nlen;
+        if (strncmp(a, "--", 2) != 0)
+            goto bad;
+        a += 2;
+        nlen = strcspn(a, "=");
+        for (k = 0; k < sizeof table / sizeof table[0]; k++)
+            if (strlen(table[k].name) == nlen && strncmp(table[k].name, a, nlen) == 0 &&
+                strchr(allowed, table[k].letter))
+                break;
+        if (k == sizeof table / sizeof table[0])
+            goto bad;
+        if (a[nlen] == '=') {
+            val = a + nlen + 1;
+        } else {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tollgate: option --%s needs a value\n", table[k].name);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        *(const char **)((char *)o + table[k].off) = val;
+        continue;
+    bad:
+        fprintf(stderr, "tollgate: unknown option '%s'\n", argv[i]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the configuration or prints the one-line reason. Returns 0 or -1. */
+static int main_config(const char *file)
+{
+    char *err = NULL;
+    if (config_load(file, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    if (log_set_level(tg_cfg->log_level) != 0) {
+        fprintf(stderr, "tollgate: configuration error: TG_LOG_LEVEL must be debug, info, warn or error\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies pending migrations and logs how many ran. Returns 0 or -1 (printed). */
+static int main_migrate_db(int *applied_out)
+{
+    char *err = NULL;
+    int applied = 0;
+    if (store_migrate(tg_cfg->database_url, &applied, &err) != 0) {
+        fprintf(stderr, "tollgate: database migration failed: %s\n", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%d", applied);
+    log_event(LOG_INFO, "migrations_applied", "count", n, NULL);
+    if (applied_out)
+        *applied_out = applied;
+    return 0;
+}
+
+/* The database kind only: the URL itself may hold a password. */
+static const char *main_db_kind(const char *url)
+{
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return "sqlite";
+    if (strncmp(url, "postgres", 8) == 0)
+        return "postgres";
+    return "unknown";
+}
+
+static int cmd_serve(const struct main_opts *o)
+{
+    char *err = NULL;
+
+    if (main_config(o->config) != 0)
+        return 2;
+    if (crypto_init() != 0) {
+        fprintf(stderr, "tollgate: could not initialise the crypto library\n");
+        return 1;
+    }
+    if (ratelimit_init(tg_cfg->rate_limits, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: TG_RATE_LIMITS: %s\n", err ? err : "invalid");
+        free(err);
+        return 2;
+    }
+    if (main_migrate_db(NULL) != 0)
+        return 1;
+
+    char listen[300], workers[16];
+    snprintf(listen, sizeof listen, "%s:%d", tg_cfg->listen_host, tg_cfg->listen_port);
+    snprintf(workers, sizeof workers, "%d", tg_cfg->workers);
+    log_event(LOG_INFO, "start", "version", TG_VERSION, "listen", listen, "workers", workers, "data_dir",
+              tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
+              tg_cfg->public_url, NULL);
+    int rc = http_server_run();
+    ratelimit_shutdown();
+    log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_migrate(const struct main_opts *o)
+{
+    int applied = 0;
+    if (main_config(o->config) != 0)
+        return 2;
+    if (main_migrate_db(&applied) != 0)
+        return 1;
+    printf("applied %d migration%s\n", applied, applied == 1 ? "" : "s");
+    return 0;
+}
+
+/*
+ * Reads the password file: at most MAIN_PASSWORD_FILE_MAX bytes, one trailing newline
+ * stripped (what `echo pw > file` adds). *out is heap (caller wipes and frees).
+ */
+static int main_read_password(const char *path, char **out, size_t *len)
+{
+    int ret = -1;
+    FILE *f = fopen(path, "rb");
+    char *buf = xmalloc(MAIN_PASSWORD_FILE_MAX + 2);
+    size_t n = 0;
+
+    *out = NULL;
+    *len = 0;
+    if (f == NULL) {
+        fprintf(stderr, "tollgate: cannot open password file %s: %s\n", path, strerror(errno));
+        goto cleanup;
+    }
+    n = fread(buf, 1, MAIN_PASSWORD_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        fprintf(stderr, "tollgate: cannot read password file %s\n", path);
+        goto cleanup;
+    }
+    if (n > MAIN_PASSWORD_FILE_MAX) {
+        fprintf(stderr, "tollgate: password file %s is too large\n", path);
+        goto cleanup;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n) != NULL) {
+        fprintf(stderr, "tollgate: password file %s contains a NUL byte\n", path);
+        goto cleanup;
+    }
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    ret = 0;
+
+cleanup:
+    if (buf) {
+        explicit_bzero(buf, MAIN_PASSWORD_FILE_MAX + 2);
+        free(buf);
+    }
+    if (f)
+        fclose(f);
+    return ret;
+}
+
+static int cmd_admin_create(const struct main_opts *o)
+{
+    int ret = 2;
+    char email[TG_EMAIL_MAX + 1];
+    char name[TG_NAME_MAX + 1] = "";
+    char hash[PASSWORD_HASH_MAX];
+    const char *why, *role = o->role ? o->role : "admin";
+    char *pw = NULL, *err = NULL, *details = NULL;
+    size_t pw_len = 0;
+    struct store *s = NULL;
+    struct user u;
+    int created = 0, reenabled = 0;
+    int64_t now;
+    enum store_rc rc;
+
+    if (o->email == NULL || o->password_file == NULL) {
+        fprintf(stderr, "tollgate: admin create needs --email and --password-file\n");
+        goto cleanup;
+    }
+    if (accounts_email_normalize(o->email, email, &why) != 0) {
+        fprintf(stderr, "tollgate: invalid --email: %s\n", why);
+        goto cleanup;
+    }
+    if (strcmp(role, "admin") != 0 && strcmp(role, "user") != 0) {
+        fprintf(stderr, "tollgate: --role must be admin or user\n");
+        goto cleanup;
+    }
+    if (o->display_name && accounts_display_name_normalize(o->display_name, name, &why) != 0) {
+        fprintf(stderr, "tollgate: invalid --display-name: %s\n", why);
+        goto cleanup;
+    }
+    if (main_read_password(o->password_file, &pw, &pw_len) != 0)
+        goto cleanup;
+    if (accounts_password_check(pw, pw_len, &why) != 0) {
+        fprintf(stderr, "tollgate: the password in %s is not acceptable: %s\n", o->password_file, why);
+        goto cleanup;
+    }
+    if (main_config(o->config) != 0)
+        goto cleanup;
+    ret = 1;
+    if (crypto_init() != 0) {
+        fprintf(stderr, "tollgate: could not initialise the crypto library\n");
+        goto cleanup;
+    }
+    if (main_migrate_db(NULL) != 0)
+        goto cleanup;
+    s = store_open(tg_cfg->database_url, &err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate: cannot open the database: %s\n", err ? err : "unknown error");
+        goto cleanup;
+    }
+    if (password_hash(pw, pw_len, hash) != 0) {
+        fprintf(stderr, "tollgate: password hashing failed\n");
+        goto cleanup;
+    }
+
+    now = time_now_ms();
+    rc = store_user_get_by_email(s, email, &u);
+    if (rc == STORE_NOTFOUND) {
+        memset(&u, 0, sizeof u);
+        id_new(u.id, "usr");
+        snprintf(u.email, sizeof u.email, "%s", email);
+        snprintf(u.display_name, sizeof u.display_name, "%s", name);
+        snprintf(u.role, sizeof u.role, "%s", role);
+        snprintf(u.password_hash, sizeof u.password_hash, "%s", hash);
+        u.created_at = u.updated_at = now;
+        rc = store_user_create(s, &u, tg_cfg->signup_credits);
+        created = 1;
+    } else if (rc == STORE_OK) {
+        /* Re-running the bootstrap is how an operator resets a lost admin password. */
+        rc = store_user_set_password(s, u.id, hash, now);
+        if (rc == STORE_OK)
+            rc = store_user_set_role(s, u.id, role, now);
+        if (rc == STORE_OK && o->display_name)
+            rc = store_user_update_profile(s, u.id, name, NULL, now);
+        /* An operator re-running the bootstrap wants to be able to sign in. */
+        if (rc == STORE_OK && u.disabled) {
+            rc = store_user_set_disabled(s, u.id, 0, now);
+            reenabled = 1;
+        }
+    }
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: could not %s the user: %s\n", created ? "create" : "update",
+                store_rc_name(rc));
+        goto cleanup;
+    }
+
+    struct audit_entry a;
+    memset(&a, 0, sizeof a);
+    id_new(a.id, "aud");
+    snprintf(a.action, sizeof a.action, "%s", "admin.bootstrap");
+    snprintf(a.target_type, sizeof a.target_type, "%s", "user");
+    snprintf(a.target_id, sizeof a.target_id, "%s", u.id);
+    json_t *dj = json_pack("{s:s, s:b, s:b}", "role", role, "created", created, "reenabled", reenabled);
+    details = dj ? json_dumps(dj, JSON_COMPACT) : NULL;
+    json_decref(dj);
+    a.details_json = details ? details : (char *)"{}";
+    a.created_at = now;
+    rc = store_audit_insert(s, &a);
+    if (rc != STORE_OK)
+        fprintf(stderr, "tollgate: warning: could not write the audit row: %s\n", store_rc_name(rc));
+    log_event(LOG_INFO, "admin_bootstrap", "user_id", u.id, "role", role, "created",
+              created ? "true" : "false", NULL);
+    printf("%s\n", u.id);
+    ret = 0;
+
+cleanup:
+    if (pw) {
+        explicit_bzero(pw, pw_len);
+        free(pw);
+    }
+    explicit_bzero(hash, sizeof hash);
+    free(details);
+    free(err);
+    if (s)
+        store_close(s);
+    return ret;
+}
+
+static void main_print_violation(void *arg, const char *user_id, const char *what)
+{
+    (void)arg;
+    printf("violation: user %s: %s\n", user_id && user_id[0] ? user_id : "-", what);
+}
+
+static int cmd_audit(const struct main_opts *o)
+{
+    char *err = NULL;
+    int64_t violations = 0, wallets = 0;
+    int ret;
+
+    if (main_config(o->config) != 0)
+        return 2;
+    struct store *s = store_open(tg_cfg->database_url, &err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate: cannot open the database: %s\n", err ? err : "unknown error");
+        free(err);
+        return 2;
+    }
+    enum store_rc rc = store_ledger_check(s, main_print_violation, NULL, &violations, &wallets);
+    if (rc != STORE_OK) {
+        fprintf(
+            stderr,
+            "tollgate: the ledger check failed (%s); has the database been migrated (tollgate migrate)?\n",
+            store_rc_name(rc));
+        ret = 2;
+    } else {
+        printf("ledger audit: %lld wallet%s checked, %lld violation%s\n", (long long)wallets,
+               wallets == 1 ? "" : "s", (long long)violations, violations == 1 ? "" : "s");
+        ret = violations > 0 ? 1 : 0;
+    }
+    store_close(s);
+    return ret;
+}
+
+static int cmd_routes(void)
+{
+    for (size_t i = 0; i < api_routes_count; i++)
+        printf("%s %s\n", api_routes[i].method, api_routes[i].pattern);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct main_opts o;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL)
+        goto usage;
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("tollgate %s\n", TG_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "routes") == 0)
+        return argc == 2 ? cmd_routes() : (main_usage(), 2);
+    if (strcmp(cmd, "serve") == 0)
+        return main_parse_opts(argc, argv, 2, "c", &o) == 0 ? cmd_serve(&o) : 2;
+    if (strcmp(cmd, "migrate") == 0)
+        return main_parse_opts(argc, argv, 2, "c", &o) == 0 ? cmd_migrate(&o) : 2;
+    if (strcmp(cmd, "audit") == 0)
+        return main_parse_opts(argc, argv, 2, "c", &o) == 0 ? cmd_audit(&o) : 2;
+    if (strcmp(cmd, "admin") == 0 && argc > 2 && strcmp(argv[2], "create") == 0)
+        return main_parse_opts(argc, argv, 3, "cepdr", &o) == 0 ? cmd_admin_create(&o) : 2;
+
+usage:
+    main_usage();
+    return 2;
 }

@@ -1,1 +1,244 @@
-/* being written */
+/*
+ * accounts.c - email, password and display name rules (see accounts.h).
+ */
+#include "domain/accounts.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The six ASCII whitespace bytes of C's isspace() in the "C" locale. Spelled out because
+ * isspace() depends on the locale and is undefined for negative chars. */
+static int acc_is_ascii_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * Decodes one UTF-8 sequence at s (n bytes available). Returns its length (1..4) and the
+ * code point in *cp, or 0 for anything RFC 3629 forbids: overlong forms, surrogates,
+ * code points above U+10FFFF, truncated sequences, stray continuation bytes.
+ */
+static size_t acc_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t len;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1Fu, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0Fu, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07u, min = 0x10000;
+    } else {
+        return 0; /* continuation byte, 0xC0/0xC1 (always overlong) or 0xF5.. */
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Unicode White_Space code points (Unicode 15 PropList.txt). */
+static int acc_is_unicode_space(uint32_t cp)
+{
+    if (cp < 0x80)
+        return acc_is_ascii_space((unsigned char)cp);
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* C0 controls, DEL and the C1 block: invisible, and some (CR, LF) break log lines and
+ * mail headers wherever a name is echoed. */
+static int acc_is_control(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+/* Finds the span of s without leading/trailing ASCII whitespace. */
+static void acc_trim(const char *s, const char **start, size_t *len)
+{
+    size_t n = strlen(s);
+    size_t a = 0;
+    while (a < n && acc_is_ascii_space((unsigned char)s[a]))
+        a++;
+    while (n > a && acc_is_ascii_space((unsigned char)s[n - 1]))
+        n--;
+    *start = s + a;
+    *len = n - a;
+}
+
+/* One DNS label of an email domain: 1..63 bytes (RFC 1035) of [a-z0-9-], no '-' at either
+ * end (RFC 952/1123 host names). Internationalized domains arrive as punycode ("xn--"). */
+static int acc_label_ok(const char *l, size_t n)
+{
+    if (n == 0 || n > 63 || l[0] == '-' || l[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = l[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int accounts_email_normalize(const char *in, char out[TG_EMAIL_MAX + 1], const char **reason)
+{
+    int ret = -1;
+    const char *why = NULL;
+    const char *s;
+    size_t n;
+
+    out[0] = '\0';
+    acc_trim(in, &s, &n);
+    if (n == 0) {
+        why = "The email address is empty.";
+        goto cleanup;
+    }
+    if (n > TG_EMAIL_MAX) {
+        why = "The email address is too long.";
+        goto cleanup;
+    }
+    size_t at = n, n_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* Printable ASCII only: this also rejects spaces, controls and non-ASCII bytes
+         * (SMTPUTF8 local parts are rare and most mail systems refuse them). */
+        if (c <= 0x20 || c >= 0x7F) {
+            why = "The email address contains spaces or characters that are not allowed.";
+            goto cleanup;
+        }
+        char lc = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
+        out[i] = lc;
+        if (lc == '@') {
+            n_at++;
+            at = i;
+        }
+    }
+    out[n] = '\0';
+    if (n_at != 1) {
+        why = "The email address must contain exactly one '@'.";
+        goto cleanup;
+    }
+    size_t local_len = at, dom_len = n - at - 1;
+    if (local_len < 1 || local_len > 64) {
+        why = "The part before '@' must be 1 to 64 characters long.";
+        goto cleanup;
+    }
+    if (dom_len < 1 || dom_len > 253) {
+        why = "The domain must be 1 to 253 characters long.";
+        goto cleanup;
+    }
+    const char *dom = out + at + 1;
+    if (memchr(dom, '.', dom_len) == NULL) {
+        why = "The domain must contain a dot.";
+        goto cleanup;
+    }
+    const char *label = dom;
+    for (size_t i = 0; i <= dom_len; i++) {
+        if (i == dom_len || dom[i] == '.') {
+            if (!acc_label_ok(label, (size_t)(dom + i - label))) {
+                why = "The domain is not a valid host name.";
+                goto cleanup;
+            }
+            label = dom + i + 1;
+        }
+    }
+    ret = 0;
+
+cleanup:
+    if (ret != 0)
+        out[0] = '\0';
+    if (reason)
+        *reason = why;
+    return ret;
+}
+
+int accounts_password_check(const char *pw, size_t len, const char **reason)
+{
+    int ret = -1;
+    const char *why = NULL;
+    const unsigned char *p = (const unsigned char *)pw;
+    size_t chars = 0, spaces = 0;
+
+    if (len < ACCOUNTS_PASSWORD_MIN_BYTES) {
+        why = "The password must be at least 8 characters long.";
+        goto cleanup;
+    }
+    if (len > ACCOUNTS_PASSWORD_MAX_BYTES) {
+        why = "The password must be at most 256 bytes long.";
+        goto cleanup;
+    }
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = acc_utf8_next(p + i, len - i, &cp);
+        if (k == 0 || cp == 0) {
+            why = "The password must be valid UTF-8 text.";
+            goto cleanup;
+        }
+        chars++;
+        if (acc_is_unicode_space(cp))
+            spaces++;
+        i += k;
+    }
+    if (chars < ACCOUNTS_PASSWORD_MIN_CHARS) {
+        why = "The password must be at least 8 characters long.";
+        goto cleanup;
+    }
+    if (spaces == chars) {
+        why = "The password must not consist only of spaces.";
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    if (reason)
+        *reason = why;
+    return ret;
+}
+
+int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], const char **reason)
+{
+    int ret = -1;
+    const char *why = NULL;
+    const char *s;
+    size_t n;
+
+    out[0] = '\0';
+    acc_trim(in, &s, &n);
+    if (n > TG_NAME_MAX) {
+        why = "The name must be at most 100 bytes long.";
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = acc_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (k == 0) {
+            why = "The name must be valid UTF-8 text.";
+            goto cleanup;
+        }
+        if (acc_is_control(cp)) {
+            why = "The name must not contain control characters.";
+            goto cleanup;
+        }
+        i += k;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    ret = 0;
+
+cleanup:
+    if (reason)
+        *reason = why;
+    return ret;
+}

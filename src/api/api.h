@@ -1,0 +1,112 @@
+/*
+ * api.h - the HTTP handlers (one file per resource, DESIGN section 2) and the few reply
+ * helpers they share (api/common.c).
+ *
+ * Every handler follows the same shape: parse the request -> check it -> one store
+ * transaction (through domain/) -> reply. Client mistakes always end in a 4xx from the
+ * error catalogue; store failures in 503 (busy) or 500 (logged, no internals).
+ */
+#ifndef TG_API_API_H
+#define TG_API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/jsonv.h"
+#include "domain/session.h"
+#include "domain/types.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* ---- handlers (the route table in routes.c points at these) ---- */
+
+/* health.c: GET /health, GET /ready */
+void api_health_get(struct req *r);
+void api_ready_get(struct req *r);
+/* metrics.c: GET /metrics (Prometheus text format 0.0.4) */
+void api_metrics_get(struct req *r);
+/* auth.c: POST /api/v1/auth/{register,login,refresh,logout} */
+void api_auth_register(struct req *r);
+void api_auth_login(struct req *r);
+void api_auth_refresh(struct req *r);
+void api_auth_logout(struct req *r);
+/* me.c: GET, PATCH /api/v1/me; POST /api/v1/me/password */
+void api_me_get(struct req *r);
+void api_me_patch(struct req *r);
+void api_me_password(struct req *r);
+/* apikeys.c: GET, POST /api/v1/api-keys; DELETE /api/v1/api-keys/{id} */
+void api_apikeys_list(struct req *r);
+void api_apikeys_create(struct req *r);
+void api_apikeys_delete(struct req *r);
+/* credits.c: GET /api/v1/credits, GET /api/v1/credits/ledger */
+void api_credits_get(struct req *r);
+void api_credits_ledger(struct req *r);
+/* admin.c: POST /api/v1/admin/users/{id}/credits, GET /api/v1/admin/users/{id},
+ * GET /api/v1/admin/audit-log */
+void api_admin_adjust_credits(struct req *r);
+void api_admin_user_get(struct req *r);
+void api_admin_audit_log(struct req *r);
+
+/* ---- shared helpers (common.c) ---- */
+
+/* Default and largest page size of list endpoints. */
+#define API_PAGE_DEFAULT 20
+#define API_PAGE_MAX 100
+
+/*
+ * Replies for a store result other than STORE_OK: BUSY -> 503 unavailable, NOTFOUND ->
+ * 404 not_found, anything else -> 500 internal_error (logged with `what`, e.g. the
+ * operation name; never with request data).
+ */
+void api_reply_store(struct req *r, enum store_rc rc, const char *what);
+/* Replies 400 validation_failed with e's message and details {"field": e->field}. */
+void api_reply_jerr(struct req *r, const struct jerr *e);
+/* Replies error e with `message` and details {"field": field}. */
+void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message);
+
+/*
+ * Replies 403 and returns -1 when the caller authenticated with an API key: changing the
+ * password or managing keys needs a signed-in session, so a leaked key cannot mint more
+ * keys or lock the owner out. Returns 0 for a session.
+ */
+int api_require_session_or_reply(struct req *r);
+
+/*
+ * Reads ?limit= (API_PAGE_DEFAULT when absent, 1..API_PAGE_MAX) and ?cursor= (NULL when
+ * absent, else an id with prefix cursor_prefix). Replies 400 and returns -1 on bad input.
+ */
+int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *limit, const char **cursor);
+
+/* {"id","email","display_name","role","region"} (region null when none). New reference. */
+json_t *api_user_json(const struct user *u);
+/* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
+ * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */
+void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t);
+
+/*
+ * Writes the GET /api/v1/credits body {"available","plan_credits","paid_credits",
+ * "plan_expires_at"} into buf. Returns its length, or -1 when buf is too small or the sum
+ * overflows (impossible below LEDGER_MAX_BALANCE; checked anyway).
+ */
+int api_credits_format(const struct wallet *w, char *buf, size_t cap);
+/* The same object as JSON (new reference), or NULL on overflow. */
+json_t *api_credits_json(const struct wallet *w);
+/* RFC 3339 string for ms, or JSON null for 0. New reference. */
+json_t *api_time_or_null(int64_t ms);
+
+/*
+ * Writes an audit row for this request (ip and request id taken from r). details is a
+ * JSON object, stolen (may be NULL). A failure is logged and otherwise ignored: the
+ * action it records has already happened.
+ */
+void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
+               const char *target_id, json_t *details);
+
+/* Copies len bytes of a secret into a new NUL-terminated buffer (caller releases it with
+ * api_secret_free, which wipes it). */
+char *api_secret_dup(const char *s, size_t len);
+void api_secret_free(char *s, size_t len);
+
+#endif

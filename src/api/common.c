@@ -1,0 +1,190 @@
+/*
+ * common.c - reply helpers shared by the API handlers (see api.h).
+ */
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+void api_reply_store(struct req *r, enum store_rc rc, const char *what)
+{
+    switch (rc) {
+    case STORE_BUSY:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        return;
+    case STORE_NOTFOUND:
+        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+        return;
+    default:
+        /* The backend already logged the statement; this line ties it to the request. */
+        log_event(LOG_ERROR, "api_store_failed", "request_id", req_id(r), "op", what, "rc", store_rc_name(rc),
+                  NULL);
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        return;
+    }
+}
+
+void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message)
+{
+    res_error(r, e, message, json_pack("{s:s}", "field", field));
+}
+
+void api_reply_jerr(struct req *r, const struct jerr *e)
+{
+    api_reply_field(r, TG_E_VALIDATION, e->field, e->msg);
+}
+
+int api_require_session_or_reply(struct req *r)
+{
+    const struct principal *p = req_principal(r);
+    if (p->api_key_id[0] != '\0') {
+        res_error(r, TG_E_FORBIDDEN, "This action requires a signed-in session, not an API key.", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses a decimal page size strictly: digits only, no sign, no leading junk, 1..max. */
+static int api_parse_limit(const char *s, size_t max, size_t *out)
+{
+    size_t n = strlen(s), v = 0;
+    if (n == 0 || n > 3)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (size_t)(s[i] - '0');
+    }
+    if (v < 1 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *limit, const char **cursor)
+{
+    const char *l = req_query(r, "limit");
+    const char *c = req_query(r, "cursor");
+
+    *limit = API_PAGE_DEFAULT;
+    *cursor = NULL;
+    if (l && api_parse_limit(l, API_PAGE_MAX, limit) != 0) {
+        api_reply_field(r, TG_E_VALIDATION, "limit", "limit: must be an integer between 1 and 100");
+        return -1;
+    }
+    if (c && !id_valid(c, cursor_prefix)) {
+        api_reply_field(r, TG_E_VALIDATION, "cursor", "cursor: is not a valid cursor");
+        return -1;
+    }
+    *cursor = c;
+    return 0;
+}
+
+json_t *api_user_json(const struct user *u)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", u->id, "email", u->email, "display_name",
+                     u->display_name, "role", u->role, "region",
+                     u->region[0] ? json_string(u->region) : json_null());
+}
+
+void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t)
+{
+    json_t *body =
+        json_pack("{s:o, s:s, s:s, s:s, s:i}", "user", api_user_json(u), "access_token", t->access_token,
+                  "refresh_token", t->refresh_token, "token_type", "Bearer", "expires_in", t->expires_in);
+    if (body == NULL) {
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        return;
+    }
+    /* RFC 6749 section 5.1: responses carrying tokens must not be cached. */
+    res_header(r, "cache-control", "no-store");
+    res_json(r, status, body);
+}
+
+int api_credits_format(const struct wallet *w, char *buf, size_t cap)
+{
+    int64_t avail;
+    char ts[32];
+    char exp[40];
+
+    if (__builtin_add_overflow(w->plan_credits, w->paid_credits, &avail))
+        return -1;
+    if (w->plan_expires_at > 0)
+        snprintf(exp, sizeof exp, "\"%s\"", time_rfc3339(w->plan_expires_at, ts));
+    else
+        snprintf(exp, sizeof exp, "null");
+    int n = snprintf(buf, cap,
+                     "{\"available\":%" PRId64 ",\"plan_credits\":%" PRId64 ",\"paid_credits\":%" PRId64
+                     ",\"plan_expires_at\":%s}",
+                     avail, w->plan_credits, w->paid_credits, exp);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return n;
+}
+
+json_t *api_time_or_null(int64_t ms)
+{
+    char ts[32];
+    return ms > 0 ? json_string(time_rfc3339(ms, ts)) : json_null();
+}
+
+json_t *api_credits_json(const struct wallet *w)
+{
+    int64_t avail;
+    if (__builtin_add_overflow(w->plan_credits, w->paid_credits, &avail))
+        return NULL;
+    return json_pack("{s:I, s:I, s:I, s:o}", "available", (json_int_t)avail, "plan_credits",
+                     (json_int_t)w->plan_credits, "paid_credits", (json_int_t)w->paid_credits,
+                     "plan_expires_at", api_time_or_null(w->plan_expires_at));
+}
+
+void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
+               const char *target_id, json_t *details)
+{
+    struct audit_entry e;
+    char *dj = NULL;
+
+    memset(&e, 0, sizeof e);
+    id_new(e.id, "aud");
+    snprintf(e.actor_id, sizeof e.actor_id, "%s", actor_id ? actor_id : "");
+    snprintf(e.action, sizeof e.action, "%s", action);
+    snprintf(e.target_type, sizeof e.target_type, "%s", target_type ? target_type : "");
+    snprintf(e.target_id, sizeof e.target_id, "%s", target_id ? target_id : "");
+    snprintf(e.ip, sizeof e.ip, "%s", req_client_ip(r) ? req_client_ip(r) : "");
+    snprintf(e.request_id, sizeof e.request_id, "%s", req_id(r));
+    if (details == NULL)
+        details = json_object();
+    dj = json_dumps(details, JSON_COMPACT);
+    e.details_json = dj ? dj : xstrdup("{}");
+    e.created_at = time_now_ms();
+    enum store_rc rc = store_audit_insert(req_store(r), &e);
+    if (rc != STORE_OK)
+        log_event(LOG_ERROR, "audit_insert_failed", "request_id", req_id(r), "action", action, "rc",
+                  store_rc_name(rc), NULL);
+    free(e.details_json);
+    json_decref(details);
+}
+
+char *api_secret_dup(const char *s, size_t len)
+{
+    char *p = xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+void api_secret_free(char *s, size_t len)
+{
+    if (s == NULL)
+        return;
+    /* explicit_bzero is not optimized away like a memset before free() may be. */
+    explicit_bzero(s, len);
+    free(s);
+}

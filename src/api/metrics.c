@@ -1,0 +1,98 @@
+/*
+ * metrics.c - GET /metrics in the Prometheus text exposition format 0.0.4.
+ *
+ * No authentication: like most exporters it is meant to be scraped from inside the
+ * network. Deployments must not expose it publicly (deploy/nginx.conf restricts it), since
+ * user counts and credit totals are business data.
+ *
+ * The ledger totals are aggregates over whole tables, which may take far longer than the
+ * ~1 ms a loop thread may block (DESIGN section 1). They are therefore computed on the
+ * blocking pool through a connection of their own (req_store() belongs to the loop), and
+ * the reply is assembled back on the loop.
+ */
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "domain/ledger.h"
+#include "http/server.h"
+
+struct metrics_ctx {
+    int ok; /* 1 when totals were read */
+    struct ledger_totals totals;
+};
+
+/* Runs on the blocking pool: never touches the request or the loop's store. */
+static void metrics_work(void *arg)
+{
+    struct metrics_ctx *ctx = arg;
+    char *err = NULL;
+    struct store *s = store_open(tg_cfg->database_url, &err);
+
+    if (s == NULL) {
+        log_event(LOG_ERROR, "metrics_store_open_failed", "error", err, NULL);
+        free(err);
+        return;
+    }
+    ctx->ok = store_ledger_totals(s, &ctx->totals) == STORE_OK;
+    store_close(s);
+}
+
+static void metrics_header(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+    sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metrics_ledger(struct sbuf *b, const struct ledger_totals *t)
+{
+    metrics_header(b, "tollgate_users", "gauge", "Registered user accounts.");
+    sbuf_printf(b, "tollgate_users %" PRId64 "\n", t->users);
+    metrics_header(b, "tollgate_wallets", "gauge", "Credit wallets.");
+    sbuf_printf(b, "tollgate_wallets %" PRId64 "\n", t->wallets);
+    metrics_header(b, "tollgate_credits_balance", "gauge", "Credits held in all wallets, by bucket.");
+    sbuf_printf(b, "tollgate_credits_balance{bucket=\"plan\"} %" PRId64 "\n", t->plan_credits);
+    sbuf_printf(b, "tollgate_credits_balance{bucket=\"paid\"} %" PRId64 "\n", t->paid_credits);
+    /* Ledger rows are never deleted, so their count only grows: a counter. */
+    metrics_header(b, "tollgate_ledger_entries_total", "counter", "Ledger entries written, by kind.");
+    for (int k = 0; k < LK__COUNT; k++)
+        sbuf_printf(b, "tollgate_ledger_entries_total{kind=\"%s\"} %" PRId64 "\n",
+                    ledger_kind_name((enum ledger_kind)k), t->entries_by_kind[k]);
+    /* Sums of signed deltas may go down (spends are negative): a gauge. */
+    metrics_header(b, "tollgate_ledger_delta_sum", "gauge", "Sum of ledger deltas (credits), by kind.");
+    for (int k = 0; k < LK__COUNT; k++)
+        sbuf_printf(b, "tollgate_ledger_delta_sum{kind=\"%s\"} %" PRId64 "\n",
+                    ledger_kind_name((enum ledger_kind)k), t->delta_by_kind[k]);
+}
+
+static void metrics_done(struct req *r, void *arg)
+{
+    struct metrics_ctx *ctx = arg;
+    struct sbuf b = {0};
+
+    if (r == NULL)
+        goto cleanup;
+    http_metrics_render(&b);
+    metrics_header(&b, "tollgate_db_errors_total", "counter", "Failed database statements since start.");
+    sbuf_printf(&b, "tollgate_db_errors_total %" PRIu64 "\n", store_error_count());
+    metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
+                   "1 when the ledger totals below could be read, else 0.");
+    sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);
+    if (ctx->ok)
+        metrics_ledger(&b, &ctx->totals);
+    res_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+
+cleanup:
+    sbuf_free(&b);
+    free(ctx);
+}
+
+void api_metrics_get(struct req *r)
+{
+    struct metrics_ctx *ctx = xcalloc(1, sizeof *ctx);
+    req_defer(r, metrics_work, metrics_done, ctx);
+}

@@ -1,0 +1,41 @@
+/*
+ * routes.c - the route table: data, not code (STYLE: "the route table is data").
+ *
+ * Each row: {method, pattern, handler, auth level, rate-limit policy}. The HTTP layer
+ * matches literal segments and {name} parameters, authenticates per `auth`, applies
+ * `rate` (keyed by user when authenticated, else by client IP) and calls the handler.
+ * `tollgate routes` prints this table; a test keeps docs/openapi.yaml equal to it.
+ *
+ * /metrics has no authentication on purpose (Prometheus scrapes it from inside the
+ * network); the deployment must not expose it publicly (deploy/nginx.conf).
+ */
+#include "api/api.h"
+
+const struct route api_routes[] = {
+    {"GET", "/health", api_health_get, AUTH_NONE, RL_NONE},
+    {"GET", "/ready", api_ready_get, AUTH_NONE, RL_NONE},
+    {"GET", "/metrics", api_metrics_get, AUTH_NONE, RL_NONE},
+
+    {"POST", "/api/v1/auth/register", api_auth_register, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/login", api_auth_login, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
+
+    {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
+    {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},
+    /* auth_ip here is keyed by the user (authenticated); the handler adds auth_account. */
+    {"POST", "/api/v1/me/password", api_me_password, AUTH_USER, RL_AUTH_IP},
+
+    {"GET", "/api/v1/api-keys", api_apikeys_list, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/api-keys", api_apikeys_create, AUTH_USER, RL_API_QUERY},
+    {"DELETE", "/api/v1/api-keys/{id}", api_apikeys_delete, AUTH_USER, RL_API_QUERY},
+
+    {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
+
+    {"POST", "/api/v1/admin/users/{id}/credits", api_admin_adjust_credits, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
+};
+
+const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

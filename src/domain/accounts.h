@@ -1,0 +1,48 @@
+/*
+ * accounts.h - the rules for what a valid email, password and display name are (DESIGN
+ * section 5). Pure functions: no store, no HTTP, no allocation, so they are cheap to unit
+ * test with tables and safe to call from any thread.
+ *
+ * Each function reports why it refused through *reason: a static English sentence meant
+ * for the API's error message (never containing the input, which may be a password).
+ */
+#ifndef TG_DOMAIN_ACCOUNTS_H
+#define TG_DOMAIN_ACCOUNTS_H
+
+#include <stddef.h>
+
+#include "domain/types.h"
+
+/* Password length bounds in bytes. 256 keeps argon2id's input and our request sizes sane. */
+#define ACCOUNTS_PASSWORD_MIN_BYTES 8
+#define ACCOUNTS_PASSWORD_MAX_BYTES 256
+/* At least this many Unicode code points (so 8 bytes of one 4-byte emoji pair do not count
+ * as an 8-character password). */
+#define ACCOUNTS_PASSWORD_MIN_CHARS 8
+
+/*
+ * Normalizes and validates an email address: trims ASCII whitespace around it, lower-cases
+ * it (ASCII), then requires exactly one '@', a local part of 1..64 bytes of printable ASCII,
+ * a domain of 1..253 bytes with at least one dot whose labels are 1..63 of [a-z0-9-] not
+ * starting or ending with '-', and at most TG_EMAIL_MAX bytes in total.
+ * in: NUL-terminated. out: receives the normalized address ("" on failure).
+ * Returns 0, or -1 with *reason set.
+ */
+int accounts_email_normalize(const char *in, char out[TG_EMAIL_MAX + 1], const char **reason);
+
+/*
+ * Checks a new password (len bytes, may contain any UTF-8) against the policy:
+ * 8..256 bytes, valid UTF-8 without NUL, at least 8 code points, not only whitespace.
+ * Returns 0, or -1 with *reason set.
+ */
+int accounts_password_check(const char *pw, size_t len, const char **reason);
+
+/*
+ * Normalizes a display name: trims ASCII whitespace around it, then requires valid UTF-8,
+ * no control characters (C0, DEL, C1) and at most TG_NAME_MAX bytes. "" is allowed.
+ * Also used for API key names (with the caller requiring a non-empty result).
+ * out: receives the trimmed name ("" on failure). Returns 0, or -1 with *reason set.
+ */
+int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], const char **reason);
+
+#endif

@@ -1,0 +1,295 @@
+/* Unit tests for src/domain/session.c against a temporary SQLite store. */
+#include "../test.h"
+
+#include <stdlib.h>
+#include <ftw.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/timeutil.h"
+#include "crypto/encode.h"
+#include "crypto/hash.h"
+#include "crypto/jwt.h"
+#include "crypto/random.h"
+#include "domain/session.h"
+#include "store/store.h"
+
+static char tmpdir[] = "/tmp/tg_test_session_XXXXXX";
+
+/* Removes the temporary folder (nftw depth-first: files before their folder). */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct store *setup(void)
+{
+    char url[300], *err = NULL;
+    int applied = 0;
+
+    if (mkdtemp(tmpdir) == NULL)
+        return NULL;
+    /* Only our own TG_ settings: the environment of the test runner must not leak in. */
+    setenv("TG_DATA_DIR", tmpdir, 1);
+    setenv("TG_ACCESS_TOKEN_TTL", "900", 1);
+    setenv("TG_REFRESH_TOKEN_TTL", "3600", 1);
+    if (config_load(NULL, &err) != 0) {
+        printf("# config_load: %s\n", err ? err : "?");
+        free(err);
+        return NULL;
+    }
+    snprintf(url, sizeof url, "sqlite:%s/test.db", tmpdir);
+    if (store_migrate(url, &applied, &err) != 0) {
+        printf("# migrate: %s\n", err ? err : "?");
+        free(err);
+        return NULL;
+    }
+    struct store *s = store_open(url, &err);
+    if (s == NULL) {
+        printf("# open: %s\n", err ? err : "?");
+        free(err);
+    }
+    return s;
+}
+
+static void make_user(struct store *s, struct user *u, const char *role, int disabled)
+{
+    memset(u, 0, sizeof *u);
+    id_new(u->id, "usr");
+    snprintf(u->email, sizeof u->email, "u%lld%d@example.com", (long long)time_mono_ns(), rand());
+    snprintf(u->role, sizeof u->role, "%s", role);
+    u->created_at = u->updated_at = time_now_ms();
+    u->disabled = disabled;
+    CHECK(store_user_create(s, u, 0) == STORE_OK, "user created (%s%s)", role, disabled ? ", disabled" : "");
+}
+
+static enum authn_rc auth(struct store *s, const char *cred, int64_t now, struct principal *p)
+{
+    return session_authenticate(s, cred, strlen(cred), now, p);
+}
+
+/* Signs arbitrary claims with the configured key (or another key). */
+static char *sign(json_t *claims, int wrong_key)
+{
+    unsigned char other[32];
+    memset(other, 7, sizeof other);
+    char *t = wrong_key ? jwt_sign_hs256(claims, other, sizeof other)
+                        : jwt_sign_hs256(claims, tg_cfg->jwt_secret, tg_cfg->jwt_secret_len);
+    json_decref(claims);
+    return t;
+}
+
+static void test_access_tokens(struct store *s)
+{
+    struct user u;
+    struct session_tokens t;
+    struct principal p;
+    int64_t now = time_now_ms();
+
+    make_user(s, &u, "admin", 0);
+    CHECK(session_issue(s, &u, now, &t) == STORE_OK, "issue a session");
+    CHECK(t.access_token && t.refresh_token && t.expires_in == 900, "tokens and lifetime are filled");
+    CHECK(t.refresh_token && strncmp(t.refresh_token, "rt_", 3) == 0 && strlen(t.refresh_token) == 46,
+          "refresh token is rt_ + 43 base64url chars");
+
+    CHECK_INT_EQ(auth(s, t.access_token, now, &p), AUTHN_OK, "access token authenticates");
+    CHECK(p.authenticated && strcmp(p.user_id, u.id) == 0 && strcmp(p.role, "admin") == 0 &&
+              p.api_key_id[0] == 0,
+          "principal carries sub and role, no api key");
+    CHECK_INT_EQ(auth(s, t.access_token, now + 899000, &p), AUTHN_OK, "still valid just before exp");
+    CHECK_INT_EQ(auth(s, t.access_token, now + 901000, &p), AUTHN_INVALID,
+                 "expired after TG_ACCESS_TOKEN_TTL");
+    CHECK(!p.authenticated && p.user_id[0] == 0, "principal is cleared on failure");
+    CHECK_INT_EQ(auth(s, t.access_token, now - 60000, &p), AUTHN_INVALID,
+                 "issued 60 s in the future: refused");
+    CHECK_INT_EQ(auth(s, t.access_token, now - 20000, &p), AUTHN_OK, "20 s of clock skew is tolerated");
+
+    /* Forged signature: change one character of the signature part. */
+    char *forged = strdup(t.access_token);
+    size_t n = strlen(forged);
+    forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
+    CHECK_INT_EQ(auth(s, forged, now, &p), AUTHN_INVALID, "forged signature refused");
+    free(forged);
+
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "sub", u.id, "role", "admin", "typ", "access",
+                          "iat", (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + 600), "jti", "x");
+    char *other_key = sign(c, 1);
+    CHECK_INT_EQ(auth(s, other_key, now, &p), AUTHN_INVALID, "token signed with another key refused");
+    free(other_key);
+
+    c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "sub", u.id, "role", "user", "typ", "refresh", "iat",
+                  (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + 600), "jti", "x");
+    char *refresh_typ = sign(c, 0);
+    CHECK_INT_EQ(auth(s, refresh_typ, now, &p), AUTHN_INVALID, "typ \"refresh\" refused");
+    free(refresh_typ);
+
+    c = json_pack("{s:s, s:s, s:I, s:I}", "sub", u.id, "role", "user", "iat", (json_int_t)(now / 1000), "exp",
+                  (json_int_t)(now / 1000 + 600));
+    char *no_typ = sign(c, 0);
+    CHECK_INT_EQ(auth(s, no_typ, now, &p), AUTHN_INVALID, "missing typ refused");
+    free(no_typ);
+
+    c = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sub", u.id, "role", "root", "typ", "access", "iat",
+                  (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + 600));
+    char *bad_role = sign(c, 0);
+    CHECK_INT_EQ(auth(s, bad_role, now, &p), AUTHN_INVALID, "unknown role refused");
+    free(bad_role);
+
+    c = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sub", "admin", "role", "admin", "typ", "access", "iat",
+                  (json_int_t)(now / 1000), "exp", (json_int_t)(now / 1000 + 600));
+    char *bad_sub = sign(c, 0);
+    CHECK_INT_EQ(auth(s, bad_sub, now, &p), AUTHN_INVALID, "sub that is not a user id refused");
+    free(bad_sub);
+
+    /* alg "none": header {"alg":"none","typ":"JWT"}, valid claims, empty signature. */
+    char hdr[64], body[256], none_tok[400];
+    const char *h = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
+    char claims[200];
+    snprintf(claims, sizeof claims,
+             "{\"sub\":\"%s\",\"role\":\"admin\",\"typ\":\"access\",\"iat\":%lld,\"exp\":%lld}", u.id,
+             (long long)(now / 1000), (long long)(now / 1000 + 600));
+    b64url_encode(h, strlen(h), hdr);
+    b64url_encode(claims, strlen(claims), body);
+    snprintf(none_tok, sizeof none_tok, "%s.%s.", hdr, body);
+    CHECK_INT_EQ(auth(s, none_tok, now, &p), AUTHN_INVALID, "alg none refused");
+
+    CHECK_INT_EQ(session_authenticate(s, "", 0, now, &p), AUTHN_INVALID, "empty credential refused");
+    CHECK_INT_EQ(auth(s, "garbage", now, &p), AUTHN_INVALID, "garbage refused");
+    CHECK_INT_EQ(auth(s, "a.b.c", now, &p), AUTHN_INVALID, "three junk parts refused");
+    char big[5000];
+    memset(big, 'a', sizeof big - 1), big[sizeof big - 1] = '\0';
+    CHECK_INT_EQ(auth(s, big, now, &p), AUTHN_INVALID, "5000-byte credential refused");
+    /* Authenticate must honour len, not read to a NUL: pass a prefix of a valid token. */
+    CHECK_INT_EQ(session_authenticate(s, t.access_token, strlen(t.access_token) - 1, now, &p), AUTHN_INVALID,
+                 "a truncated token (by len) is refused");
+    session_tokens_free(&t);
+    CHECK(t.access_token == NULL && t.refresh_token == NULL, "tokens freed and cleared");
+}
+
+static void test_api_keys(struct store *s)
+{
+    struct user u;
+    struct principal p;
+    struct api_key k;
+    unsigned char rnd[32];
+    char key[52];
+    int64_t now = time_now_ms();
+
+    make_user(s, &u, "user", 0);
+    rand_bytes(rnd, sizeof rnd);
+    memcpy(key, "tg_live_", 8);
+    CHECK(base62_encode(rnd, sizeof rnd, key + 8, 43) == 0, "base62 of 32 bytes fits 43 chars");
+    key[51] = '\0';
+    memset(&k, 0, sizeof k);
+    id_new(k.id, "key");
+    snprintf(k.user_id, sizeof k.user_id, "%s", u.id);
+    snprintf(k.name, sizeof k.name, "ci");
+    memcpy(k.prefix, key, 12);
+    sha256(key, strlen(key), k.hash);
+    k.created_at = now;
+    CHECK(store_api_key_insert(s, &k) == STORE_OK, "api key stored");
+
+    CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_OK, "api key authenticates");
+    CHECK(strcmp(p.user_id, u.id) == 0 && strcmp(p.role, "user") == 0 && strcmp(p.api_key_id, k.id) == 0,
+          "principal carries user, role and key id");
+    key[20] = key[20] == 'a' ? 'b' : 'a';
+    CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_INVALID, "a different key is refused");
+    key[20] = key[20] == 'a' ? 'b' : 'a';
+    CHECK_INT_EQ(auth(s, "tg_", now, &p), AUTHN_INVALID, "bare prefix refused");
+    CHECK(store_api_key_revoke(s, u.id, k.id, now) == STORE_OK, "revoke the key");
+    CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_INVALID, "revoked key refused");
+}
+
+static void test_refresh(struct store *s)
+{
+    struct user u, got;
+    struct session_tokens t, t2, t3;
+    enum refresh_outcome oc;
+    int64_t now = time_now_ms();
+
+    make_user(s, &u, "user", 0);
+    CHECK(session_issue(s, &u, now, &t) == STORE_OK, "issue");
+    CHECK(session_refresh(s, t.refresh_token, now + 1000, &oc, &got, &t2) == STORE_OK &&
+              oc == REFRESH_ROTATED,
+          "refresh rotates");
+    CHECK(strcmp(got.id, u.id) == 0 && strcmp(got.email, u.email) == 0, "refresh reloads the user");
+    CHECK(t2.access_token && t2.refresh_token && strcmp(t2.refresh_token, t.refresh_token) != 0,
+          "refresh hands out a new refresh token");
+    struct principal p;
+    CHECK_INT_EQ(auth(s, t2.access_token, now + 1000, &p), AUTHN_OK, "the new access token works");
+
+    CHECK(session_refresh(s, t.refresh_token, now + 2000, &oc, &got, &t3) == STORE_OK && oc == REFRESH_REUSED,
+          "presenting the rotated token again is reuse");
+    CHECK(strcmp(got.id, u.id) == 0, "reuse reports whose token it was");
+    CHECK(t3.access_token == NULL && t3.refresh_token == NULL, "reuse hands out nothing");
+    CHECK(session_refresh(s, t2.refresh_token, now + 3000, &oc, &got, &t3) == STORE_OK &&
+              oc == REFRESH_EXPIRED,
+          "after reuse the whole family is revoked");
+    session_tokens_free(&t);
+    session_tokens_free(&t2);
+
+    CHECK(session_refresh(s, "rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", now, &oc, &got, &t3) ==
+                  STORE_OK &&
+              oc == REFRESH_UNKNOWN,
+          "unknown token");
+    CHECK(session_refresh(s, "not-a-token", now, &oc, &got, &t3) == STORE_OK && oc == REFRESH_UNKNOWN,
+          "malformed token is unknown");
+
+    /* Expiry: TG_REFRESH_TOKEN_TTL is 3600 s here. */
+    CHECK(session_issue(s, &u, now - 3601000, &t) == STORE_OK, "issue an hour ago");
+    CHECK(session_refresh(s, t.refresh_token, now, &oc, &got, &t3) == STORE_OK && oc == REFRESH_EXPIRED,
+          "refresh token past its lifetime is expired");
+    session_tokens_free(&t);
+
+    /* Logout revokes the family and is idempotent. */
+    CHECK(session_issue(s, &u, now, &t) == STORE_OK, "issue for logout");
+    CHECK(session_logout(s, t.refresh_token, now) == STORE_OK, "logout");
+    CHECK(session_refresh(s, t.refresh_token, now + 1000, &oc, &got, &t3) == STORE_OK &&
+              oc == REFRESH_EXPIRED,
+          "a logged-out token no longer refreshes");
+    CHECK(session_logout(s, t.refresh_token, now) == STORE_OK, "logout twice is fine");
+    CHECK(session_logout(s, "rt_unknown", now) == STORE_OK, "logout of an unknown token is fine");
+    CHECK(session_logout(s, NULL, now) == STORE_OK, "logout of nothing is fine");
+    session_tokens_free(&t);
+
+    /* A disabled account cannot refresh, and its API keys stop working. */
+    struct user d;
+    make_user(s, &d, "user", 0);
+    CHECK(session_issue(s, &d, now, &t) == STORE_OK, "issue for a user about to be disabled");
+    CHECK(store_user_set_disabled(s, d.id, 1, now) == STORE_OK, "disable the user");
+    CHECK(session_refresh(s, t.refresh_token, now + 1000, &oc, &got, &t3) == STORE_OK &&
+              oc == REFRESH_EXPIRED,
+          "disabled user: refresh answers expired");
+    CHECK(t3.access_token == NULL && t3.refresh_token == NULL, "disabled user gets no token");
+    session_tokens_free(&t);
+}
+
+int main(void)
+{
+    if (crypto_init() != 0) {
+        printf("Bail out! crypto_init failed\n");
+        return 1;
+    }
+    struct store *s = setup();
+    if (s == NULL) {
+        printf("Bail out! cannot set up config and store\n");
+        return 1;
+    }
+    test_access_tokens(s);
+    test_api_keys(s);
+    test_refresh(s);
+    store_close(s);
+    config_free();
+    rm_tree(tmpdir);
+    return test_done();
+}
