@@ -65,7 +65,7 @@ void api_apikeys_create(struct req *r)
     const char *raw, *why;
     char key[APIKEY_LEN + 1];
     unsigned char rnd[APIKEY_RANDOM_BYTES];
-    int64_t active = 0, now = time_now_ms();
+    int64_t now = time_now_ms();
     const char *user_id = req_principal(r)->user_id;
     json_t *body;
 
@@ -83,16 +83,6 @@ void api_apikeys_create(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "name", why ? why : "name: must not be empty");
         return;
     }
-    enum store_rc rc = store_api_key_count_active(req_store(r), user_id, &active);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "api_key_count_active");
-        return;
-    }
-    if (active >= APIKEY_MAX_ACTIVE) {
-        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.",
-                  NULL);
-        return;
-    }
 
     rand_bytes(rnd, sizeof rnd);
     memcpy(key, APIKEY_PREFIX, 8);
@@ -108,7 +98,12 @@ void api_apikeys_create(struct req *r)
     k.prefix[APIKEY_SHOWN] = '\0';
     sha256(key, APIKEY_LEN, k.hash);
     k.created_at = now;
-    rc = store_api_key_insert(req_store(r), &k);
+    enum store_rc rc = store_api_key_insert(req_store(r), &k, APIKEY_MAX_ACTIVE);
+    if (rc == STORE_INSUFFICIENT) {
+        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.",
+                  NULL);
+        goto cleanup;
+    }
     if (rc != STORE_OK) {
         api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "api_key_insert");
         goto cleanup;

@@ -211,10 +211,10 @@ static void login_done(struct req *r, void *arg)
         goto cleanup;
     }
     if (ctx->rehashed) {
-        /* Best effort: the old hash still works if this fails. Note that the store call
-         * also revokes the user's refresh tokens (see the report on store.h). */
-        rc = store_user_set_password(req_store(r), ctx->user.id, ctx->new_hash, now);
-        if (rc != STORE_OK)
+        /* Best effort: the old hash still works if this fails, and NOTFOUND means the
+         * password changed while we hashed (the newer hash wins). Sessions stay valid. */
+        rc = store_user_rehash_password(req_store(r), ctx->user.id, ctx->user.password_hash, ctx->new_hash, now);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
             log_event(LOG_WARN, "password_rehash_failed", "request_id", req_id(r), "user_id", ctx->user.id,
                       "rc", store_rc_name(rc), NULL);
     }

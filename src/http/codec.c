@@ -81,3 +81,18 @@ const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen,
     }
     return NULL;
 }
+
+int http_query_valid(const char *query, size_t qlen)
+{
+    for (size_t i = 0; i < qlen; i++) {
+        if (query[i] != '%')
+            continue;
+        if (i + 2 >= qlen)
+            return 0;
+        int hi = http_hexval(query[i + 1]), lo = http_hexval(query[i + 2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return 0;
+        i += 2;
+    }
+    return 1;
+}

@@ -133,6 +133,11 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         http_res_error_msg(r, TG_E_BAD_REQUEST, "The request path is not valid.");
         return 0;
     }
+    if (h->query_at != SIZE_MAX &&
+        !http_query_valid(h->path.base + h->query_at + 1, h->path.len - h->query_at - 1)) {
+        http_res_error_msg(r, TG_E_BAD_REQUEST, "The query string is not validly percent-encoded.");
+        return 0;
+    }
 
     struct http_match m;
     http_router_match(&http_srv->router, h->method.base, h->method.len, h->path.base, plen, &m);

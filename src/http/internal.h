@@ -190,6 +190,9 @@ long http_pct_decode(const char *s, size_t len, char *out, int plus_space);
  * value into pool memory. Returns NULL when absent or badly encoded.
  */
 const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen, const char *name);
+/* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
+ * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
+int http_query_valid(const char *query, size_t qlen);
 
 /* ---- defer.c ---- */
 

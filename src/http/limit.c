@@ -12,8 +12,11 @@ int http_limit_or_reply(struct req *r, enum rl_policy p, const char *key)
 {
     struct rl_result res;
     ratelimit_check(p, key, r->now_ms, &res);
-    /* A disabled policy admits with limit 0: no headers to advertise. */
-    if (res.limit > 0) {
+    /* A disabled policy admits with limit 0: no headers to advertise. When two policies
+     * apply (login: per IP and per account), advertise the most restrictive answer: a
+     * refusal, else the one with the fewest requests remaining. */
+    if (res.limit > 0 &&
+        (!r->rl_set || !res.allowed || (r->rl.allowed && res.remaining < r->rl.remaining))) {
         r->rl = res;
         r->rl_set = 1;
     }

@@ -23,6 +23,8 @@ struct store_ops {
     enum store_rc (*user_update_profile)(struct store *s, const char *id, const char *display_name,
                                          const char *region, int64_t now);
     enum store_rc (*user_set_password)(struct store *s, const char *id, const char *hash, int64_t now);
+    enum store_rc (*user_rehash_password)(struct store *s, const char *id, const char *old_hash,
+                                          const char *new_hash, int64_t now);
     enum store_rc (*user_set_role)(struct store *s, const char *id, const char *role, int64_t now);
     enum store_rc (*user_set_disabled)(struct store *s, const char *id, int disabled, int64_t now);
 
@@ -33,7 +35,7 @@ struct store_ops {
     enum store_rc (*refresh_revoke_family)(struct store *s, const unsigned char hash[32], int64_t now);
     enum store_rc (*refresh_revoke_user)(struct store *s, const char *user_id, int64_t now);
 
-    enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k);
+    enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k, int64_t max_active);
     enum store_rc (*api_key_list)(struct store *s, const char *user_id, struct api_key **out, size_t *n);
     enum store_rc (*api_key_count_active)(struct store *s, const char *user_id, int64_t *count);
     enum store_rc (*api_key_revoke)(struct store *s, const char *user_id, const char *key_id, int64_t now);

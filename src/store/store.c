@@ -126,6 +126,12 @@ enum store_rc store_user_set_password(struct store *s, const char *id, const cha
     return s->ops->user_set_password(s, id, hash, now);
 }
 
+enum store_rc store_user_rehash_password(struct store *s, const char *id, const char *old_hash,
+                                         const char *new_hash, int64_t now)
+{
+    return s->ops->user_rehash_password(s, id, old_hash, new_hash, now);
+}
+
 enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now)
 {
     return s->ops->user_set_role(s, id, role, now);
@@ -167,9 +173,9 @@ enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, in
 
 /* ---- API keys ---- */
 
-enum store_rc store_api_key_insert(struct store *s, const struct api_key *k)
+enum store_rc store_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active)
 {
-    return s->ops->api_key_insert(s, k);
+    return s->ops->api_key_insert(s, k, max_active);
 }
 
 enum store_rc store_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n)

@@ -69,6 +69,13 @@ enum store_rc store_user_update_profile(struct store *s, const char *id, const c
                                         const char *region, int64_t now);
 /* Replaces the password hash and revokes every refresh token of the user, atomically. */
 enum store_rc store_user_set_password(struct store *s, const char *id, const char *hash, int64_t now);
+/*
+ * Replaces the password hash only while it still equals old_hash (a rehash after login with
+ * stronger parameters). Unlike store_user_set_password it leaves sessions alone: the
+ * password did not change. NOTFOUND when the user is gone or the hash changed meanwhile.
+ */
+enum store_rc store_user_rehash_password(struct store *s, const char *id, const char *old_hash,
+                                         const char *new_hash, int64_t now);
 /* Sets the role ("user"/"admin"). */
 enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
 /*
@@ -103,7 +110,12 @@ enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, in
 
 /* ---- API keys ---- */
 
-enum store_rc store_api_key_insert(struct store *s, const struct api_key *k);
+/*
+ * Stores k if the user has fewer than max_active active keys (0 = no ceiling), counting and
+ * inserting in one transaction so that concurrent requests cannot both pass the check.
+ * STORE_INSUFFICIENT when the ceiling is reached; STORE_DUPLICATE on a hash/id collision.
+ */
+enum store_rc store_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active);
 /* Active keys of the user, newest first. *out: caller frees with free(); *n may be 0. */
 enum store_rc store_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n);
 /* Number of active keys of the user. */

@@ -292,6 +292,22 @@ static void test_users(void)
           "session 2 revoked by the password change (%d)", out);
     CHECK_INT_EQ(store_user_set_password(s, "usr_nope", "x", now), STORE_NOTFOUND, "password: unknown user");
 
+    /* rehash swaps the hash only while it is unchanged, and keeps sessions. */
+    struct refresh_token t3;
+    char fam3[TG_ID_MAX];
+    id_new(fam3, "fam");
+    make_token(&t3, u.id, fam3, now + 6, 3600000);
+    CHECK(store_refresh_insert(s, &t3) == STORE_OK, "a new session");
+    CHECK_INT_EQ(store_user_rehash_password(s, u.id, "$argon2id$v=19$stale", "$argon2id$v=19$r", now + 7),
+                 STORE_NOTFOUND, "rehash refused when the hash changed meanwhile");
+    CHECK_INT_EQ(store_user_rehash_password(s, u.id, "$argon2id$v=19$new", "$argon2id$v=19$r", now + 7),
+                 STORE_OK, "rehash");
+    store_user_get(s, u.id, &got);
+    CHECK_STR_EQ(got.password_hash, "$argon2id$v=19$r", "rehashed hash stored");
+    make_token(&next, "", "", now + 8, 3600000);
+    CHECK(store_refresh_rotate(s, t3.hash, &next, now + 8, &out, uid) == STORE_OK && out == REFRESH_ROTATED,
+          "rehash keeps the session (%d)", out);
+
     store_close(s);
 }
 
@@ -422,9 +438,9 @@ static void test_apikeys(void)
     make_user(s, &other, "other", 0);
     make_key(&k1, u.id, "first", now);
     make_key(&k2, u.id, "second", now + 1);
-    CHECK(store_api_key_insert(s, &k1) == STORE_OK && store_api_key_insert(s, &k2) == STORE_OK,
+    CHECK(store_api_key_insert(s, &k1, 0) == STORE_OK && store_api_key_insert(s, &k2, 0) == STORE_OK,
           "insert keys");
-    CHECK_INT_EQ(store_api_key_insert(s, &k1), STORE_DUPLICATE, "same key twice -> DUPLICATE");
+    CHECK_INT_EQ(store_api_key_insert(s, &k1, 0), STORE_DUPLICATE, "same key twice -> DUPLICATE");
 
     CHECK(store_api_key_list(s, u.id, &list, &n) == STORE_OK && n == 2, "list: two active keys");
     CHECK(n == 2 && strcmp(list[0].id, k2.id) == 0 && strcmp(list[1].id, k1.id) == 0, "list: newest first");
@@ -434,6 +450,10 @@ static void test_apikeys(void)
     free(list);
     list = NULL;
     CHECK(store_api_key_count_active(s, u.id, &count) == STORE_OK && count == 2, "count_active 2");
+    struct api_key k3;
+    make_key(&k3, u.id, "third", now + 1);
+    CHECK_INT_EQ(store_api_key_insert(s, &k3, 2), STORE_INSUFFICIENT, "insert refused at the active ceiling");
+    CHECK(store_api_key_count_active(s, u.id, &count) == STORE_OK && count == 2, "nothing inserted at the ceiling");
 
     CHECK_INT_EQ(store_api_key_revoke(s, other.id, k1.id, now), STORE_NOTFOUND,
                  "another user cannot revoke it");

@@ -49,13 +49,32 @@ static int apikey_read(sqlite3_stmt *st, struct api_key *k)
 
 struct key_insert_args {
     const struct api_key *k;
+    int64_t max_active;
 };
 
 static enum store_rc key_insert_tx(struct sq *c, void *arg)
 {
-    const struct api_key *k = ((struct key_insert_args *)arg)->k;
+    struct key_insert_args *a = arg;
+    const struct api_key *k = a->k;
     enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, SQL_KEY_INSERT);
+    sqlite3_stmt *st;
+    if (a->max_active > 0) {
+        /* Counted inside the write transaction: two concurrent creations serialize here. */
+        st = sq_stmt(c, SQL_KEY_COUNT);
+        if (st == NULL)
+            return STORE_ERROR;
+        sq_bind_text(st, 1, k->user_id);
+        int crc = sqlite3_step(st);
+        int64_t active = crc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        if (crc != SQLITE_ROW)
+            rc = sq_fail(c, crc, "api_key_insert", 0);
+        sq_done(st);
+        if (rc != STORE_OK)
+            return rc;
+        if (active >= a->max_active)
+            return STORE_INSUFFICIENT;
+    }
+    st = sq_stmt(c, SQL_KEY_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, k->id);
@@ -71,14 +90,14 @@ static enum store_rc key_insert_tx(struct sq *c, void *arg)
     return rc;
 }
 
-enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k)
+enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active)
 {
     if (!sq_fits(k->id, sizeof k->id) || !sq_fits(k->user_id, sizeof k->user_id) ||
         !sq_fits(k->name, sizeof k->name) || !sq_fits(k->prefix, sizeof k->prefix)) {
         sq_log_error("api_key_insert", "unterminated field");
         return STORE_ERROR;
     }
-    struct key_insert_args a = {k};
+    struct key_insert_args a = {k, max_active};
     return sq_run((struct sq *)s, SQ_WRITE, "api_key_insert", key_insert_tx, &a);
 }
 

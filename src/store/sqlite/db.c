@@ -281,6 +281,7 @@ static const struct store_ops sq_ops = {
     .user_get_by_email = sq_user_get_by_email,
     .user_update_profile = sq_user_update_profile,
     .user_set_password = sq_user_set_password,
+    .user_rehash_password = sq_user_rehash_password,
     .user_set_role = sq_user_set_role,
     .user_set_disabled = sq_user_set_disabled,
     .refresh_insert = sq_refresh_insert,

@@ -18,6 +18,8 @@ static const char SQL_USER_PROFILE[] =
     " region = CASE WHEN ?3 IS NULL THEN region WHEN ?3 = '' THEN NULL ELSE ?3 END,"
     " updated_at = ?4 WHERE id = ?1";
 static const char SQL_USER_PASSWORD[] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
+static const char SQL_USER_REHASH[] =
+    "UPDATE users SET password_hash = ?2, updated_at = ?4 WHERE id = ?1 AND password_hash = ?3";
 static const char SQL_USER_ROLE[] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1";
 static const char SQL_USER_DISABLED[] = "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE id = ?1";
 
@@ -231,6 +233,43 @@ enum store_rc sq_user_set_password(struct store *s, const char *id, const char *
     }
     struct user_update_args a = {SQL_USER_PASSWORD, "user_set_password", id, hash, NULL, 0, now, 1};
     return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}
+
+struct user_rehash_args {
+    const char *id, *old_hash, *new_hash;
+    int64_t now;
+};
+
+static enum store_rc user_rehash_tx(struct sq *c, void *arg)
+{
+    struct user_rehash_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_USER_REHASH);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    sq_bind_text(st, 2, a->new_hash);
+    sq_bind_text(st, 3, a->old_hash);
+    sqlite3_bind_int64(st, 4, a->now);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "user_rehash_password", 0);
+    else if (sqlite3_changes(c->db) == 0)
+        rc = STORE_NOTFOUND;
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_user_rehash_password(struct store *s, const char *id, const char *old_hash, const char *new_hash,
+                                      int64_t now)
+{
+    struct user u;
+    if (!sq_fits(new_hash, sizeof u.password_hash) || !sq_fits(old_hash, sizeof u.password_hash)) {
+        sq_log_error("user_rehash_password", "password hash missing or too long");
+        return STORE_ERROR;
+    }
+    struct user_rehash_args a = {id, old_hash, new_hash, now};
+    return sq_run((struct sq *)s, SQ_WRITE, "user_rehash_password", user_rehash_tx, &a);
 }
 
 enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now)

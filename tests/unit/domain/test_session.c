@@ -197,7 +197,7 @@ static void test_api_keys(struct store *s)
     memcpy(k.prefix, key, 12);
     sha256(key, strlen(key), k.hash);
     k.created_at = now;
-    CHECK(store_api_key_insert(s, &k) == STORE_OK, "api key stored");
+    CHECK(store_api_key_insert(s, &k, 0) == STORE_OK, "api key stored");
 
     CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_OK, "api key authenticates");
     CHECK(strcmp(p.user_id, u.id) == 0 && strcmp(p.role, "user") == 0 && strcmp(p.api_key_id, k.id) == 0,

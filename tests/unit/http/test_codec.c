@@ -64,6 +64,18 @@ static const char *resolve(const char *peer, const char *h1, const char *h2)
     return out;
 }
 
+/* Regression: "limit=%zz" was treated as an absent limit and answered 200. */
+static void test_query_valid(void)
+{
+    CHECK(http_query_valid("", 0), "empty query is valid");
+    CHECK(http_query_valid("limit=20&cursor=led_1", 21), "plain query is valid");
+    CHECK(http_query_valid("q=a%20b", 7), "escape is valid");
+    CHECK(!http_query_valid("limit=%zz", 9), "bad hex digits are invalid");
+    CHECK(!http_query_valid("limit=%2", 8), "truncated escape is invalid");
+    CHECK(!http_query_valid("limit=%", 7), "lone percent is invalid");
+    CHECK(!http_query_valid("a=%00", 5), "encoded NUL is invalid");
+}
+
 static void test_xff(void)
 {
     CHECK_STR_EQ(resolve("203.0.113.9", "1.2.3.4", NULL), "203.0.113.9", "untrusted peer: header ignored");
@@ -236,5 +248,6 @@ int main(void)
     test_xff();
     test_accesslog();
     test_metrics();
+    test_query_valid();
     return test_done();
 }
