@@ -108,25 +108,55 @@ void api_reply_session(struct req *r, int status, const struct user *u, const st
     res_json(r, status, body);
 }
 
+/* Appends s (n bytes) at *pos if it fits in cap; returns -1 otherwise. */
+static int api_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+{
+    if (cap - *pos < n)
+        return -1;
+    memcpy(buf + *pos, s, n);
+    *pos += n;
+    return 0;
+}
+
+/* Appends the decimal form of v. By hand: printf was measurable on the hot path. */
+static int api_put_int(char *buf, size_t cap, size_t *pos, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[sizeof tmp - 1 - n++] = '-';
+    return api_put(buf, cap, pos, tmp + sizeof tmp - n, n);
+}
+
 int api_credits_format(const struct wallet *w, char *buf, size_t cap)
 {
     int64_t avail;
     char ts[32];
-    char exp[40];
+    size_t pos = 0;
 
     if (__builtin_add_overflow(w->plan_credits, w->paid_credits, &avail))
         return -1;
-    if (w->plan_expires_at > 0)
-        snprintf(exp, sizeof exp, "\"%s\"", time_rfc3339(w->plan_expires_at, ts));
-    else
-        snprintf(exp, sizeof exp, "null");
-    int n = snprintf(buf, cap,
-                     "{\"available\":%" PRId64 ",\"plan_credits\":%" PRId64 ",\"paid_credits\":%" PRId64
-                     ",\"plan_expires_at\":%s}",
-                     avail, w->plan_credits, w->paid_credits, exp);
-    if (n < 0 || (size_t)n >= cap)
+#define PUT_LIT(s) api_put(buf, cap, &pos, s, sizeof(s) - 1)
+    if (PUT_LIT("{\"available\":") || api_put_int(buf, cap, &pos, avail) || PUT_LIT(",\"plan_credits\":") ||
+        api_put_int(buf, cap, &pos, w->plan_credits) || PUT_LIT(",\"paid_credits\":") ||
+        api_put_int(buf, cap, &pos, w->paid_credits) || PUT_LIT(",\"plan_expires_at\":"))
         return -1;
-    return n;
+    if (w->plan_expires_at > 0) {
+        time_rfc3339(w->plan_expires_at, ts);
+        if (PUT_LIT("\"") || api_put(buf, cap, &pos, ts, strlen(ts)) || PUT_LIT("\""))
+            return -1;
+    } else if (PUT_LIT("null")) {
+        return -1;
+    }
+    if (PUT_LIT("}"))
+        return -1;
+#undef PUT_LIT
+    return (int)pos;
 }
 
 json_t *api_time_or_null(int64_t ms)

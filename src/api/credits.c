@@ -2,7 +2,7 @@
  * credits.c - GET /api/v1/credits (balance by bucket) and GET /api/v1/credits/ledger.
  *
  * GET /api/v1/credits is the benchmarked hot path (DESIGN section 1): one point read and a
- * reply formatted with one snprintf into a stack buffer, no JSON tree, no allocation.
+ * reply formatted by hand into a stack buffer, no JSON tree, no allocation.
  */
 #include "api/api.h"
 
@@ -30,7 +30,7 @@ void api_credits_get(struct req *r)
         res_error(r, TG_E_INTERNAL, NULL, NULL);
         return;
     }
-    res_text(r, 200, "application/json", buf, (size_t)n);
+    res_json_text(r, 200, buf, (size_t)n);
 }
 
 static json_t *ledger_entry_json(const struct ledger_entry *e)

@@ -10,7 +10,7 @@
 void api_health_get(struct req *r)
 {
     static const char body[] = "{\"status\":\"ok\",\"version\":\"" TG_VERSION "\"}";
-    res_text(r, 200, "application/json", body, sizeof body - 1);
+    res_json_text(r, 200, body, sizeof body - 1);
 }
 
 void api_ready_get(struct req *r)
@@ -22,5 +22,5 @@ void api_ready_get(struct req *r)
         res_error(r, TG_E_UNAVAILABLE, "The database is not reachable.", NULL);
         return;
     }
-    res_text(r, 200, "application/json", body, sizeof body - 1);
+    res_json_text(r, 200, body, sizeof body - 1);
 }

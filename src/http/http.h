@@ -100,6 +100,9 @@ void res_json(struct req *r, int status, json_t *body);
  * message NULL uses the catalogue's; details (stolen, may be NULL) defaults to {}.
  */
 void res_error(struct req *r, enum tg_err e, const char *message, json_t *details);
+/* Replies with already-serialized JSON (copied), with the same headers as res_json. For hot
+ * paths that format a small fixed-shape body themselves. */
+void res_json_text(struct req *r, int status, const char *json, size_t len);
 /* Replies with a body of the given content type (body copied). */
 void res_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
 /* Replies with no body (204, or 200 with empty body). */

@@ -442,6 +442,13 @@ void http_res_error_msg(struct req *r, enum tg_err e, const char *message)
     res_error(r, e, message, NULL);
 }
 
+void res_json_text(struct req *r, int status, const char *json, size_t len)
+{
+    char *copy = h2o_mem_alloc_pool(&r->h->pool, len ? len : 1);
+    memcpy(copy, json, len);
+    http_res_send(r, status, H2O_STRLIT(HTTP_CT_JSON), 1, copy, len);
+}
+
 void res_text(struct req *r, int status, const char *content_type, const char *body, size_t len)
 {
     char *copy = h2o_mem_alloc_pool(&r->h->pool, len ? len : 1);

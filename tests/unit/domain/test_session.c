@@ -14,6 +14,7 @@
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "core/mem.h"
 #include "domain/session.h"
 #include "store/store.h"
 
@@ -112,6 +113,16 @@ static void test_access_tokens(struct store *s)
     CHECK(!p.authenticated && p.user_id[0] == 0, "principal is cleared on failure");
     CHECK_INT_EQ(auth(s, t.access_token, now - 60000, &p), AUTHN_INVALID,
                  "issued 60 s in the future: refused");
+    {
+        /* The verified-token cache indexes by signature bytes: a token with the cached
+         * token's signature but another payload lands in the same slot and must still fail. */
+        char *forged = xstrdup(t.access_token);
+        char *dot = strchr(forged, '.');
+        dot[3] = dot[3] == 'A' ? 'B' : 'A';
+        CHECK_INT_EQ(auth(s, forged, now, &p), AUTHN_INVALID, "cached signature with another payload: refused");
+        CHECK_INT_EQ(auth(s, t.access_token, now, &p), AUTHN_OK, "the genuine token still authenticates");
+        free(forged);
+    }
     CHECK_INT_EQ(auth(s, t.access_token, now - 20000, &p), AUTHN_OK, "20 s of clock skew is tolerated");
 
     /* Forged signature: change one character of the signature part. */
