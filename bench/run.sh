@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# bench/run.sh - measures Tollgate's hot read against nginx on the same machine and writes
+# docs/PERFORMANCE.md.
+#
+#   1. GET /api/v1/credits with a bearer token (HS256 verify + SQLite point read + JSON reply),
+#      against nginx returning the same body from a fixed `return 200` (bench/nginx.conf);
+#   2. POST /api/v1/auth/login (argon2id on the blocking pool bounds it).
+#
+# Both servers keep their access logs on; Tollgate's rate limits stay on, only raised.
+# A wrk run with non-2xx/3xx responses or socket errors is INVALID: nothing is written and
+# the script exits non-zero. Takes about 2 minutes. Everything it starts is stopped on exit.
+#
+# Environment (optional): BENCH_DURATION (15s), BENCH_KEEP=1 keeps the temp folder (logs).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+BUILD_DIR=build-release
+BIN="$ROOT/$BUILD_DIR/tollgate"
+TG_ADDR=127.0.0.1:18080
+NGINX_ADDR=127.0.0.1:18081
+DURATION="${BENCH_DURATION:-15s}"
+WARMUP=3s
+OUT_DOC="$ROOT/docs/PERFORMANCE.md"
+RATE_LIMITS="api_query=1000000/1s,auth_ip=1000000/1s,auth_account=1000000/1s"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() {
+    printf 'bench: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Other work on the machine lowers every figure; it is recorded with the results.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- build ---------------------------------------------------------------------------------
+say "dependencies (scripts/deps.sh bench)"
+bash scripts/deps.sh bench
+
+say "build $BUILD_DIR (release)"
+setup_log="$(mktemp "${TMPDIR:-/tmp}/tollgate-setup.XXXXXX")"
+if [[ -f "$BUILD_DIR/build.ninja" ]]; then
+    setup=(meson setup --reconfigure "$BUILD_DIR" --buildtype=release)
+else
+    setup=(meson setup "$BUILD_DIR" --buildtype=release)
+fi
+if ! "${setup[@]}" >"$setup_log" 2>&1; then
+    cat "$setup_log" >&2
+    rm -f "$setup_log"
+    die "meson setup failed"
+fi
+rm -f "$setup_log"
+ninja -C "$BUILD_DIR" tollgate
+
+# ---- processes -----------------------------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")"
+NGINX_PID=""
+TG_PID=""
+cleanup() {
+    local rc=$?
+    local pid
+    for pid in "$TG_PID" "$NGINX_PID"; do
+        if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for pid in "$TG_PID" "$NGINX_PID"; do
+        [[ -n "$pid" ]] || continue
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "${BENCH_KEEP:-0}" == 1 || $rc -ne 0 ]]; then
+        echo "bench: logs kept in $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { curl -s -o /dev/null --max-time 1 "http://$1/" 2>/dev/null; }
+port_busy "$TG_ADDR" && die "something already listens on $TG_ADDR"
+port_busy "$NGINX_ADDR" && die "something already listens on $NGINX_ADDR"
+
+wait_http() { # URL NAME PID
+    local i
+    for i in $(seq 100); do
+        curl -s -o /dev/null --max-time 1 "$1" && return 0
+        kill -0 "$3" 2>/dev/null || die "$2 exited during start-up (logs in $TMP)"
+        sleep 0.1
+        : "$i"
+    done
+    die "$2 did not answer $1 within 10 s (logs in $TMP)"
+}
+
+say "start nginx on $NGINX_ADDR"
+mkdir -p "$TMP/nginx/logs" "$TMP/nginx/temp"
+NGINX_CMD=(nginx -p "$TMP/nginx/" -c "$ROOT/bench/nginx.conf" -e "$TMP/nginx/logs/error.log")
+"${NGINX_CMD[@]}" </dev/null >"$TMP/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!
+wait_http "http://$NGINX_ADDR/api/v1/credits" nginx "$NGINX_PID"
+
+say "start tollgate on $TG_ADDR"
+mkdir -p "$TMP/data"
+TG_ENV=(TG_LISTEN="$TG_ADDR" TG_PUBLIC_URL="http://$TG_ADDR" TG_WORKERS=2
+    TG_DATA_DIR="$TMP/data" TG_ACCESS_LOG=on TG_RATE_LIMITS="$RATE_LIMITS")
+# Unknown TG_ variables are a start-up error, so start from an environment without any.
+(
+    while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^TG_' || true)
+    exec env "${TG_ENV[@]}" "$BIN" serve
+) </dev/null >"$TMP/tollgate.stdout" 2>"$TMP/tollgate.log" &
+TG_PID=$!
+wait_http "http://$TG_ADDR/health" tollgate "$TG_PID"
+
+# ---- account -------------------------------------------------------------------------------
+say "register and sign in a benchmark user"
+BENCH_EMAIL="bench.$$.$RANDOM@example.com"
+BENCH_PASSWORD="Bench-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')!"
+export BENCH_EMAIL BENCH_PASSWORD
+body="{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}"
+post_json() { # PATH BODY OUTFILE -> prints the status code
+    curl -s -o "$3" -w '%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' \
+        --data-binary "$2" "http://$TG_ADDR$1"
+}
+code="$(post_json /api/v1/auth/register "$body" "$TMP/register.json")"
+[[ "$code" == 201 ]] || die "register answered $code: $(head -c 300 "$TMP/register.json")"
+code="$(post_json /api/v1/auth/login "$body" "$TMP/login.json")"
+[[ "$code" == 200 ]] || die "login answered $code: $(head -c 300 "$TMP/login.json")"
+BENCH_TOKEN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' \
+    "$TMP/login.json")" || die "no access_token in the login answer"
+export BENCH_TOKEN
+code="$(curl -s -o "$TMP/credits.json" -w '%{http_code}' -H "Authorization: Bearer $BENCH_TOKEN" \
+    "http://$TG_ADDR/api/v1/credits")"
+[[ "$code" == 200 ]] || die "GET /api/v1/credits answered $code: $(head -c 300 "$TMP/credits.json")"
+echo "tollgate: $(cat "$TMP/credits.json")"
+echo "nginx:    $(curl -s "http://$NGINX_ADDR/api/v1/credits")"
+
+# ---- wrk -----------------------------------------------------------------------------------
+# parse_wrk FILE -> "REQ_PER_S P99_MS NON2XX SOCKET_ERRORS BYTES_PER_RESPONSE"
+parse_wrk() {
+    python3 - "$1" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r'Requests/sec:\s+([\d.]+)', t)
+rps = float(m.group(1)) if m else -1
+m = re.search(r'^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$', t, re.M)
+scale = {'us': 0.001, 'ms': 1, 's': 1000, 'm': 60000, 'h': 3600000}
+p99 = float(m.group(1)) * scale[m.group(2)] if m else -1
+m = re.search(r'Non-2xx or 3xx responses:\s+(\d+)', t)
+non2xx = int(m.group(1)) if m else 0
+m = re.search(r'Socket errors:\s+connect (\d+), read (\d+), write (\d+), timeout (\d+)', t)
+sock = sum(int(x) for x in m.groups()) if m else 0
+m = re.search(r'(\d+) requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB|TB) read', t)
+unit = {'B': 1, 'KB': 1024, 'MB': 1024**2, 'GB': 1024**3, 'TB': 1024**4}
+size = float(m.group(2)) * unit[m.group(3)] / int(m.group(1)) if m and int(m.group(1)) else 0
+print('%.2f %.3f %d %d %.0f' % (rps, p99, non2xx, sock, size))
+PY
+}
+
+INVALID=0
+declare -A RPS P99 CMD SIZE
+# run_wrk NAME OUTFILE wrk-args...
+run_wrk() {
+    local name="$1" out="$2"
+    shift 2
+    CMD[$name]="wrk $*"
+    say "$name: wrk $*"
+    wrk "$@" | tee "$out"
+    local r p n s z
+    read -r r p n s z <<<"$(parse_wrk "$out")"
+    if [[ "$r" == -1* || "$p" == -1* ]]; then
+        echo "INVALID: $name: could not read requests/sec or p99 from wrk's output"
+        INVALID=1
+    elif ((n > 0 || s > 0)); then
+        echo "INVALID: $name: $n non-2xx/3xx responses, $s socket errors"
+        INVALID=1
+    fi
+    RPS[$name]="$r"
+    P99[$name]="$p"
+    SIZE[$name]="$z"
+}
+
+say "warm-up ($WARMUP each, not reported)"
+wrk -t2 -c64 -d"$WARMUP" -s bench/credits.lua "http://$TG_ADDR/api/v1/credits" >/dev/null
+wrk -t2 -c64 -d"$WARMUP" -s bench/credits.lua "http://$NGINX_ADDR/api/v1/credits" >/dev/null
+
+run_wrk tollgate_credits "$TMP/wrk-tollgate.txt" \
+    -t2 -c64 -d"$DURATION" --latency -s bench/credits.lua "http://$TG_ADDR/api/v1/credits"
+run_wrk nginx_credits "$TMP/wrk-nginx.txt" \
+    -t2 -c64 -d"$DURATION" --latency -s bench/credits.lua "http://$NGINX_ADDR/api/v1/credits"
+run_wrk tollgate_login "$TMP/wrk-login.txt" \
+    -t2 -c8 -d"$DURATION" --timeout 10s --latency -s bench/login.lua "http://$TG_ADDR/api/v1/auth/login"
+
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the benchmark (log: $TMP/tollgate.log)"
+TG_LOG_LINES="$(wc -l <"$TMP/tollgate.log")"
+NGINX_LOG_LINES="$(wc -l <"$TMP/nginx/logs/access.log")"
+
+if ((INVALID)); then
+    echo
+    echo "INVALID: at least one run had errors; docs/PERFORMANCE.md not written (logs in $TMP)"
+    BENCH_KEEP=1
+    exit 1
+fi
+
+# ---- report --------------------------------------------------------------------------------
+RATIO="$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' \
+    "${RPS[tollgate_credits]}" "${RPS[nginx_credits]}")"
+fmt_rps() { python3 -c 'import sys; print(f"{float(sys.argv[1]):,.0f}")' "$1"; }
+fmt_ms() { python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f} ms")' "$1"; }
+
+BUSY=0
+awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l >= 1.0) }' && BUSY=1
+BUSY_NOTE=""
+if ((BUSY)); then
+    BUSY_NOTE="
+**Warning:** the machine was busy before this run (load average $LOAD_BEFORE): other work
+shared the 2 cores, so these figures are lower and noisier than the machine can do.
+"
+fi
+DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+NPROC="$(nproc)"
+CPU="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+MEM="$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+KERNEL="$(uname -sr)"
+OS="$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release 2>/dev/null || true)"
+# `wrk -v` exits 1; keep pipefail from stopping the script over a version string.
+NGINX_V="$( (nginx -v 2>&1 || true) | sed -n 1p)"
+WRK_V="$( (wrk -v 2>&1 || true) | sed -n '1s/ Copyright.*//p')"
+TG_V="$( ("$BIN" version 2>&1 || true) | sed -n 1p)"
+
+cat >"$OUT_DOC" <<EOF
+# Performance
+
+Measured by \`bench/run.sh\` on $DATE. Re-run it to refresh this file (about 2 minutes).
+$BUSY_NOTE
+## Machine and versions
+
+- Machine: $NPROC cores ($CPU), $MEM, $OS, $KERNEL
+- Tollgate: $TG_V (release build, \`meson setup $BUILD_DIR --buildtype=release\`)
+- Peer: $NGINX_V
+- Load generator: $WRK_V
+
+## Results
+
+| endpoint | tollgate req/s | nginx req/s | ratio tollgate/nginx | tollgate p99 | nginx p99 |
+|---|---:|---:|---:|---:|---:|
+| GET /api/v1/credits (bearer token) | $(fmt_rps "${RPS[tollgate_credits]}") | $(fmt_rps "${RPS[nginx_credits]}") | ${RATIO}x | $(fmt_ms "${P99[tollgate_credits]}") | $(fmt_ms "${P99[nginx_credits]}") |
+
+Bytes per response (headers and body, from wrk's totals): tollgate ${SIZE[tollgate_credits]},
+nginx ${SIZE[nginx_credits]}.
+
+| endpoint | tollgate req/s | tollgate p99 |
+|---|---:|---:|
+| POST /api/v1/auth/login (argon2id, 8 connections) | $(fmt_rps "${RPS[tollgate_login]}") | $(fmt_ms "${P99[tollgate_login]}") |
+
+DESIGN section 1 sets the goal for the credits read at 0.70x nginx's fixed-body rate with
+logging, metrics and rate limits on; this run measured ${RATIO}x.
+
+## Commands
+
+Tollgate (access log on, its JSON lines on stderr redirected to a file):
+
+    $(printf '%s ' "${TG_ENV[@]}" | sed "s#$TMP#\$TMP#g")$BUILD_DIR/tollgate serve 2>\$TMP/tollgate.log
+
+nginx (\`worker_processes 2\`, buffered access log, fixed JSON body, see bench/nginx.conf):
+
+    $(printf '%s ' "${NGINX_CMD[@]}" | sed -e "s#$TMP#\$TMP#g" -e "s#$ROOT/##g" -e 's/ $//')
+
+Load (after a ${WARMUP} warm-up of each server; the user was registered and signed in with curl):
+
+    ${CMD[tollgate_credits]}
+    ${CMD[nginx_credits]}
+    ${CMD[tollgate_login]}
+
+## Method
+
+- Everything runs on the same $NPROC-core machine: wrk (2 threads) shares the cores with the
+  server under test, so both servers get the same, imperfect, conditions. Load average
+  (1, 5, 15 min) before the run: $LOAD_BEFORE; after: $LOAD_AFTER. Anything well above
+  the load wrk and the server add themselves means other work shared the machine and every
+  figure here is lower than the machine can do.
+- Tollgate runs with \`TG_WORKERS=2\`, nginx with \`worker_processes 2\`; both over HTTP/1.1
+  keep-alive on loopback, each benchmarked alone while the other idles.
+- Access logs are on for both (Tollgate wrote $TG_LOG_LINES log lines, nginx $NGINX_LOG_LINES
+  access-log lines during the run). Tollgate's rate limits stay on, raised so that one user
+  at full speed is not throttled: \`TG_RATE_LIMITS=$RATE_LIMITS\`.
+- The nginx peer returns the same 72-byte JSON body as Tollgate's answer for a new account,
+  without reading any token or database: it is the ceiling for this machine.
+- Tollgate's credits read verifies the HS256 access token, reads the wallet from SQLite and
+  renders JSON with jansson on the loop thread. Login hashes the password with argon2id on
+  the blocking pool and writes a refresh token, so its rate is bounded by CPU-hard hashing,
+  by design.
+- A run with any non-2xx/3xx response or socket error is rejected as INVALID by the script.
+EOF
+
+say "results"
+printf '%-22s %12s req/s  p99 %s\n' \
+    "tollgate credits" "$(fmt_rps "${RPS[tollgate_credits]}")" "$(fmt_ms "${P99[tollgate_credits]}")" \
+    "nginx credits" "$(fmt_rps "${RPS[nginx_credits]}")" "$(fmt_ms "${P99[nginx_credits]}")" \
+    "tollgate login" "$(fmt_rps "${RPS[tollgate_login]}")" "$(fmt_ms "${P99[tollgate_login]}")"
+echo "ratio tollgate/nginx (credits): ${RATIO}x"
+echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
+if ((BUSY)); then
+    echo "WARNING: the machine was busy before the run (load $LOAD_BEFORE); figures are low"
+fi
+echo "wrote ${OUT_DOC#"$ROOT"/}"
