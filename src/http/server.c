@@ -118,6 +118,16 @@ static void http_worker_begin_shutdown(struct http_worker *w)
         w->listen_fd = -1;
     }
     h2o_context_request_shutdown(&w->ctx);
+    /*
+     * libh2o 2.2.5's HTTP/1 has no request_shutdown hook, so an idle keep-alive connection
+     * would hold the shutdown until its idle timeout (TG_HTTP_TIMEOUT). Zeroing the
+     * context's own request/idle timeouts makes every connection waiting for its next
+     * request due now, and h2o's timeout path closes it. A connection whose request is
+     * being handled has no request timeout armed, so it finishes and is then closed
+     * because shutdown was requested.
+     */
+    w->ctx.http1.req_timeout.timeout = 0;
+    w->ctx.http2.idle_timeout.timeout = 0;
     if (!h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
     http_worker_check_drained(w);
