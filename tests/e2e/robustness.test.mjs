@@ -1,0 +1,277 @@
+// Malformed requests: bad JSON, wrong types, unknown fields, oversized bodies, wrong content
+// types, odd paths and ids, huge headers. After every test the server is still healthy, and
+// (checked at the end) it never answered 5xx.
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import { startServer, invariantTest, assertError, assertStatus } from './lib/server.mjs';
+import { assertDocumented } from './lib/openapi.mjs';
+
+const MAX = 1024 * 1024;
+
+/** Sends raw bytes on a new connection; resolves with what came back before close/timeout. */
+function raw(port, chunks, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    let done = false;
+    const finish = (how) => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      sock.destroy();
+      resolve({ data, how });
+    };
+    const t = setTimeout(() => finish('timeout'), timeoutMs);
+    sock.on('data', (d) => {
+      data += d.toString('latin1');
+    });
+    sock.on('end', () => finish('end'));
+    sock.on('close', () => finish('close'));
+    sock.on('error', () => finish('error'));
+    sock.on('connect', () => {
+      for (const c of [].concat(chunks)) sock.write(c);
+    });
+  });
+}
+
+/** Status code of the first response in a raw reply, or null. */
+const statusOf = (data) => {
+  const m = data.match(/^HTTP\/1\.[01] (\d{3})/);
+  return m ? Number(m[1]) : null;
+};
+
+/** POSTs a body with node:http (so a server that answers early and closes is handled). */
+function postBig(port, urlPath, size, headers = {}) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': size, ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => {
+        settled = true;
+        resolve({ status: res.statusCode, headers: res.headers, text });
+      });
+      res.on('error', () => {
+        settled = true;
+        resolve({ status: res.statusCode, headers: res.headers, text });
+      });
+    });
+    req.on('error', (e) => {
+      if (!settled) reject(e);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    chunk[0] = 0x7b; // '{'
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const n = Math.min(chunk.length, size - sent);
+        const ok = req.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+        sent += n;
+        if (!ok) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+describe('robustness', () => {
+  let srv;
+  let u;
+  let admin;
+  before(async () => {
+    srv = await startServer();
+    u = await srv.register({ tag: 'robust' });
+    admin = await srv.admin();
+  });
+  after(() => srv?.cleanup());
+  afterEach(async () => {
+    if (!srv || srv.exit) return;
+    const r = await srv.get('/health');
+    assert.equal(r.status, 200, 'still healthy');
+  });
+
+  const jsonPost = (p, body, extra = {}) => srv.req('POST', p, { body, headers: { 'content-type': 'application/json', ...(extra.headers ?? {}) }, token: extra.token });
+
+  it('malformed JSON -> 400 invalid_json', async () => {
+    for (const body of ['{', '{"email":', '{"email":"a@b.c",}', "{'email':'a'}", 'nul', '{"a":1}{"b":2}', '\u0000', '{"email":"\\ud800"}', '{"a":NaN}', '{"a":01}']) {
+      const r = await jsonPost('/api/v1/auth/login', body);
+      assertError(r, 400, 'invalid_json', JSON.stringify(body));
+      assertDocumented(r, 'POST', '/api/v1/auth/login');
+    }
+  });
+
+  it('JSON that is not an object -> 400 invalid_json', async () => {
+    for (const body of ['[]', '[{"email":"a@b.c","password":"x"}]', 'null', '42', '"str"', 'true']) {
+      const r = await jsonPost('/api/v1/auth/register', body);
+      assertError(r, 400, 'invalid_json', body);
+    }
+  });
+
+  it('empty body -> 400', async () => {
+    for (const p of ['/api/v1/auth/login', '/api/v1/auth/register', '/api/v1/auth/refresh']) {
+      const r = await jsonPost(p, '');
+      assertError(r, 400, undefined, p);
+      assert.ok(['invalid_json', 'validation_failed', 'bad_request'].includes(r.body.error.code));
+    }
+    const r = await srv.req('POST', '/api/v1/api-keys', { token: u.token, headers: { 'content-type': 'application/json' } });
+    assertError(r, 400);
+  });
+
+  it('invalid UTF-8 and deeply nested JSON -> 400', async () => {
+    const bad = Buffer.concat([Buffer.from('{"email":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('@x.io","password":"12345678"}')]);
+    assertError(await jsonPost('/api/v1/auth/login', bad), 400, 'invalid_json');
+    const deep = `${'['.repeat(100000)}${']'.repeat(100000)}`;
+    assertError(await jsonPost('/api/v1/auth/login', deep), 400, 'invalid_json');
+    const deepObj = `${'{"a":'.repeat(50000)}1${'}'.repeat(50000)}`;
+    assertError(await jsonPost('/api/v1/auth/login', deepObj), 400, 'invalid_json');
+  });
+
+  it('wrong types, missing and unknown fields -> 400 validation_failed naming the field', async () => {
+    const cases = [
+      ['/api/v1/auth/login', { email: ['a@b.c'], password: 'x' }],
+      ['/api/v1/auth/login', { email: { x: 1 }, password: 'x' }],
+      ['/api/v1/auth/login', { email: 'a@b.c' }],
+      ['/api/v1/auth/login', { email: 'a@b.c', password: 'x', remember_me: true }],
+      ['/api/v1/auth/register', { email: 'a@b.c', password: 'longenough1', role: 'admin' }],
+      ['/api/v1/auth/register', { email: 'a@b.c', password: 'longenough1', credits: 1000000 }],
+      ['/api/v1/auth/refresh', { refresh_token: ['x'] }],
+      ['/api/v1/auth/refresh', { refresh_token: 'x', extra: 1 }],
+    ];
+    for (const [p, json] of cases) {
+      const r = await srv.post(p, json);
+      assertError(r, 400, 'validation_failed', `${p} ${JSON.stringify(json)}`);
+      assert.equal(typeof r.body.error.details, 'object');
+    }
+    const r = await srv.post('/api/v1/auth/register', { email: 'a@b.c', password: 'longenough1', role: 'admin' });
+    assert.ok(JSON.stringify(r.body.error.details).includes('role'), `details name the field: ${JSON.stringify(r.body.error.details)}`);
+    // Nothing was created by the refused registrations.
+    assertError(await srv.post('/api/v1/auth/login', { email: 'a@b.c', password: 'longenough1' }), 401, 'invalid_credentials');
+  });
+
+  it('a 10 MB body -> 413 JSON payload_too_large', async () => {
+    const r = await postBig(srv.port, '/api/v1/auth/login', 10 * 1024 * 1024);
+    assert.equal(r.status, 413, `status ${r.status} ${r.text.slice(0, 200)}`);
+    assert.match(r.headers['content-type'] ?? '', /^application\/json/);
+    const b = JSON.parse(r.text);
+    assert.equal(b.error.code, 'payload_too_large');
+    assert.equal(typeof b.request_id, 'string');
+  });
+
+  it('TG_MAX_BODY_BYTES boundary: MAX+1 -> 413, MAX -> not 413; chunked over the limit -> 413', async () => {
+    const over = await postBig(srv.port, '/api/v1/auth/login', MAX + 1);
+    assert.equal(over.status, 413, over.text.slice(0, 200));
+    assert.equal(JSON.parse(over.text).error.code, 'payload_too_large');
+    const pad = 'x'.repeat(MAX - '{"email":"a@b.c","password":""}'.length);
+    const exact = `{"email":"a@b.c","password":"${pad}"}`;
+    assert.equal(Buffer.byteLength(exact), MAX);
+    const r = await jsonPost('/api/v1/auth/login', exact);
+    assert.ok([400, 401, 422].includes(r.status), `a body of exactly TG_MAX_BODY_BYTES is read: ${r.status}`);
+    // Chunked transfer encoding (no Content-Length).
+    const chunked = await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: srv.port, path: '/api/v1/auth/login', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', (e) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? null : reject(e)));
+      const chunk = Buffer.alloc(256 * 1024, 0x20);
+      for (let i = 0; i < 10; i++) req.write(chunk);
+      req.end();
+    });
+    assert.equal(chunked.status, 413, chunked.text.slice(0, 200));
+    assert.equal(JSON.parse(chunked.text).error.code, 'payload_too_large');
+  });
+
+  it('wrong content type -> 415 unsupported_media_type', async () => {
+    const body = JSON.stringify({ email: 'a@b.c', password: 'whatever1' });
+    for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'json']) {
+      const r = await srv.req('POST', '/api/v1/auth/login', { body, headers: { 'content-type': ct } });
+      assertError(r, 415, 'unsupported_media_type', ct);
+      assertDocumented(r, 'POST', '/api/v1/auth/login');
+    }
+    const none = await srv.req('POST', '/api/v1/auth/login', { body: new Blob([body]) });
+    assertError(none, 415, 'unsupported_media_type', 'no content type');
+    for (const ct of ['application/json; charset=utf-8', 'Application/JSON']) {
+      const r = await srv.req('POST', '/api/v1/auth/login', { body, headers: { 'content-type': ct } });
+      assertError(r, 401, 'invalid_credentials', ct);
+    }
+    const k = await srv.req('POST', '/api/v1/api-keys', { body: JSON.stringify({ name: 'x' }), token: u.token, headers: { 'content-type': 'text/plain' } });
+    assertError(k, 415, 'unsupported_media_type');
+  });
+
+  it('unknown routes -> 404 JSON, wrong methods -> 405 JSON', async () => {
+    for (const p of ['/api/v1/nope', '/api/v1/', '/api/v1', '/api/v1/auth', '/api/v1/auth/login/extra', '/api/v1//me', '/api/v1/%2e%2e/health', '/api/v1/me//']) {
+      const r = await srv.get(p, { token: u.token });
+      assert.ok([404, 405].includes(r.status), `${p.slice(0, 40)}: ${r.status}`);
+      assertError(r, r.status, undefined, p.slice(0, 40));
+    }
+    // An over-long path is refused as a bad request (the catalogue has no 414).
+    const long = await srv.get(`/api/v1/${'a'.repeat(4000)}`, { token: u.token });
+    assert.ok([400, 404].includes(long.status), `4 KB path: ${long.status}`);
+    assertError(long, long.status);
+    for (const [m, p] of [['PUT', '/api/v1/me'], ['DELETE', '/api/v1/credits'], ['POST', '/api/v1/credits/ledger'], ['GET', '/api/v1/auth/logout'], ['PATCH', '/api/v1/api-keys'], ['POST', '/api/v1/admin/audit-log']]) {
+      const r = await srv.req(m, p, { token: u.token });
+      assertError(r, 405, 'method_not_allowed', `${m} ${p}`);
+    }
+  });
+
+  it('invalid ids in paths -> 404/400, never 500', async () => {
+    const ids = ['x', '0', '-1', 'usr_', 'usr_' + '0'.repeat(25), 'usr_' + '0'.repeat(27), 'USR_00000000000000000000000000', 'usr_0000000000000000000000000I', '%00', 'usr_%00', '%2F', '..', '%2e%2e', "'%20OR%201=1--", '%F0%9F%92%A9', '%ff%fe', 'a'.repeat(3000), '%25', '{id}'];
+    for (const id of ids) {
+      const a = await srv.get(`/api/v1/admin/users/${id}`, { token: admin.token });
+      assert.ok([400, 404].includes(a.status), `GET admin/users/${id.slice(0, 30)}: ${a.status} ${a.text.slice(0, 100)}`);
+      const b = await srv.post(`/api/v1/admin/users/${id}/credits`, { delta: 1, bucket: 'paid', reason: 'x' }, { token: admin.token });
+      assert.ok([400, 404].includes(b.status), `POST admin/users/${id.slice(0, 30)}/credits: ${b.status}`);
+      const c = await srv.del(`/api/v1/api-keys/${id}`, { token: u.token });
+      assert.ok([400, 404].includes(c.status), `DELETE api-keys/${id.slice(0, 30)}: ${c.status}`);
+    }
+  });
+
+  it('huge headers: answered or closed, never a crash', async () => {
+    const big = 'a'.repeat(200 * 1024);
+    const one = await raw(srv.port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${big}\r\nConnection: close\r\n\r\n`);
+    const s1 = statusOf(one.data);
+    assert.ok(s1 === null || (s1 >= 400 && s1 < 500) || s1 === 200, `one 200 KB header: ${s1}`);
+    const many = Array.from({ length: 2000 }, (_, i) => `X-H${i}: v${i}`).join('\r\n');
+    const two = await raw(srv.port, `GET /health HTTP/1.1\r\nHost: x\r\n${many}\r\nConnection: close\r\n\r\n`);
+    const s2 = statusOf(two.data);
+    assert.ok(s2 === null || (s2 >= 400 && s2 < 500) || s2 === 200, `2000 headers: ${s2}`);
+    const auth = await raw(srv.port, `GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'A'.repeat(64 * 1024)}\r\nConnection: close\r\n\r\n`);
+    const s3 = statusOf(auth.data);
+    assert.ok(s3 === null || (s3 >= 400 && s3 < 500), `64 KB Authorization: ${s3}`);
+    const longUrl = await raw(srv.port, `GET /api/v1/${'b'.repeat(100 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const s4 = statusOf(longUrl.data);
+    assert.ok(s4 === null || (s4 >= 400 && s4 < 500), `100 KB URL: ${s4}`);
+  });
+
+  it('protocol garbage and half requests: the server survives', async () => {
+    await raw(srv.port, 'GARBAGE\r\n\r\n', 2000);
+    await raw(srv.port, '\x00\x01\x02\x03\xff\xfe'.repeat(1000), 2000);
+    await raw(srv.port, 'GET /health HTTP/1.1\r\nHost: x\r\n', 500); // never finished
+    await raw(srv.port, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em', 500);
+    await raw(srv.port, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -5\r\n\r\n', 2000);
+    await raw(srv.port, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n', 2000);
+    await raw(srv.port, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n', 2000);
+    const many = await Promise.all(Array.from({ length: 50 }, () => raw(srv.port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 5000)));
+    for (const m of many) assert.equal(statusOf(m.data), 200);
+    const r = await srv.get('/ready');
+    assertStatus(r, 200);
+  });
+
+  it('strange query strings and header values', async () => {
+    for (const q of ['?', '?&&&', '?limit', '?limit=1&limit=2', '?cursor=%', '?%00=1', `?x=${'y'.repeat(8000)}`]) {
+      const r = await srv.get(`/api/v1/credits/ledger${q}`, { token: u.token });
+      assert.ok([200, 400].includes(r.status), `ledger${q.slice(0, 30)}: ${r.status}`);
+    }
+    const r = await srv.get('/api/v1/me', { token: u.token, headers: { 'x-forwarded-for': '1.2.3.4, garbage, ::1', 'x-user-region': 'CN\u00ff' } });
+    assertStatus(r, 200);
+    const idem = await srv.adjust(admin.token, u.id, 1, { idempotencyKey: 'key with spaces and ünïcode'.normalize() });
+    assert.ok([200, 400].includes(idem.status), `Idempotency-Key with odd characters: ${idem.status}`);
+  });
+
+  invariantTest(() => srv);
+});
