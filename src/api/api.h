@@ -84,6 +84,8 @@ json_t *api_user_json(const struct user *u);
 /* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
  * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */
 void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t);
+/* Starts a new session for u (session_issue) and replies with it, or with the store error. */
+void api_issue_session(struct req *r, int status, const struct user *u, int64_t now);
 
 /*
  * Writes the GET /api/v1/credits body {"available","plan_credits","paid_credits",

@@ -73,7 +73,6 @@ static void register_work(void *arg)
 static void register_done(struct req *r, void *arg)
 {
     struct register_ctx *ctx = arg;
-    struct session_tokens tok = {0};
     struct user u;
     int64_t now = time_now_ms();
     enum store_rc rc;
@@ -103,16 +102,10 @@ static void register_done(struct req *r, void *arg)
         goto cleanup;
     }
     log_event(LOG_INFO, "user_registered", "request_id", req_id(r), "user_id", u.id, NULL);
-    rc = (enum store_rc)session_issue(req_store(r), &u, now, &tok);
-    if (rc != STORE_OK) {
-        /* The account exists; the client can sign in once the store recovers. */
-        api_reply_store(r, rc, "session_issue");
-        goto cleanup;
-    }
-    api_reply_session(r, 201, &u, &tok);
+    /* If this fails the account exists; the client can sign in once the store recovers. */
+    api_issue_session(r, 201, &u, now);
 
 cleanup:
-    session_tokens_free(&tok);
     api_secret_free(ctx->pw, ctx->pw_len);
     explicit_bzero(ctx->hash, sizeof ctx->hash);
     free(ctx);
@@ -188,7 +181,6 @@ static void login_work(void *arg)
 static void login_done(struct req *r, void *arg)
 {
     struct login_ctx *ctx = arg;
-    struct session_tokens tok = {0};
     const char *reason = NULL;
     int64_t now = time_now_ms();
     enum store_rc rc;
@@ -218,15 +210,9 @@ static void login_done(struct req *r, void *arg)
             log_event(LOG_WARN, "password_rehash_failed", "request_id", req_id(r), "user_id", ctx->user.id,
                       "rc", store_rc_name(rc), NULL);
     }
-    rc = (enum store_rc)session_issue(req_store(r), &ctx->user, now, &tok);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "session_issue");
-        goto cleanup;
-    }
-    api_reply_session(r, 200, &ctx->user, &tok);
+    api_issue_session(r, 200, &ctx->user, now);
 
 cleanup:
-    session_tokens_free(&tok);
     api_secret_free(ctx->pw, ctx->pw_len);
     explicit_bzero(ctx, sizeof *ctx);
     free(ctx);

@@ -108,6 +108,17 @@ void api_reply_session(struct req *r, int status, const struct user *u, const st
     res_json(r, status, body);
 }
 
+void api_issue_session(struct req *r, int status, const struct user *u, int64_t now)
+{
+    struct session_tokens tok = {0};
+    enum store_rc rc = (enum store_rc)session_issue(req_store(r), u, now, &tok);
+    if (rc != STORE_OK)
+        api_reply_store(r, rc, "session_issue");
+    else
+        api_reply_session(r, status, u, &tok);
+    session_tokens_free(&tok);
+}
+
 /* Appends s (n bytes) at *pos if it fits in cap; returns -1 otherwise. */
 static int api_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
 {

@@ -115,7 +115,6 @@ static void pwchange_work(void *arg)
 static void pwchange_done(struct req *r, void *arg)
 {
     struct pwchange_ctx *ctx = arg;
-    struct session_tokens tok = {0};
     int64_t now = time_now_ms();
     enum store_rc rc;
 
@@ -142,15 +141,9 @@ static void pwchange_done(struct req *r, void *arg)
     }
     api_audit(r, ctx->user.id, "auth.password_changed", "user", ctx->user.id, NULL);
     /* This client keeps working: it gets the only live session. */
-    rc = (enum store_rc)session_issue(req_store(r), &ctx->user, now, &tok);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "session_issue");
-        goto cleanup;
-    }
-    api_reply_session(r, 200, &ctx->user, &tok);
+    api_issue_session(r, 200, &ctx->user, now);
 
 cleanup:
-    session_tokens_free(&tok);
     api_secret_free(ctx->cur, ctx->cur_len);
     api_secret_free(ctx->next, ctx->next_len);
     explicit_bzero(ctx, sizeof *ctx);
