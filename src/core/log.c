@@ -6,14 +6,11 @@
  * PIPE_BUF bytes is atomic and a single write to an O_APPEND file is not interleaved, so
  * lines from different threads never mix; building first also means no lock is needed.
  *
- * Values are escaped here rather than with sbuf_json_escape because log values often come
- * from outside (emails, user agents, provider error bodies): invalid UTF-8 is replaced by
- * U+FFFD so that every line stays valid JSON, and over-long values are cut at a marked
- * point so one runaway field cannot produce a megabyte-long line.
+ * Values often come from outside (emails, user agents, provider error bodies): they are
+ * escaped with core/jsonesc.h (invalid UTF-8 becomes U+FFFD, so every line stays valid
+ * JSON), and over-long values are cut at a marked point so one runaway field cannot
+ * produce a megabyte-long line.
  */
-/* log.h uses size_t without including <stddef.h> (fix requested); until then include it first. */
-#include <stddef.h>
-
 #include "core/log.h"
 
 #include <errno.h>
@@ -24,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/jsonesc.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 
@@ -79,89 +77,13 @@ static void log_puts(struct log_line *l, const char *s)
     log_put(l, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF), or 0 when it is invalid. */
-static size_t log_utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
-/* Appends s as a JSON string, quotes included. */
+/* Appends s as a JSON string, quotes included, cut at LOG_MAX_VALUE bytes and marked. */
 static void log_str(struct log_line *l, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0, cut = n > LOG_MAX_VALUE ? LOG_MAX_VALUE : n;
-    log_line_reserve(l, cut + 2);
+    size_t n = strlen(s), cut = n > LOG_MAX_VALUE ? LOG_MAX_VALUE : n;
+    log_line_reserve(l, JSON_ESCAPE_MAX(cut) + 2);
     l->p[l->len++] = '"';
-    while (i < cut) {
-        unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            size_t j = i + 1;
-            while (j < cut && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '"' && p[j] != '\\')
-                j++;
-            log_put(l, s + i, j - i);
-            i = j;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t u = log_utf8_len(p + i, cut - i);
-            if (u == 0) {
-                log_put(l, "\\ufffd", 6);
-                i++;
-            } else {
-                log_put(l, s + i, u);
-                i += u;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            log_put(l, "\\\"", 2);
-            break;
-        case '\\':
-            log_put(l, "\\\\", 2);
-            break;
-        case '\n':
-            log_put(l, "\\n", 2);
-            break;
-        case '\r':
-            log_put(l, "\\r", 2);
-            break;
-        case '\t':
-            log_put(l, "\\t", 2);
-            break;
-        default: {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            log_put(l, esc, 6);
-        }
-        }
-        i++;
-    }
+    l->len += json_escape(l->p + l->len, JSON_ESCAPE_MAX(cut), s, cut);
     if (cut < n)
         log_puts(l, "...[truncated]");
     log_put(l, "\"", 1);

@@ -1,5 +1,7 @@
 #include "core/mem.h"
 
+#include "core/jsonesc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,34 +124,10 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 
 void sbuf_json_escape(struct sbuf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        switch (c) {
-        case '"':
-            sbuf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            sbuf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            sbuf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            sbuf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            sbuf_append(b, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                sbuf_append(b, esc, 6);
-            } else {
-                sbuf_append(b, p, 1);
-            }
-        }
-    }
+    size_t n = strlen(s);
+    sbuf_reserve(b, JSON_ESCAPE_MAX(n));
+    b->len += json_escape(b->data + b->len, JSON_ESCAPE_MAX(n), s, n);
+    b->data[b->len] = '\0';
 }
 
 void sbuf_reset(struct sbuf *b)

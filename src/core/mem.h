@@ -35,7 +35,7 @@ struct sbuf {
 void sbuf_append(struct sbuf *b, const void *data, size_t n);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as the inside of a JSON string (escapes quotes, backslash, controls). */
+/* Appends s as the inside of a JSON string (core/jsonesc.h: invalid UTF-8 becomes \ufffd). */
 void sbuf_json_escape(struct sbuf *b, const char *s);
 void sbuf_reset(struct sbuf *b);
 void sbuf_free(struct sbuf *b);

@@ -3,6 +3,8 @@
  */
 #include "http/accesslog.h"
 
+#include "core/jsonesc.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,99 +17,6 @@ void http_accesslog_init(struct http_accesslog *l, int fd)
     l->len = 0;
     l->ts_sec = -1;
     l->ts_prefix[0] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start one. */
-static size_t http_utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    /* reject overlong forms, surrogates and values past U+10FFFF */
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-size_t http_json_escape(char *out, size_t cap, const char *str, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t o = 0, i = 0;
-    while (i < len) {
-        /* fast path: a run of printable ASCII needs no escaping (paths and ids are) */
-        size_t run = 0;
-        while (i + run < len && s[i + run] >= 0x20 && s[i + run] < 0x7f && s[i + run] != '"' && s[i + run] != '\\')
-            run++;
-        if (run) {
-            if (o + run > cap)
-                run = cap - o;
-            memcpy(out + o, s + i, run);
-            o += run;
-            i += run;
-            if (o == cap)
-                break;
-            continue;
-        }
-        unsigned char c = s[i];
-        char esc[8];
-        size_t elen;
-        const char *src = esc;
-        size_t adv = 1;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
-        } else if (c < 0x20 || c == 0x7f) {
-            esc[0] = '\\';
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        } else if (c < 0x80) {
-            esc[0] = (char)c;
-            elen = 1;
-        } else {
-            size_t n = http_utf8_seq(s + i, len - i);
-            if (n == 0) {
-                src = "\\ufffd";
-                elen = 6;
-            } else {
-                src = (const char *)s + i;
-                elen = n;
-                adv = n;
-            }
-        }
-        if (o + elen > cap)
-            break;
-        memcpy(out + o, src, elen);
-        o += elen;
-        i += adv;
-    }
-    return o;
 }
 
 /* Appends a literal. */
@@ -124,7 +33,7 @@ static char *http_accesslog_str(char *p, const char *s, size_t len, size_t cap)
         return p;
     }
     *p++ = '"';
-    p += http_json_escape(p, cap, s, len);
+    p += json_escape(p, cap, s, len);
     *p++ = '"';
     return p;
 }

@@ -60,10 +60,4 @@ size_t http_accesslog_format(struct http_accesslog *l, char *out, const struct h
 void http_accesslog_add(struct http_accesslog *l, const struct http_accesslog_fields *f);
 /* Writes buffered lines (one write(2); retried on EINTR and partial writes). */
 void http_accesslog_flush(struct http_accesslog *l);
-/*
- * Appends s[0..len) JSON-escaped to out (no quotes), at most `cap` bytes, never cutting an
- * escape or a UTF-8 sequence. Returns bytes written.
- */
-size_t http_json_escape(char *out, size_t cap, const char *s, size_t len);
-
 #endif

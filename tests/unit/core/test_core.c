@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "core/ids.h"
+#include "core/jsonesc.h"
 #include "core/jsonv.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -52,6 +53,30 @@ static void test_sbuf(void)
     char *s = xasprintf("%s-%d", "x", 7);
     CHECK_STR_EQ(s, "x-7", "xasprintf");
     free(s);
+}
+
+static void esc_check(const char *in, size_t len, size_t cap, const char *want, const char *what)
+{
+    char out[256];
+    size_t n = json_escape(out, cap, in, len);
+    out[n] = '\0';
+    CHECK_STR_EQ(out, want, "json_escape: %s", what);
+}
+
+static void test_jsonesc(void)
+{
+    esc_check("plain /path", 11, 100, "plain /path", "printable ASCII unchanged");
+    esc_check("a\"b\\c", 5, 100, "a\\\"b\\\\c", "quote and backslash");
+    esc_check("\n\r\t\x01\x7f", 5, 100, "\\n\\r\\t\\u0001\\u007f", "controls");
+    esc_check("a\0b", 3, 100, "a\\u0000b", "NUL escaped");
+    esc_check("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 9, 100, "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", "valid UTF-8 kept");
+    esc_check("\xff", 1, 100, "\\ufffd", "invalid byte replaced");
+    esc_check("\xc0\xaf", 2, 100, "\\ufffd\\ufffd", "overlong replaced");
+    esc_check("\xed\xa0\x80", 3, 100, "\\ufffd\\ufffd\\ufffd", "surrogate replaced");
+    esc_check("\xf4\x90\x80\x80", 4, 100, "\\ufffd\\ufffd\\ufffd\\ufffd", "past U+10FFFF replaced");
+    esc_check("ab\xe4\xb8", 4, 100, "ab\\ufffd\\ufffd", "truncated sequence replaced");
+    esc_check("abc\"", 4, 4, "abc", "an escape that does not fit is not split");
+    esc_check("ab\xc3\xa9", 4, 3, "ab", "a UTF-8 sequence that does not fit is not split");
 }
 
 static void test_jsonv(void)
@@ -105,6 +130,7 @@ int main(void)
     test_ids();
     test_time();
     test_sbuf();
+    test_jsonesc();
     test_jsonv();
     test_errors();
     return test_done();
