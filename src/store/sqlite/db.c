@@ -368,17 +368,30 @@ struct sq *sq_open(const char *url, char **err)
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, SQ_OPEN_BUSY_MS);
 
-    /* WAL lets readers (every request) run while one writer commits. synchronous=FULL
-     * because a credit that was acknowledged must survive power loss (DESIGN section 1). */
-    rc = sq_setup_exec(db, "PRAGMA journal_mode=WAL", mode, sizeof mode);
-    if (rc == SQLITE_OK && !memory && strcmp(mode, "wal") != 0) {
-        *err = xasprintf("SQLite database %s refused WAL mode (journal_mode=%s)", path, mode);
-        goto cleanup;
+    /*
+     * WAL lets readers (every request) run while one writer commits. synchronous=FULL
+     * because a credit that was acknowledged must survive power loss (DESIGN section 1).
+     * Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at once,
+     * without its busy handler, when waiting could deadlock (two processes starting on one
+     * new database). So the set-up is retried as a whole, within the same time budget.
+     */
+    int64_t setup_deadline = time_mono_ns() + (int64_t)SQ_OPEN_BUSY_MS * 1000000;
+    for (;;) {
+        rc = sq_setup_exec(db, "PRAGMA journal_mode=WAL", mode, sizeof mode);
+        if (rc == SQLITE_OK && !memory && strcmp(mode, "wal") != 0) {
+            *err = xasprintf("SQLite database %s refused WAL mode (journal_mode=%s)", path, mode);
+            goto cleanup;
+        }
+        if (rc == SQLITE_OK)
+            rc = sq_setup_exec(db, "PRAGMA synchronous=FULL", NULL, 0);
+        if (rc == SQLITE_OK)
+            rc = sq_setup_exec(db, "PRAGMA foreign_keys=ON", NULL, 0);
+        int primary = rc & 0xff;
+        if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || time_mono_ns() >= setup_deadline)
+            break;
+        struct timespec pause = {0, 2000000 + (long)(time_mono_ns() % 3000000)}; /* 2-5 ms */
+        nanosleep(&pause, NULL);
     }
-    if (rc == SQLITE_OK)
-        rc = sq_setup_exec(db, "PRAGMA synchronous=FULL", NULL, 0);
-    if (rc == SQLITE_OK)
-        rc = sq_setup_exec(db, "PRAGMA foreign_keys=ON", NULL, 0);
     if (rc != SQLITE_OK) {
         *err = xasprintf("cannot configure SQLite database %s: %s", path, sqlite3_errmsg(db));
         goto cleanup;
