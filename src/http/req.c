@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <sodium.h>
@@ -28,14 +29,20 @@ static h2o_iovec_t hn_coop = {"cross-origin-opener-policy", 26};
 static h2o_iovec_t hn_xpcdp = {"x-permitted-cross-domain-policies", 33};
 
 #define HV(s) {s, sizeof(s) - 1}
-static const struct {
-    h2o_iovec_t *name;
+struct http_sec_header {
+    h2o_iovec_t *name; /* NULL: strict-transport-security (an h2o token) */
     h2o_iovec_t value;
-} http_security_headers[] = {
+};
+
+/*
+ * Headers for documents (HTML): the seeds' policy adapted to a self-hosted UI (no third-party
+ * script, style or frame origins), plus the browser-feature policies that only documents use.
+ */
+static const struct http_sec_header http_sec_document[] = {
     {&hn_csp, HV("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: "
                  "https:; media-src 'self' blob: https:; connect-src 'self'; frame-ancestors 'none'; form-action "
                  "'self'; base-uri 'self'; object-src 'none'")},
-    {NULL /* strict-transport-security token, set at first use */, HV("max-age=31536000; includeSubDomains")},
+    {NULL, HV("max-age=31536000; includeSubDomains")},
     {&hn_xfo, HV("DENY")},
     {&hn_xcto, HV("nosniff")},
     {&hn_referrer, HV("strict-origin-when-cross-origin")},
@@ -43,7 +50,21 @@ static const struct {
     {&hn_coop, HV("same-origin")},
     {&hn_xpcdp, HV("none")},
 };
-#define HTTP_NSEC_HEADERS (sizeof http_security_headers / sizeof http_security_headers[0])
+
+/*
+ * Headers for everything else (JSON, Prometheus text): OWASP's REST set. A response that is
+ * not a document must never be rendered or framed, so its policy allows nothing at all,
+ * which is stricter than the document policy in every directive; the feature policies only
+ * mean something for documents and would add ~200 bytes to every API answer.
+ */
+static const struct http_sec_header http_sec_api[] = {
+    {&hn_csp, HV("default-src 'none'; frame-ancestors 'none'")},
+    {NULL, HV("max-age=31536000; includeSubDomains")},
+    {&hn_xfo, HV("DENY")},
+    {&hn_xcto, HV("nosniff")},
+    {&hn_referrer, HV("strict-origin-when-cross-origin")},
+};
+#define HTTP_SEC_MAX (sizeof http_sec_document / sizeof http_sec_document[0])
 
 static h2o_generator_t http_res_generator = {NULL, NULL};
 
@@ -360,13 +381,14 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
     h->res.status = status;
     h->res.reason = http_reason(status);
 
-    h2o_vector_reserve(&h->pool, &h->res.headers, h->res.headers.size + HTTP_NSEC_HEADERS + 12);
+    h2o_vector_reserve(&h->pool, &h->res.headers, h->res.headers.size + HTTP_SEC_MAX + 12);
     http_hdr_push(h, &hn_x_request_id, r->id, strlen(r->id));
-    for (size_t i = 0; i < HTTP_NSEC_HEADERS; i++) {
-        h2o_iovec_t *name = http_security_headers[i].name;
-        if (name == NULL)
-            name = &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
-        http_hdr_push(h, name, http_security_headers[i].value.base, http_security_headers[i].value.len);
+    int document = ctype != NULL && ctype_len >= 9 && strncasecmp(ctype, "text/html", 9) == 0;
+    const struct http_sec_header *sec = document ? http_sec_document : http_sec_api;
+    size_t nsec = document ? HTTP_SEC_MAX : sizeof http_sec_api / sizeof http_sec_api[0];
+    for (size_t i = 0; i < nsec; i++) {
+        h2o_iovec_t *name = sec[i].name ? sec[i].name : &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
+        http_hdr_push(h, name, sec[i].value.base, sec[i].value.len);
     }
     if (ctype != NULL)
         http_hdr_push(h, &H2O_TOKEN_CONTENT_TYPE->buf, ctype, ctype_len);
