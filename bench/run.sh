@@ -266,6 +266,14 @@ NGINX_V="$( (nginx -v 2>&1 || true) | sed -n 1p)"
 WRK_V="$( (wrk -v 2>&1 || true) | sed -n '1s/ Copyright.*//p')"
 TG_V="$( ("$BIN" version 2>&1 || true) | sed -n 1p)"
 
+# Everything after the history marker is kept across runs (earlier runs, before/after
+# measurements of changes); only the part above it is regenerated.
+HISTORY_MARK='<!-- history: kept by bench/run.sh; add a dated entry below for each run worth keeping -->'
+HISTORY="$HISTORY_MARK"
+if [[ -f "$OUT_DOC" ]] && grep -qF "$HISTORY_MARK" "$OUT_DOC"; then
+    HISTORY="$(sed -n "\|$HISTORY_MARK|,\$p" "$OUT_DOC")"
+fi
+
 cat >"$OUT_DOC" <<EOF
 # Performance
 
@@ -341,6 +349,7 @@ Load (after a ${WARMUP} warm-up of each server; the user was registered and sign
   by design.
 - A run with any non-2xx/3xx response or socket error is rejected as INVALID by the script.
 EOF
+printf '\n%s\n' "$HISTORY" >>"$OUT_DOC"
 
 say "results"
 printf '%-22s %12s req/s  p99 %s\n' \
