@@ -163,7 +163,7 @@ static int cmd_serve(const struct main_opts *o)
         return 1;
     }
     if (ratelimit_init(tg_cfg->rate_limits, &err) != 0) {
-        fprintf(stderr, "tollgate: configuration error: TG_RATE_LIMITS: %s\n", err ? err : "invalid");
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
         free(err);
         return 2;
     }
