@@ -188,8 +188,7 @@ void hex_encode(const void *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Value of a hex digit, or -1. */
-static int hex_value(char c)
+int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

@@ -3,18 +3,8 @@
  */
 #include <string.h>
 
+#include "crypto/encode.h"
 #include "http/internal.h"
-
-static int http_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 long http_pct_decode(const char *s, size_t len, char *out, int plus_space)
 {
@@ -25,8 +15,8 @@ long http_pct_decode(const char *s, size_t len, char *out, int plus_space)
             int hi, lo;
             if (i + 2 >= len)
                 return -1;
-            hi = http_hexval(s[i + 1]);
-            lo = http_hexval(s[i + 2]);
+            hi = hex_value(s[i + 1]);
+            lo = hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);
@@ -89,7 +79,7 @@ int http_query_valid(const char *query, size_t qlen)
             continue;
         if (i + 2 >= qlen)
             return 0;
-        int hi = http_hexval(query[i + 1]), lo = http_hexval(query[i + 2]);
+        int hi = hex_value(query[i + 1]), lo = hex_value(query[i + 2]);
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
             return 0;
         i += 2;
