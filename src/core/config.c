@@ -104,8 +104,16 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_SIGNUP_CREDITS", CFG_INT, 0, "8", 0, 1000000000, NULL, FIELD(signup_credits)},
     {"TG_RATE_LIMITS", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(rate_limits)},
     {"TG_SANDBOX", CFG_BOOL, CFG_F_DYNAMIC, NULL, 0, 0, NULL, FIELD(sandbox)},
-    /* 1 KiB is the smallest useful JSON body; 64 MiB bounds what one request may buffer. */
-    {"TG_MAX_BODY_BYTES", CFG_INT, 0, "1048576", 1024, 64 * 1024 * 1024, NULL, FIELD(max_body_bytes)},
+    /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer
+     * (h2o holds a whole body in memory before a handler runs, and enforces this same value
+     * while the body streams in, so the key can never exceed what the server enforces). */
+    {"TG_MAX_BODY_BYTES", CFG_INT, 0, "1048576", 1024, 32 * 1024 * 1024, NULL, FIELD(max_body_bytes)},
+    /* Open client connections per process; past it accepting pauses (the kernel's backlog
+     * holds the rest) so that running out of descriptors cannot spin the loops. */
+    {"TG_MAX_CONNECTIONS", CFG_INT, 0, "4096", 16, 1048576, NULL, FIELD(max_connections)},
+    /* HTTP/2 without TLS (h2c upgrade or prior knowledge): off, since the proxy in front
+     * speaks HTTP/1.1 to us and h2c is where the HTTP/2 denial-of-service CVEs live. */
+    {"TG_HTTP2_CLEARTEXT", CFG_BOOL, 0, "off", 0, 0, NULL, FIELD(http2_cleartext)},
     {"TG_HTTP_TIMEOUT", CFG_INT, 0, "10", 1, 3600, NULL, FIELD(http_timeout_s)},
     {"TG_SHUTDOWN_TIMEOUT", CFG_INT, 0, "30", 0, 3600, NULL, FIELD(shutdown_timeout_s)},
     {"TG_ACCESS_TOKEN_TTL", CFG_INT, 0, "900", 60, 86400, NULL, FIELD(access_token_ttl_s)},

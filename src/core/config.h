@@ -41,6 +41,8 @@ struct tg_config {
     char *rate_limits;        /* TG_RATE_LIMITS raw spec or NULL (defaults) */
     int sandbox;              /* TG_SANDBOX on/off (on unless a real provider is configured) */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
+    int max_connections;      /* TG_MAX_CONNECTIONS (4096): open client connections per process */
+    int http2_cleartext;      /* TG_HTTP2_CLEARTEXT on/off (off): h2c upgrade / prior knowledge */
     int http_timeout_s;       /* TG_HTTP_TIMEOUT (10): header/idle timeout, seconds */
     int shutdown_timeout_s;   /* TG_SHUTDOWN_TIMEOUT (30): grace for in-flight requests */
     int access_token_ttl_s;   /* TG_ACCESS_TOKEN_TTL (900) */

@@ -151,8 +151,8 @@ static void test_types(void)
     expect_bad("TG_SIGNUP_CREDITS", "1000000001", "TG_SIGNUP_CREDITS");
     expect_bad("TG_SIGNUP_CREDITS", "-1", "TG_SIGNUP_CREDITS");
     expect_bad("TG_MAX_BODY_BYTES", "1023", "TG_MAX_BODY_BYTES");
-    expect_ok("TG_MAX_BODY_BYTES", "67108864");
-    expect_bad("TG_MAX_BODY_BYTES", "67108865", "TG_MAX_BODY_BYTES");
+    expect_ok("TG_MAX_BODY_BYTES", "33554432");
+    expect_bad("TG_MAX_BODY_BYTES", "33554433", "TG_MAX_BODY_BYTES");
     expect_bad("TG_HTTP_TIMEOUT", "0", "TG_HTTP_TIMEOUT");
     expect_ok("TG_SHUTDOWN_TIMEOUT", "0");
     expect_bad("TG_SHUTDOWN_TIMEOUT", "3601", "TG_SHUTDOWN_TIMEOUT");
