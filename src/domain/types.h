@@ -28,6 +28,7 @@ struct user {
     char password_hash[TG_PWHASH_MAX];     /* argon2id encoded string, "" when none */
     int64_t created_at;                    /* ms since epoch */
     int64_t updated_at;
+    int64_t auth_epoch;                    /* bumped on every change that must end sessions */
     int disabled;
 };
 
@@ -120,6 +121,13 @@ struct ledger_op {
     const char *ref_id;                    /* unique per (kind, ref_type, bucket) */
     const char *note;                      /* may be NULL */
     int64_t plan_expires_at;               /* credits to BUCKET_PLAN: new expiry, 0 = keep */
+    /*
+     * Debits only: plan credits count as spendable only when the wallet's plan_expires_at
+     * is unset or later than this instant (ms); 0 ignores the expiry. The domain sets it to
+     * "now" so that plan credits past their period cannot be spent, decided inside the one
+     * conditional UPDATE (never read-then-write).
+     */
+    int64_t plan_valid_at;
 };
 
 struct audit_entry {
@@ -131,6 +139,18 @@ struct audit_entry {
     char ip[64];
     char request_id[TG_ID_MAX];
     char *details_json;                    /* heap, JSON object text; owner frees */
+    int64_t created_at;
+};
+
+/*
+ * A stored answer to an idempotent request (Idempotency-Key), DESIGN section 8: the key is
+ * scoped to the caller, the request is identified by a hash of what was asked, and the
+ * first answer is replayed for a retry of the same request.
+ */
+struct idem_record {
+    unsigned char request_hash[32];        /* SHA-256 over method, route and body */
+    int status;                            /* HTTP status of the first answer */
+    char *body;                            /* heap, the first answer's JSON; owner frees */
     int64_t created_at;
 };
 

@@ -11,51 +11,74 @@
 
 #include "store/store.h"
 
-/* One function pointer per store.h operation, same parameters and meaning. */
+/* One function pointer per store.h operation, same parameters and meaning, plus the
+ * transaction control that store/call.c and store/writer.c drive. */
 struct store_ops {
     const char *name; /* "sqlite" */
     void (*close)(struct store *s);
     enum store_rc (*ping)(struct store *s);
+    enum store_rc (*write_probe)(struct store *s, int64_t now);
 
-    enum store_rc (*user_create)(struct store *s, const struct user *u, int64_t signup_credits);
+    /*
+     * Transaction control for composed calls. begin(write=1) opens a write transaction
+     * (SQLite: BEGIN IMMEDIATE; STORE_BUSY at once when another process holds the write
+     * lock: the caller decides whether and when to retry); begin(write=0) a read snapshot.
+     * While one is open, every operation below runs inside it: a write operation as its own
+     * savepoint (so a failing one leaves no trace and the transaction goes on), without any
+     * retry or sleep of its own. commit: STORE_OK when durable (synchronous=FULL).
+     * rollback: always ends the transaction. savepoint/release/rollback_to nest inside an
+     * open transaction (one level per store_call in a group commit).
+     */
+    enum store_rc (*begin)(struct store *s, int write);
+    enum store_rc (*commit)(struct store *s);
+    void (*rollback)(struct store *s);
+    enum store_rc (*savepoint)(struct store *s);
+    enum store_rc (*release)(struct store *s);
+    void (*rollback_to)(struct store *s);
+
+    enum store_rc (*user_create)(struct store *s, const struct user *u);
     enum store_rc (*user_get)(struct store *s, const char *id, struct user *out);
     enum store_rc (*user_get_by_email)(struct store *s, const char *email, struct user *out);
     enum store_rc (*user_update_profile)(struct store *s, const char *id, const char *display_name,
                                          const char *region, int64_t now);
-    enum store_rc (*user_set_password)(struct store *s, const char *id, const char *hash, int64_t now);
-    enum store_rc (*user_rehash_password)(struct store *s, const char *id, const char *old_hash,
-                                          const char *new_hash, int64_t now);
+    enum store_rc (*user_set_password)(struct store *s, const char *id, const char *old_hash,
+                                       const char *new_hash, int64_t now);
     enum store_rc (*user_set_role)(struct store *s, const char *id, const char *role, int64_t now);
     enum store_rc (*user_set_disabled)(struct store *s, const char *id, int disabled, int64_t now);
+    enum store_rc (*user_bump_epoch)(struct store *s, const char *id, int64_t now, int64_t *epoch);
 
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],
                                     const struct refresh_token *next, int64_t now,
                                     enum refresh_outcome *outcome, char user_id_out[TG_ID_MAX]);
-    enum store_rc (*refresh_revoke_family)(struct store *s, const unsigned char hash[32], int64_t now);
+    enum store_rc (*refresh_revoke_family)(struct store *s, const unsigned char hash[32], int64_t now,
+                                           char user_id_out[TG_ID_MAX]);
     enum store_rc (*refresh_revoke_user)(struct store *s, const char *user_id, int64_t now);
 
-    enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k, int64_t max_active);
+    enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k);
     enum store_rc (*api_key_list)(struct store *s, const char *user_id, struct api_key **out, size_t *n);
     enum store_rc (*api_key_count_active)(struct store *s, const char *user_id, int64_t *count);
     enum store_rc (*api_key_revoke)(struct store *s, const char *user_id, const char *key_id, int64_t now);
-    enum store_rc (*api_key_authenticate)(struct store *s, const unsigned char hash[32], int64_t now,
-                                          struct api_key *key, struct user *user);
+    enum store_rc (*api_key_authenticate)(struct store *s, const unsigned char hash[32], struct api_key *key,
+                                          struct user *user);
+    enum store_rc (*api_key_touch)(struct store *s, const char *key_id, int64_t now, int64_t not_since,
+                                   int *touched);
 
     enum store_rc (*wallet_get)(struct store *s, const char *user_id, struct wallet *out);
     enum store_rc (*ledger_apply)(struct store *s, const struct ledger_op *op, int64_t now,
-                                  struct wallet *after);
-    enum store_rc (*admin_adjust)(struct store *s, const struct ledger_op *op,
-                                  const struct audit_entry *audit, int64_t now, struct wallet *before,
-                                  struct wallet *after);
+                                  struct wallet *before, struct wallet *after);
     enum store_rc (*ledger_get_by_ref)(struct store *s, enum ledger_kind kind, const char *ref_type,
-                                       const char *ref_id, struct ledger_entry *out);
+                                       const char *ref_id, struct ledger_entry out[2], size_t *n);
     enum store_rc (*ledger_list)(struct store *s, const char *user_id, const char *before_id, size_t limit,
                                  struct ledger_entry **out, size_t *n);
 
     enum store_rc (*audit_insert)(struct store *s, const struct audit_entry *e);
     enum store_rc (*audit_list)(struct store *s, const char *before_id, size_t limit,
                                 struct audit_entry **out, size_t *n);
+
+    enum store_rc (*idem_get)(struct store *s, const char *scope, const char *key, struct idem_record *out);
+    enum store_rc (*idem_put)(struct store *s, const char *scope, const char *key,
+                              const struct idem_record *rec);
 
     enum store_rc (*ledger_totals)(struct store *s, struct ledger_totals *out);
     enum store_rc (*ledger_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,

@@ -1,10 +1,11 @@
 /*
  * store.h - the persistence interface: domain operations, not tables.
  *
- * Every write operation here is one whole transaction: it either happened completely or
- * not at all, and callers never see BEGIN/COMMIT. That is what lets a backend run writes
- * through a single group-committing writer, retry on lock contention, or be replaced by
- * PostgreSQL without touching domain/ or api/.
+ * Every write operation here is one whole transaction when called on its own (the CLI, the
+ * tests), and a part of the caller's transaction when called from a store_call's run()
+ * (store/call.h): that is how domain/ composes several of them into one atomic operation
+ * which the server hands to a single group-committing writer. Callers never see
+ * BEGIN/COMMIT, so PostgreSQL can replace SQLite without touching domain/ or api/.
  *
  * A `struct store` is one connection: open one per thread and never share it.
  * Backends implement `struct store_ops` (store/backend.h); these functions dispatch.
@@ -24,7 +25,9 @@ enum store_rc {
     STORE_NOTFOUND,     /* no such row */
     STORE_DUPLICATE,    /* a unique key already holds this (email taken, ledger ref applied) */
     STORE_INSUFFICIENT, /* the conditional debit refused: the balance is too low */
+    STORE_CONFLICT,     /* a condition the caller named no longer holds (the hash changed) */
     STORE_BUSY,         /* lock contention outlasted the retry budget: retry later (503) */
+    STORE_UNAVAILABLE,  /* the database cannot write now (disk full, I/O error): retry (503) */
     STORE_ERROR,        /* anything else; already logged by the backend */
 };
 
@@ -51,45 +54,54 @@ int store_migrate(const char *url, int *applied, char **err);
 /* Cheap round trip to the database (GET /ready). */
 enum store_rc store_ping(struct store *s);
 
+/*
+ * A tiny durable write (a row of its own in a metadata table) that tells whether the
+ * database can write again after STORE_UNAVAILABLE (disk full). The writer probes with it.
+ */
+enum store_rc store_write_probe(struct store *s, int64_t now);
+
 /* Number of failed statements since start, all connections (for /metrics). */
 uint64_t store_error_count(void);
+
+/*
+ * Storage only. Every function below stores or reads; none of them decides a business rule
+ * (who gets credits, when a key is touched, whether a session may be issued): domain/
+ * composes them. Called on their own, write functions are each one transaction. Called
+ * from a store_call's run() (store/call.h) they are all part of that call's transaction.
+ */
 
 /* ---- users ---- */
 
 /*
- * Creates user `u` with an empty wallet and, when signup_credits > 0, a signup_grant of
- * that many paid credits (ledger ref "user"/u->id), all in one transaction.
- * STORE_DUPLICATE when the email is taken.
+ * Creates user `u` (auth_epoch starts at 0) and its empty wallet.
+ * STORE_DUPLICATE when the email (or id) is taken.
  */
-enum store_rc store_user_create(struct store *s, const struct user *u, int64_t signup_credits);
+enum store_rc store_user_create(struct store *s, const struct user *u);
 enum store_rc store_user_get(struct store *s, const char *id, struct user *out);
 enum store_rc store_user_get_by_email(struct store *s, const char *email, struct user *out);
-/* Sets display_name (non-NULL) and/or region (non-NULL; "" clears). */
+/* Sets display_name (non-NULL) and/or region (non-NULL; "" clears). NOTFOUND if no user. */
 enum store_rc store_user_update_profile(struct store *s, const char *id, const char *display_name,
                                         const char *region, int64_t now);
-/* Replaces the password hash and revokes every refresh token of the user, atomically. */
-enum store_rc store_user_set_password(struct store *s, const char *id, const char *hash, int64_t now);
 /*
- * Replaces the password hash only while it still equals old_hash (a rehash after login with
- * stronger parameters). Unlike store_user_set_password it leaves sessions alone: the
- * password did not change. NOTFOUND when the user is gone or the hash changed meanwhile.
+ * Replaces the password hash with new_hash. When old_hash is not NULL the change happens only
+ * while the stored hash still equals it ("" matches an account without a password):
+ * STORE_CONFLICT otherwise. NOTFOUND if no user. Nothing else changes (sessions are the
+ * caller's business: store_refresh_revoke_user, store_user_bump_epoch).
  */
-enum store_rc store_user_rehash_password(struct store *s, const char *id, const char *old_hash,
-                                         const char *new_hash, int64_t now);
-/* Sets the role ("user"/"admin"). */
+enum store_rc store_user_set_password(struct store *s, const char *id, const char *old_hash,
+                                      const char *new_hash, int64_t now);
+/* Sets the role ("user"/"admin"). NOTFOUND if no user. */
 enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
-/*
- * Disables (1) or re-enables (0) the user. Disabling also revokes every refresh token of the
- * user in the same transaction, so no session outlives it; API keys stop authenticating
- * (store_api_key_authenticate answers NOTFOUND) while disabled. NOTFOUND if no such user.
- */
+/* Sets (1) or clears (0) the disabled flag. NOTFOUND if no user. */
 enum store_rc store_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now);
+/* auth_epoch = auth_epoch + 1; *epoch (may be NULL) receives the new value. NOTFOUND if no user. */
+enum store_rc store_user_bump_epoch(struct store *s, const char *id, int64_t now, int64_t *epoch);
 
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t);
 /*
- * Presents the token whose SHA-256 is old_hash. In one transaction:
+ * Presents the token whose SHA-256 is old_hash:
  *  - unknown: *outcome = REFRESH_UNKNOWN;
  *  - expired or its family revoked: REFRESH_EXPIRED;
  *  - already used (rotated before): REFRESH_REUSED, and every token of its family is
@@ -103,19 +115,17 @@ enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *
 enum store_rc store_refresh_rotate(struct store *s, const unsigned char old_hash[32],
                                    const struct refresh_token *next, int64_t now,
                                    enum refresh_outcome *outcome, char user_id_out[TG_ID_MAX]);
-/* Revokes the family of the token with this hash (logout). NOTFOUND if unknown. */
-enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now);
+/* Revokes the family of the token with this hash (logout); *user_id_out (may be NULL)
+ * receives its user. NOTFOUND if unknown. */
+enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now,
+                                          char user_id_out[TG_ID_MAX]);
 /* Revokes every refresh token of the user. */
 enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
 
 /* ---- API keys ---- */
 
-/*
- * Stores k if the user has fewer than max_active active keys (0 = no ceiling), counting and
- * inserting in one transaction so that concurrent requests cannot both pass the check.
- * STORE_INSUFFICIENT when the ceiling is reached; STORE_DUPLICATE on a hash/id collision.
- */
-enum store_rc store_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active);
+/* Stores k. STORE_DUPLICATE on a hash/id collision. */
+enum store_rc store_api_key_insert(struct store *s, const struct api_key *k);
 /* Active keys of the user, newest first. *out: caller frees with free(); *n may be 0. */
 enum store_rc store_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n);
 /* Number of active keys of the user. */
@@ -123,53 +133,69 @@ enum store_rc store_api_key_count_active(struct store *s, const char *user_id, i
 /* Revokes key_id if it is the user's and active; else NOTFOUND. */
 enum store_rc store_api_key_revoke(struct store *s, const char *user_id, const char *key_id, int64_t now);
 /*
- * Looks up an active key by the SHA-256 of the presented key, with its user.
- * NOTFOUND when unknown, revoked, or the user is disabled. Records last_used_at, but at
- * most once a minute per key so authentication does not turn every request into a write.
+ * Looks up an active (not revoked) key by the SHA-256 of the presented key, with its user
+ * (whatever the user's disabled flag: deciding is the caller's). NOTFOUND when unknown or
+ * revoked. Writes nothing.
  */
-enum store_rc store_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
-                                         struct api_key *key, struct user *user);
+enum store_rc store_api_key_authenticate(struct store *s, const unsigned char hash[32], struct api_key *key,
+                                         struct user *user);
+/*
+ * Sets last_used_at = now when it is unset or older than not_since. *touched (may be NULL)
+ * receives 1 when the row changed. NOTFOUND when no such key.
+ */
+enum store_rc store_api_key_touch(struct store *s, const char *key_id, int64_t now, int64_t not_since,
+                                  int *touched);
 
 /* ---- credits and the ledger ---- */
 
 enum store_rc store_wallet_get(struct store *s, const char *user_id, struct wallet *out);
 /*
- * Applies op in one transaction: one conditional UPDATE of the wallet (a debit never reads
- * then writes; it is `... WHERE balance >= :amount`) and one ledger row per bucket touched,
- * each with balance_after. Results:
- *  STORE_OK           applied; *after holds the new wallet (may be NULL)
- *  STORE_DUPLICATE    an entry with the same (kind, ref_type, ref_id, bucket) exists:
- *                     nothing changed (a retried webhook or task)
- *  STORE_INSUFFICIENT debit larger than the balance: nothing changed
+ * Applies op (already validated by domain/ledger.c): one conditional UPDATE of the wallet
+ * (a debit never reads then writes; it is `... WHERE balance >= :amount`, honouring
+ * op->plan_valid_at) and one ledger row per bucket touched, each with balance_after, in
+ * commit order. Results:
+ *  STORE_OK           applied; *before / *after (either may be NULL) hold the wallet
+ *  STORE_DUPLICATE    an entry with the same (kind, ref_type, ref_id) exists in a bucket
+ *                     the op would touch: nothing changed (a retried webhook or task)
+ *  STORE_INSUFFICIENT debit larger than the spendable balance: nothing changed
  *  STORE_NOTFOUND     no wallet for op->user_id
  */
 enum store_rc store_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now,
-                                 struct wallet *after);
+                                 struct wallet *before, struct wallet *after);
 /*
- * An admin adjustment: store_ledger_apply(op) plus the audit row `audit` in the same
- * transaction. The audit details (audit->details_json, a JSON object) are stored with
- * "old" and "new" added: the bucket's balance before and after. *before / *after receive
- * the wallets (either may be NULL).
+ * Every entry with this (kind, ref_type, ref_id): one per bucket, so at most two, plan
+ * first. *n receives how many (NOTFOUND when none).
  */
-enum store_rc store_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
-                                 int64_t now, struct wallet *before, struct wallet *after);
-/* The entry with this (kind, ref_type, ref_id) in either bucket (first found), or NOTFOUND. */
 enum store_rc store_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
-                                      const char *ref_id, struct ledger_entry *out);
+                                      const char *ref_id, struct ledger_entry out[2], size_t *n);
 /*
- * The user's entries, newest first, strictly older than cursor id `before_id` (NULL for the
- * newest), at most `limit`. *out: caller frees with free().
+ * The user's entries, newest first in commit order, strictly older than the entry whose id
+ * is `before_id` (NULL for the newest; an id that is not the user's gives an empty page),
+ * at most `limit`. *out: caller frees with free().
  */
 enum store_rc store_ledger_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
                                 struct ledger_entry **out, size_t *n);
 
 /* ---- audit log ---- */
 
+/* Inserts e (e->id "" = generated). details_json must be a JSON object. */
 enum store_rc store_audit_insert(struct store *s, const struct audit_entry *e);
-/* Newest first, older than before_id (NULL = newest). Free with store_audit_free(). */
+/* Newest first in commit order, older than the entry before_id (NULL = newest).
+ * Free with store_audit_free(). */
 enum store_rc store_audit_list(struct store *s, const char *before_id, size_t limit, struct audit_entry **out,
                                size_t *n);
 void store_audit_free(struct audit_entry *entries, size_t n);
+
+/* ---- idempotency keys ---- */
+
+/*
+ * The stored answer for (scope, key), or NOTFOUND. out->body is heap (free it, or use
+ * store_idem_free).
+ */
+enum store_rc store_idem_get(struct store *s, const char *scope, const char *key, struct idem_record *out);
+/* Stores the first answer for (scope, key). DUPLICATE when one is stored already. */
+enum store_rc store_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec);
+void store_idem_free(struct idem_record *rec);
 
 /* ---- operations ---- */
 
@@ -189,8 +215,9 @@ typedef void (*store_violation_fn)(void *arg, const char *user_id, const char *w
 /*
  * Checks the ledger invariants (DESIGN section 3) over the whole database, reading in one
  * snapshot: for every wallet and bucket, the sum of ledger deltas equals the balance; the
- * balance_after values form an unbroken running sum; no balance is negative; every ledger
- * row and wallet belongs to an existing user. Reports each violation through fn.
+ * balance_after values form an unbroken running sum in commit order; no balance is
+ * negative; every ledger row and wallet belongs to an existing user. Reports each violation
+ * through fn.
  */
 enum store_rc store_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                                  int64_t *wallets_checked);
