@@ -144,6 +144,23 @@ static int acc_label_ok(const char *l, size_t n)
     return 1;
 }
 
+/*
+ * One character of a local part. RFC 5322 also allows quoted strings ("ada"@), backslash
+ * escapes, comments in parentheses and, in RFC 5321, source routes: each is a second
+ * spelling of a mailbox a plain address already names ("ada"@example.com is delivered to
+ * ada@example.com), so one person could hold two accounts on one mailbox, or an attacker an
+ * account whose address reads like someone else's. Only a dot-atom is accepted, over atext
+ * (RFC 5322 3.2.3) minus '%' and '!': "ada%example.org@relay" and "host!ada@relay" are
+ * the percent-hack and bang-path routes through a relay (RFC 1123 5.2.16, RFC 5321
+ * Appendix C) that some mail systems still follow. '+' stays: ada+tag@ is a mailbox of its
+ * own as far as we can know, and people use it.
+ */
+static int acc_local_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           (c != '\0' && strchr("#$&'*+-/=?^_`{|}~", c) != NULL);
+}
+
 int accounts_email_normalize(const char *in, char out[TG_EMAIL_MAX + 1], const char **reason)
 {
     int ret = -1;
@@ -191,20 +208,39 @@ int accounts_email_normalize(const char *in, char out[TG_EMAIL_MAX + 1], const c
         why = "The domain must be 1 to 253 characters long.";
         goto cleanup;
     }
+    for (size_t i = 0; i < local_len; i++) {
+        if (!acc_local_char_ok(out[i])) {
+            why = "The part before '@' may contain letters, digits, dots and characters such as - _ + ' "
+                  "but no quotes, brackets, backslashes, commas, '%' or '!'.";
+            goto cleanup;
+        }
+    }
+    if (out[0] == '.' || out[local_len - 1] == '.' || memmem(out, local_len, "..", 2) != NULL) {
+        why = "The part before '@' must not start or end with a dot or contain two dots in a row.";
+        goto cleanup;
+    }
     const char *dom = out + at + 1;
     if (memchr(dom, '.', dom_len) == NULL) {
         why = "The domain must contain a dot.";
         goto cleanup;
     }
-    const char *label = dom;
+    const char *label = dom, *last = dom;
     for (size_t i = 0; i <= dom_len; i++) {
         if (i == dom_len || dom[i] == '.') {
             if (!acc_label_ok(label, (size_t)(dom + i - label))) {
                 why = "The domain is not a valid host name.";
                 goto cleanup;
             }
+            last = label;
             label = dom + i + 1;
         }
+    }
+    /* An all-numeric last label makes "ada@192.0.2.1": an IP address, not a host name,
+     * that some mail systems would deliver to like the literal ada@[192.0.2.1]. No
+     * top-level domain is all-numeric (RFC 3696 section 2). */
+    if (strspn(last, "0123456789") == (size_t)(dom + dom_len - last)) {
+        why = "The domain is not a valid host name.";
+        goto cleanup;
     }
     ret = 0;
 

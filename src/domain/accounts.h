@@ -22,9 +22,13 @@
 
 /*
  * Normalizes and validates an email address: trims ASCII whitespace around it, lower-cases
- * it (ASCII), then requires exactly one '@', a local part of 1..64 bytes of printable ASCII,
- * a domain of 1..253 bytes with at least one dot whose labels are 1..63 of [a-z0-9-] not
- * starting or ending with '-', and at most TG_EMAIL_MAX bytes in total.
+ * it (ASCII), then requires exactly one '@', a local part of 1..64 bytes that is a dot-atom
+ * (letters, digits and #$&'*+-/=?^_`{|}~ in runs separated by single dots, no dot at either
+ * end), a domain of 1..253 bytes with at least one dot whose labels are 1..63 of [a-z0-9-]
+ * not starting or ending with '-' and whose last label is not all digits, and at most
+ * TG_EMAIL_MAX bytes in total. Quoted local parts, backslash escapes, comments, address
+ * literals ([192.0.2.1]), source routes and the '%' and '!' relay forms are refused: each
+ * would be a second spelling of a mailbox. Plus-addressing (ada+tag@) is kept as is.
  * in: NUL-terminated. out: receives the normalized address ("" on failure).
  * Returns 0, or -1 with *reason set.
  */
