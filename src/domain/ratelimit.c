@@ -27,6 +27,7 @@
  */
 #include "domain/ratelimit.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -469,6 +470,54 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
     out->retry_after_s = 0;
 unlock:
     pthread_mutex_unlock(&s->mu);
+}
+
+int ratelimit_ip_key(const char *ip, char *out, size_t cap)
+{
+    int ret = -1;
+    unsigned char a[16];
+    char text[INET6_ADDRSTRLEN];
+    size_t n = 0;
+    int w;
+
+    if (cap > 0)
+        out[0] = '\0';
+    if (ip == NULL)
+        goto cleanup;
+    /* The longest address text is 45 bytes; do not hand inet_pton megabytes to scan. */
+    while (n < INET6_ADDRSTRLEN && ip[n] != '\0')
+        n++;
+    if (n == INET6_ADDRSTRLEN)
+        goto cleanup;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        if (inet_ntop(AF_INET, a, text, sizeof text) == NULL)
+            goto cleanup;
+        w = snprintf(out, cap, "ip:%s", text);
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, v4mapped, sizeof v4mapped) == 0) {
+            if (inet_ntop(AF_INET, a + 12, text, sizeof text) == NULL)
+                goto cleanup;
+            w = snprintf(out, cap, "ip:%s", text);
+        } else {
+            /* Zero the interface identifier, then let inet_ntop pick the one canonical
+             * spelling of what is left. */
+            memset(a + 8, 0, 8);
+            if (inet_ntop(AF_INET6, a, text, sizeof text) == NULL)
+                goto cleanup;
+            w = snprintf(out, cap, "ip:%s/64", text);
+        }
+    } else {
+        goto cleanup;
+    }
+    if (w < 0 || (size_t)w >= cap)
+        goto cleanup;
+    ret = 0;
+
+cleanup:
+    if (ret != 0 && cap > 0)
+        out[0] = '\0';
+    return ret;
 }
 
 /* ratelimit_size() is the number of keys held now, ratelimit_capacity() the most it holds. */

@@ -46,6 +46,26 @@ int ratelimit_enabled(enum rl_policy p);
  * A disabled policy always admits, with limit 0. */
 void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out);
 
+/* Room for any key ratelimit_ip_key() writes, NUL included: the longest is
+ * "ip:ffff:ffff:ffff:ffff::/64" (27 bytes). */
+#define RATELIMIT_IP_KEY_MAX 32
+
+/*
+ * Turns a client address (the text of an IPv4 or IPv6 address, as from inet_ntop: no
+ * brackets, port, zone or surrounding spaces) into the rate-limit key for that client:
+ *   IPv4                  "ip:192.0.2.1"
+ *   IPv4-mapped IPv6      "ip:192.0.2.1" (::ffff:192.0.2.1 is that IPv4 client)
+ *   other IPv6            "ip:2001:db8:1:2::/64", its /64 in RFC 5952 form
+ * Why the /64: a host is usually given a whole /64 (SLAAC, privacy addresses, RFC 6177)
+ * and may pick any of its 2^64 addresses per request, so a per-address key would not limit
+ * it at all. Different spellings of one address or /64 give one key. The "ip:" prefix keeps
+ * these keys apart from "u:<user id>" keys when both are counted under one policy.
+ * out: cap bytes; RATELIMIT_IP_KEY_MAX always suffice. Returns 0, or -1 with out "" (when
+ * cap > 0) if ip is NULL or not an address, or the key does not fit (never truncated).
+ * Callers must not skip limiting on -1.
+ */
+int ratelimit_ip_key(const char *ip, char *out, size_t cap);
+
 /* Number of keys currently tracked, and the most that can be (memory bound). For tests
  * and metrics. */
 size_t ratelimit_size(void);

@@ -2,6 +2,7 @@
  * isolation, bounded memory and behaviour under threads. */
 #include "../test.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -275,6 +276,149 @@ static void test_eviction(void)
     CHECK(ratelimit_size() == 0, "shutdown frees all state");
 }
 
+static void test_ip_key(void)
+{
+    static const struct {
+        const char *ip, *want; /* want NULL: refused */
+    } cases[] = {
+        {"192.0.2.1", "ip:192.0.2.1"},
+        {"255.255.255.255", "ip:255.255.255.255"},
+        {"0.0.0.0", "ip:0.0.0.0"},
+        /* IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 client) is that client */
+        {"::ffff:192.0.2.1", "ip:192.0.2.1"},
+        {"::FFFF:192.0.2.1", "ip:192.0.2.1"},
+        {"::ffff:c000:201", "ip:192.0.2.1"},
+        {"0:0:0:0:0:ffff:192.0.2.1", "ip:192.0.2.1"},
+        {"0000:0000:0000:0000:0000:FFFF:C000:0201", "ip:192.0.2.1"},
+        /* IPv6: the /64, in one spelling whatever the input's */
+        {"2001:db8:1:2:3:4:5:6", "ip:2001:db8:1:2::/64"},
+        {"2001:DB8:1:2::1", "ip:2001:db8:1:2::/64"},
+        {"2001:0db8:0001:0002:ffff:ffff:ffff:ffff", "ip:2001:db8:1:2::/64"},
+        {"2001:db8:1:2::", "ip:2001:db8:1:2::/64"},
+        {"2001:db8:1:3::1", "ip:2001:db8:1:3::/64"},
+        {"2001:db8:0:0:1::1", "ip:2001:db8::/64"},
+        {"2001:db8::", "ip:2001:db8::/64"},
+        {"fe80::1", "ip:fe80::/64"},
+        {"::1", "ip:::/64"},
+        {"::", "ip:::/64"},
+        {"::192.0.2.1", "ip:::/64"},               /* IPv4-compatible (deprecated): plain IPv6 */
+        {"64:ff9b::192.0.2.1", "ip:64:ff9b::/64"}, /* NAT64: the translator's /64 */
+        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ip:ffff:ffff:ffff:ffff::/64"},
+        {"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "ip:ffff:ffff:ffff:ffff::/64"},
+        {"", NULL},
+        {"1.2.3", NULL},
+        {"1.2.3.4.5", NULL},
+        {"256.1.1.1", NULL},
+        {"01.2.3.4", NULL},
+        {"0x7f.0.0.1", NULL},
+        {"1.2.3.4:80", NULL},
+        {" 1.2.3.4", NULL},
+        {"1.2.3.4 ", NULL},
+        {"1.2.3.4\n", NULL},
+        {"[2001:db8::1]", NULL},
+        {"[2001:db8::1]:443", NULL},
+        {"2001:db8::1%eth0", NULL},
+        {"2001:db8::1/64", NULL},
+        {"2001:db8:::1", NULL},
+        {"2001:db8::1::2", NULL},
+        {"1:2:3:4:5:6:7:8:9", NULL},
+        {"::ffff:1.2.3", NULL},
+        {"12345::1", NULL},
+        {"localhost", NULL},
+        {"ip:192.0.2.1", NULL},
+        {"0000:0000:0000:0000:0000:FFFF:255.255.255.255 ", NULL},
+    };
+    int all = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[RATELIMIT_IP_KEY_MAX];
+        memset(out, 'x', sizeof out);
+        int rc = ratelimit_ip_key(cases[i].ip, out, sizeof out);
+        int ok = cases[i].want ? rc == 0 && strcmp(out, cases[i].want) == 0 : rc == -1 && out[0] == '\0';
+        if (!ok) {
+            printf("#   '%s' -> rc %d '%.*s', want %s\n", cases[i].ip, rc, (int)sizeof out, out,
+                   cases[i].want ? cases[i].want : "refused");
+            all = 0;
+        }
+    }
+    CHECK(all, "ratelimit_ip_key: IPv4, IPv4-mapped, IPv6 /64 and malformed input (%zu cases)",
+          sizeof cases / sizeof cases[0]);
+
+    char out[RATELIMIT_IP_KEY_MAX], big[1000];
+    CHECK(ratelimit_ip_key(NULL, out, sizeof out) == -1 && out[0] == '\0', "NULL address refused");
+    memset(big, '1', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK(ratelimit_ip_key(big, out, sizeof out) == -1 && out[0] == '\0', "1000-byte input refused");
+    /* "ip:ffff:ffff:ffff:ffff::/64" is the longest key: 27 bytes and a NUL */
+    CHECK(ratelimit_ip_key("ffff:ffff:ffff:ffff::1", out, 28) == 0 && strlen(out) == 27,
+          "the longest key fits in 28 bytes");
+    CHECK(ratelimit_ip_key("ffff:ffff:ffff:ffff::1", out, 27) == -1 && out[0] == '\0',
+          "a key that does not fit is refused, not truncated");
+    CHECK(ratelimit_ip_key("192.0.2.1", out, 13) == 0 && ratelimit_ip_key("192.0.2.1", out, 12) == -1,
+          "IPv4 key needs exactly its length plus one");
+    out[0] = 'x';
+    CHECK(ratelimit_ip_key("192.0.2.1", out, 0) == -1 && out[0] == 'x', "cap 0 writes nothing");
+    CHECK(RATELIMIT_IP_KEY_MAX >= 28, "RATELIMIT_IP_KEY_MAX holds the longest key");
+
+    /* Random addresses in three spellings give one key; another host in the same /64 shares
+     * it, a different /64 does not. */
+    uint64_t st = 0x1234567;
+    int same = 1, shared = 1, apart = 1;
+    for (int n = 0; n < 2000; n++) {
+        unsigned char a[16], b[16];
+        char t1[64], t2[64], t3[64], k1[RATELIMIT_IP_KEY_MAX], k2[RATELIMIT_IP_KEY_MAX],
+            k3[RATELIMIT_IP_KEY_MAX];
+        for (int j = 0; j < 16; j++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            a[j] = (unsigned char)(st >> 56);
+        }
+        a[0] |= 0x20; /* never ::/80 (IPv4-mapped and friends) */
+        inet_ntop(AF_INET6, a, t1, sizeof t1);
+        snprintf(t2, sizeof t2, "%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X",
+                 a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13],
+                 a[14], a[15]);
+        snprintf(t3, sizeof t3, "%x:%x:%x:%x:%x:%x:%x:%x", a[0] << 8 | a[1], a[2] << 8 | a[3],
+                 a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9], a[10] << 8 | a[11], a[12] << 8 | a[13],
+                 a[14] << 8 | a[15]);
+        if (ratelimit_ip_key(t1, k1, sizeof k1) || ratelimit_ip_key(t2, k2, sizeof k2) ||
+            ratelimit_ip_key(t3, k3, sizeof k3) || strcmp(k1, k2) || strcmp(k1, k3))
+            same = 0;
+        memcpy(b, a, 16);
+        b[8 + n % 8] ^= (unsigned char)(1u << (n % 7));
+        inet_ntop(AF_INET6, b, t2, sizeof t2);
+        if (ratelimit_ip_key(t2, k2, sizeof k2) || strcmp(k1, k2))
+            shared = 0;
+        memcpy(b, a, 16);
+        b[1 + n % 7] ^= (unsigned char)(1u << (n % 8));
+        inet_ntop(AF_INET6, b, t2, sizeof t2);
+        if (ratelimit_ip_key(t2, k2, sizeof k2) || strcmp(k1, k2) == 0)
+            apart = 0;
+    }
+    CHECK(same, "2000 random IPv6 addresses: compressed, full upper-case and unpadded spellings agree");
+    CHECK(shared, "a change in the low 64 bits keeps the key");
+    CHECK(apart, "a change in the high 64 bits changes the key");
+}
+
+/* The point of the /64 key: one host owns a /64 and can use any address in it. */
+static void test_ip_key_limits(void)
+{
+    char k[RATELIMIT_IP_KEY_MAX];
+    init("auth_ip=2/60s");
+    ratelimit_ip_key("2001:db8:1:2::1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "2001:db8:1:2::1 uses its /64's budget");
+    ratelimit_ip_key("2001:db8:1:2:dead:beef:0:7", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "another address in the same /64 is limited with it");
+    ratelimit_ip_key("2001:0DB8:0001:0002:0000:0000:0000:0009", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "so is a differently spelled one");
+    ratelimit_ip_key("2001:db8:1:3::1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "the next /64 has its own budget");
+    ratelimit_ip_key("192.0.2.1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "an IPv4 client");
+    ratelimit_ip_key("::ffff:192.0.2.1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "is the same client when seen IPv4-mapped");
+    ratelimit_ip_key("192.0.2.2", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "the next IPv4 address is another client");
+}
+
 #define THREADS 8
 #define PER_THREAD 2000
 
@@ -318,6 +462,8 @@ int main(void)
     test_window_edge();
     test_specs();
     test_isolation();
+    test_ip_key();
+    test_ip_key_limits();
     test_eviction();
     test_threads();
     ratelimit_shutdown();
