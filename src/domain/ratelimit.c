@@ -37,6 +37,7 @@
 
 #include <sodium.h>
 
+#include "core/errors.h"
 #include "core/mem.h"
 
 #define RL_SHARDS 64      /* power of two; 64 >> 2-8 worker threads, so locks rarely meet */
@@ -78,13 +79,36 @@ struct rl_pol {
     int64_t limit, period_ns, t_ns, tau_ns;
 };
 
+/*
+ * Names and defaults. The first five come from the seeds' limits. The others:
+ *  - register_ip 5/1h: a registration costs an argon2id hash (64 MiB and the CPU time that
+ *    holds this 2-core machine to 18 logins/s, docs/PERFORMANCE.md) and grants
+ *    TG_SIGNUP_CREDITS free credits. Five at once lets a household or office behind one
+ *    address sign up together; then one per 12 min caps credit farming from one address
+ *    (or IPv6 /64) at ~120 accounts a day. Raise it when many users share a carrier-grade
+ *    NAT address.
+ *  - register_global 60/1m: the ceiling for an attacker with many addresses, which
+ *    register_ip cannot see. One a second in the long run keeps registration hashing at
+ *    about 1/18 of what the hashing pool can do, so logins are not starved, and minting at
+ *    60 * TG_SIGNUP_CREDITS credits a minute; the burst of 60 absorbs a launch-day spike.
+ *  - auth_fail 20/1m: a client with good credentials fails at most now and then (an
+ *    expired access token costs one 401 before the refresh), so 20 a minute is never
+ *    reached by honest use, while a stolen-key list or a token forger gets one try per 3 s
+ *    per address and the HTTP layer stops paying for the lookups beyond that.
+ */
 static const struct {
     const char *name;
     int64_t limit, period_s;
 } rl_defaults[RL__COUNT] = {
-    [RL_NONE] = {"none", 0, 0},          [RL_API_QUERY] = {"api_query", 100, 60},
-    [RL_AUTH_IP] = {"auth_ip", 20, 60},  [RL_AUTH_ACCOUNT] = {"auth_account", 10, 15 * 60},
-    [RL_PAYMENT] = {"payment", 5, 3600}, [RL_VIDEO] = {"video", 10, 3600},
+    [RL_NONE] = {"none", 0, 0},
+    [RL_API_QUERY] = {"api_query", 100, 60},
+    [RL_AUTH_IP] = {"auth_ip", 20, 60},
+    [RL_AUTH_ACCOUNT] = {"auth_account", 10, 15 * 60},
+    [RL_PAYMENT] = {"payment", 5, 3600},
+    [RL_VIDEO] = {"video", 10, 3600},
+    [RL_REGISTER_IP] = {"register_ip", 5, 3600},
+    [RL_REGISTER_GLOBAL] = {"register_global", 60, 60},
+    [RL_AUTH_FAIL] = {"auth_fail", 20, 60},
 };
 
 static struct rl_shard rl_shards[RL_SHARDS];
@@ -158,9 +182,18 @@ static int rl_parse_item(const char *s, const char *e, struct rl_pol *pols, int 
             memcmp(rl_defaults[i].name, s, (size_t)(eq - s)) == 0)
             p = i;
     if (p < 0) {
-        *err = xasprintf(
-            "TG_RATE_LIMITS: unknown policy '%s' (known: api_query, auth_ip, auth_account, payment, video)",
-            rl_show(s, (size_t)(eq - s), shown));
+        /* The list comes from the table, so a new policy cannot be left out of it. */
+        char known[256];
+        size_t k = 0;
+        known[0] = '\0';
+        for (int i = 1; i < RL__COUNT; i++) {
+            int w = snprintf(known + k, sizeof known - k, "%s%s", i > 1 ? ", " : "", rl_defaults[i].name);
+            if (NEVER(w < 0 || (size_t)w >= sizeof known - k))
+                break; /* the names fill a third of the buffer */
+            k += (size_t)w;
+        }
+        *err = xasprintf("TG_RATE_LIMITS: unknown policy '%s' (known: %s)",
+                         rl_show(s, (size_t)(eq - s), shown), known);
         return -1;
     }
     if (given[p]) {

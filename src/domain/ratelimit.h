@@ -12,15 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keep RL__COUNT last: it sizes the tables. Defaults and why they are what they are: in
+ * ratelimit.c. Keys: "u:<user id>" for users, ratelimit_ip_key() for client addresses. */
 enum rl_policy {
     RL_NONE = 0,
-    RL_API_QUERY,     /* api_query: 100 per 60 s per user (seeds: API_QUERY) */
-    RL_AUTH_IP,       /* auth_ip: 20 per 60 s per client IP on sign-in/up/refresh */
-    RL_AUTH_ACCOUNT,  /* auth_account: 10 per 15 min per account (email) on login */
-    RL_PAYMENT,       /* payment: 5 per hour per user (seeds: PAYMENT_REQUEST) */
-    RL_VIDEO,         /* video: 10 per hour per user (seeds: VIDEO_GENERATION) */
+    RL_API_QUERY,       /* api_query: 100 per 60 s per user (seeds: API_QUERY) */
+    RL_AUTH_IP,         /* auth_ip: 20 per 60 s per client IP on sign-in/up/refresh */
+    RL_AUTH_ACCOUNT,    /* auth_account: 10 per 15 min per account (email) on login */
+    RL_PAYMENT,         /* payment: 5 per hour per user (seeds: PAYMENT_REQUEST) */
+    RL_VIDEO,           /* video: 10 per hour per user (seeds: VIDEO_GENERATION) */
+    RL_REGISTER_IP,     /* register_ip: 5 registrations per hour per client address */
+    RL_REGISTER_GLOBAL, /* register_global: 60 registrations per minute per process,
+                           counted under RATELIMIT_KEY_GLOBAL */
+    RL_AUTH_FAIL,       /* auth_fail: 20 failed authentications (bad access token, bad API
+                           key) per minute per client address */
     RL__COUNT
 };
+
+/* The one key of a policy counted for the whole process (register_global). With several
+ * nodes each counts its own: the ceiling is per node. */
+#define RATELIMIT_KEY_GLOBAL "*"
 
 struct rl_result {
     int allowed;
@@ -32,13 +43,15 @@ struct rl_result {
 
 /*
  * Sets up the policies: defaults above, overridden by `spec` (TG_RATE_LIMITS), e.g.
- * "api_query=100/60s,auth_ip=20/60s,payment=5/1h" (units s, m, h; "off" disables all;
- * NULL or "" keeps defaults). Returns 0, or -1 with *err set (caller frees).
+ * "api_query=100/60s,auth_ip=20/60s,payment=5/1h,register_ip=5/1h" (units s, m, h; L from
+ * 1 to 1000000, period from 1 s to 168 h; "name=off" disables one policy, "off" alone
+ * disables all; NULL or "" keeps defaults; a name given twice is an error). Returns 0, or
+ * -1 with *err set (caller frees) and the running policies unchanged.
  */
 int ratelimit_init(const char *spec, char **err);
 /* Frees all state. */
 void ratelimit_shutdown(void);
-/* "api_query", ... */
+/* The policy's name in TG_RATE_LIMITS ("api_query", ...; "unknown" when out of range). */
 const char *ratelimit_policy_name(enum rl_policy p);
 /* 1 when the policy is active (not disabled). */
 int ratelimit_enabled(enum rl_policy p);

@@ -219,6 +219,60 @@ static void test_specs(void)
     CHECK_STR_EQ(ratelimit_policy_name(RL__COUNT), "unknown", "out-of-range policy name");
 }
 
+/* The registration and failed-authentication policies. */
+static void test_new_policies(void)
+{
+    struct rl_result r;
+    init(NULL);
+    CHECK_STR_EQ(ratelimit_policy_name(RL_REGISTER_IP), "register_ip", "name of RL_REGISTER_IP");
+    CHECK_STR_EQ(ratelimit_policy_name(RL_REGISTER_GLOBAL), "register_global", "name of RL_REGISTER_GLOBAL");
+    CHECK_STR_EQ(ratelimit_policy_name(RL_AUTH_FAIL), "auth_fail", "name of RL_AUTH_FAIL");
+    CHECK(ratelimit_enabled(RL_REGISTER_IP) && ratelimit_enabled(RL_REGISTER_GLOBAL) &&
+              ratelimit_enabled(RL_AUTH_FAIL),
+          "the new policies are on by default");
+
+    /* register_ip: 5 per hour, then one per 12 min */
+    CHECK(burst(RL_REGISTER_IP, "ip:192.0.2.1", T0, 10) == 5, "register_ip default: 5 at once");
+    ratelimit_check(RL_REGISTER_IP, "ip:192.0.2.1", T0, &r);
+    CHECK(!r.allowed && r.limit == 5 && r.retry_after_s == 720, "then refused, retry after 720 s");
+    CHECK(!admits(RL_REGISTER_IP, "ip:192.0.2.1", T0 + 719999) &&
+              admits(RL_REGISTER_IP, "ip:192.0.2.1", T0 + 720000),
+          "register_ip: one more after 12 min");
+    /* register_global: 60 per minute, then one per second */
+    CHECK(burst(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0, 100) == 60,
+          "register_global default: 60 at once");
+    CHECK(!admits(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0 + 999) &&
+              admits(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0 + 1000),
+          "register_global: one more after 1 s");
+    /* auth_fail: 20 per minute, then one per 3 s */
+    CHECK(burst(RL_AUTH_FAIL, "ip:2001:db8::/64", T0, 50) == 20, "auth_fail default: 20 at once");
+    CHECK(!admits(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + 2999) &&
+              admits(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + 3000),
+          "auth_fail: one more after 3 s");
+    CHECK(burst(RL_AUTH_IP, "ip:2001:db8::/64", T0, 50) == 20,
+          "auth_fail does not use up auth_ip for the same key");
+
+    CHECK(init("register_ip=2/1h, register_global=off,auth_fail=3/10s") == 0, "the new names parse");
+    CHECK(burst(RL_REGISTER_IP, "k", T0, 10) == 2 && burst(RL_AUTH_FAIL, "k", T0, 10) == 3 &&
+              !ratelimit_enabled(RL_REGISTER_GLOBAL),
+          "and their limits apply");
+    CHECK(burst(RL_AUTH_IP, "k", T0, 50) == 20 && burst(RL_API_QUERY, "k", T0, 500) == 100,
+          "while the others keep their defaults");
+
+    /* Every policy can be named in TG_RATE_LIMITS by ratelimit_policy_name(). */
+    int named = 1;
+    for (int p = RL_API_QUERY; p < RL__COUNT; p++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "%s=1/1h", ratelimit_policy_name((enum rl_policy)p));
+        named &= init(spec) == 0 && burst((enum rl_policy)p, "n", T0, 3) == 1;
+    }
+    CHECK(named, "every policy's name is accepted in a spec and sets that policy");
+    CHECK(init("nope=1/1s") == -1 && strstr(err, "api_query") && strstr(err, "auth_ip") &&
+              strstr(err, "auth_account") && strstr(err, "payment") && strstr(err, "video") &&
+              strstr(err, "register_ip") && strstr(err, "register_global") && strstr(err, "auth_fail"),
+          "an unknown name lists every known policy: %s", err ? err : "(null)");
+}
+
 static void test_isolation(void)
 {
     init(NULL);
@@ -461,6 +515,7 @@ int main(void)
     test_headers();
     test_window_edge();
     test_specs();
+    test_new_policies();
     test_isolation();
     test_ip_key();
     test_ip_key_limits();
