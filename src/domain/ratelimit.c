@@ -437,14 +437,15 @@ static int64_t rl_floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+/* ratelimit_check() (commit = 1) and ratelimit_peek() (commit = 0). */
+static void rl_run(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out, int commit)
 {
     struct rl_entry k;
     uint32_t empty = 0;
     memset(out, 0, sizeof *out);
     if (!rl_ready) {
         /* A limiter that silently admits everything would hide a missing init call. */
-        fprintf(stderr, "tollgate: ratelimit_check before ratelimit_init (programming error)\n");
+        fprintf(stderr, "tollgate: ratelimit_check/peek before ratelimit_init (programming error)\n");
         abort();
     }
     if (!ratelimit_enabled(p)) {
@@ -461,9 +462,11 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
     struct rl_shard *s = &rl_shards[k.hash >> 58]; /* top 6 bits; the index uses the low ones */
 
     pthread_mutex_lock(&s->mu);
-    if (s->slots == NULL)
+    int64_t idx = -1;
+    if (s->slots == NULL && commit)
         s->slots = xcalloc(RL_SLOTS, sizeof *s->slots);
-    int64_t idx = rl_find(s, &k, &empty);
+    if (s->slots != NULL)
+        idx = rl_find(s, &k, &empty);
     int64_t tat = idx >= 0 ? s->entries[idx].tat : now;
     if (tat < now)
         tat = now;
@@ -478,10 +481,12 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
             out->retry_after_s = 1;
         goto unlock;
     }
-    const int64_t new_tat = tat + pol->t_ns;
-    if (idx >= 0) {
+    /* A peek reports the state as it is (the request is not counted), a check the state
+     * after counting this request. */
+    const int64_t new_tat = commit ? tat + pol->t_ns : tat;
+    if (commit && idx >= 0) {
         s->entries[idx].tat = new_tat;
-    } else {
+    } else if (commit) {
         if (s->n == RL_SHARD_CAP) {
             rl_evict(s, now);
             rl_find(s, &k, &empty); /* the index was rebuilt: find the free slot again */
@@ -503,6 +508,16 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
     out->retry_after_s = 0;
 unlock:
     pthread_mutex_unlock(&s->mu);
+}
+
+void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+{
+    rl_run(p, key, now_ms, out, 1);
+}
+
+void ratelimit_peek(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+{
+    rl_run(p, key, now_ms, out, 0);
 }
 
 int ratelimit_ip_key(const char *ip, char *out, size_t cap)

@@ -25,7 +25,7 @@ enum rl_policy {
     RL_REGISTER_GLOBAL, /* register_global: 60 registrations per minute per process,
                            counted under RATELIMIT_KEY_GLOBAL */
     RL_AUTH_FAIL,       /* auth_fail: 20 failed authentications (bad access token, bad API
-                           key) per minute per client address */
+                           key) per minute per client address; see ratelimit_peek() */
     RL__COUNT
 };
 
@@ -58,6 +58,15 @@ int ratelimit_enabled(enum rl_policy p);
 /* Counts one request for (p, key) at now_ms and says whether it is admitted. Thread-safe.
  * A disabled policy always admits, with limit 0. */
 void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out);
+/*
+ * Says what ratelimit_check() would answer for (p, key) at now_ms, without counting
+ * anything: allowed, and remaining = how many checks would be admitted now (one more than
+ * a check would report after counting itself). For policies that count failures rather
+ * than requests (auth_fail): peek before the expensive work and refuse with 429 when not
+ * allowed, then ratelimit_check() once per failure. Peek and check are separate steps, so
+ * concurrent failures from one key can pass the limit by the number in flight. Thread-safe.
+ */
+void ratelimit_peek(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out);
 
 /* Room for any key ratelimit_ip_key() writes, NUL included: the longest is
  * "ip:ffff:ffff:ffff:ffff::/64" (27 bytes). */

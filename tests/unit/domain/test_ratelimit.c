@@ -273,6 +273,76 @@ static void test_new_policies(void)
           "an unknown name lists every known policy: %s", err ? err : "(null)");
 }
 
+/* ratelimit_peek answers what ratelimit_check would, without counting. */
+static void test_peek(void)
+{
+    struct rl_result r, c;
+    init("auth_fail=3/60s,video=off");
+    size_t before = ratelimit_size();
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+    CHECK(r.allowed && r.limit == 3 && r.remaining == 3 && r.reset_s == 0 && r.retry_after_s == 0,
+          "fresh key: allowed, all 3 remaining, nothing to reset");
+    CHECK(ratelimit_size() == before, "a peek at an unknown key stores nothing");
+    int free_peeks = 1;
+    for (int i = 0; i < 100; i++) {
+        ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+        free_peeks &= r.allowed && r.remaining == 3;
+    }
+    CHECK(free_peeks, "peeks do not count");
+    ratelimit_check(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &c);
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+    CHECK(r.allowed && r.remaining == 2 && c.remaining == 2 && r.reset_s == 20,
+          "after one counted failure: 2 remaining, reset 20 s (got %lld, %lld)", (long long)r.remaining,
+          (long long)r.reset_s);
+    burst(RL_AUTH_FAIL, "ip:192.0.2.7", T0, 2);
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 500, &r);
+    ratelimit_check(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 500, &c);
+    CHECK(!r.allowed && r.remaining == 0 && r.retry_after_s == 20 && r.reset_s == 60,
+          "exhausted: refused, retry after 20 s, reset 60 s (got %lld, %lld)", (long long)r.retry_after_s,
+          (long long)r.reset_s);
+    CHECK(!c.allowed && c.retry_after_s == r.retry_after_s && c.reset_s == r.reset_s,
+          "and ratelimit_check agrees");
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 20000, &r);
+    CHECK(r.allowed && r.remaining == 1, "one emission interval later: one admitted again");
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.8", T0, &r);
+    CHECK(r.allowed && r.remaining == 3, "another address is not affected");
+    ratelimit_peek(RL_VIDEO, "u:x", T0, &r);
+    CHECK(r.allowed && r.limit == 0, "a disabled policy: allowed with limit 0");
+
+    /* The auth_fail pattern: peek before checking credentials, count only failures. */
+    init("auth_fail=20/60s");
+    int served = 0, refused = 0;
+    for (int i = 0; i < 100; i++) {
+        ratelimit_peek(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + i, &r);
+        if (!r.allowed) {
+            refused++;
+            continue;
+        }
+        served++;
+        if (i % 2 == 0) /* every other request has bad credentials */
+            ratelimit_check(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + i, &c);
+    }
+    CHECK(served == 39 && refused == 61, "20 failures among 39 requests, then 429 (served %d, refused %d)",
+          served, refused);
+
+    /* Against ratelimit_check on one key, over a pseudo-random timeline. */
+    init("payment=7/70s");
+    uint64_t st = 42;
+    int64_t t = T0;
+    int agree = 1;
+    for (int i = 0; i < 20000; i++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        t += (int64_t)(st >> 33) % 15000;
+        ratelimit_peek(RL_PAYMENT, "u:p", t, &r);
+        ratelimit_check(RL_PAYMENT, "u:p", t, &c);
+        if (r.allowed != c.allowed || r.limit != c.limit ||
+            (c.allowed ? r.remaining != c.remaining + 1 || r.retry_after_s != 0
+                       : r.remaining != 0 || r.reset_s != c.reset_s || r.retry_after_s != c.retry_after_s))
+            agree = 0;
+    }
+    CHECK(agree, "20000 steps: peek's verdict equals check's, with remaining one higher when admitted");
+}
+
 static void test_isolation(void)
 {
     init(NULL);
@@ -516,6 +586,7 @@ int main(void)
     test_window_edge();
     test_specs();
     test_new_policies();
+    test_peek();
     test_isolation();
     test_ip_key();
     test_ip_key_limits();
