@@ -22,9 +22,13 @@
 
 /*
  * Normalizes and validates an email address: trims ASCII whitespace around it, lower-cases
- * it (ASCII), then requires exactly one '@', a local part of 1..64 bytes of printable ASCII,
- * a domain of 1..253 bytes with at least one dot whose labels are 1..63 of [a-z0-9-] not
- * starting or ending with '-', and at most TG_EMAIL_MAX bytes in total.
+ * it (ASCII), then requires exactly one '@', a local part of 1..64 bytes that is a dot-atom
+ * (letters, digits and #$&'*+-/=?^_`{|}~ in runs separated by single dots, no dot at either
+ * end), a domain of 1..253 bytes with at least one dot whose labels are 1..63 of [a-z0-9-]
+ * not starting or ending with '-' and whose last label is not all digits, and at most
+ * TG_EMAIL_MAX bytes in total. Quoted local parts, backslash escapes, comments, address
+ * literals ([192.0.2.1]), source routes and the '%' and '!' relay forms are refused: each
+ * would be a second spelling of a mailbox. Plus-addressing (ada+tag@) is kept as is.
  * in: NUL-terminated. out: receives the normalized address ("" on failure).
  * Returns 0, or -1 with *reason set.
  */
@@ -38,8 +42,15 @@ int accounts_email_normalize(const char *in, char out[TG_EMAIL_MAX + 1], const c
 int accounts_password_check(const char *pw, size_t len, const char **reason);
 
 /*
- * Normalizes a display name: trims ASCII whitespace around it, then requires valid UTF-8,
- * no control characters (C0, DEL, C1) and at most TG_NAME_MAX bytes. "" is allowed.
+ * Normalizes a display name: requires valid UTF-8, trims Unicode whitespace around it
+ * (ASCII, NBSP, U+3000, ...), then requires at most TG_NAME_MAX bytes and refuses anything
+ * that could reorder, hide or break the text it is shown in: control characters (C0, DEL,
+ * C1), U+2028 and U+2029, the bidi controls (U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069) and every other format (Cf) or default-ignorable character (zero width
+ * space, word joiner, BOM, soft hyphen, tags, Hangul fillers, ...). The exceptions are
+ * ZWNJ/ZWJ between visible characters and one variation selector (VS1..VS16, Mongolian
+ * FVS1..FVS4) right after a visible character, which Persian, Indic and Mongolian names and
+ * emoji need. "" is allowed.
  * Also used for API key names (with the caller requiring a non-empty result).
  * out: receives the trimmed name ("" on failure). Returns 0, or -1 with *reason set.
  */

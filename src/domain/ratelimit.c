@@ -27,6 +27,7 @@
  */
 #include "domain/ratelimit.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@
 
 #include <sodium.h>
 
+#include "core/errors.h"
 #include "core/mem.h"
 
 #define RL_SHARDS 64      /* power of two; 64 >> 2-8 worker threads, so locks rarely meet */
@@ -77,13 +79,36 @@ struct rl_pol {
     int64_t limit, period_ns, t_ns, tau_ns;
 };
 
+/*
+ * Names and defaults. The first five come from the seeds' limits. The others:
+ *  - register_ip 5/1h: a registration costs an argon2id hash (64 MiB and the CPU time that
+ *    holds this 2-core machine to 18 logins/s, docs/PERFORMANCE.md) and grants
+ *    TG_SIGNUP_CREDITS free credits. Five at once lets a household or office behind one
+ *    address sign up together; then one per 12 min caps credit farming from one address
+ *    (or IPv6 /64) at ~120 accounts a day. Raise it when many users share a carrier-grade
+ *    NAT address.
+ *  - register_global 60/1m: the ceiling for an attacker with many addresses, which
+ *    register_ip cannot see. One a second in the long run keeps registration hashing at
+ *    about 1/18 of what the hashing pool can do, so logins are not starved, and minting at
+ *    60 * TG_SIGNUP_CREDITS credits a minute; the burst of 60 absorbs a launch-day spike.
+ *  - auth_fail 20/1m: a client with good credentials fails at most now and then (an
+ *    expired access token costs one 401 before the refresh), so 20 a minute is never
+ *    reached by honest use, while a stolen-key list or a token forger gets one try per 3 s
+ *    per address and the HTTP layer stops paying for the lookups beyond that.
+ */
 static const struct {
     const char *name;
     int64_t limit, period_s;
 } rl_defaults[RL__COUNT] = {
-    [RL_NONE] = {"none", 0, 0},          [RL_API_QUERY] = {"api_query", 100, 60},
-    [RL_AUTH_IP] = {"auth_ip", 20, 60},  [RL_AUTH_ACCOUNT] = {"auth_account", 10, 15 * 60},
-    [RL_PAYMENT] = {"payment", 5, 3600}, [RL_VIDEO] = {"video", 10, 3600},
+    [RL_NONE] = {"none", 0, 0},
+    [RL_API_QUERY] = {"api_query", 100, 60},
+    [RL_AUTH_IP] = {"auth_ip", 20, 60},
+    [RL_AUTH_ACCOUNT] = {"auth_account", 10, 15 * 60},
+    [RL_PAYMENT] = {"payment", 5, 3600},
+    [RL_VIDEO] = {"video", 10, 3600},
+    [RL_REGISTER_IP] = {"register_ip", 5, 3600},
+    [RL_REGISTER_GLOBAL] = {"register_global", 60, 60},
+    [RL_AUTH_FAIL] = {"auth_fail", 20, 60},
 };
 
 static struct rl_shard rl_shards[RL_SHARDS];
@@ -157,9 +182,18 @@ static int rl_parse_item(const char *s, const char *e, struct rl_pol *pols, int 
             memcmp(rl_defaults[i].name, s, (size_t)(eq - s)) == 0)
             p = i;
     if (p < 0) {
-        *err = xasprintf(
-            "TG_RATE_LIMITS: unknown policy '%s' (known: api_query, auth_ip, auth_account, payment, video)",
-            rl_show(s, (size_t)(eq - s), shown));
+        /* The list comes from the table, so a new policy cannot be left out of it. */
+        char known[256];
+        size_t k = 0;
+        known[0] = '\0';
+        for (int i = 1; i < RL__COUNT; i++) {
+            int w = snprintf(known + k, sizeof known - k, "%s%s", i > 1 ? ", " : "", rl_defaults[i].name);
+            if (NEVER(w < 0 || (size_t)w >= sizeof known - k))
+                break; /* the names fill a third of the buffer */
+            k += (size_t)w;
+        }
+        *err = xasprintf("TG_RATE_LIMITS: unknown policy '%s' (known: %s)",
+                         rl_show(s, (size_t)(eq - s), shown), known);
         return -1;
     }
     if (given[p]) {
@@ -403,14 +437,15 @@ static int64_t rl_floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+/* ratelimit_check() (commit = 1) and ratelimit_peek() (commit = 0). */
+static void rl_run(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out, int commit)
 {
     struct rl_entry k;
     uint32_t empty = 0;
     memset(out, 0, sizeof *out);
     if (!rl_ready) {
         /* A limiter that silently admits everything would hide a missing init call. */
-        fprintf(stderr, "tollgate: ratelimit_check before ratelimit_init (programming error)\n");
+        fprintf(stderr, "tollgate: ratelimit_check/peek before ratelimit_init (programming error)\n");
         abort();
     }
     if (!ratelimit_enabled(p)) {
@@ -427,9 +462,11 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
     struct rl_shard *s = &rl_shards[k.hash >> 58]; /* top 6 bits; the index uses the low ones */
 
     pthread_mutex_lock(&s->mu);
-    if (s->slots == NULL)
+    int64_t idx = -1;
+    if (s->slots == NULL && commit)
         s->slots = xcalloc(RL_SLOTS, sizeof *s->slots);
-    int64_t idx = rl_find(s, &k, &empty);
+    if (s->slots != NULL)
+        idx = rl_find(s, &k, &empty);
     int64_t tat = idx >= 0 ? s->entries[idx].tat : now;
     if (tat < now)
         tat = now;
@@ -444,10 +481,12 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
             out->retry_after_s = 1;
         goto unlock;
     }
-    const int64_t new_tat = tat + pol->t_ns;
-    if (idx >= 0) {
+    /* A peek reports the state as it is (the request is not counted), a check the state
+     * after counting this request. */
+    const int64_t new_tat = commit ? tat + pol->t_ns : tat;
+    if (commit && idx >= 0) {
         s->entries[idx].tat = new_tat;
-    } else {
+    } else if (commit) {
         if (s->n == RL_SHARD_CAP) {
             rl_evict(s, now);
             rl_find(s, &k, &empty); /* the index was rebuilt: find the free slot again */
@@ -469,6 +508,64 @@ void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct r
     out->retry_after_s = 0;
 unlock:
     pthread_mutex_unlock(&s->mu);
+}
+
+void ratelimit_check(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+{
+    rl_run(p, key, now_ms, out, 1);
+}
+
+void ratelimit_peek(enum rl_policy p, const char *key, int64_t now_ms, struct rl_result *out)
+{
+    rl_run(p, key, now_ms, out, 0);
+}
+
+int ratelimit_ip_key(const char *ip, char *out, size_t cap)
+{
+    int ret = -1;
+    unsigned char a[16];
+    char text[INET6_ADDRSTRLEN];
+    size_t n = 0;
+    int w;
+
+    if (cap > 0)
+        out[0] = '\0';
+    if (ip == NULL)
+        goto cleanup;
+    /* The longest address text is 45 bytes; do not hand inet_pton megabytes to scan. */
+    while (n < INET6_ADDRSTRLEN && ip[n] != '\0')
+        n++;
+    if (n == INET6_ADDRSTRLEN)
+        goto cleanup;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        if (inet_ntop(AF_INET, a, text, sizeof text) == NULL)
+            goto cleanup;
+        w = snprintf(out, cap, "ip:%s", text);
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, v4mapped, sizeof v4mapped) == 0) {
+            if (inet_ntop(AF_INET, a + 12, text, sizeof text) == NULL)
+                goto cleanup;
+            w = snprintf(out, cap, "ip:%s", text);
+        } else {
+            /* Zero the interface identifier, then let inet_ntop pick the one canonical
+             * spelling of what is left. */
+            memset(a + 8, 0, 8);
+            if (inet_ntop(AF_INET6, a, text, sizeof text) == NULL)
+                goto cleanup;
+            w = snprintf(out, cap, "ip:%s/64", text);
+        }
+    } else {
+        goto cleanup;
+    }
+    if (w < 0 || (size_t)w >= cap)
+        goto cleanup;
+    ret = 0;
+
+cleanup:
+    if (ret != 0 && cap > 0)
+        out[0] = '\0';
+    return ret;
 }
 
 /* ratelimit_size() is the number of keys held now, ratelimit_capacity() the most it holds. */

@@ -1,6 +1,8 @@
 /* Unit tests for src/domain/accounts.c: email normalization, password policy, names. */
 #include "../test.h"
 
+#include <stdint.h>
+
 #include "domain/accounts.h"
 
 struct email_case {
@@ -66,6 +68,39 @@ static void test_email(void)
         {bad253, NULL, "253-byte domain (255 bytes in total)"},
         {badlabel, NULL, "64-byte label"},
         {toolong, NULL, "more than 254 bytes in total"},
+        /* Only a dot-atom local part: every other RFC 5321/5322 form is a second spelling
+         * of a mailbox that a plain address already names. */
+        {"o'brien@example.com", "o'brien@example.com", "apostrophe (atext)"},
+        {"a_b-c@example.com", "a_b-c@example.com", "underscore and hyphen"},
+        {"a/b=c?d^e`f{g|h}i~j#k$l&m*n@example.com", "a/b=c?d^e`f{g|h}i~j#k$l&m*n@example.com",
+         "the rest of RFC 5322 atext"},
+        {"ada+tag@example.com", "ada+tag@example.com", "plus-addressing is its own address"},
+        {"\"ada\"@example.com", NULL, "quoted local part that would shadow ada@example.com"},
+        {"\"a\"da@example.com", NULL, "partly quoted local part"},
+        {"\"ada@example.com\"@example.com", NULL, "quoted local part holding an address"},
+        {"\"a da\"@example.com", NULL, "quoted local part with a space"},
+        {"a\\da@example.com", NULL, "backslash escape"},
+        {"ada(comment)@example.com", NULL, "comment after the local part"},
+        {"(comment)ada@example.com", NULL, "comment before the local part"},
+        {"ada@(comment)example.com", NULL, "comment before the domain"},
+        {"ada@example.com(comment)", NULL, "comment after the domain"},
+        {"ada@[192.0.2.1]", NULL, "IPv4 address literal"},
+        {"ada@[IPv6:2001:db8::1]", NULL, "IPv6 address literal"},
+        {"ada@192.0.2.1", NULL, "bare IPv4 address as the domain"},
+        {"ada@example.123", NULL, "all-numeric top-level label"},
+        {".ada@example.com", NULL, "leading dot in the local part"},
+        {"ada.@example.com", NULL, "trailing dot in the local part"},
+        {"a..da@example.com", NULL, "two dots in a row in the local part"},
+        {".@example.com", NULL, "local part of only a dot"},
+        {"ada%example.org@example.com", NULL, "percent-hack source route"},
+        {"example.org!ada@example.com", NULL, "bang path"},
+        {"@relay.example:ada@example.com", NULL, "RFC 5321 source route"},
+        {"ada,bob@example.com", NULL, "comma (an address list)"},
+        {"ada;bob@example.com", NULL, "semicolon"},
+        {"ada:bob@example.com", NULL, "colon (a group)"},
+        {"<ada@example.com>", NULL, "angle brackets"},
+        {"Ada <ada@example.com>", NULL, "display name and angle brackets"},
+        {"[ada]@example.com", NULL, "brackets in the local part"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[TG_EMAIL_MAX + 1];
@@ -149,6 +184,66 @@ static void test_display_name(void)
         {"Al\x7fice", NULL, "DEL"},
         {"Al\xc2\x85ice", NULL, "C1 control (NEL)"},
         {"Al\xffice", NULL, "invalid UTF-8"},
+        /* RIGHT-TO-LEFT OVERRIDE: "admin[RLO]gnp.exe" is displayed as "adminexe.png". */
+        {"admin\xe2\x80\xae" "gnp.exe", NULL, "RLO that makes admin[RLO]gnp.exe read adminexe.png"},
+        {"\xe2\x80\xae" "Alice", NULL, "RLO at the start"},
+        {"Alice\xe2\x80\xac", NULL, "PDF at the end"},
+        {"Al\xe2\x80\xa8ice", NULL, "LINE SEPARATOR inside"},
+        {"Alice\xe2\x80\xa8", NULL, "LINE SEPARATOR at the end (not trimmed as space)"},
+        {"\xe2\x80\xa9" "Alice", NULL, "PARAGRAPH SEPARATOR at the start"},
+        {"Alice\xc2\x85", NULL, "NEL at the end (a C1 control, not trimmed as space)"},
+        {"ad\xe2\x80\x8bmin", NULL, "ZERO WIDTH SPACE inside"},
+        {"ad\xe2\x81\xa0min", NULL, "WORD JOINER inside"},
+        {"\xef\xbb\xbf" "Alice", NULL, "BOM at the start"},
+        {"ad\xc2\xadmin", NULL, "SOFT HYPHEN (invisible unless the line breaks there)"},
+        {"Al\xe2\x81\xa1ice", NULL, "FUNCTION APPLICATION (invisible math operator)"},
+        {"Al\xe2\x81\xaaice", NULL, "deprecated format character U+206A"},
+        {"Al\xef\xbf\xb9ice", NULL, "INTERLINEAR ANNOTATION ANCHOR"},
+        {"\xd8\x80" "1", NULL, "ARABIC NUMBER SIGN (Cf)"},
+        {"\xe1\xa0\x8e", NULL, "MONGOLIAN VOWEL SEPARATOR (Cf)"},
+        {"Al\xf0\x9d\x85\xb3ice", NULL, "MUSICAL SYMBOL BEGIN BEAM (Cf)"},
+        {"Al\xf0\x93\x90\xb9ice", NULL, "EGYPTIAN HIEROGLYPH INSERT AT MIDDLE (Cf since Unicode 15)"},
+        {"Alice\xf3\xa0\x81\x81\xf3\xa0\x81\x82", NULL, "tag characters that spell hidden ASCII"},
+        {"\xe3\x85\xa4", NULL, "HANGUL FILLER alone (renders as nothing)"},
+        {"Al\xe3\x85\xa4ice", NULL, "HANGUL FILLER inside"},
+        {"\xe1\x85\x9f", NULL, "HANGUL CHOSEONG FILLER"},
+        {"\xef\xbe\xa0", NULL, "HALFWIDTH HANGUL FILLER"},
+        {"Al\xcd\x8fice", NULL, "COMBINING GRAPHEME JOINER"},
+        {"Al\xe1\x9e\xb4ice", NULL, "KHMER VOWEL INHERENT AQ (default ignorable)"},
+        {"\xe8\x91\x9b\xf3\xa0\x84\x80", NULL, "ideographic variation selector (VS17)"},
+        {"Al\xef\xbf\xb0ice", NULL, "unassigned default-ignorable U+FFF0"},
+        /* Joiners and variation selectors are needed for real names and emoji, but only
+         * bound to visible neighbours. */
+        {"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb",
+         "emoji ZWJ sequence (woman technologist)"},
+        {"Ada \xe2\x9d\xa4\xef\xb8\x8f", "Ada \xe2\x9d\xa4\xef\xb8\x8f", "emoji with VS16 at the end"},
+        {"\xf0\x9f\x8f\xb3\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x8c\x88",
+         "\xf0\x9f\x8f\xb3\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x8c\x88", "VS16 then ZWJ (rainbow flag)"},
+        {"\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85",
+         "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85", "Persian word with ZWNJ"},
+        {"\xe0\xa4\x95\xe0\xa5\x8d\xe2\x80\x8d\xe0\xa4\xb7", "\xe0\xa4\x95\xe0\xa5\x8d\xe2\x80\x8d\xe0\xa4\xb7",
+         "Devanagari ZWJ after a virama (a combining mark)"},
+        {"\xe1\xa0\xa0\xe1\xa0\x8b", "\xe1\xa0\xa0\xe1\xa0\x8b", "Mongolian letter with FVS1"},
+        {"1\xef\xb8\x8f\xe2\x83\xa3", "1\xef\xb8\x8f\xe2\x83\xa3", "keycap: VS16 then an enclosing mark"},
+        {"\xe2\x80\x8d" "Alice", NULL, "ZWJ at the start"},
+        {"Alice\xe2\x80\x8d", NULL, "ZWJ at the end"},
+        {"Alice\xe2\x80\x8d  ", NULL, "ZWJ at the end before trimmed spaces"},
+        {"Al\xe2\x80\x8d\xe2\x80\x8d" "ice", NULL, "two ZWJ in a row"},
+        {"Al\xe2\x80\x8c\xe2\x80\x8d" "ice", NULL, "ZWNJ then ZWJ"},
+        {"Al\xe2\x80\x8d ice", NULL, "ZWJ before a space"},
+        {"Al \xe2\x80\x8cice", NULL, "ZWNJ after a space"},
+        {"\xe2\x80\x8c", NULL, "ZWNJ alone"},
+        {"\xef\xb8\x8f" "Alice", NULL, "VS16 at the start"},
+        {"A\xef\xb8\x8f\xef\xb8\x8f", NULL, "two variation selectors on one character"},
+        {"A \xef\xb8\x8f", NULL, "variation selector after a space"},
+        {"A\xe2\x80\x8d\xef\xb8\x8f" "b", NULL, "variation selector after a joiner"},
+        /* Unicode spaces around a name are trimmed like ASCII ones, so a name cannot be
+         * made of spaces only; inside they are kept. */
+        {"\xe3\x80\x80" "Alice\xc2\xa0", "Alice", "ideographic space and NBSP trimmed"},
+        {"\xe3\x80\x80\xe2\x80\x83\xc2\xa0", "", "only Unicode spaces becomes empty"},
+        {"\xc2\xa0\tAlice \xe2\x80\xaf", "Alice", "mixed ASCII and Unicode spaces trimmed"},
+        {"Jean\xc2\xa0Pierre", "Jean\xc2\xa0Pierre", "NBSP inside kept"},
+        {"\xe3\x80\x80\xff", NULL, "invalid UTF-8 after a Unicode space"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[TG_NAME_MAX + 1];
@@ -162,10 +257,44 @@ static void test_display_name(void)
     }
 }
 
+/* Every bidi formatting character (UAX #9: ALM, LRM, RLM, embeddings, overrides, PDF,
+ * isolates), each of which can reorder the text around it, and the line and paragraph
+ * separators are refused wherever they are. */
+static void test_display_name_bidi(void)
+{
+    static const uint32_t refused[] = {0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D,
+                                       0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029};
+    static const char *const fmt[3] = {"%.*sabcd", "ab%.*scd", "abcd%.*s"}; /* start, middle, end */
+    int all = 1;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint32_t cp = refused[i];
+        char enc[4], in[32], out[TG_NAME_MAX + 1];
+        size_t k = 0;
+        if (cp < 0x800) {
+            enc[k++] = (char)(0xC0 | (cp >> 6));
+        } else {
+            enc[k++] = (char)(0xE0 | (cp >> 12));
+            enc[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        }
+        enc[k++] = (char)(0x80 | (cp & 0x3F));
+        for (int pos = 0; pos < 3; pos++) {
+            const char *why = NULL;
+            snprintf(in, sizeof in, fmt[pos], (int)k, enc);
+            int rc = accounts_display_name_normalize(in, out, &why);
+            if (rc != -1 || out[0] != '\0' || why == NULL) {
+                printf("#   U+%04X at position %d was accepted\n", (unsigned)cp, pos);
+                all = 0;
+            }
+        }
+    }
+    CHECK(all, "every bidi control and line/paragraph separator is refused at start, middle and end");
+}
+
 int main(void)
 {
     test_email();
     test_password();
     test_display_name();
+    test_display_name_bidi();
     return test_done();
 }

@@ -2,6 +2,7 @@
  * isolation, bounded memory and behaviour under threads. */
 #include "../test.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -218,6 +219,130 @@ static void test_specs(void)
     CHECK_STR_EQ(ratelimit_policy_name(RL__COUNT), "unknown", "out-of-range policy name");
 }
 
+/* The registration and failed-authentication policies. */
+static void test_new_policies(void)
+{
+    struct rl_result r;
+    init(NULL);
+    CHECK_STR_EQ(ratelimit_policy_name(RL_REGISTER_IP), "register_ip", "name of RL_REGISTER_IP");
+    CHECK_STR_EQ(ratelimit_policy_name(RL_REGISTER_GLOBAL), "register_global", "name of RL_REGISTER_GLOBAL");
+    CHECK_STR_EQ(ratelimit_policy_name(RL_AUTH_FAIL), "auth_fail", "name of RL_AUTH_FAIL");
+    CHECK(ratelimit_enabled(RL_REGISTER_IP) && ratelimit_enabled(RL_REGISTER_GLOBAL) &&
+              ratelimit_enabled(RL_AUTH_FAIL),
+          "the new policies are on by default");
+
+    /* register_ip: 5 per hour, then one per 12 min */
+    CHECK(burst(RL_REGISTER_IP, "ip:192.0.2.1", T0, 10) == 5, "register_ip default: 5 at once");
+    ratelimit_check(RL_REGISTER_IP, "ip:192.0.2.1", T0, &r);
+    CHECK(!r.allowed && r.limit == 5 && r.retry_after_s == 720, "then refused, retry after 720 s");
+    CHECK(!admits(RL_REGISTER_IP, "ip:192.0.2.1", T0 + 719999) &&
+              admits(RL_REGISTER_IP, "ip:192.0.2.1", T0 + 720000),
+          "register_ip: one more after 12 min");
+    /* register_global: 60 per minute, then one per second */
+    CHECK(burst(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0, 100) == 60,
+          "register_global default: 60 at once");
+    CHECK(!admits(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0 + 999) &&
+              admits(RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL, T0 + 1000),
+          "register_global: one more after 1 s");
+    /* auth_fail: 20 per minute, then one per 3 s */
+    CHECK(burst(RL_AUTH_FAIL, "ip:2001:db8::/64", T0, 50) == 20, "auth_fail default: 20 at once");
+    CHECK(!admits(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + 2999) &&
+              admits(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + 3000),
+          "auth_fail: one more after 3 s");
+    CHECK(burst(RL_AUTH_IP, "ip:2001:db8::/64", T0, 50) == 20,
+          "auth_fail does not use up auth_ip for the same key");
+
+    CHECK(init("register_ip=2/1h, register_global=off,auth_fail=3/10s") == 0, "the new names parse");
+    CHECK(burst(RL_REGISTER_IP, "k", T0, 10) == 2 && burst(RL_AUTH_FAIL, "k", T0, 10) == 3 &&
+              !ratelimit_enabled(RL_REGISTER_GLOBAL),
+          "and their limits apply");
+    CHECK(burst(RL_AUTH_IP, "k", T0, 50) == 20 && burst(RL_API_QUERY, "k", T0, 500) == 100,
+          "while the others keep their defaults");
+
+    /* Every policy can be named in TG_RATE_LIMITS by ratelimit_policy_name(). */
+    int named = 1;
+    for (int p = RL_API_QUERY; p < RL__COUNT; p++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "%s=1/1h", ratelimit_policy_name((enum rl_policy)p));
+        named &= init(spec) == 0 && burst((enum rl_policy)p, "n", T0, 3) == 1;
+    }
+    CHECK(named, "every policy's name is accepted in a spec and sets that policy");
+    CHECK(init("nope=1/1s") == -1 && strstr(err, "api_query") && strstr(err, "auth_ip") &&
+              strstr(err, "auth_account") && strstr(err, "payment") && strstr(err, "video") &&
+              strstr(err, "register_ip") && strstr(err, "register_global") && strstr(err, "auth_fail"),
+          "an unknown name lists every known policy: %s", err ? err : "(null)");
+}
+
+/* ratelimit_peek answers what ratelimit_check would, without counting. */
+static void test_peek(void)
+{
+    struct rl_result r, c;
+    init("auth_fail=3/60s,video=off");
+    size_t before = ratelimit_size();
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+    CHECK(r.allowed && r.limit == 3 && r.remaining == 3 && r.reset_s == 0 && r.retry_after_s == 0,
+          "fresh key: allowed, all 3 remaining, nothing to reset");
+    CHECK(ratelimit_size() == before, "a peek at an unknown key stores nothing");
+    int free_peeks = 1;
+    for (int i = 0; i < 100; i++) {
+        ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+        free_peeks &= r.allowed && r.remaining == 3;
+    }
+    CHECK(free_peeks, "peeks do not count");
+    ratelimit_check(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &c);
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0, &r);
+    CHECK(r.allowed && r.remaining == 2 && c.remaining == 2 && r.reset_s == 20,
+          "after one counted failure: 2 remaining, reset 20 s (got %lld, %lld)", (long long)r.remaining,
+          (long long)r.reset_s);
+    burst(RL_AUTH_FAIL, "ip:192.0.2.7", T0, 2);
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 500, &r);
+    ratelimit_check(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 500, &c);
+    CHECK(!r.allowed && r.remaining == 0 && r.retry_after_s == 20 && r.reset_s == 60,
+          "exhausted: refused, retry after 20 s, reset 60 s (got %lld, %lld)", (long long)r.retry_after_s,
+          (long long)r.reset_s);
+    CHECK(!c.allowed && c.retry_after_s == r.retry_after_s && c.reset_s == r.reset_s,
+          "and ratelimit_check agrees");
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.7", T0 + 20000, &r);
+    CHECK(r.allowed && r.remaining == 1, "one emission interval later: one admitted again");
+    ratelimit_peek(RL_AUTH_FAIL, "ip:192.0.2.8", T0, &r);
+    CHECK(r.allowed && r.remaining == 3, "another address is not affected");
+    ratelimit_peek(RL_VIDEO, "u:x", T0, &r);
+    CHECK(r.allowed && r.limit == 0, "a disabled policy: allowed with limit 0");
+
+    /* The auth_fail pattern: peek before checking credentials, count only failures. */
+    init("auth_fail=20/60s");
+    int served = 0, refused = 0;
+    for (int i = 0; i < 100; i++) {
+        ratelimit_peek(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + i, &r);
+        if (!r.allowed) {
+            refused++;
+            continue;
+        }
+        served++;
+        if (i % 2 == 0) /* every other request has bad credentials */
+            ratelimit_check(RL_AUTH_FAIL, "ip:2001:db8::/64", T0 + i, &c);
+    }
+    CHECK(served == 39 && refused == 61, "20 failures among 39 requests, then 429 (served %d, refused %d)",
+          served, refused);
+
+    /* Against ratelimit_check on one key, over a pseudo-random timeline. */
+    init("payment=7/70s");
+    uint64_t st = 42;
+    int64_t t = T0;
+    int agree = 1;
+    for (int i = 0; i < 20000; i++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        t += (int64_t)(st >> 33) % 15000;
+        ratelimit_peek(RL_PAYMENT, "u:p", t, &r);
+        ratelimit_check(RL_PAYMENT, "u:p", t, &c);
+        if (r.allowed != c.allowed || r.limit != c.limit ||
+            (c.allowed ? r.remaining != c.remaining + 1 || r.retry_after_s != 0
+                       : r.remaining != 0 || r.reset_s != c.reset_s || r.retry_after_s != c.retry_after_s))
+            agree = 0;
+    }
+    CHECK(agree, "20000 steps: peek's verdict equals check's, with remaining one higher when admitted");
+}
+
 static void test_isolation(void)
 {
     init(NULL);
@@ -275,6 +400,149 @@ static void test_eviction(void)
     CHECK(ratelimit_size() == 0, "shutdown frees all state");
 }
 
+static void test_ip_key(void)
+{
+    static const struct {
+        const char *ip, *want; /* want NULL: refused */
+    } cases[] = {
+        {"192.0.2.1", "ip:192.0.2.1"},
+        {"255.255.255.255", "ip:255.255.255.255"},
+        {"0.0.0.0", "ip:0.0.0.0"},
+        /* IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 client) is that client */
+        {"::ffff:192.0.2.1", "ip:192.0.2.1"},
+        {"::FFFF:192.0.2.1", "ip:192.0.2.1"},
+        {"::ffff:c000:201", "ip:192.0.2.1"},
+        {"0:0:0:0:0:ffff:192.0.2.1", "ip:192.0.2.1"},
+        {"0000:0000:0000:0000:0000:FFFF:C000:0201", "ip:192.0.2.1"},
+        /* IPv6: the /64, in one spelling whatever the input's */
+        {"2001:db8:1:2:3:4:5:6", "ip:2001:db8:1:2::/64"},
+        {"2001:DB8:1:2::1", "ip:2001:db8:1:2::/64"},
+        {"2001:0db8:0001:0002:ffff:ffff:ffff:ffff", "ip:2001:db8:1:2::/64"},
+        {"2001:db8:1:2::", "ip:2001:db8:1:2::/64"},
+        {"2001:db8:1:3::1", "ip:2001:db8:1:3::/64"},
+        {"2001:db8:0:0:1::1", "ip:2001:db8::/64"},
+        {"2001:db8::", "ip:2001:db8::/64"},
+        {"fe80::1", "ip:fe80::/64"},
+        {"::1", "ip:::/64"},
+        {"::", "ip:::/64"},
+        {"::192.0.2.1", "ip:::/64"},               /* IPv4-compatible (deprecated): plain IPv6 */
+        {"64:ff9b::192.0.2.1", "ip:64:ff9b::/64"}, /* NAT64: the translator's /64 */
+        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ip:ffff:ffff:ffff:ffff::/64"},
+        {"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "ip:ffff:ffff:ffff:ffff::/64"},
+        {"", NULL},
+        {"1.2.3", NULL},
+        {"1.2.3.4.5", NULL},
+        {"256.1.1.1", NULL},
+        {"01.2.3.4", NULL},
+        {"0x7f.0.0.1", NULL},
+        {"1.2.3.4:80", NULL},
+        {" 1.2.3.4", NULL},
+        {"1.2.3.4 ", NULL},
+        {"1.2.3.4\n", NULL},
+        {"[2001:db8::1]", NULL},
+        {"[2001:db8::1]:443", NULL},
+        {"2001:db8::1%eth0", NULL},
+        {"2001:db8::1/64", NULL},
+        {"2001:db8:::1", NULL},
+        {"2001:db8::1::2", NULL},
+        {"1:2:3:4:5:6:7:8:9", NULL},
+        {"::ffff:1.2.3", NULL},
+        {"12345::1", NULL},
+        {"localhost", NULL},
+        {"ip:192.0.2.1", NULL},
+        {"0000:0000:0000:0000:0000:FFFF:255.255.255.255 ", NULL},
+    };
+    int all = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[RATELIMIT_IP_KEY_MAX];
+        memset(out, 'x', sizeof out);
+        int rc = ratelimit_ip_key(cases[i].ip, out, sizeof out);
+        int ok = cases[i].want ? rc == 0 && strcmp(out, cases[i].want) == 0 : rc == -1 && out[0] == '\0';
+        if (!ok) {
+            printf("#   '%s' -> rc %d '%.*s', want %s\n", cases[i].ip, rc, (int)sizeof out, out,
+                   cases[i].want ? cases[i].want : "refused");
+            all = 0;
+        }
+    }
+    CHECK(all, "ratelimit_ip_key: IPv4, IPv4-mapped, IPv6 /64 and malformed input (%zu cases)",
+          sizeof cases / sizeof cases[0]);
+
+    char out[RATELIMIT_IP_KEY_MAX], big[1000];
+    CHECK(ratelimit_ip_key(NULL, out, sizeof out) == -1 && out[0] == '\0', "NULL address refused");
+    memset(big, '1', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK(ratelimit_ip_key(big, out, sizeof out) == -1 && out[0] == '\0', "1000-byte input refused");
+    /* "ip:ffff:ffff:ffff:ffff::/64" is the longest key: 27 bytes and a NUL */
+    CHECK(ratelimit_ip_key("ffff:ffff:ffff:ffff::1", out, 28) == 0 && strlen(out) == 27,
+          "the longest key fits in 28 bytes");
+    CHECK(ratelimit_ip_key("ffff:ffff:ffff:ffff::1", out, 27) == -1 && out[0] == '\0',
+          "a key that does not fit is refused, not truncated");
+    CHECK(ratelimit_ip_key("192.0.2.1", out, 13) == 0 && ratelimit_ip_key("192.0.2.1", out, 12) == -1,
+          "IPv4 key needs exactly its length plus one");
+    out[0] = 'x';
+    CHECK(ratelimit_ip_key("192.0.2.1", out, 0) == -1 && out[0] == 'x', "cap 0 writes nothing");
+    CHECK(RATELIMIT_IP_KEY_MAX >= 28, "RATELIMIT_IP_KEY_MAX holds the longest key");
+
+    /* Random addresses in three spellings give one key; another host in the same /64 shares
+     * it, a different /64 does not. */
+    uint64_t st = 0x1234567;
+    int same = 1, shared = 1, apart = 1;
+    for (int n = 0; n < 2000; n++) {
+        unsigned char a[16], b[16];
+        char t1[64], t2[64], t3[64], k1[RATELIMIT_IP_KEY_MAX], k2[RATELIMIT_IP_KEY_MAX],
+            k3[RATELIMIT_IP_KEY_MAX];
+        for (int j = 0; j < 16; j++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            a[j] = (unsigned char)(st >> 56);
+        }
+        a[0] |= 0x20; /* never ::/80 (IPv4-mapped and friends) */
+        inet_ntop(AF_INET6, a, t1, sizeof t1);
+        snprintf(t2, sizeof t2, "%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X:%02X%02X",
+                 a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13],
+                 a[14], a[15]);
+        snprintf(t3, sizeof t3, "%x:%x:%x:%x:%x:%x:%x:%x", a[0] << 8 | a[1], a[2] << 8 | a[3],
+                 a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9], a[10] << 8 | a[11], a[12] << 8 | a[13],
+                 a[14] << 8 | a[15]);
+        if (ratelimit_ip_key(t1, k1, sizeof k1) || ratelimit_ip_key(t2, k2, sizeof k2) ||
+            ratelimit_ip_key(t3, k3, sizeof k3) || strcmp(k1, k2) || strcmp(k1, k3))
+            same = 0;
+        memcpy(b, a, 16);
+        b[8 + n % 8] ^= (unsigned char)(1u << (n % 7));
+        inet_ntop(AF_INET6, b, t2, sizeof t2);
+        if (ratelimit_ip_key(t2, k2, sizeof k2) || strcmp(k1, k2))
+            shared = 0;
+        memcpy(b, a, 16);
+        b[1 + n % 7] ^= (unsigned char)(1u << (n % 8));
+        inet_ntop(AF_INET6, b, t2, sizeof t2);
+        if (ratelimit_ip_key(t2, k2, sizeof k2) || strcmp(k1, k2) == 0)
+            apart = 0;
+    }
+    CHECK(same, "2000 random IPv6 addresses: compressed, full upper-case and unpadded spellings agree");
+    CHECK(shared, "a change in the low 64 bits keeps the key");
+    CHECK(apart, "a change in the high 64 bits changes the key");
+}
+
+/* The point of the /64 key: one host owns a /64 and can use any address in it. */
+static void test_ip_key_limits(void)
+{
+    char k[RATELIMIT_IP_KEY_MAX];
+    init("auth_ip=2/60s");
+    ratelimit_ip_key("2001:db8:1:2::1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "2001:db8:1:2::1 uses its /64's budget");
+    ratelimit_ip_key("2001:db8:1:2:dead:beef:0:7", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "another address in the same /64 is limited with it");
+    ratelimit_ip_key("2001:0DB8:0001:0002:0000:0000:0000:0009", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "so is a differently spelled one");
+    ratelimit_ip_key("2001:db8:1:3::1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "the next /64 has its own budget");
+    ratelimit_ip_key("192.0.2.1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "an IPv4 client");
+    ratelimit_ip_key("::ffff:192.0.2.1", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 0, "is the same client when seen IPv4-mapped");
+    ratelimit_ip_key("192.0.2.2", k, sizeof k);
+    CHECK(burst(RL_AUTH_IP, k, T0, 5) == 2, "the next IPv4 address is another client");
+}
+
 #define THREADS 8
 #define PER_THREAD 2000
 
@@ -317,7 +585,11 @@ int main(void)
     test_headers();
     test_window_edge();
     test_specs();
+    test_new_policies();
+    test_peek();
     test_isolation();
+    test_ip_key();
+    test_ip_key_limits();
     test_eviction();
     test_threads();
     ratelimit_shutdown();
