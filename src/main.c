@@ -22,7 +22,9 @@
 #include "crypto/random.h"
 #include "domain/accounts.h"
 #include "domain/ratelimit.h"
+#include "domain/users.h"
 #include "http/server.h"
+#include "store/call.h"
 #include "store/store.h"
 
 /* The password file is read up to this size; a password is at most 256 bytes, anything
@@ -241,6 +243,11 @@ cleanup:
     return ret;
 }
 
+static void main_bootstrap_done(void *arg, const struct users_bootstrap_result *res)
+{
+    *(struct users_bootstrap_result *)arg = *res;
+}
+
 static int cmd_admin_create(const struct main_opts *o)
 {
     int ret = 2;
@@ -248,13 +255,11 @@ static int cmd_admin_create(const struct main_opts *o)
     char name[TG_NAME_MAX + 1] = "";
     char hash[PASSWORD_HASH_MAX];
     const char *why, *role = o->role ? o->role : "admin";
-    char *pw = NULL, *err = NULL, *details = NULL;
+    char *pw = NULL, *err = NULL;
     size_t pw_len = 0;
     struct store *s = NULL;
-    struct user u;
-    int created = 0, reenabled = 0;
-    int64_t now;
-    enum store_rc rc;
+    struct store_exec ex;
+    struct users_bootstrap_result res;
 
     if (o->email == NULL || o->password_file == NULL) {
         fprintf(stderr, "tollgate: admin create needs --email and --password-file\n");
@@ -297,54 +302,20 @@ static int cmd_admin_create(const struct main_opts *o)
         goto cleanup;
     }
 
-    now = time_now_ms();
-    rc = store_user_get_by_email(s, email, &u);
-    if (rc == STORE_NOTFOUND) {
-        memset(&u, 0, sizeof u);
-        id_new(u.id, "usr");
-        snprintf(u.email, sizeof u.email, "%s", email);
-        snprintf(u.display_name, sizeof u.display_name, "%s", name);
-        snprintf(u.role, sizeof u.role, "%s", role);
-        snprintf(u.password_hash, sizeof u.password_hash, "%s", hash);
-        u.created_at = u.updated_at = now;
-        rc = store_user_create(s, &u, tg_cfg->signup_credits);
-        created = 1;
-    } else if (rc == STORE_OK) {
-        /* Re-running the bootstrap is how an operator resets a lost admin password. */
-        rc = store_user_set_password(s, u.id, hash, now);
-        if (rc == STORE_OK)
-            rc = store_user_set_role(s, u.id, role, now);
-        if (rc == STORE_OK && o->display_name)
-            rc = store_user_update_profile(s, u.id, name, NULL, now);
-        /* An operator re-running the bootstrap wants to be able to sign in. */
-        if (rc == STORE_OK && u.disabled) {
-            rc = store_user_set_disabled(s, u.id, 0, now);
-            reenabled = 1;
-        }
-    }
-    if (rc != STORE_OK) {
-        fprintf(stderr, "tollgate: could not %s the user: %s\n", created ? "create" : "update",
-                store_rc_name(rc));
+    memset(&res, 0, sizeof res);
+    res.rc = USERS_ERROR;
+    store_exec_init(&ex, s, NULL, NULL, NULL); /* synchronous: the CLI may wait */
+    users_bootstrap(&ex, email, o->display_name ? name : NULL, role, hash, tg_cfg->signup_credits, time_now_ms(),
+                    main_bootstrap_done, &res);
+    store_exec_dispose(&ex);
+    if (res.rc != USERS_OK) {
+        fprintf(stderr, "tollgate: could not create or update the user (%s)\n",
+                res.rc == USERS_UNAVAILABLE ? "the database is busy or cannot write" : "store error");
         goto cleanup;
     }
-
-    struct audit_entry a;
-    memset(&a, 0, sizeof a);
-    id_new(a.id, "aud");
-    snprintf(a.action, sizeof a.action, "%s", "admin.bootstrap");
-    snprintf(a.target_type, sizeof a.target_type, "%s", "user");
-    snprintf(a.target_id, sizeof a.target_id, "%s", u.id);
-    json_t *dj = json_pack("{s:s, s:b, s:b}", "role", role, "created", created, "reenabled", reenabled);
-    details = dj ? json_dumps(dj, JSON_COMPACT) : NULL;
-    json_decref(dj);
-    a.details_json = details ? details : (char *)"{}";
-    a.created_at = now;
-    rc = store_audit_insert(s, &a);
-    if (rc != STORE_OK)
-        fprintf(stderr, "tollgate: warning: could not write the audit row: %s\n", store_rc_name(rc));
-    log_event(LOG_INFO, "admin_bootstrap", "user_id", u.id, "role", role, "created",
-              created ? "true" : "false", NULL);
-    printf("%s\n", u.id);
+    log_event(LOG_INFO, "admin_bootstrap", "user_id", res.user.id, "role", role, "created",
+              res.created ? "true" : "false", NULL);
+    printf("%s\n", res.user.id);
     ret = 0;
 
 cleanup:
@@ -353,7 +324,6 @@ cleanup:
         free(pw);
     }
     explicit_bzero(hash, sizeof hash);
-    free(details);
     free(err);
     if (s)
         store_close(s);

@@ -18,6 +18,7 @@
 #include "domain/session.h"
 #include "domain/types.h"
 #include "http/http.h"
+#include "store/call.h"
 #include "store/store.h"
 
 /* ---- handlers (the route table in routes.c points at these) ---- */
@@ -43,10 +44,11 @@ void api_apikeys_delete(struct req *r);
 /* credits.c: GET /api/v1/credits, GET /api/v1/credits/ledger */
 void api_credits_get(struct req *r);
 void api_credits_ledger(struct req *r);
-/* admin.c: POST /api/v1/admin/users/{id}/credits, GET /api/v1/admin/users/{id},
+/* admin.c: POST /api/v1/admin/users/{id}/credits, GET and PATCH /api/v1/admin/users/{id},
  * GET /api/v1/admin/audit-log */
 void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
+void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
 
 /* ---- shared helpers (common.c) ---- */
@@ -56,11 +58,31 @@ void api_admin_audit_log(struct req *r);
 #define API_PAGE_MAX 100
 
 /*
- * Replies for a store result other than STORE_OK: BUSY -> 503 unavailable, NOTFOUND ->
- * 404 not_found, anything else -> 500 internal_error (logged with `what`, e.g. the
- * operation name; never with request data).
+ * Replies for a store result other than STORE_OK: BUSY and UNAVAILABLE -> 503 unavailable
+ * (safe to retry), NOTFOUND -> 404 not_found, anything else -> 500 internal_error (logged
+ * with `what`, e.g. the operation name; never with request data).
  */
 void api_reply_store(struct req *r, enum store_rc rc, const char *what);
+
+/*
+ * A store call made by a handler for itself (reads, mostly; writes with rules go through
+ * domain/). Embed it first in a context struct allocated with xcalloc, fill the inputs, and
+ * api_submit(): run() works on the store (maybe on another thread: inputs must be copies,
+ * never request memory); reply() then runs on the loop with the request - unless the client
+ * went away - and cleanup() (may be NULL) releases what the context holds. The context
+ * itself is freed afterwards.
+ */
+struct api_call;
+typedef void (*api_reply_fn)(struct req *r, struct api_call *c);
+typedef void (*api_cleanup_fn)(struct api_call *c);
+struct api_call {
+    struct store_call call;
+    struct req_ref *ref;
+    api_reply_fn reply;
+    api_cleanup_fn cleanup;
+};
+void api_submit(struct req *r, struct api_call *c, enum store_call_kind kind, store_run_fn run, api_reply_fn reply,
+                api_cleanup_fn cleanup);
 /* Replies 400 validation_failed with e's message and details {"field": e->field}. */
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */
@@ -84,24 +106,23 @@ json_t *api_user_json(const struct user *u);
 /* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
  * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */
 void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t);
-/* Starts a new session for u (session_issue) and replies with it, or with the store error. */
-void api_issue_session(struct req *r, int status, const struct user *u, int64_t now);
 
 /*
  * Writes the GET /api/v1/credits body {"available","plan_credits","paid_credits",
- * "plan_expires_at"} into buf. Returns its length, or -1 when buf is too small or the sum
+ * "plan_expires_at"} into buf: available counts plan credits only while their period has
+ * not ended at now_ms. Returns its length, or -1 when buf is too small or the sum
  * overflows (impossible below LEDGER_MAX_BALANCE; checked anyway).
  */
-int api_credits_format(const struct wallet *w, char *buf, size_t cap);
+int api_credits_format(const struct wallet *w, int64_t now_ms, char *buf, size_t cap);
 /* The same object as JSON (new reference), or NULL on overflow. */
-json_t *api_credits_json(const struct wallet *w);
+json_t *api_credits_json(const struct wallet *w, int64_t now_ms);
 /* RFC 3339 string for ms, or JSON null for 0. New reference. */
 json_t *api_time_or_null(int64_t ms);
 
 /*
- * Writes an audit row for this request (ip and request id taken from r). details is a
- * JSON object, stolen (may be NULL). A failure is logged and otherwise ignored: the
- * action it records has already happened.
+ * Records a security event for this request (ip and request id taken from r) on its own
+ * (domain/audit.h: the answer does not wait; a row that cannot be written is counted as
+ * dropped). details is a JSON object, stolen (may be NULL).
  */
 void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
                const char *target_id, json_t *details);

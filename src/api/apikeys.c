@@ -1,9 +1,9 @@
 /*
  * apikeys.c - GET, POST /api/v1/api-keys and DELETE /api/v1/api-keys/{id}.
  *
- * A key is "tg_live_" + 32 random bytes in base62 (43 chars, DESIGN section 5). Only its
- * SHA-256 is stored: the full key appears once, in the creation reply. Managing keys
- * needs a signed-in session (not an API key), so a leaked key cannot mint others.
+ * The rules (format, ceiling, that the asking session must still be current) live in
+ * domain/apikeys.c. Managing keys needs a signed-in session (not an API key), so a leaked
+ * key cannot mint others.
  */
 #include "api/api.h"
 
@@ -13,20 +13,8 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "crypto/encode.h"
-#include "crypto/hash.h"
-#include "crypto/random.h"
 #include "domain/accounts.h"
-
-#define APIKEY_PREFIX "tg_live_"
-#define APIKEY_RANDOM_BYTES 32
-/* ceil(256 / log2(62)) = 43 base62 digits hold 32 bytes. */
-#define APIKEY_RANDOM_CHARS 43
-#define APIKEY_LEN (8 + APIKEY_RANDOM_CHARS)
-/* Characters shown in lists: "tg_live_" + 4, enough to tell keys apart, useless to guess. */
-#define APIKEY_SHOWN 12
-/* Active keys per user: generous for real use, bounds what one account can store. */
-#define APIKEY_MAX_ACTIVE 20
+#include "domain/apikeys.h"
 
 static json_t *apikey_json(const struct api_key *k)
 {
@@ -36,40 +24,77 @@ static json_t *apikey_json(const struct api_key *k)
                      api_time_or_null(k->last_used_at));
 }
 
-void api_apikeys_list(struct req *r)
+/* Replies for a failed domain result. */
+static void apikeys_reply_error(struct req *r, enum apikeys_rc rc)
 {
-    struct api_key *keys = NULL;
-    size_t n = 0;
+    switch (rc) {
+    case APIKEYS_LIMIT:
+        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.", NULL);
+        break;
+    case APIKEYS_STALE:
+        /* Signed out, password changed or disabled since the token was issued. */
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        break;
+    case APIKEYS_NOTFOUND:
+        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+        break;
+    case APIKEYS_UNAVAILABLE:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        break;
+    default:
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        break;
+    }
+}
 
-    if (api_require_session_or_reply(r) != 0)
+static void list_done(void *arg, enum apikeys_rc rc, const struct api_key *keys, size_t n)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
         return;
-    enum store_rc rc = store_api_key_list(req_store(r), req_principal(r)->user_id, &keys, &n);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "api_key_list");
-        goto cleanup;
+    if (rc != APIKEYS_OK) {
+        apikeys_reply_error(r, rc);
+        return;
     }
     json_t *data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, apikey_json(&keys[i]));
     res_json(r, 200, json_pack("{s:o}", "data", data));
+}
 
-cleanup:
-    free(keys);
+void api_apikeys_list(struct req *r)
+{
+    if (api_require_session_or_reply(r) != 0)
+        return;
+    apikeys_list(req_exec(r), req_principal(r)->user_id, list_done, req_ref_new(r));
+}
+
+static void create_done(void *arg, const struct apikeys_created *res)
+{
+    char ts[32];
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
+    if (res->rc != APIKEYS_OK) {
+        apikeys_reply_error(r, res->rc);
+        return;
+    }
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", res->key.id, "name", res->key.name, "prefix",
+                              res->key.prefix, "key", res->secret, "created_at",
+                              time_rfc3339(res->key.created_at, ts));
+    /* The only time the key is ever shown: make sure nothing caches it. */
+    res_header(r, "cache-control", "no-store");
+    res_json(r, 201, reply);
 }
 
 void api_apikeys_create(struct req *r)
 {
     static const char *const allowed[] = {"name", NULL};
     struct jerr e;
-    struct api_key k;
     const char *raw, *why;
-    char key[APIKEY_LEN + 1];
-    unsigned char rnd[APIKEY_RANDOM_BYTES];
-    int64_t now = time_now_ms();
-    const char *user_id = req_principal(r)->user_id;
+    char name[TG_NAME_MAX + 1];
     json_t *body;
 
-    memset(&k, 0, sizeof k);
     if (api_require_session_or_reply(r) != 0)
         return;
     body = req_json_or_reply(r);
@@ -79,54 +104,30 @@ void api_apikeys_create(struct req *r)
         api_reply_jerr(r, &e);
         return;
     }
-    if (accounts_display_name_normalize(raw, k.name, &why) != 0 || k.name[0] == '\0') {
+    if (accounts_display_name_normalize(raw, name, &why) != 0 || name[0] == '\0') {
         api_reply_field(r, TG_E_VALIDATION, "name", why ? why : "name: must not be empty");
         return;
     }
+    const struct principal *p = req_principal(r);
+    apikeys_create(req_exec(r), p->user_id, p->epoch, name, req_client_ip(r), req_id(r), time_now_ms(),
+                   create_done, req_ref_new(r));
+}
 
-    rand_bytes(rnd, sizeof rnd);
-    memcpy(key, APIKEY_PREFIX, 8);
-    /* 62^43 > 2^256: 32 bytes always fit, so this cannot fail. */
-    if (NEVER(base62_encode(rnd, sizeof rnd, key + 8, APIKEY_RANDOM_CHARS) != 0)) {
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
-        goto cleanup;
+static void delete_done(void *arg, enum apikeys_rc rc)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
+    if (rc != APIKEYS_OK) {
+        apikeys_reply_error(r, rc);
+        return;
     }
-    key[APIKEY_LEN] = '\0';
-    id_new(k.id, "key");
-    snprintf(k.user_id, sizeof k.user_id, "%s", user_id);
-    memcpy(k.prefix, key, APIKEY_SHOWN);
-    k.prefix[APIKEY_SHOWN] = '\0';
-    sha256(key, APIKEY_LEN, k.hash);
-    k.created_at = now;
-    enum store_rc rc = store_api_key_insert(req_store(r), &k, APIKEY_MAX_ACTIVE);
-    if (rc == STORE_INSUFFICIENT) {
-        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.",
-                  NULL);
-        goto cleanup;
-    }
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "api_key_insert");
-        goto cleanup;
-    }
-    api_audit(r, user_id, "api_key.created", "api_key", k.id,
-              json_pack("{s:s, s:s}", "name", k.name, "prefix", k.prefix));
-
-    char ts[32];
-    json_t *reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", k.id, "name", k.name, "prefix", k.prefix,
-                              "key", key, "created_at", time_rfc3339(k.created_at, ts));
-    /* The only time the key is ever shown: make sure nothing caches it. */
-    res_header(r, "cache-control", "no-store");
-    res_json(r, 201, reply);
-
-cleanup:
-    explicit_bzero(key, sizeof key);
-    explicit_bzero(rnd, sizeof rnd);
+    res_empty(r, 204);
 }
 
 void api_apikeys_delete(struct req *r)
 {
     const char *id = req_param(r, "id");
-    const char *user_id = req_principal(r)->user_id;
 
     if (api_require_session_or_reply(r) != 0)
         return;
@@ -135,11 +136,6 @@ void api_apikeys_delete(struct req *r)
         res_error(r, TG_E_NOT_FOUND, NULL, NULL);
         return;
     }
-    enum store_rc rc = store_api_key_revoke(req_store(r), user_id, id, time_now_ms());
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "api_key_revoke");
-        return;
-    }
-    api_audit(r, user_id, "api_key.revoked", "api_key", id, NULL);
-    res_empty(r, 204);
+    apikeys_revoke(req_exec(r), req_principal(r)->user_id, id, req_client_ip(r), req_id(r), time_now_ms(),
+                   delete_done, req_ref_new(r));
 }

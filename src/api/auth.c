@@ -14,6 +14,7 @@
  */
 #include "api/api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "crypto/password.h"
 #include "domain/accounts.h"
 #include "domain/session.h"
+#include "domain/signin.h"
 
 /* Largest password we read from a body; the policy (accounts.h) says 256 for new ones,
  * login accepts a little more so that a too-long password is a plain 401. */
@@ -53,70 +54,46 @@ static int auth_email_or_reply(struct req *r, json_t *body, char out[TG_EMAIL_MA
 
 /* ---- register ---- */
 
-struct register_ctx {
-    char email[TG_EMAIL_MAX + 1];
-    char display_name[TG_NAME_MAX + 1];
-    char *pw;
-    size_t pw_len;
-    char hash[PASSWORD_HASH_MAX];
-    int hash_ok;
-};
-
-static void register_work(void *arg)
+static void register_done(void *arg, struct signin *ctx, const struct signin_result *res)
 {
-    struct register_ctx *ctx = arg;
-    ctx->hash_ok = password_hash(ctx->pw, ctx->pw_len, ctx->hash) == 0;
-    api_secret_free(ctx->pw, ctx->pw_len);
-    ctx->pw = NULL;
+    struct req *r = req_ref_take(arg);
+    if (r != NULL) {
+        switch (res->rc) {
+        case SIGNIN_OK:
+            log_event(LOG_INFO, "user_registered", "request_id", req_id(r), "user_id", res->user.id, NULL);
+            api_reply_session(r, 201, &res->user, &res->tokens);
+            break;
+        case SIGNIN_EMAIL_TAKEN:
+            api_reply_field(r, TG_E_EMAIL_TAKEN, "email", NULL);
+            break;
+        case SIGNIN_UNAVAILABLE:
+            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+            break;
+        default:
+            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            break;
+        }
+    }
+    signin_free(ctx);
 }
 
-static void register_done(struct req *r, void *arg)
+static void register_hashed(struct req *r, void *arg)
 {
-    struct register_ctx *ctx = arg;
-    struct user u;
-    int64_t now = time_now_ms();
-    enum store_rc rc;
-
-    if (r == NULL)
-        goto cleanup;
-    if (!ctx->hash_ok) {
-        log_event(LOG_ERROR, "password_hash_failed", "request_id", req_id(r), NULL);
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
-        goto cleanup;
+    struct signin *ctx = arg;
+    if (r == NULL) {
+        signin_free(ctx);
+        return;
     }
-    memset(&u, 0, sizeof u);
-    id_new(u.id, "usr");
-    snprintf(u.email, sizeof u.email, "%s", ctx->email);
-    snprintf(u.display_name, sizeof u.display_name, "%s", ctx->display_name);
-    snprintf(u.role, sizeof u.role, "%s", "user");
-    snprintf(u.password_hash, sizeof u.password_hash, "%s", ctx->hash);
-    u.created_at = u.updated_at = now;
-    /* One transaction: the user, the wallet and the signup grant. */
-    rc = store_user_create(req_store(r), &u, tg_cfg->signup_credits);
-    if (rc == STORE_DUPLICATE) {
-        res_error(r, TG_E_EMAIL_TAKEN, NULL, NULL);
-        goto cleanup;
-    }
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "user_create");
-        goto cleanup;
-    }
-    log_event(LOG_INFO, "user_registered", "request_id", req_id(r), "user_id", u.id, NULL);
-    /* If this fails the account exists; the client can sign in once the store recovers. */
-    api_issue_session(r, 201, &u, now);
-
-cleanup:
-    api_secret_free(ctx->pw, ctx->pw_len);
-    explicit_bzero(ctx->hash, sizeof ctx->hash);
-    free(ctx);
+    signin_register_finish(req_exec(r), ctx, tg_cfg->signup_credits, time_now_ms(), register_done, req_ref_new(r));
 }
 
 void api_auth_register(struct req *r)
 {
     static const char *const allowed[] = {"email", "password", "display_name", NULL};
-    struct register_ctx *ctx = NULL;
     struct jerr e;
     const char *pw, *name, *why;
+    char email[TG_EMAIL_MAX + 1], display_name[TG_NAME_MAX + 1] = "";
+    char ipk[RATELIMIT_IP_KEY_MAX];
     json_t *body = req_json_or_reply(r);
 
     if (body == NULL)
@@ -127,101 +104,87 @@ void api_auth_register(struct req *r)
         api_reply_jerr(r, &e);
         return;
     }
-    ctx = xcalloc(1, sizeof *ctx);
-    if (auth_email_or_reply(r, body, ctx->email) != 0)
-        goto fail;
+    if (auth_email_or_reply(r, body, email) != 0)
+        return;
     size_t pw_len = json_string_length(json_object_get(body, "password"));
     if (accounts_password_check(pw, pw_len, &why) != 0) {
         api_reply_field(r, TG_E_WEAK_PASSWORD, "password", why);
-        goto fail;
+        return;
     }
-    if (name && accounts_display_name_normalize(name, ctx->display_name, &why) != 0) {
+    if (name && accounts_display_name_normalize(name, display_name, &why) != 0) {
         api_reply_field(r, TG_E_VALIDATION, "display_name", why);
-        goto fail;
+        return;
     }
-    ctx->pw = api_secret_dup(pw, pw_len);
-    ctx->pw_len = pw_len;
-    req_defer(r, register_work, register_done, ctx);
-    return;
-
-fail:
-    free(ctx);
+    /* A registration costs an argon2id hash and grants free credits: limited per address
+     * (an IPv6 client by its /64) and for the whole process, before any work is done. */
+    /* The address first, so that one address's refused attempts do not use up the global
+     * budget. */
+    if (ratelimit_ip_key(req_client_ip(r), ipk, sizeof ipk) != 0)
+        strcpy(ipk, "ip:unknown"); /* req_client_ip is inet_ntop output: cannot happen */
+    if (req_rate_limit_or_reply(r, RL_REGISTER_IP, ipk) != 0 ||
+        req_rate_limit_or_reply(r, RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL) != 0)
+        return;
+    req_defer(r, REQ_WORK_PASSWORD, signin_work, register_hashed, signin_register_new(email, display_name, pw, pw_len));
 }
 
 /* ---- login ---- */
 
-struct login_ctx {
-    struct user user; /* valid when have_user */
-    int have_user;
-    char *pw;
-    size_t pw_len;
-    int ok;       /* password matched */
-    int rehashed; /* new_hash holds a hash with today's parameters */
-    char new_hash[PASSWORD_HASH_MAX];
-};
-
-static void login_work(void *arg)
+static void login_done(void *arg, struct signin *ctx, const struct signin_result *res)
 {
-    struct login_ctx *ctx = arg;
-
-    if (ctx->have_user && ctx->user.password_hash[0]) {
-        ctx->ok = password_verify(ctx->user.password_hash, ctx->pw, ctx->pw_len) == 1;
-        if (ctx->ok && password_needs_rehash(ctx->user.password_hash))
-            ctx->rehashed = password_hash(ctx->pw, ctx->pw_len, ctx->new_hash) == 0;
-    } else {
-        /* Same work as a real verification, so timing does not tell whether the account
-         * exists (or signs in only through Google/WeChat). */
-        (void)password_verify_dummy(ctx->pw, ctx->pw_len);
-        ctx->ok = 0;
+    struct req *r = req_ref_take(arg);
+    if (r != NULL) {
+        switch (res->rc) {
+        case SIGNIN_OK:
+            api_reply_session(r, 200, &res->user, &res->tokens);
+            break;
+        case SIGNIN_BAD_CREDENTIALS: {
+            const struct user *u = signin_user(ctx);
+            api_audit(r, "", "auth.login_failed", u ? "user" : "", u ? u->id : "",
+                      json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"));
+            log_event(LOG_INFO, "login_failed", "request_id", req_id(r), "reason",
+                      res->fail_reason ? res->fail_reason : "bad_password", NULL);
+            res_error(r, TG_E_INVALID_CREDENTIALS, NULL, NULL);
+            break;
+        }
+        case SIGNIN_UNAVAILABLE:
+            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+            break;
+        default:
+            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            break;
+        }
     }
-    api_secret_free(ctx->pw, ctx->pw_len);
-    ctx->pw = NULL;
+    signin_free(ctx);
 }
 
-static void login_done(struct req *r, void *arg)
+static void login_verified(struct req *r, void *arg)
 {
-    struct login_ctx *ctx = arg;
-    const char *reason = NULL;
-    int64_t now = time_now_ms();
-    enum store_rc rc;
-
-    if (r == NULL)
-        goto cleanup;
-    if (!ctx->have_user)
-        reason = "unknown_email";
-    else if (!ctx->user.password_hash[0])
-        reason = "no_password";
-    else if (!ctx->ok)
-        reason = "bad_password";
-    else if (ctx->user.disabled)
-        reason = "disabled";
-    if (reason) {
-        api_audit(r, "", "auth.login_failed", ctx->have_user ? "user" : "",
-                  ctx->have_user ? ctx->user.id : "", json_pack("{s:s}", "reason", reason));
-        log_event(LOG_INFO, "login_failed", "request_id", req_id(r), "reason", reason, NULL);
-        res_error(r, TG_E_INVALID_CREDENTIALS, NULL, NULL);
-        goto cleanup;
+    struct signin *ctx = arg;
+    if (r == NULL) {
+        signin_free(ctx);
+        return;
     }
-    if (ctx->rehashed) {
-        /* Best effort: the old hash still works if this fails, and NOTFOUND means the
-         * password changed while we hashed (the newer hash wins). Sessions stay valid. */
-        rc = store_user_rehash_password(req_store(r), ctx->user.id, ctx->user.password_hash, ctx->new_hash, now);
-        if (rc != STORE_OK && rc != STORE_NOTFOUND)
-            log_event(LOG_WARN, "password_rehash_failed", "request_id", req_id(r), "user_id", ctx->user.id,
-                      "rc", store_rc_name(rc), NULL);
-    }
-    api_issue_session(r, 200, &ctx->user, now);
+    signin_login_finish(req_exec(r), ctx, time_now_ms(), login_done, req_ref_new(r));
+}
 
-cleanup:
-    api_secret_free(ctx->pw, ctx->pw_len);
-    explicit_bzero(ctx, sizeof *ctx);
-    free(ctx);
+static void login_looked_up(void *arg, struct signin *ctx, const struct signin_result *res)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL) {
+        signin_free(ctx);
+        return;
+    }
+    if (res->rc != SIGNIN_OK) {
+        res_error(r, res->rc == SIGNIN_UNAVAILABLE ? TG_E_UNAVAILABLE : TG_E_INTERNAL, NULL, NULL);
+        signin_free(ctx);
+        return;
+    }
+    req_defer(r, REQ_WORK_PASSWORD, signin_work, login_verified, ctx);
 }
 
 void api_auth_login(struct req *r)
 {
     static const char *const allowed[] = {"email", "password", NULL};
-    struct login_ctx *ctx = NULL;
     struct jerr e;
     const char *pw;
     char email[TG_EMAIL_MAX + 1];
@@ -242,19 +205,8 @@ void api_auth_login(struct req *r)
     snprintf(rl_key, sizeof rl_key, "acct:%s", email);
     if (req_rate_limit_or_reply(r, RL_AUTH_ACCOUNT, rl_key) != 0)
         return;
-
-    ctx = xcalloc(1, sizeof *ctx);
-    enum store_rc rc = store_user_get_by_email(req_store(r), email, &ctx->user);
-    if (rc == STORE_OK) {
-        ctx->have_user = 1;
-    } else if (rc != STORE_NOTFOUND) {
-        api_reply_store(r, rc, "user_get_by_email");
-        free(ctx);
-        return;
-    }
-    ctx->pw_len = json_string_length(json_object_get(body, "password"));
-    ctx->pw = api_secret_dup(pw, ctx->pw_len);
-    req_defer(r, login_work, login_done, ctx);
+    size_t pw_len = json_string_length(json_object_get(body, "password"));
+    signin_login_lookup(req_exec(r), signin_login_new(email, pw, pw_len), login_looked_up, req_ref_new(r));
 }
 
 /* ---- refresh and logout ---- */
@@ -277,32 +229,26 @@ static const char *auth_refresh_token_or_reply(struct req *r)
     return tok;
 }
 
-void api_auth_refresh(struct req *r)
+static void refresh_done(void *arg, struct session_refresh_result *res)
 {
-    struct session_tokens tok = {0};
-    struct user u;
-    enum refresh_outcome outcome;
-    const char *presented = auth_refresh_token_or_reply(r);
-
-    if (presented == NULL)
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
         return;
-    enum store_rc rc =
-        (enum store_rc)session_refresh(req_store(r), presented, time_now_ms(), &outcome, &u, &tok);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "session_refresh");
-        goto cleanup;
+    if (res->rc != STORE_OK) {
+        api_reply_store(r, res->rc == STORE_NOTFOUND ? STORE_ERROR : res->rc, "session_refresh");
+        return;
     }
-    switch (outcome) {
+    switch (res->outcome) {
     case REFRESH_ROTATED:
-        api_reply_session(r, 200, &u, &tok);
+        api_reply_session(r, 200, &res->user, &res->tokens);
         break;
     case REFRESH_REUSED:
         /* A rotated token came back: either the client retried a lost response or the
          * token was stolen. Its family is revoked either way; record it as a security
          * event for the account. */
-        api_audit(r, "", "auth.refresh_reuse", "user", u.id,
+        api_audit(r, "", "auth.refresh_reuse", "user", res->user.id,
                   json_pack("{s:s}", "reason", "rotated_token_presented"));
-        log_event(LOG_WARN, "refresh_token_reuse", "request_id", req_id(r), "user_id", u.id, "ip",
+        log_event(LOG_WARN, "refresh_token_reuse", "request_id", req_id(r), "user_id", res->user.id, "ip",
                   req_client_ip(r), NULL);
         res_error(r, TG_E_INVALID_REFRESH, NULL, NULL);
         break;
@@ -312,22 +258,33 @@ void api_auth_refresh(struct req *r)
         res_error(r, TG_E_INVALID_REFRESH, NULL, NULL);
         break;
     }
-
-cleanup:
-    session_tokens_free(&tok);
 }
 
-void api_auth_logout(struct req *r)
+void api_auth_refresh(struct req *r)
 {
     const char *presented = auth_refresh_token_or_reply(r);
-
     if (presented == NULL)
         return;
-    /* Idempotent: an unknown or already revoked token is still a 204. */
-    enum store_rc rc = (enum store_rc)session_logout(req_store(r), presented, time_now_ms());
+    session_refresh(req_exec(r), presented, time_now_ms(), refresh_done, req_ref_new(r));
+}
+
+static void logout_done(void *arg, enum store_rc rc)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
     if (rc != STORE_OK) {
         api_reply_store(r, rc == STORE_NOTFOUND ? STORE_ERROR : rc, "session_logout");
         return;
     }
     res_empty(r, 204);
+}
+
+void api_auth_logout(struct req *r)
+{
+    const char *presented = auth_refresh_token_or_reply(r);
+    if (presented == NULL)
+        return;
+    /* Idempotent: an unknown or already revoked token is still a 204. */
+    session_logout(req_exec(r), presented, time_now_ms(), logout_done, req_ref_new(r));
 }

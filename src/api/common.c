@@ -12,11 +12,14 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "domain/audit.h"
+#include "domain/ledger.h"
 
 void api_reply_store(struct req *r, enum store_rc rc, const char *what)
 {
     switch (rc) {
     case STORE_BUSY:
+    case STORE_UNAVAILABLE:
         res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
         return;
     case STORE_NOTFOUND:
@@ -108,15 +111,27 @@ void api_reply_session(struct req *r, int status, const struct user *u, const st
     res_json(r, status, body);
 }
 
-void api_issue_session(struct req *r, int status, const struct user *u, int64_t now)
+static void api_call_done(struct store_call *sc)
 {
-    struct session_tokens tok = {0};
-    enum store_rc rc = (enum store_rc)session_issue(req_store(r), u, now, &tok);
-    if (rc != STORE_OK)
-        api_reply_store(r, rc, "session_issue");
-    else
-        api_reply_session(r, status, u, &tok);
-    session_tokens_free(&tok);
+    struct api_call *c = (struct api_call *)sc;
+    struct req *r = req_ref_take(c->ref);
+    if (r != NULL)
+        c->reply(r, c);
+    if (c->cleanup != NULL)
+        c->cleanup(c);
+    free(c);
+}
+
+void api_submit(struct req *r, struct api_call *c, enum store_call_kind kind, store_run_fn run, api_reply_fn reply,
+                api_cleanup_fn cleanup)
+{
+    c->call.kind = kind;
+    c->call.run = run;
+    c->call.done = api_call_done;
+    c->reply = reply;
+    c->cleanup = cleanup;
+    c->ref = req_ref_new(r);
+    store_exec_submit(req_exec(r), &c->call);
 }
 
 /* Appends s (n bytes) at *pos if it fits in cap; returns -1 otherwise. */
@@ -144,13 +159,13 @@ static int api_put_int(char *buf, size_t cap, size_t *pos, int64_t v)
     return api_put(buf, cap, pos, tmp + sizeof tmp - n, n);
 }
 
-int api_credits_format(const struct wallet *w, char *buf, size_t cap)
+int api_credits_format(const struct wallet *w, int64_t now_ms, char *buf, size_t cap)
 {
     int64_t avail;
     char ts[32];
     size_t pos = 0;
 
-    if (__builtin_add_overflow(w->plan_credits, w->paid_credits, &avail))
+    if (__builtin_add_overflow(ledger_spendable_plan(w, now_ms), w->paid_credits, &avail))
         return -1;
 #define PUT_LIT(s) api_put(buf, cap, &pos, s, sizeof(s) - 1)
     if (PUT_LIT("{\"available\":") || api_put_int(buf, cap, &pos, avail) || PUT_LIT(",\"plan_credits\":") ||
@@ -176,10 +191,10 @@ json_t *api_time_or_null(int64_t ms)
     return ms > 0 ? json_string(time_rfc3339(ms, ts)) : json_null();
 }
 
-json_t *api_credits_json(const struct wallet *w)
+json_t *api_credits_json(const struct wallet *w, int64_t now_ms)
 {
     int64_t avail;
-    if (__builtin_add_overflow(w->plan_credits, w->paid_credits, &avail))
+    if (__builtin_add_overflow(ledger_spendable_plan(w, now_ms), w->paid_credits, &avail))
         return NULL;
     return json_pack("{s:I, s:I, s:I, s:o}", "available", (json_int_t)avail, "plan_credits",
                      (json_int_t)w->plan_credits, "paid_credits", (json_int_t)w->paid_credits,
@@ -189,27 +204,10 @@ json_t *api_credits_json(const struct wallet *w)
 void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
                const char *target_id, json_t *details)
 {
-    struct audit_entry e;
-    char *dj = NULL;
-
-    memset(&e, 0, sizeof e);
-    id_new(e.id, "aud");
-    snprintf(e.actor_id, sizeof e.actor_id, "%s", actor_id ? actor_id : "");
-    snprintf(e.action, sizeof e.action, "%s", action);
-    snprintf(e.target_type, sizeof e.target_type, "%s", target_type ? target_type : "");
-    snprintf(e.target_id, sizeof e.target_id, "%s", target_id ? target_id : "");
-    snprintf(e.ip, sizeof e.ip, "%s", req_client_ip(r) ? req_client_ip(r) : "");
-    snprintf(e.request_id, sizeof e.request_id, "%s", req_id(r));
-    if (details == NULL)
-        details = json_object();
-    dj = json_dumps(details, JSON_COMPACT);
-    e.details_json = dj ? dj : xstrdup("{}");
-    e.created_at = time_now_ms();
-    enum store_rc rc = store_audit_insert(req_store(r), &e);
-    if (rc != STORE_OK)
-        log_event(LOG_ERROR, "audit_insert_failed", "request_id", req_id(r), "action", action, "rc",
-                  store_rc_name(rc), NULL);
-    free(e.details_json);
+    char *dj = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    audit_event(req_exec(r), actor_id, action, target_type, target_id, req_client_ip(r), req_id(r), dj,
+                time_now_ms());
+    free(dj);
     json_decref(details);
 }
 

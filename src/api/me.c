@@ -3,36 +3,19 @@
  */
 #include "api/api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "crypto/password.h"
 #include "domain/accounts.h"
+#include "domain/signin.h"
+#include "domain/users.h"
 
 /* Largest password read from a body (the policy for new ones is 256 bytes). */
 #define ME_PASSWORD_READ_MAX 1024
-
-/*
- * Loads the caller's account. Access tokens are stateless, so a token issued before an
- * account was disabled still verifies for up to its lifetime; wherever the account is
- * loaded anyway it is checked here too. Replies and returns -1 on failure.
- */
-static int me_load_or_reply(struct req *r, struct user *u)
-{
-    enum store_rc rc = store_user_get(req_store(r), req_principal(r)->user_id, u);
-    if (rc == STORE_NOTFOUND || (rc == STORE_OK && u->disabled)) {
-        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
-        return -1;
-    }
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "user_get");
-        return -1;
-    }
-    return 0;
-}
 
 static void me_reply(struct req *r, const struct user *u)
 {
@@ -42,19 +25,65 @@ static void me_reply(struct req *r, const struct user *u)
     res_json(r, 200, body);
 }
 
+struct me_get {
+    struct api_call base;
+    char user_id[TG_ID_MAX];
+    struct user user;
+};
+
+static enum store_rc me_get_run(struct store *s, struct store_call *c)
+{
+    struct me_get *m = (struct me_get *)c;
+    return store_user_get(s, m->user_id, &m->user);
+}
+
+static void me_get_reply(struct req *r, struct api_call *c)
+{
+    struct me_get *m = (struct me_get *)c;
+    /* The middleware checked the account a moment ago; gone since means the token is. */
+    if (c->call.rc == STORE_NOTFOUND || (c->call.rc == STORE_OK && m->user.disabled)) {
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        return;
+    }
+    if (c->call.rc != STORE_OK) {
+        api_reply_store(r, c->call.rc, "user_get");
+        return;
+    }
+    me_reply(r, &m->user);
+}
+
 void api_me_get(struct req *r)
 {
-    struct user u;
-    if (me_load_or_reply(r, &u) != 0)
+    struct me_get *m = xcalloc(1, sizeof *m);
+    snprintf(m->user_id, sizeof m->user_id, "%s", req_principal(r)->user_id);
+    api_submit(r, &m->base, STORE_CALL_READ, me_get_run, me_get_reply, NULL);
+}
+
+static void me_patch_done(void *arg, enum users_rc rc, const struct user *u)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
         return;
-    me_reply(r, &u);
+    switch (rc) {
+    case USERS_OK:
+        me_reply(r, u);
+        break;
+    case USERS_NOTFOUND:
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        break;
+    case USERS_UNAVAILABLE:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        break;
+    default:
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        break;
+    }
 }
 
 void api_me_patch(struct req *r)
 {
     static const char *const allowed[] = {"display_name", NULL};
     struct jerr e;
-    struct user u;
     const char *raw, *why;
     char name[TG_NAME_MAX + 1];
     json_t *body = req_json_or_reply(r);
@@ -67,96 +96,88 @@ void api_me_patch(struct req *r)
         api_reply_jerr(r, &e);
         return;
     }
-    if (raw && accounts_display_name_normalize(raw, name, &why) != 0) {
+    if (raw == NULL) {
+        api_me_get(r); /* nothing to change: the account as it is */
+        return;
+    }
+    if (accounts_display_name_normalize(raw, name, &why) != 0) {
         api_reply_field(r, TG_E_VALIDATION, "display_name", why);
         return;
     }
-    if (me_load_or_reply(r, &u) != 0)
-        return;
-    if (raw) {
-        enum store_rc rc = store_user_update_profile(req_store(r), u.id, name, NULL, time_now_ms());
-        if (rc != STORE_OK) {
-            api_reply_store(r, rc, "user_update_profile");
-            return;
+    users_update_profile(req_exec(r), req_principal(r)->user_id, name, time_now_ms(), me_patch_done, req_ref_new(r));
+}
+
+/* ---- password change ---- */
+
+static void pwchange_done(void *arg, struct signin *ctx, const struct signin_result *res)
+{
+    struct req *r = req_ref_take(arg);
+    if (r != NULL) {
+        const struct user *u = signin_user(ctx);
+        switch (res->rc) {
+        case SIGNIN_OK:
+            api_audit(r, res->user.id, "auth.password_changed", "user", res->user.id, NULL);
+            /* This client keeps working: it gets the only live session. */
+            api_reply_session(r, 200, &res->user, &res->tokens);
+            break;
+        case SIGNIN_BAD_CREDENTIALS:
+            api_audit(r, u ? u->id : "", "auth.password_change_failed", "user", u ? u->id : "",
+                      json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"));
+            res_error(r, TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
+                      json_pack("{s:s}", "field", "current_password"));
+            break;
+        case SIGNIN_UNAVAILABLE:
+            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+            break;
+        default:
+            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            break;
         }
-        snprintf(u.display_name, sizeof u.display_name, "%s", name);
     }
-    me_reply(r, &u);
+    signin_free(ctx);
 }
 
-struct pwchange_ctx {
-    struct user user;
-    char *cur;
-    size_t cur_len;
-    char *next;
-    size_t next_len;
-    int ok;      /* current password matched */
-    int hash_ok; /* hash holds the new password's hash */
-    char hash[PASSWORD_HASH_MAX];
-};
-
-static void pwchange_work(void *arg)
+static void pwchange_verified(struct req *r, void *arg)
 {
-    struct pwchange_ctx *ctx = arg;
-
-    if (ctx->user.password_hash[0]) {
-        ctx->ok = password_verify(ctx->user.password_hash, ctx->cur, ctx->cur_len) == 1;
-    } else {
-        (void)password_verify_dummy(ctx->cur, ctx->cur_len);
-        ctx->ok = 0;
+    struct signin *ctx = arg;
+    if (r == NULL) {
+        signin_free(ctx);
+        return;
     }
-    if (ctx->ok)
-        ctx->hash_ok = password_hash(ctx->next, ctx->next_len, ctx->hash) == 0;
-    api_secret_free(ctx->cur, ctx->cur_len);
-    api_secret_free(ctx->next, ctx->next_len);
-    ctx->cur = ctx->next = NULL;
+    signin_password_finish(req_exec(r), ctx, time_now_ms(), pwchange_done, req_ref_new(r));
 }
 
-static void pwchange_done(struct req *r, void *arg)
+static void pwchange_looked_up(void *arg, struct signin *ctx, const struct signin_result *res)
 {
-    struct pwchange_ctx *ctx = arg;
-    int64_t now = time_now_ms();
-    enum store_rc rc;
-
-    if (r == NULL)
-        goto cleanup;
-    if (!ctx->ok) {
-        api_audit(r, ctx->user.id, "auth.password_change_failed", "user", ctx->user.id,
-                  json_pack("{s:s}", "reason", ctx->user.password_hash[0] ? "bad_password" : "no_password"));
-        res_error(r, TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
-                  json_pack("{s:s}", "field", "current_password"));
-        goto cleanup;
+    char rl_key[8 + TG_EMAIL_MAX];
+    struct req *r = req_ref_take(arg);
+    if (r == NULL) {
+        signin_free(ctx);
+        return;
     }
-    if (!ctx->hash_ok) {
-        log_event(LOG_ERROR, "password_hash_failed", "request_id", req_id(r), NULL);
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
-        goto cleanup;
+    if (res->rc != SIGNIN_OK) {
+        if (res->rc == SIGNIN_BAD_CREDENTIALS)
+            res_error(r, TG_E_INVALID_TOKEN, NULL, NULL); /* the account is gone or disabled */
+        else
+            res_error(r, res->rc == SIGNIN_UNAVAILABLE ? TG_E_UNAVAILABLE : TG_E_INTERNAL, NULL, NULL);
+        signin_free(ctx);
+        return;
     }
-    /* One transaction: the new hash, and every refresh token of the account revoked, so a
-     * thief holding one loses it. */
-    rc = store_user_set_password(req_store(r), ctx->user.id, ctx->hash, now);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "user_set_password");
-        goto cleanup;
+    /* The same per-account budget as login: a stolen access token must not become a way
+     * to guess the password quickly. */
+    snprintf(rl_key, sizeof rl_key, "acct:%s", signin_user(ctx)->email);
+    if (req_rate_limit_or_reply(r, RL_AUTH_ACCOUNT, rl_key) != 0) {
+        signin_free(ctx);
+        return;
     }
-    api_audit(r, ctx->user.id, "auth.password_changed", "user", ctx->user.id, NULL);
-    /* This client keeps working: it gets the only live session. */
-    api_issue_session(r, 200, &ctx->user, now);
-
-cleanup:
-    api_secret_free(ctx->cur, ctx->cur_len);
-    api_secret_free(ctx->next, ctx->next_len);
-    explicit_bzero(ctx, sizeof *ctx);
-    free(ctx);
+    req_defer(r, REQ_WORK_PASSWORD, signin_work, pwchange_verified, ctx);
 }
 
 void api_me_password(struct req *r)
 {
     static const char *const allowed[] = {"current_password", "new_password", NULL};
-    struct pwchange_ctx *ctx = NULL;
     struct jerr e;
     const char *cur, *next, *why;
-    char rl_key[8 + TG_EMAIL_MAX];
     json_t *body;
 
     if (api_require_session_or_reply(r) != 0)
@@ -176,22 +197,6 @@ void api_me_password(struct req *r)
         api_reply_field(r, TG_E_WEAK_PASSWORD, "new_password", why);
         return;
     }
-    ctx = xcalloc(1, sizeof *ctx);
-    if (me_load_or_reply(r, &ctx->user) != 0)
-        goto fail;
-    /* The same per-account budget as login: a stolen access token must not become a way
-     * to guess the password quickly. */
-    snprintf(rl_key, sizeof rl_key, "acct:%s", ctx->user.email);
-    if (req_rate_limit_or_reply(r, RL_AUTH_ACCOUNT, rl_key) != 0)
-        goto fail;
-    ctx->cur = api_secret_dup(cur, cur_len);
-    ctx->cur_len = cur_len;
-    ctx->next = api_secret_dup(next, next_len);
-    ctx->next_len = next_len;
-    req_defer(r, pwchange_work, pwchange_done, ctx);
-    return;
-
-fail:
-    explicit_bzero(ctx, sizeof *ctx);
-    free(ctx);
+    struct signin *ctx = signin_password_new(req_principal(r)->user_id, cur, cur_len, next, next_len);
+    signin_password_lookup(req_exec(r), ctx, pwchange_looked_up, req_ref_new(r));
 }

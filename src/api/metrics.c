@@ -7,7 +7,7 @@
  *
  * The ledger totals are aggregates over whole tables, which may take far longer than the
  * ~1 ms a loop thread may block (DESIGN section 1). They are therefore computed on the
- * blocking pool through a connection of their own (req_store() belongs to the loop), and
+ * blocking pool through a connection of their own (the loop's belongs to the loop), and
  * the reply is assembled back on the loop.
  */
 #include "api/api.h"
@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "domain/audit.h"
 #include "domain/ledger.h"
 #include "http/server.h"
 
@@ -79,6 +80,13 @@ static void metrics_done(struct req *r, void *arg)
     http_metrics_render(&b);
     metrics_header(&b, "tollgate_db_errors_total", "counter", "Failed database statements since start.");
     sbuf_printf(&b, "tollgate_db_errors_total %" PRIu64 "\n", store_error_count());
+    metrics_header(&b, "tollgate_audit_dropped_total", "counter",
+                   "Security events (failed logins, refresh reuse) that could not be written to the audit log.");
+    sbuf_printf(&b, "tollgate_audit_dropped_total %" PRIu64 "\n", audit_dropped_count());
+    metrics_header(&b, "tollgate_store_writable", "gauge",
+                   "1 while the database accepts writes, 0 after a write failed for lack of space or I/O.");
+    sbuf_printf(&b, "tollgate_store_writable %d\n", store_writable());
+    http_writer_metrics_render(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);
@@ -94,5 +102,5 @@ cleanup:
 void api_metrics_get(struct req *r)
 {
     struct metrics_ctx *ctx = xcalloc(1, sizeof *ctx);
-    req_defer(r, metrics_work, metrics_done, ctx);
+    req_defer(r, REQ_WORK_GENERAL, metrics_work, metrics_done, ctx);
 }

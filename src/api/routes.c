@@ -35,6 +35,7 @@ const struct route api_routes[] = {
 
     {"POST", "/api/v1/admin/users/{id}/credits", api_admin_adjust_credits, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
+    {"PATCH", "/api/v1/admin/users/{id}", api_admin_user_patch, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
 };
 

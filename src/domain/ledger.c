@@ -11,11 +11,13 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/mem.h"
+#include "domain/audit.h"
+#include "domain/idempotency.h"
+#include "store/call.h"
 #include "store/store.h"
 
-/* ref_type of admin adjustments that carry a client Idempotency-Key, distinct from the
- * generated ones so that a key can never collide with a generated id. */
-#define LEDGER_REF_IDEMPOTENCY "idempotency_key"
+/* ref_type of admin adjustments (their ref_id is a generated "adj_" id). */
 #define LEDGER_REF_ADMIN "admin"
 
 const char *ledger_rc_name(enum ledger_rc rc)
@@ -37,6 +39,8 @@ const char *ledger_rc_name(enum ledger_rc rc)
         return "conflict";
     case LEDGER_BUSY:
         return "busy";
+    case LEDGER_UNAVAILABLE:
+        return "unavailable";
     case LEDGER_ERROR:
         return "error";
     }
@@ -84,59 +88,75 @@ static enum ledger_rc ledger_from_store(enum store_rc rc)
         return LEDGER_INSUFFICIENT;
     case STORE_BUSY:
         return LEDGER_BUSY;
+    case STORE_UNAVAILABLE:
+        return LEDGER_UNAVAILABLE;
+    case STORE_CONFLICT:
     case STORE_ERROR:
         return LEDGER_ERROR;
     }
     return LEDGER_ERROR;
 }
 
-/* The reference becomes part of a unique key: it must be present and bounded. */
-static int ledger_ref_ok(const char *ref_type, const char *ref_id)
+enum store_rc ledger_to_store(enum ledger_rc rc)
 {
-    return ref_type && ref_type[0] && strlen(ref_type) < sizeof(((struct ledger_entry *)0)->ref_type) &&
-           ref_id && ref_id[0] && strlen(ref_id) <= TG_REF_MAX;
+    switch (rc) {
+    case LEDGER_OK:
+        return STORE_OK;
+    case LEDGER_NOTFOUND:
+        return STORE_NOTFOUND;
+    case LEDGER_DUPLICATE:
+        return STORE_DUPLICATE;
+    case LEDGER_INSUFFICIENT:
+        return STORE_INSUFFICIENT;
+    case LEDGER_BUSY:
+        return STORE_BUSY;
+    case LEDGER_UNAVAILABLE:
+        return STORE_UNAVAILABLE;
+    case LEDGER_CONFLICT:
+        return STORE_CONFLICT;
+    case LEDGER_INVALID:
+    case LEDGER_OVERFLOW:
+    case LEDGER_ERROR:
+        return STORE_ERROR;
+    }
+    return STORE_ERROR;
 }
 
-static int ledger_note_ok(const char *note)
+int ledger_op_valid(const struct ledger_op *op)
 {
-    return note == NULL || strlen(note) <= TG_NOTE_MAX;
+    struct ledger_entry e;
+    return op->user_id != NULL && op->user_id[0] != '\0' && strlen(op->user_id) < sizeof e.user_id &&
+           op->amount >= 1 && op->amount <= LEDGER_MAX_AMOUNT &&
+           (op->bucket == BUCKET_PLAN || op->bucket == BUCKET_PAID) && (unsigned)op->kind < LK__COUNT &&
+           op->ref_type != NULL && op->ref_type[0] != '\0' && strlen(op->ref_type) < sizeof e.ref_type &&
+           op->ref_id != NULL && op->ref_id[0] != '\0' && strlen(op->ref_id) <= TG_REF_MAX &&
+           (op->note == NULL || strlen(op->note) <= TG_NOTE_MAX) && op->plan_expires_at >= 0 &&
+           op->plan_valid_at >= 0;
 }
 
-/*
- * Refuses a credit that would push the bucket past LEDGER_MAX_BALANCE. This reads before
- * the write, so two concurrent credits may both pass; that is fine because the cap is
- * ~9000x below INT64_MAX and each credit is at most LEDGER_MAX_AMOUNT: the cap can be
- * exceeded by a little, int64 can never be.
- */
-static enum ledger_rc ledger_check_headroom(struct store *s, const char *user_id, enum ledger_bucket bucket,
-                                            int64_t amount)
+int64_t ledger_spendable_plan(const struct wallet *w, int64_t now_ms)
+{
+    /* Plan credits belong to a period: once it has ended they cannot be spent (the
+     * subscription scheduler writes them off as plan_expire). */
+    if (w->plan_expires_at != 0 && w->plan_expires_at <= now_ms)
+        return 0;
+    return w->plan_credits;
+}
+
+/* Applies op (validated first) inside the caller's transaction. */
+static enum ledger_rc ledger_apply_tx(struct store *s, const struct ledger_op *op, int64_t now_ms,
+                                      struct wallet *before, struct wallet *after)
+{
+    if (!ledger_op_valid(op))
+        return LEDGER_INVALID;
+    return ledger_from_store(store_ledger_apply(s, op, now_ms, before, after));
+}
+
+enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
+                               enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
+                               int64_t plan_expires_at, int64_t now_ms, struct wallet *after)
 {
     struct wallet w;
-    enum store_rc rc = store_wallet_get(s, user_id, &w);
-    if (rc != STORE_OK)
-        return ledger_from_store(rc);
-    int64_t bal = bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
-    if (bal > LEDGER_MAX_BALANCE - amount)
-        return LEDGER_OVERFLOW;
-    return LEDGER_OK;
-}
-
-enum ledger_rc ledger_grant(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
-                            enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
-                            int64_t plan_expires_at, int64_t now_ms, struct wallet *after)
-{
-    enum ledger_rc ret = LEDGER_INVALID;
-
-    if (after)
-        memset(after, 0, sizeof *after);
-    if (user_id == NULL || user_id[0] == '\0' || amount < 1 || amount > LEDGER_MAX_AMOUNT ||
-        (unsigned)kind >= LK__COUNT || (bucket != BUCKET_PLAN && bucket != BUCKET_PAID) ||
-        !ledger_ref_ok(ref_type, ref_id) || !ledger_note_ok(note) || plan_expires_at < 0)
-        goto cleanup;
-    ret = ledger_check_headroom(s, user_id, bucket, amount);
-    if (ret != LEDGER_OK)
-        goto cleanup;
-
     struct ledger_op op = {
         .user_id = user_id,
         .amount = amount,
@@ -148,24 +168,26 @@ enum ledger_rc ledger_grant(struct store *s, const char *user_id, enum ledger_bu
         .note = note,
         .plan_expires_at = bucket == BUCKET_PLAN ? plan_expires_at : 0,
     };
-    ret = ledger_from_store(store_ledger_apply(s, &op, now_ms, after));
-
-cleanup:
-    return ret;
-}
-
-enum ledger_rc ledger_spend(struct store *s, const char *user_id, int64_t amount, enum ledger_kind kind,
-                            const char *ref_type, const char *ref_id, const char *note, int64_t now_ms,
-                            struct wallet *after)
-{
-    enum ledger_rc ret = LEDGER_INVALID;
 
     if (after)
         memset(after, 0, sizeof *after);
-    if (user_id == NULL || user_id[0] == '\0' || amount < 1 || amount > LEDGER_MAX_AMOUNT ||
-        (unsigned)kind >= LK__COUNT || !ledger_ref_ok(ref_type, ref_id) || !ledger_note_ok(note))
-        goto cleanup;
+    if (!ledger_op_valid(&op))
+        return LEDGER_INVALID;
+    /* Read and written in one transaction, which the writer serializes with every other
+     * write: no concurrent credit can pass this check at the same time. */
+    enum store_rc rc = store_wallet_get(s, user_id, &w);
+    if (rc != STORE_OK)
+        return ledger_from_store(rc);
+    int64_t bal = bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
+    if (bal > LEDGER_MAX_BALANCE - amount)
+        return LEDGER_OVERFLOW;
+    return ledger_apply_tx(s, &op, now_ms, NULL, after);
+}
 
+enum ledger_rc ledger_spend_tx(struct store *s, const char *user_id, int64_t amount, enum ledger_kind kind,
+                               const char *ref_type, const char *ref_id, const char *note, int64_t now_ms,
+                               struct wallet *after)
+{
     /* The store's debit is one conditional UPDATE: no read here, so no race to lose. */
     struct ledger_op op = {
         .user_id = user_id,
@@ -177,87 +199,47 @@ enum ledger_rc ledger_spend(struct store *s, const char *user_id, int64_t amount
         .ref_type = ref_type,
         .ref_id = ref_id,
         .note = note,
+        .plan_valid_at = now_ms,
     };
-    ret = ledger_from_store(store_ledger_apply(s, &op, now_ms, after));
-
-cleanup:
-    return ret;
+    if (after)
+        memset(after, 0, sizeof *after);
+    return ledger_apply_tx(s, &op, now_ms, NULL, after);
 }
 
-/*
- * Compares an earlier entry made with the same Idempotency-Key against this request:
- * the same change is a replay (fill *res with what it did and the wallet now), anything
- * else is a conflict.
- */
-static enum ledger_rc ledger_adjust_replay(struct store *s, const struct ledger_adjust *adj,
-                                           const struct ledger_entry *prev, struct ledger_adjust_result *res)
-{
-    if (strcmp(prev->user_id, adj->user_id) != 0 || prev->bucket != adj->bucket || prev->delta != adj->delta)
-        return LEDGER_CONFLICT;
-    enum store_rc rc = store_wallet_get(s, adj->user_id, &res->wallet);
-    if (rc != STORE_OK)
-        return ledger_from_store(rc);
-    res->new_balance = prev->balance_after;
-    res->old_balance = prev->balance_after - prev->delta; /* |delta| <= 1e9: no overflow */
-    res->replayed = 1;
-    return LEDGER_OK;
-}
+/* ---- admin adjustments ---- */
 
-enum ledger_rc ledger_admin_adjust(struct store *s, const struct ledger_adjust *adj, int64_t now_ms,
-                                   struct ledger_adjust_result *res)
+struct adjust_call {
+    struct store_call call;
+    char actor_id[TG_ID_MAX];
+    char user_id[TG_ID_MAX];
+    char reason[TG_NOTE_MAX + 1];
+    char ip[64];
+    char request_id[TG_ID_MAX];
+    char ref_id[TG_ID_MAX];
+    struct ledger_adjust adj; /* points into the buffers above */
+    int has_idem;
+    struct idem idem;
+    ledger_adjust_render_fn render;
+    int64_t now_ms;
+    struct ledger_adjust_result res; /* out */
+    ledger_adjust_fn cb;
+    void *arg;
+};
+
+static enum store_rc adjust_run(struct store *s, struct store_call *c)
 {
-    enum ledger_rc ret = LEDGER_INVALID;
-    char gen_ref[TG_ID_MAX];
-    char *details = NULL;
-    json_t *dj = NULL;
-    const char *ref_type, *ref_id;
-    struct ledger_entry prev;
+    struct adjust_call *a = (struct adjust_call *)c;
+    const struct ledger_adjust *adj = &a->adj;
     struct wallet before, after;
+    enum store_rc rc;
+    char *details = NULL, *body = NULL;
 
-    memset(res, 0, sizeof *res);
-    if (adj->actor_id == NULL || adj->user_id == NULL || adj->user_id[0] == '\0' || adj->delta == 0 ||
-        adj->delta > LEDGER_MAX_AMOUNT || adj->delta < -LEDGER_MAX_AMOUNT ||
-        (adj->bucket != BUCKET_PLAN && adj->bucket != BUCKET_PAID) || adj->reason == NULL ||
-        adj->reason[0] == '\0' || strlen(adj->reason) > TG_NOTE_MAX)
-        goto cleanup;
-    if (adj->idempotency_key) {
-        size_t klen = strlen(adj->idempotency_key);
-        if (klen < 1 || klen > TG_REF_MAX)
-            goto cleanup;
-        ref_type = LEDGER_REF_IDEMPOTENCY;
-        ref_id = adj->idempotency_key;
-        /* Checked before applying as well as after: the store's unique key includes the
-         * bucket, so the same key reused for the other bucket would not collide there. */
-        enum store_rc rc = store_ledger_get_by_ref(s, LK_ADMIN_ADJUST, ref_type, ref_id, &prev);
-        if (rc == STORE_OK) {
-            ret = ledger_adjust_replay(s, adj, &prev, res);
-            goto cleanup;
-        }
-        if (rc != STORE_NOTFOUND) {
-            ret = ledger_from_store(rc);
-            goto cleanup;
-        }
-    } else {
-        ref_type = LEDGER_REF_ADMIN;
-        ref_id = id_new(gen_ref, "adj");
+    memset(&a->res, 0, sizeof a->res);
+    if (a->has_idem) {
+        rc = idem_check_tx(s, &a->idem);
+        if (rc != STORE_OK || a->idem.replay || a->idem.mismatch)
+            return rc; /* a replay or a mismatch changes nothing */
     }
-    if (adj->delta > 0) {
-        ret = ledger_check_headroom(s, adj->user_id, adj->bucket, adj->delta);
-        if (ret != LEDGER_OK)
-            goto cleanup;
-    }
-
-    dj = json_pack("{s:s, s:s, s:I}", "reason", adj->reason, "bucket", ledger_bucket_name(adj->bucket),
-                   "delta", (json_int_t)adj->delta);
-    details = dj ? json_dumps(dj, JSON_COMPACT) : NULL;
-    if (details == NULL) {
-        /* jansson only fails here on out-of-memory or invalid UTF-8 in reason, which the
-         * API has already excluded. */
-        log_event(LOG_ERROR, "ledger_adjust_details_failed", NULL);
-        ret = LEDGER_ERROR;
-        goto cleanup;
-    }
-
     struct ledger_op op = {
         .user_id = adj->user_id,
         .amount = adj->delta > 0 ? adj->delta : -adj->delta,
@@ -265,40 +247,108 @@ enum ledger_rc ledger_admin_adjust(struct store *s, const struct ledger_adjust *
         .from_plan_first = 0,
         .bucket = adj->bucket,
         .kind = LK_ADMIN_ADJUST,
-        .ref_type = ref_type,
-        .ref_id = ref_id,
+        .ref_type = LEDGER_REF_ADMIN,
+        .ref_id = a->ref_id,
         .note = adj->reason,
     };
-    struct audit_entry audit;
-    memset(&audit, 0, sizeof audit);
-    id_new(audit.id, "aud");
-    snprintf(audit.actor_id, sizeof audit.actor_id, "%s", adj->actor_id);
-    snprintf(audit.action, sizeof audit.action, "%s", "credits.adjust");
-    snprintf(audit.target_type, sizeof audit.target_type, "%s", "user");
-    snprintf(audit.target_id, sizeof audit.target_id, "%s", adj->user_id);
-    snprintf(audit.ip, sizeof audit.ip, "%s", adj->ip ? adj->ip : "");
-    snprintf(audit.request_id, sizeof audit.request_id, "%s", adj->request_id ? adj->request_id : "");
-    audit.details_json = details;
-    audit.created_at = now_ms;
-
-    enum store_rc rc = store_admin_adjust(s, &op, &audit, now_ms, &before, &after);
-    if (rc == STORE_DUPLICATE && adj->idempotency_key) {
-        /* A concurrent retry with the same key won the race: answer as it did. */
-        rc = store_ledger_get_by_ref(s, LK_ADMIN_ADJUST, ref_type, ref_id, &prev);
-        ret = rc == STORE_OK ? ledger_adjust_replay(s, adj, &prev, res) : ledger_from_store(rc);
-        goto cleanup;
+    if (adj->delta > 0) {
+        struct wallet w;
+        rc = store_wallet_get(s, adj->user_id, &w);
+        if (rc != STORE_OK) {
+            a->res.rc = ledger_from_store(rc);
+            return rc;
+        }
+        int64_t bal = adj->bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
+        if (bal > LEDGER_MAX_BALANCE - adj->delta) {
+            a->res.rc = LEDGER_OVERFLOW;
+            return STORE_ERROR;
+        }
     }
-    ret = ledger_from_store(rc);
-    if (ret != LEDGER_OK)
-        goto cleanup;
-    res->old_balance = adj->bucket == BUCKET_PLAN ? before.plan_credits : before.paid_credits;
-    res->new_balance = adj->bucket == BUCKET_PLAN ? after.plan_credits : after.paid_credits;
-    res->wallet = after;
+    a->res.rc = ledger_apply_tx(s, &op, a->now_ms, &before, &after);
+    if (a->res.rc != LEDGER_OK)
+        return ledger_to_store(a->res.rc);
+    a->res.old_balance = adj->bucket == BUCKET_PLAN ? before.plan_credits : before.paid_credits;
+    a->res.new_balance = adj->bucket == BUCKET_PLAN ? after.plan_credits : after.paid_credits;
+    a->res.wallet = after;
+    snprintf(a->res.ref_id, sizeof a->res.ref_id, "%s", a->ref_id);
 
-cleanup:
-    if (ret != LEDGER_OK)
-        memset(res, 0, sizeof *res);
-    free(details);
+    /* The audit row carries what an auditor asks first: from what, to what, and why. */
+    json_t *dj = json_pack("{s:s, s:s, s:I, s:I, s:I}", "reason", adj->reason, "bucket",
+                           ledger_bucket_name(adj->bucket), "delta", (json_int_t)adj->delta, "old",
+                           (json_int_t)a->res.old_balance, "new", (json_int_t)a->res.new_balance);
+    details = dj ? json_dumps(dj, JSON_COMPACT) : NULL;
     json_decref(dj);
-    return ret;
+    if (details == NULL) {
+        log_event(LOG_ERROR, "ledger_adjust_details_failed", NULL);
+        a->res.rc = LEDGER_ERROR;
+        return STORE_ERROR;
+    }
+    struct audit_entry audit;
+    audit_entry_fill(&audit, adj->actor_id, "credits.adjust", "user", adj->user_id, adj->ip, adj->request_id,
+                     details, a->now_ms);
+    rc = store_audit_insert(s, &audit);
+    if (rc == STORE_OK && a->has_idem && a->render != NULL) {
+        int status = 0;
+        body = a->render(adj, &a->res, &status);
+        rc = body ? idem_save_tx(s, &a->idem, status, body, a->now_ms) : STORE_ERROR;
+    }
+    free(details);
+    free(body);
+    if (rc != STORE_OK)
+        a->res.rc = ledger_from_store(rc);
+    return rc;
+}
+
+static void adjust_done(struct store_call *c)
+{
+    struct adjust_call *a = (struct adjust_call *)c;
+    if (c->rc != STORE_OK && a->res.rc == LEDGER_OK)
+        a->res.rc = ledger_from_store(c->rc); /* the commit failed */
+    if (c->rc != STORE_OK && (a->idem.replay || a->idem.mismatch))
+        idem_clear(&a->idem);
+    a->cb(a->arg, &a->res, a->has_idem ? &a->idem : NULL);
+    idem_clear(&a->idem);
+    free(a);
+}
+
+void ledger_admin_adjust(struct store_exec *ex, const struct ledger_adjust *adj, const struct idem *idem,
+                         ledger_adjust_render_fn render, int64_t now_ms, ledger_adjust_fn cb, void *arg)
+{
+    struct ledger_adjust_result res;
+
+    if (adj->actor_id == NULL || adj->user_id == NULL || adj->user_id[0] == '\0' ||
+        strlen(adj->user_id) >= TG_ID_MAX || strlen(adj->actor_id) >= TG_ID_MAX || adj->delta == 0 ||
+        adj->delta > LEDGER_MAX_AMOUNT || adj->delta < -LEDGER_MAX_AMOUNT ||
+        (adj->bucket != BUCKET_PLAN && adj->bucket != BUCKET_PAID) || adj->reason == NULL ||
+        adj->reason[0] == '\0' || strlen(adj->reason) > TG_NOTE_MAX) {
+        memset(&res, 0, sizeof res);
+        res.rc = LEDGER_INVALID;
+        cb(arg, &res, NULL);
+        return;
+    }
+    struct adjust_call *a = xcalloc(1, sizeof *a);
+    snprintf(a->actor_id, sizeof a->actor_id, "%s", adj->actor_id);
+    snprintf(a->user_id, sizeof a->user_id, "%s", adj->user_id);
+    snprintf(a->reason, sizeof a->reason, "%s", adj->reason);
+    snprintf(a->ip, sizeof a->ip, "%s", adj->ip ? adj->ip : "");
+    snprintf(a->request_id, sizeof a->request_id, "%s", adj->request_id ? adj->request_id : "");
+    a->adj = *adj;
+    a->adj.actor_id = a->actor_id;
+    a->adj.user_id = a->user_id;
+    a->adj.reason = a->reason;
+    a->adj.ip = a->ip;
+    a->adj.request_id = a->request_id;
+    id_new(a->ref_id, "adj");
+    if (idem != NULL) {
+        a->has_idem = 1;
+        idem_copy(&a->idem, idem);
+    }
+    a->render = render;
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    a->call.kind = STORE_CALL_WRITE;
+    a->call.run = adjust_run;
+    a->call.done = adjust_done;
+    store_exec_submit(ex, &a->call);
 }

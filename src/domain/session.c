@@ -3,10 +3,13 @@
  */
 #include "domain/session.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include <jansson.h>
 
@@ -18,6 +21,7 @@
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "store/call.h"
 #include "store/store.h"
 
 /* Clock skew tolerated on iat/nbf between nodes (seconds). */
@@ -30,32 +34,8 @@
 #define SESSION_RT_PREFIX "rt_"
 #define SESSION_RT_RANDOM 32
 #define SESSION_RT_LEN (3 + 43)
-
-static enum authn_rc session_auth_api_key(struct store *s, const char *cred, size_t len, int64_t now_ms,
-                                          struct principal *out)
-{
-    unsigned char hash[32];
-    struct api_key key;
-    struct user u;
-
-    if (len > SESSION_API_KEY_MAX)
-        return AUTHN_INVALID;
-    sha256(cred, len, hash);
-    enum store_rc rc = store_api_key_authenticate(s, hash, now_ms, &key, &u);
-    if (rc == STORE_NOTFOUND)
-        return AUTHN_INVALID;
-    if (rc != STORE_OK)
-        return AUTHN_UNAVAILABLE;
-    /* The store already refuses disabled users; checked again because a mistake there
-     * would let a disabled account keep calling the API. */
-    if (u.disabled)
-        return AUTHN_INVALID;
-    out->authenticated = 1;
-    snprintf(out->user_id, sizeof out->user_id, "%s", u.id);
-    snprintf(out->role, sizeof out->role, "%s", u.role);
-    snprintf(out->api_key_id, sizeof out->api_key_id, "%s", key.id);
-    return AUTHN_OK;
-}
+/* last_used_at of an API key is recorded at most this often (ms). */
+#define SESSION_API_KEY_TOUCH_MS 60000
 
 /*
  * Verified access-token cache, one per thread (no locks).
@@ -65,9 +45,11 @@ static enum authn_rc session_auth_api_key(struct store *s, const char *cred, siz
  * cost of an authenticated read. An entry is only ever made from a token that verified
  * completely, a hit requires the presented bytes to equal the cached token exactly, and the
  * token's own exp is checked on every hit, so a hit answers exactly what a full
- * verification would. Access tokens are stateless by design (not revocable before exp),
- * so caching them changes no revocation behaviour. Changing TG_JWT_SECRET needs a restart,
- * which empties the cache. Direct-mapped by bytes of the signature (uniformly random).
+ * verification would (the comparison is constant-time: timing must not tell how much of a
+ * forged token matched a cached one). What the token may do is decided afterwards from the
+ * account's current state, so the cache changes no revocation behaviour. Changing
+ * TG_JWT_SECRET needs a restart, which empties the cache. Direct-mapped by bytes of the
+ * signature (uniformly random).
  */
 #define SESSION_TOKEN_CACHE_SLOTS 256
 #define SESSION_TOKEN_CACHE_MAXLEN 512
@@ -75,8 +57,8 @@ struct session_token_slot {
     size_t len;
     int64_t exp_s;        /* valid while now < exp_s ... */
     int64_t not_before_s; /* ... and now >= max(iat, nbf) - skew, as jwt_verify_hs256 checks */
+    int64_t epoch;        /* the token's "ep" claim */
     char user_id[TG_ID_MAX];
-    char role[TG_ROLE_MAX];
     char token[SESSION_TOKEN_CACHE_MAXLEN];
 };
 /* Static thread-local storage (~150 KB a thread) rather than heap, so that nothing is left
@@ -102,46 +84,136 @@ static int session_copy(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-static enum authn_rc session_auth_jwt(const char *cred, size_t len, int64_t now_ms, struct principal *out)
+
+/* ---- account state: per-thread cache, invalidated by generation counters ---- */
+
+/*
+ * Every authenticated request needs the account's current role, disabled flag and epoch.
+ * Reading them from the store each time would add a query to every request; caching them
+ * without invalidation would let a demoted admin keep admin rights. So: a per-thread cache
+ * (no locks), and a process-wide array of generation counters indexed by a hash of the user
+ * id. A change bumps the user's counter; an entry remembers the counter it was read under
+ * and is stale once it differs (or after SESSION_USER_TTL_MS, for changes made by another
+ * process). The counter is read before the store is, so a read that races a change can only
+ * be re-read, never cached as current.
+ */
+#define SESSION_GEN_SLOTS 4096
+#define SESSION_USER_CACHE_SLOTS 512
+static _Atomic uint32_t session_user_gen[SESSION_GEN_SLOTS];
+
+struct session_user_slot {
+    char user_id[TG_ID_MAX];
+    char role[TG_ROLE_MAX];
+    int64_t epoch;
+    int disabled;
+    uint32_t gen;
+    int64_t fetched_ms;
+};
+static _Thread_local struct session_user_slot session_user_cache[SESSION_USER_CACHE_SLOTS];
+
+static uint32_t session_hash_id(const char *id)
 {
-    enum authn_rc ret = AUTHN_INVALID;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static uint32_t session_gen_load(const char *user_id)
+{
+    return atomic_load_explicit(&session_user_gen[session_hash_id(user_id) % SESSION_GEN_SLOTS],
+                                memory_order_acquire);
+}
+
+void session_user_changed(const char *user_id)
+{
+    if (user_id == NULL || user_id[0] == '\0')
+        return;
+    atomic_fetch_add_explicit(&session_user_gen[session_hash_id(user_id) % SESSION_GEN_SLOTS], 1,
+                              memory_order_acq_rel);
+}
+
+static struct session_user_slot *session_user_slot(const char *user_id)
+{
+    return &session_user_cache[(session_hash_id(user_id) >> 12) % SESSION_USER_CACHE_SLOTS];
+}
+
+/* The cached state of user_id if it is still current, else NULL. */
+static const struct session_user_slot *session_user_cached(const char *user_id, int64_t now_ms)
+{
+    const struct session_user_slot *e = session_user_slot(user_id);
+    if (strcmp(e->user_id, user_id) != 0 || e->gen != session_gen_load(user_id) ||
+        now_ms - e->fetched_ms >= SESSION_USER_TTL_MS || now_ms < e->fetched_ms)
+        return NULL;
+    return e;
+}
+
+static void session_user_cache_put(const struct user *u, uint32_t gen, int64_t now_ms)
+{
+    struct session_user_slot *e = session_user_slot(u->id);
+    snprintf(e->user_id, sizeof e->user_id, "%s", u->id);
+    snprintf(e->role, sizeof e->role, "%s", u->role);
+    e->epoch = u->auth_epoch;
+    e->disabled = u->disabled;
+    e->gen = gen;
+    e->fetched_ms = now_ms;
+}
+
+/* The verdict for a verified token (user, epoch) given the account's state. */
+static enum authn_rc session_decide(const char *user_id, int64_t token_epoch, const char *role, int64_t epoch,
+                                    int disabled, struct principal *out)
+{
+    memset(out, 0, sizeof *out);
+    if (disabled || token_epoch != epoch)
+        return AUTHN_INVALID;
+    if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)
+        return AUTHN_INVALID;
+    out->authenticated = 1;
+    snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
+    snprintf(out->role, sizeof out->role, "%s", role);
+    out->epoch = token_epoch;
+    return AUTHN_OK;
+}
+
+/* ---- access tokens ---- */
+
+/*
+ * Verifies an access JWT (signature, exp, iat/nbf, typ) through the per-thread cache.
+ * Returns 0 with *user_id and *epoch set, or -1.
+ */
+static int session_verify_jwt(const char *cred, size_t len, int64_t now_ms, char user_id[TG_ID_MAX],
+                              int64_t *epoch)
+{
+    int ret = -1;
     json_t *claims = NULL;
     int64_t now_s = now_ms / 1000;
     struct session_token_slot *slot = session_token_slot(cred, len);
 
-    if (slot != NULL && slot->len == len && memcmp(slot->token, cred, len) == 0) {
+    if (slot != NULL && slot->len == len && sodium_memcmp(slot->token, cred, len) == 0) {
         if (slot->exp_s <= now_s || now_s < slot->not_before_s)
-            return AUTHN_INVALID; /* the verdicts jwt_verify_hs256 gives: expired / not yet */
-        out->authenticated = 1;
-        memcpy(out->user_id, slot->user_id, sizeof out->user_id);
-        memcpy(out->role, slot->role, sizeof out->role);
-        out->api_key_id[0] = '\0';
-        return AUTHN_OK;
+            return -1; /* the verdicts jwt_verify_hs256 gives: expired / not yet */
+        memcpy(user_id, slot->user_id, TG_ID_MAX);
+        *epoch = slot->epoch;
+        return 0;
     }
-
     if (jwt_verify_hs256(cred, len, tg_cfg->jwt_secret, tg_cfg->jwt_secret_len, now_s, SESSION_JWT_SKEW_S,
                          &claims) != JWT_OK)
         goto cleanup;
-    /* Only access tokens authenticate requests: any other typ (a future "refresh" or
-     * "oauth_state" JWT signed with the same key) must not. */
+    /* Only access tokens authenticate requests: any other typ (a future "oauth_state" JWT
+     * signed with the same key) must not. */
     const char *typ = json_string_value(json_object_get(claims, "typ"));
     const char *sub = json_string_value(json_object_get(claims, "sub"));
-    const char *role = json_string_value(json_object_get(claims, "role"));
+    json_t *ep = json_object_get(claims, "ep");
     json_t *exp = json_object_get(claims, "exp");
     if (typ == NULL || strcmp(typ, "access") != 0)
         goto cleanup;
-    if (sub == NULL || !id_valid(sub, "usr"))
+    if (sub == NULL || !id_valid(sub, "usr") || session_copy(user_id, TG_ID_MAX, sub) != 0)
         goto cleanup;
-    if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0))
+    /* Tokens without an epoch predate it and cannot be checked against sign-outs. */
+    if (!json_is_integer(ep) || json_integer_value(ep) < 0 || !json_is_integer(exp))
         goto cleanup;
-    if (!json_is_integer(exp)) /* cannot happen: jwt_verify_hs256 requires an integer exp */
-        goto cleanup;
-    if (session_copy(out->user_id, sizeof out->user_id, sub) != 0 ||
-        session_copy(out->role, sizeof out->role, role) != 0)
-        goto cleanup;
-    out->authenticated = 1;
-    out->api_key_id[0] = '\0';
-    ret = AUTHN_OK;
+    *epoch = (int64_t)json_integer_value(ep);
+    ret = 0;
     if (slot != NULL) {
         int64_t nb = INT64_MIN;
         json_t *iat = json_object_get(claims, "iat"), *nbf = json_object_get(claims, "nbf");
@@ -152,33 +224,14 @@ static enum authn_rc session_auth_jwt(const char *cred, size_t len, int64_t now_
         slot->len = len;
         slot->exp_s = (int64_t)json_integer_value(exp);
         slot->not_before_s = nb == INT64_MIN ? INT64_MIN : nb - SESSION_JWT_SKEW_S;
-        memcpy(slot->user_id, out->user_id, sizeof slot->user_id);
-        memcpy(slot->role, out->role, sizeof slot->role);
+        slot->epoch = *epoch;
+        memcpy(slot->user_id, user_id, TG_ID_MAX);
         memcpy(slot->token, cred, len);
     }
 
 cleanup:
     json_decref(claims);
-    if (ret != AUTHN_OK)
-        memset(out, 0, sizeof *out);
     return ret;
-}
-
-enum authn_rc session_authenticate(struct store *s, const char *credential, size_t len, int64_t now_ms,
-                                   struct principal *out)
-{
-    enum authn_rc rc;
-
-    memset(out, 0, sizeof *out);
-    if (credential == NULL || len == 0)
-        return AUTHN_INVALID;
-    if (len >= 3 && memcmp(credential, SESSION_API_KEY_PREFIX, 3) == 0)
-        rc = session_auth_api_key(s, credential, len, now_ms, out);
-    else
-        rc = session_auth_jwt(credential, len, now_ms, out);
-    if (rc != AUTHN_OK)
-        memset(out, 0, sizeof *out);
-    return rc;
 }
 
 /* Signs a fresh access token for u. Returns a new string (caller frees) or NULL. */
@@ -190,9 +243,9 @@ static char *session_access_token(const struct user *u, int64_t now_ms)
 
     rand_bytes(jti_raw, sizeof jti_raw);
     b64url_encode(jti_raw, sizeof jti_raw, jti);
-    json_t *claims =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "sub", u->id, "role", u->role, "typ", "access", "iat",
-                  (json_int_t)iat, "exp", (json_int_t)(iat + tg_cfg->access_token_ttl_s), "jti", jti);
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "sub", u->id, "role", u->role, "typ",
+                               "access", "ep", (json_int_t)u->auth_epoch, "iat", (json_int_t)iat, "exp",
+                               (json_int_t)(iat + tg_cfg->access_token_ttl_s), "jti", jti);
     if (claims == NULL)
         return NULL;
     char *tok = jwt_sign_hs256(claims, tg_cfg->jwt_secret, tg_cfg->jwt_secret_len);
@@ -200,22 +253,185 @@ static char *session_access_token(const struct user *u, int64_t now_ms)
     return tok;
 }
 
-/* Makes a new refresh token: *text receives "rt_..." (caller frees), t its stored form
- * (id, hash, times; user and family left to the caller). */
-static void session_new_refresh(int64_t now_ms, char **text, struct refresh_token *t)
+/* ---- authentication ---- */
+
+struct auth_call {
+    struct store_call call;
+    int api_key;
+    unsigned char hash[32];           /* API key: SHA-256 of the key */
+    char user_id[TG_ID_MAX];          /* JWT: the token's subject */
+    int64_t token_epoch;
+    uint32_t gen;                     /* generation read before the store */
+    int64_t now_ms;
+    struct api_key key;               /* out */
+    struct user user;                 /* out */
+    session_auth_fn cb;
+    void *arg;
+    struct store_exec *ex;
+};
+
+static enum store_rc auth_run(struct store *s, struct store_call *c)
+{
+    struct auth_call *a = (struct auth_call *)c;
+    if (a->api_key)
+        return store_api_key_authenticate(s, a->hash, &a->key, &a->user);
+    return store_user_get(s, a->user_id, &a->user);
+}
+
+struct touch_call {
+    struct store_call call;
+    char key_id[TG_ID_MAX];
+    int64_t now_ms;
+};
+
+static enum store_rc touch_run(struct store *s, struct store_call *c)
+{
+    struct touch_call *t = (struct touch_call *)c;
+    return store_api_key_touch(s, t->key_id, t->now_ms, t->now_ms - SESSION_API_KEY_TOUCH_MS + 1, NULL);
+}
+
+static void touch_done(struct store_call *c)
+{
+    /* Best effort: a lost last_used_at is not worth failing a valid request for. */
+    if (c->rc != STORE_OK && c->rc != STORE_NOTFOUND)
+        log_event(LOG_WARN, "api_key_touch_failed", "rc", store_rc_name(c->rc), NULL);
+    free(c);
+}
+
+static void auth_done(struct store_call *c)
+{
+    struct auth_call *a = (struct auth_call *)c;
+    struct principal p;
+    enum authn_rc rc;
+
+    memset(&p, 0, sizeof p);
+    if (c->rc == STORE_NOTFOUND) {
+        rc = AUTHN_INVALID;
+    } else if (c->rc != STORE_OK) {
+        rc = AUTHN_UNAVAILABLE;
+    } else if (a->api_key) {
+        rc = a->user.disabled ? AUTHN_INVALID
+                              : session_decide(a->user.id, a->user.auth_epoch, a->user.role, a->user.auth_epoch,
+                                               0, &p);
+        if (rc == AUTHN_OK) {
+            snprintf(p.api_key_id, sizeof p.api_key_id, "%s", a->key.id);
+            p.epoch = -1;
+            /* last_used_at at most once a minute per key, so that a busy API client does not
+             * turn every request into a write. */
+            if (a->key.last_used_at == 0 || a->now_ms - a->key.last_used_at >= SESSION_API_KEY_TOUCH_MS) {
+                struct touch_call *t = xcalloc(1, sizeof *t);
+                t->call.kind = STORE_CALL_WRITE;
+                t->call.run = touch_run;
+                t->call.done = touch_done;
+                memcpy(t->key_id, a->key.id, sizeof t->key_id);
+                t->now_ms = a->now_ms;
+                store_exec_submit(a->ex, &t->call);
+            }
+        }
+    } else {
+        session_user_cache_put(&a->user, a->gen, a->now_ms);
+        rc = session_decide(a->user.id, a->token_epoch, a->user.role, a->user.auth_epoch, a->user.disabled, &p);
+    }
+    session_auth_fn cb = a->cb;
+    void *arg = a->arg;
+    free(a);
+    cb(arg, rc, rc == AUTHN_OK ? &p : NULL);
+}
+
+void session_authenticate(struct store_exec *ex, const char *credential, size_t len, int64_t now_ms,
+                          session_auth_fn cb, void *arg)
+{
+    struct principal p;
+    struct auth_call *a = NULL;
+
+    if (credential == NULL || len == 0)
+        goto invalid;
+    if (len >= 3 && memcmp(credential, SESSION_API_KEY_PREFIX, 3) == 0) {
+        /* API keys are "tg_live_" + 43 base62 chars; anything much longer is not one of
+         * ours and is refused before it is hashed. */
+        if (len > SESSION_API_KEY_MAX)
+            goto invalid;
+        a = xcalloc(1, sizeof *a);
+        a->api_key = 1;
+        sha256(credential, len, a->hash);
+    } else {
+        char user_id[TG_ID_MAX];
+        int64_t epoch;
+        if (session_verify_jwt(credential, len, now_ms, user_id, &epoch) != 0)
+            goto invalid;
+        const struct session_user_slot *e = session_user_cached(user_id, now_ms);
+        if (e != NULL) {
+            enum authn_rc rc = session_decide(user_id, epoch, e->role, e->epoch, e->disabled, &p);
+            cb(arg, rc, rc == AUTHN_OK ? &p : NULL);
+            return;
+        }
+        a = xcalloc(1, sizeof *a);
+        memcpy(a->user_id, user_id, sizeof a->user_id);
+        a->token_epoch = epoch;
+        a->gen = session_gen_load(user_id);
+    }
+    a->call.kind = STORE_CALL_READ;
+    a->call.run = auth_run;
+    a->call.done = auth_done;
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    a->ex = ex;
+    store_exec_submit(ex, &a->call);
+    return;
+
+invalid:
+    cb(arg, AUTHN_INVALID, NULL);
+}
+
+/* ---- issuing ---- */
+
+void session_refresh_make(int64_t now_ms, struct session_new_refresh *out)
 {
     unsigned char raw[SESSION_RT_RANDOM];
-    char *out = xmalloc(SESSION_RT_LEN + 1);
 
+    memset(out, 0, sizeof *out);
     rand_bytes(raw, sizeof raw);
-    memcpy(out, SESSION_RT_PREFIX, 3);
-    b64url_encode(raw, sizeof raw, out + 3);
-    memset(t, 0, sizeof *t);
-    id_new(t->id, "rtk");
-    sha256(out, strlen(out), t->hash);
-    t->created_at = now_ms;
-    t->expires_at = now_ms + (int64_t)tg_cfg->refresh_token_ttl_s * 1000;
-    *text = out;
+    memcpy(out->text, SESSION_RT_PREFIX, 3);
+    b64url_encode(raw, sizeof raw, out->text + 3);
+    id_new(out->stored.id, "rtk");
+    id_new(out->stored.family_id, "fam");
+    sha256(out->text, strlen(out->text), out->stored.hash);
+    out->stored.created_at = now_ms;
+    out->stored.expires_at = now_ms + (int64_t)tg_cfg->refresh_token_ttl_s * 1000;
+    explicit_bzero(raw, sizeof raw);
+}
+
+enum store_rc session_issue_tx(struct store *s, const char *user_id, const char *expect_hash,
+                               int64_t expect_epoch, struct session_new_refresh *nr, int64_t now_ms,
+                               struct user *u)
+{
+    enum store_rc rc = store_user_get(s, user_id, u);
+    if (rc != STORE_OK)
+        return rc;
+    /* The session is issued only while what the caller checked is still true: a login that
+     * verified the old password must not outlive a password change that committed while it
+     * was hashing, nor a disabled account. */
+    if (u->disabled || (expect_hash != NULL && strcmp(u->password_hash, expect_hash) != 0) ||
+        (expect_epoch >= 0 && u->auth_epoch != expect_epoch))
+        return STORE_CONFLICT;
+    snprintf(nr->stored.user_id, sizeof nr->stored.user_id, "%s", u->id);
+    (void)now_ms;
+    return store_refresh_insert(s, &nr->stored);
+}
+
+int session_tokens_finish(const struct user *u, const struct session_new_refresh *nr, int64_t now_ms,
+                          struct session_tokens *out)
+{
+    memset(out, 0, sizeof *out);
+    out->access_token = session_access_token(u, now_ms);
+    if (out->access_token == NULL) {
+        log_event(LOG_ERROR, "session_sign_failed", "user_id", u->id, NULL);
+        return -1;
+    }
+    out->refresh_token = xstrdup(nr->text);
+    out->expires_in = tg_cfg->access_token_ttl_s;
+    return 0;
 }
 
 /* Hashes a presented refresh token, or returns -1 when it cannot be one of ours. */
@@ -228,93 +444,142 @@ static int session_refresh_hash(const char *presented, unsigned char hash[32])
     return 0;
 }
 
-int session_issue(struct store *s, const struct user *u, int64_t now_ms, struct session_tokens *out)
+/* ---- refresh ---- */
+
+struct refresh_call {
+    struct store_call call;
+    unsigned char old_hash[32];
+    struct session_new_refresh next;
+    int64_t now_ms;
+    enum refresh_outcome outcome; /* out */
+    char user_id[TG_ID_MAX];      /* out */
+    struct user user;             /* out, on ROTATED */
+    session_refresh_fn cb;
+    void *arg;
+};
+
+static enum store_rc refresh_run(struct store *s, struct store_call *c)
 {
-    int ret = STORE_ERROR;
-    struct refresh_token t;
-
-    memset(out, 0, sizeof *out);
-    out->access_token = session_access_token(u, now_ms);
-    if (out->access_token == NULL) {
-        log_event(LOG_ERROR, "session_sign_failed", "user_id", u->id, NULL);
-        goto cleanup;
+    struct refresh_call *a = (struct refresh_call *)c;
+    memset(&a->user, 0, sizeof a->user);
+    a->user_id[0] = '\0';
+    enum store_rc rc = store_refresh_rotate(s, a->old_hash, &a->next.stored, a->now_ms, &a->outcome, a->user_id);
+    if (rc != STORE_OK || a->outcome != REFRESH_ROTATED)
+        return rc;
+    rc = store_user_get(s, a->user_id, &a->user);
+    if (rc == STORE_NOTFOUND || (rc == STORE_OK && a->user.disabled)) {
+        /* A disabled (or vanished) account cannot keep a session alive: its sessions end. */
+        a->outcome = REFRESH_EXPIRED;
+        memset(&a->user, 0, sizeof a->user);
+        return store_refresh_revoke_user(s, a->user_id, a->now_ms);
     }
-    session_new_refresh(now_ms, &out->refresh_token, &t);
-    snprintf(t.user_id, sizeof t.user_id, "%s", u->id);
-    id_new(t.family_id, "fam");
-    ret = store_refresh_insert(s, &t);
-    if (ret != STORE_OK)
-        goto cleanup;
-    out->expires_in = tg_cfg->access_token_ttl_s;
-
-cleanup:
-    if (ret != STORE_OK)
-        session_tokens_free(out);
-    return ret;
+    return rc;
 }
 
-int session_refresh(struct store *s, const char *presented, int64_t now_ms, enum refresh_outcome *outcome,
-                    struct user *u, struct session_tokens *out)
+static void refresh_done(struct store_call *c)
 {
-    int ret = STORE_ERROR;
-    unsigned char old_hash[32];
-    char user_id[TG_ID_MAX] = "";
-    struct refresh_token next;
+    struct refresh_call *a = (struct refresh_call *)c;
+    struct session_refresh_result res;
 
-    memset(out, 0, sizeof *out);
-    memset(u, 0, sizeof *u);
-    *outcome = REFRESH_UNKNOWN;
-    if (session_refresh_hash(presented, old_hash) != 0) {
-        ret = STORE_OK; /* not a token we could have issued: unknown */
-        goto cleanup;
-    }
-    session_new_refresh(now_ms, &out->refresh_token, &next);
-    ret = store_refresh_rotate(s, old_hash, &next, now_ms, outcome, user_id);
-    if (ret != STORE_OK || *outcome != REFRESH_ROTATED) {
+    memset(&res, 0, sizeof res);
+    res.rc = c->rc;
+    res.outcome = c->rc == STORE_OK ? a->outcome : REFRESH_UNKNOWN;
+    if (c->rc == STORE_OK && a->outcome == REFRESH_ROTATED) {
+        res.user = a->user;
+        if (session_tokens_finish(&a->user, &a->next, a->now_ms, &res.tokens) != 0)
+            res.rc = STORE_ERROR;
+    } else if (c->rc == STORE_OK && a->outcome != REFRESH_UNKNOWN) {
         /* The user id is handed back on REUSED/EXPIRED so the caller can audit-log the
          * theft signal against the account; no other field is filled. */
-        if (ret == STORE_OK && *outcome != REFRESH_UNKNOWN)
-            snprintf(u->id, sizeof u->id, "%s", user_id);
-        goto cleanup;
+        snprintf(res.user.id, sizeof res.user.id, "%s", a->user_id);
     }
-    ret = store_user_get(s, user_id, u);
-    if (ret == STORE_NOTFOUND || (ret == STORE_OK && u->disabled)) {
-        /* A disabled (or vanished) account cannot keep a session alive: answer as for an
-         * expired token, and kill the replacement we just stored. */
-        (void)store_refresh_revoke_family(s, next.hash, now_ms);
-        memset(u, 0, sizeof *u);
-        snprintf(u->id, sizeof u->id, "%s", user_id);
-        *outcome = REFRESH_EXPIRED;
-        ret = STORE_OK;
-        goto cleanup;
-    }
-    if (ret != STORE_OK)
-        goto cleanup;
-    out->access_token = session_access_token(u, now_ms);
-    if (out->access_token == NULL) {
-        log_event(LOG_ERROR, "session_sign_failed", "user_id", u->id, NULL);
-        ret = STORE_ERROR;
-        goto cleanup;
-    }
-    out->expires_in = tg_cfg->access_token_ttl_s;
-
-cleanup:
-    if (ret != STORE_OK || *outcome != REFRESH_ROTATED) {
-        session_tokens_free(out);
-        if (ret != STORE_OK)
-            memset(u, 0, sizeof *u);
-    }
-    return ret;
+    session_refresh_fn cb = a->cb;
+    void *arg = a->arg;
+    explicit_bzero(a, sizeof *a);
+    free(a);
+    cb(arg, &res);
+    session_tokens_free(&res.tokens);
 }
 
-int session_logout(struct store *s, const char *presented, int64_t now_ms)
+void session_refresh(struct store_exec *ex, const char *presented, int64_t now_ms, session_refresh_fn cb,
+                     void *arg)
 {
     unsigned char hash[32];
+    if (session_refresh_hash(presented, hash) != 0) {
+        /* Not a token we could have issued: unknown, without asking the store. */
+        struct session_refresh_result res;
+        memset(&res, 0, sizeof res);
+        res.rc = STORE_OK;
+        res.outcome = REFRESH_UNKNOWN;
+        cb(arg, &res);
+        return;
+    }
+    struct refresh_call *a = xcalloc(1, sizeof *a);
+    a->call.kind = STORE_CALL_WRITE;
+    a->call.run = refresh_run;
+    a->call.done = refresh_done;
+    memcpy(a->old_hash, hash, sizeof hash);
+    session_refresh_make(now_ms, &a->next);
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    store_exec_submit(ex, &a->call);
+}
 
-    if (session_refresh_hash(presented, hash) != 0)
-        return STORE_OK;
-    enum store_rc rc = store_refresh_revoke_family(s, hash, now_ms);
-    return rc == STORE_NOTFOUND ? STORE_OK : (int)rc;
+/* ---- logout ---- */
+
+struct logout_call {
+    struct store_call call;
+    unsigned char hash[32];
+    int64_t now_ms;
+    char user_id[TG_ID_MAX]; /* out */
+    session_rc_fn cb;
+    void *arg;
+};
+
+static enum store_rc logout_run(struct store *s, struct store_call *c)
+{
+    struct logout_call *a = (struct logout_call *)c;
+    a->user_id[0] = '\0';
+    enum store_rc rc = store_refresh_revoke_family(s, a->hash, a->now_ms, a->user_id);
+    if (rc == STORE_NOTFOUND) {
+        a->user_id[0] = '\0';
+        return STORE_OK; /* idempotent */
+    }
+    if (rc != STORE_OK)
+        return rc;
+    rc = store_user_bump_epoch(s, a->user_id, a->now_ms, NULL);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static void logout_done(struct store_call *c)
+{
+    struct logout_call *a = (struct logout_call *)c;
+    if (c->rc == STORE_OK)
+        session_user_changed(a->user_id);
+    session_rc_fn cb = a->cb;
+    void *arg = a->arg;
+    enum store_rc rc = c->rc;
+    free(a);
+    cb(arg, rc);
+}
+
+void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms, session_rc_fn cb, void *arg)
+{
+    unsigned char hash[32];
+    if (session_refresh_hash(presented, hash) != 0) {
+        cb(arg, STORE_OK);
+        return;
+    }
+    struct logout_call *a = xcalloc(1, sizeof *a);
+    a->call.kind = STORE_CALL_WRITE;
+    a->call.run = logout_run;
+    a->call.done = logout_done;
+    memcpy(a->hash, hash, sizeof hash);
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    store_exec_submit(ex, &a->call);
 }
 
 void session_tokens_free(struct session_tokens *t)

@@ -160,6 +160,7 @@ struct principal {
     char user_id[TG_ID_MAX];
     char role[TG_ROLE_MAX];         /* "user" or "admin" */
     char api_key_id[TG_ID_MAX];     /* "" when authenticated by an access token */
+    int64_t epoch;                  /* the access token's auth epoch (-1 for an API key) */
 };
 
 #endif

@@ -2,6 +2,7 @@
  * auth.c - bearer authentication per route (DESIGN section 5): glue between the
  * Authorization header and domain/session.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "domain/session.h"
@@ -32,40 +33,79 @@ int http_auth_parse_bearer(const char *v, size_t vlen, const char **cred, size_t
     return 1;
 }
 
-int http_auth_or_reply(struct req *r, enum auth_level level)
+/* The client's key for the failed-authentication budget (auth_fail): its address, an IPv6
+ * client by its /64. */
+static void http_auth_fail_key(struct req *r, char key[RATELIMIT_IP_KEY_MAX])
+{
+    if (ratelimit_ip_key(req_client_ip(r), key, RATELIMIT_IP_KEY_MAX) != 0)
+        strcpy(key, "ip:unknown"); /* req_client_ip is inet_ntop output: cannot happen */
+}
+
+static void http_auth_done(void *arg, enum authn_rc rc, const struct principal *p)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
+    switch (rc) {
+    case AUTHN_OK:
+        r->principal = *p;
+        break;
+    case AUTHN_UNAVAILABLE:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        return;
+    case AUTHN_INVALID:
+    default: {
+        /* Every failure spends from the client's auth_fail budget: guessing API keys or
+         * forging tokens from one address stops at the budget (checked before verifying). */
+        char key[RATELIMIT_IP_KEY_MAX];
+        struct rl_result res;
+        http_auth_fail_key(r, key);
+        ratelimit_check(RL_AUTH_FAIL, key, r->now_ms, &res);
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        return;
+    }
+    }
+    if (r->rc->route->auth == AUTH_ADMIN && strcmp(r->principal.role, "admin") != 0) {
+        res_error(r, TG_E_FORBIDDEN, NULL, NULL);
+        return;
+    }
+    http_dispatch_authenticated(r);
+}
+
+void http_auth_start(struct req *r, enum auth_level level)
 {
     h2o_req_t *h = r->h;
-    if (level == AUTH_NONE)
-        return 0;
+    if (level == AUTH_NONE) {
+        http_dispatch_authenticated(r);
+        return;
+    }
     ssize_t i = h2o_find_header(&h->headers, H2O_TOKEN_AUTHORIZATION, -1);
     const char *cred = NULL;
     size_t len = 0;
     int rc = i < 0 ? 0 : http_auth_parse_bearer(h->headers.entries[i].value.base, h->headers.entries[i].value.len, &cred, &len);
     if (rc == 0) {
-        if (level == AUTH_OPTIONAL)
-            return 0;
+        if (level == AUTH_OPTIONAL) {
+            http_dispatch_authenticated(r);
+            return;
+        }
         res_error(r, TG_E_UNAUTHORIZED, NULL, NULL);
-        return -1;
+        return;
     }
     if (rc < 0) {
         res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
-        return -1;
+        return;
     }
-    switch (session_authenticate(r->w->store, cred, len, r->now_ms, &r->principal)) {
-    case AUTHN_OK:
-        break;
-    case AUTHN_UNAVAILABLE:
-        memset(&r->principal, 0, sizeof r->principal);
-        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-        return -1;
-    default:
-        memset(&r->principal, 0, sizeof r->principal);
-        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
-        return -1;
+    /* An address that has spent its failed-authentication budget is refused before its
+     * credential is even looked at, so the budget really bounds guessing. */
+    char key[RATELIMIT_IP_KEY_MAX];
+    struct rl_result res;
+    http_auth_fail_key(r, key);
+    ratelimit_peek(RL_AUTH_FAIL, key, r->now_ms, &res);
+    if (!res.allowed) {
+        r->rl = res;
+        r->rl_set = 1;
+        res_error(r, TG_E_RATE_LIMITED, "Too many failed authentication attempts. Try again later.", NULL);
+        return;
     }
-    if (level == AUTH_ADMIN && strcmp(r->principal.role, "admin") != 0) {
-        res_error(r, TG_E_FORBIDDEN, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    session_authenticate(&r->w->exec, cred, len, r->now_ms, http_auth_done, req_ref_new(r));
 }

@@ -18,7 +18,6 @@ void http_cors_add_headers(struct req *r)
 {
     h2o_req_t *h = r->h;
     http_hdr_push(h, &H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN->buf, r->origin, strlen(r->origin));
-    http_hdr_push(h, &H2O_TOKEN_VARY->buf, H2O_STRLIT("Origin"));
     http_hdr_push(h, &hn_acao_expose,
                   H2O_STRLIT("X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"));
 }
@@ -36,7 +35,7 @@ void http_cors_options(struct req *r, unsigned allow)
         http_hdr_push(h, &hn_acam, methods, m);
         http_hdr_push(h, &hn_acah, H2O_STRLIT("Authorization, Content-Type, Idempotency-Key"));
         http_hdr_push(h, &hn_acma, H2O_STRLIT("600"));
-        /* the Allow-Origin and Vary headers come from http_cors_add_headers in http_res_send */
+        /* Allow-Origin comes from http_cors_add_headers, Vary from http_res_send */
     }
     http_res_send(r, 204, NULL, 0, 0, NULL, 0);
 }

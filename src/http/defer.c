@@ -88,3 +88,49 @@ int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_p
     (*pending)++;
     return 0;
 }
+
+/* ---- req_ref: a handle that survives the request ---- */
+
+struct req_ref_link {
+    struct req_ref *ref; /* NULL once taken */
+};
+
+struct req_ref {
+    struct req *r;             /* NULL once the request ended */
+    struct http_worker *w;
+    struct req_ref_link *link; /* in the request's pool; valid while r != NULL */
+};
+
+static void http_ref_link_dispose(void *p)
+{
+    struct req_ref_link *link = p;
+    if (link->ref != NULL)
+        link->ref->r = NULL; /* the request ended first: take() will answer NULL */
+}
+
+struct req_ref *req_ref_new(struct req *r)
+{
+    struct req_ref *ref = xcalloc(1, sizeof *ref);
+    ref->r = r;
+    ref->w = r->w;
+    ref->link = h2o_mem_alloc_shared(&r->h->pool, sizeof *ref->link, http_ref_link_dispose);
+    ref->link->ref = ref;
+    r->deferred++;
+    r->w->pending_jobs++;
+    return ref;
+}
+
+struct req *req_ref_take(struct req_ref *ref)
+{
+    struct req *r = ref->r;
+    struct http_worker *w = ref->w;
+    if (r != NULL) {
+        ref->link->ref = NULL;
+        r->deferred--;
+    }
+    w->pending_jobs--;
+    free(ref);
+    if (r == NULL)
+        http_worker_check_drained(w);
+    return r;
+}

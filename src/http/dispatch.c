@@ -171,22 +171,26 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         res_error(r, TG_E_PAYLOAD_TOO_LARGE, NULL, NULL);
         return 0;
     }
-    if (http_auth_or_reply(r, r->rc->route->auth) != 0)
-        return 0;
+    /* Continues in http_dispatch_authenticated, now or when the store has answered. */
+    http_auth_start(r, r->rc->route->auth);
+    return 0;
+}
+
+void http_dispatch_authenticated(struct req *r)
+{
     if (r->rc->route->rate != RL_NONE) {
         char key[HTTP_IP_MAX + TG_ID_MAX + 4];
         if (r->principal.authenticated) {
             memcpy(key, "u:", 2);
             strcpy(key + 2, r->principal.user_id);
-        } else {
-            memcpy(key, "ip:", 3);
-            strcpy(key + 3, req_client_ip(r));
+        } else if (ratelimit_ip_key(req_client_ip(r), key, sizeof key) != 0) {
+            /* Anonymous clients by address, IPv6 by its /64 (one host usually owns it). */
+            strcpy(key, "ip:unknown"); /* req_client_ip is inet_ntop output: cannot happen */
         }
         if (http_limit_or_reply(r, r->rc->route->rate, key) != 0)
-            return 0;
+            return;
     }
     http_run_handler(r);
-    return 0;
 }
 
 void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
@@ -249,10 +253,11 @@ static void http_defer_finish(struct req *r, req_done_fn done, void *arg, void *
     http_worker_check_drained(w);
 }
 
-void req_defer(struct req *r, req_work_fn work, req_done_fn done, void *arg)
+void req_defer(struct req *r, enum req_work_class cls, req_work_fn work, req_done_fn done, void *arg)
 {
     struct http_worker *w = r->w;
-    if (http_defer_submit(http_srv->pool, &w->jobs, &r->h->pool, r, work, done, arg, &w->pending_jobs,
+    struct pool *p = cls == REQ_WORK_PASSWORD ? http_srv->pw_pool : http_srv->pool;
+    if (http_defer_submit(p, &w->jobs, &r->h->pool, r, work, done, arg, &w->pending_jobs,
                           http_defer_finish, w) != 0) {
         /* Queue full: shed load now rather than queue without bound. done(NULL, arg) lets
          * the handler release arg exactly as if the client had gone away. */

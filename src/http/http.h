@@ -20,7 +20,7 @@
 #include "domain/ratelimit.h"
 
 struct req;
-struct store;
+struct store_exec;
 
 enum auth_level {
     AUTH_NONE = 0,  /* no credentials looked at */
@@ -68,8 +68,9 @@ const char *req_id(const struct req *r);
 const char *req_client_ip(const struct req *r);
 /* Authenticated caller (authenticated == 0 on AUTH_NONE routes or anonymous calls). */
 const struct principal *req_principal(const struct req *r);
-/* This loop thread's store connection. Borrowed; never keep it past the handler. */
-struct store *req_store(struct req *r);
+/* This loop thread's store executor (store/call.h): where handlers and domain/ submit their
+ * store calls. Borrowed; valid on this loop thread for the life of the server. */
+struct store_exec *req_exec(struct req *r);
 /* Memory freed when the request ends. */
 void *req_alloc(struct req *r, size_t n);
 char *req_strdup(struct req *r, const char *s);
@@ -108,7 +109,25 @@ void res_text(struct req *r, int status, const char *content_type, const char *b
 /* Replies with no body (204, or 200 with empty body). */
 void res_empty(struct req *r, int status);
 
-/* ---- work off the loop ---- */
+/* ---- continuing later ---- */
+
+/*
+ * A handle on a request that a handler keeps while it waits for something (a store call
+ * through domain/, the blocking pool): the request may end meanwhile (client gone, stream
+ * reset) and its memory with it. req_ref_new marks the request as waiting (the handler may
+ * return without replying) and keeps the worker from shutting down under it;
+ * req_ref_take, on the same loop thread, gives the request back - or NULL when it ended -
+ * and releases the handle. Every ref must be taken exactly once; after taking a non-NULL
+ * request the handler must reply (or take another ref).
+ */
+struct req_ref;
+struct req_ref *req_ref_new(struct req *r);
+struct req *req_ref_take(struct req_ref *ref);
+
+/* Which share of the blocking pool a job uses. Password hashing (argon2id, 64 MiB and
+ * ~100 ms each) has its own bounded share so that a flood of logins cannot starve the
+ * other blocking work. */
+enum req_work_class { REQ_WORK_GENERAL = 0, REQ_WORK_PASSWORD };
 
 typedef void (*req_work_fn)(void *arg);
 typedef void (*req_done_fn)(struct req *r, void *arg);
@@ -116,8 +135,9 @@ typedef void (*req_done_fn)(struct req *r, void *arg);
  * Runs work(arg) on the blocking pool (argon2id, outbound calls: anything that may take
  * more than ~1 ms), then done(r, arg) back on this request's loop thread, where the handler
  * continues and replies. If the client went away meanwhile, done is called with r == NULL so
- * that arg can still be released. work must not touch r or the store.
+ * that arg can still be released. work must not touch r or the store. When the pool's
+ * queue is full the request is answered 503 at once and done(NULL, arg) runs.
  */
-void req_defer(struct req *r, req_work_fn work, req_done_fn done, void *arg);
+void req_defer(struct req *r, enum req_work_class cls, req_work_fn work, req_done_fn done, void *arg);
 
 #endif

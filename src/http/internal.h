@@ -18,8 +18,10 @@
 #include "http/http.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "store/call.h"
 
 struct pool;
+struct store_writer;
 
 /* Longest request path (without the query string) we route; longer ones get a JSON 400. */
 #define HTTP_PATH_MAX 2048
@@ -27,6 +29,9 @@ struct pool;
 #define HTTP_CREDENTIAL_MAX 4096
 /* Waiting jobs in the blocking pool before req_defer answers 503. */
 #define HTTP_POOL_QUEUE_MAX 4096
+/* Waiting password hashes (argon2id, ~100 ms each on one thread): beyond a few seconds of
+ * work a login is better answered 503 at once than after a long wait. */
+#define HTTP_PW_QUEUE_MAX 64
 /* Direct-mapped cache of peer address text by connection id (saves inet_ntop per request). */
 #define HTTP_PEER_CACHE 256
 /* Text of an IPv6 address with scope: INET6_ADDRSTRLEN is 46. */
@@ -47,7 +52,10 @@ struct http_worker {
     unsigned index;
     pthread_t tid;
     int started;
-    struct store *store;
+    struct store *store;                /* this loop's connection (inline reads) */
+    struct store_exec exec;             /* store calls: reads inline, writes to the writer */
+    h2o_multithread_receiver_t store_rcv; /* the writer's "completions queued" wake */
+    h2o_multithread_message_t store_msg;
     h2o_multithread_receiver_t jobs;    /* blocking-pool completions */
     h2o_multithread_receiver_t control; /* shutdown requests from the main thread */
     h2o_multithread_message_t control_msg;
@@ -72,7 +80,9 @@ struct http_server {
     h2o_globalconf_t gconf;
     struct http_router router;
     struct http_metrics metrics;
-    struct pool *pool;
+    struct pool *pool;       /* blocking work */
+    struct pool *pw_pool;    /* password hashing: its own bounded share of threads */
+    struct store_writer *writer;
     struct http_worker *workers;
     size_t nworkers;
     size_t max_body;      /* TG_MAX_BODY_BYTES */
@@ -139,8 +149,14 @@ void http_worker_check_drained(struct http_worker *w);
 
 /* ---- auth.c ---- */
 
-/* Applies the route's auth level. Returns 0 to continue, -1 after replying. */
-int http_auth_or_reply(struct req *r, enum auth_level level);
+/*
+ * Applies the route's auth level, then continues with http_dispatch_authenticated(r), or
+ * replies (401/403/429/503). The continuation may run before this returns (cached or
+ * inline answers) or later (a store call); r is not touched after it.
+ */
+void http_auth_start(struct req *r, enum auth_level level);
+/* The rest of the middleware chain after authentication: rate limit, then the handler. */
+void http_dispatch_authenticated(struct req *r);
 /*
  * Extracts the credential of an Authorization header value. Returns 1 and sets *cred and *len for
  * "Bearer <cred>" (scheme case-insensitive), 0 when the header is absent or another

@@ -276,9 +276,9 @@ const struct principal *req_principal(const struct req *r)
     return &r->principal;
 }
 
-struct store *req_store(struct req *r)
+struct store_exec *req_exec(struct req *r)
 {
-    return r->w->store;
+    return &r->w->exec;
 }
 
 void *req_alloc(struct req *r, size_t n)
@@ -394,6 +394,11 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
         http_hdr_push(h, &H2O_TOKEN_CONTENT_TYPE->buf, ctype, ctype_len);
     if (json && h2o_find_header(&h->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) < 0)
         http_hdr_push(h, &H2O_TOKEN_CACHE_CONTROL->buf, H2O_STRLIT("no-store"));
+    /* With CORS configured every answer depends on Origin (allowed ones get
+     * Access-Control-Allow-Origin, others do not), so every answer says so: otherwise a
+     * shared cache could hand one origin's answer to another. */
+    if (tg_cfg->n_cors_origins > 0)
+        http_hdr_push(h, &H2O_TOKEN_VARY->buf, H2O_STRLIT("Origin"));
     if (r->origin != NULL)
         http_cors_add_headers(r);
     if (r->rl_set)

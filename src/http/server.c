@@ -24,7 +24,9 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/internal.h"
+#include "store/call.h"
 #include "store/store.h"
+#include "store/writer.h"
 #include "worker/pool.h"
 
 /* h2o refuses bodies above this itself (413 without our JSON); up to it, our code decides
@@ -63,6 +65,30 @@ void http_metrics_render(struct sbuf *out)
     http_metrics_render_from(&empty, out);
 }
 
+void http_writer_metrics_render(struct sbuf *out)
+{
+    struct http_server *s = http_srv;
+    struct store_writer_stats st;
+    if (s == NULL || s->writer == NULL)
+        return;
+    store_writer_stats(s->writer, &st);
+    sbuf_printf(out, "# HELP tollgate_store_write_batches_total Write transactions (group commits) attempted.\n"
+                     "# TYPE tollgate_store_write_batches_total counter\ntollgate_store_write_batches_total %llu\n",
+                (unsigned long long)st.batches);
+    sbuf_printf(out, "# HELP tollgate_store_write_calls_total Write operations completed by the writer.\n"
+                     "# TYPE tollgate_store_write_calls_total counter\ntollgate_store_write_calls_total %llu\n",
+                (unsigned long long)st.calls);
+    sbuf_printf(out, "# HELP tollgate_store_busy_retries_total Waits for another process's write lock.\n"
+                     "# TYPE tollgate_store_busy_retries_total counter\ntollgate_store_busy_retries_total %llu\n",
+                (unsigned long long)st.busy_retries);
+    sbuf_printf(out, "# HELP tollgate_store_failed_commits_total Write transactions that did not commit.\n"
+                     "# TYPE tollgate_store_failed_commits_total counter\ntollgate_store_failed_commits_total %llu\n",
+                (unsigned long long)st.failed_commits);
+    sbuf_printf(out, "# HELP tollgate_store_write_queue Write operations waiting for the writer.\n"
+                     "# TYPE tollgate_store_write_queue gauge\ntollgate_store_write_queue %llu\n",
+                (unsigned long long)st.queued);
+}
+
 /* ---- per worker ---- */
 
 static int http_worker_conns_open(struct http_worker *w)
@@ -74,7 +100,7 @@ void http_worker_check_drained(struct http_worker *w)
 {
     if (!w->shutting_down || w->stop)
         return;
-    if (w->in_flight == 0 && w->pending_jobs == 0 && !http_worker_conns_open(w))
+    if (w->in_flight == 0 && w->pending_jobs == 0 && w->exec.inflight == 0 && !http_worker_conns_open(w))
         w->stop = 1;
 }
 
@@ -139,6 +165,24 @@ static void http_on_control(h2o_multithread_receiver_t *r, h2o_linklist_t *messa
     while (!h2o_linklist_is_empty(messages))
         h2o_linklist_unlink(messages->next);
     http_worker_begin_shutdown(w);
+}
+
+/* Runs on the writer thread: completions were queued for this worker's loop. */
+static void http_store_wake(void *arg)
+{
+    struct http_worker *w = arg;
+    h2o_multithread_send_message(&w->store_rcv, &w->store_msg);
+}
+
+static void http_on_store_done(h2o_multithread_receiver_t *rcv, h2o_linklist_t *messages)
+{
+    struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, store_rcv, rcv);
+    /* Unlinked before the queue is taken: the writer may send the message again as soon as
+     * store_exec_drain has taken the queue. */
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    store_exec_drain(&w->exec);
+    http_worker_check_drained(w);
 }
 
 static void *http_worker_main(void *arg)
@@ -244,13 +288,19 @@ static int http_worker_init(struct http_server *s, struct http_worker *w, unsign
     w->accept_ctx.hosts = s->gconf.hosts;
     pool_receiver_init(w->ctx.queue, &w->jobs);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, http_on_control);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->store_rcv, http_on_store_done);
     h2o_timeout_init(w->loop, &w->tick, HTTP_TICK_MS);
     w->tick_entry.cb = http_on_tick;
     http_accesslog_init(&w->alog, 2);
     w->alog_on = s->access_log;
     w->metrics = s->metrics.w[index];
     w->store = store_open(tg_cfg->database_url, err);
-    return w->store ? 0 : -1;
+    if (w->store == NULL)
+        return -1;
+    /* A loop never sleeps on a lock: a read that meets one answers 503 at once. */
+    store_set_nowait(w->store);
+    store_exec_init(&w->exec, w->store, s->writer, http_store_wake, w);
+    return 0;
 }
 
 /* Releases a worker whose loop has stopped with nothing left in flight. */
@@ -275,6 +325,7 @@ static void http_worker_dispose(struct http_worker *w)
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     pool_receiver_dispose(w->ctx.queue, &w->jobs);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->store_rcv);
     h2o_multithread_queue_t *queue = w->ctx.queue;
     h2o_context_dispose(&w->ctx);
     /* libh2o 2.2.5's h2o_multithread_destroy_queue (called by h2o_context_dispose) closes the
@@ -282,8 +333,10 @@ static void http_worker_dispose(struct http_worker *w)
     free(queue);
     h2o_evloop_destroy(w->loop);
     w->loop = NULL;
-    if (w->store)
+    if (w->store) {
+        store_exec_dispose(&w->exec);
         store_close(w->store);
+    }
     w->store = NULL;
 }
 
@@ -312,9 +365,21 @@ int http_server_run(void)
     s->workers = xcalloc(nw, sizeof *s->workers);
     for (size_t i = 0; i < nw; i++)
         s->workers[i].listen_fd = -1;
-    s->pool = pool_create((unsigned)(tg_cfg->blocking_threads > 0 ? tg_cfg->blocking_threads : 1),
-                          HTTP_POOL_QUEUE_MAX, &err);
-    if (s->pool == NULL)
+    {
+        /* Password hashing gets half of the blocking threads (at least one) and a short
+         * queue of its own: argon2id costs 64 MiB and ~100 ms, so a flood of logins can only
+         * ever occupy that share, and beyond the queue it is answered 503 at once. */
+        unsigned bt = (unsigned)(tg_cfg->blocking_threads > 0 ? tg_cfg->blocking_threads : 1);
+        unsigned pw = bt / 2 ? bt / 2 : 1;
+        s->pool = pool_create(bt, HTTP_POOL_QUEUE_MAX, &err);
+        if (s->pool == NULL)
+            goto cleanup;
+        s->pw_pool = pool_create(pw, HTTP_PW_QUEUE_MAX, &err);
+        if (s->pw_pool == NULL)
+            goto cleanup;
+    }
+    s->writer = store_writer_start(tg_cfg->database_url, &err);
+    if (s->writer == NULL)
         goto cleanup;
     http_server_configure(s);
     http_srv = s;
@@ -389,6 +454,8 @@ cleanup:
     if (clean) {
         /* Everything ended: release it all so that leak checkers stay quiet. */
         pool_destroy(s->pool);
+        pool_destroy(s->pw_pool);
+        store_writer_stop(s->writer);
         for (size_t i = 0; s->workers && i < nw; i++)
             http_worker_dispose(&s->workers[i]);
         if (s->gconf.hosts != NULL)

@@ -33,4 +33,12 @@ int http_server_run(void);
  */
 void http_metrics_render(struct sbuf *out);
 
+/*
+ * Appends the group-commit writer's counters (tollgate_store_write_batches_total,
+ * tollgate_store_write_calls_total, tollgate_store_busy_retries_total,
+ * tollgate_store_failed_commits_total, tollgate_store_write_queue). Thread-safe; nothing when
+ * the server is not running.
+ */
+void http_writer_metrics_render(struct sbuf *out);
+
 #endif

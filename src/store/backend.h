@@ -18,6 +18,7 @@ struct store_ops {
     void (*close)(struct store *s);
     enum store_rc (*ping)(struct store *s);
     enum store_rc (*write_probe)(struct store *s, int64_t now);
+    void (*set_nowait)(struct store *s);
 
     /*
      * Transaction control for composed calls. begin(write=1) opens a write transaction

@@ -51,6 +51,12 @@ void store_close(struct store *s);
  */
 int store_migrate(const char *url, int *applied, char **err);
 
+/*
+ * Makes s answer STORE_BUSY at once when it meets another connection's lock, instead of
+ * retrying with sleeps: for the connections of loop threads, which must never sleep.
+ */
+void store_set_nowait(struct store *s);
+
 /* Cheap round trip to the database (GET /ready). */
 enum store_rc store_ping(struct store *s);
 

@@ -18,7 +18,8 @@ describe('JWT attacks', () => {
   let srv;
   let user;
   let admin;
-  const claimsFor = (u, extra = {}) => ({ sub: u.id, role: u.user.role, typ: 'access', iat: now(), exp: now() + 300, jti: randomUUID(), ...extra });
+  // New accounts start at auth epoch 0; the server's own tokens carry it as "ep".
+  const claimsFor = (u, extra = {}) => ({ sub: u.id, role: u.user.role, typ: 'access', ep: 0, iat: now(), exp: now() + 300, jti: randomUUID(), ...extra });
 
   before(async () => {
     srv = await startServer();
@@ -96,9 +97,23 @@ describe('JWT attacks', () => {
     delete noSub.sub;
     await refused(await sign(noSub), 'missing sub');
     await refused(await sign(claimsFor(user, { sub: 42 })), 'numeric sub');
-    const ghost = await sign(claimsFor(user, { sub: 'usr_00000000000000000000000000' }));
-    const r = await srv.get('/api/v1/me', { token: ghost });
-    assert.ok([401, 404].includes(r.status), `valid signature, unknown user: ${r.status} ${r.text}`);
+    // A valid signature for an account that does not exist: the token is invalid.
+    await refused(await sign(claimsFor(user, { sub: 'usr_00000000000000000000000000' })), 'unknown user');
+  });
+
+  it('the auth epoch: a token without one, or from another epoch, -> 401', async () => {
+    const noEp = claimsFor(user);
+    delete noEp.ep;
+    await refused(await sign(noEp), 'missing ep (a token from before epochs existed)');
+    await refused(await sign(claimsFor(user, { ep: 1 })), 'ep from the future');
+    await refused(await sign(claimsFor(user, { ep: -1 })), 'negative ep');
+    await refused(await sign(claimsFor(user, { ep: '0' })), 'ep as a string');
+  });
+
+  it('the role claim grants nothing: rights come from the account', async () => {
+    const t = await sign(claimsFor(user, { role: 'admin' }));
+    const r = await srv.get('/api/v1/admin/audit-log', { token: t });
+    assertError(r, 403, 'forbidden', 'a user signed with role "admin" is still a user');
   });
 
   it('tampered payload (role or sub changed, signature kept) -> 401', async () => {

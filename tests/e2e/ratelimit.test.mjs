@@ -157,6 +157,34 @@ describe('rate limits: per-account login limit (auth_account=2/15m)', () => {
   invariantTest(() => srv);
 });
 
+describe('rate limits: registrations (register_ip=2/1h) and failed authentication (auth_fail=3/60s)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ env: { TG_RATE_LIMITS: 'register_ip=2/1h,auth_fail=3/60s,auth_ip=1000/60s,api_query=1000/60s' } });
+  });
+  after(() => srv?.cleanup());
+
+  it('register_ip: two sign-ups from one address, then 429 before any hashing', async () => {
+    await srv.register({ tag: 'reg-a' });
+    await srv.register({ tag: 'reg-b' });
+    const r = await srv.post('/api/v1/auth/register', { email: uniqueEmail('reg-c'), password: 'correct-horse-battery' });
+    assertLimited(r, 2, 1800);
+  });
+
+  it('auth_fail: three bad credentials, then 429 before any credential is looked at', async () => {
+    for (const t of ['garbage-token', 'tg_live_not-a-real-key', 'a.b.c']) {
+      assertError(await srv.get('/api/v1/me', { token: t }), 401, 'invalid_token');
+    }
+    const r = await srv.get('/api/v1/me', { token: 'tg_live_another-guess' });
+    assertError(r, 429, 'rate_limited');
+    assert.ok(intHeader(r, 'retry-after') >= 1, 'Retry-After');
+    // Requests without credentials are not affected.
+    assertStatus(await srv.get('/health'), 200);
+  });
+
+  invariantTest(() => srv);
+});
+
 describe('rate limits: TG_RATE_LIMITS=off', () => {
   let srv;
   before(async () => {

@@ -28,7 +28,7 @@ export const JWT_SECRET = 'e2e-secret-0123456789abcdef-0123456789abcdef';
 export const JWT_KEY = new TextEncoder().encode(JWT_SECRET);
 
 /** Generous limits for servers that do not test rate limiting (headers still present). */
-export const LOOSE_LIMITS = 'api_query=100000/60s,auth_ip=100000/60s,auth_account=100000/15m';
+export const LOOSE_LIMITS = 'api_query=100000/60s,auth_ip=100000/60s,auth_account=100000/15m,register_ip=100000/1h,register_global=100000/1m,auth_fail=100000/1m';
 
 export const SECURITY_HEADERS = [
   'content-security-policy',
@@ -327,9 +327,9 @@ export class Server {
 }
 
 /** An access token as the server would issue it, signed with jose and the test secret. */
-export function forgeAccessToken(sub, role = 'user', ttl = 900) {
+export function forgeAccessToken(sub, role = 'user', ttl = 900, ep = 0) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub, role, typ: 'access', iat: now, exp: now + ttl, jti: randomBytes(12).toString('hex') })
+  return new SignJWT({ sub, role, typ: 'access', ep, iat: now, exp: now + ttl, jti: randomBytes(12).toString('hex') })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(JWT_KEY);
 }
