@@ -36,8 +36,12 @@ const char *store_rc_name(enum store_rc rc)
         return "duplicate";
     case STORE_INSUFFICIENT:
         return "insufficient";
+    case STORE_CONFLICT:
+        return "conflict";
     case STORE_BUSY:
         return "busy";
+    case STORE_UNAVAILABLE:
+        return "unavailable";
     case STORE_ERROR:
         return "error";
     }
@@ -92,11 +96,16 @@ enum store_rc store_ping(struct store *s)
     return s->ops->ping(s);
 }
 
+enum store_rc store_write_probe(struct store *s, int64_t now)
+{
+    return s->ops->write_probe(s, now);
+}
+
 /* ---- users ---- */
 
-enum store_rc store_user_create(struct store *s, const struct user *u, int64_t signup_credits)
+enum store_rc store_user_create(struct store *s, const struct user *u)
 {
-    return s->ops->user_create(s, u, signup_credits);
+    return s->ops->user_create(s, u);
 }
 
 enum store_rc store_user_get(struct store *s, const char *id, struct user *out)
@@ -121,15 +130,10 @@ enum store_rc store_user_update_profile(struct store *s, const char *id, const c
     return s->ops->user_update_profile(s, id, display_name, region, now);
 }
 
-enum store_rc store_user_set_password(struct store *s, const char *id, const char *hash, int64_t now)
+enum store_rc store_user_set_password(struct store *s, const char *id, const char *old_hash,
+                                      const char *new_hash, int64_t now)
 {
-    return s->ops->user_set_password(s, id, hash, now);
-}
-
-enum store_rc store_user_rehash_password(struct store *s, const char *id, const char *old_hash,
-                                         const char *new_hash, int64_t now)
-{
-    return s->ops->user_rehash_password(s, id, old_hash, new_hash, now);
+    return s->ops->user_set_password(s, id, old_hash, new_hash, now);
 }
 
 enum store_rc store_user_set_role(struct store *s, const char *id, const char *role, int64_t now)
@@ -140,6 +144,16 @@ enum store_rc store_user_set_role(struct store *s, const char *id, const char *r
 enum store_rc store_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now)
 {
     return s->ops->user_set_disabled(s, id, disabled, now);
+}
+
+enum store_rc store_user_bump_epoch(struct store *s, const char *id, int64_t now, int64_t *epoch)
+{
+    int64_t tmp;
+    int64_t *e = epoch ? epoch : &tmp;
+    enum store_rc rc = s->ops->user_bump_epoch(s, id, now, e);
+    if (rc != STORE_OK)
+        *e = 0;
+    return rc;
 }
 
 /* ---- refresh tokens ---- */
@@ -161,9 +175,15 @@ enum store_rc store_refresh_rotate(struct store *s, const unsigned char old_hash
     return rc;
 }
 
-enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now)
+enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now,
+                                          char user_id_out[TG_ID_MAX])
 {
-    return s->ops->refresh_revoke_family(s, hash, now);
+    char tmp[TG_ID_MAX];
+    char *u = user_id_out ? user_id_out : tmp;
+    enum store_rc rc = s->ops->refresh_revoke_family(s, hash, now, u);
+    if (rc != STORE_OK)
+        memset(u, 0, TG_ID_MAX);
+    return rc;
 }
 
 enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, int64_t now)
@@ -173,9 +193,9 @@ enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, in
 
 /* ---- API keys ---- */
 
-enum store_rc store_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active)
+enum store_rc store_api_key_insert(struct store *s, const struct api_key *k)
 {
-    return s->ops->api_key_insert(s, k, max_active);
+    return s->ops->api_key_insert(s, k);
 }
 
 enum store_rc store_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n)
@@ -204,14 +224,26 @@ enum store_rc store_api_key_revoke(struct store *s, const char *user_id, const c
     return s->ops->api_key_revoke(s, user_id, key_id, now);
 }
 
-enum store_rc store_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
-                                         struct api_key *key, struct user *user)
+enum store_rc store_api_key_authenticate(struct store *s, const unsigned char hash[32], struct api_key *key,
+                                         struct user *user)
 {
-    enum store_rc rc = s->ops->api_key_authenticate(s, hash, now, key, user);
+    enum store_rc rc = s->ops->api_key_authenticate(s, hash, key, user);
     if (rc != STORE_OK) {
         memset(key, 0, sizeof *key);
         memset(user, 0, sizeof *user);
     }
+    return rc;
+}
+
+enum store_rc store_api_key_touch(struct store *s, const char *key_id, int64_t now, int64_t not_since,
+                                  int *touched)
+{
+    int tmp;
+    int *t = touched ? touched : &tmp;
+    *t = 0;
+    enum store_rc rc = s->ops->api_key_touch(s, key_id, now, not_since, t);
+    if (rc != STORE_OK)
+        *t = 0;
     return rc;
 }
 
@@ -226,36 +258,30 @@ enum store_rc store_wallet_get(struct store *s, const char *user_id, struct wall
 }
 
 enum store_rc store_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now,
-                                 struct wallet *after)
+                                 struct wallet *before, struct wallet *after)
 {
-    struct wallet tmp;
-    struct wallet *a = after ? after : &tmp;
-    enum store_rc rc = s->ops->ledger_apply(s, op, now, a);
-    if (rc != STORE_OK)
-        memset(a, 0, sizeof *a);
-    return rc;
-}
-
-enum store_rc store_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
-                                 int64_t now, struct wallet *before, struct wallet *after)
-{
-    struct wallet tb, ta;
-    struct wallet *b = before ? before : &tb;
+    struct wallet ta;
     struct wallet *a = after ? after : &ta;
-    enum store_rc rc = s->ops->admin_adjust(s, op, audit, now, b, a);
+    /* before stays NULL when the caller does not want it: the backend may then skip
+     * reading the wallet ahead of the update. */
+    enum store_rc rc = s->ops->ledger_apply(s, op, now, before, a);
     if (rc != STORE_OK) {
-        memset(b, 0, sizeof *b);
         memset(a, 0, sizeof *a);
+        if (before != NULL)
+            memset(before, 0, sizeof *before);
     }
     return rc;
 }
 
 enum store_rc store_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
-                                      const char *ref_id, struct ledger_entry *out)
+                                      const char *ref_id, struct ledger_entry out[2], size_t *n)
 {
-    enum store_rc rc = s->ops->ledger_get_by_ref(s, kind, ref_type, ref_id, out);
-    if (rc != STORE_OK)
-        memset(out, 0, sizeof *out);
+    *n = 0;
+    enum store_rc rc = s->ops->ledger_get_by_ref(s, kind, ref_type, ref_id, out, n);
+    if (rc != STORE_OK) {
+        memset(out, 0, 2 * sizeof *out);
+        *n = 0;
+    }
     return rc;
 }
 
@@ -301,6 +327,30 @@ void store_audit_free(struct audit_entry *entries, size_t n)
     for (size_t i = 0; i < n; i++)
         free(entries[i].details_json);
     free(entries);
+}
+
+/* ---- idempotency keys ---- */
+
+enum store_rc store_idem_get(struct store *s, const char *scope, const char *key, struct idem_record *out)
+{
+    memset(out, 0, sizeof *out);
+    enum store_rc rc = s->ops->idem_get(s, scope, key, out);
+    if (rc != STORE_OK)
+        store_idem_free(out);
+    return rc;
+}
+
+enum store_rc store_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec)
+{
+    return s->ops->idem_put(s, scope, key, rec);
+}
+
+void store_idem_free(struct idem_record *rec)
+{
+    if (rec == NULL)
+        return;
+    free(rec->body);
+    memset(rec, 0, sizeof *rec);
 }
 
 /* ---- operations ---- */

@@ -1,15 +1,13 @@
 /*
- * apikeys.c - API keys: insert, list, count, revoke, and authenticate (the hot path).
+ * apikeys.c - API keys: insert, list, count, revoke, authenticate (the hot path: one read)
+ * and touch (last_used_at). How many keys a user may hold, whether a disabled user's key
+ * counts and how often to touch are domain/'s decisions.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "store/sqlite/sq.h"
-
-/* last_used_at is written at most this often per key (store.h: "at most once a minute"),
- * so a busy API client does not turn every request into a write transaction. */
-#define APIKEY_TOUCH_INTERVAL_MS 60000
 
 #define APIKEY_COLS "k.id, k.user_id, k.name, k.prefix, k.hash, k.created_at, k.last_used_at, k.revoked_at"
 
@@ -24,9 +22,12 @@ static const char SQL_KEY_REVOKE[] =
     "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL";
 static const char SQL_KEY_AUTH[] =
     "SELECT " APIKEY_COLS ", " SQ_USER_COLS " FROM api_keys k JOIN users u ON u.id = k.user_id"
-    " WHERE k.hash = ?1 AND k.revoked_at IS NULL AND u.disabled = 0";
+    " WHERE k.hash = ?1 AND k.revoked_at IS NULL";
+/* ?2 now, ?3 not_since: the conditional write is the whole throttle, so two requests racing
+ * to touch one key write it once. */
 static const char SQL_KEY_TOUCH[] = "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1"
-                                    " AND (last_used_at IS NULL OR last_used_at <= ?2 - ?3)";
+                                    " AND (last_used_at IS NULL OR last_used_at < ?3)";
+static const char SQL_KEY_EXISTS[] = "SELECT 1 FROM api_keys WHERE id = ?1";
 
 /* Reads APIKEY_COLS from column 0. Returns 0 or -1 (oversized value). */
 static int apikey_read(sqlite3_stmt *st, struct api_key *k)
@@ -49,32 +50,13 @@ static int apikey_read(sqlite3_stmt *st, struct api_key *k)
 
 struct key_insert_args {
     const struct api_key *k;
-    int64_t max_active;
 };
 
 static enum store_rc key_insert_tx(struct sq *c, void *arg)
 {
-    struct key_insert_args *a = arg;
-    const struct api_key *k = a->k;
+    const struct api_key *k = ((struct key_insert_args *)arg)->k;
     enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st;
-    if (a->max_active > 0) {
-        /* Counted inside the write transaction: two concurrent creations serialize here. */
-        st = sq_stmt(c, SQL_KEY_COUNT);
-        if (st == NULL)
-            return STORE_ERROR;
-        sq_bind_text(st, 1, k->user_id);
-        int crc = sqlite3_step(st);
-        int64_t active = crc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-        if (crc != SQLITE_ROW)
-            rc = sq_fail(c, crc, "api_key_insert", 0);
-        sq_done(st);
-        if (rc != STORE_OK)
-            return rc;
-        if (active >= a->max_active)
-            return STORE_INSUFFICIENT;
-    }
-    st = sq_stmt(c, SQL_KEY_INSERT);
+    sqlite3_stmt *st = sq_stmt(c, SQL_KEY_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, k->id);
@@ -90,14 +72,14 @@ static enum store_rc key_insert_tx(struct sq *c, void *arg)
     return rc;
 }
 
-enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active)
+enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k)
 {
     if (!sq_fits(k->id, sizeof k->id) || !sq_fits(k->user_id, sizeof k->user_id) ||
         !sq_fits(k->name, sizeof k->name) || !sq_fits(k->prefix, sizeof k->prefix)) {
         sq_log_error("api_key_insert", "unterminated field");
         return STORE_ERROR;
     }
-    struct key_insert_args a = {k, max_active};
+    struct key_insert_args a = {k};
     return sq_run((struct sq *)s, SQ_WRITE, "api_key_insert", key_insert_tx, &a);
 }
 
@@ -241,47 +223,61 @@ static enum store_rc key_auth_tx(struct sq *c, void *arg)
     return rc;
 }
 
+enum store_rc sq_api_key_authenticate(struct store *s, const unsigned char hash[32], struct api_key *key,
+                                      struct user *user)
+{
+    struct key_auth_args a = {hash, key, user};
+    /* The lookup is one statement, so it needs no explicit transaction (one less round of
+     * BEGIN/COMMIT on every API request). */
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "api_key_authenticate", key_auth_tx, &a);
+}
+
 struct key_touch_args {
     const char *key_id;
     int64_t now;
-    int touched;
+    int64_t not_since;
+    int *touched;
 };
 
 static enum store_rc key_touch_tx(struct sq *c, void *arg)
 {
     struct key_touch_args *a = arg;
     enum store_rc rc = STORE_OK;
+    *a->touched = 0;
     sqlite3_stmt *st = sq_stmt(c, SQL_KEY_TOUCH);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->key_id);
     sqlite3_bind_int64(st, 2, a->now);
-    sqlite3_bind_int64(st, 3, APIKEY_TOUCH_INTERVAL_MS);
+    sqlite3_bind_int64(st, 3, a->not_since);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         rc = sq_fail(c, src, "api_key_touch", 0);
     else
-        a->touched = sqlite3_changes(c->db) > 0;
+        *a->touched = sqlite3_changes(c->db) > 0;
+    sq_done(st);
+    if (rc != STORE_OK || *a->touched)
+        return rc;
+
+    /* Untouched: someone touched it since the caller read it, or there is no such key.
+     * Callers touch only a key that authenticated with a stale last_used_at, so this
+     * extra read is the rare path. */
+    st = sq_stmt(c, SQL_KEY_EXISTS);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->key_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        rc = STORE_NOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = sq_fail(c, src, "api_key_touch", 0);
     sq_done(st);
     return rc;
 }
 
-enum store_rc sq_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
-                                      struct api_key *key, struct user *user)
+enum store_rc sq_api_key_touch(struct store *s, const char *key_id, int64_t now, int64_t not_since,
+                               int *touched)
 {
-    struct sq *c = (struct sq *)s;
-    struct key_auth_args a = {hash, key, user};
-    /* The lookup is one statement, so it needs no explicit transaction (one less round of
-     * BEGIN/COMMIT on every API request). */
-    enum store_rc rc = sq_run(c, SQ_AUTOCOMMIT, "api_key_authenticate", key_auth_tx, &a);
-    if (rc != STORE_OK)
-        return rc;
-    if (key->last_used_at == 0 || now - key->last_used_at >= APIKEY_TOUCH_INTERVAL_MS) {
-        struct key_touch_args t = {key->id, now, 0};
-        /* Best effort: failing to record last use must not refuse a valid key, and the
-         * runner has already logged a failure. */
-        if (sq_run(c, SQ_WRITE, "api_key_touch", key_touch_tx, &t) == STORE_OK && t.touched)
-            key->last_used_at = now;
-    }
-    return STORE_OK;
+    struct key_touch_args a = {key_id, now, not_since, touched};
+    return sq_run((struct sq *)s, SQ_WRITE, "api_key_touch", key_touch_tx, &a);
 }

@@ -1,5 +1,6 @@
 /*
- * audit.c - the append-only audit log (admin actions, security events).
+ * audit.c - the append-only audit log (admin actions, security events), listed in commit
+ * order (seq) like the ledger.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,15 @@
 
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit_log(" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-static const char SQL_AUDIT_NEWEST[] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY id DESC LIMIT ?1";
-static const char SQL_AUDIT_BEFORE[] =
-    "SELECT " AUDIT_COLS " FROM audit_log WHERE id < ?2 ORDER BY id DESC LIMIT ?1";
+static const char SQL_AUDIT_NEWEST[] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY seq DESC LIMIT ?1";
+/* Cursor: the id of the last entry shown; an unknown id compares with NULL (empty page). */
+static const char SQL_AUDIT_BEFORE[] = "SELECT " AUDIT_COLS " FROM audit_log"
+                                       " WHERE seq < (SELECT seq FROM audit_log WHERE id = ?2)"
+                                       " ORDER BY seq DESC LIMIT ?1";
+
+struct audit_insert_args {
+    const struct audit_entry *e;
+};
 
 /* 1 if every fixed-size field of e is terminated (so it reads back intact). */
 static int audit_fields_ok(const struct audit_entry *e)
@@ -25,14 +32,11 @@ static int audit_fields_ok(const struct audit_entry *e)
            sq_fits(e->ip, sizeof e->ip) && sq_fits(e->request_id, sizeof e->request_id);
 }
 
-enum store_rc sq_audit_insert_tx(struct sq *c, const struct audit_entry *e, const char *details)
+static enum store_rc audit_insert_tx(struct sq *c, void *arg)
 {
+    const struct audit_entry *e = ((struct audit_insert_args *)arg)->e;
     enum store_rc rc = STORE_OK;
     char id[TG_ID_MAX];
-    if (!audit_fields_ok(e)) {
-        sq_log_error("audit_insert", "audit entry field unterminated or action empty");
-        return STORE_ERROR;
-    }
     /* The id is normally the caller's (it may log it); a system event may leave it empty. */
     if (e->id[0] != '\0')
         memcpy(id, e->id, sizeof id);
@@ -48,7 +52,7 @@ enum store_rc sq_audit_insert_tx(struct sq *c, const struct audit_entry *e, cons
     sq_bind_text_or_null(st, 5, e->target_id);
     sq_bind_text_or_null(st, 6, e->ip);
     sq_bind_text_or_null(st, 7, e->request_id);
-    sq_bind_text(st, 8, details ? details : e->details_json);
+    sq_bind_text(st, 8, e->details_json);
     sqlite3_bind_int64(st, 9, e->created_at);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
@@ -57,19 +61,14 @@ enum store_rc sq_audit_insert_tx(struct sq *c, const struct audit_entry *e, cons
     return rc;
 }
 
-struct audit_insert_args {
-    const struct audit_entry *e;
-};
-
-static enum store_rc audit_insert_run(struct sq *c, void *arg)
-{
-    return sq_audit_insert_tx(c, ((struct audit_insert_args *)arg)->e, NULL);
-}
-
 enum store_rc sq_audit_insert(struct store *s, const struct audit_entry *e)
 {
+    if (!audit_fields_ok(e)) {
+        sq_log_error("audit_insert", "audit entry field unterminated or action empty");
+        return STORE_ERROR;
+    }
     struct audit_insert_args a = {e};
-    return sq_run((struct sq *)s, SQ_WRITE, "audit_insert", audit_insert_run, &a);
+    return sq_run((struct sq *)s, SQ_WRITE, "audit_insert", audit_insert_tx, &a);
 }
 
 /* Reads AUDIT_COLS from column 0; details_json is heap (NULL when none). */

@@ -1,6 +1,7 @@
 /*
- * db.c - the SQLite connection: settings, statement cache, transaction runner, helpers,
- * and the ops table that store.c dispatches through.
+ * db.c - the SQLite connection: settings, statement cache, transaction runner and the
+ * transaction control of composed calls, helpers, and the ops table that store.c
+ * dispatches through.
  */
 #include "store/sqlite/sq.h"
 
@@ -37,6 +38,15 @@ static const char SQL_BEGIN_IMMEDIATE[] = "BEGIN IMMEDIATE";
 static const char SQL_BEGIN_DEFERRED[] = "BEGIN DEFERRED";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
+/* One savepoint name for an operation inside a transaction and another for the caller's
+ * levels (store_ops.savepoint): ROLLBACK TO / RELEASE act on the innermost savepoint of
+ * the name, and the two kinds nest strictly, so neither can unwind the other by mistake. */
+static const char SQL_SAVEPOINT_OP[] = "SAVEPOINT sq_op";
+static const char SQL_RELEASE_OP[] = "RELEASE sq_op";
+static const char SQL_ROLLBACK_TO_OP[] = "ROLLBACK TO sq_op";
+static const char SQL_SAVEPOINT_CALL[] = "SAVEPOINT sq_call";
+static const char SQL_RELEASE_CALL[] = "RELEASE sq_call";
+static const char SQL_ROLLBACK_TO_CALL[] = "ROLLBACK TO sq_call";
 
 /* ---- logging ---- */
 
@@ -63,11 +73,19 @@ enum store_rc sq_fail(struct sq *c, int rc, const char *what, int unique_is_dup)
         return STORE_BUSY;
     if (unique_is_dup && (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY))
         return STORE_DUPLICATE;
+    /* A full disk, an I/O error, a file that became read-only or cannot be opened: nothing
+     * is wrong with the request, and the same write will work once an operator frees space
+     * or fixes the mount. Callers answer 503 and the writer probes (store_write_probe). */
+    enum store_rc out = STORE_ERROR;
+    if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY ||
+        primary == SQLITE_CANTOPEN)
+        out = STORE_UNAVAILABLE;
     /* SQLite's messages name tables, columns and constraints, never bound values, so they
      * are safe to log (no emails, hashes or tokens). */
-    sq_log_line("error", "store_error", what, sqlite3_errmsg(c->db), rc);
+    sq_log_line("error", out == STORE_UNAVAILABLE ? "store_unavailable" : "store_error", what,
+                sqlite3_errmsg(c->db), rc);
     store_count_error();
-    return STORE_ERROR;
+    return out;
 }
 
 /* ---- process-wide set-up ---- */
@@ -134,12 +152,13 @@ sqlite3_stmt *sq_stmt(struct sq *c, const char *sql)
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK) {
-        /* Preparing reads the schema, which can meet a lock (another process migrating):
-         * callers only see NULL and answer STORE_ERROR, so remember that this attempt is
-         * worth retrying. Otherwise it is a bug in our SQL or a schema older than the
-         * binary: log the statement (it holds no data) to make it findable. */
-        if (sq_fail(c, rc, sql, 0) == STORE_BUSY)
-            c->stmt_busy = 1;
+        /* Preparing reads the schema, which can meet a lock (another process migrating) or
+         * an I/O error: callers only see NULL and answer STORE_ERROR, so remember what the
+         * failure really was for the runner. Otherwise it is a bug in our SQL or a schema
+         * older than the binary: log the statement (it holds no data) to make it findable. */
+        enum store_rc mapped = sq_fail(c, rc, sql, 0);
+        if (mapped != STORE_ERROR)
+            c->stmt_rc = mapped;
         return NULL;
     }
     sq_cache_put(c, sql, st);
@@ -225,7 +244,7 @@ static enum store_rc sq_exec_cached(struct sq *c, const char *sql, const char *o
 {
     sqlite3_stmt *st = sq_stmt(c, sql);
     if (st == NULL)
-        return c->stmt_busy ? STORE_BUSY : STORE_ERROR;
+        return c->stmt_rc != STORE_OK ? c->stmt_rc : STORE_ERROR;
     int rc = sqlite3_step(st);
     enum store_rc r = rc == SQLITE_DONE ? STORE_OK : sq_fail(c, rc, op, 0);
     sq_done(st);
@@ -245,23 +264,82 @@ static void sq_sleep_jittered(struct sq *c, int64_t ns)
         ;
 }
 
+/*
+ * After a failed statement SQLite may have rolled back the whole open transaction by itself
+ * (SQLITE_FULL, SQLITE_IOERR: "it might be necessary to rollback and cancel the
+ * transaction"). Statements run from now on would each autocommit, breaking the caller's
+ * all-or-nothing promise, so the transaction is marked lost with the result that lost it.
+ */
+static void sq_txn_check(struct sq *c, enum store_rc rc, const char *op)
+{
+    if (c->txn_depth == 0 || c->txn_lost != STORE_OK || !sqlite3_get_autocommit(c->db))
+        return;
+    c->txn_lost = rc != STORE_OK ? rc : STORE_ERROR;
+    sq_log_line("error", "store_txn_lost", op, "SQLite rolled the open transaction back by itself", 0);
+}
+
+/* Marks the open transaction lost after a savepoint could not be rolled back: committing it
+ * now would keep writes that the caller was told did not happen. */
+static void sq_txn_poison(struct sq *c, const char *op)
+{
+    if (c->txn_lost == STORE_OK)
+        c->txn_lost = STORE_ERROR;
+    sq_log_line("error", "store_txn_lost", op, "a savepoint could not be rolled back", 0);
+}
+
+/* sq_run() while a transaction is open: see sq.h. */
+static enum store_rc sq_run_in_txn(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn fn, void *arg)
+{
+    enum store_rc rc;
+    int own_savepoint = mode == SQ_WRITE;
+
+    if (c->txn_lost != STORE_OK)
+        return c->txn_lost;
+    c->stmt_rc = STORE_OK;
+    if (own_savepoint) {
+        rc = sq_exec_cached(c, SQL_SAVEPOINT_OP, op);
+        if (rc != STORE_OK)
+            goto cleanup;
+    }
+    rc = fn(c, arg);
+    if (rc == STORE_ERROR && c->stmt_rc != STORE_OK)
+        rc = c->stmt_rc;
+    if (own_savepoint && rc == STORE_OK)
+        rc = sq_exec_cached(c, SQL_RELEASE_OP, op);
+    if (own_savepoint && rc != STORE_OK && !sqlite3_get_autocommit(c->db)) {
+        /* A failed operation (INSUFFICIENT half way through, say) is undone completely, and
+         * its savepoint released so the transaction's nesting is unchanged. If that fails
+         * the transaction holds writes its caller was told did not happen. */
+        if (sq_exec_cached(c, SQL_ROLLBACK_TO_OP, op) != STORE_OK ||
+            sq_exec_cached(c, SQL_RELEASE_OP, op) != STORE_OK)
+            sq_txn_poison(c, op);
+    }
+
+cleanup:
+    sq_txn_check(c, rc, op);
+    return rc;
+}
+
 enum store_rc sq_run(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn fn, void *arg)
 {
+    if (c->txn_depth > 0)
+        return sq_run_in_txn(c, mode, op, fn, arg);
+
     int64_t start = time_mono_ns();
     int64_t delay = SQ_RETRY_FIRST_NS;
     enum store_rc rc;
 
     for (;;) {
         rc = STORE_OK;
-        c->stmt_busy = 0;
+        c->stmt_rc = STORE_OK;
         if (mode == SQ_WRITE)
             rc = sq_exec_cached(c, SQL_BEGIN_IMMEDIATE, op);
         else if (mode == SQ_READ)
             rc = sq_exec_cached(c, SQL_BEGIN_DEFERRED, op);
         if (rc == STORE_OK) {
             rc = fn(c, arg);
-            if (rc == STORE_ERROR && c->stmt_busy)
-                rc = STORE_BUSY;
+            if (rc == STORE_ERROR && c->stmt_rc != STORE_OK)
+                rc = c->stmt_rc;
             if (rc == STORE_OK && mode != SQ_AUTOCOMMIT)
                 rc = sq_exec_cached(c, SQL_COMMIT, op);
             /* Anything but a successful COMMIT ends in ROLLBACK: a function that returns
@@ -284,6 +362,126 @@ enum store_rc sq_run(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn f
     return rc;
 }
 
+/* ---- transaction control for composed calls ---- */
+
+enum store_rc sq_begin(struct store *s, int write)
+{
+    struct sq *c = (struct sq *)s;
+    if (c->txn_depth != 0 || !sqlite3_get_autocommit(c->db)) {
+        sq_log_error("begin", "a transaction is already open on this connection");
+        return STORE_ERROR;
+    }
+    c->stmt_rc = STORE_OK;
+    /* No retry and no sleep here: the writer decides when to try again (it may have other
+     * work), and a loop thread must never sleep. busy_timeout is 0, so SQLite answers
+     * SQLITE_BUSY at once too. */
+    enum store_rc rc = sq_exec_cached(c, write ? SQL_BEGIN_IMMEDIATE : SQL_BEGIN_DEFERRED, "begin");
+    if (rc == STORE_OK) {
+        c->txn_depth = 1;
+        c->txn_lost = STORE_OK;
+    } else if (!sqlite3_get_autocommit(c->db)) {
+        (void)sq_exec_cached(c, SQL_ROLLBACK, "begin");
+    }
+    return rc;
+}
+
+/*
+ * COMMIT. STORE_BUSY leaves the transaction open so that the caller may try COMMIT again
+ * (or roll back): in WAL mode a COMMIT meets a lock only in rare cases (a checkpoint that
+ * needs to reset the log), and giving up would throw away a whole group of work. Any other
+ * failure rolls back and ends the transaction. Open savepoints are committed with it.
+ */
+enum store_rc sq_commit(struct store *s)
+{
+    struct sq *c = (struct sq *)s;
+    enum store_rc rc;
+    if (c->txn_depth == 0) {
+        sq_log_error("commit", "no transaction is open");
+        return STORE_ERROR;
+    }
+    if (c->txn_lost != STORE_OK) {
+        rc = c->txn_lost;
+        goto cleanup;
+    }
+    c->stmt_rc = STORE_OK;
+    rc = sq_exec_cached(c, SQL_COMMIT, "commit");
+    if (rc == STORE_BUSY && !sqlite3_get_autocommit(c->db))
+        return rc;
+
+cleanup:
+    if (!sqlite3_get_autocommit(c->db))
+        (void)sq_exec_cached(c, SQL_ROLLBACK, "commit");
+    c->txn_depth = 0;
+    c->txn_lost = STORE_OK;
+    return rc;
+}
+
+void sq_rollback(struct store *s)
+{
+    struct sq *c = (struct sq *)s;
+    if (!sqlite3_get_autocommit(c->db))
+        (void)sq_exec_cached(c, SQL_ROLLBACK, "rollback");
+    c->txn_depth = 0;
+    c->txn_lost = STORE_OK;
+}
+
+enum store_rc sq_savepoint(struct store *s)
+{
+    struct sq *c = (struct sq *)s;
+    if (c->txn_depth == 0) {
+        sq_log_error("savepoint", "no transaction is open");
+        return STORE_ERROR;
+    }
+    if (c->txn_lost != STORE_OK)
+        return c->txn_lost;
+    c->stmt_rc = STORE_OK;
+    enum store_rc rc = sq_exec_cached(c, SQL_SAVEPOINT_CALL, "savepoint");
+    if (rc == STORE_OK)
+        c->txn_depth++;
+    sq_txn_check(c, rc, "savepoint");
+    return rc;
+}
+
+enum store_rc sq_release(struct store *s)
+{
+    struct sq *c = (struct sq *)s;
+    if (c->txn_depth < 2) {
+        sq_log_error("release", "no savepoint is open");
+        return STORE_ERROR;
+    }
+    c->txn_depth--;
+    if (c->txn_lost != STORE_OK)
+        return c->txn_lost;
+    c->stmt_rc = STORE_OK;
+    enum store_rc rc = sq_exec_cached(c, SQL_RELEASE_CALL, "release");
+    /* The caller's nesting and SQLite's no longer agree: only ending it all is safe. */
+    if (rc != STORE_OK)
+        sq_txn_poison(c, "release");
+    sq_txn_check(c, rc, "release");
+    return rc;
+}
+
+void sq_rollback_to(struct store *s)
+{
+    struct sq *c = (struct sq *)s;
+    if (c->txn_depth < 2) {
+        sq_log_error("rollback_to", "no savepoint is open");
+        return;
+    }
+    c->txn_depth--;
+    if (c->txn_lost != STORE_OK)
+        return;
+    if (sqlite3_get_autocommit(c->db)) {
+        sq_txn_check(c, STORE_ERROR, "rollback_to");
+        return;
+    }
+    c->stmt_rc = STORE_OK;
+    if (sq_exec_cached(c, SQL_ROLLBACK_TO_CALL, "rollback_to") != STORE_OK ||
+        sq_exec_cached(c, SQL_RELEASE_CALL, "rollback_to") != STORE_OK)
+        sq_txn_poison(c, "rollback_to");
+    sq_txn_check(c, STORE_ERROR, "rollback_to");
+}
+
 /* ---- connection ---- */
 
 static void sq_store_close(struct store *s);
@@ -292,14 +490,21 @@ static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_store_close,
     .ping = sq_ping,
+    .write_probe = sq_write_probe,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
     .user_create = sq_user_create,
     .user_get = sq_user_get,
     .user_get_by_email = sq_user_get_by_email,
     .user_update_profile = sq_user_update_profile,
     .user_set_password = sq_user_set_password,
-    .user_rehash_password = sq_user_rehash_password,
     .user_set_role = sq_user_set_role,
     .user_set_disabled = sq_user_set_disabled,
+    .user_bump_epoch = sq_user_bump_epoch,
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,
     .refresh_revoke_family = sq_refresh_revoke_family,
@@ -309,13 +514,15 @@ static const struct store_ops sq_ops = {
     .api_key_count_active = sq_api_key_count_active,
     .api_key_revoke = sq_api_key_revoke,
     .api_key_authenticate = sq_api_key_authenticate,
+    .api_key_touch = sq_api_key_touch,
     .wallet_get = sq_wallet_get,
     .ledger_apply = sq_ledger_apply,
-    .admin_adjust = sq_admin_adjust,
     .ledger_get_by_ref = sq_ledger_get_by_ref,
     .ledger_list = sq_ledger_list,
     .audit_insert = sq_audit_insert,
     .audit_list = sq_audit_list,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
     .ledger_totals = sq_ledger_totals,
     .ledger_check = sq_ledger_check,
 };

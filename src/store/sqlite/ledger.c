@@ -2,11 +2,15 @@
  * ledger.c - wallets and the append-only credit ledger (DESIGN section 3).
  *
  * A balance only ever changes through one conditional UPDATE ... RETURNING whose WHERE
- * clause is the whole business rule (enough credits, no int64 overflow), inside a
- * BEGIN IMMEDIATE transaction that also writes the ledger rows. There is no read-then-write
- * anywhere: two debits racing for the last credit cannot both pass the WHERE clause.
+ * clause is the whole rule that storage enforces (enough spendable credits, no int64
+ * overflow), inside the same transaction that writes the ledger rows. There is no
+ * read-then-write anywhere: two debits racing for the last credit cannot both pass the
+ * WHERE clause. Which operations to apply, and with which amounts, is domain/ledger.c's
+ * business; this file stores them.
+ *
+ * History is ordered by `seq`, assigned by SQLite inside the writing transaction, so it is
+ * the commit order whatever the ids say (ids are made before the write lock is taken).
  */
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,36 +33,46 @@ static const char SQL_CREDIT_PLAN[] =
 static const char SQL_CREDIT_PAID[] =
     "UPDATE wallets SET paid_credits = paid_credits + ?2, updated_at = ?3"
     " WHERE user_id = ?1 AND paid_credits <= 9223372036854775807 - ?2 RETURNING " WALLET_COLS;
+
+/* Debits: ?4 is op->plan_valid_at. Plan credits are spendable when it is 0 (the caller
+ * ignores expiry, e.g. to expire them) or the wallet's plan has no expiry or expires after
+ * it. The test sits inside the UPDATE, so an expiry passing between a read and the write
+ * cannot let expired credits through. */
+#define PLAN_VALID "(?4 = 0 OR plan_expires_at IS NULL OR plan_expires_at > ?4)"
+#define PLAN_SPENDABLE "(CASE WHEN " PLAN_VALID " THEN plan_credits ELSE 0 END)"
 static const char SQL_DEBIT_PLAN[] = "UPDATE wallets SET plan_credits = plan_credits - ?2, updated_at = ?3"
-                                     " WHERE user_id = ?1 AND plan_credits >= ?2 RETURNING " WALLET_COLS;
+                                     " WHERE user_id = ?1 AND plan_credits >= ?2 AND " PLAN_VALID
+                                     " RETURNING " WALLET_COLS;
 static const char SQL_DEBIT_PAID[] = "UPDATE wallets SET paid_credits = paid_credits - ?2, updated_at = ?3"
                                      " WHERE user_id = ?1 AND paid_credits >= ?2 RETURNING " WALLET_COLS;
-/* Plan credits first, the rest from paid. Every SET expression sees the old row (SQL
- * semantics, which SQLite follows), so both min() calls use the plan balance from before
- * the update. The guard is written `paid >= amount - plan` rather than `plan + paid >=
- * amount` because the sum of two int64 balances can overflow; the difference of two
+/* Spendable plan credits first, the rest from paid; expired plan credits stay where they
+ * are (the plan_expire operation removes them). Every SET expression sees the old row (SQL
+ * semantics, which SQLite follows), so all of them use the plan balance from before the
+ * update. The guard is written `paid >= amount - spendable` rather than `spendable + paid
+ * >= amount` because the sum of two int64 balances can overflow; the difference of two
  * non-negative int64 values cannot. */
 static const char SQL_DEBIT_PLAN_FIRST[] =
-    "UPDATE wallets SET plan_credits = plan_credits - min(plan_credits, ?2),"
-    " paid_credits = paid_credits - (?2 - min(plan_credits, ?2)), updated_at = ?3"
-    " WHERE user_id = ?1 AND paid_credits >= ?2 - plan_credits RETURNING " WALLET_COLS;
+    "UPDATE wallets SET plan_credits = plan_credits - min(" PLAN_SPENDABLE ", ?2),"
+    " paid_credits = paid_credits - (?2 - min(" PLAN_SPENDABLE ", ?2)), updated_at = ?3"
+    " WHERE user_id = ?1 AND paid_credits >= ?2 - " PLAN_SPENDABLE " RETURNING " WALLET_COLS;
 
 static const char SQL_REF_IN_BUCKET[] =
     "SELECT 1 FROM ledger WHERE kind = ?1 AND ref_type = ?2 AND ref_id = ?3 AND bucket = ?4";
 static const char SQL_REF_ANY[] =
     "SELECT 1 FROM ledger WHERE kind = ?1 AND ref_type = ?2 AND ref_id = ?3 LIMIT 1";
-static const char SQL_LAST_ID[] = "SELECT id FROM ledger WHERE user_id = ?1 ORDER BY id DESC LIMIT 1";
 static const char SQL_ENTRY_INSERT[] =
     "INSERT INTO ledger(" ENTRY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-static const char SQL_ENTRY_BY_REF[] =
-    "SELECT " ENTRY_COLS " FROM ledger WHERE kind = ?1 AND ref_type = ?2 AND ref_id = ?3 ORDER BY id LIMIT 1";
+/* At most two rows (the unique key includes the bucket); plan first. */
+static const char SQL_ENTRIES_BY_REF[] =
+    "SELECT " ENTRY_COLS " FROM ledger WHERE kind = ?1 AND ref_type = ?2 AND ref_id = ?3"
+    " ORDER BY CASE bucket WHEN 'plan' THEN 0 ELSE 1 END LIMIT 2";
 static const char SQL_ENTRIES_NEWEST[] =
-    "SELECT " ENTRY_COLS " FROM ledger WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2";
+    "SELECT " ENTRY_COLS " FROM ledger WHERE user_id = ?1 ORDER BY seq DESC LIMIT ?2";
+/* The cursor is the id of the last entry shown; its seq is looked up among the user's own
+ * entries, so another user's id (or an unknown one) compares with NULL: an empty page. */
 static const char SQL_ENTRIES_BEFORE[] =
-    "SELECT " ENTRY_COLS " FROM ledger WHERE user_id = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2";
-
-/* Crockford base32 as core/ids.c writes ids; needed to compute "the next id after". */
-static const char ledger_id_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    "SELECT " ENTRY_COLS " FROM ledger WHERE user_id = ?1"
+    " AND seq < (SELECT seq FROM ledger WHERE id = ?3 AND user_id = ?1) ORDER BY seq DESC LIMIT ?2";
 
 static const char *bucket_name(enum ledger_bucket b)
 {
@@ -101,89 +115,19 @@ static int entry_read(sqlite3_stmt *st, struct ledger_entry *e)
     return 0;
 }
 
-/* 1 if op is well formed: the same limits the ledger_entry fields have, so every entry
- * reads back intact. */
-static int ledger_op_ok(const struct ledger_op *op)
+/*
+ * 1 if op can be stored and read back intact. domain/ledger.c validates operations; this is
+ * the NEVER() guard for what would corrupt storage: strings that would not fit the
+ * ledger_entry buffers they are read back into, an unknown kind or bucket, and a
+ * non-positive amount, for which the overflow guards in the UPDATEs would not hold.
+ */
+static int ledger_op_storable(const struct ledger_op *op)
 {
     struct ledger_entry e;
-    return op->user_id != NULL && sq_fits(op->user_id, sizeof e.user_id) && op->amount > 0 &&
+    return sq_fits(op->user_id, sizeof e.user_id) && op->amount > 0 &&
            (op->bucket == BUCKET_PLAN || op->bucket == BUCKET_PAID) && sq_kind_name(op->kind) != NULL &&
-           op->ref_type != NULL && op->ref_type[0] != '\0' && sq_fits(op->ref_type, sizeof e.ref_type) &&
-           op->ref_id != NULL && op->ref_id[0] != '\0' && sq_fits(op->ref_id, sizeof e.ref_id) &&
+           sq_fits(op->ref_type, sizeof e.ref_type) && sq_fits(op->ref_id, sizeof e.ref_id) &&
            (op->note == NULL || sq_fits(op->note, sizeof e.note));
-}
-
-/*
- * Writes into out the smallest id greater than prev (base32 increment of the random tail).
- * Returns 0, or -1 if prev is not one of our ids.
- */
-static int ledger_id_after(const char *prev, char out[TG_ID_MAX])
-{
-    size_t n = strlen(prev);
-    const char *us = strchr(prev, '_');
-    if (us == NULL || n >= TG_ID_MAX)
-        return -1;
-    memcpy(out, prev, n + 1);
-    for (size_t i = n; i-- > (size_t)(us - prev) + 1;) {
-        const char *p = out[i] ? strchr(ledger_id_alphabet, out[i]) : NULL;
-        if (p == NULL)
-            return -1;
-        size_t idx = (size_t)(p - ledger_id_alphabet);
-        if (idx + 1 < sizeof ledger_id_alphabet - 1) {
-            out[i] = ledger_id_alphabet[idx + 1];
-            return 0;
-        }
-        out[i] = ledger_id_alphabet[0];
-    }
-    return -1;
-}
-
-/*
- * A new ledger id for user_id that sorts after every existing entry of that user.
- * id_new() is ms-time-ordered with a random tail, so two entries of one user in the same
- * millisecond (a plan-first debit's two rows, or fast consecutive operations) could sort
- * in either order, and a clock step backwards could even put a new id before old ones.
- * Pagination (`id < cursor`) and the balance_after chain check need id order to equal
- * application order, and we hold the write lock, so: take a fresh id, and if it does not
- * sort after the user's newest id, use the successor of that newest id instead.
- * *last caches the newest id across the rows of one operation ("" = not read yet).
- */
-static enum store_rc ledger_next_id(struct sq *c, const char *user_id, char last[TG_ID_MAX], int *last_known,
-                                    char out[TG_ID_MAX])
-{
-    enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = NULL;
-    if (!*last_known) {
-        st = sq_stmt(c, SQL_LAST_ID);
-        if (st == NULL)
-            return STORE_ERROR;
-        sq_bind_text(st, 1, user_id);
-        int src = sqlite3_step(st);
-        if (src == SQLITE_ROW) {
-            if (sq_col_text(st, 0, last, TG_ID_MAX) < 0) {
-                sq_log_error("ledger_apply", "stored ledger id too long");
-                rc = STORE_ERROR;
-                goto cleanup;
-            }
-        } else if (src == SQLITE_DONE) {
-            last[0] = '\0';
-        } else {
-            rc = sq_fail(c, src, "ledger_apply", 0);
-            goto cleanup;
-        }
-        *last_known = 1;
-    }
-    id_new(out, "led");
-    if (last[0] != '\0' && strcmp(out, last) <= 0 && ledger_id_after(last, out) < 0) {
-        sq_log_error("ledger_apply", "cannot order a new ledger id after the newest one");
-        rc = STORE_ERROR;
-        goto cleanup;
-    }
-    memcpy(last, out, TG_ID_MAX);
-
-cleanup:
-    sq_done(st);
-    return rc;
 }
 
 static enum store_rc ledger_insert_entry(struct sq *c, const struct ledger_op *op, const char *id,
@@ -244,31 +188,38 @@ static enum store_rc wallet_get_tx(struct sq *c, const char *user_id, struct wal
     return rc;
 }
 
-enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64_t now, struct wallet *before,
-                                 struct wallet *after)
+struct ledger_apply_args {
+    const struct ledger_op *op;
+    int64_t now;
+    struct wallet *before; /* may be NULL */
+    struct wallet *after;
+};
+
+static enum store_rc ledger_apply_tx(struct sq *c, void *arg)
 {
+    struct ledger_apply_args *a = arg;
+    const struct ledger_op *op = a->op;
     enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = NULL;
     int plan_first = op->debit && op->from_plan_first;
     /* The wallet before the change is only needed when RETURNING's new values cannot give
      * it: a plan-first split (how much came from each bucket) or a caller asking for it
-     * (admin adjust). Under BEGIN IMMEDIATE no other writer can change it in between; the
-     * conditional UPDATE below still decides alone whether the debit is allowed. */
-    int want_before = plan_first || before != NULL;
+     * (its old expiry and update time are not derivable). No other writer can change it in
+     * between: a write transaction holds the lock, and in a read snapshot the UPDATE fails
+     * with BUSY if the row moved. The conditional UPDATE below still decides alone whether
+     * the debit is allowed. */
+    int want_before = plan_first || a->before != NULL;
     struct wallet old;
     int64_t d_plan = 0, d_paid = 0;
 
-    memset(after, 0, sizeof *after);
-    if (before != NULL)
-        memset(before, 0, sizeof *before);
-    if (!ledger_op_ok(op)) {
-        sq_log_error("ledger_apply", "invalid ledger operation (amount, kind, bucket or reference)");
-        return STORE_ERROR;
-    }
+    memset(a->after, 0, sizeof *a->after);
+    if (a->before != NULL)
+        memset(a->before, 0, sizeof *a->before);
 
     /* Idempotency first: a retried operation reports DUPLICATE even if the balance has
-     * moved since (a replayed debit must not turn into INSUFFICIENT). The UNIQUE key on
-     * the ledger remains the backstop. */
+     * moved since (a replayed debit must not turn into INSUFFICIENT). A plan-first debit
+     * may touch either bucket, so a row in any bucket is its duplicate; any other
+     * operation touches exactly op->bucket. The UNIQUE key remains the backstop. */
     st = sq_stmt(c, plan_first ? SQL_REF_ANY : SQL_REF_IN_BUCKET);
     if (st == NULL)
         return STORE_ERROR;
@@ -307,12 +258,14 @@ enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64
     }
     sq_bind_text(st, 1, op->user_id);
     sqlite3_bind_int64(st, 2, op->amount);
-    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 3, a->now);
     if (sql == SQL_CREDIT_PLAN)
         sqlite3_bind_int64(st, 4, op->plan_expires_at);
+    else if (sql == SQL_DEBIT_PLAN || sql == SQL_DEBIT_PLAN_FIRST)
+        sqlite3_bind_int64(st, 4, op->plan_valid_at);
     int src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
-        if (wallet_read(st, after) < 0) {
+        if (wallet_read(st, a->after) < 0) {
             sq_log_error("ledger_apply", "stored wallet user id too long");
             rc = STORE_ERROR;
             goto cleanup;
@@ -323,7 +276,7 @@ enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64
         rc = sq_fail(c, src, "ledger_apply", 0);
         goto cleanup;
     }
-    int updated = after->user_id[0] != '\0';
+    int updated = a->after->user_id[0] != '\0';
     sq_done(st);
     st = NULL;
 
@@ -353,133 +306,51 @@ enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64
     }
 
     if (plan_first) {
-        d_plan = after->plan_credits - old.plan_credits;
-        d_paid = after->paid_credits - old.paid_credits;
+        d_plan = a->after->plan_credits - old.plan_credits;
+        d_paid = a->after->paid_credits - old.paid_credits;
+    } else if (op->bucket == BUCKET_PLAN) {
+        d_plan = op->debit ? -op->amount : op->amount;
     } else {
-        int64_t d = op->debit ? -op->amount : op->amount;
-        if (op->bucket == BUCKET_PLAN)
-            d_plan = d;
-        else
-            d_paid = d;
-        if (!want_before) {
-            /* Exact: the UPDATE changed this bucket by exactly d and nothing else of note. */
-            old = *after;
-            if (op->bucket == BUCKET_PLAN)
-                old.plan_credits -= d;
-            else
-                old.paid_credits -= d;
-        }
+        d_paid = op->debit ? -op->amount : op->amount;
     }
 
-    /* One row per bucket touched, plan first: the order plan-first spending applies them. */
-    char last[TG_ID_MAX] = "", id[TG_ID_MAX];
-    int last_known = 0;
+    /* One row per bucket touched, plan first: the order plan-first spending applies them,
+     * which their seq records. */
+    char id[TG_ID_MAX];
     if (d_plan != 0) {
-        rc = ledger_next_id(c, op->user_id, last, &last_known, id);
-        if (rc == STORE_OK)
-            rc = ledger_insert_entry(c, op, id, BUCKET_PLAN, d_plan, after->plan_credits, now);
+        rc = ledger_insert_entry(c, op, id_new(id, "led"), BUCKET_PLAN, d_plan, a->after->plan_credits, a->now);
         if (rc != STORE_OK)
             goto cleanup;
     }
     if (d_paid != 0) {
-        rc = ledger_next_id(c, op->user_id, last, &last_known, id);
-        if (rc == STORE_OK)
-            rc = ledger_insert_entry(c, op, id, BUCKET_PAID, d_paid, after->paid_credits, now);
+        rc = ledger_insert_entry(c, op, id_new(id, "led"), BUCKET_PAID, d_paid, a->after->paid_credits, a->now);
         if (rc != STORE_OK)
             goto cleanup;
     }
-    if (before != NULL)
-        *before = old;
+    if (a->before != NULL)
+        *a->before = old;
 
 cleanup:
     sq_done(st);
+    if (rc != STORE_OK) {
+        /* A later step failed after the UPDATE filled these: the transaction is undone,
+         * so must they be. */
+        memset(a->after, 0, sizeof *a->after);
+        if (a->before != NULL)
+            memset(a->before, 0, sizeof *a->before);
+    }
     return rc;
 }
 
-struct ledger_apply_args {
-    const struct ledger_op *op;
-    int64_t now;
-    struct wallet *after;
-};
-
-static enum store_rc ledger_apply_run(struct sq *c, void *arg)
+enum store_rc sq_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now, struct wallet *before,
+                              struct wallet *after)
 {
-    struct ledger_apply_args *a = arg;
-    return sq_ledger_apply_tx(c, a->op, a->now, NULL, a->after);
-}
-
-enum store_rc sq_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now, struct wallet *after)
-{
-    struct ledger_apply_args a = {op, now, after};
-    return sq_run((struct sq *)s, SQ_WRITE, "ledger_apply", ledger_apply_run, &a);
-}
-
-struct admin_adjust_args {
-    const struct ledger_op *op;
-    const struct audit_entry *audit;
-    int64_t now;
-    struct wallet *before;
-    struct wallet *after;
-};
-
-/* Returns the audit details with "old" and "new" set (caller frees), or NULL if
- * details_json is not a JSON object. For a plan-first debit both buckets may change, so
- * old/new are then {"plan":..,"paid":..} objects. */
-static char *admin_details(const struct audit_entry *audit, const struct ledger_op *op,
-                           const struct wallet *b, const struct wallet *a)
-{
-    json_error_t je;
-    char *out = NULL;
-    json_t *d = audit->details_json ? json_loads(audit->details_json, 0, &je) : json_object();
-    if (d == NULL || !json_is_object(d))
-        goto cleanup;
-    if (op->debit && op->from_plan_first) {
-        json_object_set_new(
-            d, "old",
-            json_pack("{s:I,s:I}", "plan", (json_int_t)b->plan_credits, "paid", (json_int_t)b->paid_credits));
-        json_object_set_new(
-            d, "new",
-            json_pack("{s:I,s:I}", "plan", (json_int_t)a->plan_credits, "paid", (json_int_t)a->paid_credits));
-    } else {
-        int plan = op->bucket == BUCKET_PLAN;
-        json_object_set_new(d, "old", json_integer(plan ? b->plan_credits : b->paid_credits));
-        json_object_set_new(d, "new", json_integer(plan ? a->plan_credits : a->paid_credits));
+    if (!ledger_op_storable(op)) {
+        sq_log_error("ledger_apply", "ledger operation cannot be stored (amount, kind, bucket or a field's size)");
+        return STORE_ERROR;
     }
-    out = json_dumps(d, JSON_COMPACT);
-
-cleanup:
-    json_decref(d);
-    return out;
-}
-
-static enum store_rc admin_adjust_run(struct sq *c, void *arg)
-{
-    struct admin_adjust_args *a = arg;
-    char *details = NULL;
-    enum store_rc rc = sq_ledger_apply_tx(c, a->op, a->now, a->before, a->after);
-    if (rc != STORE_OK)
-        goto cleanup;
-    details = admin_details(a->audit, a->op, a->before, a->after);
-    if (details == NULL) {
-        sq_log_error("admin_adjust", "audit details are not a JSON object");
-        rc = STORE_ERROR;
-        goto cleanup;
-    }
-    struct audit_entry e = *a->audit;
-    if (e.created_at == 0)
-        e.created_at = a->now;
-    rc = sq_audit_insert_tx(c, &e, details);
-
-cleanup:
-    free(details);
-    return rc;
-}
-
-enum store_rc sq_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
-                              int64_t now, struct wallet *before, struct wallet *after)
-{
-    struct admin_adjust_args a = {op, audit, now, before, after};
-    return sq_run((struct sq *)s, SQ_WRITE, "admin_adjust", admin_adjust_run, &a);
+    struct ledger_apply_args a = {op, now, before, after};
+    return sq_run((struct sq *)s, SQ_WRITE, "ledger_apply", ledger_apply_tx, &a);
 }
 
 struct wallet_get_args {
@@ -503,38 +374,47 @@ struct by_ref_args {
     enum ledger_kind kind;
     const char *ref_type;
     const char *ref_id;
-    struct ledger_entry *out;
+    struct ledger_entry *out; /* [2] */
+    size_t *n;
 };
 
 static enum store_rc by_ref_run(struct sq *c, void *arg)
 {
     struct by_ref_args *a = arg;
     enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, SQL_ENTRY_BY_REF);
+    int src = SQLITE_DONE;
+    *a->n = 0;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ENTRIES_BY_REF);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, sq_kind_name(a->kind));
     sq_bind_text(st, 2, a->ref_type);
     sq_bind_text(st, 3, a->ref_id);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = STORE_NOTFOUND;
-    } else if (src != SQLITE_ROW) {
-        rc = sq_fail(c, src, "ledger_get_by_ref", 0);
-    } else if (entry_read(st, a->out) < 0) {
-        sq_log_error("ledger_get_by_ref", "stored ledger entry malformed");
-        rc = STORE_ERROR;
+    while (*a->n < 2 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (entry_read(st, &a->out[*a->n]) < 0) {
+            sq_log_error("ledger_get_by_ref", "stored ledger entry malformed");
+            rc = STORE_ERROR;
+            goto cleanup;
+        }
+        (*a->n)++;
     }
+    if (*a->n < 2 && src != SQLITE_DONE)
+        rc = sq_fail(c, src, "ledger_get_by_ref", 0);
+    else if (*a->n == 0)
+        rc = STORE_NOTFOUND;
+
+cleanup:
     sq_done(st);
     return rc;
 }
 
 enum store_rc sq_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
-                                   const char *ref_id, struct ledger_entry *out)
+                                   const char *ref_id, struct ledger_entry out[2], size_t *n)
 {
+    *n = 0;
     if (sq_kind_name(kind) == NULL || ref_type == NULL || ref_id == NULL)
         return STORE_NOTFOUND;
-    struct by_ref_args a = {kind, ref_type, ref_id, out};
+    struct by_ref_args a = {kind, ref_type, ref_id, out, n};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "ledger_get_by_ref", by_ref_run, &a);
 }
 

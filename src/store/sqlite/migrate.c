@@ -103,7 +103,7 @@ static enum store_rc migrate_step_tx(struct sq *c, void *arg)
     src = sqlite3_exec(c->db, ms->m->sql, NULL, NULL, &emsg);
     if (src != SQLITE_OK) {
         rc = sq_fail(c, src, ms->m->name, 0);
-        if (rc == STORE_ERROR) {
+        if (rc != STORE_BUSY) {
             free(ms->err);
             ms->err = xasprintf("migration %s failed: %s", ms->m->name, emsg ? emsg : sqlite3_errstr(src));
         }

@@ -1,6 +1,6 @@
 /*
- * ops.c - operations support: ping, ledger totals, and the ledger invariant check that
- * `tollgate audit` runs (DESIGN section 3).
+ * ops.c - operations support: ping, the write probe, ledger totals, and the ledger
+ * invariant check that `tollgate audit` runs (DESIGN section 3).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,8 @@
 #include "store/sqlite/sq.h"
 
 static const char SQL_PING[] = "SELECT 1";
+static const char SQL_WRITE_PROBE[] = "INSERT INTO store_meta(key, value) VALUES ('write_probe', ?1)"
+                                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 static const char SQL_TOTALS[] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM wallets),"
                                  " (SELECT coalesce(sum(plan_credits), 0) FROM wallets), (SELECT "
                                  "coalesce(sum(paid_credits), 0) FROM wallets),"
@@ -19,8 +21,9 @@ static const char SQL_TOTALS_BY_KIND[] =
 static const char SQL_CHECK_WALLETS[] =
     "SELECT w.user_id, w.plan_credits, w.paid_credits, EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)"
     " FROM wallets w ORDER BY w.user_id";
+/* Commit order: balance_after is a running sum in the order the changes were applied. */
 static const char SQL_CHECK_ENTRIES[] =
-    "SELECT id, bucket, delta, balance_after FROM ledger WHERE user_id = ?1 ORDER BY id";
+    "SELECT id, bucket, delta, balance_after FROM ledger WHERE user_id = ?1 ORDER BY seq";
 static const char SQL_CHECK_ORPHAN_USER[] =
     "SELECT DISTINCT l.user_id FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.user_id)";
 static const char SQL_CHECK_ORPHAN_WALLET[] = "SELECT DISTINCT l.user_id FROM ledger l WHERE NOT EXISTS "
@@ -41,6 +44,25 @@ static enum store_rc ping_run(struct sq *c, void *arg)
 enum store_rc sq_ping(struct store *s)
 {
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "ping", ping_run, NULL);
+}
+
+static enum store_rc write_probe_run(struct sq *c, void *arg)
+{
+    sqlite3_stmt *st = sq_stmt(c, SQL_WRITE_PROBE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+    int src = sqlite3_step(st);
+    enum store_rc rc = src == SQLITE_DONE ? STORE_OK : sq_fail(c, src, "write_probe", 0);
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_write_probe(struct store *s, int64_t now)
+{
+    /* A whole write transaction with its COMMIT, so the probe succeeds only when a commit
+     * reaches the disk again (on a full disk the COMMIT is what fails). */
+    return sq_run((struct sq *)s, SQ_WRITE, "write_probe", write_probe_run, &now);
 }
 
 static enum store_rc totals_run(struct sq *c, void *arg)
@@ -126,7 +148,7 @@ static void check_report(struct check_args *a, const char *user_id, char *what_o
     a->n++;
 }
 
-/* Per-bucket state of the walk through one user's entries in id order. */
+/* Per-bucket state of the walk through one user's entries in commit order. */
 struct bucket_walk {
     const char *name;
     int64_t sum;   /* plain sum of deltas, compared with the wallet */

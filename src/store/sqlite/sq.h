@@ -5,9 +5,11 @@
  * prepared once (SQLITE_PREPARE_PERSISTENT) and kept in a per-connection cache keyed by the
  * address of their SQL text, which each file holds in a `static const char[]`.
  *
- * Every operation is a function `sq_txn_fn` run by sq_run(): a write runs inside
+ * Every operation is a function `sq_txn_fn` run by sq_run(). On its own, a write runs inside
  * BEGIN IMMEDIATE ... COMMIT and is retried as a whole on lock contention, which is why a
- * transaction function must rewrite all of its outputs on every attempt.
+ * transaction function must rewrite all of its outputs on every attempt. Inside a
+ * transaction opened with the ops table's begin() (a composed call, the group-committing
+ * writer), a write runs as a savepoint of that transaction instead, once, without sleeping.
  */
 #ifndef TG_STORE_SQLITE_SQ_H
 #define TG_STORE_SQLITE_SQ_H
@@ -27,7 +29,16 @@ struct sq {
     size_t cache_len;
     int64_t busy_budget_ns; /* total time sq_run() may spend waiting for locks */
     uint64_t rng;           /* jitter for retry sleeps */
-    int stmt_busy;          /* a prepare in this attempt hit a lock: the attempt is retryable */
+    /* STORE_OK, or how the last failed prepare in this attempt maps (sq_stmt() can only
+     * return NULL, so the runner turns the caller's STORE_ERROR into BUSY / UNAVAILABLE). */
+    enum store_rc stmt_rc;
+    /* Open transaction depth: 0 none, 1 after begin(), +1 per savepoint() (the caller's
+     * savepoints; an operation's own savepoint is not counted). */
+    int txn_depth;
+    /* STORE_OK, or the result of the operation during which SQLite abandoned the open
+     * transaction by itself (disk full, I/O error): every later operation and commit()
+     * answer it until rollback() ends the transaction. */
+    enum store_rc txn_lost;
 };
 
 /* How sq_run() wraps the function. */
@@ -44,14 +55,29 @@ struct sq *sq_open(const char *url, char **err);
 void sq_close(struct sq *c);
 
 /*
- * Runs fn(c, arg) in a transaction of the given kind. fn returns STORE_BUSY when a statement
- * hit SQLITE_BUSY/SQLITE_LOCKED (sq_fail does that mapping); the runner then rolls back,
- * sleeps (jittered, from 0.2 ms doubling) and runs fn again until c->busy_budget_ns is spent,
- * then returns STORE_BUSY. Any result other than STORE_OK rolls the transaction back, so a
- * function may stop half way through its writes by returning e.g. STORE_INSUFFICIENT.
- * `op` names the operation in log lines.
+ * Runs fn(c, arg) as one operation. `op` names it in log lines.
+ *
+ * No transaction open on c (the CLI, tests, reads): fn runs in a transaction of the given
+ * kind. fn returns STORE_BUSY when a statement hit SQLITE_BUSY/SQLITE_LOCKED (sq_fail does
+ * that mapping); the runner then rolls back, sleeps (jittered, from 0.2 ms doubling) and
+ * runs fn again until c->busy_budget_ns is spent, then returns STORE_BUSY. Any result other
+ * than STORE_OK rolls the transaction back, so a function may stop half way through its
+ * writes by returning e.g. STORE_INSUFFICIENT.
+ *
+ * A transaction open (sq_begin): nothing is begun, committed, retried or slept on. SQ_WRITE
+ * runs fn inside a savepoint of its own, released on STORE_OK and rolled back otherwise,
+ * so a failed operation leaves no trace and the transaction goes on; SQ_READ and
+ * SQ_AUTOCOMMIT just run fn. STORE_BUSY goes straight back to the caller.
  */
 enum store_rc sq_run(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn fn, void *arg);
+
+/* Transaction control for composed calls (store_ops in backend.h documents them). */
+enum store_rc sq_begin(struct store *s, int write);
+enum store_rc sq_commit(struct store *s);
+void sq_rollback(struct store *s);
+enum store_rc sq_savepoint(struct store *s);
+enum store_rc sq_release(struct store *s);
+void sq_rollback_to(struct store *s);
 
 /*
  * The cached prepared statement for sql (which must have static storage: its address is the
@@ -64,8 +90,9 @@ void sq_done(sqlite3_stmt *st);
 /*
  * Maps a failed SQLite result code to a store result: BUSY/LOCKED -> STORE_BUSY (the runner
  * retries, nothing is logged), a UNIQUE/PRIMARY KEY violation -> STORE_DUPLICATE when
- * `unique_is_dup`, anything else -> STORE_ERROR after logging `what` with the SQLite message
- * and counting it for store_error_count().
+ * `unique_is_dup`, FULL / IOERR_* / READONLY_* / CANTOPEN -> STORE_UNAVAILABLE (the disk,
+ * not the request, is at fault: retryable), anything else -> STORE_ERROR. UNAVAILABLE and
+ * ERROR are logged with `what` and the SQLite message and counted for store_error_count().
  */
 enum store_rc sq_fail(struct sq *c, int rc, const char *what, int unique_is_dup);
 
@@ -96,65 +123,64 @@ int sq_kind_parse(const char *s);
 /* Row readers shared between files (column orders are given by the SQL constants below). */
 #define SQ_USER_COLS                                                                                         \
     "u.id, u.email, u.display_name, u.role, u.region, u.password_hash, "                                     \
-    "u.created_at, u.updated_at, u.disabled"
+    "u.created_at, u.updated_at, u.disabled, u.auth_epoch"
 /* Reads SQ_USER_COLS starting at column `first`. Returns 0 or -1 (oversized value). */
 int sq_read_user(sqlite3_stmt *st, int first, struct user *u);
 
 /* ---- operations (one group per file) ---- */
 
 /* users.c */
-enum store_rc sq_user_create(struct store *s, const struct user *u, int64_t signup_credits);
+enum store_rc sq_user_create(struct store *s, const struct user *u);
 enum store_rc sq_user_get(struct store *s, const char *id, struct user *out);
 enum store_rc sq_user_get_by_email(struct store *s, const char *email, struct user *out);
 enum store_rc sq_user_update_profile(struct store *s, const char *id, const char *display_name,
                                      const char *region, int64_t now);
-enum store_rc sq_user_set_password(struct store *s, const char *id, const char *hash, int64_t now);
-enum store_rc sq_user_rehash_password(struct store *s, const char *id, const char *old_hash, const char *new_hash,
-                                      int64_t now);
+enum store_rc sq_user_set_password(struct store *s, const char *id, const char *old_hash, const char *new_hash,
+                                   int64_t now);
 enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
 enum store_rc sq_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now);
+enum store_rc sq_user_bump_epoch(struct store *s, const char *id, int64_t now, int64_t *epoch);
 
 /* tokens.c */
 enum store_rc sq_refresh_insert(struct store *s, const struct refresh_token *t);
 enum store_rc sq_refresh_rotate(struct store *s, const unsigned char old_hash[32],
                                 const struct refresh_token *next, int64_t now, enum refresh_outcome *outcome,
                                 char user_id_out[TG_ID_MAX]);
-enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now);
+enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now,
+                                       char user_id_out[TG_ID_MAX]);
 enum store_rc sq_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
-/* Revokes the user's refresh tokens inside the caller's transaction (set_password). */
-enum store_rc sq_refresh_revoke_user_tx(struct sq *c, const char *user_id, int64_t now);
 
 /* apikeys.c */
-enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k, int64_t max_active);
+enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k);
 enum store_rc sq_api_key_list(struct store *s, const char *user_id, struct api_key **out, size_t *n);
 enum store_rc sq_api_key_count_active(struct store *s, const char *user_id, int64_t *count);
 enum store_rc sq_api_key_revoke(struct store *s, const char *user_id, const char *key_id, int64_t now);
-enum store_rc sq_api_key_authenticate(struct store *s, const unsigned char hash[32], int64_t now,
-                                      struct api_key *key, struct user *user);
+enum store_rc sq_api_key_authenticate(struct store *s, const unsigned char hash[32], struct api_key *key,
+                                      struct user *user);
+enum store_rc sq_api_key_touch(struct store *s, const char *key_id, int64_t now, int64_t not_since,
+                               int *touched);
 
 /* ledger.c */
 enum store_rc sq_wallet_get(struct store *s, const char *user_id, struct wallet *out);
-enum store_rc sq_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now, struct wallet *after);
-enum store_rc sq_admin_adjust(struct store *s, const struct ledger_op *op, const struct audit_entry *audit,
-                              int64_t now, struct wallet *before, struct wallet *after);
+enum store_rc sq_ledger_apply(struct store *s, const struct ledger_op *op, int64_t now, struct wallet *before,
+                              struct wallet *after);
 enum store_rc sq_ledger_get_by_ref(struct store *s, enum ledger_kind kind, const char *ref_type,
-                                   const char *ref_id, struct ledger_entry *out);
+                                   const char *ref_id, struct ledger_entry out[2], size_t *n);
 enum store_rc sq_ledger_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
                              struct ledger_entry **out, size_t *n);
-/* Applies op inside the caller's write transaction (user_create's signup grant). */
-enum store_rc sq_ledger_apply_tx(struct sq *c, const struct ledger_op *op, int64_t now, struct wallet *before,
-                                 struct wallet *after);
 
 /* audit.c */
 enum store_rc sq_audit_insert(struct store *s, const struct audit_entry *e);
 enum store_rc sq_audit_list(struct store *s, const char *before_id, size_t limit, struct audit_entry **out,
                             size_t *n);
-/* Inserts e inside the caller's transaction, with details_json replaced by `details` when
- * non-NULL (admin_adjust adds old/new). */
-enum store_rc sq_audit_insert_tx(struct sq *c, const struct audit_entry *e, const char *details);
+
+/* idem.c */
+enum store_rc sq_idem_get(struct store *s, const char *scope, const char *key, struct idem_record *out);
+enum store_rc sq_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec);
 
 /* ops.c */
 enum store_rc sq_ping(struct store *s);
+enum store_rc sq_write_probe(struct store *s, int64_t now);
 enum store_rc sq_ledger_totals(struct store *s, struct ledger_totals *out);
 enum store_rc sq_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                               int64_t *wallets_checked);

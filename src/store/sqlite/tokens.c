@@ -211,25 +211,31 @@ enum store_rc sq_refresh_rotate(struct store *s, const unsigned char old_hash[32
 struct rt_revoke_args {
     const unsigned char *hash;
     int64_t now;
+    char *user_id_out;
 };
 
 static enum store_rc rt_revoke_by_hash_tx(struct sq *c, void *arg)
 {
     struct rt_revoke_args *a = arg;
     struct rt_found f;
+    a->user_id_out[0] = '\0';
     enum store_rc rc = rt_find_tx(c, a->hash, &f, "refresh_revoke_family");
     if (rc == STORE_OK)
         rc = rt_revoke_family_tx(c, f.family_id, a->now, "refresh_revoke_family");
+    /* The user is named so that the caller can end the access tokens too (auth epoch). */
+    if (rc == STORE_OK)
+        memcpy(a->user_id_out, f.user_id, TG_ID_MAX);
     return rc;
 }
 
-enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now)
+enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now,
+                                       char user_id_out[TG_ID_MAX])
 {
-    struct rt_revoke_args a = {hash, now};
+    struct rt_revoke_args a = {hash, now, user_id_out};
     return sq_run((struct sq *)s, SQ_WRITE, "refresh_revoke_family", rt_revoke_by_hash_tx, &a);
 }
 
-enum store_rc sq_refresh_revoke_user_tx(struct sq *c, const char *user_id, int64_t now)
+static enum store_rc rt_revoke_user_tx(struct sq *c, const char *user_id, int64_t now)
 {
     enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_RT_REVOKE_USER);
@@ -252,7 +258,7 @@ struct rt_revoke_user_args {
 static enum store_rc rt_revoke_user_run(struct sq *c, void *arg)
 {
     struct rt_revoke_user_args *a = arg;
-    return sq_refresh_revoke_user_tx(c, a->user_id, a->now);
+    return rt_revoke_user_tx(c, a->user_id, a->now);
 }
 
 enum store_rc sq_refresh_revoke_user(struct store *s, const char *user_id, int64_t now)

@@ -1,5 +1,7 @@
 /*
- * users.c - accounts: create (with wallet and signup grant), read, profile, password, role.
+ * users.c - accounts: create (with its empty wallet), read, profile, password, role,
+ * disabled flag and the auth epoch. Storage only: which of these changes must end sessions
+ * is decided in domain/, which composes them with the token operations.
  */
 #include <string.h>
 
@@ -17,11 +19,16 @@ static const char SQL_USER_PROFILE[] =
     "UPDATE users SET display_name = coalesce(?2, display_name),"
     " region = CASE WHEN ?3 IS NULL THEN region WHEN ?3 = '' THEN NULL ELSE ?3 END,"
     " updated_at = ?4 WHERE id = ?1";
-static const char SQL_USER_PASSWORD[] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
-static const char SQL_USER_REHASH[] =
-    "UPDATE users SET password_hash = ?2, updated_at = ?4 WHERE id = ?1 AND password_hash = ?3";
+/* ?3 NULL: unconditional. Otherwise only while the stored hash still equals ?3, where a
+ * NULL column (no password) equals "" (how struct user reads it back). */
+static const char SQL_USER_PASSWORD[] =
+    "UPDATE users SET password_hash = ?2, updated_at = ?4"
+    " WHERE id = ?1 AND (?3 IS NULL OR coalesce(password_hash, '') = ?3)";
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
 static const char SQL_USER_ROLE[] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1";
 static const char SQL_USER_DISABLED[] = "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE id = ?1";
+static const char SQL_USER_BUMP_EPOCH[] =
+    "UPDATE users SET auth_epoch = auth_epoch + 1, updated_at = ?2 WHERE id = ?1 RETURNING auth_epoch";
 
 int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
 {
@@ -36,6 +43,7 @@ int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
     u->created_at = sq_col_int(st, first + 6);
     u->updated_at = sq_col_int(st, first + 7);
     u->disabled = (int)sq_col_int(st, first + 8);
+    u->auth_epoch = sq_col_int(st, first + 9);
     return 0;
 }
 
@@ -51,13 +59,11 @@ static int user_fields_ok(const struct user *u)
 
 struct user_create_args {
     const struct user *u;
-    int64_t signup_credits;
 };
 
 static enum store_rc user_create_tx(struct sq *c, void *arg)
 {
-    struct user_create_args *a = arg;
-    const struct user *u = a->u;
+    const struct user *u = ((struct user_create_args *)arg)->u;
     enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_USER_INSERT);
     if (st == NULL)
@@ -86,42 +92,23 @@ static enum store_rc user_create_tx(struct sq *c, void *arg)
     sq_bind_text(st, 1, u->id);
     sqlite3_bind_int64(st, 2, u->created_at);
     src = sqlite3_step(st);
-    if (src != SQLITE_DONE) {
+    if (src != SQLITE_DONE)
         rc = sq_fail(c, src, "user_create", 1);
-        goto cleanup;
-    }
-
-    if (a->signup_credits > 0) {
-        struct ledger_op op = {
-            .user_id = u->id,
-            .amount = a->signup_credits,
-            .debit = 0,
-            .bucket = BUCKET_PAID,
-            .kind = LK_SIGNUP_GRANT,
-            .ref_type = "user",
-            .ref_id = u->id,
-            .note = "signup grant",
-        };
-        struct wallet before, after;
-        rc = sq_ledger_apply_tx(c, &op, u->created_at, &before, &after);
-        if (rc != STORE_OK)
-            goto cleanup;
-    }
 
 cleanup:
     sq_done(st);
     return rc;
 }
 
-enum store_rc sq_user_create(struct store *s, const struct user *u, int64_t signup_credits)
+enum store_rc sq_user_create(struct store *s, const struct user *u)
 {
-    struct sq *c = (struct sq *)s;
-    if (!user_fields_ok(u) || signup_credits < 0) {
-        sq_log_error("user_create", "invalid user fields or negative signup credits");
+    if (!user_fields_ok(u)) {
+        sq_log_error("user_create", "user field unterminated, or id or email empty");
         return STORE_ERROR;
     }
-    struct user_create_args a = {u, signup_credits};
-    return sq_run(c, SQ_WRITE, "user_create", user_create_tx, &a);
+    /* auth_epoch is not bound: a new account starts at the column's default, 0. */
+    struct user_create_args a = {u};
+    return sq_run((struct sq *)s, SQ_WRITE, "user_create", user_create_tx, &a);
 }
 
 struct user_get_args {
@@ -172,7 +159,6 @@ struct user_update_args {
     const char *t3; /* profile only */
     int i2;         /* disabled: integer ?2 instead of t2 */
     int64_t now;
-    int revoke_tokens; /* set_password */
 };
 
 static enum store_rc user_update_tx(struct sq *c, void *arg)
@@ -198,12 +184,8 @@ static enum store_rc user_update_tx(struct sq *c, void *arg)
         rc = sq_fail(c, src, a->op, 0);
         goto cleanup;
     }
-    if (sqlite3_changes(c->db) == 0) {
+    if (sqlite3_changes(c->db) == 0)
         rc = STORE_NOTFOUND;
-        goto cleanup;
-    }
-    if (a->revoke_tokens)
-        rc = sq_refresh_revoke_user_tx(c, a->id, a->now);
 
 cleanup:
     sq_done(st);
@@ -219,71 +201,120 @@ enum store_rc sq_user_update_profile(struct store *s, const char *id, const char
         sq_log_error("user_update_profile", "display_name or region too long");
         return STORE_ERROR;
     }
-    struct user_update_args a = {
-        SQL_USER_PROFILE, "user_update_profile", id, display_name, region, 0, now, 0};
+    struct user_update_args a = {SQL_USER_PROFILE, "user_update_profile", id, display_name, region, 0, now};
     return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
 }
 
-enum store_rc sq_user_set_password(struct store *s, const char *id, const char *hash, int64_t now)
+/* Steps `SELECT 1 FROM users WHERE id = ?1`: STORE_OK when the user exists, STORE_NOTFOUND
+ * when not, or an error. */
+static enum store_rc user_exists_tx(struct sq *c, const char *id, const char *op)
 {
-    struct user u;
-    if (!sq_fits(hash, sizeof u.password_hash)) {
-        sq_log_error("user_set_password", "password hash missing or too long");
-        return STORE_ERROR;
-    }
-    struct user_update_args a = {SQL_USER_PASSWORD, "user_set_password", id, hash, NULL, 0, now, 1};
-    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
-}
-
-struct user_rehash_args {
-    const char *id, *old_hash, *new_hash;
-    int64_t now;
-};
-
-static enum store_rc user_rehash_tx(struct sq *c, void *arg)
-{
-    struct user_rehash_args *a = arg;
     enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, SQL_USER_REHASH);
+    sqlite3_stmt *st = sq_stmt(c, SQL_USER_EXISTS);
     if (st == NULL)
         return STORE_ERROR;
-    sq_bind_text(st, 1, a->id);
-    sq_bind_text(st, 2, a->new_hash);
-    sq_bind_text(st, 3, a->old_hash);
-    sqlite3_bind_int64(st, 4, a->now);
+    sq_bind_text(st, 1, id);
     int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "user_rehash_password", 0);
-    else if (sqlite3_changes(c->db) == 0)
+    if (src == SQLITE_DONE)
         rc = STORE_NOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = sq_fail(c, src, op, 0);
     sq_done(st);
     return rc;
 }
 
-enum store_rc sq_user_rehash_password(struct store *s, const char *id, const char *old_hash, const char *new_hash,
-                                      int64_t now)
+struct user_password_args {
+    const char *id, *old_hash, *new_hash;
+    int64_t now;
+};
+
+static enum store_rc user_password_tx(struct sq *c, void *arg)
+{
+    struct user_password_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_USER_PASSWORD);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    /* "" is stored as NULL, as user_create stores an account without a password. */
+    sq_bind_text_or_null(st, 2, a->new_hash);
+    sq_bind_text(st, 3, a->old_hash);
+    sqlite3_bind_int64(st, 4, a->now);
+    int src = sqlite3_step(st);
+    int changed = src == SQLITE_DONE && sqlite3_changes(c->db) > 0;
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "user_set_password", 0);
+    sq_done(st);
+    if (rc != STORE_OK || changed)
+        return rc;
+    /* Nothing changed: either there is no such user or the condition failed. The second
+     * read is in the same transaction, so the answer is about the same state. */
+    rc = user_exists_tx(c, a->id, "user_set_password");
+    return rc == STORE_OK ? STORE_CONFLICT : rc;
+}
+
+enum store_rc sq_user_set_password(struct store *s, const char *id, const char *old_hash, const char *new_hash,
+                                   int64_t now)
 {
     struct user u;
-    if (!sq_fits(new_hash, sizeof u.password_hash) || !sq_fits(old_hash, sizeof u.password_hash)) {
-        sq_log_error("user_rehash_password", "password hash missing or too long");
+    /* The only check here is the one that keeps the column readable: a hash that does not
+     * fit struct user's buffer would be stored and never read back. */
+    if (!sq_fits(new_hash, sizeof u.password_hash)) {
+        sq_log_error("user_set_password", "password hash missing or too long");
         return STORE_ERROR;
     }
-    struct user_rehash_args a = {id, old_hash, new_hash, now};
-    return sq_run((struct sq *)s, SQ_WRITE, "user_rehash_password", user_rehash_tx, &a);
+    struct user_password_args a = {id, old_hash, new_hash, now};
+    return sq_run((struct sq *)s, SQ_WRITE, "user_set_password", user_password_tx, &a);
 }
 
 enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now)
 {
     /* The CHECK constraint refuses anything but 'user'/'admin' (logged as an error). */
-    struct user_update_args a = {SQL_USER_ROLE, "user_set_role", id, role, NULL, 0, now, 0};
+    struct user_update_args a = {SQL_USER_ROLE, "user_set_role", id, role, NULL, 0, now};
     return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
 }
 
 enum store_rc sq_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now)
 {
-    /* Disabling revokes the sessions in the same transaction: an access token lives 15 min
-     * at most, but a refresh token would otherwise let the user back in for weeks. */
-    struct user_update_args a = {
-        SQL_USER_DISABLED, "user_set_disabled", id, NULL, NULL, disabled ? 1 : 0, now, disabled ? 1 : 0};
+    struct user_update_args a = {SQL_USER_DISABLED, "user_set_disabled", id, NULL, NULL, disabled ? 1 : 0, now};
     return sq_run((struct sq *)s, SQ_WRITE, a.op, user_update_tx, &a);
+}
+
+struct user_epoch_args {
+    const char *id;
+    int64_t now;
+    int64_t *epoch;
+};
+
+static enum store_rc user_epoch_tx(struct sq *c, void *arg)
+{
+    struct user_epoch_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    *a->epoch = 0;
+    sqlite3_stmt *st = sq_stmt(c, SQL_USER_BUMP_EPOCH);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    sqlite3_bind_int64(st, 2, a->now);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *a->epoch = sq_col_int(st, 0);
+        src = sqlite3_step(st); /* RETURNING: the change is complete; drain to DONE */
+        if (src == SQLITE_DONE)
+            goto cleanup;
+    } else if (src == SQLITE_DONE) {
+        rc = STORE_NOTFOUND;
+        goto cleanup;
+    }
+    rc = sq_fail(c, src, "user_bump_epoch", 0);
+
+cleanup:
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_user_bump_epoch(struct store *s, const char *id, int64_t now, int64_t *epoch)
+{
+    struct user_epoch_args a = {id, now, epoch};
+    return sq_run((struct sq *)s, SQ_WRITE, "user_bump_epoch", user_epoch_tx, &a);
 }
