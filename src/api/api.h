@@ -121,11 +121,14 @@ json_t *api_time_or_null(int64_t ms);
 
 /*
  * Records a security event for this request (ip and request id taken from r) on its own
- * (domain/audit.h: the answer does not wait; a row that cannot be written is counted as
- * dropped). details is a JSON object, stolen (may be NULL).
+ * (domain/audit.h: a row that cannot be written is counted as dropped, never fails the
+ * request), then replies with error e (message and err_details as for res_error; stolen).
+ * details is a JSON object, stolen (may be NULL). The reply comes after the row is written,
+ * so whoever reads the audit log after the answer finds it.
  */
-void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
-               const char *target_id, json_t *details);
+void api_audit_then_error(struct req *r, const char *actor_id, const char *action, const char *target_type,
+                          const char *target_id, json_t *details, enum tg_err e, const char *message,
+                          json_t *err_details);
 
 /* Copies len bytes of a secret into a new NUL-terminated buffer (caller releases it with
  * api_secret_free, which wipes it). */

@@ -139,11 +139,11 @@ static void login_done(void *arg, struct signin *ctx, const struct signin_result
             break;
         case SIGNIN_BAD_CREDENTIALS: {
             const struct user *u = signin_user(ctx);
-            api_audit(r, "", "auth.login_failed", u ? "user" : "", u ? u->id : "",
-                      json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"));
             log_event(LOG_INFO, "login_failed", "request_id", req_id(r), "reason",
                       res->fail_reason ? res->fail_reason : "bad_password", NULL);
-            res_error(r, TG_E_INVALID_CREDENTIALS, NULL, NULL);
+            api_audit_then_error(r, "", "auth.login_failed", u ? "user" : "", u ? u->id : "",
+                                 json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
+                                 TG_E_INVALID_CREDENTIALS, NULL, NULL);
             break;
         }
         case SIGNIN_UNAVAILABLE:
@@ -246,11 +246,11 @@ static void refresh_done(void *arg, struct session_refresh_result *res)
         /* A rotated token came back: either the client retried a lost response or the
          * token was stolen. Its family is revoked either way; record it as a security
          * event for the account. */
-        api_audit(r, "", "auth.refresh_reuse", "user", res->user.id,
-                  json_pack("{s:s}", "reason", "rotated_token_presented"));
         log_event(LOG_WARN, "refresh_token_reuse", "request_id", req_id(r), "user_id", res->user.id, "ip",
                   req_client_ip(r), NULL);
-        res_error(r, TG_E_INVALID_REFRESH, NULL, NULL);
+        api_audit_then_error(r, "", "auth.refresh_reuse", "user", res->user.id,
+                             json_pack("{s:s}", "reason", "rotated_token_presented"), TG_E_INVALID_REFRESH, NULL,
+                             NULL);
         break;
     case REFRESH_UNKNOWN:
     case REFRESH_EXPIRED:

@@ -201,12 +201,40 @@ json_t *api_credits_json(const struct wallet *w, int64_t now_ms)
                      "plan_expires_at", api_time_or_null(w->plan_expires_at));
 }
 
-void api_audit(struct req *r, const char *actor_id, const char *action, const char *target_type,
-               const char *target_id, json_t *details)
+struct audit_wait {
+    struct req_ref *ref;
+    enum tg_err e;
+    char message[160];
+    int has_message;
+    json_t *details;
+};
+
+static void api_audit_written(void *arg)
 {
+    struct audit_wait *aw = arg;
+    struct req *r = req_ref_take(aw->ref);
+    if (r != NULL)
+        res_error(r, aw->e, aw->has_message ? aw->message : NULL, aw->details);
+    else
+        json_decref(aw->details);
+    free(aw);
+}
+
+void api_audit_then_error(struct req *r, const char *actor_id, const char *action, const char *target_type,
+                          const char *target_id, json_t *details, enum tg_err e, const char *message,
+                          json_t *err_details)
+{
+    struct audit_wait *aw = xcalloc(1, sizeof *aw);
     char *dj = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    aw->e = e;
+    if (message != NULL) {
+        snprintf(aw->message, sizeof aw->message, "%s", message);
+        aw->has_message = 1;
+    }
+    aw->details = err_details;
+    aw->ref = req_ref_new(r);
     audit_event(req_exec(r), actor_id, action, target_type, target_id, req_client_ip(r), req_id(r), dj,
-                time_now_ms());
+                time_now_ms(), api_audit_written, aw);
     free(dj);
     json_decref(details);
 }

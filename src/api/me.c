@@ -116,15 +116,15 @@ static void pwchange_done(void *arg, struct signin *ctx, const struct signin_res
         const struct user *u = signin_user(ctx);
         switch (res->rc) {
         case SIGNIN_OK:
-            api_audit(r, res->user.id, "auth.password_changed", "user", res->user.id, NULL);
-            /* This client keeps working: it gets the only live session. */
+            /* Audited in the change's own transaction. This client keeps working: it gets
+             * the only live session. */
             api_reply_session(r, 200, &res->user, &res->tokens);
             break;
         case SIGNIN_BAD_CREDENTIALS:
-            api_audit(r, u ? u->id : "", "auth.password_change_failed", "user", u ? u->id : "",
-                      json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"));
-            res_error(r, TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
-                      json_pack("{s:s}", "field", "current_password"));
+            api_audit_then_error(r, u ? u->id : "", "auth.password_change_failed", "user", u ? u->id : "",
+                                 json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
+                                 TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
+                                 json_pack("{s:s}", "field", "current_password"));
             break;
         case SIGNIN_UNAVAILABLE:
             res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
@@ -197,6 +197,7 @@ void api_me_password(struct req *r)
         api_reply_field(r, TG_E_WEAK_PASSWORD, "new_password", why);
         return;
     }
-    struct signin *ctx = signin_password_new(req_principal(r)->user_id, cur, cur_len, next, next_len);
+    struct signin *ctx =
+        signin_password_new(req_principal(r)->user_id, cur, cur_len, next, next_len, req_client_ip(r), req_id(r));
     signin_password_lookup(req_exec(r), ctx, pwchange_looked_up, req_ref_new(r));
 }

@@ -41,6 +41,8 @@ struct audit_call {
     struct store_call call;
     struct audit_entry e;
     char *details;
+    void (*then)(void *arg);
+    void *arg;
 };
 
 static enum store_rc audit_run(struct store *s, struct store_call *c)
@@ -56,15 +58,21 @@ static void audit_done(struct store_call *c)
         log_event(LOG_ERROR, "audit_dropped", "action", a->e.action, "request_id", a->e.request_id, "rc",
                   store_rc_name(c->rc), NULL);
     }
+    void (*then)(void *) = a->then;
+    void *arg = a->arg;
     free(a->details);
     free(a);
+    if (then != NULL)
+        then(arg);
 }
 
 void audit_event(struct store_exec *ex, const char *actor_id, const char *action, const char *target_type,
                  const char *target_id, const char *ip, const char *request_id, const char *details_json,
-                 int64_t now_ms)
+                 int64_t now_ms, void (*then)(void *arg), void *arg)
 {
     struct audit_call *a = xcalloc(1, sizeof *a);
+    a->then = then;
+    a->arg = arg;
     a->details = xstrdup(details_json ? details_json : "{}");
     audit_entry_fill(&a->e, actor_id, action, target_type, target_id, ip, request_id, a->details, now_ms);
     a->call.kind = STORE_CALL_WRITE;

@@ -26,10 +26,15 @@ void audit_entry_fill(struct audit_entry *e, const char *actor_id, const char *a
                       const char *target_id, const char *ip, const char *request_id, const char *details_json,
                       int64_t now_ms);
 
-/* Writes a security event on its own (see above). Everything is copied. */
+/*
+ * Writes a security event on its own (see above). Everything is copied. then(arg), when not
+ * NULL, runs once the row is written or dropped - so that the answer to the request it
+ * records comes after it (an operator reading the log after the answer finds the row) -
+ * but never fails because of it.
+ */
 void audit_event(struct store_exec *ex, const char *actor_id, const char *action, const char *target_type,
                  const char *target_id, const char *ip, const char *request_id, const char *details_json,
-                 int64_t now_ms);
+                 int64_t now_ms, void (*then)(void *arg), void *arg);
 
 /* Security events that could not be written since start. */
 uint64_t audit_dropped_count(void);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/password.h"
+#include "domain/audit.h"
 #include "domain/ledger.h"
 #include "store/call.h"
 #include "store/store.h"
@@ -40,6 +41,8 @@ struct signin {
     /* finish */
     int64_t signup_credits;
     int64_t now_ms;
+    char ip[64];               /* for audit rows written in a flow's transaction */
+    char request_id[TG_ID_MAX];
     struct session_new_refresh nr;
     struct user issued;
     signin_fn cb;
@@ -313,10 +316,12 @@ void signin_login_finish(struct store_exec *ex, struct signin *ctx, int64_t now_
 /* ---- password change ---- */
 
 struct signin *signin_password_new(const char *user_id, const char *cur, size_t cur_len, const char *next,
-                                   size_t next_len)
+                                   size_t next_len, const char *ip, const char *request_id)
 {
     struct signin *ctx = xcalloc(1, sizeof *ctx);
     ctx->kind = SIGNIN_PASSWORD;
+    snprintf(ctx->ip, sizeof ctx->ip, "%s", ip ? ip : "");
+    snprintf(ctx->request_id, sizeof ctx->request_id, "%s", request_id ? request_id : "");
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", user_id);
     ctx->pw = signin_dup(cur, cur_len);
     ctx->pw_len = cur_len;
@@ -342,6 +347,12 @@ static enum store_rc password_run(struct store *s, struct store_call *c)
         rc = store_user_bump_epoch(s, ctx->user.id, ctx->now_ms, NULL);
     if (rc == STORE_OK)
         rc = session_issue_tx(s, ctx->user.id, ctx->hash, -1, &ctx->nr, ctx->now_ms, &ctx->issued);
+    if (rc == STORE_OK) {
+        struct audit_entry e;
+        audit_entry_fill(&e, ctx->user.id, "auth.password_changed", "user", ctx->user.id, ctx->ip, ctx->request_id,
+                         NULL, ctx->now_ms);
+        rc = store_audit_insert(s, &e);
+    }
     return rc;
 }
 

@@ -74,11 +74,11 @@ void signin_login_finish(struct store_exec *ex, struct signin *ctx, int64_t now_
  * next); signin_password_lookup(ex, ctx, cb, arg) reads the account; signin_work(ctx);
  * signin_password_finish(...) - one transaction: the new hash only if the verified one is
  * still stored (two concurrent changes cannot both succeed), every refresh token revoked,
- * the epoch bumped (every access token issued before stops working), and a new session
- * for this client.
+ * the epoch bumped (every access token issued before stops working), a new session for
+ * this client and the "auth.password_changed" audit row (ip, request_id: for it).
  */
 struct signin *signin_password_new(const char *user_id, const char *cur, size_t cur_len, const char *next,
-                                   size_t next_len);
+                                   size_t next_len, const char *ip, const char *request_id);
 void signin_password_lookup(struct store_exec *ex, struct signin *ctx, signin_fn cb, void *arg);
 void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t now_ms, signin_fn cb, void *arg);
 

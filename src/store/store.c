@@ -96,6 +96,11 @@ enum store_rc store_ping(struct store *s)
     return s->ops->ping(s);
 }
 
+void store_set_nowait(struct store *s)
+{
+    s->ops->set_nowait(s);
+}
+
 enum store_rc store_write_probe(struct store *s, int64_t now)
 {
     return s->ops->write_probe(s, now);

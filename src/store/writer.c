@@ -116,6 +116,10 @@ static void writer_run_batch(struct store_writer *w, struct store_call *list)
 
     atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
     for (;;) {
+        /* Every call starts each attempt unanswered: one that never runs because the batch
+         * broke before it gets the batch's result below, never a stale one. */
+        for (struct store_call *c = list; c != NULL; c = c->next)
+            c->rc = STORE_OK;
         rc = ops->begin(w->conn, 1);
         if (rc == STORE_OK) {
             enum store_rc broken = STORE_OK;
@@ -142,15 +146,11 @@ static void writer_run_batch(struct store_writer *w, struct store_call *list)
                     retry = 1;
                     break;
                 }
-                /* This call alone is undone. If SQLite rolled back the whole transaction
-                 * (an I/O error or a full disk can), the savepoint is gone and releasing it
-                 * fails: the batch is broken and nothing in it was applied. */
+                /* This call alone is undone (ROLLBACK TO its savepoint) and the batch goes
+                 * on. If SQLite abandoned the whole transaction by itself (an I/O error or a
+                 * full disk can), the COMMIT below reports it and nothing of the batch is
+                 * applied. */
                 ops->rollback_to(w->conn);
-                enum store_rc rel = ops->release(w->conn);
-                if (rel != STORE_OK) {
-                    broken = c->rc == STORE_UNAVAILABLE ? STORE_UNAVAILABLE : rel;
-                    break;
-                }
             }
             if (!retry && broken == STORE_OK) {
                 rc = ops->commit(w->conn);

@@ -200,6 +200,11 @@ describe('auth', () => {
     assertStatus(await srv.post(LOGOUT, { refresh_token: s.refresh_token }), 204);
     assertStatus(await srv.post(LOGOUT, { refresh_token: 'rt_unknown_token_value_000000' }), 204);
     assertError(await srv.post(LOGOUT, {}), 400, 'validation_failed');
+    // Logging out ends the account's access tokens at once; other sessions refresh.
+    assertError(await srv.get('/api/v1/me', { token: alice.access_token }), 401, 'invalid_token');
+    const again = await srv.post(REFRESH, { refresh_token: alice.refresh_token });
+    assertStatus(again, 200);
+    alice = { ...alice, ...again.body };
   });
 
   it('PATCH /me updates the display name; validation', async () => {

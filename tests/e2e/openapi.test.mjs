@@ -101,12 +101,16 @@ describe('every documented operation answers as documented', () => {
     assertStatus(out, 204);
     check(out, 'POST', '/api/v1/auth/logout');
 
-    const token = reg.body.access_token;
+    // The logout ended the account's access tokens: sign in again.
+    const again = await srv.post('/api/v1/auth/login', { email: reg.body.user.email, password });
+    assertStatus(again, 200);
+    let token = again.body.access_token;
     check(await srv.get('/api/v1/me', { token }), 'GET', '/api/v1/me');
     check(await srv.patch('/api/v1/me', { display_name: 'Tour Guide' }, { token }), 'PATCH', '/api/v1/me');
     const pw = await srv.post('/api/v1/me/password', { current_password: password, new_password: strongPassword() }, { token });
     assertStatus(pw, 200);
     check(pw, 'POST', '/api/v1/me/password');
+    token = pw.body.access_token; // the change ended every other session
 
     const mk = await srv.post('/api/v1/api-keys', { name: 'tour' }, { token });
     assertStatus(mk, 201);
@@ -125,6 +129,10 @@ describe('every documented operation answers as documented', () => {
     assertStatus(adj, 200);
     check(adj, 'POST', '/api/v1/admin/users/{id}/credits');
     check(await srv.get(`/api/v1/admin/users/${reg.body.user.id}`, { token: admin.token }), 'GET', '/api/v1/admin/users/{id}');
+    const promote = await srv.patch(`/api/v1/admin/users/${reg.body.user.id}`, { role: 'user', disabled: false }, { token: admin.token });
+    assertStatus(promote, 200);
+    check(promote, 'PATCH', '/api/v1/admin/users/{id}');
+    check(await srv.patch(`/api/v1/admin/users/${admin.id}`, { disabled: true }, { token: admin.token }), 'PATCH', '/api/v1/admin/users/{id}');
     check(await srv.get('/api/v1/admin/audit-log?limit=50', { token: admin.token }), 'GET', '/api/v1/admin/audit-log');
 
     // Typical errors of the same operations.

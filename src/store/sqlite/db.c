@@ -348,7 +348,7 @@ enum store_rc sq_run(struct sq *c, enum sq_txn mode, const char *op, sq_txn_fn f
             if (!sqlite3_get_autocommit(c->db))
                 (void)sq_exec_cached(c, SQL_ROLLBACK, op);
         }
-        if (rc != STORE_BUSY)
+        if (rc != STORE_BUSY || c->nowait)
             break;
         int64_t elapsed = time_mono_ns() - start;
         if (elapsed + delay > c->busy_budget_ns) {
@@ -486,11 +486,17 @@ void sq_rollback_to(struct store *s)
 
 static void sq_store_close(struct store *s);
 
+static void sq_set_nowait(struct store *s)
+{
+    ((struct sq *)s)->nowait = 1;
+}
+
 static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_store_close,
     .ping = sq_ping,
     .write_probe = sq_write_probe,
+    .set_nowait = sq_set_nowait,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

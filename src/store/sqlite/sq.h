@@ -35,6 +35,7 @@ struct sq {
     /* Open transaction depth: 0 none, 1 after begin(), +1 per savepoint() (the caller's
      * savepoints; an operation's own savepoint is not counted). */
     int txn_depth;
+    int nowait;             /* a loop's connection: BUSY is answered at once, never slept on */
     /* STORE_OK, or the result of the operation during which SQLite abandoned the open
      * transaction by itself (disk full, I/O error): every later operation and commit()
      * answer it until rollback() ends the transaction. */

@@ -328,9 +328,10 @@ static void test_api_keys(struct store *s)
     CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_OK, "api key authenticates");
     CHECK(strcmp(p.user_id, u.id) == 0 && strcmp(p.role, "user") == 0 && strcmp(p.api_key_id, k.id) == 0,
           "principal carries user, role and key id");
+    char saved = key[20];
     key[20] = key[20] == 'a' ? 'b' : 'a';
     CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_INVALID, "a different key is refused");
-    key[20] = key[20] == 'a' ? 'b' : 'a';
+    key[20] = saved;
     CHECK_INT_EQ(auth(s, "tg_", now, &p), AUTHN_INVALID, "bare prefix refused");
     {
         struct api_key k2;
@@ -458,7 +459,7 @@ static void test_freshness(struct store *s)
 
     /* A session is issued only while what the caller checked still holds. */
     struct issue_call a;
-    struct user cur;
+    struct user cur, out;
     CHECK(store_user_get(s, u.id, &cur) == STORE_OK, "read the account");
     memset(&a, 0, sizeof a);
     a.call.kind = STORE_CALL_WRITE;
@@ -467,11 +468,13 @@ static void test_freshness(struct store *s)
     session_refresh_make(now, &a.nr);
     CHECK(store_user_set_password(s, u.id, NULL, "$argon2id$v=19$changed", now) == STORE_OK,
           "the password changes while a login was verifying the old one");
-    CHECK_INT_EQ(session_issue_tx(s, u.id, cur.password_hash, cur.auth_epoch, &a.nr, now, &cur), STORE_CONFLICT,
+    CHECK_INT_EQ(session_issue_tx(s, u.id, cur.password_hash, cur.auth_epoch, &a.nr, now, &out), STORE_CONFLICT,
                  "the login's session is refused: the hash it verified is gone");
     CHECK(store_user_get(s, u.id, &cur) == STORE_OK, "read again");
-    CHECK_INT_EQ(session_issue_tx(s, u.id, cur.password_hash, cur.auth_epoch - 1, &a.nr, now, &cur),
+    CHECK_INT_EQ(session_issue_tx(s, u.id, cur.password_hash, cur.auth_epoch - 1, &a.nr, now, &out),
                  STORE_CONFLICT, "an older epoch is refused too");
+    CHECK_INT_EQ(session_issue_tx(s, u.id, cur.password_hash, cur.auth_epoch, &a.nr, now, &out), STORE_OK,
+                 "with the current hash and epoch the session is issued");
 }
 
 int main(void)

@@ -9,6 +9,14 @@
 #include "../../../src/worker/pool.c"
 #include "../../../src/http/defer.c"
 
+/* defer.c's req_ref calls this when a handle outlived its request; server.c is not linked. */
+static int drained_checks;
+void http_worker_check_drained(struct http_worker *w)
+{
+    (void)w;
+    drained_checks++;
+}
+
 struct loop {
     h2o_evloop_t *loop;
     h2o_multithread_queue_t *queue;
@@ -199,10 +207,34 @@ static void test_defer_orphan(void)
     h2o_evloop_destroy(loop);
 }
 
+/* req_ref: a handle taken after its request ended answers NULL; before, the request. */
+static void test_req_ref(void)
+{
+    static struct http_worker w; /* large; zeroed */
+    h2o_req_t h;
+    struct req r;
+
+    memset(&h, 0, sizeof h);
+    memset(&r, 0, sizeof r);
+    r.h = &h;
+    r.w = &w;
+    h2o_mem_init_pool(&h.pool);
+    struct req_ref *a = req_ref_new(&r);
+    struct req_ref *b = req_ref_new(&r);
+    CHECK(r.deferred == 2 && w.pending_jobs == 2, "two handles: the request waits, the worker has work");
+    CHECK(req_ref_take(a) == &r, "taken while the request lives: the request");
+    CHECK(r.deferred == 1 && w.pending_jobs == 1, "one handle left");
+    h2o_mem_clear_pool(&h.pool); /* the client went away */
+    int before = drained_checks;
+    CHECK(req_ref_take(b) == NULL, "taken after the request ended: NULL");
+    CHECK(w.pending_jobs == 0 && drained_checks == before + 1, "the worker may drain now");
+}
+
 int main(void)
 {
     test_pool_routing();
     test_pool_bounded();
     test_defer_orphan();
+    test_req_ref();
     return test_done();
 }
