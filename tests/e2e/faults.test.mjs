@@ -314,6 +314,30 @@ describe('disk full: 503 on writes, /ready 503, dropped audit rows counted, reco
     for (const r of rs) assertError(r, 503, 'unavailable', `disk full (${folderSizes(dir)}), concurrent`);
   });
 
+  it('failed logins keep answering 401; their lost audit rows count in tollgate_audit_dropped_total', async () => {
+    const m0 = await srv.get('/metrics');
+    assertStatus(m0, 200);
+    for (let i = 0; i < 3; i++) {
+      const r = await srv.post('/api/v1/auth/login', { email: u.email, password: `${u.password}-wrong` });
+      assertError(r, 401, 'invalid_credentials', `disk full: failed login ${i}`);
+    }
+    assert.equal(srv.exit, null, 'the server is still running');
+    assert.ok(/^# TYPE tollgate_audit_dropped_total counter$/m.test(m0.text), 'GET /metrics has a counter tollgate_audit_dropped_total');
+    const before0 = metricValue(m0.text, 'tollgate_audit_dropped_total');
+    assert.ok(Number.isInteger(before0) && before0 >= 0, `tollgate_audit_dropped_total has a value: ${before0}`);
+    // The audit row may be given up after the answer: wait for the counter to settle.
+    let dropped = null;
+    for (let i = 0; i < 50; i++) {
+      const m = await srv.get('/metrics');
+      assertStatus(m, 200);
+      dropped = metricValue(m.text, 'tollgate_audit_dropped_total');
+      if (dropped >= before0 + 3) break;
+      await sleep(100);
+    }
+    assert.equal(dropped - before0, 3, 'one dropped audit row per failed login');
+    assertStatus(await srv.get('/health'), 200);
+  });
+
   it('signing in (which stores a refresh token) answers 503 "unavailable"', async () => {
     const r = await srv.req('POST', '/api/v1/auth/login', { json: { email: u.email, password: u.password }, expect503: true });
     assertError(r, 503, 'unavailable', 'disk full: login with the right password');
@@ -322,30 +346,6 @@ describe('disk full: 503 on writes, /ready 503, dropped audit rows counted, reco
   it('GET /health answers 200 and GET /ready 503 while the database cannot write', async () => {
     assertStatus(await srv.get('/health'), 200, 'disk full');
     assertError(await srv.get('/ready'), 503, 'unavailable', 'disk full');
-  });
-
-  it('failed logins keep answering 401; their lost audit rows count in tollgate_audit_dropped_total', async () => {
-    const m0 = await srv.get('/metrics');
-    assertStatus(m0, 200);
-    const before0 = metricValue(m0.text, 'tollgate_audit_dropped_total');
-    assert.ok(/^# TYPE tollgate_audit_dropped_total counter$/m.test(m0.text), 'GET /metrics has a counter tollgate_audit_dropped_total');
-    assert.equal(before0, 0, 'no audit row was dropped before');
-    for (let i = 0; i < 3; i++) {
-      const r = await srv.post('/api/v1/auth/login', { email: u.email, password: `${u.password}-wrong` });
-      assertError(r, 401, 'invalid_credentials', `disk full: failed login ${i}`);
-    }
-    // The audit row may be given up after the answer: wait for the counter to settle.
-    let dropped = null;
-    for (let i = 0; i < 50; i++) {
-      const m = await srv.get('/metrics');
-      assertStatus(m, 200);
-      dropped = metricValue(m.text, 'tollgate_audit_dropped_total');
-      if (dropped >= 3) break;
-      await sleep(100);
-    }
-    assert.equal(dropped, 3, 'one dropped audit row per failed login');
-    assert.equal(srv.exit, null, 'the server is still running');
-    assertStatus(await srv.get('/health'), 200);
   });
 
   it('space returns: /ready 200 within 5 s, the same keys apply exactly once, audit exits 0', async () => {
