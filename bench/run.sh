@@ -4,18 +4,23 @@
 #
 #   1. GET /api/v1/credits with a bearer token (HS256 verify + SQLite point read + JSON reply),
 #      against nginx returning the same body from a fixed `return 200` (bench/nginx.conf);
-#   2. POST /api/v1/auth/login (argon2id on the blocking pool bounds it).
+#   2. POST /api/v1/auth/login (argon2id on the blocking pool bounds it);
+#   3. durable writes: POST /api/v1/admin/users/{id}/credits (+1/-1, a new Idempotency-Key
+#      each, synchronous=FULL as shipped) from 50 connections, with a light GET /health probe
+#      (2 connections, bench/health.lua) running alongside to measure what the write load
+#      does to a cheap request's latency; `tollgate audit` must pass afterwards.
 #
 # Both servers keep their access logs on; Tollgate's rate limits stay on, only raised.
 # A wrk run with non-2xx/3xx responses or socket errors is INVALID: nothing is written and
-# the script exits non-zero. Takes about 3 minutes. Everything it starts is stopped on exit.
+# the script exits non-zero. Takes about 3.5 minutes. Everything it starts is stopped on exit.
 #
 # The credits comparison alternates the two servers for BENCH_ROUNDS rounds (order swapped
 # every round) and reports each side's median: on a shared 2-core machine a single pair of
 # runs swings by 20% or more, mostly on the nginx side.
 #
 # Environment (optional): BENCH_DURATION (10s), BENCH_ROUNDS (5), BENCH_KEEP=1 keeps the
-# temp folder (logs).
+# temp folder (logs), BENCH_DOC (docs/PERFORMANCE.md) the report to write, BENCH_TG_PORT
+# (18080) and BENCH_NGINX_PORT (18081) on 127.0.0.1 when those are taken.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,12 +28,16 @@ cd "$ROOT"
 
 BUILD_DIR=build-release
 BIN="$ROOT/$BUILD_DIR/tollgate"
-TG_ADDR=127.0.0.1:18080
-NGINX_ADDR=127.0.0.1:18081
+TG_ADDR="127.0.0.1:${BENCH_TG_PORT:-18080}"
+NGINX_ADDR="127.0.0.1:${BENCH_NGINX_PORT:-18081}"
 DURATION="${BENCH_DURATION:-10s}"
 ROUNDS="${BENCH_ROUNDS:-5}"
 WARMUP=3s
-OUT_DOC="$ROOT/docs/PERFORMANCE.md"
+OUT_DOC="$(realpath -m "${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}")"
+WRITE_CONNS=50
+# The write target's starting balance: alternating +1/-1 from 50 connections never gets
+# anywhere near 0 from here.
+WRITE_START=1000000
 RATE_LIMITS="api_query=1000000/1s,auth_ip=1000000/1s,auth_account=1000000/1s"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -63,13 +72,14 @@ ninja -C "$BUILD_DIR" tollgate
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")"
 NGINX_PID=""
 TG_PID=""
+PROBE_PID=""
 cleanup() {
     local rc=$?
     local pid
-    for pid in "$TG_PID" "$NGINX_PID"; do
+    for pid in "$PROBE_PID" "$TG_PID" "$NGINX_PID"; do
         if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
     done
-    for pid in "$TG_PID" "$NGINX_PID"; do
+    for pid in "$PROBE_PID" "$TG_PID" "$NGINX_PID"; do
         [[ -n "$pid" ]] || continue
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
@@ -105,7 +115,14 @@ wait_http() { # URL NAME PID
 
 say "start nginx on $NGINX_ADDR"
 mkdir -p "$TMP/nginx/logs" "$TMP/nginx/temp"
-NGINX_CMD=(nginx -p "$TMP/nginx/" -c "$ROOT/bench/nginx.conf" -e "$TMP/nginx/logs/error.log")
+NGINX_CONF="$ROOT/bench/nginx.conf"
+if [[ "$NGINX_ADDR" != 127.0.0.1:18081 ]]; then
+    # bench/nginx.conf listens on the default port; a copy listens on the one asked for.
+    NGINX_CONF="$TMP/nginx/nginx.conf"
+    sed "s/listen 127\.0\.0\.1:18081 /listen $NGINX_ADDR /" "$ROOT/bench/nginx.conf" >"$NGINX_CONF"
+    grep -q "listen $NGINX_ADDR " "$NGINX_CONF" || die "could not set nginx's port in $NGINX_CONF"
+fi
+NGINX_CMD=(nginx -p "$TMP/nginx/" -c "$NGINX_CONF" -e "$TMP/nginx/logs/error.log")
 "${NGINX_CMD[@]}" </dev/null >"$TMP/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
 wait_http "http://$NGINX_ADDR/api/v1/credits" nginx "$NGINX_PID"
@@ -146,16 +163,19 @@ echo "tollgate: $(cat "$TMP/credits.json")"
 echo "nginx:    $(curl -s "http://$NGINX_ADDR/api/v1/credits")"
 
 # ---- wrk -----------------------------------------------------------------------------------
-# parse_wrk FILE -> "REQ_PER_S P99_MS NON2XX SOCKET_ERRORS BYTES_PER_RESPONSE"
+# parse_wrk FILE -> "REQ_PER_S P99_MS NON2XX SOCKET_ERRORS BYTES_PER_RESPONSE P50_MS REQUESTS"
 parse_wrk() {
     python3 - "$1" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
 m = re.search(r'Requests/sec:\s+([\d.]+)', t)
 rps = float(m.group(1)) if m else -1
-m = re.search(r'^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$', t, re.M)
 scale = {'us': 0.001, 'ms': 1, 's': 1000, 'm': 60000, 'h': 3600000}
-p99 = float(m.group(1)) * scale[m.group(2)] if m else -1
+def pct(p):
+    m = re.search(r'^\s+%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$' % p, t, re.M)
+    return float(m.group(1)) * scale[m.group(2)] if m else -1
+p99 = pct(99)
+p50 = pct(50)
 m = re.search(r'Non-2xx or 3xx responses:\s+(\d+)', t)
 non2xx = int(m.group(1)) if m else 0
 m = re.search(r'Socket errors:\s+connect (\d+), read (\d+), write (\d+), timeout (\d+)', t)
@@ -163,21 +183,19 @@ sock = sum(int(x) for x in m.groups()) if m else 0
 m = re.search(r'(\d+) requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB|TB) read', t)
 unit = {'B': 1, 'KB': 1024, 'MB': 1024**2, 'GB': 1024**3, 'TB': 1024**4}
 size = float(m.group(2)) * unit[m.group(3)] / int(m.group(1)) if m and int(m.group(1)) else 0
-print('%.2f %.3f %d %d %.0f' % (rps, p99, non2xx, sock, size))
+n = int(m.group(1)) if m else 0
+print('%.2f %.3f %d %d %.0f %.3f %d' % (rps, p99, non2xx, sock, size, p50, n))
 PY
 }
 
 INVALID=0
-declare -A RPS P99 CMD SIZE
-# run_wrk NAME OUTFILE wrk-args...
-run_wrk() {
+declare -A RPS P99 P50 NON2XX COUNT CMD SIZE
+# check_wrk NAME OUTFILE: reads a finished wrk run's figures; marks the benchmark INVALID
+# when they cannot be read or the run had non-2xx/3xx answers or socket errors.
+check_wrk() {
     local name="$1" out="$2"
-    shift 2
-    CMD[$name]="wrk $*"
-    say "$name: wrk $*"
-    wrk "$@" | tee "$out"
-    local r p n s z
-    read -r r p n s z <<<"$(parse_wrk "$out")"
+    local r p n s z p50 total
+    read -r r p n s z p50 total <<<"$(parse_wrk "$out")"
     if [[ "$r" == -1* || "$p" == -1* ]]; then
         echo "INVALID: $name: could not read requests/sec or p99 from wrk's output"
         INVALID=1
@@ -187,7 +205,19 @@ run_wrk() {
     fi
     RPS[$name]="$r"
     P99[$name]="$p"
+    P50[$name]="$p50"
+    NON2XX[$name]="$n"
+    COUNT[$name]="$total"
     SIZE[$name]="$z"
+}
+# run_wrk NAME OUTFILE wrk-args...
+run_wrk() {
+    local name="$1" out="$2"
+    shift 2
+    CMD[$name]="wrk $*"
+    say "$name: wrk $*"
+    wrk "$@" | tee "$out"
+    check_wrk "$name" "$out"
 }
 
 say "warm-up ($WARMUP each, not reported)"
@@ -228,6 +258,69 @@ done
 run_wrk tollgate_login "$TMP/wrk-login.txt" \
     -t2 -c8 -d"$DURATION" --timeout 10s --latency -s bench/login.lua "http://$TG_ADDR/api/v1/auth/login"
 
+# ---- durable writes ------------------------------------------------------------------------
+# After the reads, so that the rows they add do not touch the read figures; the target is a
+# user of its own, so the read user's answer stays the 72 bytes nginx returns.
+say "durable writes: an administrator (tollgate admin create) and a target user"
+# Runs the tollgate CLI with the server's TG_ variables and no others.
+tg_cli() {
+    (
+        while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^TG_' || true)
+        exec env "${TG_ENV[@]}" "$BIN" "$@"
+    ) </dev/null
+}
+# json_field FILE KEY...: prints obj[KEY][KEY]... of the JSON in FILE.
+json_field() {
+    python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v=v[k]
+print(v)' "$@"
+}
+ADMIN_EMAIL="bench-admin.$$.$RANDOM@example.com"
+ADMIN_PASSWORD="Bench-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')!"
+(umask 077 && printf '%s' "$ADMIN_PASSWORD" >"$TMP/admin.pw")
+tg_cli admin create --email "$ADMIN_EMAIL" --password-file "$TMP/admin.pw" --role admin \
+    >"$TMP/admin-create.txt" 2>&1 || die "tollgate admin create failed: $(head -c 300 "$TMP/admin-create.txt")"
+rm -f "$TMP/admin.pw"
+code="$(post_json /api/v1/auth/login "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" \
+    "$TMP/admin-login.json")"
+[[ "$code" == 200 ]] || die "admin login answered $code: $(head -c 300 "$TMP/admin-login.json")"
+BENCH_ADMIN_TOKEN="$(json_field "$TMP/admin-login.json" access_token)" || die "no access_token for the admin"
+export BENCH_ADMIN_TOKEN
+WRITE_EMAIL="bench-writes.$$.$RANDOM@example.com"
+code="$(post_json /api/v1/auth/register "{\"email\":\"$WRITE_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" \
+    "$TMP/write-user.json")"
+[[ "$code" == 201 ]] || die "register (write target) answered $code: $(head -c 300 "$TMP/write-user.json")"
+WRITE_USER_ID="$(json_field "$TMP/write-user.json" user id)" || die "no user id in the register answer"
+WRITE_URL="http://$TG_ADDR/api/v1/admin/users/$WRITE_USER_ID/credits"
+code="$(curl -s -o "$TMP/write-topup.json" -w '%{http_code}' --max-time 30 -X POST \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $BENCH_ADMIN_TOKEN" \
+    --data-binary "{\"delta\":$WRITE_START,\"bucket\":\"paid\",\"reason\":\"bench start\"}" "$WRITE_URL")"
+[[ "$code" == 200 ]] || die "starting balance: adjustment answered $code: $(head -c 300 "$TMP/write-topup.json")"
+echo "write target $WRITE_USER_ID: $(json_field "$TMP/write-topup.json" credits)"
+
+say "warm-up ($WARMUP of writes, not reported)"
+BENCH_KEY_PREFIX="warm-$$-$RANDOM" wrk -t2 -c"$WRITE_CONNS" -d"$WARMUP" -s bench/adjust.lua "$WRITE_URL" >/dev/null
+
+# The probe starts with the write load and runs as long; both finish before the report.
+say "tollgate_health_probe (in the background): wrk -t1 -c2 -d$DURATION --timeout 10s --latency -s bench/health.lua http://$TG_ADDR/health"
+CMD[tollgate_health_probe]="wrk -t1 -c2 -d$DURATION --timeout 10s --latency -s bench/health.lua http://$TG_ADDR/health"
+wrk -t1 -c2 -d"$DURATION" --timeout 10s --latency -s bench/health.lua "http://$TG_ADDR/health" >"$TMP/wrk-health-probe.txt" &
+PROBE_PID=$!
+BENCH_KEY_PREFIX="run-$$-$RANDOM" run_wrk tollgate_adjust "$TMP/wrk-adjust.txt" \
+    -t2 -c"$WRITE_CONNS" -d"$DURATION" --timeout 10s --latency -s bench/adjust.lua "$WRITE_URL"
+wait "$PROBE_PID" || die "the /health probe failed (output in $TMP/wrk-health-probe.txt)"
+PROBE_PID=""
+say "tollgate_health_probe (ran during the writes)"
+cat "$TMP/wrk-health-probe.txt"
+check_wrk tollgate_health_probe "$TMP/wrk-health-probe.txt"
+say "tollgate audit (the ledger invariants after the write load)"
+if ! tg_cli audit >"$TMP/audit.txt" 2>&1; then
+    cat "$TMP/audit.txt"
+    echo "INVALID: tollgate audit failed after the write load"
+    INVALID=1
+fi
+tail -n 3 "$TMP/audit.txt"
+
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the benchmark (log: $TMP/tollgate.log)"
 TG_LOG_LINES="$(wc -l <"$TMP/tollgate.log")"
@@ -245,6 +338,14 @@ RATIO="$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.
     "${RPS[tollgate_credits]}" "${RPS[nginx_credits]}")"
 fmt_rps() { python3 -c 'import sys; print(f"{float(sys.argv[1]):,.0f}")' "$1"; }
 fmt_ms() { python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f} ms")' "$1"; }
+# goal VALUE ge|lt LIMIT TEXT: prints "TEXT, goal met" or "TEXT, goal missed".
+goal() {
+    if python3 -c 'import sys; v, op, l = float(sys.argv[1]), sys.argv[2], float(sys.argv[3]); sys.exit(0 if (v >= l if op == "ge" else v < l) else 1)' "$1" "$2" "$3"; then
+        printf '%s, goal met' "$4"
+    else
+        printf '%s, goal missed' "$4"
+    fi
+}
 
 BUSY=0
 awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l >= 1.0) }' && BUSY=1
@@ -256,6 +357,12 @@ shared the 2 cores, so these figures are lower and noisier than the machine can 
 "
 fi
 DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+DATA_FS="$(df -PT "$TMP" | awk 'NR == 2 {print $2}')"
+DATA_FS_NOTE="$DATA_FS"
+if [[ "$DATA_FS" == tmpfs ]]; then
+    DATA_FS_NOTE="tmpfs (memory: fsync costs nothing there, so the write figures are not those of durable storage; set TMPDIR to a folder on disk)"
+    echo "WARNING: the data folder is on tmpfs: the durable-write figures do not include a disk flush" >&2
+fi
 NPROC="$(nproc)"
 CPU="$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 MEM="$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
@@ -277,7 +384,7 @@ fi
 cat >"$OUT_DOC" <<EOF
 # Performance
 
-Measured by \`bench/run.sh\` on $DATE. Re-run it to refresh this file (about 3 minutes).
+Measured by \`bench/run.sh\` on $DATE. Re-run it to refresh this file (about 3.5 minutes).
 $BUSY_NOTE
 ## Machine and versions
 
@@ -308,6 +415,26 @@ nginx ${SIZE[nginx_credits]}.
 DESIGN section 1 sets the goal for the credits read at 0.70x nginx's fixed-body rate with
 logging, metrics and rate limits on; this run measured ${RATIO}x.
 
+### Durable writes
+
+Admin credit adjustments, each a new Idempotency-Key (+1 and -1 alternating), answered only
+once committed with \`synchronous=FULL\`; GET /health measured at the same time by a light
+second client (2 connections, one request each per 10 ms):
+
+| load | req/s | p50 | p99 | non-2xx |
+|---|---:|---:|---:|---:|
+| POST /api/v1/admin/users/{id}/credits ($WRITE_CONNS connections) | $(fmt_rps "${RPS[tollgate_adjust]}") | $(fmt_ms "${P50[tollgate_adjust]}") | $(fmt_ms "${P99[tollgate_adjust]}") | ${NON2XX[tollgate_adjust]} |
+| GET /health during the writes (2 connections) | $(fmt_rps "${RPS[tollgate_health_probe]}") | $(fmt_ms "${P50[tollgate_health_probe]}") | $(fmt_ms "${P99[tollgate_health_probe]}") | ${NON2XX[tollgate_health_probe]} |
+
+\`tollgate audit\` passed after the load (${COUNT[tollgate_adjust]} adjustments answered to wrk).
+
+| goal | target | this run |
+|---|---:|---|
+| durable adjustments | >= 10,000/s | $(goal "${RPS[tollgate_adjust]}" ge 10000 "$(fmt_rps "${RPS[tollgate_adjust]}")/s") |
+| adjustment p99 | < 20 ms | $(goal "${P99[tollgate_adjust]}" lt 20 "$(fmt_ms "${P99[tollgate_adjust]}")") |
+| GET /health p99 during the writes | < 5 ms | $(goal "${P99[tollgate_health_probe]}" lt 5 "$(fmt_ms "${P99[tollgate_health_probe]}")") |
+| credits read vs nginx (see above) | >= 0.70x | $(goal "$RATIO" ge 0.70 "${RATIO}x") |
+
 ## Commands
 
 Tollgate (access log on, its JSON lines on stderr redirected to a file):
@@ -323,6 +450,13 @@ Load (after a ${WARMUP} warm-up of each server; the user was registered and sign
     ${CMD[tollgate_credits]}
     ${CMD[nginx_credits]}
     ${CMD[tollgate_login]}
+
+Durable writes (the administrator made with \`tollgate admin create\` and signed in with curl,
+the target user given a starting balance of $WRITE_START credits, a ${WARMUP} warm-up of writes;
+the two wrk runs start together):
+
+    BENCH_KEY_PREFIX=<new per run> $(printf '%s' "${CMD[tollgate_adjust]}" | sed "s#$WRITE_USER_ID#{id}#")
+    ${CMD[tollgate_health_probe]}
 
 ## Method
 
@@ -347,6 +481,10 @@ Load (after a ${WARMUP} warm-up of each server; the user was registered and sign
   both slower and far less steady here. Login hashes the password with argon2id on
   the blocking pool and writes a refresh token, so its rate is bounded by CPU-hard hashing,
   by design.
+- Durable writes: every adjustment is one ledger row, one wallet update and one audit-log
+  row in a transaction committed with \`synchronous=FULL\` (the shipped setting) before the
+  answer; the data folder is on $DATA_FS_NOTE. After the load \`tollgate audit\` checks the
+  ledger invariants.
 - A run with any non-2xx/3xx response or socket error is rejected as INVALID by the script.
 EOF
 printf '\n%s\n' "$HISTORY" >>"$OUT_DOC"
@@ -356,7 +494,15 @@ printf '%-22s %12s req/s  p99 %s\n' \
     "tollgate credits" "$(fmt_rps "${RPS[tollgate_credits]}")" "$(fmt_ms "${P99[tollgate_credits]}")" \
     "nginx credits" "$(fmt_rps "${RPS[nginx_credits]}")" "$(fmt_ms "${P99[nginx_credits]}")" \
     "tollgate login" "$(fmt_rps "${RPS[tollgate_login]}")" "$(fmt_ms "${P99[tollgate_login]}")"
-echo "ratio tollgate/nginx (credits): ${RATIO}x"
+printf '%-22s %12s req/s  p50 %s  p99 %s  non-2xx %s\n' \
+    "tollgate adjust" "$(fmt_rps "${RPS[tollgate_adjust]}")" "$(fmt_ms "${P50[tollgate_adjust]}")" \
+    "$(fmt_ms "${P99[tollgate_adjust]}")" "${NON2XX[tollgate_adjust]}" \
+    "/health during writes" "$(fmt_rps "${RPS[tollgate_health_probe]}")" "$(fmt_ms "${P50[tollgate_health_probe]}")" \
+    "$(fmt_ms "${P99[tollgate_health_probe]}")" "${NON2XX[tollgate_health_probe]}"
+echo "ratio tollgate/nginx (credits): $(goal "$RATIO" ge 0.70 "${RATIO}x") (0.70x)"
+echo "durable writes: $(goal "${RPS[tollgate_adjust]}" ge 10000 "$(fmt_rps "${RPS[tollgate_adjust]}")/s") (10,000/s)," \
+    "p99 $(goal "${P99[tollgate_adjust]}" lt 20 "$(fmt_ms "${P99[tollgate_adjust]}")") (20 ms)," \
+    "/health p99 $(goal "${P99[tollgate_health_probe]}" lt 5 "$(fmt_ms "${P99[tollgate_health_probe]}")") (5 ms)"
 echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
 if ((BUSY)); then
     echo "WARNING: the machine was busy before the run (load $LOAD_BEFORE); figures are low"

@@ -4,6 +4,8 @@
 // and ends with `invariantTest(...)`, which stops it with SIGTERM and checks what must hold
 // for every request of the file: exit code 0, no 5xx, security headers everywhere, the error
 // envelope on every 4xx, JSON log lines, and no password, token or API key in the logs.
+// The only 5xx allowed are 503 from GET /ready and 503 from a request sent with
+// {expect503: true} (tests that make the server unavailable on purpose).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
@@ -185,6 +187,27 @@ export class Server {
     return r;
   }
 
+  /**
+   * SIGKILL (a crash: no graceful shutdown, nothing flushed by the process) and waits until
+   * the process is gone and its output pipes are drained. Returns {code, signal}. The killed
+   * process's stderr moves to killedStderr (still scanned for leaked secrets by
+   * invariantTest; not parsed as JSON: its last line may be cut), and the request count
+   * starts again at 0, because a killed process cannot be held to one access-log line per
+   * request; start() may then run the server again on the same data folder and port.
+   */
+  async kill9() {
+    assert.ok(this.proc && !this.exit, 'kill9: the server is not running');
+    const proc = this.proc;
+    const closed = new Promise((resolve) => proc.once('close', resolve));
+    proc.kill('SIGKILL');
+    const ex = await this.exited;
+    await closed;
+    this.killedStderr = (this.killedStderr ?? '') + this.stderr;
+    this.stderr = '';
+    this.requests = 0;
+    return ex;
+  }
+
   cleanup() {
     if (this.proc && !this.exit) this.proc.kill('SIGKILL');
     if (this.ownsDataDir && !process.env.TOLLGATE_E2E_KEEP) rmSync(this.dataDir, { recursive: true, force: true });
@@ -197,8 +220,10 @@ export class Server {
 
   /**
    * One HTTP request. opts: json (serialized, content-type set), body (raw), token,
-   * headers, expectError (skip nothing; just documentation). Returns
-   * {status, headers, text, body (parsed JSON or null)}.
+   * headers, expectError (skip nothing; just documentation), expect503 (this request may
+   * answer 503 without breaking the no-5xx invariant: for tests that make the server
+   * unavailable on purpose; the 503 must still carry the error envelope, and any other 5xx
+   * is still a violation). Returns {status, headers, text, body (parsed JSON or null)}.
    */
   async req(method, urlPath, opts = {}) {
     const headers = { ...(opts.headers ?? {}) };
@@ -218,7 +243,7 @@ export class Server {
     } catch {
       parsed = null;
     }
-    const r = { status: res.status, headers: res.headers, text, body: parsed, method, path: urlPath };
+    const r = { status: res.status, headers: res.headers, text, body: parsed, method, path: urlPath, expect503: opts.expect503 === true };
     this.observe(r);
     if (parsed && typeof parsed === 'object') this.scanSecrets(parsed);
     return r;
@@ -232,7 +257,7 @@ export class Server {
   /** Records invariant violations of one response (checked at the end of each file). */
   observe(r) {
     const where = `${r.method} ${r.path} -> ${r.status}`;
-    if (r.status >= 500 && !(r.path === '/ready' && r.status === 503)) this.violations.push(`${where}: 5xx answer ${r.text.slice(0, 300)}`);
+    if (r.status >= 500 && !(r.status === 503 && (r.path === '/ready' || r.expect503))) this.violations.push(`${where}: 5xx answer ${r.text.slice(0, 300)}`);
     for (const h of SECURITY_HEADERS) if (!r.headers.get(h)) this.violations.push(`${where}: security header ${h} missing`);
     if (!r.headers.get('x-request-id')) this.violations.push(`${where}: X-Request-Id missing`);
     if (r.status >= 400) {
@@ -317,12 +342,12 @@ export class Server {
     return s;
   }
 
-  /** Admin credit adjustment; returns the response. */
+  /** Admin credit adjustment (opts: bucket, reason, idempotencyKey, expect503); returns the response. */
   adjust(adminToken, userId, delta, opts = {}) {
     const json = { delta, bucket: opts.bucket ?? 'paid', reason: opts.reason ?? 'e2e adjustment' };
     const headers = {};
     if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
-    return this.post(`/api/v1/admin/users/${userId}/credits`, json, { token: adminToken, headers });
+    return this.post(`/api/v1/admin/users/${userId}/credits`, json, { token: adminToken, headers, expect503: opts.expect503 });
   }
 }
 
@@ -393,7 +418,8 @@ export function invariantTest(getServer, opts = {}) {
       assert.ok(http.length >= srv.requests, `one access-log line (event "http") per request: ${http.length} lines for ${srv.requests} requests`);
     }
     const leaks = [];
-    for (const s of srv.secrets) if (srv.stderr.includes(s)) leaks.push(s.slice(0, 12) + '...');
+    const allStderr = (srv.killedStderr ?? '') + srv.stderr;
+    for (const s of srv.secrets) if (allStderr.includes(s)) leaks.push(s.slice(0, 12) + '...');
     assert.deepEqual(leaks, [], 'passwords, tokens or API keys found in the logs');
     srv.cleanup();
   });
