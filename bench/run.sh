@@ -38,7 +38,7 @@ WRITE_CONNS=50
 # The write target's starting balance: alternating +1/-1 from 50 connections never gets
 # anywhere near 0 from here.
 WRITE_START=1000000
-RATE_LIMITS="api_query=1000000/1s,auth_ip=1000000/1s,auth_account=1000000/1s"
+RATE_LIMITS="api_query=1000000/1s,auth_ip=1000000/1s,auth_account=1000000/1s,register_ip=1000000/1s,register_global=1000000/1s,auth_fail=1000000/1s"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() {

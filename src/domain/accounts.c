@@ -356,7 +356,7 @@ int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], c
      * before (a space, the start of the name, a visible character, a joiner, a selector). */
     enum { ACC_EDGE, ACC_VISIBLE, ACC_JOINER, ACC_SELECTOR } prev = ACC_EDGE;
     for (size_t i = start; i < end;) {
-        uint32_t cp;
+        uint32_t cp = 0; /* set by acc_utf8_next; GCC -O3 cannot see that */
         size_t k = acc_utf8_next(s + i, end - i, &cp);
         if (acc_is_control(cp) || cp == 0x2028 || cp == 0x2029) {
             why = "The name must not contain control characters or line breaks.";
