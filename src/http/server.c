@@ -366,11 +366,13 @@ int http_server_run(void)
     for (size_t i = 0; i < nw; i++)
         s->workers[i].listen_fd = -1;
     {
-        /* Password hashing gets half of the blocking threads (at least one) and a short
-         * queue of its own: argon2id costs 64 MiB and ~100 ms, so a flood of logins can only
-         * ever occupy that share, and beyond the queue it is answered 503 at once. */
+        /* Password hashing has threads and a short queue of its own: argon2id costs 64 MiB
+         * and ~100 ms of CPU, so a flood of logins can occupy only those threads (memory
+         * bounded by their number) and beyond the queue is answered 503 at once, while the
+         * general threads (outbound provider calls, mostly waiting on the network) stay free.
+         * As many hashing threads as cores: more would only queue on the CPU. */
         unsigned bt = (unsigned)(tg_cfg->blocking_threads > 0 ? tg_cfg->blocking_threads : 1);
-        unsigned pw = bt / 2 ? bt / 2 : 1;
+        unsigned pw = bt;
         s->pool = pool_create(bt, HTTP_POOL_QUEUE_MAX, &err);
         if (s->pool == NULL)
             goto cleanup;
