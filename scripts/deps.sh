@@ -2,8 +2,9 @@
 # deps.sh - installs the Debian 12 packages Tollgate needs, and nothing that is already there.
 #
 #   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library
-#   scripts/deps.sh test    build + Node.js (>= 18, or what tests/e2e/package.json's engines
-#                           asks for) and npm, then `npm ci` in tests/e2e
+#   scripts/deps.sh test    build + clang 14 with its libFuzzer runtime (the fuzz stage) +
+#                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for)
+#                           and npm, then `npm ci` in tests/e2e
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
 #
 # Each package is checked with dpkg-query; apt-get runs (update, then install) only when
@@ -16,6 +17,9 @@ cd "$ROOT"
 BUILD_PKGS=(gcc pkg-config meson ninja-build python3 libh2o-evloop-dev libjansson-dev
     libsqlite3-dev libssl-dev libsodium-dev libcurl4-openssl-dev libmaxminddb-dev sqlite3
     ca-certificates curl)
+# clang-14 with -fsanitize=fuzzer: libclang_rt.fuzzer*.a comes with libclang-rt-14-dev
+# (libfuzzer-14-dev holds a separate libFuzzer.a that -fsanitize=fuzzer does not use).
+FUZZ_PKGS=(clang-14 libclang-rt-14-dev)
 BENCH_PKGS=(wrk nginx-light)
 NODE_MIN_MAJOR=18
 
@@ -146,7 +150,7 @@ build)
     ensure_pkgs "${BUILD_PKGS[@]}"
     ;;
 test)
-    ensure_pkgs "${BUILD_PKGS[@]}"
+    ensure_pkgs "${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}"
     ensure_node
     ensure_e2e_modules
     ;;

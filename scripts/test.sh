@@ -7,12 +7,16 @@
 #                         AddressSanitizer + UndefinedBehaviorSanitizer build
 #   meson <dir>           meson test --suite unit --suite store in each build (TAP subtests counted)
 #   e2e <dir>             the Node end-to-end suite in tests/e2e against <dir>/tollgate
+#   fuzz <target>         every tests/fuzz/fuzz_*.c built with clang -fsanitize=fuzzer,address,
+#                         undefined in build-fuzz and run by libFuzzer over its seed corpus
+#                         tests/fuzz/corpus/<target> for a bounded time (one result per target)
 #
 # Ends with one line "N passed, N failed" (", N skipped" when some were skipped) and exits
 # non-zero when anything failed or a stage could not run (such a stage counts as failed).
 #
-# Environment (optional): TEST_BUILD_DIR (build), TEST_ASAN_DIR (build-asan) choose the build
-# folders; TEST_SKIP_DEPS=1 skips the deps stage.
+# Environment (optional): TEST_BUILD_DIR (build), TEST_ASAN_DIR (build-asan), TEST_FUZZ_DIR
+# (build-fuzz) choose the build folders; TEST_SKIP_DEPS=1 skips the deps stage;
+# TEST_FUZZ_SECONDS (96) is the wall-clock budget of the fuzz runs, shared by the targets.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +24,13 @@ cd "$ROOT"
 
 BUILD_DIR="${TEST_BUILD_DIR:-build}"
 ASAN_DIR="${TEST_ASAN_DIR:-build-asan}"
+FUZZ_DIR="${TEST_FUZZ_DIR:-build-fuzz}"
 E2E_DIR="tests/e2e"
+
+# The fuzz stage's compiler (tests/fuzz/libfuzzer.ini names the same) and its time budget:
+# ~96 s of fuzzing plus ~20 s of building keeps the stage under 2.5 minutes on 2 cores.
+FUZZ_CC="clang-14"
+FUZZ_SECONDS="${TEST_FUZZ_SECONDS:-96}"
 
 # Sanitizer run-time options, used by meson test and by the binaries the e2e suite starts.
 ASAN_OPTIONS_RUN="detect_leaks=1:abort_on_error=1"
@@ -289,6 +299,130 @@ stage_e2e() {
     record "$stage" "$p" "$f" "$s" $((SECONDS - t0)) "$msg"
 }
 
+# ---- fuzz ----------------------------------------------------------------------------------
+# The targets: every tests/fuzz/fuzz_*.c, the same list tests/fuzz/meson.build builds.
+fuzz_targets() {
+    local f
+    for f in tests/fuzz/fuzz_*.c; do
+        [[ -e "$f" ]] || continue
+        f="${f##*/fuzz_}"
+        echo "${f%.c}"
+    done
+}
+
+# run_fuzz_target TARGET SECONDS: one libFuzzer run; leaves its log and exit status in LOG_DIR.
+# New inputs go to a working corpus in the build folder (kept between runs, so coverage
+# grows); the committed seeds are only read. Crashes are saved in $FUZZ_DIR/fuzz-artifacts.
+run_fuzz_target() {
+    local t="$1" secs="$2" rc=0
+    local work="$FUZZ_DIR/fuzz-corpus/$t" log="$LOG_DIR/fuzz-$t.log"
+    mkdir -p "$work" "$FUZZ_DIR/fuzz-artifacts"
+    # timeout: a hang libFuzzer itself cannot break out of still ends the stage.
+    with_sanitizers timeout -k 10 $((secs + 60)) "$FUZZ_DIR/tests/fuzz/fuzz_$t" \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$FUZZ_DIR/fuzz-artifacts/$t-" "$work" "tests/fuzz/corpus/$t" \
+        </dev/null >"$log" 2>&1 || rc=$?
+    echo "$rc" >"$LOG_DIR/fuzz-$t.rc"
+}
+
+stage_fuzz() {
+    say "fuzz: libFuzzer ($FUZZ_CC -fsanitize=fuzzer,address,undefined) in $FUZZ_DIR"
+    local t0=$SECONDS targets=() t
+    mapfile -t targets < <(fuzz_targets)
+    if ((${#targets[@]} == 0)); then
+        record "fuzz" 0 1 0 0 "no tests/fuzz/fuzz_*.c found"
+        return
+    fi
+    # A missing compiler or libFuzzer runtime fails every target: fuzzing that did not run
+    # must not look like fuzzing that found nothing.
+    local why=""
+    if ! command -v "$FUZZ_CC" >/dev/null 2>&1; then
+        why="$FUZZ_CC is missing (scripts/deps.sh test installs clang-14)"
+    elif ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+        "$FUZZ_CC" -x c - -fsanitize=fuzzer -o "$LOG_DIR/fuzz-probe" >"$LOG_DIR/fuzz-probe.log" 2>&1; then
+        cat "$LOG_DIR/fuzz-probe.log"
+        why="$FUZZ_CC cannot link -fsanitize=fuzzer (libFuzzer runtime: libclang-rt-14-dev)"
+    fi
+    if [[ -z "$why" ]]; then
+        local log="$LOG_DIR/setup-fuzz.log" rc=0
+        if [[ -f "$FUZZ_DIR/build.ninja" ]]; then
+            meson setup --reconfigure "$FUZZ_DIR" --native-file tests/fuzz/libfuzzer.ini >"$log" 2>&1 || rc=$?
+        else
+            meson setup "$FUZZ_DIR" --native-file tests/fuzz/libfuzzer.ini >"$log" 2>&1 || rc=$?
+        fi
+        if ((rc != 0)); then
+            cat "$log"
+            why="meson setup of $FUZZ_DIR failed"
+        else
+            # -k 0: one target that does not compile does not hide the others' results.
+            ninja -C "$FUZZ_DIR" -k 0 "${targets[@]/#/tests/fuzz/fuzz_}" || true
+        fi
+    fi
+    # Built means up to date now: a binary left from an earlier build must not stand in for
+    # a target that no longer compiles.
+    local built=()
+    if [[ -z "$why" ]]; then
+        for t in "${targets[@]}"; do
+            local dry
+            dry="$(ninja -C "$FUZZ_DIR" -n "tests/fuzz/fuzz_$t" 2>&1 || true)"
+            [[ "$dry" == *"no work to do"* ]] && built+=("$t")
+        done
+    fi
+    if [[ -n "$why" ]]; then
+        for t in "${targets[@]}"; do
+            record "fuzz $t" 0 1 0 0 "not run: $why"
+        done
+        return
+    fi
+    local build_secs=$((SECONDS - t0))
+
+    # The budget is wall-clock time: one target per core at a time.
+    local jobs n=${#targets[@]} secs
+    jobs="$(nproc 2>/dev/null || echo 1)"
+    ((jobs > n)) && jobs=$n
+    secs=$(((FUZZ_SECONDS * jobs + n - 1) / n))
+    ((secs < 5)) && secs=5
+    echo "fuzz: ${#targets[@]} targets, ${secs}s each, $jobs at a time (built in ${build_secs}s)"
+    local running=0
+    for t in "${built[@]}"; do
+        [[ -d "tests/fuzz/corpus/$t" ]] || continue
+        if ((running == jobs)); then
+            wait -n || true
+            running=$((running - 1))
+        fi
+        run_fuzz_target "$t" "$secs" &
+        running=$((running + 1))
+    done
+    wait || true
+
+    local log rc runs
+    for t in "${targets[@]}"; do
+        log="$LOG_DIR/fuzz-$t.log"
+        if [[ " ${built[*]} " != *" $t "* ]]; then
+            record "fuzz $t" 0 1 0 0 "not built (see the compiler output above)"
+            continue
+        fi
+        if [[ ! -d "tests/fuzz/corpus/$t" ]]; then
+            record "fuzz $t" 0 1 0 0 "no seed corpus tests/fuzz/corpus/$t (build/tests/fuzz/fuzz_$t --write-seeds DIR)"
+            continue
+        fi
+        rc="$(cat "$LOG_DIR/fuzz-$t.rc" 2>/dev/null || echo missing)"
+        runs="$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)"
+        # libFuzzer exits non-zero on a crash, leak, timeout or out-of-memory; a sanitizer
+        # report or a missing "Done" line fails the target even if the exit status did not.
+        if [[ "$rc" == 0 && -n "$runs" ]] && ! grep -qE '^(==[0-9]+== ?)?ERROR|runtime error:|^SUMMARY: ' "$log"; then
+            record "fuzz $t" 1 0 0 "$secs" "$runs runs"
+        else
+            echo "--- fuzz $t failed (exit $rc); the end of its log:"
+            tail -n 60 "$log"
+            echo "--- crash inputs are in $FUZZ_DIR/fuzz-artifacts/; replay one with"
+            echo "    $FUZZ_DIR/tests/fuzz/fuzz_$t FILE   (or build-asan/tests/fuzz/fuzz_$t --replay FILE)"
+            record "fuzz $t" 0 1 0 "$secs" "failed (exit $rc), see the log above"
+        fi
+    done
+    note "fuzz stage took $((SECONDS - t0))s"
+}
+
 # ---- main ----------------------------------------------------------------------------------
 T_START=$SECONDS
 stage_deps || true
@@ -303,6 +437,7 @@ stage_meson "$BUILD_DIR"
 stage_meson "$ASAN_DIR"
 stage_e2e "$BUILD_DIR"
 stage_e2e "$ASAN_DIR"
+stage_fuzz
 
 printf '\n==> summary (%ss)\n' $((SECONDS - T_START))
 printf '%s\n' "${SUMMARY[@]}"

@@ -39,11 +39,7 @@
 
 /* Any single value, including one read through KEY_FILE (PEM keys are a few KiB). */
 #define CFG_MAX_VALUE (64 * 1024)
-/* The dotenv file as a whole. */
-#define CFG_MAX_FILE (1024 * 1024)
-/* Lists are checked per request (proxies, origins): keep them short enough to scan. */
-#define CFG_MAX_PROXIES 256
-#define CFG_MAX_ORIGINS 64
+/* One entry of TG_CORS_ORIGINS as written (before canonicalisation). */
 #define CFG_MAX_ORIGIN_LEN 256
 
 enum cfg_type {
@@ -455,22 +451,20 @@ static int cfg_dotenv_value(const char *p, const char *end, struct sbuf *v, cons
     return 0;
 }
 
-/* Reads the dotenv file into m. Errors name file:line and never quote the line itself
- * (it may hold a secret). */
-static int cfg_read_dotenv(struct cfg_merge *m, const char *path, char **err)
+int config_parse_dotenv(const char *name, const char *text, size_t len, config_dotenv_fn fn, void *ctx,
+                        char **err)
 {
     int rc = -1;
-    char *text = NULL;
-    size_t len = 0, lineno = 0;
+    size_t lineno = 0;
     struct sbuf v = {0};
     char where[PATH_MAX + 32];
-    if (cfg_slurp(path, CFG_MAX_FILE, &text, &len) != 0) {
-        *err =
-            xasprintf("--config %s: %s", path, errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
+    *err = NULL;
+    if (len > CONFIG_DOTENV_MAX) {
+        *err = xasprintf("%s: file larger than 1 MiB", name);
         goto cleanup;
     }
-    if (strlen(text) != len) {
-        *err = xasprintf("--config %s: file contains a NUL byte", path);
+    if (memchr(text, '\0', len) != NULL) {
+        *err = xasprintf("%s: file contains a NUL byte", name);
         goto cleanup;
     }
     for (const char *line = text; line < text + len;) {
@@ -479,7 +473,7 @@ static int cfg_read_dotenv(struct cfg_merge *m, const char *path, char **err)
         const char *next = nl ? nl + 1 : text + len;
         const char *p = line, *why = NULL;
         lineno++;
-        snprintf(where, sizeof where, "%s:%zu: ", path, lineno);
+        snprintf(where, sizeof where, "%s:%zu: ", name, lineno);
         if (end > p && end[-1] == '\r')
             end--;
         while (p < end && (*p == ' ' || *p == '\t'))
@@ -515,13 +509,41 @@ static int cfg_read_dotenv(struct cfg_merge *m, const char *path, char **err)
             *err = xasprintf("%s%s", where, why);
             goto cleanup;
         }
-        if (cfg_merge_set(m, SRC_FILE, where, key, klen, v.data, v.len, err) != 0)
+        if (fn(ctx, where, key, klen, v.data, v.len, err) != 0)
             goto cleanup;
         line = next;
     }
     rc = 0;
 cleanup:
     sbuf_free(&v);
+    return rc;
+}
+
+/* config_dotenv_fn for config_load: records the pair as coming from the file. */
+static int cfg_dotenv_merge(void *ctx, const char *where, const char *key, size_t klen, const char *val,
+                            size_t vlen, char **err)
+{
+    return cfg_merge_set(ctx, SRC_FILE, where, key, klen, val, vlen, err);
+}
+
+/* Reads the dotenv file into m. Errors name file:line and never quote the line itself
+ * (it may hold a secret). */
+static int cfg_read_dotenv(struct cfg_merge *m, const char *path, char **err)
+{
+    int rc = -1;
+    char *text = NULL;
+    size_t len = 0;
+    if (cfg_slurp(path, CONFIG_DOTENV_MAX, &text, &len) != 0) {
+        *err =
+            xasprintf("--config %s: %s", path, errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
+        goto cleanup;
+    }
+    if (strlen(text) != len) {
+        *err = xasprintf("--config %s: file contains a NUL byte", path);
+        goto cleanup;
+    }
+    rc = config_parse_dotenv(path, text, len, cfg_dotenv_merge, m, err);
+cleanup:
     free(text);
     return rc;
 }
@@ -730,10 +752,15 @@ static const unsigned char cfg_v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf
  * believe. IPv4-mapped IPv6 networks (::ffff:a.b.c.d/96+) are stored as IPv4 so that a peer
  * seen through a dual-stack socket matches the same entry.
  */
-static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const char *val, char **err)
+int config_parse_cidr_list(const char *key, const char *val, struct tg_cidr **out, size_t *n, char **err)
 {
+    int rc = -1;
     char item[128], shown[80];
-    size_t cap = 0;
+    size_t cap = 0, count = 0;
+    struct tg_cidr *list = NULL;
+    *out = NULL;
+    *n = 0;
+    *err = NULL;
     for (const char *s = val;;) {
         const char *comma = strchr(s, ',');
         const char *e = comma ? comma : s + strlen(s);
@@ -742,8 +769,8 @@ static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const 
         unsigned char m[16];
         cfg_trim(&b, &e);
         if (b == e || (size_t)(e - b) >= sizeof item) {
-            *err = xasprintf("%s: %s", o->key, b == e ? "empty entry in the list" : "entry too long");
-            return -1;
+            *err = xasprintf("%s: %s", key, b == e ? "empty entry in the list" : "entry too long");
+            goto cleanup;
         }
         memcpy(item, b, (size_t)(e - b));
         item[e - b] = '\0';
@@ -757,17 +784,17 @@ static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const 
             c.family = AF_INET6;
             c.prefix_len = 128;
         } else {
-            *err = xasprintf("%s: '%s' is not an IPv4 or IPv6 address", o->key,
+            *err = xasprintf("%s: '%s' is not an IPv4 or IPv6 address", key,
                              cfg_show(b, (size_t)(e - b), shown));
-            return -1;
+            goto cleanup;
         }
         if (slash) {
             int64_t p;
             const char *ps = slash + 1;
             if (*ps < '0' || *ps > '9' || strlen(ps) > 3 || cfg_parse_int(ps, &p) != 0 || p > c.prefix_len) {
-                *err = xasprintf("%s: '%s' has a bad prefix length (0..%d)", o->key,
+                *err = xasprintf("%s: '%s' has a bad prefix length (0..%d)", key,
                                  cfg_show(b, (size_t)(e - b), shown), c.prefix_len);
-                return -1;
+                goto cleanup;
             }
             c.prefix_len = (int)p;
         }
@@ -781,9 +808,9 @@ static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const 
         if (host_bits) {
             char net[INET6_ADDRSTRLEN];
             inet_ntop(c.family, c.addr, net, sizeof net);
-            *err = xasprintf("%s: '%s' has bits set beyond the /%d prefix (did you mean %s/%d?)", o->key,
+            *err = xasprintf("%s: '%s' has bits set beyond the /%d prefix (did you mean %s/%d?)", key,
                              cfg_show(b, (size_t)(e - b), shown), c.prefix_len, net, c.prefix_len);
-            return -1;
+            goto cleanup;
         }
         if (c.family == AF_INET6 && c.prefix_len >= 96 && memcmp(c.addr, cfg_v4mapped, 12) == 0) {
             memmove(c.addr, c.addr + 12, 4);
@@ -791,34 +818,51 @@ static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const 
             c.family = AF_INET;
             c.prefix_len -= 96;
         }
-        if (st->c.n_trusted_proxies == CFG_MAX_PROXIES) {
-            *err = xasprintf("%s: more than %d entries", o->key, CFG_MAX_PROXIES);
-            return -1;
+        if (count == CONFIG_MAX_PROXIES) {
+            *err = xasprintf("%s: more than %d entries", key, CONFIG_MAX_PROXIES);
+            goto cleanup;
         }
-        if (st->c.n_trusted_proxies == cap) {
+        if (count == cap) {
             cap = cap ? cap * 2 : 4;
-            st->c.trusted_proxies = xrealloc(st->c.trusted_proxies, cap * sizeof *st->c.trusted_proxies);
-            st->v4 = xrealloc(st->v4, cap * sizeof *st->v4);
-            st->v6 = xrealloc(st->v6, cap * sizeof *st->v6);
+            list = xrealloc(list, cap * sizeof *list);
         }
-        st->c.trusted_proxies[st->c.n_trusted_proxies++] = c;
-        cfg_mask(m, 16, c.prefix_len);
-        if (c.family == AF_INET) {
-            st->v4[st->n_v4].net = cfg_be32(c.addr);
-            st->v4[st->n_v4].mask = cfg_be32(m);
-            st->n_v4++;
-        } else {
-            struct cfg_v6net *n6 = &st->v6[st->n_v6++];
-            n6->net[0] = cfg_be64(c.addr);
-            n6->net[1] = cfg_be64(c.addr + 8);
-            n6->mask[0] = cfg_be64(m);
-            n6->mask[1] = cfg_be64(m + 8);
-        }
+        list[count++] = c;
         if (comma == NULL)
             break;
         s = comma + 1;
     }
-    return 0;
+    *out = list;
+    *n = count;
+    list = NULL;
+    rc = 0;
+cleanup:
+    free(list);
+    return rc;
+}
+
+/* Precomputes TG_TRUSTED_PROXIES' masks (host byte order) for config_is_trusted_proxy. */
+static void cfg_index_proxies(struct cfg_state *st)
+{
+    size_t n = st->c.n_trusted_proxies;
+    st->v4 = xrealloc(st->v4, (n ? n : 1) * sizeof *st->v4);
+    st->v6 = xrealloc(st->v6, (n ? n : 1) * sizeof *st->v6);
+    st->n_v4 = st->n_v6 = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tg_cidr *c = &st->c.trusted_proxies[i];
+        unsigned char m[16];
+        cfg_mask(m, 16, c->prefix_len);
+        if (c->family == AF_INET) {
+            st->v4[st->n_v4].net = cfg_be32(c->addr);
+            st->v4[st->n_v4].mask = cfg_be32(m);
+            st->n_v4++;
+        } else {
+            struct cfg_v6net *n6 = &st->v6[st->n_v6++];
+            n6->net[0] = cfg_be64(c->addr);
+            n6->net[1] = cfg_be64(c->addr + 8);
+            n6->mask[0] = cfg_be64(m);
+            n6->mask[1] = cfg_be64(m + 8);
+        }
+    }
 }
 
 /*
@@ -826,7 +870,7 @@ static int cfg_parse_cidrs(struct cfg_state *st, const struct cfg_opt *o, const 
  * send in Origin): lower-case scheme and host, no default port, no path. A lone trailing "/"
  * (a common paste) is accepted and dropped; any other path is an error.
  */
-static char *cfg_origin(const struct cfg_opt *o, const char *b, const char *e, char **err)
+static char *cfg_origin(const char *key, const char *b, const char *e, char **err)
 {
     char shown[80];
     const char *p = b;
@@ -836,7 +880,7 @@ static char *cfg_origin(const struct cfg_opt *o, const char *b, const char *e, c
     if (n == 1 && *b == '*') {
         *err = xasprintf("%s: '*' is not allowed because requests carry credentials; list exact origins such "
                          "as https://app.example.com",
-                         o->key);
+                         key);
         return NULL;
     }
     if (n > CFG_MAX_ORIGIN_LEN)
@@ -892,48 +936,60 @@ static char *cfg_origin(const struct cfg_opt *o, const char *b, const char *e, c
             sbuf_printf(&out, ":%d", pv);
     }
     if (p < e && !(p + 1 == e && *p == '/')) {
-        *err = xasprintf("%s: '%s' must be an origin without a path (scheme://host[:port])", o->key,
+        *err = xasprintf("%s: '%s' must be an origin without a path (scheme://host[:port])", key,
                          cfg_show(b, n, shown));
         sbuf_free(&out);
         return NULL;
     }
     return out.data;
 bad:
-    *err = xasprintf("%s: '%s' is not an origin like https://app.example.com[:port]", o->key,
+    *err = xasprintf("%s: '%s' is not an origin like https://app.example.com[:port]", key,
                      cfg_show(b, n, shown));
     sbuf_free(&out);
     return NULL;
 }
 
-static int cfg_parse_origins(struct cfg_state *st, const struct cfg_opt *o, const char *val, char **err)
+int config_parse_origin_list(const char *key, const char *val, char ***out, size_t *n, char **err)
 {
+    int rc = -1;
+    char **list = NULL;
+    size_t count = 0;
+    *out = NULL;
+    *n = 0;
+    *err = NULL;
     for (const char *s = val;;) {
         const char *comma = strchr(s, ',');
         const char *e = comma ? comma : s + strlen(s);
         const char *b = s;
         cfg_trim(&b, &e);
         if (b == e) {
-            *err = xasprintf("%s: empty entry in the list", o->key);
-            return -1;
+            *err = xasprintf("%s: empty entry in the list", key);
+            goto cleanup;
         }
-        char *origin = cfg_origin(o, b, e, err);
+        char *origin = cfg_origin(key, b, e, err);
         if (origin == NULL)
-            return -1;
-        if (st->c.n_cors_origins == CFG_MAX_ORIGINS) {
+            goto cleanup;
+        if (count == CONFIG_MAX_ORIGINS) {
             free(origin);
-            *err = xasprintf("%s: more than %d origins", o->key, CFG_MAX_ORIGINS);
-            return -1;
+            *err = xasprintf("%s: more than %d origins", key, CONFIG_MAX_ORIGINS);
+            goto cleanup;
         }
-        size_t n = st->c.n_cors_origins++;
-        st->c.cors_origins = xrealloc(st->c.cors_origins, (n + 1) * sizeof *st->c.cors_origins);
-        st->origin_len = xrealloc(st->origin_len, (n + 1) * sizeof *st->origin_len);
-        st->c.cors_origins[n] = origin;
-        st->origin_len[n] = strlen(origin);
+        list = xrealloc(list, (count + 1) * sizeof *list);
+        list[count++] = origin;
         if (comma == NULL)
             break;
         s = comma + 1;
     }
-    return 0;
+    *out = list;
+    *n = count;
+    list = NULL;
+    count = 0;
+    rc = 0;
+cleanup:
+    for (size_t i = 0; i < count; i++)
+        free(list[i]);
+    free(list);
+    return rc;
 }
 
 /* Base URLs: http(s)://host..., no blanks or fragment; trailing slashes removed so modules
@@ -1210,9 +1266,17 @@ static int cfg_apply(struct cfg_state *st, size_t i, char **err)
     case CFG_LISTEN:
         return cfg_parse_listen(st, o, val, err);
     case CFG_CIDR_LIST:
-        return cfg_parse_cidrs(st, o, val, err);
+        if (config_parse_cidr_list(o->key, val, &st->c.trusted_proxies, &st->c.n_trusted_proxies, err) != 0)
+            return -1;
+        cfg_index_proxies(st);
+        return 0;
     case CFG_ORIGIN_LIST:
-        return cfg_parse_origins(st, o, val, err);
+        if (config_parse_origin_list(o->key, val, &st->c.cors_origins, &st->c.n_cors_origins, err) != 0)
+            return -1;
+        st->origin_len = xmalloc((st->c.n_cors_origins ? st->c.n_cors_origins : 1) * sizeof *st->origin_len);
+        for (size_t k = 0; k < st->c.n_cors_origins; k++)
+            st->origin_len[k] = strlen(st->c.cors_origins[k]);
+        return 0;
     case CFG_STRING:
     case CFG_SECRET:
     case CFG_LIST:

@@ -78,4 +78,52 @@ int config_cors_allowed(const char *origin, size_t len);
 /* Frees everything config_load() allocated (tests, leak checkers). */
 void config_free(void);
 
+/*
+ * The parsers config_load() uses, exposed so that they can be tested and fuzzed on their own.
+ * They are pure: no environment, no files, no global state.
+ */
+
+/* Largest dotenv file (--config) read. */
+#define CONFIG_DOTENV_MAX (1024 * 1024)
+/* Lists are checked per request (proxies, origins): keep them short enough to scan. */
+#define CONFIG_MAX_PROXIES 256
+#define CONFIG_MAX_ORIGINS 64
+
+/*
+ * Receives one KEY=value assignment of a dotenv text. where is the "NAME:LINE: " prefix for
+ * messages; key (klen bytes, not NUL-terminated) matches [A-Za-z_][A-Za-z0-9_]*; value is
+ * NUL-terminated, contains no NUL byte, and is only valid during the call.
+ * Returns 0 to go on, or -1 with *err set (a message the parser passes on to its caller).
+ */
+typedef int (*config_dotenv_fn)(void *ctx, const char *where, const char *key, size_t klen, const char *value,
+                                size_t vlen, char **err);
+/*
+ * Parses dotenv text (len bytes, at most CONFIG_DOTENV_MAX, no NUL byte): blank lines and
+ * '#' comments are skipped, "export " is allowed before a key, values are unquoted (ending at
+ * end of line or a '#' after a blank, blanks trimmed), 'single-quoted' (literal) or
+ * "double-quoted" (escapes \n \r \t \" \\ \$); a value never spans lines; CRLF is accepted.
+ * Calls fn(ctx, ...) for every assignment in order. name (usually the file path) prefixes
+ * messages. Returns 0, or -1 with *err set to a one-line message that names NAME:LINE but
+ * never quotes the line, which may hold a secret (caller frees with free()).
+ */
+int config_parse_dotenv(const char *name, const char *text, size_t len, config_dotenv_fn fn, void *ctx,
+                        char **err);
+/*
+ * Parses a TG_TRUSTED_PROXIES value: comma-separated CIDRs or bare addresses (/32, /128),
+ * blanks around entries allowed, at most CONFIG_MAX_PROXIES. Host bits beyond the prefix are
+ * an error; IPv4-mapped IPv6 networks of /96 or longer are returned as IPv4. key names the
+ * option in messages. Returns 0 with *out a new array of *n entries (caller frees with free()),
+ * or -1 with *out NULL, *n 0 and *err set (caller frees with free()).
+ */
+int config_parse_cidr_list(const char *key, const char *val, struct tg_cidr **out, size_t *n, char **err);
+/*
+ * Parses a TG_CORS_ORIGINS value: comma-separated origins scheme://host[:port] (http or https;
+ * '*' refused), at most CONFIG_MAX_ORIGINS, each returned in the form browsers send in Origin
+ * (RFC 6454 6.1: lower-case scheme and host, default port dropped, a lone trailing '/' dropped).
+ * key names the option in messages. Returns 0 with *out a new array of *n new strings (caller
+ * frees each and the array with free()), or -1 with *out NULL, *n 0 and *err set (caller
+ * frees with free()).
+ */
+int config_parse_origin_list(const char *key, const char *val, char ***out, size_t *n, char **err);
+
 #endif

@@ -5,6 +5,18 @@
  * written by our own (trusted) proxies is believable; anything left of the first untrusted
  * hop may be made up by the client. Walking from the right and stopping at the first
  * untrusted address is what keeps a client from choosing its own rate-limit key.
+ *
+ * The rules, for a peer in TG_TRUSTED_PROXIES (any other peer is the client, whatever it sends):
+ * - All X-Forwarded-For header lines form one list in the order received; the walk starts at
+ *   the last line's last entry, so the entry our own proxy appended is always examined first,
+ *   however many lines the client sent before it.
+ * - The answer is the first untrusted address met.
+ * - A malformed or empty entry stops the walk: the answer is the last address that was
+ *   reached before it (a trusted hop, possibly the peer), because nothing vouches for what is
+ *   left of garbage. It can only be reached when every entry to its right was trusted.
+ * - When every examined entry is trusted (the whole list, or the first HTTP_XFF_MAX_HOPS
+ *   entries from the right), the answer is the left-most one examined. A client gets there
+ *   only from a trusted address, so it can only name another trusted address.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -73,33 +85,90 @@ static int http_clientip_parse(const char *s, size_t len, char out[HTTP_IP_MAX])
     return -1;
 }
 
-void http_clientip_resolve(const char *peer, const h2o_iovec_t *xff, size_t n, int (*trusted)(const char *ip),
-                           char out[HTTP_IP_MAX])
+/* The state of one right-to-left walk over X-Forwarded-For entries. */
+struct http_xff_walk {
+    char cur[HTTP_IP_MAX]; /* the address the walk has reached: the answer when it stops */
+    size_t hops;           /* entries examined so far */
+    int over;              /* cur is the answer: untrusted, or the walk may not go further */
+    int (*trusted)(const char *ip);
+};
+
+static void http_clientip_walk_init(struct http_xff_walk *w, const char *peer, int (*trusted)(const char *ip))
 {
-    char cur[HTTP_IP_MAX], cand[HTTP_IP_MAX];
     size_t plen = strlen(peer);
     if (plen >= HTTP_IP_MAX)
         plen = HTTP_IP_MAX - 1;
-    memcpy(cur, peer, plen);
-    cur[plen] = '\0';
-    /* Header lines in order are one list; walk the last line first, each from its right. */
-    for (size_t h = n; h-- > 0;) {
-        const char *base = xff[h].base;
-        size_t end = xff[h].len;
-        while (1) {
-            if (!trusted(cur))
-                goto done;
-            size_t start = end;
-            while (start > 0 && base[start - 1] != ',')
-                start--;
-            if (http_clientip_parse(base + start, end - start, cand) != 0)
-                goto done; /* garbage: keep the last address a trusted hop vouched for */
-            memcpy(cur, cand, sizeof cur);
-            if (start == 0)
-                break;
-            end = start - 1;
+    memcpy(w->cur, peer, plen);
+    w->cur[plen] = '\0';
+    w->hops = 0;
+    w->trusted = trusted;
+    w->over = !trusted(w->cur);
+}
+
+/*
+ * Continues the walk over one header line, from its right end. Returns 1 when the walk is
+ * over (an untrusted address was reached, an entry is malformed, or HTTP_XFF_MAX_HOPS entries
+ * were examined), 0 when every entry of the line was trusted and the walk goes on with the
+ * line before. Each address reached is checked against trusted() once.
+ */
+static int http_clientip_walk_line(struct http_xff_walk *w, const char *base, size_t len)
+{
+    char cand[HTTP_IP_MAX];
+    size_t end = len;
+    while (!w->over) {
+        if (w->hops == HTTP_XFF_MAX_HOPS) {
+            w->over = 1;
+            break;
         }
+        size_t start = end;
+        while (start > 0 && base[start - 1] != ',')
+            start--;
+        w->hops++;
+        /* Garbage (or an empty entry) is not an address anyone vouched for: keep the last
+         * address a trusted hop did vouch for. */
+        if (http_clientip_parse(base + start, end - start, cand) != 0) {
+            w->over = 1;
+            break;
+        }
+        memcpy(w->cur, cand, sizeof cand);
+        w->over = !w->trusted(w->cur);
+        if (start == 0)
+            break;
+        end = start - 1;
+    }
+    return w->over;
+}
+
+void http_clientip_resolve(const char *peer, const h2o_iovec_t *xff, size_t n, int (*trusted)(const char *ip),
+                           char out[HTTP_IP_MAX])
+{
+    struct http_xff_walk w;
+    http_clientip_walk_init(&w, peer, trusted);
+    /* Header lines in order are one list; walk the last line first, each from its right. */
+    for (size_t h = n; h-- > 0;)
+        if (http_clientip_walk_line(&w, xff[h].base, xff[h].len))
+            break;
+    memcpy(out, w.cur, HTTP_IP_MAX);
+}
+
+void http_clientip_from_headers(const char *peer, const h2o_headers_t *headers,
+                                int (*trusted)(const char *ip), char out[HTTP_IP_MAX])
+{
+    struct http_xff_walk w;
+    http_clientip_walk_init(&w, peer, trusted);
+    /* An untrusted peer's headers are not even looked at. */
+    if (w.over)
+        goto done;
+    /* Every line counts, however many were sent: a cap on lines would let a client push the
+     * line its proxy appended out of the walk. The walk itself stops after HTTP_XFF_MAX_HOPS
+     * entries, and skipping other headers costs one pointer comparison each. */
+    for (size_t i = headers->size; i-- > 0;) {
+        const h2o_header_t *hd = &headers->entries[i];
+        if (hd->name != &H2O_TOKEN_X_FORWARDED_FOR->buf)
+            continue;
+        if (http_clientip_walk_line(&w, hd->value.base, hd->value.len))
+            break;
     }
 done:
-    memcpy(out, cur, HTTP_IP_MAX);
+    memcpy(out, w.cur, HTTP_IP_MAX);
 }

@@ -184,15 +184,26 @@ void http_cors_options(struct req *r, unsigned allow);
 
 /* Textual peer address of sa (IPv4-mapped IPv6 shown as IPv4). Returns 0 or -1. */
 int http_clientip_text(const struct sockaddr *sa, char out[HTTP_IP_MAX]);
+/* Most X-Forwarded-For entries examined per request. Real chains are one to three proxies
+ * long; the bound keeps a long all-trusted list from costing more than a few microseconds. */
+#define HTTP_XFF_MAX_HOPS 64
 /*
  * Client address given the peer and the X-Forwarded-For header values in order
- * (xff may be NULL when n == 0). When the peer is trusted, walks the addresses from the
- * right and returns the first untrusted one (or the left-most valid one when all are
- * trusted); a malformed entry stops the walk at the last good address. out receives a
- * normalized address.
+ * (xff may be NULL when n == 0). When the peer is trusted (trusted(peer) != 0), walks the
+ * entries from the right (last line first) and returns the first untrusted one; a malformed
+ * or empty entry stops the walk at the last address reached before it; when every examined
+ * entry is trusted (all of them, or HTTP_XFF_MAX_HOPS), the left-most examined one. out
+ * receives a normalized address (IPv4-mapped IPv6 as IPv4), or the peer as given.
  */
 void http_clientip_resolve(const char *peer, const h2o_iovec_t *xff, size_t n, int (*trusted)(const char *ip),
                            char out[HTTP_IP_MAX]);
+/*
+ * The same over a request's headers: every X-Forwarded-For line in headers, however many,
+ * the last one first. Work is bounded by HTTP_XFF_MAX_HOPS entries plus one comparison per
+ * header. This is what req_client_ip() uses.
+ */
+void http_clientip_from_headers(const char *peer, const h2o_headers_t *headers,
+                                int (*trusted)(const char *ip), char out[HTTP_IP_MAX]);
 
 /* ---- codec.c ---- */
 

@@ -259,15 +259,13 @@ const char *req_client_ip(const struct req *r)
         ce->conn_id = h->conn->id;
         memcpy(ce->ip, peer, sizeof peer);
     }
-    if (tg_cfg->n_trusted_proxies == 0 || !config_is_trusted_proxy(peer)) {
+    if (tg_cfg->n_trusted_proxies == 0) {
         memcpy(m->ip, peer, sizeof peer);
         return m->ip;
     }
-    h2o_iovec_t xff[16];
-    size_t n = 0;
-    for (ssize_t i = -1; n < 16 && (i = h2o_find_header(&h->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) != -1;)
-        xff[n++] = h->headers.entries[i].value;
-    http_clientip_resolve(peer, xff, n, config_is_trusted_proxy, m->ip);
+    /* All X-Forwarded-For lines, the last first: a client that sends many lines must not push
+     * the one its proxy appended out of view. */
+    http_clientip_from_headers(peer, &h->headers, config_is_trusted_proxy, m->ip);
     return m->ip;
 }
 

@@ -5,6 +5,8 @@
  *
  *   fuzz_jwt [ITERATIONS [SEED]]     (defaults 100000 and a fixed seed)
  *   fuzz_jwt --replay FILE...        (run saved inputs, e.g. crashes found by libFuzzer)
+ *   fuzz_jwt --write-seeds DIR       (write the seeds as files: the libFuzzer seed corpus,
+ *                                     tests/fuzz/corpus/<target>/)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +54,7 @@ static void add_seed(const uint8_t *data, size_t size)
 }
 
 /* Characters that matter to the parsers under test. */
-static const char interesting[] = ".=-_+/{}[]\":,\\ \r\n\t0123456789eE\0AZaz\x7f\xc3\xff";
+static const char interesting[] = ".=-_+/{}[]\":,\\ \r\n\t0123456789eE\0AZaz\x7f\xc3\xff%&#'$@;fx";
 
 /* Applies one random edit to buf (length *n, capacity MAX_INPUT). */
 static void mutate_once(uint8_t *buf, size_t *n)
@@ -161,6 +163,27 @@ static int replay(int argc, char **argv)
     return 0;
 }
 
+static const char *seeds_dir;
+static size_t seeds_written;
+static int seeds_failed;
+
+/* fuzz_seeds() callback for --write-seeds: one file per seed, named by its position. */
+static void write_seed(const uint8_t *data, size_t size)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/seed-%03zu", seeds_dir, seeds_written++);
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, size, f) != size) {
+        perror(path);
+        seeds_failed = 1;
+    }
+    if (f != NULL && fclose(f) != 0) {
+        perror(path);
+        seeds_failed = 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t buf[MAX_INPUT + 1];
@@ -170,6 +193,12 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--replay") == 0)
         return replay(argc, argv);
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) {
+        seeds_dir = argv[2];
+        fuzz_seeds(write_seed);
+        printf("%zu seeds written to %s\n", seeds_written, seeds_dir);
+        return seeds_failed;
+    }
     if (argc > 1)
         iterations = strtoull(argv[1], NULL, 10);
     if (argc > 2)
