@@ -28,11 +28,10 @@ describe('JWT attacks', () => {
   });
   after(() => srv?.cleanup());
 
-  /** GET /api/v1/me with this token must be refused with a 401 JSON error. */
+  /** GET /api/v1/me with this bearer credential must be refused: 401 invalid_token. */
   async function refused(token, what) {
     const r = await srv.get('/api/v1/me', { headers: { authorization: `Bearer ${token}` } });
-    assertError(r, 401, undefined, what);
-    assert.ok(['invalid_token', 'unauthorized'].includes(r.body.error.code), `${what}: code ${r.body.error.code}`);
+    assertError(r, 401, 'invalid_token', what);
     assertDocumented(r, 'GET', '/api/v1/me');
     return r;
   }
@@ -122,7 +121,7 @@ describe('JWT attacks', () => {
     const asAdmin = `${h}.${enc(claimsFor(user, { role: 'admin' }))}.${s}`;
     await refused(asAdmin, 'role changed');
     const r = await srv.get('/api/v1/admin/audit-log', { token: asAdmin });
-    assertError(r, 401, undefined, 'tampered admin token on an admin route is a 401, not 403/200');
+    assertError(r, 401, 'invalid_token', 'tampered admin token on an admin route is a 401, not 403/200');
     await refused(`${h}.${enc(claimsFor(admin))}.${s}`, 'sub changed to the admin');
     // Flip one bit of the signature.
     const sig = Buffer.from(s, 'base64url');
@@ -143,9 +142,15 @@ describe('JWT attacks', () => {
     for (const t of ['abc', 'a.b.c', '..', '.', 'e30.e30.', 'e30.e30.e30', '!!!.@@@.###', 'eyJhbGciOiJIUzI1NiJ9', 'tg_live_', 'tg_live_notarealkey', 'tg_', 'Bearer x']) {
       await refused(t, `garbage ${t}`);
     }
-    for (const auth of ['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Token abc', 'bearer', `Bearer  ${await sign(claimsFor(user))}x`]) {
+    // The Bearer scheme (any case) with no credential, or a bad one: invalid_token.
+    for (const auth of ['Bearer', 'Bearer ', 'bearer', `Bearer  ${await sign(claimsFor(user))}x`]) {
       const r = await srv.get('/api/v1/me', { headers: { authorization: auth } });
-      assertError(r, 401, undefined, `Authorization: ${auth.slice(0, 30)}`);
+      assertError(r, 401, 'invalid_token', `Authorization: ${auth.slice(0, 30)}`);
+    }
+    // Another scheme is no credential at all: unauthorized, as with no header.
+    for (const auth of ['Basic dXNlcjpwYXNz', 'Token abc']) {
+      const r = await srv.get('/api/v1/me', { headers: { authorization: auth } });
+      assertError(r, 401, 'unauthorized', `Authorization: ${auth.slice(0, 30)}`);
     }
     // Header with non-JSON / JSON array.
     await refused(`${base64url.encode('not json')}.${enc(claimsFor(user))}.AAAA`, 'header not JSON');
@@ -157,9 +162,10 @@ describe('JWT attacks', () => {
     const big = await sign(claimsFor(user, { pad: 'x'.repeat(5000) }));
     assert.ok(big.length > 5000);
     await refused(`${big}x`, '5 KB token, bad signature');
-    // Even correctly signed, an oversized token is refused or accepted, never a crash.
+    // Even correctly signed: a bearer credential over 4096 bytes is refused unread (the server
+    // never issues one that long).
     const r = await srv.get('/api/v1/me', { token: big });
-    assert.ok([200, 401].includes(r.status), `5 KB correctly signed token: ${r.status}`);
+    assertError(r, 401, 'invalid_token', '5 KB correctly signed token');
     await refused('A'.repeat(5120), '5 KB of A');
   });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Server, startServer, invariantTest, assertStatus, runCli, runUntilExit, freePort, JWT_SECRET, uniqueEmail, strongPassword, sleep } from './lib/server.mjs';
+import { Server, startServer, invariantTest, assertError, assertStatus, runCli, runUntilExit, freePort, JWT_SECRET, uniqueEmail, strongPassword, sleep } from './lib/server.mjs';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'tollgate-e2e-'));
 
@@ -201,9 +201,9 @@ describe('CLI', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    // Usage and input errors exit 2 (1 is for failures at run time).
     const bad = runCli(['no-such-command']);
-    assert.notEqual(bad.code, 0);
-    assert.ok(bad.code !== null, 'exits, does not crash');
+    assert.equal(bad.code, 2, 'an unknown command is a usage error');
   });
 
   it('admin create: re-running it resets the password (same id); weak or missing passwords are refused', async () => {
@@ -226,14 +226,14 @@ describe('CLI', () => {
       assert.equal(again.stdout.match(/usr_[0-9A-Z]{26}/)?.[0], id, 'the same (normalized) account');
       writeFileSync(pw, 'short\n');
       const weak = runCli(['admin', 'create', '--email', uniqueEmail('cli'), '--password-file', pw, '--role', 'admin'], { env });
-      assert.notEqual(weak.code, 0, 'weak password refused');
+      assert.equal(weak.code, 2, 'weak password refused');
       const missing = runCli(['admin', 'create', '--email', uniqueEmail('cli'), '--password-file', path.join(dir, 'nope'), '--role', 'admin'], { env });
-      assert.notEqual(missing.code, 0, 'missing password file refused');
+      assert.equal(missing.code, 2, 'missing password file refused');
       const badRole = runCli(['admin', 'create', '--email', uniqueEmail('cli'), '--password-file', path.join(dir, 'nope'), '--role', 'root'], { env });
-      assert.notEqual(badRole.code, 0, 'unknown role refused');
+      assert.equal(badRole.code, 2, 'unknown role refused');
       for (const s of [ok, again, weak, missing]) assert.ok(!s.stdout.includes(first) && !s.stderr.includes(first) && !s.stderr.includes(second), 'passwords are not printed');
       await srv.start();
-      assert.equal((await srv.post('/api/v1/auth/login', { email, password: first })).status, 401, 'the old password no longer works');
+      assertError(await srv.post('/api/v1/auth/login', { email, password: first }), 401, 'invalid_credentials', 'the old password no longer works');
       const s2 = await srv.login(email, second);
       assert.equal(s2.id, id);
       assert.equal(s2.user.role, 'admin');
