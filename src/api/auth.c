@@ -193,8 +193,9 @@ void api_auth_login(struct req *r)
 
     if (body == NULL)
         return;
+    /* An empty password is a wrong password, not a malformed request. */
     if (jv_only(body, allowed, &e) != 0 ||
-        jv_string(body, "password", 1, 1, AUTH_PASSWORD_READ_MAX, &pw, &e) != 0) {
+        jv_string(body, "password", 1, 0, AUTH_PASSWORD_READ_MAX, &pw, &e) != 0) {
         api_reply_jerr(r, &e);
         return;
     }

@@ -25,8 +25,17 @@ int jv_only(json_t *obj, const char *const allowed[], struct jerr *e)
                 break;
             }
         if (!ok) {
+            /* At most 60 bytes of the key, cut at a character boundary: the name goes into
+             * the JSON error reply, which must be valid UTF-8 (a cut inside a character made
+             * the reply lose its details; found by fuzz_json). */
             char name[64];
-            snprintf(name, sizeof name, "%.60s", key);
+            size_t n = strlen(key);
+            if (n > 60) {
+                n = 60;
+                while (n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80)
+                    n--;
+            }
+            snprintf(name, sizeof name, "%.*s", (int)n, key);
             return jv_fail(e, name, "unknown field");
         }
     }

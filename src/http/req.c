@@ -329,6 +329,10 @@ json_t *req_json_or_reply(struct req *r)
     }
     json_error_t jerr;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* An integer beyond int64 is valid JSON: read it as a real so that the handler's bounds
+     * refuse it as a bad value of its field (400 validation_failed naming it). */
+    if (j == NULL && json_error_code(&jerr) == json_error_numeric_overflow)
+        j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
     if (j == NULL || !json_is_object(j)) {
         json_decref(j);
         res_error(r, TG_E_INVALID_JSON, j ? "The request body must be a JSON object." : NULL, NULL);
