@@ -208,4 +208,14 @@ int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_p
                       req_work_fn work, req_done_fn done, void *arg, uint64_t *pending,
                       http_defer_finish_fn finish, void *finish_ctx);
 
+/* ---- fallback.c: answers h2o gives before any handler ---- */
+
+/*
+ * Registers, on the host's fallback path, the filter that turns h2o's own error answers
+ * (413 for a body over max_request_entity_size, 400 for broken body framing, 417) into our
+ * JSON error envelope with the security headers and an X-Request-Id, and the logger that
+ * writes their access-log line and counts them in the metrics.
+ */
+void http_fallback_register(h2o_hostconf_t *host);
+
 #endif

@@ -233,6 +233,7 @@ static void http_server_configure(struct http_server *s)
     handler->on_req = http_dispatch_on_req;
     h2o_logger_t *logger = h2o_create_logger(path, sizeof *logger);
     logger->log_access = http_dispatch_on_log;
+    http_fallback_register(host);
 }
 
 static int http_worker_init(struct http_server *s, struct http_worker *w, unsigned index, char **err)
