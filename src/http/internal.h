@@ -65,6 +65,15 @@ struct http_worker {
     uint64_t rng[2];       /* request-id generator state (xorshift128+) */
     _Atomic int exited;
     struct http_peer_cache_entry peers[HTTP_PEER_CACHE];
+    /* connection cap and accept back-off (server.c); loop thread only unless atomic */
+    h2o_linklist_t conns;              /* struct http_conn of our open connections, oldest first */
+    h2o_timeout_t accept_backoff;      /* HTTP_ACCEPT_BACKOFF_MS */
+    h2o_timeout_entry_t accept_backoff_entry;
+    int accept_paused;                 /* listener not read until the back-off ends or a slot frees */
+    h2o_socket_cb h1_read_cb;          /* h2o's HTTP/1 request reader, learnt at the first accept */
+    h2o_multithread_receiver_t evict;  /* another worker at the cap asks us to close idle ones */
+    h2o_multithread_message_t evict_msg;
+    _Atomic int evict_queued;          /* evict_msg is in the queue: not to be sent twice */
 };
 
 /* Process-wide server state, set up once by http_server_run. */
@@ -207,6 +216,18 @@ typedef void (*http_defer_finish_fn)(struct req *r, req_done_fn done, void *arg,
 int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_pool_t *mpool, struct req *r,
                       req_work_fn work, req_done_fn done, void *arg, uint64_t *pending,
                       http_defer_finish_fn finish, void *finish_ctx);
+
+/* ---- server.c: connection cap ---- */
+
+/*
+ * Closes up to max idle HTTP/1 connections of w, oldest accepted first, through h2o's own
+ * path (as if the peer had reset them). Idle means waiting for the first byte of a request
+ * (a keep-alive connection between requests, or a new one), where closing loses nothing
+ * (RFC 9112 section 9.5 lets a server close an idle connection at any time); a connection
+ * that has not sent a byte yet is left alone for HTTP_IDLE_GRACE_MS after its accept.
+ * Loop thread of w only. Returns the number closed.
+ */
+size_t http_conns_evict_idle(struct http_worker *w, size_t max, int64_t now_ms);
 
 /* ---- fallback.c: answers h2o gives before any handler ---- */
 
