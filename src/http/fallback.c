@@ -135,6 +135,8 @@ static void http_fallback_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h
     http_hdr_push(req, &H2O_TOKEN_CONTENT_TYPE->buf, H2O_STRLIT("application/json; charset=utf-8"));
     http_hdr_push(req, &H2O_TOKEN_CACHE_CONTROL->buf, H2O_STRLIT("no-store"));
     req->res.content_length = body.len;
+    /* the rest of the refused body may still be on its way: let the client read this answer */
+    http_conn_linger(req);
 
     struct http_fallback_ostream *o = (struct http_fallback_ostream *)h2o_add_ostream(req, sizeof *o, slot);
     o->super.do_send = http_fallback_do_send;

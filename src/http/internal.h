@@ -74,6 +74,8 @@ struct http_worker {
     h2o_multithread_receiver_t evict;  /* another worker at the cap asks us to close idle ones */
     h2o_multithread_message_t evict_msg;
     _Atomic int evict_queued;          /* evict_msg is in the queue: not to be sent twice */
+    h2o_linklist_t lingering;          /* struct http_linger: closed connections still drained */
+    h2o_timeout_t linger_timeout;      /* HTTP_LINGER_MS */
 };
 
 /* Process-wide server state, set up once by http_server_run. */
@@ -228,6 +230,16 @@ int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_p
  * Loop thread of w only. Returns the number closed.
  */
 size_t http_conns_evict_idle(struct http_worker *w, size_t max, int64_t now_ms);
+/*
+ * Makes the close that follows the answer to h graceful (lingering close): once h2o has
+ * written the answer and closed the connection, the socket is half-closed (FIN) and what
+ * the client still sends is read and discarded for up to HTTP_LINGER_MS. Without it, a
+ * close with unread request bytes makes the kernel send a reset, and a client still
+ * sending a large body often loses the answer (a 413) it had already been sent.
+ * For HTTP/1 connections that h2o closes after this answer (http1_is_persistent == 0);
+ * does nothing for others, or when no descriptor is left to keep the socket open with.
+ */
+void http_conn_linger(h2o_req_t *h);
 
 /* ---- fallback.c: answers h2o gives before any handler ---- */
 

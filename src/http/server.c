@@ -22,6 +22,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -39,9 +40,6 @@
 #include "store/store.h"
 #include "worker/pool.h"
 
-/* h2o refuses bodies above this itself (413 without our JSON); up to it, our code decides
- * (TG_MAX_BODY_BYTES), so an oversized JSON body still gets a JSON 413. */
-#define HTTP_ENTITY_CEILING (32u * 1024u * 1024u)
 /* Accepts per readiness event: bounded so that one busy listener cannot starve requests. */
 #define HTTP_ACCEPT_BATCH 32
 /* How long a worker leaves its listener alone when it can accept nothing (at the cap with no
@@ -56,6 +54,12 @@
 #define HTTP_EVICT_REMOTE 8
 /* Accept limits hit again within this time belong to the same episode: logged once. */
 #define HTTP_ACCEPT_EPISODE_GAP_MS 10000
+/* Lingering close: how long the rest of a refused request is read and discarded. Enough for
+ * the client to read our answer (nginx's lingering_timeout is 5 s between reads); bounded so
+ * that a client that never stops sending holds the descriptor briefly. */
+#define HTTP_LINGER_MS 2000
+/* Reads of 16 KiB per readiness event while lingering (1 MiB): one socket cannot hog the loop. */
+#define HTTP_LINGER_READS 64
 /* Access-log flush and shutdown-check period (ms). */
 #define HTTP_TICK_MS 100
 
@@ -73,6 +77,15 @@ struct http_conn {
     h2o_socket_t *sock;
     struct http_worker *w;
     int64_t accepted_ms;
+    int linger_fd; /* a dup of the socket kept for a lingering close, or -1 */
+};
+
+/* A connection h2o has closed that we still drain (http_conn_linger); it keeps its slot. */
+struct http_linger {
+    h2o_linklist_t link; /* in w->lingering */
+    h2o_socket_t *sock;
+    struct http_worker *w;
+    h2o_timeout_entry_t timeout;
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -259,12 +272,103 @@ static void http_on_accept_backoff(h2o_timeout_entry_t *e)
     http_accept_resume(w);
 }
 
+/* ---- lingering close ---- */
+
+static void http_linger_close(struct http_linger *l)
+{
+    struct http_worker *w = l->w;
+    if (h2o_timeout_is_linked(&l->timeout))
+        h2o_timeout_unlink(&l->timeout);
+    h2o_linklist_unlink(&l->link);
+    h2o_socket_close(l->sock);
+    free(l);
+    atomic_fetch_sub(&http_nconns, 1);
+    http_accept_resume(w);
+}
+
+static void http_on_linger_read(h2o_socket_t *sock, const char *err)
+{
+    struct http_linger *l = sock->data;
+    /*
+     * The socket is created with H2O_SOCKET_FLAG_DONT_READ: h2o only tells us it is readable
+     * and we read into a small buffer, because h2o's own reader grows its input buffer for
+     * as long as reads fill it (measured: 16 MB more peak RSS for eight clients sending
+     * 20 MB). At most HTTP_LINGER_READS reads per event; epoll (level-triggered in h2o)
+     * reports the socket again when more is waiting.
+     */
+    char buf[16384];
+    int fd = h2o_socket_get_fd(sock);
+    for (int i = 0; err == NULL && i < HTTP_LINGER_READS; i++) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        err = "closed"; /* the client has closed its side (0) or reset (-1): done */
+    }
+    if (err != NULL)
+        http_linger_close(l);
+}
+
+static void http_on_linger_timeout(h2o_timeout_entry_t *e)
+{
+    http_linger_close(H2O_STRUCT_FROM_MEMBER(struct http_linger, timeout, e));
+}
+
+/* Drains fd, a dup of a socket h2o has just closed, until the client closes or HTTP_LINGER_MS. */
+static void http_linger_start(struct http_worker *w, int fd)
+{
+    /* FIN after the answer h2o wrote: the client sees the end of the response */
+    (void)shutdown(fd, SHUT_WR);
+    struct http_linger *l = xcalloc(1, sizeof *l);
+    l->w = w;
+    l->sock = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    l->sock->data = l;
+    l->timeout.cb = http_on_linger_timeout;
+    h2o_timeout_link(w->loop, &w->linger_timeout, &l->timeout);
+    h2o_linklist_insert(&w->lingering, &l->link);
+    h2o_socket_read_start(l->sock, http_on_linger_read);
+}
+
+static void http_on_conn_close(void *data);
+
+void http_conn_linger(h2o_req_t *h)
+{
+    if (h->version >= 0x200 || h->http1_is_persistent)
+        return;
+    h2o_socket_t *sock =
+        h->conn->callbacks->get_socket != NULL ? h->conn->callbacks->get_socket(h->conn) : NULL;
+    if (sock == NULL || sock->on_close.cb != http_on_conn_close)
+        return;
+    struct http_conn *c = sock->on_close.data;
+    if (c->linger_fd >= 0)
+        return;
+    /*
+     * h2o closes its descriptor when the answer is written (close_connection in lib/http1.c
+     * has a "TODO use lingering close"). A second descriptor keeps the socket open past that
+     * close - without a FIN or a reset - until http_on_conn_close hands it to
+     * http_linger_start. h2o removes its descriptor from epoll before closing it, so the
+     * event loop never sees the socket twice. When dup fails (out of descriptors) the close
+     * stays abrupt.
+     */
+    c->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
+}
+
 static void http_on_conn_close(void *data)
 {
     struct http_conn *c = data;
     struct http_worker *w = c->w;
+    int linger_fd = c->linger_fd;
     h2o_linklist_unlink(&c->link);
     free(c);
+    if (linger_fd >= 0 && !w->shutting_down) {
+        http_linger_start(w, linger_fd); /* keeps the slot until it ends */
+        return;
+    }
+    if (linger_fd >= 0)
+        close(linger_fd);
     atomic_fetch_sub(&http_nconns, 1);
     /* a slot or a descriptor is free again: retry now rather than at the back-off's end */
     http_accept_resume(w);
@@ -328,6 +432,7 @@ static void http_on_accept(h2o_socket_t *listener, const char *err)
         }
         struct http_conn *c = xcalloc(1, sizeof *c); /* zeroed: h2o links only unlinked nodes */
         c->sock = sock;
+        c->linger_fd = -1;
         c->w = w;
         c->accepted_ms = time_now_ms();
         h2o_linklist_insert(&w->conns, &c->link);
@@ -463,7 +568,13 @@ static void http_server_configure(struct http_server *s)
 {
     h2o_config_init(&s->gconf);
     s->gconf.server_name = h2o_iovec_init(H2O_STRLIT("tollgate"));
-    s->gconf.max_request_entity_size = HTTP_ENTITY_CEILING;
+    /* h2o enforces the body limit while reading: a Content-Length over it is refused before
+     * any of the body is read, a chunked body as soon as it reaches the limit (lib/http1.c
+     * compares with >=, so a chunked body may be one byte shorter than a sized one), both
+     * with 413 and the connection closed; fallback.c makes that 413 our JSON envelope. It
+     * is one process-wide number in libh2o 2.2.5, which holds a whole body in memory before
+     * a handler runs: a route may refuse less, never accept more. */
+    s->gconf.max_request_entity_size = (size_t)tg_cfg->max_body_bytes;
     s->gconf.http1.req_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.idle_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.graceful_shutdown_timeout = (uint64_t)tg_cfg->shutdown_timeout_s * 1000;
@@ -491,6 +602,8 @@ static int http_worker_init(struct http_server *s, struct http_worker *w, unsign
     h2o_timeout_init(w->loop, &w->accept_backoff, HTTP_ACCEPT_BACKOFF_MS);
     w->accept_backoff_entry.cb = http_on_accept_backoff;
     h2o_multithread_register_receiver(w->ctx.queue, &w->evict, http_on_evict);
+    h2o_linklist_init_anchor(&w->lingering);
+    h2o_timeout_init(w->loop, &w->linger_timeout, HTTP_LINGER_MS);
     http_accesslog_init(&w->alog, 2);
     w->alog_on = s->access_log;
     w->metrics = s->metrics.w[index];
@@ -513,6 +626,9 @@ static void http_worker_dispose(struct http_worker *w)
     if (h2o_timeout_is_linked(&w->accept_backoff_entry))
         h2o_timeout_unlink(&w->accept_backoff_entry);
     h2o_timeout_dispose(w->loop, &w->accept_backoff);
+    while (!h2o_linklist_is_empty(&w->lingering))
+        http_linger_close(H2O_STRUCT_FROM_MEMBER(struct http_linger, link, w->lingering.next));
+    h2o_timeout_dispose(w->loop, &w->linger_timeout);
     if (w->listener != NULL)
         h2o_socket_close(w->listener);
     else if (w->listen_fd >= 0)
