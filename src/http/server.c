@@ -575,6 +575,11 @@ static void http_server_configure(struct http_server *s)
      * is one process-wide number in libh2o 2.2.5, which holds a whole body in memory before
      * a handler runs: a route may refuse less, never accept more. */
     s->gconf.max_request_entity_size = (size_t)tg_cfg->max_body_bytes;
+    /* Cleartext HTTP/2 (h2c): libh2o 2.2.5 reaches it from HTTP/1 in two ways, both behind
+     * this one flag (lib/http1.c): an "Upgrade: h2c" request (process_request) and the
+     * prior-knowledge preface "PRI * HTTP/2.0" (handle_incoming_request); h2o's default is
+     * on. HTTP/2 over TLS (ALPN) needs an SSL context, which we never set. */
+    s->gconf.http1.upgrade_to_http2 = tg_cfg->http2_cleartext ? 1 : 0;
     s->gconf.http1.req_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.idle_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.graceful_shutdown_timeout = (uint64_t)tg_cfg->shutdown_timeout_s * 1000;
