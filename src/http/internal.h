@@ -241,6 +241,25 @@ size_t http_conns_evict_idle(struct http_worker *w, size_t max, int64_t now_ms);
  */
 void http_conn_linger(h2o_req_t *h);
 
+/* ---- framing.c ---- */
+
+/*
+ * 0 when the HTTP/1 request h must be refused because its body framing is ambiguous: two
+ * Content-Length headers (equal or not), Content-Length with Transfer-Encoding, more than
+ * one Transfer-Encoding, Transfer-Encoding in HTTP/1.0, or an obs-fold continuation line;
+ * also 0 when the request head cannot be found. 1 otherwise, and always for HTTP/2.
+ * The caller answers 400 and must set h->http1_is_persistent = 0 before replying, so that
+ * h2o closes the connection after the answer and never parses the bytes that follow.
+ */
+int http_framing_ok(h2o_req_t *h);
+/*
+ * The check of http_framing_ok on a raw request head head[0..len) (bytes after the head are
+ * ignored): method[0..method_len) is the method h2o parsed, http10 is 1 for HTTP/1.0.
+ * Returns 1 when the framing is unambiguous, 0 otherwise (also when the head does not start
+ * with that method or has no end within len).
+ */
+int http_framing_check(const char *head, size_t len, const char *method, size_t method_len, int http10);
+
 /* ---- fallback.c: answers h2o gives before any handler ---- */
 
 /*
