@@ -125,6 +125,15 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         }
     }
 
+    /* Ambiguous body framing (request smuggling): refused before anything reads the request,
+     * and the connection closed after the answer so that the bytes after it are never parsed
+     * as a request. */
+    if (!http_framing_ok(h)) {
+        h->http1_is_persistent = 0;
+        http_conn_linger(h);
+        http_res_error_msg(r, TG_E_BAD_REQUEST, "The request body framing is ambiguous.");
+        return 0;
+    }
     if (plen > HTTP_PATH_MAX) {
         http_res_error_msg(r, TG_E_BAD_REQUEST, "The request path is too long.");
         return 0;
