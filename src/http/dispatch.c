@@ -58,13 +58,6 @@ static int http_path_suspicious(const char *p, size_t len)
     return 0;
 }
 
-/* Routes whose body is not a JSON document and may exceed TG_MAX_BODY_BYTES: the signed
- * local-storage upload (PUT /files/{key}) enforces its own limit. */
-static int http_body_limit_exempt(const struct http_route_c *rc)
-{
-    return rc != NULL && strncmp(rc->route->pattern, "/files/", 7) == 0;
-}
-
 static void http_run_handler(struct req *r)
 {
     r->rc->route->handler(r);
@@ -125,6 +118,15 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         }
     }
 
+    /* Ambiguous body framing (request smuggling): refused before anything reads the request,
+     * and the connection closed after the answer so that the bytes after it are never parsed
+     * as a request. */
+    if (!http_framing_ok(h)) {
+        h->http1_is_persistent = 0;
+        http_conn_linger(h);
+        http_res_error_msg(r, TG_E_BAD_REQUEST, "The request body framing is ambiguous.");
+        return 0;
+    }
     if (plen > HTTP_PATH_MAX) {
         http_res_error_msg(r, TG_E_BAD_REQUEST, "The request path is too long.");
         return 0;
@@ -167,7 +169,9 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         }
     }
 
-    if (h->entity.base != NULL && h->entity.len > http_srv->max_body && !http_body_limit_exempt(r->rc)) {
+    /* h2o enforces TG_MAX_BODY_BYTES itself while the body streams in (server.c); this only
+     * keeps the rule true should that ever change. */
+    if (h->entity.base != NULL && h->entity.len > http_srv->max_body) {
         res_error(r, TG_E_PAYLOAD_TOO_LARGE, NULL, NULL);
         return 0;
     }

@@ -73,6 +73,17 @@ struct http_worker {
     uint64_t rng[2];       /* request-id generator state (xorshift128+) */
     _Atomic int exited;
     struct http_peer_cache_entry peers[HTTP_PEER_CACHE];
+    /* connection cap and accept back-off (server.c); loop thread only unless atomic */
+    h2o_linklist_t conns;              /* struct http_conn of our open connections, oldest first */
+    h2o_timeout_t accept_backoff;      /* HTTP_ACCEPT_BACKOFF_MS */
+    h2o_timeout_entry_t accept_backoff_entry;
+    int accept_paused;                 /* listener not read until the back-off ends or a slot frees */
+    h2o_socket_cb h1_read_cb;          /* h2o's HTTP/1 request reader, learnt at the first accept */
+    h2o_multithread_receiver_t evict;  /* another worker at the cap asks us to close idle ones */
+    h2o_multithread_message_t evict_msg;
+    _Atomic int evict_queued;          /* evict_msg is in the queue: not to be sent twice */
+    h2o_linklist_t lingering;          /* struct http_linger: closed connections still drained */
+    h2o_timeout_t linger_timeout;      /* HTTP_LINGER_MS */
 };
 
 /* Process-wide server state, set up once by http_server_run. */
@@ -234,5 +245,56 @@ typedef void (*http_defer_finish_fn)(struct req *r, req_done_fn done, void *arg,
 int http_defer_submit(struct pool *p, h2o_multithread_receiver_t *rcv, h2o_mem_pool_t *mpool, struct req *r,
                       req_work_fn work, req_done_fn done, void *arg, uint64_t *pending,
                       http_defer_finish_fn finish, void *finish_ctx);
+
+/* ---- server.c: connection cap ---- */
+
+/*
+ * Closes up to max idle HTTP/1 connections of w, oldest accepted first, through h2o's own
+ * path (as if the peer had reset them). Idle means waiting for the first byte of a request
+ * (a keep-alive connection between requests, or a new one), where closing loses nothing
+ * (RFC 9112 section 9.5 lets a server close an idle connection at any time); a connection
+ * that has not sent a byte yet is left alone for HTTP_IDLE_GRACE_MS after its accept.
+ * Loop thread of w only. Returns the number closed.
+ */
+size_t http_conns_evict_idle(struct http_worker *w, size_t max, int64_t now_ms);
+/*
+ * Makes the close that follows the answer to h graceful (lingering close): once h2o has
+ * written the answer and closed the connection, the socket is half-closed (FIN) and what
+ * the client still sends is read and discarded for up to HTTP_LINGER_MS. Without it, a
+ * close with unread request bytes makes the kernel send a reset, and a client still
+ * sending a large body often loses the answer (a 413) it had already been sent.
+ * For HTTP/1 connections that h2o closes after this answer (http1_is_persistent == 0);
+ * does nothing for others, or when no descriptor is left to keep the socket open with.
+ */
+void http_conn_linger(h2o_req_t *h);
+
+/* ---- framing.c ---- */
+
+/*
+ * 0 when the HTTP/1 request h must be refused because its body framing is ambiguous: two
+ * Content-Length headers (equal or not), Content-Length with Transfer-Encoding, more than
+ * one Transfer-Encoding, Transfer-Encoding in HTTP/1.0, or an obs-fold continuation line;
+ * also 0 when the request head cannot be found. 1 otherwise, and always for HTTP/2.
+ * The caller answers 400 and must set h->http1_is_persistent = 0 before replying, so that
+ * h2o closes the connection after the answer and never parses the bytes that follow.
+ */
+int http_framing_ok(h2o_req_t *h);
+/*
+ * The check of http_framing_ok on a raw request head head[0..len) (bytes after the head are
+ * ignored): method[0..method_len) is the method h2o parsed, http10 is 1 for HTTP/1.0.
+ * Returns 1 when the framing is unambiguous, 0 otherwise (also when the head does not start
+ * with that method or has no end within len).
+ */
+int http_framing_check(const char *head, size_t len, const char *method, size_t method_len, int http10);
+
+/* ---- fallback.c: answers h2o gives before any handler ---- */
+
+/*
+ * Registers, on the host's fallback path, the filter that turns h2o's own error answers
+ * (413 for a body over max_request_entity_size, 400 for broken body framing, 417) into our
+ * JSON error envelope with the security headers and an X-Request-Id, and the logger that
+ * writes their access-log line and counts them in the metrics.
+ */
+void http_fallback_register(h2o_hostconf_t *host);
 
 #endif

@@ -6,10 +6,23 @@
  * then closes its listener, asks h2o to close idle connections
  * (h2o_context_request_shutdown), and leaves its loop once no request is in flight, no
  * deferred job is outstanding and its connections are gone - or at the deadline.
+ *
+ * Connections: at most TG_MAX_CONNECTIONS client connections are open per process (one
+ * atomic count over the workers, taken before accept(2) so that workers accepting together
+ * never pass it). At the cap, or when accept(2) fails for want of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM), a worker first closes its oldest idle HTTP/1
+ * connection and accepts in its place, so that a new client - a health checker - is still
+ * served while idle clients hold every slot. With nothing idle to close it stops reading
+ * its listener (the kernel's backlog holds new connections), asks the other workers to
+ * close idle ones, and tries again when one of its connections closes or after
+ * HTTP_ACCEPT_BACKOFF_MS. Without this a listener that stays readable while accept(2)
+ * fails with EMFILE spins the loop at 100% CPU (measured: 103% of a core, /health timing
+ * out, with 100 idle connections and RLIMIT_NOFILE 64).
  */
 #include "http/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -29,15 +42,53 @@
 #include "store/writer.h"
 #include "worker/pool.h"
 
-/* h2o refuses bodies above this itself (413 without our JSON); up to it, our code decides
- * (TG_MAX_BODY_BYTES), so an oversized JSON body still gets a JSON 413. */
-#define HTTP_ENTITY_CEILING (32u * 1024u * 1024u)
 /* Accepts per readiness event: bounded so that one busy listener cannot starve requests. */
 #define HTTP_ACCEPT_BATCH 32
+/* How long a worker leaves its listener alone when it can accept nothing (at the cap with no
+ * idle connection to close, or out of descriptors): short enough that new clients barely
+ * notice, long enough that retrying costs nothing (10 wake-ups a second). */
+#define HTTP_ACCEPT_BACKOFF_MS 100
+/* A connection that has sent nothing yet is not closed as idle before this much time after
+ * its accept: a client's first request normally follows the handshake within a round trip,
+ * and often is already waiting in the socket when we accept. */
+#define HTTP_IDLE_GRACE_MS 250
+/* Idle connections a worker closes when another worker at the cap asks. */
+#define HTTP_EVICT_REMOTE 8
+/* Accept limits hit again within this time belong to the same episode: logged once. */
+#define HTTP_ACCEPT_EPISODE_GAP_MS 10000
+/* Lingering close: how long the rest of a refused request is read and discarded. Enough for
+ * the client to read our answer (nginx's lingering_timeout is 5 s between reads); bounded so
+ * that a client that never stops sending holds the descriptor briefly. */
+#define HTTP_LINGER_MS 2000
+/* Reads of 16 KiB per readiness event while lingering (1 MiB): one socket cannot hog the loop. */
+#define HTTP_LINGER_READS 64
 /* Access-log flush and shutdown-check period (ms). */
 #define HTTP_TICK_MS 100
 
 struct http_server *http_srv;
+
+/* Open client connections of the process, and TG_MAX_CONNECTIONS. */
+static _Atomic int http_nconns;
+static int http_max_conns = 1;
+/* When accepting last hit a limit (ms), for logging one line per episode. */
+static _Atomic int64_t http_limit_last_ms;
+
+/* A connection we accepted: counted until h2o closes its socket (sock->on_close). */
+struct http_conn {
+    h2o_linklist_t link; /* in w->conns, oldest accepted first */
+    h2o_socket_t *sock;
+    struct http_worker *w;
+    int64_t accepted_ms;
+    int linger_fd; /* a dup of the socket kept for a lingering close, or -1 */
+};
+
+/* A connection h2o has closed that we still drain (http_conn_linger); it keeps its slot. */
+struct http_linger {
+    h2o_linklist_t link; /* in w->lingering */
+    h2o_socket_t *sock;
+    struct http_worker *w;
+    h2o_timeout_entry_t timeout;
+};
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -118,16 +169,306 @@ static void http_on_tick(h2o_timeout_entry_t *e)
         h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
 }
 
+/* ---- accepting under limits ---- */
+
+static void http_on_accept(h2o_socket_t *listener, const char *err);
+
+/* Logs the first limit hit of an episode (none within HTTP_ACCEPT_EPISODE_GAP_MS before). */
+static void http_accept_limit_log(const char *reason, int err)
+{
+    int64_t now = time_now_ms();
+    int64_t prev = atomic_exchange(&http_limit_last_ms, now);
+    if (now - prev < HTTP_ACCEPT_EPISODE_GAP_MS)
+        return;
+    char nbuf[16], mbuf[16], ebuf[16];
+    snprintf(nbuf, sizeof nbuf, "%d", atomic_load(&http_nconns));
+    snprintf(mbuf, sizeof mbuf, "%d", http_max_conns);
+    snprintf(ebuf, sizeof ebuf, "%d", err);
+    const char *e = err == EMFILE    ? "EMFILE"
+                    : err == ENFILE  ? "ENFILE"
+                    : err == ENOBUFS ? "ENOBUFS"
+                    : err == ENOMEM  ? "ENOMEM"
+                    : err != 0       ? ebuf
+                                     : NULL;
+    log_event(LOG_WARN, "accept_limited", "reason", reason, "connections", nbuf, "max_connections", mbuf,
+              "errno", e, NULL);
+}
+
+static int http_conn_is_idle(const struct http_conn *c, h2o_socket_cb h1_read, int64_t now_ms)
+{
+    const h2o_socket_t *s = c->sock;
+    /*
+     * libh2o 2.2.5's HTTP/1 connection reads with one callback (reqread_on_read) from the
+     * first byte of a request to the end of its body, and stops reading while the request
+     * is handled; its input buffer is consumed when the response is done. So "reading with
+     * that callback and nothing buffered" is exactly "waiting for the next request". HTTP/2
+     * connections read with another callback and are never taken for idle.
+     */
+    if (h1_read == NULL || s->_cb.read != h1_read || s->input->size != 0)
+        return 0;
+    /* bytes_read is what the last read returned (2.2.5's evloop): 0 only until data came */
+    return s->bytes_read != 0 || now_ms - c->accepted_ms >= HTTP_IDLE_GRACE_MS;
+}
+
+size_t http_conns_evict_idle(struct http_worker *w, size_t max, int64_t now_ms)
+{
+    size_t n = 0;
+    while (n < max) {
+        struct http_conn *victim = NULL;
+        for (h2o_linklist_t *l = w->conns.next; l != &w->conns; l = l->next) {
+            struct http_conn *c = H2O_STRUCT_FROM_MEMBER(struct http_conn, link, l);
+            if (http_conn_is_idle(c, w->h1_read_cb, now_ms)) {
+                victim = c;
+                break;
+            }
+        }
+        if (victim == NULL)
+            break;
+        /* What h2o's event loop does when a read fails: the reader closes the connection
+         * (close_connection in lib/http1.c), which closes the socket and runs
+         * http_on_conn_close, which frees victim. */
+        h2o_socket_t *sock = victim->sock;
+        sock->_cb.read(sock, "connection closed to make room");
+        n++;
+    }
+    return n;
+}
+
+/*
+ * Asks every other worker to close a few idle connections (at most one request queued each):
+ * with SO_REUSEPORT a connection waits in the backlog of the worker the kernel chose, so
+ * that worker must get the slot even when the idle connections belong to others. Every
+ * worker's receiver is registered before any worker thread starts.
+ */
+static void http_accept_ask_others(struct http_worker *w)
+{
+    struct http_server *s = http_srv;
+    for (size_t i = 0; s != NULL && i < s->nworkers; i++) {
+        struct http_worker *o = &s->workers[i];
+        if (o == w || atomic_exchange(&o->evict_queued, 1))
+            continue;
+        h2o_multithread_send_message(&o->evict, &o->evict_msg);
+    }
+}
+
+/* Stops reading the listener until a connection of ours closes or the back-off ends. */
+static void http_accept_stop(struct http_worker *w)
+{
+    if (w->listener == NULL || w->accept_paused)
+        return;
+    h2o_socket_read_stop(w->listener);
+    w->accept_paused = 1;
+    h2o_timeout_link(w->loop, &w->accept_backoff, &w->accept_backoff_entry);
+}
+
+/* Pauses accepting because nothing could be accepted or made room for, and asks for help. */
+static void http_accept_pause(struct http_worker *w)
+{
+    http_accept_stop(w);
+    http_accept_ask_others(w);
+}
+
+static void http_on_evict(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
+{
+    struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, evict, r);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    atomic_store(&w->evict_queued, 0);
+    /* The slots (or descriptors) freed here are meant for the worker that asked, whose
+     * back-off timer is already running: this worker leaves its own listener alone for one
+     * back-off period so that it does not take them back for its own backlog first. */
+    if (http_conns_evict_idle(w, HTTP_EVICT_REMOTE, time_now_ms()) > 0)
+        http_accept_stop(w);
+}
+
+static void http_accept_resume(struct http_worker *w)
+{
+    if (!w->accept_paused)
+        return;
+    w->accept_paused = 0;
+    if (h2o_timeout_is_linked(&w->accept_backoff_entry))
+        h2o_timeout_unlink(&w->accept_backoff_entry);
+    if (w->listener != NULL)
+        h2o_socket_read_start(w->listener, http_on_accept);
+}
+
+static void http_on_accept_backoff(h2o_timeout_entry_t *e)
+{
+    struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, accept_backoff_entry, e);
+    http_accept_resume(w);
+}
+
+/* ---- lingering close ---- */
+
+static void http_linger_close(struct http_linger *l)
+{
+    struct http_worker *w = l->w;
+    if (h2o_timeout_is_linked(&l->timeout))
+        h2o_timeout_unlink(&l->timeout);
+    h2o_linklist_unlink(&l->link);
+    h2o_socket_close(l->sock);
+    free(l);
+    atomic_fetch_sub(&http_nconns, 1);
+    http_accept_resume(w);
+}
+
+static void http_on_linger_read(h2o_socket_t *sock, const char *err)
+{
+    struct http_linger *l = sock->data;
+    /*
+     * The socket is created with H2O_SOCKET_FLAG_DONT_READ: h2o only tells us it is readable
+     * and we read into a small buffer, because h2o's own reader grows its input buffer for
+     * as long as reads fill it (measured: 16 MB more peak RSS for eight clients sending
+     * 20 MB). At most HTTP_LINGER_READS reads per event; epoll (level-triggered in h2o)
+     * reports the socket again when more is waiting.
+     */
+    char buf[16384];
+    int fd = h2o_socket_get_fd(sock);
+    for (int i = 0; err == NULL && i < HTTP_LINGER_READS; i++) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        err = "closed"; /* the client has closed its side (0) or reset (-1): done */
+    }
+    if (err != NULL)
+        http_linger_close(l);
+}
+
+static void http_on_linger_timeout(h2o_timeout_entry_t *e)
+{
+    http_linger_close(H2O_STRUCT_FROM_MEMBER(struct http_linger, timeout, e));
+}
+
+/* Drains fd, a dup of a socket h2o has just closed, until the client closes or HTTP_LINGER_MS. */
+static void http_linger_start(struct http_worker *w, int fd)
+{
+    /* FIN after the answer h2o wrote: the client sees the end of the response */
+    (void)shutdown(fd, SHUT_WR);
+    struct http_linger *l = xcalloc(1, sizeof *l);
+    l->w = w;
+    l->sock = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    l->sock->data = l;
+    l->timeout.cb = http_on_linger_timeout;
+    h2o_timeout_link(w->loop, &w->linger_timeout, &l->timeout);
+    h2o_linklist_insert(&w->lingering, &l->link);
+    h2o_socket_read_start(l->sock, http_on_linger_read);
+}
+
+static void http_on_conn_close(void *data);
+
+void http_conn_linger(h2o_req_t *h)
+{
+    if (h->version >= 0x200 || h->http1_is_persistent)
+        return;
+    h2o_socket_t *sock =
+        h->conn->callbacks->get_socket != NULL ? h->conn->callbacks->get_socket(h->conn) : NULL;
+    if (sock == NULL || sock->on_close.cb != http_on_conn_close)
+        return;
+    struct http_conn *c = sock->on_close.data;
+    if (c->linger_fd >= 0)
+        return;
+    /*
+     * h2o closes its descriptor when the answer is written (close_connection in lib/http1.c
+     * has a "TODO use lingering close"). A second descriptor keeps the socket open past that
+     * close - without a FIN or a reset - until http_on_conn_close hands it to
+     * http_linger_start. h2o removes its descriptor from epoll before closing it, so the
+     * event loop never sees the socket twice. When dup fails (out of descriptors) the close
+     * stays abrupt.
+     */
+    c->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
+}
+
+static void http_on_conn_close(void *data)
+{
+    struct http_conn *c = data;
+    struct http_worker *w = c->w;
+    int linger_fd = c->linger_fd;
+    h2o_linklist_unlink(&c->link);
+    free(c);
+    if (linger_fd >= 0 && !w->shutting_down) {
+        http_linger_start(w, linger_fd); /* keeps the slot until it ends */
+        return;
+    }
+    if (linger_fd >= 0)
+        close(linger_fd);
+    atomic_fetch_sub(&http_nconns, 1);
+    /* a slot or a descriptor is free again: retry now rather than at the back-off's end */
+    http_accept_resume(w);
+}
+
 static void http_on_accept(h2o_socket_t *listener, const char *err)
 {
     struct http_worker *w = listener->data;
     if (err != NULL)
         return;
     for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+        /* take the slot before accepting, so that workers accepting at once never pass the cap */
+        if (atomic_fetch_add(&http_nconns, 1) >= http_max_conns) {
+            atomic_fetch_sub(&http_nconns, 1);
+            http_accept_limit_log("max_connections", 0);
+            if (http_conns_evict_idle(w, 1, time_now_ms()) == 0) {
+                http_accept_pause(w);
+                return;
+            }
+            continue;
+        }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
+        if (sock == NULL) {
+            int e = errno; /* h2o returns right after accept4(2) failed */
+            atomic_fetch_sub(&http_nconns, 1);
+            switch (e) {
+            case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+            case EWOULDBLOCK:
+#endif
+                return; /* nothing more to accept */
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                /* the connection stays in the backlog; an idle one of ours makes room */
+                http_accept_limit_log("descriptors", e);
+                if (http_conns_evict_idle(w, 1, time_now_ms()) == 0) {
+                    http_accept_pause(w);
+                    return;
+                }
+                continue;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+            case EPERM:
+            case ENETDOWN:
+            case ENOPROTOOPT:
+            case EHOSTDOWN:
+            case ENONET:
+            case EHOSTUNREACH:
+            case EOPNOTSUPP:
+            case ENETUNREACH:
+                continue; /* that connection failed (accept(2): to be treated like EAGAIN and retried) */
+            default:
+                /* unexpected: a readable listener that keeps failing must not spin the loop */
+                http_accept_limit_log("accept_error", e);
+                http_accept_pause(w);
+                return;
+            }
+        }
+        struct http_conn *c = xcalloc(1, sizeof *c); /* zeroed: h2o links only unlinked nodes */
+        c->sock = sock;
+        c->linger_fd = -1;
+        c->w = w;
+        c->accepted_ms = time_now_ms();
+        h2o_linklist_insert(&w->conns, &c->link);
+        sock->on_close.cb = http_on_conn_close;
+        sock->on_close.data = c;
         h2o_accept(&w->accept_ctx, sock);
+        /* h2o_http1_accept has started reading a plain connection with its request reader
+         * (nothing is buffered yet, so nothing ran that could have closed it) */
+        if (w->h1_read_cb == NULL)
+            w->h1_read_cb = sock->_cb.read;
     }
 }
 
@@ -138,11 +479,15 @@ static void http_worker_begin_shutdown(struct http_worker *w)
     w->shutting_down = 1;
     w->deadline_ms = time_now_ms() + (int64_t)tg_cfg->shutdown_timeout_s * 1000;
     if (w->listener != NULL) {
-        h2o_socket_read_stop(w->listener);
+        if (!w->accept_paused)
+            h2o_socket_read_stop(w->listener);
         h2o_socket_close(w->listener); /* closes the fd: the kernel stops routing us connections */
         w->listener = NULL;
         w->listen_fd = -1;
     }
+    w->accept_paused = 0;
+    if (h2o_timeout_is_linked(&w->accept_backoff_entry))
+        h2o_timeout_unlink(&w->accept_backoff_entry);
     h2o_context_request_shutdown(&w->ctx);
     /*
      * libh2o 2.2.5's HTTP/1 has no request_shutdown hook, so an idle keep-alive connection
@@ -267,7 +612,18 @@ static void http_server_configure(struct http_server *s)
 {
     h2o_config_init(&s->gconf);
     s->gconf.server_name = h2o_iovec_init(H2O_STRLIT("tollgate"));
-    s->gconf.max_request_entity_size = HTTP_ENTITY_CEILING;
+    /* h2o enforces the body limit while reading: a Content-Length over it is refused before
+     * any of the body is read, a chunked body as soon as it reaches the limit (lib/http1.c
+     * compares with >=, so a chunked body may be one byte shorter than a sized one), both
+     * with 413 and the connection closed; fallback.c makes that 413 our JSON envelope. It
+     * is one process-wide number in libh2o 2.2.5, which holds a whole body in memory before
+     * a handler runs: a route may refuse less, never accept more. */
+    s->gconf.max_request_entity_size = (size_t)tg_cfg->max_body_bytes;
+    /* Cleartext HTTP/2 (h2c): libh2o 2.2.5 reaches it from HTTP/1 in two ways, both behind
+     * this one flag (lib/http1.c): an "Upgrade: h2c" request (process_request) and the
+     * prior-knowledge preface "PRI * HTTP/2.0" (handle_incoming_request); h2o's default is
+     * on. HTTP/2 over TLS (ALPN) needs an SSL context, which we never set. */
+    s->gconf.http1.upgrade_to_http2 = tg_cfg->http2_cleartext ? 1 : 0;
     s->gconf.http1.req_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.idle_timeout = (uint64_t)tg_cfg->http_timeout_s * 1000;
     s->gconf.http2.graceful_shutdown_timeout = (uint64_t)tg_cfg->shutdown_timeout_s * 1000;
@@ -277,6 +633,7 @@ static void http_server_configure(struct http_server *s)
     handler->on_req = http_dispatch_on_req;
     h2o_logger_t *logger = h2o_create_logger(path, sizeof *logger);
     logger->log_access = http_dispatch_on_log;
+    http_fallback_register(host);
 }
 
 static int http_worker_init(struct http_server *s, struct http_worker *w, unsigned index, char **err)
@@ -291,6 +648,12 @@ static int http_worker_init(struct http_server *s, struct http_worker *w, unsign
     h2o_multithread_register_receiver(w->ctx.queue, &w->store_rcv, http_on_store_done);
     h2o_timeout_init(w->loop, &w->tick, HTTP_TICK_MS);
     w->tick_entry.cb = http_on_tick;
+    h2o_linklist_init_anchor(&w->conns);
+    h2o_timeout_init(w->loop, &w->accept_backoff, HTTP_ACCEPT_BACKOFF_MS);
+    w->accept_backoff_entry.cb = http_on_accept_backoff;
+    h2o_multithread_register_receiver(w->ctx.queue, &w->evict, http_on_evict);
+    h2o_linklist_init_anchor(&w->lingering);
+    h2o_timeout_init(w->loop, &w->linger_timeout, HTTP_LINGER_MS);
     http_accesslog_init(&w->alog, 2);
     w->alog_on = s->access_log;
     w->metrics = s->metrics.w[index];
@@ -315,6 +678,12 @@ static void http_worker_dispose(struct http_worker *w)
     if (h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_unlink(&w->tick_entry);
     h2o_timeout_dispose(w->loop, &w->tick);
+    if (h2o_timeout_is_linked(&w->accept_backoff_entry))
+        h2o_timeout_unlink(&w->accept_backoff_entry);
+    h2o_timeout_dispose(w->loop, &w->accept_backoff);
+    while (!h2o_linklist_is_empty(&w->lingering))
+        http_linger_close(H2O_STRUCT_FROM_MEMBER(struct http_linger, link, w->lingering.next));
+    h2o_timeout_dispose(w->loop, &w->linger_timeout);
     if (w->listener != NULL)
         h2o_socket_close(w->listener);
     else if (w->listen_fd >= 0)
@@ -326,6 +695,7 @@ static void http_worker_dispose(struct http_worker *w)
     pool_receiver_dispose(w->ctx.queue, &w->jobs);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->store_rcv);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->evict);
     h2o_multithread_queue_t *queue = w->ctx.queue;
     h2o_context_dispose(&w->ctx);
     /* libh2o 2.2.5's h2o_multithread_destroy_queue (called by h2o_context_dispose) closes the
@@ -360,6 +730,7 @@ int http_server_run(void)
         goto cleanup;
     http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
     s->max_body = (size_t)tg_cfg->max_body_bytes;
+    http_max_conns = tg_cfg->max_connections > 0 ? tg_cfg->max_connections : 1;
     s->access_log = tg_cfg->access_log && log_enabled(LOG_INFO);
     s->nworkers = nw;
     s->workers = xcalloc(nw, sizeof *s->workers);

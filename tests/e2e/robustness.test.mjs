@@ -5,7 +5,7 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { startServer, invariantTest, assertError, assertStatus } from './lib/server.mjs';
+import { startServer, invariantTest, assertError, assertStatus, SECURITY_HEADERS } from './lib/server.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
 
 const MAX = 1024 * 1024;
@@ -85,6 +85,21 @@ function exactPath(srv, method, urlPath, { token, json } = {}) {
     req.on('error', reject);
     req.end(body);
   });
+/** A raw HTTP/1 response as {status, headers (a Headers), text, body (JSON or null)}. */
+function parseRaw(data, method, urlPath) {
+  const end = data.indexOf('\r\n\r\n');
+  const lines = data.slice(0, end).split('\r\n');
+  const headers = new Headers();
+  for (const l of lines.slice(1)) headers.append(l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim());
+  const len = Number(headers.get('content-length') ?? 0);
+  const text = data.slice(end + 4, end + 4 + len);
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  return { status: statusOf(data), headers, text, body, method, path: urlPath };
 }
 
 /** POSTs a body with node:http (so a server that answers early and closes is handled). */
@@ -205,29 +220,51 @@ describe('robustness', () => {
     assert.equal(typeof b.request_id, 'string');
   });
 
-  it('TG_MAX_BODY_BYTES boundary: MAX+1 -> 413, MAX -> not 413; chunked over the limit -> 413', async () => {
-    const over = await postBig(srv.port, '/api/v1/auth/login', MAX + 1);
-    assert.equal(over.status, 413, over.text.slice(0, 200));
-    assert.equal(JSON.parse(over.text).error.code, 'payload_too_large');
+  it('TG_MAX_BODY_BYTES is enforced while the body streams in: 413 JSON, connection closed, server alive', async () => {
+    const head = (extra) => `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}\r\n`;
+    // A Content-Length over the limit is refused from the head alone: not one body byte is
+    // sent, and the answer comes anyway (before, the server waited for the whole body).
+    const over = await raw(srv.port, head(`Content-Length: ${MAX + 1}\r\n`), 5000);
+    assert.equal(over.how, 'end', `answered and closed, not left waiting for the body: ${over.how}`);
+    const r = parseRaw(over.data, 'POST', '/api/v1/auth/login');
+    assertError(r, 413, 'payload_too_large', 'Content-Length MAX+1');
+    assert.equal(r.headers.get('connection'), 'close');
+    for (const h of SECURITY_HEADERS) assert.ok(r.headers.get(h), `${h} on h2o's 413`);
+    assert.equal(statusOf(over.data.slice(over.data.indexOf('\r\n\r\n') + 4)), null, 'nothing after the 413');
+    // A 10 MB Content-Length as well (a browser or SDK sends the body without waiting).
+    const big = await postBig(srv.port, '/api/v1/auth/login', 10 * 1024 * 1024);
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.connection, 'close');
+    // Exactly MAX is read and handled.
     const pad = 'x'.repeat(MAX - '{"email":"a@b.c","password":""}'.length);
     const exact = `{"email":"a@b.c","password":"${pad}"}`;
     assert.equal(Buffer.byteLength(exact), MAX);
-    const r = await jsonPost('/api/v1/auth/login', exact);
-    assert.ok([400, 401, 422].includes(r.status), `a body of exactly TG_MAX_BODY_BYTES is read: ${r.status}`);
-    // Chunked transfer encoding (no Content-Length).
-    const chunked = await new Promise((resolve, reject) => {
+    const ok = await jsonPost('/api/v1/auth/login', exact);
+    assert.ok([400, 401, 422].includes(ok.status), `a body of exactly TG_MAX_BODY_BYTES is read: ${ok.status}`);
+    // Chunked: cut off as soon as the decoded body reaches the limit, without the last chunk
+    // (libh2o 2.2.5 compares with >=, so a chunked body may be at most MAX - 1 bytes).
+    const chunk = (n, c = ' ') => `${n.toString(16)}\r\n${c.repeat(n)}\r\n`;
+    const cut = await raw(srv.port, [head('Transfer-Encoding: chunked\r\n'), chunk(MAX / 2), chunk(MAX / 2)], 5000);
+    assert.equal(cut.how, 'end', `chunked body cut off at the limit: ${cut.how}`);
+    assertError(parseRaw(cut.data, 'POST', '/api/v1/auth/login'), 413, 'payload_too_large', 'chunked MAX');
+    const under = `{"email":"a@b.c","password":"${'x'.repeat(MAX - 1 - '{"email":"a@b.c","password":""}'.length)}"}`;
+    const read = await raw(srv.port, [head('Transfer-Encoding: chunked\r\nConnection: close\r\n'), `${Buffer.byteLength(under).toString(16)}\r\n${under}\r\n0\r\n\r\n`], 5000);
+    assert.ok([400, 401, 422].includes(statusOf(read.data)), `a chunked body of MAX - 1 bytes is read: ${statusOf(read.data)}`);
+    // A client streaming a chunked body reads the 413 (lingering close: no reset).
+    const streamed = await new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: srv.port, path: '/api/v1/auth/login', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
         res.on('end', () => resolve({ status: res.statusCode, text }));
       });
       req.on('error', (e) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? null : reject(e)));
-      const chunk = Buffer.alloc(256 * 1024, 0x20);
-      for (let i = 0; i < 10; i++) req.write(chunk);
+      const c = Buffer.alloc(256 * 1024, 0x20);
+      for (let i = 0; i < 10; i++) req.write(c);
       req.end();
     });
-    assert.equal(chunked.status, 413, chunked.text.slice(0, 200));
-    assert.equal(JSON.parse(chunked.text).error.code, 'payload_too_large');
+    assert.equal(streamed.status, 413, streamed.text.slice(0, 200));
+    assert.equal(JSON.parse(streamed.text).error.code, 'payload_too_large');
+    assertStatus(await srv.get('/health'), 200);
   });
 
   it('wrong content type -> 415 unsupported_media_type', async () => {
