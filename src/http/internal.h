@@ -71,6 +71,7 @@ struct http_worker {
     int64_t deadline_ms;
     uint64_t drained;      /* requests that ended after shutdown began */
     uint64_t rng[2];       /* request-id generator state (xorshift128+) */
+    _Atomic int ready;     /* its loop, context and receivers exist (set on its own thread) */
     _Atomic int exited;
     struct http_peer_cache_entry peers[HTTP_PEER_CACHE];
     /* connection cap and accept back-off (server.c); loop thread only unless atomic */
@@ -98,6 +99,17 @@ struct http_server {
     size_t nworkers;
     size_t max_body;      /* TG_MAX_BODY_BYTES */
     int access_log;
+    /*
+     * Start and end of the workers' loops. Each worker creates and disposes of its h2o loop
+     * and context on its own thread (see http_worker_main), so the main thread and the
+     * workers meet twice: `go` once every worker is ready (run = 1) or start-up failed
+     * (run = 0); `dispose` once every worker has left its loop, with the verdict whether
+     * everything ended (clean) and may be freed.
+     */
+    pthread_mutex_t phase_mu;
+    pthread_cond_t phase_cv;
+    int go, run;
+    int dispose, clean;
 };
 
 extern struct http_server *http_srv;

@@ -530,16 +530,30 @@ static void http_on_store_done(h2o_multithread_receiver_t *rcv, h2o_linklist_t *
     http_worker_check_drained(w);
 }
 
+static void http_worker_setup_loop(struct http_server *s, struct http_worker *w);
+static void http_worker_dispose_loop(struct http_worker *w);
+static int http_phase_wait(struct http_server *s, const int *flag, const int *value);
+
 static void *http_worker_main(void *arg)
 {
     struct http_worker *w = arg;
-    w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    w->listener->data = w;
-    h2o_socket_read_start(w->listener, http_on_accept);
+    struct http_server *s = http_srv;
+    http_worker_setup_loop(s, w);
+    atomic_store(&w->ready, 1);
+    /* Accept only once every worker is ready: workers message each other (eviction at the
+     * connection cap, shutdown), which needs their receivers. */
+    if (http_phase_wait(s, &s->go, &s->run))
+        h2o_socket_read_start(w->listener, http_on_accept);
+    else
+        w->stop = 1;
     while (!w->stop)
         h2o_evloop_run(w->loop, INT32_MAX);
     http_accesslog_flush(&w->alog);
     atomic_store(&w->exited, 1);
+    /* The loop's memory is freed here, on its own thread, and only once every worker has
+     * stopped (nobody can message this loop any more) and nothing was left in flight. */
+    if (http_phase_wait(s, &s->dispose, &s->clean))
+        http_worker_dispose_loop(w);
     return NULL;
 }
 
@@ -636,9 +650,36 @@ static void http_server_configure(struct http_server *s)
     http_fallback_register(host);
 }
 
+/*
+ * The part of a worker set up on the main thread: what can fail with a message (the store
+ * connection) and what the writer needs (the executor).
+ */
 static int http_worker_init(struct http_server *s, struct http_worker *w, unsigned index, char **err)
 {
     w->index = index;
+    http_accesslog_init(&w->alog, 2);
+    w->alog_on = s->access_log;
+    w->metrics = s->metrics.w[index];
+    w->store = store_open(tg_cfg->database_url, err);
+    if (w->store == NULL)
+        return -1;
+    /* A loop never sleeps on a lock: a read that meets one answers 503 at once. */
+    store_set_nowait(w->store);
+    store_exec_init(&w->exec, w->store, s->writer, http_store_wake, w);
+    return 0;
+}
+
+/*
+ * The h2o side of a worker, created on the worker's own thread. libh2o 2.2.5 keeps socket
+ * buffers in per-thread recycling lists and every socket remembers the list of the thread
+ * that created it: a context created on the main thread gives each worker's
+ * multithread-queue socket the main thread's list, and two workers then recycle buffers
+ * through one unsynchronized list - under a steady stream of writer completions, two
+ * sockets end up reading into the same buffer (found with ThreadSanitizer and ASan under
+ * write load).
+ */
+static void http_worker_setup_loop(struct http_server *s, struct http_worker *w)
+{
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &s->gconf);
     w->accept_ctx.ctx = &w->ctx;
@@ -654,27 +695,14 @@ static int http_worker_init(struct http_server *s, struct http_worker *w, unsign
     h2o_multithread_register_receiver(w->ctx.queue, &w->evict, http_on_evict);
     h2o_linklist_init_anchor(&w->lingering);
     h2o_timeout_init(w->loop, &w->linger_timeout, HTTP_LINGER_MS);
-    http_accesslog_init(&w->alog, 2);
-    w->alog_on = s->access_log;
-    w->metrics = s->metrics.w[index];
-    w->store = store_open(tg_cfg->database_url, err);
-    if (w->store == NULL)
-        return -1;
-    /* A loop never sleeps on a lock: a read that meets one answers 503 at once. */
-    store_set_nowait(w->store);
-    store_exec_init(&w->exec, w->store, s->writer, http_store_wake, w);
-    return 0;
+    w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
 }
 
-/* Releases a worker whose loop has stopped with nothing left in flight. */
-static void http_worker_dispose(struct http_worker *w)
+/* Releases a worker's h2o loop and context, on the worker's own thread (see
+ * http_worker_setup_loop), once it has stopped with nothing left in flight. */
+static void http_worker_dispose_loop(struct http_worker *w)
 {
-    if (w->loop == NULL) {
-        if (w->listen_fd >= 0)
-            close(w->listen_fd);
-        w->listen_fd = -1;
-        return;
-    }
     if (h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_unlink(&w->tick_entry);
     h2o_timeout_dispose(w->loop, &w->tick);
@@ -688,6 +716,8 @@ static void http_worker_dispose(struct http_worker *w)
         h2o_socket_close(w->listener);
     else if (w->listen_fd >= 0)
         close(w->listen_fd);
+    w->listener = NULL;
+    w->listen_fd = -1;
     /* h2o_context_request_shutdown arms a one-second timer that re-sends HTTP/2 GOAWAYs; no
      * connection is left to send one to, and h2o_context_dispose asserts that no timer is. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -703,11 +733,50 @@ static void http_worker_dispose(struct http_worker *w)
     free(queue);
     h2o_evloop_destroy(w->loop);
     w->loop = NULL;
+}
+
+/* Releases the rest of a worker (main thread, after its thread was joined). */
+static void http_worker_dispose(struct http_worker *w)
+{
+    if (w->listen_fd >= 0)
+        close(w->listen_fd); /* its thread never started */
+    w->listen_fd = -1;
     if (w->store) {
         store_exec_dispose(&w->exec);
         store_close(w->store);
     }
     w->store = NULL;
+}
+
+/* Sets a phase flag under the lock and wakes every worker waiting for it. */
+static void http_phase_set(struct http_server *s, int *flag, int *value, int v)
+{
+    pthread_mutex_lock(&s->phase_mu);
+    *value = v;
+    *flag = 1;
+    pthread_cond_broadcast(&s->phase_cv);
+    pthread_mutex_unlock(&s->phase_mu);
+}
+
+/* Waits (on a worker thread, outside its loop) for a phase flag; returns its value. */
+static int http_phase_wait(struct http_server *s, const int *flag, const int *value)
+{
+    pthread_mutex_lock(&s->phase_mu);
+    while (!*flag)
+        pthread_cond_wait(&s->phase_cv, &s->phase_mu);
+    int v = *value;
+    pthread_mutex_unlock(&s->phase_mu);
+    return v;
+}
+
+/* Waits until the first n workers have created their loops (main thread: may sleep). */
+static void http_workers_wait_ready(struct http_server *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        while (!atomic_load(&s->workers[i].ready)) {
+            struct timespec pause = {0, 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
 }
 
 int http_server_run(void)
@@ -717,6 +786,8 @@ int http_server_run(void)
     size_t nw = (size_t)(tg_cfg->workers > 0 ? tg_cfg->workers : 1);
     struct http_server *s = xcalloc(1, sizeof *s);
     sigset_t sigs;
+    pthread_mutex_init(&s->phase_mu, NULL);
+    pthread_cond_init(&s->phase_cv, NULL);
     int port = tg_cfg->listen_port, clean = 1, started = 0;
 
     signal(SIGPIPE, SIG_IGN);
@@ -775,6 +846,8 @@ int http_server_run(void)
         s->workers[i].started = 1;
         started++;
     }
+    http_workers_wait_ready(s, (size_t)started);
+    http_phase_set(s, &s->go, &s->run, 1);
     {
         char addr[300], nbuf[16];
         snprintf(addr, sizeof addr, "%s:%d", tg_cfg->listen_host, port);
@@ -809,20 +882,26 @@ cleanup:
     if (err != NULL) {
         log_event(LOG_ERROR, "server_start_failed", "error", err, NULL);
         free(err);
-        /* workers that started must stop before anything is freed */
-        for (size_t i = 0; i < (size_t)started; i++)
-            h2o_multithread_send_message(&s->workers[i].control, &s->workers[i].control_msg);
+        /* workers that started leave before their loops run anything */
+        http_workers_wait_ready(s, (size_t)started);
+        http_phase_set(s, &s->go, &s->run, 0);
     }
     uint64_t drained = 0, abandoned = 0;
     for (size_t i = 0; s->workers && i < nw; i++) {
         struct http_worker *w = &s->workers[i];
-        if (w->started)
-            pthread_join(w->tid, NULL);
+        while (w->started && !atomic_load(&w->exited)) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
         drained += w->drained;
-        abandoned += w->in_flight + w->pending_jobs;
-        if (w->in_flight + w->pending_jobs > 0 || (w->loop && http_worker_conns_open(w)))
+        abandoned += w->in_flight + w->pending_jobs + w->exec.inflight;
+        if (w->in_flight + w->pending_jobs + w->exec.inflight > 0 || (w->loop && http_worker_conns_open(w)))
             clean = 0;
     }
+    http_phase_set(s, &s->dispose, &s->clean, clean);
+    for (size_t i = 0; s->workers && i < nw; i++)
+        if (s->workers[i].started)
+            pthread_join(s->workers[i].tid, NULL);
     http_srv = NULL;
     if (clean) {
         /* Everything ended: release it all so that leak checkers stay quiet. */
@@ -835,6 +914,8 @@ cleanup:
             h2o_config_dispose(&s->gconf);
         http_metrics_free(&s->metrics);
         http_router_free(&s->router);
+        pthread_cond_destroy(&s->phase_cv);
+        pthread_mutex_destroy(&s->phase_mu);
         free(s->workers);
         free(s);
     }
