@@ -224,9 +224,9 @@ void api_admin_user_get(struct req *r)
         res_error(r, TG_E_NOT_FOUND, "No such user.", NULL);
         return;
     }
-    struct user_get *g = xcalloc(1, sizeof *g);
+    struct user_get *g = api_call_new(r, sizeof *g, STORE_CALL_READ);
     snprintf(g->id, sizeof g->id, "%s", id);
-    api_submit(r, &g->base, STORE_CALL_READ, user_get_run, user_get_reply, NULL);
+    api_submit(r, &g->base, user_get_run, user_get_reply, NULL);
 }
 
 /* ---- PATCH /api/v1/admin/users/{id} ---- */
@@ -354,8 +354,8 @@ void api_admin_audit_log(struct req *r)
 
     if (api_page_params_or_reply(r, "aud", &limit, &cursor) != 0)
         return;
-    struct audit_list *l = xcalloc(1, sizeof *l);
+    struct audit_list *l = api_call_new(r, sizeof *l, STORE_CALL_READ);
     snprintf(l->cursor, sizeof l->cursor, "%s", cursor ? cursor : "");
     l->limit = limit;
-    api_submit(r, &l->base, STORE_CALL_READ, audit_list_run, audit_list_reply, audit_list_cleanup);
+    api_submit(r, &l->base, audit_list_run, audit_list_reply, audit_list_cleanup);
 }

@@ -66,23 +66,30 @@ void api_reply_store(struct req *r, enum store_rc rc, const char *what);
 
 /*
  * A store call made by a handler for itself (reads, mostly; writes with rules go through
- * domain/). Embed it first in a context struct allocated with xcalloc, fill the inputs, and
- * api_submit(): run() works on the store (maybe on another thread: inputs must be copies,
- * never request memory); reply() then runs on the loop with the request - unless the client
- * went away - and cleanup() (may be NULL) releases what the context holds. The context
- * itself is freed afterwards.
+ * domain/). Embed it first in a context struct, get that with api_call_new(), fill the
+ * inputs, and api_submit(): run() works on the store (maybe on another thread: inputs must
+ * be copies, never request memory); reply() then runs on the loop with the request - unless
+ * the client went away - and cleanup() (may be NULL) releases what the context holds.
  */
 struct api_call;
 typedef void (*api_reply_fn)(struct req *r, struct api_call *c);
 typedef void (*api_cleanup_fn)(struct api_call *c);
 struct api_call {
     struct store_call call;
-    struct req_ref *ref;
+    struct req_ref *ref;   /* while it waits (heap contexts) */
+    struct req *r;         /* request-memory contexts: the request itself */
+    int in_request;        /* allocated in request memory (inline reads) */
     api_reply_fn reply;
     api_cleanup_fn cleanup;
 };
-void api_submit(struct req *r, struct api_call *c, enum store_call_kind kind, store_run_fn run, api_reply_fn reply,
-                api_cleanup_fn cleanup);
+/*
+ * A zeroed context of `size` bytes (an api_call first) for a call of this kind. Reads that
+ * the store answers inline (SQLite) live in request memory - no allocation to free and no
+ * handle on the request, which the hot reads measured - anything else on the heap, where
+ * it may outlive its request.
+ */
+void *api_call_new(struct req *r, size_t size, enum store_call_kind kind);
+void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_fn reply, api_cleanup_fn cleanup);
 /* Replies 400 validation_failed with e's message and details {"field": e->field}. */
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */

@@ -114,23 +114,38 @@ void api_reply_session(struct req *r, int status, const struct user *u, const st
 static void api_call_done(struct store_call *sc)
 {
     struct api_call *c = (struct api_call *)sc;
-    struct req *r = req_ref_take(c->ref);
+    struct req *r = c->in_request ? c->r : req_ref_take(c->ref);
     if (r != NULL)
         c->reply(r, c);
     if (c->cleanup != NULL)
         c->cleanup(c);
-    free(c);
+    if (!c->in_request)
+        free(c);
 }
 
-void api_submit(struct req *r, struct api_call *c, enum store_call_kind kind, store_run_fn run, api_reply_fn reply,
-                api_cleanup_fn cleanup)
+void *api_call_new(struct req *r, size_t size, enum store_call_kind kind)
 {
+    struct api_call *c;
+    if (kind == STORE_CALL_READ && store_exec_reads_inline(req_exec(r))) {
+        c = req_alloc(r, size);
+        memset(c, 0, size);
+        c->in_request = 1;
+        c->r = r;
+    } else {
+        c = xcalloc(1, size);
+    }
     c->call.kind = kind;
+    return c;
+}
+
+void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_fn reply, api_cleanup_fn cleanup)
+{
     c->call.run = run;
     c->call.done = api_call_done;
     c->reply = reply;
     c->cleanup = cleanup;
-    c->ref = req_ref_new(r);
+    if (!c->in_request)
+        c->ref = req_ref_new(r);
     store_exec_submit(req_exec(r), &c->call);
 }
 

@@ -47,9 +47,9 @@ static void credits_get_reply(struct req *r, struct api_call *c)
 
 void api_credits_get(struct req *r)
 {
-    struct credits_get *g = xcalloc(1, sizeof *g);
+    struct credits_get *g = api_call_new(r, sizeof *g, STORE_CALL_READ);
     memcpy(g->user_id, req_principal(r)->user_id, sizeof g->user_id);
-    api_submit(r, &g->base, STORE_CALL_READ, credits_get_run, credits_get_reply, NULL);
+    api_submit(r, &g->base, credits_get_run, credits_get_reply, NULL);
 }
 
 static json_t *ledger_entry_json(const struct ledger_entry *e)
@@ -118,9 +118,9 @@ void api_credits_ledger(struct req *r)
 
     if (api_page_params_or_reply(r, "led", &limit, &cursor) != 0)
         return;
-    struct credits_ledger *l = xcalloc(1, sizeof *l);
+    struct credits_ledger *l = api_call_new(r, sizeof *l, STORE_CALL_READ);
     memcpy(l->user_id, req_principal(r)->user_id, sizeof l->user_id);
     snprintf(l->cursor, sizeof l->cursor, "%s", cursor ? cursor : "");
     l->limit = limit;
-    api_submit(r, &l->base, STORE_CALL_READ, credits_ledger_run, credits_ledger_reply, credits_ledger_cleanup);
+    api_submit(r, &l->base, credits_ledger_run, credits_ledger_reply, credits_ledger_cleanup);
 }

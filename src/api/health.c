@@ -45,6 +45,6 @@ static void ready_reply(struct req *r, struct api_call *c)
 
 void api_ready_get(struct req *r)
 {
-    struct ready_call *c = xcalloc(1, sizeof *c);
-    api_submit(r, &c->base, STORE_CALL_READ, ready_run, ready_reply, NULL);
+    struct ready_call *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
+    api_submit(r, &c->base, ready_run, ready_reply, NULL);
 }

@@ -54,9 +54,9 @@ static void me_get_reply(struct req *r, struct api_call *c)
 
 void api_me_get(struct req *r)
 {
-    struct me_get *m = xcalloc(1, sizeof *m);
+    struct me_get *m = api_call_new(r, sizeof *m, STORE_CALL_READ);
     snprintf(m->user_id, sizeof m->user_id, "%s", req_principal(r)->user_id);
-    api_submit(r, &m->base, STORE_CALL_READ, me_get_run, me_get_reply, NULL);
+    api_submit(r, &m->base, me_get_run, me_get_reply, NULL);
 }
 
 static void me_patch_done(void *arg, enum users_rc rc, const struct user *u)

@@ -15,6 +15,9 @@
  * transaction control that store/call.c and store/writer.c drive. */
 struct store_ops {
     const char *name; /* "sqlite" */
+    /* 1 when a read answers before store_exec_submit returns (an embedded database): callers
+     * may then keep a read's context in request memory (store_exec_reads_inline). */
+    int reads_inline;
     void (*close)(struct store *s);
     enum store_rc (*ping)(struct store *s);
     enum store_rc (*write_probe)(struct store *s, int64_t now);

@@ -33,6 +33,11 @@ void store_exec_dispose(struct store_exec *ex)
     pthread_mutex_destroy(&ex->mu);
 }
 
+int store_exec_reads_inline(const struct store_exec *ex)
+{
+    return ex->conn != NULL && ex->conn->ops->reads_inline;
+}
+
 void store_exec_submit(struct store_exec *ex, struct store_call *c)
 {
     c->exec = ex;

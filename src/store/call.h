@@ -85,6 +85,13 @@ void store_exec_dispose(struct store_exec *ex);
  */
 void store_exec_submit(struct store_exec *ex, struct store_call *c);
 
+/*
+ * 1 when reads on ex complete before store_exec_submit returns (SQLite): a caller may then
+ * keep a read's context in memory that ends with its request. Code must stay correct when
+ * this is 0 (a networked backend), which is why the call shape is asynchronous anyway.
+ */
+int store_exec_reads_inline(const struct store_exec *ex);
+
 /* Runs done() of every completed call queued for this loop. Call it on the loop thread when
  * woken, after consuming the wake (so that the next completion sends a new one). */
 void store_exec_drain(struct store_exec *ex);

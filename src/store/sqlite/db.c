@@ -493,6 +493,7 @@ static void sq_set_nowait(struct store *s)
 
 static const struct store_ops sq_ops = {
     .name = "sqlite",
+    .reads_inline = 1,
     .close = sq_store_close,
     .ping = sq_ping,
     .write_probe = sq_write_probe,
