@@ -60,10 +60,10 @@ static char *admin_adjust_render(const struct ledger_adjust *adj, const struct l
     json_t *credits = api_credits_json(&res->wallet, time_now_ms());
     if (credits == NULL)
         return NULL;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "user_id", adj->user_id, "ref_id",
-                             res->ref_id, "bucket", ledger_bucket_name(adj->bucket), "delta",
-                             (json_int_t)adj->delta, "old", (json_int_t)res->old_balance, "new",
-                             (json_int_t)res->new_balance, "credits", credits);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "user_id", adj->user_id, "ref_id", res->ref_id,
+                  "bucket", ledger_bucket_name(adj->bucket), "delta", (json_int_t)adj->delta, "old",
+                  (json_int_t)res->old_balance, "new", (json_int_t)res->new_balance, "credits", credits);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     *status = 200;
@@ -287,8 +287,8 @@ void api_admin_user_patch(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "role", "Give at least one of role and disabled.");
         return;
     }
-    users_admin_update(req_exec(r), req_principal(r)->user_id, id, role, disabled, req_client_ip(r), req_id(r),
-                       time_now_ms(), user_patch_done, req_ref_new(r));
+    users_admin_update(req_exec(r), req_principal(r)->user_id, id, role, disabled, req_client_ip(r),
+                       req_id(r), time_now_ms(), user_patch_done, req_ref_new(r));
 }
 
 static json_t *audit_json(const struct audit_entry *a)

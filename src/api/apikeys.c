@@ -29,7 +29,8 @@ static void apikeys_reply_error(struct req *r, enum apikeys_rc rc)
 {
     switch (rc) {
     case APIKEYS_LIMIT:
-        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.", NULL);
+        res_error(r, TG_E_UNPROCESSABLE, "You have 20 active API keys; revoke one before creating another.",
+                  NULL);
         break;
     case APIKEYS_STALE:
         /* Signed out, password changed or disabled since the token was issued. */
@@ -79,9 +80,9 @@ static void create_done(void *arg, const struct apikeys_created *res)
         apikeys_reply_error(r, res->rc);
         return;
     }
-    json_t *reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", res->key.id, "name", res->key.name, "prefix",
-                              res->key.prefix, "key", res->secret, "created_at",
-                              time_rfc3339(res->key.created_at, ts));
+    json_t *reply =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", res->key.id, "name", res->key.name, "prefix",
+                  res->key.prefix, "key", res->secret, "created_at", time_rfc3339(res->key.created_at, ts));
     /* The only time the key is ever shown: make sure nothing caches it. */
     res_header(r, "cache-control", "no-store");
     res_json(r, 201, reply);

@@ -84,7 +84,8 @@ static void register_hashed(struct req *r, void *arg)
         signin_free(ctx);
         return;
     }
-    signin_register_finish(req_exec(r), ctx, tg_cfg->signup_credits, time_now_ms(), register_done, req_ref_new(r));
+    signin_register_finish(req_exec(r), ctx, tg_cfg->signup_credits, time_now_ms(), register_done,
+                           req_ref_new(r));
 }
 
 void api_auth_register(struct req *r)
@@ -124,7 +125,8 @@ void api_auth_register(struct req *r)
     if (req_rate_limit_or_reply(r, RL_REGISTER_IP, ipk) != 0 ||
         req_rate_limit_or_reply(r, RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL) != 0)
         return;
-    req_defer(r, REQ_WORK_PASSWORD, signin_work, register_hashed, signin_register_new(email, display_name, pw, pw_len));
+    req_defer(r, REQ_WORK_PASSWORD, signin_work, register_hashed,
+              signin_register_new(email, display_name, pw, pw_len));
 }
 
 /* ---- login ---- */
@@ -141,9 +143,10 @@ static void login_done(void *arg, struct signin *ctx, const struct signin_result
             const struct user *u = signin_user(ctx);
             log_event(LOG_INFO, "login_failed", "request_id", req_id(r), "reason",
                       res->fail_reason ? res->fail_reason : "bad_password", NULL);
-            api_audit_then_error(r, "", "auth.login_failed", u ? "user" : "", u ? u->id : "",
-                                 json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
-                                 TG_E_INVALID_CREDENTIALS, NULL, NULL);
+            api_audit_then_error(
+                r, "", "auth.login_failed", u ? "user" : "", u ? u->id : "",
+                json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
+                TG_E_INVALID_CREDENTIALS, NULL, NULL);
             break;
         }
         case SIGNIN_UNAVAILABLE:
@@ -250,8 +253,8 @@ static void refresh_done(void *arg, struct session_refresh_result *res)
         log_event(LOG_WARN, "refresh_token_reuse", "request_id", req_id(r), "user_id", res->user.id, "ip",
                   req_client_ip(r), NULL);
         api_audit_then_error(r, "", "auth.refresh_reuse", "user", res->user.id,
-                             json_pack("{s:s}", "reason", "rotated_token_presented"), TG_E_INVALID_REFRESH, NULL,
-                             NULL);
+                             json_pack("{s:s}", "reason", "rotated_token_presented"), TG_E_INVALID_REFRESH,
+                             NULL, NULL);
         break;
     case REFRESH_UNKNOWN:
     case REFRESH_EXPIRED:

@@ -138,7 +138,8 @@ void *api_call_new(struct req *r, size_t size, enum store_call_kind kind)
     return c;
 }
 
-void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_fn reply, api_cleanup_fn cleanup)
+void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_fn reply,
+                api_cleanup_fn cleanup)
 {
     c->call.run = run;
     c->call.done = api_call_done;

@@ -78,7 +78,8 @@ static enum store_rc credits_ledger_run(struct store *s, struct store_call *c)
     l->entries = NULL;
     l->n = 0;
     /* One more than asked for tells whether another page exists without a second query. */
-    return store_ledger_list(s, l->user_id, l->cursor[0] ? l->cursor : NULL, l->limit + 1, &l->entries, &l->n);
+    return store_ledger_list(s, l->user_id, l->cursor[0] ? l->cursor : NULL, l->limit + 1, &l->entries,
+                             &l->n);
 }
 
 static void credits_ledger_reply(struct req *r, struct api_call *c)

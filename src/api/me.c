@@ -104,7 +104,8 @@ void api_me_patch(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "display_name", why);
         return;
     }
-    users_update_profile(req_exec(r), req_principal(r)->user_id, name, time_now_ms(), me_patch_done, req_ref_new(r));
+    users_update_profile(req_exec(r), req_principal(r)->user_id, name, time_now_ms(), me_patch_done,
+                         req_ref_new(r));
 }
 
 /* ---- password change ---- */
@@ -121,10 +122,11 @@ static void pwchange_done(void *arg, struct signin *ctx, const struct signin_res
             api_reply_session(r, 200, &res->user, &res->tokens);
             break;
         case SIGNIN_BAD_CREDENTIALS:
-            api_audit_then_error(r, u ? u->id : "", "auth.password_change_failed", "user", u ? u->id : "",
-                                 json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
-                                 TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
-                                 json_pack("{s:s}", "field", "current_password"));
+            api_audit_then_error(
+                r, u ? u->id : "", "auth.password_change_failed", "user", u ? u->id : "",
+                json_pack("{s:s}", "reason", res->fail_reason ? res->fail_reason : "bad_password"),
+                TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
+                json_pack("{s:s}", "field", "current_password"));
             break;
         case SIGNIN_UNAVAILABLE:
             res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
@@ -197,7 +199,7 @@ void api_me_password(struct req *r)
         api_reply_field(r, TG_E_WEAK_PASSWORD, "new_password", why);
         return;
     }
-    struct signin *ctx =
-        signin_password_new(req_principal(r)->user_id, cur, cur_len, next, next_len, req_client_ip(r), req_id(r));
+    struct signin *ctx = signin_password_new(req_principal(r)->user_id, cur, cur_len, next, next_len,
+                                             req_client_ip(r), req_id(r));
     signin_password_lookup(req_exec(r), ctx, pwchange_looked_up, req_ref_new(r));
 }

@@ -44,8 +44,7 @@ static enum apikeys_rc apikeys_from_store(enum store_rc rc)
 struct create_call {
     struct store_call call;
     int64_t token_epoch;
-    char ip[64];
-    char request_id[TG_ID_MAX];
+    struct audit_origin from;
     int64_t now_ms;
     struct apikeys_created res;
     apikeys_create_fn cb;
@@ -81,8 +80,8 @@ static enum store_rc create_run(struct store *s, struct store_call *c)
     if (details == NULL)
         return STORE_ERROR;
     struct audit_entry e;
-    audit_entry_fill(&e, u.id, "api_key.created", "api_key", a->res.key.id, a->ip, a->request_id, details,
-                     a->now_ms);
+    audit_entry_fill(&e, u.id, "api_key.created", "api_key", a->res.key.id, a->from.ip, a->from.request_id,
+                     details, a->now_ms);
     rc = store_audit_insert(s, &e);
     free(details);
     return rc;
@@ -127,15 +126,11 @@ void apikeys_create(struct store_exec *ex, const char *user_id, int64_t token_ep
     sha256(a->res.secret, APIKEYS_LEN, a->res.key.hash);
     a->res.key.created_at = now_ms;
     a->token_epoch = token_epoch;
-    snprintf(a->ip, sizeof a->ip, "%s", ip ? ip : "");
-    snprintf(a->request_id, sizeof a->request_id, "%s", request_id ? request_id : "");
+    audit_origin_set(&a->from, ip, request_id);
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = create_run;
-    a->call.done = create_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, create_run, create_done);
 }
 
 /* ---- list ---- */
@@ -173,10 +168,7 @@ void apikeys_list(struct store_exec *ex, const char *user_id, apikeys_list_fn cb
     snprintf(a->user_id, sizeof a->user_id, "%s", user_id);
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_READ;
-    a->call.run = list_run;
-    a->call.done = list_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_READ, list_run, list_done);
 }
 
 /* ---- revoke ---- */
@@ -185,8 +177,7 @@ struct revoke_call {
     struct store_call call;
     char user_id[TG_ID_MAX];
     char key_id[TG_ID_MAX];
-    char ip[64];
-    char request_id[TG_ID_MAX];
+    struct audit_origin from;
     int64_t now_ms;
     apikeys_rc_fn cb;
     void *arg;
@@ -199,8 +190,8 @@ static enum store_rc revoke_run(struct store *s, struct store_call *c)
     if (rc != STORE_OK)
         return rc;
     struct audit_entry e;
-    audit_entry_fill(&e, a->user_id, "api_key.revoked", "api_key", a->key_id, a->ip, a->request_id, NULL,
-                     a->now_ms);
+    audit_entry_fill(&e, a->user_id, "api_key.revoked", "api_key", a->key_id, a->from.ip, a->from.request_id,
+                     NULL, a->now_ms);
     return store_audit_insert(s, &e);
 }
 
@@ -220,13 +211,9 @@ void apikeys_revoke(struct store_exec *ex, const char *user_id, const char *key_
     struct revoke_call *a = xcalloc(1, sizeof *a);
     snprintf(a->user_id, sizeof a->user_id, "%s", user_id);
     snprintf(a->key_id, sizeof a->key_id, "%s", key_id);
-    snprintf(a->ip, sizeof a->ip, "%s", ip ? ip : "");
-    snprintf(a->request_id, sizeof a->request_id, "%s", request_id ? request_id : "");
+    audit_origin_set(&a->from, ip, request_id);
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = revoke_run;
-    a->call.done = revoke_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, revoke_run, revoke_done);
 }

@@ -39,8 +39,8 @@ enum apikeys_rc {
 
 struct apikeys_created {
     enum apikeys_rc rc;
-    struct api_key key;          /* stored form (id, name, prefix, created_at) */
-    char secret[APIKEYS_LEN + 1];/* the key itself: shown once, wiped after the callback */
+    struct api_key key;           /* stored form (id, name, prefix, created_at) */
+    char secret[APIKEYS_LEN + 1]; /* the key itself: shown once, wiped after the callback */
 };
 typedef void (*apikeys_create_fn)(void *arg, const struct apikeys_created *res);
 

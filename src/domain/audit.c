@@ -21,9 +21,15 @@ uint64_t audit_dropped_count(void)
     return atomic_load_explicit(&audit_dropped, memory_order_relaxed);
 }
 
-void audit_entry_fill(struct audit_entry *e, const char *actor_id, const char *action, const char *target_type,
-                      const char *target_id, const char *ip, const char *request_id, const char *details_json,
-                      int64_t now_ms)
+void audit_origin_set(struct audit_origin *o, const char *ip, const char *request_id)
+{
+    snprintf(o->ip, sizeof o->ip, "%s", ip ? ip : "");
+    snprintf(o->request_id, sizeof o->request_id, "%s", request_id ? request_id : "");
+}
+
+void audit_entry_fill(struct audit_entry *e, const char *actor_id, const char *action,
+                      const char *target_type, const char *target_id, const char *ip, const char *request_id,
+                      const char *details_json, int64_t now_ms)
 {
     memset(e, 0, sizeof *e);
     id_new(e->id, "aud");
@@ -75,8 +81,5 @@ void audit_event(struct store_exec *ex, const char *actor_id, const char *action
     a->arg = arg;
     a->details = xstrdup(details_json ? details_json : "{}");
     audit_entry_fill(&a->e, actor_id, action, target_type, target_id, ip, request_id, a->details, now_ms);
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = audit_run;
-    a->call.done = audit_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, audit_run, audit_done);
 }

@@ -17,14 +17,22 @@
 
 struct store_exec;
 
+/* Where a change came from, for its audit row: copied, so that it outlives the request. */
+struct audit_origin {
+    char ip[64];
+    char request_id[TG_ID_MAX];
+};
+/* Copies ip and request_id (NULL becomes "") into o. */
+void audit_origin_set(struct audit_origin *o, const char *ip, const char *request_id);
+
 /*
  * Fills e with a new "aud_" id and the given fields (NULL strings become ""; each is cut
  * to its field: they are ids, names and addresses the caller has already bounded).
  * details_json is borrowed (a JSON object text, or NULL for "{}").
  */
-void audit_entry_fill(struct audit_entry *e, const char *actor_id, const char *action, const char *target_type,
-                      const char *target_id, const char *ip, const char *request_id, const char *details_json,
-                      int64_t now_ms);
+void audit_entry_fill(struct audit_entry *e, const char *actor_id, const char *action,
+                      const char *target_type, const char *target_id, const char *ip, const char *request_id,
+                      const char *details_json, int64_t now_ms);
 
 /*
  * Writes a security event on its own (see above). Everything is copied. then(arg), when not

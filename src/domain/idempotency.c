@@ -83,7 +83,8 @@ enum store_rc idem_check_tx(struct store *s, struct idem *i)
     return STORE_OK;
 }
 
-enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body, int64_t now_ms)
+enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body,
+                           int64_t now_ms)
 {
     struct idem_record rec;
     memset(&rec, 0, sizeof rec);

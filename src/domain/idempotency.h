@@ -27,14 +27,14 @@ struct store;
 #define IDEM_KEY_MAX TG_REF_MAX
 
 struct idem {
-    char scope[TG_ID_MAX];               /* the caller's user id */
+    char scope[TG_ID_MAX]; /* the caller's user id */
     char key[IDEM_KEY_MAX + 1];
     unsigned char request_hash[32];
     /* outcomes of idem_check_tx */
-    int replay;                          /* the first answer is in status/body */
-    int mismatch;                        /* the key was used for another request */
+    int replay;   /* the first answer is in status/body */
+    int mismatch; /* the key was used for another request */
     int status;
-    char *body;                          /* heap; released by idem_reset / idem_clear */
+    char *body; /* heap; released by idem_reset / idem_clear */
 };
 
 /* 1 if key is 1..IDEM_KEY_MAX visible ASCII characters (it is echoed in logs and stored). */
@@ -49,7 +49,8 @@ void idem_init(struct idem *i, const char *scope, const char *key, const char *m
 enum store_rc idem_check_tx(struct store *s, struct idem *i);
 
 /* Inside the same transaction, after the change: stores the answer. */
-enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body, int64_t now_ms);
+enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body,
+                           int64_t now_ms);
 
 /* Copies src's key and hash into dst (outcomes cleared), for a context that outlives src. */
 void idem_copy(struct idem *dst, const struct idem *src);

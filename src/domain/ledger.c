@@ -152,9 +152,10 @@ static enum ledger_rc ledger_apply_tx(struct store *s, const struct ledger_op *o
     return ledger_from_store(store_ledger_apply(s, op, now_ms, before, after));
 }
 
-enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
-                               enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
-                               int64_t plan_expires_at, int64_t now_ms, struct wallet *after)
+enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket,
+                               int64_t amount, enum ledger_kind kind, const char *ref_type,
+                               const char *ref_id, const char *note, int64_t plan_expires_at, int64_t now_ms,
+                               struct wallet *after)
 {
     struct wallet w;
     struct ledger_op op = {
@@ -213,8 +214,7 @@ struct adjust_call {
     char actor_id[TG_ID_MAX];
     char user_id[TG_ID_MAX];
     char reason[TG_NOTE_MAX + 1];
-    char ip[64];
-    char request_id[TG_ID_MAX];
+    struct audit_origin from;
     char ref_id[TG_ID_MAX];
     struct ledger_adjust adj; /* points into the buffers above */
     int has_idem;
@@ -330,14 +330,13 @@ void ledger_admin_adjust(struct store_exec *ex, const struct ledger_adjust *adj,
     snprintf(a->actor_id, sizeof a->actor_id, "%s", adj->actor_id);
     snprintf(a->user_id, sizeof a->user_id, "%s", adj->user_id);
     snprintf(a->reason, sizeof a->reason, "%s", adj->reason);
-    snprintf(a->ip, sizeof a->ip, "%s", adj->ip ? adj->ip : "");
-    snprintf(a->request_id, sizeof a->request_id, "%s", adj->request_id ? adj->request_id : "");
+    audit_origin_set(&a->from, adj->ip, adj->request_id);
     a->adj = *adj;
     a->adj.actor_id = a->actor_id;
     a->adj.user_id = a->user_id;
     a->adj.reason = a->reason;
-    a->adj.ip = a->ip;
-    a->adj.request_id = a->request_id;
+    a->adj.ip = a->from.ip;
+    a->adj.request_id = a->from.request_id;
     id_new(a->ref_id, "adj");
     if (idem != NULL) {
         a->has_idem = 1;
@@ -347,8 +346,5 @@ void ledger_admin_adjust(struct store_exec *ex, const struct ledger_adjust *adj,
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = adjust_run;
-    a->call.done = adjust_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, adjust_run, adjust_done);
 }

@@ -67,9 +67,10 @@ int ledger_op_valid(const struct ledger_op *op);
  * written in the same transaction, so no concurrent credit can slip past). *after (may be
  * NULL) receives the wallet on LEDGER_OK.
  */
-enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
-                               enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
-                               int64_t plan_expires_at, int64_t now_ms, struct wallet *after);
+enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket,
+                               int64_t amount, enum ledger_kind kind, const char *ref_type,
+                               const char *ref_id, const char *note, int64_t plan_expires_at, int64_t now_ms,
+                               struct wallet *after);
 
 /*
  * Inside a write transaction: debits `amount` from user_id's wallet, plan credits first
@@ -89,19 +90,19 @@ struct ledger_adjust {
     const char *actor_id; /* the admin's user id */
     const char *user_id;  /* whose wallet */
     enum ledger_bucket bucket;
-    int64_t delta;               /* non-zero, |delta| <= LEDGER_MAX_AMOUNT */
-    const char *reason;          /* 1..TG_NOTE_MAX bytes; stored as the entry note and audited */
-    const char *ip;              /* for the audit row; may be NULL */
-    const char *request_id;      /* for the audit row; may be NULL */
+    int64_t delta;          /* non-zero, |delta| <= LEDGER_MAX_AMOUNT */
+    const char *reason;     /* 1..TG_NOTE_MAX bytes; stored as the entry note and audited */
+    const char *ip;         /* for the audit row; may be NULL */
+    const char *request_id; /* for the audit row; may be NULL */
 };
 
 /* What an admin adjustment did. */
 struct ledger_adjust_result {
     enum ledger_rc rc;
-    char ref_id[TG_ID_MAX];   /* the ledger entry's ref_id ("adj_...") */
-    int64_t old_balance;      /* the bucket before the change */
-    int64_t new_balance;      /* the bucket after the change */
-    struct wallet wallet;     /* the wallet now */
+    char ref_id[TG_ID_MAX]; /* the ledger entry's ref_id ("adj_...") */
+    int64_t old_balance;    /* the bucket before the change */
+    int64_t new_balance;    /* the bucket after the change */
+    struct wallet wallet;   /* the wallet now */
 };
 
 struct idem;
@@ -111,8 +112,8 @@ struct idem;
  * change it describes. Returns a heap string (caller frees) or NULL; *status is the HTTP
  * status.
  */
-typedef char *(*ledger_adjust_render_fn)(const struct ledger_adjust *adj, const struct ledger_adjust_result *res,
-                                         int *status);
+typedef char *(*ledger_adjust_render_fn)(const struct ledger_adjust *adj,
+                                         const struct ledger_adjust_result *res, int *status);
 typedef void (*ledger_adjust_fn)(void *arg, const struct ledger_adjust_result *res, const struct idem *idem);
 
 /*

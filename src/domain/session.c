@@ -84,7 +84,6 @@ static int session_copy(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-
 /* ---- account state: per-thread cache, invalidated by generation counters ---- */
 
 /*
@@ -258,13 +257,13 @@ static char *session_access_token(const struct user *u, int64_t now_ms)
 struct auth_call {
     struct store_call call;
     int api_key;
-    unsigned char hash[32];           /* API key: SHA-256 of the key */
-    char user_id[TG_ID_MAX];          /* JWT: the token's subject */
+    unsigned char hash[32];  /* API key: SHA-256 of the key */
+    char user_id[TG_ID_MAX]; /* JWT: the token's subject */
     int64_t token_epoch;
-    uint32_t gen;                     /* generation read before the store */
+    uint32_t gen; /* generation read before the store */
     int64_t now_ms;
-    struct api_key key;               /* out */
-    struct user user;                 /* out */
+    struct api_key key; /* out */
+    struct user user;   /* out */
     session_auth_fn cb;
     void *arg;
     struct store_exec *ex;
@@ -310,9 +309,9 @@ static void auth_done(struct store_call *c)
     } else if (c->rc != STORE_OK) {
         rc = AUTHN_UNAVAILABLE;
     } else if (a->api_key) {
-        rc = a->user.disabled ? AUTHN_INVALID
-                              : session_decide(a->user.id, a->user.auth_epoch, a->user.role, a->user.auth_epoch,
-                                               0, &p);
+        rc = a->user.disabled
+                 ? AUTHN_INVALID
+                 : session_decide(a->user.id, a->user.auth_epoch, a->user.role, a->user.auth_epoch, 0, &p);
         if (rc == AUTHN_OK) {
             snprintf(p.api_key_id, sizeof p.api_key_id, "%s", a->key.id);
             p.epoch = -1;
@@ -320,17 +319,15 @@ static void auth_done(struct store_call *c)
              * turn every request into a write. */
             if (a->key.last_used_at == 0 || a->now_ms - a->key.last_used_at >= SESSION_API_KEY_TOUCH_MS) {
                 struct touch_call *t = xcalloc(1, sizeof *t);
-                t->call.kind = STORE_CALL_WRITE;
-                t->call.run = touch_run;
-                t->call.done = touch_done;
                 memcpy(t->key_id, a->key.id, sizeof t->key_id);
                 t->now_ms = a->now_ms;
-                store_exec_submit(a->ex, &t->call);
+                store_exec_call(a->ex, &t->call, STORE_CALL_WRITE, touch_run, touch_done);
             }
         }
     } else {
         session_user_cache_put(&a->user, a->gen, a->now_ms);
-        rc = session_decide(a->user.id, a->token_epoch, a->user.role, a->user.auth_epoch, a->user.disabled, &p);
+        rc = session_decide(a->user.id, a->token_epoch, a->user.role, a->user.auth_epoch, a->user.disabled,
+                            &p);
     }
     session_auth_fn cb = a->cb;
     void *arg = a->arg;
@@ -370,14 +367,11 @@ void session_authenticate(struct store_exec *ex, const char *credential, size_t 
         a->token_epoch = epoch;
         a->gen = session_gen_load(user_id);
     }
-    a->call.kind = STORE_CALL_READ;
-    a->call.run = auth_run;
-    a->call.done = auth_done;
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
     a->ex = ex;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_READ, auth_run, auth_done);
     return;
 
 invalid:
@@ -463,7 +457,8 @@ static enum store_rc refresh_run(struct store *s, struct store_call *c)
     struct refresh_call *a = (struct refresh_call *)c;
     memset(&a->user, 0, sizeof a->user);
     a->user_id[0] = '\0';
-    enum store_rc rc = store_refresh_rotate(s, a->old_hash, &a->next.stored, a->now_ms, &a->outcome, a->user_id);
+    enum store_rc rc =
+        store_refresh_rotate(s, a->old_hash, &a->next.stored, a->now_ms, &a->outcome, a->user_id);
     if (rc != STORE_OK || a->outcome != REFRESH_ROTATED)
         return rc;
     rc = store_user_get(s, a->user_id, &a->user);
@@ -515,15 +510,12 @@ void session_refresh(struct store_exec *ex, const char *presented, int64_t now_m
         return;
     }
     struct refresh_call *a = xcalloc(1, sizeof *a);
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = refresh_run;
-    a->call.done = refresh_done;
     memcpy(a->old_hash, hash, sizeof hash);
     session_refresh_make(now_ms, &a->next);
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, refresh_run, refresh_done);
 }
 
 /* ---- logout ---- */
@@ -572,14 +564,11 @@ void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms
         return;
     }
     struct logout_call *a = xcalloc(1, sizeof *a);
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = logout_run;
-    a->call.done = logout_done;
     memcpy(a->hash, hash, sizeof hash);
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, logout_run, logout_done);
 }
 
 void session_tokens_free(struct session_tokens *t)

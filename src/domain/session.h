@@ -36,8 +36,8 @@ struct store_exec;
 
 enum authn_rc {
     AUTHN_OK = 0,
-    AUTHN_INVALID,      /* malformed, forged, expired, revoked, disabled, stale epoch: a 401 */
-    AUTHN_UNAVAILABLE,  /* the store failed: a 503, the credential may be fine */
+    AUTHN_INVALID,     /* malformed, forged, expired, revoked, disabled, stale epoch: a 401 */
+    AUTHN_UNAVAILABLE, /* the store failed: a 503, the credential may be fine */
 };
 
 typedef void (*session_auth_fn)(void *arg, enum authn_rc rc, const struct principal *p);
@@ -60,9 +60,9 @@ void session_user_changed(const char *user_id);
 
 /* Tokens handed to a client after sign-in, refresh, or registration. */
 struct session_tokens {
-    char *access_token;     /* caller frees with session_tokens_free() */
+    char *access_token; /* caller frees with session_tokens_free() */
     char *refresh_token;
-    int expires_in;         /* access token lifetime, seconds */
+    int expires_in; /* access token lifetime, seconds */
 };
 void session_tokens_free(struct session_tokens *t);
 
@@ -70,8 +70,8 @@ void session_tokens_free(struct session_tokens *t);
 
 /* A refresh token made before a transaction: the text for the client and the stored form. */
 struct session_new_refresh {
-    char text[64];                /* "rt_..." (46 chars) */
-    struct refresh_token stored;  /* id, hash, times; user and family filled by the issuer */
+    char text[64];               /* "rt_..." (46 chars) */
+    struct refresh_token stored; /* id, hash, times; user and family filled by the issuer */
 };
 /* Makes a fresh refresh token (random; call it outside run(), which may be repeated). */
 void session_refresh_make(int64_t now_ms, struct session_new_refresh *out);
@@ -116,6 +116,7 @@ typedef void (*session_rc_fn)(void *arg, enum store_rc rc);
  * that access tokens issued before stop working at once (other devices refresh silently).
  * Unknown tokens are not an error (logout is idempotent): rc STORE_OK.
  */
-void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms, session_rc_fn cb, void *arg);
+void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms, session_rc_fn cb,
+                    void *arg);
 
 #endif

@@ -25,24 +25,23 @@ struct signin {
     char email[TG_EMAIL_MAX + 1];
     char display_name[TG_NAME_MAX + 1];
     char user_id[TG_ID_MAX];
-    char *pw;          /* wiped and freed by signin_work */
+    char *pw; /* wiped and freed by signin_work */
     size_t pw_len;
-    char *next;        /* password change: the new password */
+    char *next; /* password change: the new password */
     size_t next_len;
     /* lookup */
     int have_user;
     struct user user;
     /* work */
-    int ok;            /* password matched (login, change) / hash made (register) */
+    int ok; /* password matched (login, change) / hash made (register) */
     int hash_ok;
-    char hash[PASSWORD_HASH_MAX];     /* register / change: the new hash */
+    char hash[PASSWORD_HASH_MAX]; /* register / change: the new hash */
     int rehashed;
     char new_hash[PASSWORD_HASH_MAX]; /* login: today's parameters */
     /* finish */
     int64_t signup_credits;
     int64_t now_ms;
-    char ip[64];               /* for audit rows written in a flow's transaction */
-    char request_id[TG_ID_MAX];
+    struct audit_origin from; /* for audit rows written in a flow's transaction */
     struct session_new_refresh nr;
     struct user issued;
     signin_fn cb;
@@ -174,8 +173,8 @@ static enum store_rc register_run(struct store *s, struct store_call *c)
     if (rc != STORE_OK)
         return rc;
     if (ctx->signup_credits > 0) {
-        enum ledger_rc lrc = ledger_grant_tx(s, u.id, BUCKET_PAID, ctx->signup_credits, LK_SIGNUP_GRANT, "user",
-                                             u.id, "signup grant", 0, ctx->now_ms, NULL);
+        enum ledger_rc lrc = ledger_grant_tx(s, u.id, BUCKET_PAID, ctx->signup_credits, LK_SIGNUP_GRANT,
+                                             "user", u.id, "signup grant", 0, ctx->now_ms, NULL);
         if (lrc != LEDGER_OK)
             return ledger_to_store(lrc);
     }
@@ -204,10 +203,7 @@ void signin_register_finish(struct store_exec *ex, struct signin *ctx, int64_t s
     ctx->now_ms = now_ms;
     id_new(ctx->user_id, "usr");
     session_refresh_make(now_ms, &ctx->nr);
-    ctx->call.kind = STORE_CALL_WRITE;
-    ctx->call.run = register_run;
-    ctx->call.done = register_done;
-    store_exec_submit(ex, &ctx->call);
+    store_exec_call(ex, &ctx->call, STORE_CALL_WRITE, register_run, register_done);
 }
 
 /* ---- lookups (login, password change) ---- */
@@ -243,10 +239,7 @@ static void signin_lookup(struct store_exec *ex, struct signin *ctx, signin_fn c
 {
     ctx->cb = cb;
     ctx->arg = arg;
-    ctx->call.kind = STORE_CALL_READ;
-    ctx->call.run = lookup_run;
-    ctx->call.done = lookup_done;
-    store_exec_submit(ex, &ctx->call);
+    store_exec_call(ex, &ctx->call, STORE_CALL_READ, lookup_run, lookup_done);
 }
 
 /* ---- login ---- */
@@ -269,8 +262,8 @@ void signin_login_lookup(struct store_exec *ex, struct signin *ctx, signin_fn cb
 static enum store_rc login_run(struct store *s, struct store_call *c)
 {
     struct signin *ctx = (struct signin *)c;
-    enum store_rc rc = session_issue_tx(s, ctx->user.id, ctx->user.password_hash, ctx->user.auth_epoch, &ctx->nr,
-                                        ctx->now_ms, &ctx->issued);
+    enum store_rc rc = session_issue_tx(s, ctx->user.id, ctx->user.password_hash, ctx->user.auth_epoch,
+                                        &ctx->nr, ctx->now_ms, &ctx->issued);
     if (rc != STORE_OK || !ctx->rehashed)
         return rc;
     /* Stronger parameters than the stored hash was made with: store the new hash, in the
@@ -307,10 +300,7 @@ void signin_login_finish(struct store_exec *ex, struct signin *ctx, int64_t now_
         return;
     }
     session_refresh_make(now_ms, &ctx->nr);
-    ctx->call.kind = STORE_CALL_WRITE;
-    ctx->call.run = login_run;
-    ctx->call.done = login_done;
-    store_exec_submit(ex, &ctx->call);
+    store_exec_call(ex, &ctx->call, STORE_CALL_WRITE, login_run, login_done);
 }
 
 /* ---- password change ---- */
@@ -320,8 +310,7 @@ struct signin *signin_password_new(const char *user_id, const char *cur, size_t 
 {
     struct signin *ctx = xcalloc(1, sizeof *ctx);
     ctx->kind = SIGNIN_PASSWORD;
-    snprintf(ctx->ip, sizeof ctx->ip, "%s", ip ? ip : "");
-    snprintf(ctx->request_id, sizeof ctx->request_id, "%s", request_id ? request_id : "");
+    audit_origin_set(&ctx->from, ip, request_id);
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", user_id);
     ctx->pw = signin_dup(cur, cur_len);
     ctx->pw_len = cur_len;
@@ -340,7 +329,8 @@ static enum store_rc password_run(struct store *s, struct store_call *c)
     struct signin *ctx = (struct signin *)c;
     /* Only over the hash that was verified: of two concurrent changes, the second finds the
      * first one's hash and fails (CONFLICT) instead of both succeeding. */
-    enum store_rc rc = store_user_set_password(s, ctx->user.id, ctx->user.password_hash, ctx->hash, ctx->now_ms);
+    enum store_rc rc =
+        store_user_set_password(s, ctx->user.id, ctx->user.password_hash, ctx->hash, ctx->now_ms);
     if (rc == STORE_OK)
         rc = store_refresh_revoke_user(s, ctx->user.id, ctx->now_ms);
     if (rc == STORE_OK)
@@ -349,8 +339,8 @@ static enum store_rc password_run(struct store *s, struct store_call *c)
         rc = session_issue_tx(s, ctx->user.id, ctx->hash, -1, &ctx->nr, ctx->now_ms, &ctx->issued);
     if (rc == STORE_OK) {
         struct audit_entry e;
-        audit_entry_fill(&e, ctx->user.id, "auth.password_changed", "user", ctx->user.id, ctx->ip, ctx->request_id,
-                         NULL, ctx->now_ms);
+        audit_entry_fill(&e, ctx->user.id, "auth.password_changed", "user", ctx->user.id, ctx->from.ip,
+                         ctx->from.request_id, NULL, ctx->now_ms);
         rc = store_audit_insert(s, &e);
     }
     return rc;
@@ -363,19 +353,22 @@ static void password_done(struct store_call *c)
     if (c->rc == STORE_OK)
         session_user_changed(ctx->user.id);
     if (rc == SIGNIN_ERROR)
-        log_event(LOG_ERROR, "password_change_failed_store", "user_id", ctx->user.id, "rc", store_rc_name(c->rc),
-                  NULL);
+        log_event(LOG_ERROR, "password_change_failed_store", "user_id", ctx->user.id, "rc",
+                  store_rc_name(c->rc), NULL);
     signin_reply(ctx, rc, rc == SIGNIN_BAD_CREDENTIALS ? "changed" : NULL);
 }
 
-void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t now_ms, signin_fn cb, void *arg)
+void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t now_ms, signin_fn cb,
+                            void *arg)
 {
     ctx->cb = cb;
     ctx->arg = arg;
     ctx->now_ms = now_ms;
     if (!ctx->have_user || !ctx->ok) {
         signin_reply(ctx, SIGNIN_BAD_CREDENTIALS,
-                     !ctx->have_user ? "unknown_user" : ctx->user.password_hash[0] ? "bad_password" : "no_password");
+                     !ctx->have_user              ? "unknown_user"
+                     : ctx->user.password_hash[0] ? "bad_password"
+                                                  : "no_password");
         return;
     }
     if (!ctx->hash_ok) {
@@ -384,8 +377,5 @@ void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t n
         return;
     }
     session_refresh_make(now_ms, &ctx->nr);
-    ctx->call.kind = STORE_CALL_WRITE;
-    ctx->call.run = password_run;
-    ctx->call.done = password_done;
-    store_exec_submit(ex, &ctx->call);
+    store_exec_call(ex, &ctx->call, STORE_CALL_WRITE, password_run, password_done);
 }

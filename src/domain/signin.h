@@ -23,11 +23,11 @@ struct store_exec;
 
 enum signin_rc {
     SIGNIN_OK = 0,
-    SIGNIN_EMAIL_TAKEN,        /* register: the address has an account */
-    SIGNIN_BAD_CREDENTIALS,    /* login / password change: wrong password, unknown or disabled
-                                * account, or the password changed while we were checking */
-    SIGNIN_UNAVAILABLE,        /* the store is busy or cannot write: retry (503) */
-    SIGNIN_ERROR,              /* logged; 500 */
+    SIGNIN_EMAIL_TAKEN,     /* register: the address has an account */
+    SIGNIN_BAD_CREDENTIALS, /* login / password change: wrong password, unknown or disabled
+                             * account, or the password changed while we were checking */
+    SIGNIN_UNAVAILABLE,     /* the store is busy or cannot write: retry (503) */
+    SIGNIN_ERROR,           /* logged; 500 */
 };
 
 struct signin;
@@ -35,10 +35,10 @@ struct signin;
 /* What a flow ended with; valid during the callback. */
 struct signin_result {
     enum signin_rc rc;
-    struct user user;              /* SIGNIN_OK: the account */
-    struct session_tokens tokens;  /* SIGNIN_OK: the new session (freed after the callback) */
-    const char *fail_reason;       /* BAD_CREDENTIALS: "unknown_email", "no_password",
-                                    * "bad_password", "disabled", "changed" (for the audit) */
+    struct user user;             /* SIGNIN_OK: the account */
+    struct session_tokens tokens; /* SIGNIN_OK: the new session (freed after the callback) */
+    const char *fail_reason;      /* BAD_CREDENTIALS: "unknown_email", "no_password",
+                                   * "bad_password", "disabled", "changed" (for the audit) */
 };
 typedef void (*signin_fn)(void *arg, struct signin *ctx, const struct signin_result *res);
 
@@ -80,7 +80,8 @@ void signin_login_finish(struct store_exec *ex, struct signin *ctx, int64_t now_
 struct signin *signin_password_new(const char *user_id, const char *cur, size_t cur_len, const char *next,
                                    size_t next_len, const char *ip, const char *request_id);
 void signin_password_lookup(struct store_exec *ex, struct signin *ctx, signin_fn cb, void *arg);
-void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t now_ms, signin_fn cb, void *arg);
+void signin_password_finish(struct store_exec *ex, struct signin *ctx, int64_t now_ms, signin_fn cb,
+                            void *arg);
 
 /* The account looked up by a login or password lookup (NULL when none): for audit rows. */
 const struct user *signin_user(const struct signin *ctx);

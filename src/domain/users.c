@@ -38,13 +38,12 @@ struct users_call {
     char actor_id[TG_ID_MAX];
     char target_id[TG_ID_MAX];
     char display_name[TG_NAME_MAX + 1];
-    char role[TG_ROLE_MAX];   /* "" keeps it */
-    int disabled;             /* -1 keeps it */
-    char ip[64];
-    char request_id[TG_ID_MAX];
+    char role[TG_ROLE_MAX]; /* "" keeps it */
+    int disabled;           /* -1 keeps it */
+    struct audit_origin from;
     int64_t now_ms;
-    int changed;              /* out: role or disabled changed */
-    struct user user;         /* out */
+    int changed;      /* out: role or disabled changed */
+    struct user user; /* out */
     users_fn cb;
     void *arg;
 };
@@ -70,8 +69,8 @@ static enum store_rc profile_run(struct store *s, struct store_call *c)
     return rc;
 }
 
-void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name, int64_t now_ms,
-                          users_fn cb, void *arg)
+void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name,
+                          int64_t now_ms, users_fn cb, void *arg)
 {
     struct users_call *a = xcalloc(1, sizeof *a);
     snprintf(a->target_id, sizeof a->target_id, "%s", user_id);
@@ -79,10 +78,7 @@ void users_update_profile(struct store_exec *ex, const char *user_id, const char
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = profile_run;
-    a->call.done = users_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, profile_run, users_done);
 }
 
 static enum store_rc admin_run(struct store *s, struct store_call *c)
@@ -116,8 +112,8 @@ static enum store_rc admin_run(struct store *s, struct store_call *c)
     if (details == NULL)
         return STORE_ERROR;
     struct audit_entry e;
-    audit_entry_fill(&e, a->actor_id, "user.update", "user", a->target_id, a->ip, a->request_id, details,
-                     a->now_ms);
+    audit_entry_fill(&e, a->actor_id, "user.update", "user", a->target_id, a->from.ip, a->from.request_id,
+                     details, a->now_ms);
     rc = store_audit_insert(s, &e);
     free(details);
     a->changed = role_changes || flag_changes;
@@ -137,15 +133,11 @@ void users_admin_update(struct store_exec *ex, const char *actor_id, const char 
     snprintf(a->target_id, sizeof a->target_id, "%s", target_id);
     snprintf(a->role, sizeof a->role, "%s", role ? role : "");
     a->disabled = disabled;
-    snprintf(a->ip, sizeof a->ip, "%s", ip ? ip : "");
-    snprintf(a->request_id, sizeof a->request_id, "%s", request_id ? request_id : "");
+    audit_origin_set(&a->from, ip, request_id);
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = admin_run;
-    a->call.done = users_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, admin_run, users_done);
 }
 
 /* ---- bootstrap ---- */
@@ -183,8 +175,8 @@ static enum store_rc bootstrap_run(struct store *s, struct store_call *c)
         u.created_at = u.updated_at = a->now_ms;
         rc = store_user_create(s, &u);
         if (rc == STORE_OK && a->signup_credits > 0) {
-            enum ledger_rc lrc = ledger_grant_tx(s, u.id, BUCKET_PAID, a->signup_credits, LK_SIGNUP_GRANT, "user",
-                                                 u.id, "signup grant", 0, a->now_ms, NULL);
+            enum ledger_rc lrc = ledger_grant_tx(s, u.id, BUCKET_PAID, a->signup_credits, LK_SIGNUP_GRANT,
+                                                 "user", u.id, "signup grant", 0, a->now_ms, NULL);
             rc = ledger_to_store(lrc);
         }
         a->res.created = 1;
@@ -233,7 +225,8 @@ static void bootstrap_done(struct store_call *c)
 }
 
 void users_bootstrap(struct store_exec *ex, const char *email, const char *display_name, const char *role,
-                     const char *hash, int64_t signup_credits, int64_t now_ms, users_bootstrap_fn cb, void *arg)
+                     const char *hash, int64_t signup_credits, int64_t now_ms, users_bootstrap_fn cb,
+                     void *arg)
 {
     struct bootstrap_call *a = xcalloc(1, sizeof *a);
     snprintf(a->email, sizeof a->email, "%s", email);
@@ -248,8 +241,5 @@ void users_bootstrap(struct store_exec *ex, const char *email, const char *displ
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;
-    a->call.kind = STORE_CALL_WRITE;
-    a->call.run = bootstrap_run;
-    a->call.done = bootstrap_done;
-    store_exec_submit(ex, &a->call);
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, bootstrap_run, bootstrap_done);
 }

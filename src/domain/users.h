@@ -23,8 +23,8 @@ enum users_rc {
 typedef void (*users_fn)(void *arg, enum users_rc rc, const struct user *u);
 
 /* Sets the display name (already normalized) of user_id and answers the account. */
-void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name, int64_t now_ms,
-                          users_fn cb, void *arg);
+void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name,
+                          int64_t now_ms, users_fn cb, void *arg);
 
 /*
  * An administrator's change to target_id: role ("user"/"admin", NULL keeps it) and disabled
@@ -56,6 +56,7 @@ typedef void (*users_bootstrap_fn)(void *arg, const struct users_bootstrap_resul
  * row.
  */
 void users_bootstrap(struct store_exec *ex, const char *email, const char *display_name, const char *role,
-                     const char *hash, int64_t signup_credits, int64_t now_ms, users_bootstrap_fn cb, void *arg);
+                     const char *hash, int64_t signup_credits, int64_t now_ms, users_bootstrap_fn cb,
+                     void *arg);
 
 #endif

@@ -96,7 +96,7 @@ struct req_ref_link {
 };
 
 struct req_ref {
-    struct req *r;             /* NULL once the request ended */
+    struct req *r; /* NULL once the request ended */
     struct http_worker *w;
     struct req_ref_link *link; /* in the request's pool; valid while r != NULL */
 };

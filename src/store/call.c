@@ -61,6 +61,15 @@ void store_exec_submit(struct store_exec *ex, struct store_call *c)
     c->done(c);
 }
 
+void store_exec_call(struct store_exec *ex, struct store_call *c, enum store_call_kind kind, store_run_fn run,
+                     store_done_fn done)
+{
+    c->kind = kind;
+    c->run = run;
+    c->done = done;
+    store_exec_submit(ex, c);
+}
+
 void store_exec_drain(struct store_exec *ex)
 {
     /* One take per wake: completions queued after it send a wake of their own, so the

@@ -64,8 +64,8 @@ struct store_exec {
     void *wake_arg;
     pthread_mutex_t mu; /* guards the three below: held for a few pointer moves only */
     struct store_call *done_head, *done_tail;
-    int wake_pending;   /* a wake was sent and the loop has not taken the queue since */
-    uint64_t inflight;  /* submitted and not yet done (loop thread only) */
+    int wake_pending;  /* a wake was sent and the loop has not taken the queue since */
+    uint64_t inflight; /* submitted and not yet done (loop thread only) */
 };
 
 /*
@@ -91,6 +91,10 @@ void store_exec_submit(struct store_exec *ex, struct store_call *c);
  * this is 0 (a networked backend), which is why the call shape is asynchronous anyway.
  */
 int store_exec_reads_inline(const struct store_exec *ex);
+
+/* Fills c's kind, run and done, then store_exec_submit(ex, c). */
+void store_exec_call(struct store_exec *ex, struct store_call *c, enum store_call_kind kind, store_run_fn run,
+                     store_done_fn done);
 
 /* Runs done() of every completed call queued for this loop. Call it on the loop thread when
  * woken, after consuming the wake (so that the next completion sends a new one). */

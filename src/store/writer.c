@@ -54,8 +54,8 @@ void store_note_write_result(enum store_rc rc)
             log_event(LOG_INFO, "store_writable", "msg", "the database accepts writes again", NULL);
     } else if (rc == STORE_UNAVAILABLE) {
         if (atomic_exchange(&store_write_ok, 0))
-            log_event(LOG_ERROR, "store_unwritable",
-                      "msg", "the database cannot write (disk full or I/O error): writes answer 503", NULL);
+            log_event(LOG_ERROR, "store_unwritable", "msg",
+                      "the database cannot write (disk full or I/O error): writes answer 503", NULL);
     }
 }
 
@@ -193,7 +193,8 @@ static void writer_run_batch(struct store_writer *w, struct store_call *list)
             return;
         }
         if (time_mono_ns() + delay >= deadline) {
-            log_event(LOG_WARN, "store_busy", "msg", "another process held the write lock past the budget", NULL);
+            log_event(LOG_WARN, "store_busy", "msg", "another process held the write lock past the budget",
+                      NULL);
             store_count_error();
             writer_fail_all(list, STORE_BUSY);
             return;

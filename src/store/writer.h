@@ -32,11 +32,11 @@ struct store_writer;
 
 /* Counters for /metrics (monotonic since start). */
 struct store_writer_stats {
-    uint64_t batches;       /* transactions committed or attempted */
-    uint64_t calls;         /* calls completed */
-    uint64_t busy_retries;  /* BEGIN or COMMIT retried because another process held the lock */
+    uint64_t batches;      /* transactions committed or attempted */
+    uint64_t calls;        /* calls completed */
+    uint64_t busy_retries; /* BEGIN or COMMIT retried because another process held the lock */
     uint64_t failed_commits;
-    uint64_t queued;        /* waiting right now */
+    uint64_t queued; /* waiting right now */
 };
 
 /*
