@@ -85,6 +85,8 @@ function exactPath(srv, method, urlPath, { token, json } = {}) {
     req.on('error', reject);
     req.end(body);
   });
+}
+
 /** A raw HTTP/1 response as {status, headers (a Headers), text, body (JSON or null)}. */
 function parseRaw(data, method, urlPath) {
   const end = data.indexOf('\r\n\r\n');
