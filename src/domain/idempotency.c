@@ -71,7 +71,7 @@ enum store_rc idem_check_tx(struct store *s, struct idem *i)
         return STORE_OK;
     if (rc != STORE_OK)
         return rc;
-    if (sodium_memcmp(rec.request_hash, i->request_hash, sizeof rec.request_hash) == 0) {
+    if (ct_equal(rec.request_hash, i->request_hash, sizeof rec.request_hash)) {
         i->replay = 1;
         i->status = rec.status;
         i->body = rec.body; /* moved */

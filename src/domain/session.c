@@ -167,9 +167,14 @@ static enum authn_rc session_decide(const char *user_id, int64_t token_epoch, co
         return AUTHN_INVALID;
     if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)
         return AUTHN_INVALID;
+    /* session_copy, not snprintf: this runs on every authenticated request, and printf was
+     * measurable there. Both strings come from our own fixed-size fields and fit. */
+    if (session_copy(out->user_id, sizeof out->user_id, user_id) != 0 ||
+        session_copy(out->role, sizeof out->role, role) != 0) {
+        memset(out, 0, sizeof *out);
+        return AUTHN_INVALID;
+    }
     out->authenticated = 1;
-    snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
-    snprintf(out->role, sizeof out->role, "%s", role);
     out->epoch = token_epoch;
     return AUTHN_OK;
 }
@@ -188,7 +193,7 @@ static int session_verify_jwt(const char *cred, size_t len, int64_t now_ms, char
     int64_t now_s = now_ms / 1000;
     struct session_token_slot *slot = session_token_slot(cred, len);
 
-    if (slot != NULL && slot->len == len && sodium_memcmp(slot->token, cred, len) == 0) {
+    if (slot != NULL && slot->len == len && ct_equal(slot->token, cred, len)) {
         if (slot->exp_s <= now_s || now_s < slot->not_before_s)
             return -1; /* the verdicts jwt_verify_hs256 gives: expired / not yet */
         memcpy(user_id, slot->user_id, TG_ID_MAX);
@@ -231,6 +236,14 @@ static int session_verify_jwt(const char *cred, size_t len, int64_t now_ms, char
 cleanup:
     json_decref(claims);
     return ret;
+}
+
+int session_token_known(const char *credential, size_t len, int64_t now_ms)
+{
+    const struct session_token_slot *slot = session_token_slot(credential, len);
+    int64_t now_s = now_ms / 1000;
+    return slot != NULL && slot->len == len && ct_equal(slot->token, credential, len) && slot->exp_s > now_s &&
+           now_s >= slot->not_before_s;
 }
 
 /* Signs a fresh access token for u. Returns a new string (caller frees) or NULL. */

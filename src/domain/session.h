@@ -52,6 +52,14 @@ void session_authenticate(struct store_exec *ex, const char *credential, size_t 
                           session_auth_fn cb, void *arg);
 
 /*
+ * 1 when credential is an access token this thread has already verified completely and
+ * that has not expired: it cannot be a guess, so the HTTP layer skips the failed-
+ * authentication budget check (a lock and an address lookup) for it. Does not decide
+ * whether the token may still be used; session_authenticate does.
+ */
+int session_token_known(const char *credential, size_t len, int64_t now_ms);
+
+/*
  * Tells the account-state caches of every thread that user_id changed (role, disabled,
  * epoch). Call it after the change is durable and before answering the request that made
  * it. Thread-safe and lock-free.

@@ -96,16 +96,19 @@ void http_auth_start(struct req *r, enum auth_level level)
         return;
     }
     /* An address that has spent its failed-authentication budget is refused before its
-     * credential is even looked at, so the budget really bounds guessing. */
-    char key[RATELIMIT_IP_KEY_MAX];
-    struct rl_result res;
-    http_auth_fail_key(r, key);
-    ratelimit_peek(RL_AUTH_FAIL, key, r->now_ms, &res);
-    if (!res.allowed) {
-        r->rl = res;
-        r->rl_set = 1;
-        res_error(r, TG_E_RATE_LIMITED, "Too many failed authentication attempts. Try again later.", NULL);
-        return;
+     * credential is even looked at, so the budget really bounds guessing - except for a token
+     * this thread has verified before, which is no guess (and is the hot path). */
+    if (!session_token_known(cred, len, r->now_ms)) {
+        char key[RATELIMIT_IP_KEY_MAX];
+        struct rl_result res;
+        http_auth_fail_key(r, key);
+        ratelimit_peek(RL_AUTH_FAIL, key, r->now_ms, &res);
+        if (!res.allowed) {
+            r->rl = res;
+            r->rl_set = 1;
+            res_error(r, TG_E_RATE_LIMITED, "Too many failed authentication attempts. Try again later.", NULL);
+            return;
+        }
     }
     session_authenticate(&r->w->exec, cred, len, r->now_ms, http_auth_done, req_ref_new(r));
 }

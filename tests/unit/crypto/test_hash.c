@@ -56,6 +56,21 @@ static void test_ct_equal(void)
     CHECK(ct_equal("abcdef", "abcdeg", 6) == 0, "ct_equal: last byte differs");
     CHECK(ct_equal("xbcdef", "abcdef", 6) == 0, "ct_equal: first byte differs");
     CHECK(ct_equal("a", "b", 0) == 1, "ct_equal: zero length is equal");
+    /* Every length 1..40 (whole words and tails) with one bit flipped at every position. */
+    unsigned char x[40], y[40];
+    int all = 1;
+    for (size_t n = 1; n <= sizeof x; n++)
+        for (size_t at = 0; at < n; at++)
+            for (int bit = 0; bit < 8; bit++) {
+                for (size_t i = 0; i < n; i++)
+                    x[i] = y[i] = (unsigned char)(i * 37 + n);
+                if (!ct_equal(x, y, n))
+                    all = 0;
+                y[at] ^= (unsigned char)(1u << bit);
+                if (ct_equal(x, y, n))
+                    all = 0;
+            }
+    CHECK(all, "ct_equal: any single differing bit in 1..40 bytes is found; equal buffers are equal");
 }
 
 static void test_random(void)
