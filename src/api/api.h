@@ -16,7 +16,7 @@
 
 #include "core/jsonv.h"
 #include "domain/session.h"
-#include "domain/types.h"
+#include "core/types.h"
 #include "http/http.h"
 #include "store/call.h"
 #include "store/store.h"

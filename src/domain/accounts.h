@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 
 /* Password length bounds in bytes. 256 keeps argon2id's input and our request sizes sane. */
 #define ACCOUNTS_PASSWORD_MIN_BYTES 8

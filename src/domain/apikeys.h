@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 
 struct store_exec;
 

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 
 struct store;
 struct store_exec;

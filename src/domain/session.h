@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 #include "store/store.h"
 
 struct store_exec;

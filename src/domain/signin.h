@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "domain/session.h"
-#include "domain/types.h"
+#include "core/types.h"
 
 struct store_exec;
 

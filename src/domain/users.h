@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 
 struct store_exec;
 

@@ -16,7 +16,7 @@
 
 #include "core/errors.h"
 #include "core/ids.h"
-#include "domain/types.h"
+#include "core/types.h"
 #include "domain/ratelimit.h"
 
 struct req;

@@ -13,7 +13,7 @@
 #include <h2o.h>
 
 #include "domain/ratelimit.h"
-#include "domain/types.h"
+#include "core/types.h"
 #include "http/accesslog.h"
 #include "http/http.h"
 #include "http/metrics.h"

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "domain/types.h"
+#include "core/types.h"
 
 enum store_rc {
     STORE_OK = 0,

@@ -1,11 +1,12 @@
 /*
- * types.h - plain data shared by domain/, store/ and api/ (no logic).
+ * types.h - plain data shared by domain/, store/ and api/ (no logic). It lives in core/ so
+ * that store/ includes nothing from domain/: the backends store these, the domain decides.
  *
  * Fixed-size buffers keep these structs copyable without ownership questions; the
  * bounds are the same limits the API validates input against.
  */
-#ifndef TG_DOMAIN_TYPES_H
-#define TG_DOMAIN_TYPES_H
+#ifndef TG_CORE_TYPES_H
+#define TG_CORE_TYPES_H
 
 #include <stdint.h>
 
