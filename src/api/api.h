@@ -90,6 +90,10 @@ struct api_call {
  */
 void *api_call_new(struct req *r, size_t size, enum store_call_kind kind);
 void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_fn reply, api_cleanup_fn cleanup);
+/* Replies for the store-side failures every sign-in flow shares: SIGNIN_UNAVAILABLE -> 503,
+ * anything else -> 500. (The rc is an enum signin_rc; the flows' own answers - email taken,
+ * bad credentials - are the caller's.) */
+void api_reply_signin_failure(struct req *r, int signin_rc);
 /* Replies 400 validation_failed with e's message and details {"field": e->field}. */
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */

@@ -66,11 +66,8 @@ static void register_done(void *arg, struct signin *ctx, const struct signin_res
         case SIGNIN_EMAIL_TAKEN:
             api_reply_field(r, TG_E_EMAIL_TAKEN, "email", NULL);
             break;
-        case SIGNIN_UNAVAILABLE:
-            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-            break;
         default:
-            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            api_reply_signin_failure(r, res->rc);
             break;
         }
     }
@@ -149,11 +146,8 @@ static void login_done(void *arg, struct signin *ctx, const struct signin_result
                 TG_E_INVALID_CREDENTIALS, NULL, NULL);
             break;
         }
-        case SIGNIN_UNAVAILABLE:
-            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-            break;
         default:
-            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            api_reply_signin_failure(r, res->rc);
             break;
         }
     }
@@ -178,7 +172,7 @@ static void login_looked_up(void *arg, struct signin *ctx, const struct signin_r
         return;
     }
     if (res->rc != SIGNIN_OK) {
-        res_error(r, res->rc == SIGNIN_UNAVAILABLE ? TG_E_UNAVAILABLE : TG_E_INTERNAL, NULL, NULL);
+        api_reply_signin_failure(r, res->rc);
         signin_free(ctx);
         return;
     }

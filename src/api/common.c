@@ -14,6 +14,7 @@
 #include "core/timeutil.h"
 #include "domain/audit.h"
 #include "domain/ledger.h"
+#include "domain/signin.h"
 
 void api_reply_store(struct req *r, enum store_rc rc, const char *what)
 {
@@ -32,6 +33,11 @@ void api_reply_store(struct req *r, enum store_rc rc, const char *what)
         res_error(r, TG_E_INTERNAL, NULL, NULL);
         return;
     }
+}
+
+void api_reply_signin_failure(struct req *r, int signin_rc)
+{
+    res_error(r, signin_rc == SIGNIN_UNAVAILABLE ? TG_E_UNAVAILABLE : TG_E_INTERNAL, NULL, NULL);
 }
 
 void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message)

@@ -128,11 +128,8 @@ static void pwchange_done(void *arg, struct signin *ctx, const struct signin_res
                 TG_E_INVALID_CREDENTIALS, "The current password is incorrect.",
                 json_pack("{s:s}", "field", "current_password"));
             break;
-        case SIGNIN_UNAVAILABLE:
-            res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-            break;
         default:
-            res_error(r, TG_E_INTERNAL, NULL, NULL);
+            api_reply_signin_failure(r, res->rc);
             break;
         }
     }
@@ -161,7 +158,7 @@ static void pwchange_looked_up(void *arg, struct signin *ctx, const struct signi
         if (res->rc == SIGNIN_BAD_CREDENTIALS)
             res_error(r, TG_E_INVALID_TOKEN, NULL, NULL); /* the account is gone or disabled */
         else
-            res_error(r, res->rc == SIGNIN_UNAVAILABLE ? TG_E_UNAVAILABLE : TG_E_INTERNAL, NULL, NULL);
+            api_reply_signin_failure(r, res->rc);
         signin_free(ctx);
         return;
     }

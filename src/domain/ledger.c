@@ -152,12 +152,27 @@ static enum ledger_rc ledger_apply_tx(struct store *s, const struct ledger_op *o
     return ledger_from_store(store_ledger_apply(s, op, now_ms, before, after));
 }
 
+/*
+ * Inside a write transaction: LEDGER_OVERFLOW when crediting amount would take the bucket
+ * past LEDGER_MAX_BALANCE. Read and then written in one transaction, which the writer
+ * serializes with every other write, so no concurrent credit can pass it at the same time.
+ */
+static enum ledger_rc ledger_headroom_tx(struct store *s, const char *user_id, enum ledger_bucket bucket,
+                                         int64_t amount)
+{
+    struct wallet w;
+    enum store_rc rc = store_wallet_get(s, user_id, &w);
+    if (rc != STORE_OK)
+        return ledger_from_store(rc);
+    int64_t bal = bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
+    return bal > LEDGER_MAX_BALANCE - amount ? LEDGER_OVERFLOW : LEDGER_OK;
+}
+
 enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger_bucket bucket,
                                int64_t amount, enum ledger_kind kind, const char *ref_type,
                                const char *ref_id, const char *note, int64_t plan_expires_at, int64_t now_ms,
                                struct wallet *after)
 {
-    struct wallet w;
     struct ledger_op op = {
         .user_id = user_id,
         .amount = amount,
@@ -174,14 +189,9 @@ enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger
         memset(after, 0, sizeof *after);
     if (!ledger_op_valid(&op))
         return LEDGER_INVALID;
-    /* Read and written in one transaction, which the writer serializes with every other
-     * write: no concurrent credit can pass this check at the same time. */
-    enum store_rc rc = store_wallet_get(s, user_id, &w);
-    if (rc != STORE_OK)
-        return ledger_from_store(rc);
-    int64_t bal = bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
-    if (bal > LEDGER_MAX_BALANCE - amount)
-        return LEDGER_OVERFLOW;
+    enum ledger_rc rc = ledger_headroom_tx(s, user_id, bucket, amount);
+    if (rc != LEDGER_OK)
+        return rc;
     return ledger_apply_tx(s, &op, now_ms, NULL, after);
 }
 
@@ -252,17 +262,9 @@ static enum store_rc adjust_run(struct store *s, struct store_call *c)
         .note = adj->reason,
     };
     if (adj->delta > 0) {
-        struct wallet w;
-        rc = store_wallet_get(s, adj->user_id, &w);
-        if (rc != STORE_OK) {
-            a->res.rc = ledger_from_store(rc);
-            return rc;
-        }
-        int64_t bal = adj->bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
-        if (bal > LEDGER_MAX_BALANCE - adj->delta) {
-            a->res.rc = LEDGER_OVERFLOW;
-            return STORE_ERROR;
-        }
+        a->res.rc = ledger_headroom_tx(s, adj->user_id, adj->bucket, adj->delta);
+        if (a->res.rc != LEDGER_OK)
+            return ledger_to_store(a->res.rc);
     }
     a->res.rc = ledger_apply_tx(s, &op, a->now_ms, &before, &after);
     if (a->res.rc != LEDGER_OK)

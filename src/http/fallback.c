@@ -30,24 +30,6 @@
 /* Where the filter leaves the request id for the logger (h2o's per-request env). */
 #define HTTP_FALLBACK_ID_ENV "tollgate.request_id"
 
-static h2o_iovec_t hn_x_request_id = {"x-request-id", 12};
-static h2o_iovec_t hn_csp = {"content-security-policy", 23};
-static h2o_iovec_t hn_xfo = {"x-frame-options", 15};
-static h2o_iovec_t hn_xcto = {"x-content-type-options", 22};
-static h2o_iovec_t hn_referrer = {"referrer-policy", 15};
-
-/* The same OWASP REST set that req.c puts on every JSON answer. */
-static const struct {
-    h2o_iovec_t *name; /* NULL: strict-transport-security (an h2o token) */
-    const char *value;
-} http_fallback_sec[] = {
-    {&hn_csp, "default-src 'none'; frame-ancestors 'none'"},
-    {NULL, "max-age=31536000; includeSubDomains"},
-    {&hn_xfo, "DENY"},
-    {&hn_xcto, "nosniff"},
-    {&hn_referrer, "strict-origin-when-cross-origin"},
-};
-
 /* Replaces the body h2o sends (one buffer, H2O_SEND_STATE_FINAL) with ours. */
 struct http_fallback_ostream {
     h2o_ostream_t super;
@@ -122,16 +104,9 @@ static void http_fallback_on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h
 
     /* h2o_send_error_generic left its text/plain type as the only header */
     req->res.status = tg_err_status(e);
-    req->res.reason = req->res.status == 413   ? "Payload Too Large"
-                      : req->res.status == 400 ? "Bad Request"
-                                               : "Error";
+    req->res.reason = http_reason(req->res.status);
     req->res.headers = (h2o_headers_t){NULL, 0, 0};
-    http_hdr_push(req, &hn_x_request_id, id, idlen);
-    for (size_t i = 0; i < sizeof http_fallback_sec / sizeof http_fallback_sec[0]; i++) {
-        h2o_iovec_t *name =
-            http_fallback_sec[i].name ? http_fallback_sec[i].name : &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
-        http_hdr_push(req, name, http_fallback_sec[i].value, strlen(http_fallback_sec[i].value));
-    }
+    http_hdr_push_identity(req, id, idlen, 0);
     http_hdr_push(req, &H2O_TOKEN_CONTENT_TYPE->buf, H2O_STRLIT("application/json; charset=utf-8"));
     http_hdr_push(req, &H2O_TOKEN_CACHE_CONTROL->buf, H2O_STRLIT("no-store"));
     req->res.content_length = body.len;

@@ -156,6 +156,12 @@ void http_res_header_static(struct req *r, const char *name, size_t nlen, const 
 /* Appends a response header slot; name and value must outlive the response (static strings,
  * h2o tokens' buf, or pool memory). name must be lower case. */
 void http_hdr_push(h2o_req_t *h, h2o_iovec_t *name, const char *v, size_t vlen);
+/* Adds X-Request-Id (id must outlive the response) and the security headers: the page set
+ * when document, else OWASP's REST set. The one home of both sets, for our answers and for
+ * the errors h2o answers itself (fallback.c). */
+void http_hdr_push_identity(h2o_req_t *h, const char *id, size_t idlen, int document);
+/* The reason phrase for status ("Not Found"). */
+const char *http_reason(int status);
 /* Formats this worker's next request id ("req_" + ULID layout) into out. */
 void http_reqid_new(struct http_worker *w, char out[TG_ID_MAX], int64_t now_ms);
 /* The h2o prefilter callback that marks our struct req (passes through). */

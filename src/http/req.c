@@ -68,7 +68,7 @@ static const struct http_sec_header http_sec_api[] = {
 
 static h2o_generator_t http_res_generator = {NULL, NULL};
 
-static const char *http_reason(int status)
+const char *http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -110,6 +110,17 @@ void http_hdr_push(h2o_req_t *h, h2o_iovec_t *name, const char *v, size_t vlen)
     x->name = name;
     x->orig_name = NULL;
     x->value = h2o_iovec_init(v, vlen);
+}
+
+void http_hdr_push_identity(h2o_req_t *h, const char *id, size_t idlen, int document)
+{
+    http_hdr_push(h, &hn_x_request_id, id, idlen);
+    const struct http_sec_header *sec = document ? http_sec_document : http_sec_api;
+    size_t nsec = document ? HTTP_SEC_MAX : sizeof http_sec_api / sizeof http_sec_api[0];
+    for (size_t i = 0; i < nsec; i++) {
+        h2o_iovec_t *name = sec[i].name ? sec[i].name : &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
+        http_hdr_push(h, name, sec[i].value.base, sec[i].value.len);
+    }
 }
 
 void http_res_header_static(struct req *r, const char *name, size_t nlen, const char *value, size_t vlen)
@@ -384,14 +395,8 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
     h->res.reason = http_reason(status);
 
     h2o_vector_reserve(&h->pool, &h->res.headers, h->res.headers.size + HTTP_SEC_MAX + 12);
-    http_hdr_push(h, &hn_x_request_id, r->id, strlen(r->id));
     int document = ctype != NULL && ctype_len >= 9 && strncasecmp(ctype, "text/html", 9) == 0;
-    const struct http_sec_header *sec = document ? http_sec_document : http_sec_api;
-    size_t nsec = document ? HTTP_SEC_MAX : sizeof http_sec_api / sizeof http_sec_api[0];
-    for (size_t i = 0; i < nsec; i++) {
-        h2o_iovec_t *name = sec[i].name ? sec[i].name : &H2O_TOKEN_STRICT_TRANSPORT_SECURITY->buf;
-        http_hdr_push(h, name, sec[i].value.base, sec[i].value.len);
-    }
+    http_hdr_push_identity(h, r->id, strlen(r->id), document);
     if (ctype != NULL)
         http_hdr_push(h, &H2O_TOKEN_CONTENT_TYPE->buf, ctype, ctype_len);
     if (json && h2o_find_header(&h->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) < 0)

@@ -123,21 +123,20 @@ void http_writer_metrics_render(struct sbuf *out)
     if (s == NULL || s->writer == NULL)
         return;
     store_writer_stats(s->writer, &st);
-    sbuf_printf(out, "# HELP tollgate_store_write_batches_total Write transactions (group commits) attempted.\n"
-                     "# TYPE tollgate_store_write_batches_total counter\ntollgate_store_write_batches_total %llu\n",
-                (unsigned long long)st.batches);
-    sbuf_printf(out, "# HELP tollgate_store_write_calls_total Write operations completed by the writer.\n"
-                     "# TYPE tollgate_store_write_calls_total counter\ntollgate_store_write_calls_total %llu\n",
-                (unsigned long long)st.calls);
-    sbuf_printf(out, "# HELP tollgate_store_busy_retries_total Waits for another process's write lock.\n"
-                     "# TYPE tollgate_store_busy_retries_total counter\ntollgate_store_busy_retries_total %llu\n",
-                (unsigned long long)st.busy_retries);
-    sbuf_printf(out, "# HELP tollgate_store_failed_commits_total Write transactions that did not commit.\n"
-                     "# TYPE tollgate_store_failed_commits_total counter\ntollgate_store_failed_commits_total %llu\n",
-                (unsigned long long)st.failed_commits);
-    sbuf_printf(out, "# HELP tollgate_store_write_queue Write operations waiting for the writer.\n"
-                     "# TYPE tollgate_store_write_queue gauge\ntollgate_store_write_queue %llu\n",
-                (unsigned long long)st.queued);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } rows[] = {
+        {"tollgate_store_write_batches_total", "counter", "Write transactions (group commits) attempted.", st.batches},
+        {"tollgate_store_write_calls_total", "counter", "Write operations completed by the writer.", st.calls},
+        {"tollgate_store_busy_retries_total", "counter", "Waits for another process's write lock.", st.busy_retries},
+        {"tollgate_store_failed_commits_total", "counter", "Write transactions that did not commit.",
+         st.failed_commits},
+        {"tollgate_store_write_queue", "gauge", "Write operations waiting for the writer.", st.queued},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        sbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,
+                    rows[i].type, rows[i].name, (unsigned long long)rows[i].value);
 }
 
 /* ---- per worker ---- */
