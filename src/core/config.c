@@ -98,6 +98,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_CORS_ORIGINS", CFG_ORIGIN_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CATALOG", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(catalog_path)},
     {"TG_SIGNUP_CREDITS", CFG_INT, 0, "8", 0, 1000000000, NULL, FIELD(signup_credits)},
+    /* Signup credits wait for a verified address, so that made-up addresses cannot farm them. */
+    {"TG_SIGNUP_CREDITS_REQUIRE_VERIFIED", CFG_BOOL, 0, "on", 0, 0, NULL, FIELD(signup_require_verified)},
+    /* Mail: the URL may carry credentials (smtp://user:pass@host:587), hence secret. Unset,
+     * mails are written to $TG_DATA_DIR/outbox/. */
+    {"TG_SMTP_URL", CFG_STRING, CFG_F_SECRET, NULL, 0, 0, NULL, FIELD(smtp_url)},
+    {"TG_SMTP_FROM", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(smtp_from)},
+    /* Link lifetimes: a day to verify (mail can be slow and read late), an hour to reset a
+     * password (the link is a credential for the account); never under a minute, at most
+     * 30 days / 1 day. */
+    {"TG_EMAIL_VERIFY_TTL", CFG_INT, 0, "86400", 60, 2592000, NULL, FIELD(email_verify_ttl_s)},
+    {"TG_PASSWORD_RESET_TTL", CFG_INT, 0, "3600", 60, 86400, NULL, FIELD(password_reset_ttl_s)},
     {"TG_RATE_LIMITS", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(rate_limits)},
     {"TG_SANDBOX", CFG_BOOL, CFG_F_DYNAMIC, NULL, 0, 0, NULL, FIELD(sandbox)},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer
@@ -1319,6 +1330,50 @@ static void cfg_dynamic_defaults(struct cfg_state *st)
     }
 }
 
+/*
+ * TG_SMTP_FROM: a bare address local@domain (no display name, no angle brackets), printable
+ * ASCII without blanks or the characters RFC 5322 gives a meaning to, so that it can be
+ * written into the From header and the SMTP envelope as it is. Returns 1 when acceptable.
+ */
+static int cfg_mail_address_ok(const char *a)
+{
+    const char *at = strchr(a, '@');
+    size_t n = strlen(a);
+    if (n < 3 || n > 254 || at == NULL || at == a || strchr(at + 1, '@') != NULL || at[1] == '\0' ||
+        strchr(at + 1, '.') == NULL || at[1] == '.' || a[n - 1] == '.')
+        return 0;
+    for (const char *p = a; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c >= 0x7f || strchr("<>()[]\\,;:\"", c) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * TG_SMTP_URL: smtp:// (STARTTLS) or smtps:// (implicit TLS), a host, printable ASCII
+ * without blanks. Whatever else is wrong (a bad port, a password with a raw '@') libcurl
+ * reports at the first mail, named in the log line; the value itself is never shown.
+ */
+static int cfg_smtp_url_ok(const char *u)
+{
+    const char *rest;
+    if (strncasecmp(u, "smtp://", 7) == 0)
+        rest = u + 7;
+    else if (strncasecmp(u, "smtps://", 8) == 0)
+        rest = u + 8;
+    else
+        return 0;
+    const char *host = strrchr(rest, '@'); /* after the credentials, if any */
+    host = host ? host + 1 : rest;
+    if (*host == '\0' || *host == '/' || *host == ':')
+        return 0;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
 /* Checks that need more than one option. */
 static int cfg_cross_checks(struct cfg_state *st, char **err)
 {
@@ -1336,6 +1391,21 @@ static int cfg_cross_checks(struct cfg_state *st, char **err)
     if (st->c.refresh_token_ttl_s <= st->c.access_token_ttl_s) {
         *err = xasprintf("TG_REFRESH_TOKEN_TTL: must be longer than TG_ACCESS_TOKEN_TTL (%d <= %d)",
                          st->c.refresh_token_ttl_s, st->c.access_token_ttl_s);
+        return -1;
+    }
+    if (st->c.smtp_url != NULL && !cfg_smtp_url_ok(st->c.smtp_url)) {
+        *err = xasprintf("TG_SMTP_URL: must look like smtp://host:587 (STARTTLS) or smtps://host:465, "
+                         "credentials as user:password@ (value not shown)");
+        return -1;
+    }
+    if (st->c.smtp_url != NULL && st->c.smtp_from == NULL) {
+        *err = xasprintf("TG_SMTP_URL: needs TG_SMTP_FROM, the sender address of the mails");
+        return -1;
+    }
+    if (st->c.smtp_from != NULL && !cfg_mail_address_ok(st->c.smtp_from)) {
+        char shown[80];
+        *err = xasprintf("TG_SMTP_FROM: '%s' must be a bare address like no-reply@example.com",
+                         cfg_show(st->c.smtp_from, strlen(st->c.smtp_from), shown));
         return -1;
     }
     if (strcmp(st->vals[cfg_index("TG_STORAGE")], "s3") == 0) {

@@ -38,6 +38,11 @@ struct tg_config {
     size_t n_cors_origins;
     char *catalog_path;       /* TG_CATALOG or NULL */
     int64_t signup_credits;   /* TG_SIGNUP_CREDITS (8), 0..1e9 */
+    int signup_require_verified; /* TG_SIGNUP_CREDITS_REQUIRE_VERIFIED on/off (on) */
+    char *smtp_url;           /* TG_SMTP_URL smtp(s)://[user:pass@]host[:port] or NULL (outbox) */
+    char *smtp_from;          /* TG_SMTP_FROM: sender address; set whenever smtp_url is */
+    int email_verify_ttl_s;   /* TG_EMAIL_VERIFY_TTL (86400): verification links */
+    int password_reset_ttl_s; /* TG_PASSWORD_RESET_TTL (3600): password reset links */
     char *rate_limits;        /* TG_RATE_LIMITS raw spec or NULL (defaults) */
     int sandbox;              /* TG_SANDBOX on/off (on unless a real provider is configured) */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */

@@ -34,3 +34,20 @@ char *time_rfc3339(int64_t ms, char out[32])
              (unsigned)tm.tm_sec % 100u, (unsigned)frac % 1000u);
     return out;
 }
+
+char *time_rfc5322(int64_t ms, char out[32])
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t secs = (time_t)(ms / 1000);
+    if (ms % 1000 < 0)
+        secs -= 1;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000u;
+    snprintf(out, 32, "%s, %02u %s %04u %02u:%02u:%02u +0000", days[(unsigned)tm.tm_wday % 7u],
+             (unsigned)tm.tm_mday % 100u, months[(unsigned)tm.tm_mon % 12u], year, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+    return out;
+}

@@ -14,4 +14,8 @@ int64_t time_mono_ns(void);
  * Returns out. */
 char *time_rfc3339(int64_t ms, char out[32]);
 
+/* Formats ms since epoch as an RFC 5322 date in UTC, "Sun, 22 Nov 2026 02:43:17 +0000"
+ * (English names, whatever the C locale), into out (at least 32 bytes). Returns out. */
+char *time_rfc5322(int64_t ms, char out[32]);
+
 #endif

@@ -6,47 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 /* The six ASCII whitespace bytes of C's isspace() in the "C" locale. Spelled out because
  * isspace() depends on the locale and is undefined for negative chars. */
 static int acc_is_ascii_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/*
- * Decodes one UTF-8 sequence at s (n bytes available). Returns its length (1..4) and the
- * code point in *cp, or 0 for anything RFC 3629 forbids: overlong forms, surrogates,
- * code points above U+10FFFF, truncated sequences, stray continuation bytes.
- */
-static size_t acc_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1Fu, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0; /* continuation byte, 0xC0/0xC1 (always overlong) or 0xF5.. */
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
 }
 
 /* Unicode White_Space code points (Unicode 15 PropList.txt). */
@@ -269,7 +235,7 @@ int accounts_password_check(const char *pw, size_t len, const char **reason)
     }
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t k = acc_utf8_next(p + i, len - i, &cp);
+        size_t k = utf8_next(p + i, len - i, &cp);
         if (k == 0 || cp == 0) {
             why = "The password must be valid UTF-8 text.";
             goto cleanup;
@@ -334,7 +300,7 @@ int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], c
     start = n, end = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = acc_utf8_next(s + i, n - i, &cp);
+        size_t k = utf8_next(s + i, n - i, &cp);
         if (k == 0) {
             why = "The name must be valid UTF-8 text.";
             goto cleanup;
@@ -356,8 +322,8 @@ int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], c
      * before (a space, the start of the name, a visible character, a joiner, a selector). */
     enum { ACC_EDGE, ACC_VISIBLE, ACC_JOINER, ACC_SELECTOR } prev = ACC_EDGE;
     for (size_t i = start; i < end;) {
-        uint32_t cp = 0; /* set by acc_utf8_next; GCC -O3 cannot see that */
-        size_t k = acc_utf8_next(s + i, end - i, &cp);
+        uint32_t cp = 0; /* set by utf8_next; GCC -O3 cannot see that */
+        size_t k = utf8_next(s + i, end - i, &cp);
         if (acc_is_control(cp) || cp == 0x2028 || cp == 0x2029) {
             why = "The name must not contain control characters or line breaks.";
             goto cleanup;
@@ -400,4 +366,117 @@ cleanup:
     if (reason)
         *reason = why;
     return ret;
+}
+
+/* ---- locale ---- */
+
+int accounts_locale_valid(const char *s)
+{
+    return s != NULL && (strcmp(s, ACCOUNTS_LOCALE_ZH) == 0 || strcmp(s, ACCOUNTS_LOCALE_EN) == 0);
+}
+
+static int acc_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Parses a qvalue (RFC 9110 12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) of [s, e) into
+ * thousandths. Returns -1 when malformed.
+ */
+static int acc_qvalue(const char *s, const char *e)
+{
+    if (s == e || (*s != '0' && *s != '1'))
+        return -1;
+    int v = (*s - '0') * 1000, scale = 100;
+    const char *p = s + 1;
+    if (p < e) {
+        if (*p != '.' || e - p > 4)
+            return -1;
+        for (p++; p < e; p++, scale /= 10) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            v += (*p - '0') * scale;
+        }
+    }
+    return v > 1000 ? -1 : v;
+}
+
+/*
+ * Judges one element [s, e) of the list: its language range must be 1*8ALPHA *("-"
+ * 1*8alphanum) or "*"; of its parameters only q counts. Returns the q-value in thousandths
+ * (-1 when malformed or "*"), and *zh says whether the primary subtag is "zh".
+ */
+static int acc_lang_item(const char *s, const char *e, int *zh)
+{
+    const char *semi = memchr(s, ';', (size_t)(e - s));
+    const char *re = semi ? semi : e;
+    while (re > s && (re[-1] == ' ' || re[-1] == '\t'))
+        re--;
+    *zh = 0;
+    if (re - s == 1 && *s == '*')
+        return -1;
+    size_t sub = 0; /* length of the current subtag */
+    int first = 1;  /* in the primary subtag: letters only */
+    for (const char *p = s; p < re; p++) {
+        if (*p == '-') {
+            if (sub == 0)
+                return -1;
+            first = 0;
+            sub = 0;
+            continue;
+        }
+        if (!(acc_alpha(*p) || (!first && *p >= '0' && *p <= '9')) || ++sub > 8)
+            return -1;
+    }
+    if (sub == 0)
+        return -1;
+    *zh = (re - s == 2 || (re - s > 2 && s[2] == '-')) && (s[0] | 0x20) == 'z' && (s[1] | 0x20) == 'h';
+    int q = 1000;
+    for (const char *p = semi; p != NULL && p < e;) {
+        const char *next = memchr(p + 1, ';', (size_t)(e - p - 1));
+        const char *pe = next ? next : e;
+        const char *a = p + 1;
+        while (a < pe && (*a == ' ' || *a == '\t'))
+            a++;
+        const char *b = pe;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b - a >= 2 && (a[0] | 0x20) == 'q' && a[1] == '=') {
+            q = acc_qvalue(a + 2, b);
+            if (q < 0)
+                return -1;
+        }
+        p = next;
+    }
+    return q;
+}
+
+const char *accounts_locale_pick(const char *al)
+{
+    if (al == NULL)
+        return ACCOUNTS_LOCALE_EN;
+    size_t len = strnlen(al, ACCOUNTS_ACCEPT_LANGUAGE_MAX);
+    const char *end = al + len;
+    int best_q = 0, best_zh = 0;
+    for (const char *s = al; s < end;) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *e = comma ? comma : end;
+        const char *b = s;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            b++;
+        const char *t = e;
+        while (t > b && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        int zh = 0;
+        int q = b < t ? acc_lang_item(b, t, &zh) : -1;
+        if (q > best_q) {
+            best_q = q;
+            best_zh = zh;
+        }
+        if (comma == NULL)
+            break;
+        s = comma + 1;
+    }
+    return best_zh ? ACCOUNTS_LOCALE_ZH : ACCOUNTS_LOCALE_EN;
 }

@@ -56,4 +56,22 @@ int accounts_password_check(const char *pw, size_t len, const char **reason);
  */
 int accounts_display_name_normalize(const char *in, char out[TG_NAME_MAX + 1], const char **reason);
 
+/* The locales mails (and the web UI) come in. */
+#define ACCOUNTS_LOCALE_ZH "zh-CN"
+#define ACCOUNTS_LOCALE_EN "en-US"
+/* The part of an Accept-Language header looked at: real ones are under 200 bytes. */
+#define ACCOUNTS_ACCEPT_LANGUAGE_MAX 1024
+
+/* 1 when s is exactly "zh-CN" or "en-US" (a locale a client may ask for), else 0. */
+int accounts_locale_valid(const char *s);
+
+/*
+ * The locale for an account from an Accept-Language header value (RFC 9110 12.5.4; NULL
+ * when absent): the language range with the highest q-value wins (the first of equals;
+ * "*", q=0 and malformed entries are skipped). A Chinese range (zh, zh-CN, zh-TW, zh-Hans,
+ * ...) gives "zh-CN", anything else - or nothing usable - "en-US". Only the first
+ * ACCOUNTS_ACCEPT_LANGUAGE_MAX bytes are read. Returns one of the two static strings.
+ */
+const char *accounts_locale_pick(const char *accept_language);
+
 #endif

@@ -95,6 +95,9 @@ struct rl_pol {
  *    expired access token costs one 401 before the refresh), so 20 a minute is never
  *    reached by honest use, while a stolen-key list or a token forger gets one try per 3 s
  *    per address and the HTTP layer stops paying for the lookups beyond that.
+ *  - mail_address 3/1h: password-reset mails to one address, whoever asks and whether or
+ *    not an account has it (so the limit tells nothing either). Three let someone retry a
+ *    mail that went to spam twice; beyond that nobody can use us to flood a mailbox.
  */
 static const struct {
     const char *name;
@@ -109,6 +112,7 @@ static const struct {
     [RL_REGISTER_IP] = {"register_ip", 5, 3600},
     [RL_REGISTER_GLOBAL] = {"register_global", 60, 60},
     [RL_AUTH_FAIL] = {"auth_fail", 20, 60},
+    [RL_MAIL_ADDRESS] = {"mail_address", 3, 3600},
 };
 
 static struct rl_shard rl_shards[RL_SHARDS];

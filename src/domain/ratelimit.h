@@ -26,6 +26,8 @@ enum rl_policy {
                            counted under RATELIMIT_KEY_GLOBAL */
     RL_AUTH_FAIL,       /* auth_fail: 20 failed authentications (bad access token, bad API
                            key) per minute per client address; see ratelimit_peek() */
+    RL_MAIL_ADDRESS,    /* mail_address: 3 password-reset mails per hour per address,
+                           keyed "mail:<normalized address>" */
     RL__COUNT
 };
 

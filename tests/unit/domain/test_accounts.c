@@ -290,11 +290,67 @@ static void test_display_name_bidi(void)
     CHECK(all, "every bidi control and line/paragraph separator is refused at start, middle and end");
 }
 
+/* Accept-Language -> the account's locale: the range with the highest q wins. */
+static void test_locale(void)
+{
+    static const struct {
+        const char *header, *want;
+    } cases[] = {
+        {NULL, "en-US"},
+        {"", "en-US"},
+        {"zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"},
+        {"zh", "zh-CN"},
+        {"ZH-tw", "zh-CN"},
+        {"zh-Hant-HK", "zh-CN"},
+        {"zh-Hans", "zh-CN"},
+        {"en-US,en;q=0.9", "en-US"},
+        {"en;q=0.5, zh;q=0.6", "zh-CN"},
+        {"en;q=0.6, zh;q=0.6", "en-US"},          /* equal q: the first wins */
+        {"zh;q=0, en", "en-US"},                  /* q=0 means "not this one" */
+        {"zh;q=0.000", "en-US"},
+        {"*", "en-US"},
+        {"*;q=1, zh;q=0.1", "zh-CN"},             /* "*" says nothing about Chinese */
+        {"fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", "en-US"},
+        {"zhx", "en-US"},                         /* not the zh subtag */
+        {"zh_CN", "en-US"},                       /* '_' is not a subtag separator */
+        {"z", "en-US"},
+        {"zh;q=1.5", "en-US"},                    /* malformed q: the entry is skipped */
+        {"zh;q=0.5000", "en-US"},
+        {"zh;q=abc, en;q=0.1", "en-US"},
+        {"en;q=0.1, zh-CN ; q=0.2", "zh-CN"},     /* blanks around ';' */
+        {"zh-CN;foo=bar", "zh-CN"},               /* other parameters are ignored */
+        {"de, zh-", "en-US"},                     /* an empty subtag is malformed */
+        {"-zh", "en-US"},
+        {"123", "en-US"},
+        {" ,, ,zh", "zh-CN"},
+        {"en-abcdefghi, zh;q=0.1", "zh-CN"},      /* a subtag over 8 characters is skipped */
+        {"zh-1234;q=0.9", "zh-CN"},               /* digits in later subtags are fine */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_STR_EQ(accounts_locale_pick(cases[i].header), cases[i].want, "Accept-Language \"%s\"",
+                     cases[i].header ? cases[i].header : "(none)");
+
+    /* Only the first ACCOUNTS_ACCEPT_LANGUAGE_MAX bytes are read: a zh past them does not count. */
+    char big[ACCOUNTS_ACCEPT_LANGUAGE_MAX + 64];
+    memset(big, ' ', sizeof big);
+    memcpy(big + ACCOUNTS_ACCEPT_LANGUAGE_MAX + 4, ",zh", 3);
+    big[sizeof big - 1] = '\0';
+    CHECK_STR_EQ(accounts_locale_pick(big), "en-US", "a header is read up to its bound only");
+    memcpy(big, "zh", 2);
+    CHECK_STR_EQ(accounts_locale_pick(big), "zh-CN", "what is within the bound counts");
+
+    CHECK(accounts_locale_valid("zh-CN") && accounts_locale_valid("en-US"), "the two locales are valid");
+    CHECK(!accounts_locale_valid("zh-cn") && !accounts_locale_valid("fr-FR") && !accounts_locale_valid("") &&
+              !accounts_locale_valid(NULL) && !accounts_locale_valid("zh-CN "),
+          "anything else is not (exact match)");
+}
+
 int main(void)
 {
     test_email();
     test_password();
     test_display_name();
     test_display_name_bidi();
+    test_locale();
     return test_done();
 }
