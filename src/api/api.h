@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/jsonv.h"
+#include "domain/mail.h"
 #include "domain/session.h"
 #include "core/types.h"
 #include "http/http.h"
@@ -33,6 +34,12 @@ void api_auth_register(struct req *r);
 void api_auth_login(struct req *r);
 void api_auth_refresh(struct req *r);
 void api_auth_logout(struct req *r);
+/* email.c: POST /api/v1/auth/verify-email, /verify-email/resend, /password-reset,
+ * /password-reset/confirm */
+void api_auth_verify_email(struct req *r);
+void api_auth_verify_resend(struct req *r);
+void api_auth_password_reset(struct req *r);
+void api_auth_password_reset_confirm(struct req *r);
 /* me.c: GET, PATCH /api/v1/me; POST /api/v1/me/password */
 void api_me_get(struct req *r);
 void api_me_patch(struct req *r);
@@ -141,6 +148,14 @@ json_t *api_time_or_null(int64_t ms);
 void api_audit_then_error(struct req *r, const char *actor_id, const char *action, const char *target_type,
                           const char *target_id, json_t *details, enum tg_err e, const char *message,
                           json_t *err_details);
+
+/*
+ * Composes mail `kind` (domain/mail.h) carrying token for the address `to`, in `locale`
+ * ("" or NULL: en-US), and hands it to the mailer (email.c). Call it once the token is
+ * stored (after the commit), whether or not the request is still there. Never fails the
+ * caller: a mail that cannot be composed or sent is logged and counted.
+ */
+void api_mail_send(enum mail_kind kind, const char *to, const char *locale, const char *token);
 
 /* Copies len bytes of a secret into a new NUL-terminated buffer (caller releases it with
  * api_secret_free, which wipes it). */

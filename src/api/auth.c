@@ -57,6 +57,10 @@ static int auth_email_or_reply(struct req *r, json_t *body, char out[TG_EMAIL_MA
 static void register_done(void *arg, struct signin *ctx, const struct signin_result *res)
 {
     struct req *r = req_ref_take(arg);
+    /* The account and its verification token are stored: the mail goes out whether or not
+     * the client is still there. */
+    if (res->rc == SIGNIN_OK && res->mail_token != NULL)
+        api_mail_send(MAIL_VERIFY, res->user.email, res->user.locale, res->mail_token);
     if (r != NULL) {
         switch (res->rc) {
         case SIGNIN_OK:
@@ -81,15 +85,16 @@ static void register_hashed(struct req *r, void *arg)
         signin_free(ctx);
         return;
     }
-    signin_register_finish(req_exec(r), ctx, tg_cfg->signup_credits, time_now_ms(), register_done,
-                           req_ref_new(r));
+    struct email_signup_rule rule = {tg_cfg->signup_credits, tg_cfg->signup_require_verified};
+    signin_register_finish(req_exec(r), ctx, &rule, (int64_t)tg_cfg->email_verify_ttl_s * 1000, time_now_ms(),
+                           register_done, req_ref_new(r));
 }
 
 void api_auth_register(struct req *r)
 {
-    static const char *const allowed[] = {"email", "password", "display_name", NULL};
+    static const char *const allowed[] = {"email", "password", "display_name", "locale", NULL};
     struct jerr e;
-    const char *pw, *name, *why;
+    const char *pw, *name, *why, *locale = NULL;
     char email[TG_EMAIL_MAX + 1], display_name[TG_NAME_MAX + 1] = "";
     char ipk[RATELIMIT_IP_KEY_MAX];
     json_t *body = req_json_or_reply(r);
@@ -98,10 +103,18 @@ void api_auth_register(struct req *r)
         return;
     if (jv_only(body, allowed, &e) != 0 ||
         jv_string(body, "password", 1, 0, AUTH_PASSWORD_READ_MAX, &pw, &e) != 0 ||
-        jv_string(body, "display_name", 0, 0, 4 * TG_NAME_MAX, &name, &e) != 0) {
+        jv_string(body, "display_name", 0, 0, 4 * TG_NAME_MAX, &name, &e) != 0 ||
+        jv_string(body, "locale", 0, 1, 16, &locale, &e) != 0) {
         api_reply_jerr(r, &e);
         return;
     }
+    /* The language of the account's mails: what the client says, else its Accept-Language. */
+    if (locale != NULL && !accounts_locale_valid(locale)) {
+        api_reply_field(r, TG_E_VALIDATION, "locale", "locale: must be zh-CN or en-US");
+        return;
+    }
+    if (locale == NULL)
+        locale = accounts_locale_pick(req_header(r, "accept-language"));
     if (auth_email_or_reply(r, body, email) != 0)
         return;
     size_t pw_len = json_string_length(json_object_get(body, "password"));
@@ -123,7 +136,7 @@ void api_auth_register(struct req *r)
         req_rate_limit_or_reply(r, RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL) != 0)
         return;
     req_defer(r, REQ_WORK_PASSWORD, signin_work, register_hashed,
-              signin_register_new(email, display_name, pw, pw_len));
+              signin_register_new(email, display_name, locale, pw, pw_len));
 }
 
 /* ---- login ---- */

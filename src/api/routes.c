@@ -20,6 +20,12 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/login", api_auth_login, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
+    /* Mail flows: a token is the credential. The reset request adds mail_address per address;
+     * resend is keyed by the user (authenticated) and capped per hour by the store. */
+    {"POST", "/api/v1/auth/verify-email", api_auth_verify_email, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/verify-email/resend", api_auth_verify_resend, AUTH_USER, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/password-reset", api_auth_password_reset, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/password-reset/confirm", api_auth_password_reset_confirm, AUTH_NONE, RL_AUTH_IP},
 
     {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},

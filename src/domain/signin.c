@@ -24,6 +24,7 @@ struct signin {
     /* inputs */
     char email[TG_EMAIL_MAX + 1];
     char display_name[TG_NAME_MAX + 1];
+    char locale[TG_LOCALE_MAX];
     char user_id[TG_ID_MAX];
     char *pw; /* wiped and freed by signin_work */
     size_t pw_len;
@@ -39,7 +40,9 @@ struct signin {
     int rehashed;
     char new_hash[PASSWORD_HASH_MAX]; /* login: today's parameters */
     /* finish */
-    int64_t signup_credits;
+    struct email_signup_rule rule;
+    struct email_token vt; /* register: the verification token */
+    int64_t verify_ttl_ms;
     int64_t now_ms;
     struct audit_origin from; /* for audit rows written in a flow's transaction */
     struct session_new_refresh nr;
@@ -136,6 +139,8 @@ static void signin_reply(struct signin *ctx, enum signin_rc rc, const char *reas
     res.fail_reason = reason;
     if (rc == SIGNIN_OK) {
         res.user = ctx->issued;
+        if (ctx->kind == SIGNIN_REGISTER)
+            res.mail_token = ctx->vt.text;
         if (session_tokens_finish(&ctx->issued, &ctx->nr, ctx->now_ms, &res.tokens) != 0)
             res.rc = SIGNIN_ERROR;
     }
@@ -146,12 +151,14 @@ static void signin_reply(struct signin *ctx, enum signin_rc rc, const char *reas
 
 /* ---- register ---- */
 
-struct signin *signin_register_new(const char *email, const char *display_name, const char *pw, size_t len)
+struct signin *signin_register_new(const char *email, const char *display_name, const char *locale, const char *pw,
+                                   size_t len)
 {
     struct signin *ctx = xcalloc(1, sizeof *ctx);
     ctx->kind = SIGNIN_REGISTER;
     snprintf(ctx->email, sizeof ctx->email, "%s", email);
     snprintf(ctx->display_name, sizeof ctx->display_name, "%s", display_name ? display_name : "");
+    snprintf(ctx->locale, sizeof ctx->locale, "%s", locale ? locale : "");
     ctx->pw = signin_dup(pw, len);
     ctx->pw_len = len;
     return ctx;
@@ -168,17 +175,32 @@ static enum store_rc register_run(struct store *s, struct store_call *c)
     snprintf(u.display_name, sizeof u.display_name, "%s", ctx->display_name);
     snprintf(u.role, sizeof u.role, "user");
     snprintf(u.password_hash, sizeof u.password_hash, "%s", ctx->hash);
+    snprintf(u.locale, sizeof u.locale, "%s", ctx->locale);
     u.created_at = u.updated_at = ctx->now_ms;
     enum store_rc rc = store_user_create(s, &u);
+    if (rc == STORE_OK)
+        rc = store_email_token_insert(s, ctx->vt.hash, u.id, EMAIL_TOKEN_VERIFY, u.email, ctx->now_ms,
+                                      ctx->now_ms + ctx->verify_ttl_ms);
+    if (rc == STORE_OK)
+        rc = signin_signup_grant_tx(s, u.id, 0, ctx->rule.credits, ctx->rule.require_verified, ctx->now_ms);
     if (rc != STORE_OK)
         return rc;
-    if (ctx->signup_credits > 0) {
-        enum ledger_rc lrc = ledger_grant_tx(s, u.id, BUCKET_PAID, ctx->signup_credits, LK_SIGNUP_GRANT,
-                                             "user", u.id, "signup grant", 0, ctx->now_ms, NULL);
-        if (lrc != LEDGER_OK)
-            return ledger_to_store(lrc);
-    }
     return session_issue_tx(s, u.id, NULL, -1, &ctx->nr, ctx->now_ms, &ctx->issued);
+}
+
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
+                                     int require_verified, int64_t now_ms)
+{
+    if (credits <= 0 || (require_verified && !email_verified))
+        return STORE_OK;
+    /* The reference ("user", user_id) is unique per kind: a second grant is refused by the
+     * ledger's unique key and changes nothing, whichever way the account got here first
+     * (registration, verification, a password reset, a provider's verified address). */
+    enum ledger_rc lrc = ledger_grant_tx(s, user_id, BUCKET_PAID, credits, LK_SIGNUP_GRANT, "user", user_id,
+                                         "signup grant", 0, now_ms, NULL);
+    if (lrc == LEDGER_DUPLICATE)
+        return STORE_OK;
+    return ledger_to_store(lrc);
 }
 
 static void register_done(struct store_call *c)
@@ -189,8 +211,8 @@ static void register_done(struct store_call *c)
     signin_reply(ctx, signin_from_store(c->rc), NULL);
 }
 
-void signin_register_finish(struct store_exec *ex, struct signin *ctx, int64_t signup_credits, int64_t now_ms,
-                            signin_fn cb, void *arg)
+void signin_register_finish(struct store_exec *ex, struct signin *ctx, const struct email_signup_rule *rule,
+                            int64_t verify_ttl_ms, int64_t now_ms, signin_fn cb, void *arg)
 {
     ctx->cb = cb;
     ctx->arg = arg;
@@ -199,9 +221,11 @@ void signin_register_finish(struct store_exec *ex, struct signin *ctx, int64_t s
         signin_reply(ctx, SIGNIN_ERROR, NULL);
         return;
     }
-    ctx->signup_credits = signup_credits;
+    ctx->rule = *rule;
+    ctx->verify_ttl_ms = verify_ttl_ms;
     ctx->now_ms = now_ms;
     id_new(ctx->user_id, "usr");
+    email_token_make(&ctx->vt);
     session_refresh_make(now_ms, &ctx->nr);
     store_exec_call(ex, &ctx->call, STORE_CALL_WRITE, register_run, register_done);
 }

@@ -16,9 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "domain/session.h"
 #include "core/types.h"
+#include "domain/email.h"
+#include "domain/session.h"
 
+struct store;
 struct store_exec;
 
 enum signin_rc {
@@ -39,6 +41,8 @@ struct signin_result {
     struct session_tokens tokens; /* SIGNIN_OK: the new session (freed after the callback) */
     const char *fail_reason;      /* BAD_CREDENTIALS: "unknown_email", "no_password",
                                    * "bad_password", "disabled", "changed" (for the audit) */
+    const char *mail_token;       /* register, SIGNIN_OK: the verification token to mail to
+                                   * the new address (domain/email.h), NULL otherwise */
 };
 typedef void (*signin_fn)(void *arg, struct signin *ctx, const struct signin_result *res);
 
@@ -49,13 +53,23 @@ void signin_work(void *ctx);
 
 /*
  * Register: ctx = signin_register_new(email (normalized), display_name (normalized, may be
- * ""), password, len); signin_work(ctx) off the loop; then signin_register_finish(ex, ctx,
- * signup_credits, now, cb, arg): one transaction creates the account, its wallet, the
- * signup grant (a signup_grant ledger entry) and the first session.
+ * ""), locale ("zh-CN"/"en-US"), password, len); signin_work(ctx) off the loop; then
+ * signin_register_finish(ex, ctx, rule, verify_ttl_ms, now, cb, arg): one transaction
+ * creates the account, its wallet, a verification token for its address (valid
+ * verify_ttl_ms; res->mail_token, for the caller to mail once this returned), the signup
+ * grant when the rule allows it for an unverified address (signin_signup_grant_tx) and the
+ * first session.
  */
-struct signin *signin_register_new(const char *email, const char *display_name, const char *pw, size_t len);
-void signin_register_finish(struct store_exec *ex, struct signin *ctx, int64_t signup_credits, int64_t now_ms,
-                            signin_fn cb, void *arg);
+struct signin *signin_register_new(const char *email, const char *display_name, const char *locale, const char *pw,
+                                   size_t len);
+void signin_register_finish(struct store_exec *ex, struct signin *ctx, const struct email_signup_rule *rule,
+                            int64_t verify_ttl_ms, int64_t now_ms, signin_fn cb, void *arg);
+
+/* Inside the caller's transaction: grants the signup credits to user_id when the rule allows it
+ * - require_verified == 0, or email_verified == 1. At most once per user ever (the ledger's
+ * unique reference makes a second call a no-op). */
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
+                                     int require_verified, int64_t now_ms);
 
 /*
  * Login: ctx = signin_login_new(email (normalized), password, len);
