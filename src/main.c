@@ -25,6 +25,7 @@
 #include "domain/users.h"
 #include "http/server.h"
 #include "net/net.h"
+#include "providers/mail/mailer.h"
 #include "store/call.h"
 #include "store/store.h"
 
@@ -178,13 +179,25 @@ static int cmd_serve(const struct main_opts *o)
         return 1;
     }
 
+    /* The mail thread: SMTP, or files in the outbox when no server is configured. */
+    char *outbox = xasprintf("%s/outbox", tg_cfg->data_dir);
+    int mrc = mailer_start(tg_cfg->smtp_url, outbox, &err);
+    free(outbox);
+    if (mrc != 0) {
+        fprintf(stderr, "tollgate: %s\n", err ? err : "the mailer cannot start");
+        free(err);
+        net_global_cleanup();
+        return 1;
+    }
+
     char listen[300], workers[16];
     snprintf(listen, sizeof listen, "%s:%d", tg_cfg->listen_host, tg_cfg->listen_port);
     snprintf(workers, sizeof workers, "%d", tg_cfg->workers);
     log_event(LOG_INFO, "start", "version", TG_VERSION, "listen", listen, "workers", workers, "data_dir",
               tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
-              tg_cfg->public_url, NULL);
+              tg_cfg->public_url, "mail", mailer_transport(), NULL);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
+    mailer_stop(); /* after the workers: nothing queues mail any more */
     ratelimit_shutdown();
     net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);

@@ -23,6 +23,7 @@
 #include "domain/ledger.h"
 #include "http/server.h"
 #include "net/net.h"
+#include "providers/mail/mailer.h"
 
 struct metrics_ctx {
     int ok; /* 1 when totals were read */
@@ -91,6 +92,24 @@ static void metrics_outbound(struct sbuf *b)
     sbuf_printf(b, "tollgate_outbound_retries_total %" PRIu64 "\n", st.retries);
 }
 
+/* Mails (providers/mail/mailer.h) by transport and outcome; both transports are listed so a
+ * rate over either is defined from the first scrape. */
+static void metrics_mail(struct sbuf *b)
+{
+    struct mailer_stats st;
+    mailer_stats_get(&st);
+    metrics_header(b, "tollgate_mail_sent_total", "counter",
+                   "Mails by transport (smtp, outbox) and outcome (sent, failed: refused, timed out, unwritable "
+                   "or dropped).");
+    static const char *const names[2] = {[MAILER_SMTP] = "smtp", [MAILER_OUTBOX] = "outbox"};
+    for (int t = 0; t < 2; t++) {
+        sbuf_printf(b, "tollgate_mail_sent_total{transport=\"%s\",outcome=\"sent\"} %" PRIu64 "\n", names[t],
+                    st.sent[t]);
+        sbuf_printf(b, "tollgate_mail_sent_total{transport=\"%s\",outcome=\"failed\"} %" PRIu64 "\n", names[t],
+                    st.failed[t]);
+    }
+}
+
 static void metrics_done(struct req *r, void *arg)
 {
     struct metrics_ctx *ctx = arg;
@@ -109,6 +128,7 @@ static void metrics_done(struct req *r, void *arg)
     sbuf_printf(&b, "tollgate_store_writable %d\n", store_writable());
     http_writer_metrics_render(&b);
     metrics_outbound(&b);
+    metrics_mail(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

@@ -34,7 +34,7 @@ describe('auth', () => {
 
   let alice; // { email, password, access_token, refresh_token, user }
 
-  it('register -> 201 with the session shape, normalized email, 8 signup credits', async () => {
+  it('register -> 201 with the session shape, normalized email, no credits until the address is verified', async () => {
     const raw = `  Alice.${Date.now()}@Example.COM `;
     const password = strongPassword();
     const r = await srv.post(REG, { email: raw, password, display_name: 'Alice' });
@@ -45,6 +45,8 @@ describe('auth', () => {
     assert.match(b.user.id, USER_ID_RE);
     assert.equal(b.user.role, 'user');
     assert.equal(b.user.display_name, 'Alice');
+    assert.equal(b.user.email_verified, false);
+    assert.equal(b.user.locale, 'en-US', 'no Accept-Language: en-US');
     assert.equal(b.token_type, 'Bearer');
     assert.equal(b.expires_in, 900);
     assert.notEqual(b.access_token, b.refresh_token);
@@ -61,8 +63,10 @@ describe('auth', () => {
 
     const c = await srv.get('/api/v1/credits', { token: b.access_token });
     assertStatus(c, 200);
-    assert.equal(c.body.available, 8);
-    assert.equal(c.body.paid_credits, 8);
+    // TG_SIGNUP_CREDITS_REQUIRE_VERIFIED is on by default: the 8 come with verification
+    // (email.test.mjs).
+    assert.equal(c.body.available, 0);
+    assert.equal(c.body.paid_credits, 0);
     assert.equal(c.body.plan_credits, 0);
   });
 

@@ -35,8 +35,10 @@ describe('credits, ledger, admin adjustments, audit log', () => {
   let admin;
   let u;
   let other;
+  // Credits at registration (TG_SIGNUP_CREDITS_REQUIRE_VERIFIED off): these tests are about
+  // the ledger, not the signup rule (email.test.mjs covers that).
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ env: { TG_SIGNUP_CREDITS_REQUIRE_VERIFIED: 'off' } });
     admin = await srv.admin();
     u = await srv.register({ tag: 'credits' });
     other = await srv.register({ tag: 'credits-other' });

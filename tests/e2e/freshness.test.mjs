@@ -11,7 +11,8 @@ describe('authorization freshness', () => {
   let srv;
   let root;
   before(async () => {
-    srv = await startServer({ env: { TG_RATE_LIMITS: 'off' } });
+    // Credits at registration: the Idempotency-Key tests count from the signup grant.
+    srv = await startServer({ env: { TG_RATE_LIMITS: 'off', TG_SIGNUP_CREDITS_REQUIRE_VERIFIED: 'off' } });
     root = await srv.admin();
   });
   after(() => srv?.cleanup());

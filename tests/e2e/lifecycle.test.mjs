@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Server, startServer, invariantTest, assertError, assertStatus, runCli, runUntilExit, freePort, JWT_SECRET, uniqueEmail, strongPassword, sleep } from './lib/server.mjs';
+import { readOutbox, tokenOf } from './lib/mail.mjs';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'tollgate-e2e-'));
 
@@ -124,13 +125,13 @@ describe('start-up configuration errors', () => {
 
       const port = await freePort();
       const good = path.join(dir, 'good.env');
-      writeFileSync(good, `TG_LISTEN=127.0.0.1:${port}\nTG_SIGNUP_CREDITS=3\n`);
+      writeFileSync(good, `TG_LISTEN=127.0.0.1:${port}\nTG_SIGNUP_CREDITS=3\nTG_SIGNUP_CREDITS_REQUIRE_VERIFIED=off\n`);
       const srv = new Server({ dataDir: dir, args: ['--config', good], env: { TG_LISTEN: undefined } });
       srv.port = port;
       await srv.start();
       const u = await srv.register({ tag: 'cfg' });
       const c = await srv.get('/api/v1/credits', { token: u.token });
-      assert.equal(c.body.available, 3, 'TG_SIGNUP_CREDITS from the file');
+      assert.equal(c.body.available, 3, 'TG_SIGNUP_CREDITS (granted at registration: the rule is off in the file)');
       const ex = await srv.stop();
       assert.equal(ex.code, 0);
     } finally {
@@ -174,6 +175,12 @@ describe('restart with the same data folder (generated JWT secret)', () => {
     const me = await again.get('/api/v1/me', { token: u.token });
     assertStatus(me, 200, 'access token signed before the restart (generated secret persisted)');
     assertStatus(await again.post('/api/v1/auth/refresh', { refresh_token: u.refresh_token }), 200);
+    // The verification link mailed (to the outbox) before the restart still works after it.
+    const mail = readOutbox(dir).find((f) => f.mail && f.mail.header('to') === u.email);
+    assert.ok(mail, 'the verification mail is in the outbox');
+    const token = tokenOf(mail.mail, 'verify-email');
+    again.secrets.add(token);
+    assertStatus(await again.post('/api/v1/auth/verify-email', { token }), 200);
     const c = await again.get('/api/v1/credits', { token: u.token });
     assert.equal(c.body.available, 8);
     assert.equal((await again.stop()).code, 0);

@@ -2,7 +2,8 @@
 // internally consistent, and every documented operation answers as documented.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, invariantTest, runCli, assertStatus, strongPassword } from './lib/server.mjs';
+import { startServer, invariantTest, runCli, assertStatus, strongPassword, sleep } from './lib/server.mjs';
+import { readOutbox, tokenOf } from './lib/mail.mjs';
 import { doc, deref, documentedRoutes, assertDocumented } from './lib/openapi.mjs';
 
 const norm = (route) => route.replace(/\{[^}]+\}/g, '{}');
@@ -66,7 +67,7 @@ describe('docs/openapi.yaml', () => {
     walk(doc, '#');
     // The Error schema's codes are the catalogue.
     const codes = doc.components.schemas.Error.properties.error.properties.code.enum;
-    assert.equal(codes.length, 21);
+    assert.equal(codes.length, 22);
   });
 });
 
@@ -140,6 +141,36 @@ describe('every documented operation answers as documented', () => {
     check(await srv.adjust(admin.token, reg.body.user.id, -1000), 'POST', '/api/v1/admin/users/{id}/credits');
     check(await srv.adjust(token, reg.body.user.id, 1), 'POST', '/api/v1/admin/users/{id}/credits');
     check(await srv.req('POST', '/api/v1/auth/login', { body: '{', headers: { 'content-type': 'application/json' } }), 'POST', '/api/v1/auth/login');
+
+    // The mail flows, with the tokens from the outbox folder (no SMTP server configured).
+    const email = reg.body.user.email;
+    const mailsTo = async (n) => {
+      for (let i = 0; i < 200; i++) {
+        const got = readOutbox(srv.dataDir).filter((f) => f.mail && f.mail.header('to') === email);
+        if (got.length >= n) return got.map((f) => f.mail);
+        await sleep(25);
+      }
+      throw new Error(`fewer than ${n} mails to ${email} in the outbox`);
+    };
+    const verifyToken = tokenOf((await mailsTo(1))[0], 'verify-email');
+    srv.secrets.add(verifyToken);
+    const resend = await srv.post('/api/v1/auth/verify-email/resend', undefined, { token });
+    assertStatus(resend, 202);
+    check(resend, 'POST', '/api/v1/auth/verify-email/resend');
+    const verified = await srv.post('/api/v1/auth/verify-email', { token: verifyToken });
+    assertStatus(verified, 200);
+    check(verified, 'POST', '/api/v1/auth/verify-email');
+    check(await srv.post('/api/v1/auth/verify-email', { token: 'not-a-token' }), 'POST', '/api/v1/auth/verify-email');
+    const reset = await srv.post('/api/v1/auth/password-reset', { email });
+    assertStatus(reset, 202);
+    check(reset, 'POST', '/api/v1/auth/password-reset');
+    const resetMail = (await mailsTo(3)).find((m) => m.subject === 'Reset your password');
+    const resetToken = tokenOf(resetMail, 'reset-password');
+    srv.secrets.add(resetToken);
+    check(await srv.post('/api/v1/auth/password-reset/confirm', { token: resetToken, password: 'short' }), 'POST', '/api/v1/auth/password-reset/confirm');
+    const confirmed = await srv.post('/api/v1/auth/password-reset/confirm', { token: resetToken, password: strongPassword() });
+    assertStatus(confirmed, 204);
+    check(confirmed, 'POST', '/api/v1/auth/password-reset/confirm');
 
     const missing = documentedRoutes().filter((r) => !seen.has(r));
     assert.deepEqual(missing, [], 'every documented operation was exercised');

@@ -30,7 +30,7 @@ export const JWT_SECRET = 'e2e-secret-0123456789abcdef-0123456789abcdef';
 export const JWT_KEY = new TextEncoder().encode(JWT_SECRET);
 
 /** Generous limits for servers that do not test rate limiting (headers still present). */
-export const LOOSE_LIMITS = 'api_query=100000/60s,auth_ip=100000/60s,auth_account=100000/15m,register_ip=100000/1h,register_global=100000/1m,auth_fail=100000/1m';
+export const LOOSE_LIMITS = 'api_query=100000/60s,auth_ip=100000/60s,auth_account=100000/15m,register_ip=100000/1h,register_global=100000/1m,auth_fail=100000/1m,mail_address=100000/1h';
 
 export const SECURITY_HEADERS = [
   'content-security-policy',
@@ -381,7 +381,7 @@ export function errorShapeProblem(r) {
 
 export const STATUS_OF_CODE = {
   bad_request: 400, invalid_json: 400, validation_failed: 400, unauthorized: 401, invalid_token: 401,
-  invalid_credentials: 401, invalid_refresh_token: 401, insufficient_credits: 402, forbidden: 403,
+  invalid_credentials: 401, invalid_refresh_token: 401, invalid_email_token: 400, insufficient_credits: 402, forbidden: 403,
   not_found: 404, method_not_allowed: 405, conflict: 409, email_taken: 409, idempotency_key_reused: 409,
   payload_too_large: 413, unsupported_media_type: 415, unprocessable: 422, weak_password: 422,
   rate_limited: 429, internal_error: 500, unavailable: 503,

@@ -556,6 +556,60 @@ static void rm_rf(const char *path)
     free(cmd);
 }
 
+/* Mail: SMTP URL (a secret: it may carry a password), sender, link lifetimes, the rule. */
+static void test_mail(void)
+{
+    fresh();
+    CHECK(load(NULL) == 0 && tg_cfg->smtp_url == NULL && tg_cfg->smtp_from == NULL &&
+              tg_cfg->signup_require_verified == 1 && tg_cfg->email_verify_ttl_s == 86400 &&
+              tg_cfg->password_reset_ttl_s == 3600,
+          "mail defaults: outbox, rule on, 24 h to verify, 1 h to reset");
+
+    fresh();
+    setenv("TG_SMTP_URL", "smtp://mailer:s3cr3t-pw@smtp.example.com:587", 1);
+    setenv("TG_SMTP_FROM", "no-reply@example.com", 1);
+    CHECK(load(NULL) == 0 && strcmp(tg_cfg->smtp_url, "smtp://mailer:s3cr3t-pw@smtp.example.com:587") == 0 &&
+              strcmp(tg_cfg->smtp_from, "no-reply@example.com") == 0,
+          "smtp:// with credentials and a sender");
+    setenv("TG_SMTP_URL", "SMTPS://smtp.example.com", 1);
+    CHECK(load(NULL) == 0, "smtps://, any case");
+
+    fresh();
+    setenv("TG_SMTP_URL", "smtp://mailer:s3cr3t-pw@smtp.example.com:587", 1);
+    CHECK(load(NULL) == -1 && err_has("TG_SMTP_FROM"), "an SMTP server needs TG_SMTP_FROM");
+    CHECK(last_err && strstr(last_err, "s3cr3t") == NULL, "and the message does not show the URL");
+
+    static const char *const bad_urls[] = {"http://mailer:s3cr3t-pw@smtp.example.com", "smtp://",
+                                           "smtp://mailer:s3cr3t-pw@", "smtp://:587",
+                                           "smtp://mailer:s3cr3t pw@smtp.example.com", "s3cr3t-pw"};
+    for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+        fresh();
+        setenv("TG_SMTP_URL", bad_urls[i], 1);
+        setenv("TG_SMTP_FROM", "no-reply@example.com", 1);
+        CHECK(load(NULL) == -1 && err_has("TG_SMTP_URL") && strstr(last_err, "s3cr3t") == NULL,
+              "bad TG_SMTP_URL #%zu refused without showing it", i);
+    }
+    static const char *const bad_from[] = {"no-reply", "@example.com", "no-reply@", "a@b@example.com",
+                                           "Tollgate <no-reply@example.com>", "no reply@example.com",
+                                           "no-reply@example.com\r\nBcc: x@y.test", "no-reply@localhost",
+                                           "a,b@example.com", "no-reply@.example.com"};
+    for (size_t i = 0; i < sizeof bad_from / sizeof bad_from[0]; i++)
+        expect_bad("TG_SMTP_FROM", bad_from[i], "TG_SMTP_FROM");
+    expect_ok("TG_SMTP_FROM", "no-reply+tollgate@mail.example.com");
+
+    expect_ok("TG_EMAIL_VERIFY_TTL", "60");
+    expect_bad("TG_EMAIL_VERIFY_TTL", "59", "TG_EMAIL_VERIFY_TTL");
+    expect_ok("TG_EMAIL_VERIFY_TTL", "2592000");
+    expect_bad("TG_EMAIL_VERIFY_TTL", "2592001", "TG_EMAIL_VERIFY_TTL");
+    expect_ok("TG_PASSWORD_RESET_TTL", "60");
+    expect_bad("TG_PASSWORD_RESET_TTL", "59", "TG_PASSWORD_RESET_TTL");
+    expect_bad("TG_PASSWORD_RESET_TTL", "86401", "TG_PASSWORD_RESET_TTL");
+    fresh();
+    setenv("TG_SIGNUP_CREDITS_REQUIRE_VERIFIED", "off", 1);
+    CHECK(load(NULL) == 0 && tg_cfg->signup_require_verified == 0, "the rule can be turned off");
+    expect_bad("TG_SIGNUP_CREDITS_REQUIRE_VERIFIED", "maybe", "TG_SIGNUP_CREDITS_REQUIRE_VERIFIED");
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || mkdtemp(tmp_root) == NULL)
@@ -569,6 +623,7 @@ int main(void)
     test_cidrs();
     test_cors();
     test_jwt_secret();
+    test_mail();
     test_config_get_abort();
     config_free();
     free(last_err);
