@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,14 @@ int mailer_start(const char *smtp_url, const char *outbox_dir, char **err)
     pthread_cond_init(&ml->cv, NULL);
     atomic_store(&mailer_which, smtp_url ? MAILER_SMTP : MAILER_OUTBOX);
     mailer_cur = ml;
+    /* The thread starts with every signal blocked: SIGTERM and SIGINT belong to the thread
+     * that waits for them (http/server.c), and a thread that leaves them open would let the
+     * kernel deliver one there - and end the process with the default action. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&ml->tid, NULL, mailer_main, ml);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         mailer_cur = NULL;
         mailer_free(ml);
