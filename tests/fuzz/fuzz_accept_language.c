@@ -131,8 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf[n] = '\0';
 
     const char *got = accounts_locale_pick(buf);
-    if (got != (const char *)ACCOUNTS_LOCALE_ZH && got != (const char *)ACCOUNTS_LOCALE_EN &&
-        strcmp(got, ACCOUNTS_LOCALE_ZH) != 0 && strcmp(got, ACCOUNTS_LOCALE_EN) != 0)
+    if (got == NULL || (strcmp(got, ACCOUNTS_LOCALE_ZH) != 0 && strcmp(got, ACCOUNTS_LOCALE_EN) != 0))
         abort();
     size_t seen = n < ACCOUNTS_ACCEPT_LANGUAGE_MAX ? n : ACCOUNTS_ACCEPT_LANGUAGE_MAX;
     if (strcmp(got, ref_pick(buf, seen)) != 0)
