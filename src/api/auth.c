@@ -11,6 +11,10 @@
  * cannot hide that an address is taken (it must say 409 email_taken), but it hashes
  * first so the answer takes the same time either way, and the route's auth_ip rate limit
  * bounds how fast anyone can ask.
+ *
+ * A new account gets a locale for its mails (the body's "locale", else Accept-Language) and
+ * a verification mail once its transaction committed (api/email.c); its signup credits wait
+ * for the verification unless TG_SIGNUP_CREDITS_REQUIRE_VERIFIED is off (domain/signin.c).
  */
 #include "api/api.h"
 
