@@ -131,7 +131,7 @@ void net_call_init(struct net_call *c, const char *provider, const char *method,
  */
 void net_call_header(struct net_call *c, const char *name, const char *value);
 /* Sets the request body (copied; a second call replaces it) and, when content_type is not
- * NULL, adds its Content-Type header. */
+ * NULL, adds its Content-Type header. GET and HEAD never send a body. */
 void net_call_body(struct net_call *c, const char *content_type, const char *body, size_t len);
 /* Sets the SMTP envelope (both copied). */
 void net_call_mail(struct net_call *c, const char *from, const char *rcpt);
@@ -179,11 +179,13 @@ void net_exec_init(struct net_exec *ex, struct net_client *client, void (*wake)(
 /* Releases ex; nothing may be in flight (inflight == 0). */
 void net_exec_dispose(struct net_exec *ex);
 /*
- * Submits c: done(c) runs later on the owner's thread (through net_exec_drain), exactly
- * once. A call that cannot be sent (the client is stopping or full: NET_SHUTDOWN; a
- * malformed call: NET_ERROR) completes at once: done(c) runs before this returns, so
- * nothing may touch c after submitting it except through done(). done() owns c again and
- * may release and free it.
+ * Submits c (fresh from net_call_init: a finished call is released and initialised again
+ * before it is reused). done(c) runs later on the owner's thread, through net_exec_drain,
+ * exactly once. A call the client refuses (it is stopping, or max_inflight calls are in
+ * flight) is never sent and completes at once with NET_SHUTDOWN: done(c) runs before this
+ * returns. A malformed call completes with NET_ERROR like any other, unsent. So nothing may
+ * touch c after submitting it except through done(); done() owns c again and may release
+ * and free it.
  */
 void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done);
 /* Runs done() of every finished call queued for this executor. Call it on the owner's
