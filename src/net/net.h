@@ -61,15 +61,15 @@ enum net_err {
     NET_ERROR,     /* anything else (a malformed call: bad URL, protocol not allowed, CR/LF in a header) */
 };
 
-#define NET_MAX_HEADERS 32           /* request headers a call may add */
-#define NET_MAX_RESP_HEADERS 64      /* response headers kept (others dropped) */
+#define NET_MAX_HEADERS 32             /* request headers a call may add */
+#define NET_MAX_RESP_HEADERS 64        /* response headers kept (others dropped) */
 #define NET_MAX_RESP_HEADER_BYTES 8192 /* names + values of the kept response headers */
 #define NET_DEFAULT_TIMEOUT_MS 10000
 #define NET_DEFAULT_CONNECT_TIMEOUT_MS 3000
 #define NET_DEFAULT_MAX_RESPONSE (1024 * 1024)
 #define NET_DEFAULT_RETRIES 2
-#define NET_MAX_RETRIES 5            /* retries is clamped to this */
-#define NET_RETRY_BASE_MS 200        /* backoff: a random wait in [0, min(cap, base * 2^n)] */
+#define NET_MAX_RETRIES 5     /* retries is clamped to this */
+#define NET_RETRY_BASE_MS 200 /* backoff: a random wait in [0, min(cap, base * 2^n)] */
 #define NET_RETRY_CAP_MS 5000
 #define NET_RETRY_AFTER_MAX_MS 30000 /* a longer Retry-After means no retry */
 
@@ -80,32 +80,32 @@ struct net_resp_header {
 
 struct net_call {
     /* ---- request: filled by net_call_init and the caller; owned by the call ---- */
-    const char *provider;        /* static string for the log line ("google") */
-    char method[8];              /* "GET", "POST", ... (ignored for smtp:// URLs) */
-    char *url;                   /* http(s):// or smtp(s):// */
+    const char *provider;           /* static string for the log line ("google") */
+    char method[8];                 /* "GET", "POST", ... (ignored for smtp:// URLs) */
+    char *url;                      /* http(s):// or smtp(s):// */
     char *headers[NET_MAX_HEADERS]; /* "Name: value", added with net_call_header */
     size_t n_headers;
-    char *body;                  /* request body (or the whole RFC 5322 message for SMTP) */
+    char *body; /* request body (or the whole RFC 5322 message for SMTP) */
     size_t body_len;
-    char *mail_from;             /* SMTP envelope sender (smtp:// URLs only) */
-    char *mail_rcpt;             /* SMTP envelope recipient (one) */
-    int timeout_ms;              /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
-    int connect_timeout_ms;      /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
-    size_t max_response;         /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
-    int idempotent;              /* 1: may be retried (GET and HEAD default to 1, others to 0) */
-    int retries;                 /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
+    char *mail_from;        /* SMTP envelope sender (smtp:// URLs only) */
+    char *mail_rcpt;        /* SMTP envelope recipient (one) */
+    int timeout_ms;         /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
+    int connect_timeout_ms; /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
+    size_t max_response;    /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
+    int idempotent;         /* 1: may be retried (GET and HEAD default to 1, others to 0) */
+    int retries;            /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
 
     /* ---- result: set before done() runs ---- */
     enum net_err err;
-    long status;                 /* HTTP status (or the last SMTP reply code) of the final
-                                  * attempt; 0 when none. Only an answer when err == NET_OK
-                                  * (or, for SMTP, the code of the refusing reply). */
-    char *resp_body;             /* NUL-terminated (NUL not counted), NULL when empty */
+    long status;     /* HTTP status (or the last SMTP reply code) of the final
+                      * attempt; 0 when none. Only an answer when err == NET_OK
+                      * (or, for SMTP, the code of the refusing reply). */
+    char *resp_body; /* NUL-terminated (NUL not counted), NULL when empty */
     size_t resp_len;
     struct net_resp_header resp_headers[NET_MAX_RESP_HEADERS]; /* of the final attempt */
     size_t n_resp_headers;
     int attempts;
-    int64_t duration_ms;         /* first attempt start to completion, backoff included */
+    int64_t duration_ms; /* first attempt start to completion, backoff included */
 
     /* ---- private ---- */
     net_done_fn done;
@@ -170,8 +170,8 @@ struct net_exec {
     void *wake_arg;
     pthread_mutex_t mu; /* guards the three below: held for a few pointer moves only */
     struct net_call *done_head, *done_tail;
-    int wake_pending;   /* a wake was sent and the owner has not taken the queue since */
-    uint64_t inflight;  /* submitted, done() not yet run (owner thread only) */
+    int wake_pending;  /* a wake was sent and the owner has not taken the queue since */
+    uint64_t inflight; /* submitted, done() not yet run (owner thread only) */
 };
 
 /* Sets up ex on its owner's thread. client (borrowed) must outlive ex, or be NULL. */
