@@ -47,8 +47,8 @@ void api_mail_send(enum mail_kind kind, const char *to, const char *locale, cons
 
     rand_bytes(raw, sizeof raw);
     hex_encode(raw, sizeof raw, id);
-    struct mail_msg *m = mail_build(kind, tg_cfg->smtp_from ? tg_cfg->smtp_from : MAILER_DEFAULT_FROM, to, locale,
-                                    tg_cfg->public_url, token, ttl_s, time_now_ms(), id);
+    struct mail_msg *m = mail_build(kind, tg_cfg->smtp_from ? tg_cfg->smtp_from : MAILER_DEFAULT_FROM, to,
+                                    locale, tg_cfg->public_url, token, ttl_s, time_now_ms(), id);
     if (m == NULL) {
         mailer_note_unsent(kind, to, "compose_refused");
         return;
@@ -200,7 +200,8 @@ void api_auth_password_reset(struct req *r)
 
     if (body == NULL)
         return;
-    if (jv_only(body, allowed, &e) != 0 || jv_string(body, "email", 1, 1, EMAIL_ADDRESS_READ_MAX, &raw, &e) != 0) {
+    if (jv_only(body, allowed, &e) != 0 ||
+        jv_string(body, "email", 1, 1, EMAIL_ADDRESS_READ_MAX, &raw, &e) != 0) {
         api_reply_jerr(r, &e);
         return;
     }
@@ -252,7 +253,8 @@ void api_auth_password_reset_confirm(struct req *r)
 
     if (body == NULL)
         return;
-    if (jv_only(body, allowed, &e) != 0 || jv_string(body, "password", 1, 0, EMAIL_PASSWORD_READ_MAX, &pw, &e) != 0) {
+    if (jv_only(body, allowed, &e) != 0 ||
+        jv_string(body, "password", 1, 0, EMAIL_PASSWORD_READ_MAX, &pw, &e) != 0) {
         api_reply_jerr(r, &e);
         return;
     }

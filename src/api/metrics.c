@@ -99,8 +99,8 @@ static void metrics_mail(struct sbuf *b)
     struct mailer_stats st;
     mailer_stats_get(&st);
     metrics_header(b, "tollgate_mail_sent_total", "counter",
-                   "Mails by transport (smtp, outbox) and outcome (sent, failed: refused, timed out, unwritable "
-                   "or dropped).");
+                   "Mails by transport (smtp, outbox) and outcome (sent; failed: refused, timed out, "
+                   "unwritable or dropped).");
     static const char *const names[2] = {[MAILER_SMTP] = "smtp", [MAILER_OUTBOX] = "outbox"};
     for (int t = 0; t < 2; t++) {
         sbuf_printf(b, "tollgate_mail_sent_total{transport=\"%s\",outcome=\"sent\"} %" PRIu64 "\n", names[t],

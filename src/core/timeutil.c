@@ -47,7 +47,7 @@ char *time_rfc5322(int64_t ms, char out[32])
     gmtime_r(&secs, &tm);
     unsigned year = (unsigned)(tm.tm_year + 1900) % 10000u;
     snprintf(out, 32, "%s, %02u %s %04u %02u:%02u:%02u +0000", days[(unsigned)tm.tm_wday % 7u],
-             (unsigned)tm.tm_mday % 100u, months[(unsigned)tm.tm_mon % 12u], year, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+             (unsigned)tm.tm_mday % 100u, months[(unsigned)tm.tm_mon % 12u], year,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
     return out;
 }

@@ -220,8 +220,9 @@ static void verify_done(struct store_call *c)
     email_finish((struct email_call *)c, "verify");
 }
 
-void email_verify(struct store_exec *ex, const char *presented, size_t len, const struct email_signup_rule *rule,
-                  const char *ip, const char *request_id, int64_t now_ms, email_fn cb, void *arg)
+void email_verify(struct store_exec *ex, const char *presented, size_t len,
+                  const struct email_signup_rule *rule, const char *ip, const char *request_id,
+                  int64_t now_ms, email_fn cb, void *arg)
 {
     unsigned char hash[32];
     if (email_token_hash(presented, len, hash) != 0) {
@@ -296,7 +297,8 @@ static enum store_rc reset_request_run(struct store *s, struct store_call *c)
     if (rc != STORE_OK)
         return rc;
     if (a->user.disabled) {
-        rc = email_audit_tx(s, a, "", "auth.password_reset_requested", a->user.id, "{\"account\":\"disabled\"}");
+        rc = email_audit_tx(s, a, "", "auth.password_reset_requested", a->user.id,
+                            "{\"account\":\"disabled\"}");
         return rc == STORE_OK ? email_decide(a, EMAIL_OK, 1) : rc;
     }
     rc = store_email_token_insert(s, a->fresh.hash, a->user.id, EMAIL_TOKEN_RESET, a->user.email, a->now_ms,
@@ -426,7 +428,8 @@ static void reset_confirm_done(struct store_call *c)
     } else {
         res.rc = email_from_store(c->rc);
         if (res.rc == EMAIL_ERROR)
-            log_event(LOG_ERROR, "email_flow_failed", "op", "reset_confirm", "rc", store_rc_name(c->rc), NULL);
+            log_event(LOG_ERROR, "email_flow_failed", "op", "reset_confirm", "rc", store_rc_name(c->rc),
+                      NULL);
     }
     if (res.rc == EMAIL_OK) {
         res.user = a->user;

@@ -84,8 +84,9 @@ typedef void (*email_fn)(void *arg, const struct email_result *res);
  * "auth.email_verified" audit row (ip, request_id). A token used before by an account that
  * is verified with that address answers EMAIL_OK with again = 1 and changes nothing.
  */
-void email_verify(struct store_exec *ex, const char *presented, size_t len, const struct email_signup_rule *rule,
-                  const char *ip, const char *request_id, int64_t now_ms, email_fn cb, void *arg);
+void email_verify(struct store_exec *ex, const char *presented, size_t len,
+                  const struct email_signup_rule *rule, const char *ip, const char *request_id,
+                  int64_t now_ms, email_fn cb, void *arg);
 
 /*
  * POST /auth/verify-email/resend for user_id: a new verification token valid ttl_ms for the

@@ -151,8 +151,8 @@ static void signin_reply(struct signin *ctx, enum signin_rc rc, const char *reas
 
 /* ---- register ---- */
 
-struct signin *signin_register_new(const char *email, const char *display_name, const char *locale, const char *pw,
-                                   size_t len)
+struct signin *signin_register_new(const char *email, const char *display_name, const char *locale,
+                                   const char *pw, size_t len)
 {
     struct signin *ctx = xcalloc(1, sizeof *ctx);
     ctx->kind = SIGNIN_REGISTER;
@@ -188,8 +188,8 @@ static enum store_rc register_run(struct store *s, struct store_call *c)
     return session_issue_tx(s, u.id, NULL, -1, &ctx->nr, ctx->now_ms, &ctx->issued);
 }
 
-enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
-                                     int require_verified, int64_t now_ms)
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified,
+                                     int64_t credits, int require_verified, int64_t now_ms)
 {
     if (credits <= 0 || (require_verified && !email_verified))
         return STORE_OK;

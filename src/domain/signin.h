@@ -60,16 +60,16 @@ void signin_work(void *ctx);
  * grant when the rule allows it for an unverified address (signin_signup_grant_tx) and the
  * first session.
  */
-struct signin *signin_register_new(const char *email, const char *display_name, const char *locale, const char *pw,
-                                   size_t len);
+struct signin *signin_register_new(const char *email, const char *display_name, const char *locale,
+                                   const char *pw, size_t len);
 void signin_register_finish(struct store_exec *ex, struct signin *ctx, const struct email_signup_rule *rule,
                             int64_t verify_ttl_ms, int64_t now_ms, signin_fn cb, void *arg);
 
 /* Inside the caller's transaction: grants the signup credits to user_id when the rule allows it
  * - require_verified == 0, or email_verified == 1. At most once per user ever (the ledger's
  * unique reference makes a second call a no-op). */
-enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
-                                     int require_verified, int64_t now_ms);
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified,
+                                     int64_t credits, int require_verified, int64_t now_ms);
 
 /*
  * Login: ctx = signin_login_new(email (normalized), password, len);

@@ -67,7 +67,8 @@ static int ref_text_ok(const char *s, int no_controls)
         static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
         if (cp < min[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             return 0;
-        if (no_controls && (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029))
+        if (no_controls &&
+            (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029))
             return 0;
         p += k;
     }
@@ -239,7 +240,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
-#define SEED(lit) {lit, sizeof(lit) - 1}
+#define SEED(lit)                                                                                            \
+    {                                                                                                        \
+        lit, sizeof(lit) - 1                                                                                 \
+    }
     static const struct {
         const char *s;
         size_t n;

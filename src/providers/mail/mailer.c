@@ -60,8 +60,8 @@ void mailer_note_unsent(enum mail_kind kind, const char *to, const char *why)
 {
     int t = atomic_load(&mailer_which);
     atomic_fetch_add_explicit(&mailer_failed[t], 1, memory_order_relaxed);
-    log_event(LOG_ERROR, "mail_failed", "transport", mailer_transport(), "kind", mail_kind_name(kind), "domain",
-              mail_domain(to), "reason", why, NULL);
+    log_event(LOG_ERROR, "mail_failed", "transport", mailer_transport(), "kind", mail_kind_name(kind),
+              "domain", mail_domain(to), "reason", why, NULL);
 }
 
 /* Logs and counts a mail that did not leave, and frees it. */
@@ -128,8 +128,8 @@ static void mailer_sent_cb(void *arg, int ok, const char *why, long code, const 
     } else {
         atomic_fetch_add_explicit(&mailer_failed[sc->transport], 1, memory_order_relaxed);
         log_event(LOG_ERROR, "mail_failed", "transport", mailer_transport(), "kind", mail_kind_name(m->kind),
-                  "domain", mail_domain(m->to), "reason", why ? why : "error", "smtp_code", code ? codes : NULL,
-                  "ms", ms, NULL);
+                  "domain", mail_domain(m->to), "reason", why ? why : "error", "smtp_code",
+                  code ? codes : NULL, "ms", ms, NULL);
     }
 }
 

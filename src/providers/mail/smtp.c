@@ -26,7 +26,9 @@ static void mail_smtp_done(struct net_call *c)
 {
     struct mail_smtp_call *sc = (struct mail_smtp_call *)c;
     int ok = c->err == NET_OK;
-    const char *why = ok ? NULL : c->err == NET_PROTOCOL && c->status >= 400 ? "refused" : net_err_name(c->err);
+    const char *why = ok                                           ? NULL
+                      : c->err == NET_PROTOCOL && c->status >= 400 ? "refused"
+                                                                   : net_err_name(c->err);
     long code = c->status;
     mail_sent_fn done = sc->done;
     void *arg = sc->arg;

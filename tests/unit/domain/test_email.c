@@ -189,7 +189,8 @@ static void test_tokens(void)
     int charset = 1;
     for (size_t i = 0; i < EMAIL_TOKEN_LEN; i++) {
         char c = a.text[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
             charset = 0;
     }
     CHECK(charset, "base64url alphabet only (safe in a URL fragment)");
@@ -246,11 +247,10 @@ static void test_grant_rule(void)
         int require, verified;
         int64_t credits, want;
     } rows[] = {
-        {1, 0, 8, 0}, /* the default: an unverified address waits */
-        {1, 1, 8, 8}, /* verified: granted */
-        {0, 0, 8, 8}, /* the rule off: granted at once */
-        {0, 1, 8, 8},
-        {1, 1, 0, 0}, /* TG_SIGNUP_CREDITS=0: nothing to grant, nothing written */
+        {1, 0, 8, 0},               /* the default: an unverified address waits */
+        {1, 1, 8, 8},               /* verified: granted */
+        {0, 0, 8, 8},               /* the rule off: granted at once */
+        {0, 1, 8, 8}, {1, 1, 0, 0}, /* TG_SIGNUP_CREDITS=0: nothing to grant, nothing written */
         {0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -263,8 +263,8 @@ static void test_grant_rule(void)
         store_user_create(g_s, &u);
         enum store_rc rc = grant(u.id, rows[i].verified, rows[i].credits, rows[i].require);
         CHECK(rc == STORE_OK && paid(u.id) == rows[i].want && grants(u.id) == (rows[i].want ? 1u : 0u),
-              "require_verified=%d verified=%d credits=%lld -> %lld credits", rows[i].require, rows[i].verified,
-              (long long)rows[i].credits, (long long)rows[i].want);
+              "require_verified=%d verified=%d credits=%lld -> %lld credits", rows[i].require,
+              rows[i].verified, (long long)rows[i].credits, (long long)rows[i].want);
         rc = grant(u.id, 1, rows[i].credits, 0);
         CHECK(rc == STORE_OK && paid(u.id) == rows[i].credits && grants(u.id) == (rows[i].credits ? 1u : 0u),
               "a second call grants at most once in all (row %zu)", i);
@@ -281,7 +281,8 @@ static void test_register_and_verify(void)
     struct reg_out r = do_register(addr(a, "reg"), "zh-CN", &RULE_VERIFIED, now);
     CHECK(r.called == 1 && r.rc == SIGNIN_OK && strlen(r.token) == EMAIL_TOKEN_LEN,
           "register answers with a verification token to mail");
-    CHECK(strcmp(r.user.locale, "zh-CN") == 0 && r.user.email_verified == 0, "locale stored, address unverified");
+    CHECK(strcmp(r.user.locale, "zh-CN") == 0 && r.user.email_verified == 0,
+          "locale stored, address unverified");
     CHECK(paid(r.user.id) == 0 && grants(r.user.id) == 0, "no signup credits before verification");
 
     struct out o = verify("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", now);
@@ -299,7 +300,8 @@ static void test_register_and_verify(void)
     CHECK(get_user(r.user.id).email_verified == 1, "stored verified");
 
     o = verify(r.token, now + DAY - 1);
-    CHECK(o.rc == EMAIL_OK && o.again == 1 && o.user.email_verified == 1, "the same link again: 200, nothing new");
+    CHECK(o.rc == EMAIL_OK && o.again == 1 && o.user.email_verified == 1,
+          "the same link again: 200, nothing new");
     CHECK(paid(r.user.id) == 8 && grants(r.user.id) == 1, "no second grant");
 
     /* The rule off: credits at registration, and verifying later adds nothing. */
@@ -307,12 +309,14 @@ static void test_register_and_verify(void)
     CHECK(r2.rc == SIGNIN_OK && paid(r2.user.id) == 8 && grants(r2.user.id) == 1,
           "TG_SIGNUP_CREDITS_REQUIRE_VERIFIED off: credits at registration");
     o = verify(r2.token, now);
-    CHECK(o.rc == EMAIL_OK && paid(r2.user.id) == 8 && grants(r2.user.id) == 1, "verifying then grants nothing more");
+    CHECK(o.rc == EMAIL_OK && paid(r2.user.id) == 8 && grants(r2.user.id) == 1,
+          "verifying then grants nothing more");
 
     /* A token proves the address it was sent to, and no other. */
     struct reg_out r3 = do_register(addr(a, "moved"), "en-US", &RULE_VERIFIED, now);
     char other[64];
-    CHECK(store_user_set_email(g_s, r3.user.id, addr(other, "moved-to"), 0, now) == STORE_OK, "the address changes");
+    CHECK(store_user_set_email(g_s, r3.user.id, addr(other, "moved-to"), 0, now) == STORE_OK,
+          "the address changes");
     o = verify(r3.token, now);
     CHECK(o.rc == EMAIL_INVALID && get_user(r3.user.id).email_verified == 0 && paid(r3.user.id) == 0,
           "a token sent to the old address does not verify the new one");
@@ -324,7 +328,8 @@ static void test_register_and_verify(void)
     CHECK(o.rc == EMAIL_INVALID && paid(r4.user.id) == 0, "a disabled account: invalid, nothing granted");
     store_user_set_disabled(g_s, r4.user.id, 0, now);
     o = verify(r4.token, now);
-    CHECK(o.rc == EMAIL_OK && paid(r4.user.id) == 8, "the refusal rolled back: enabled again, the link works");
+    CHECK(o.rc == EMAIL_OK && paid(r4.user.id) == 8,
+          "the refusal rolled back: enabled again, the link works");
 
     /* A used token of an account that is not verified with it (it moved since) says "used". */
     store_user_set_email(g_s, r4.user.id, addr(other, "off-moved"), 0, now);
@@ -353,7 +358,8 @@ static void test_resend(void)
           "a third within the hour (registration's mail counts): throttled, no token");
     struct out o4 = resend(r.user.id, now + HOUR + 1000);
     CHECK(o4.rc == EMAIL_OK, "once the registration's mail is an hour old, one more is allowed");
-    CHECK(verify(o1.token, now + 5000).rc == EMAIL_OK && paid(r.user.id) == 8, "an earlier resent token still works");
+    CHECK(verify(o1.token, now + 5000).rc == EMAIL_OK && paid(r.user.id) == 8,
+          "an earlier resent token still works");
     CHECK(verify(r.token, now + 5000).rc == EMAIL_OK, "as does the first (unused) one: nothing more granted");
     CHECK(paid(r.user.id) == 8, "still 8");
     struct out o5 = resend(r.user.id, now + 6000);
@@ -389,11 +395,13 @@ static void test_reset(void)
     /* A refresh token from before the reset. */
     struct user before = get_user(r.user.id);
 
-    struct out bad = reset_confirm("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "a brand new password", now);
+    struct out bad =
+        reset_confirm("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "a brand new password", now);
     CHECK(bad.rc == EMAIL_INVALID, "a made-up token: invalid");
     struct out late = reset_confirm(k1.token, "a brand new password", now + HOUR);
     CHECK(late.rc == EMAIL_INVALID, "at its expiry: invalid");
-    CHECK(strcmp(get_user(r.user.id).password_hash, before.password_hash) == 0, "and the password is unchanged");
+    CHECK(strcmp(get_user(r.user.id).password_hash, before.password_hash) == 0,
+          "and the password is unchanged");
 
     struct out ok = reset_confirm(k1.token, "a brand new password", now + HOUR - 1);
     struct user after = get_user(r.user.id);
@@ -413,10 +421,12 @@ static void test_reset(void)
     sha256(r.refresh, strlen(r.refresh), h);
     next.created_at = now;
     next.expires_at = now + DAY;
-    CHECK(store_refresh_rotate(g_s, h, &next, now + 2, &outcome, uid) == STORE_OK && outcome == REFRESH_EXPIRED,
+    CHECK(store_refresh_rotate(g_s, h, &next, now + 2, &outcome, uid) == STORE_OK &&
+              outcome == REFRESH_EXPIRED,
           "the registration's refresh token is revoked");
 
-    CHECK(reset_confirm(k1.token, "another new password", now + 3).rc == EMAIL_USED, "the token cannot be used twice");
+    CHECK(reset_confirm(k1.token, "another new password", now + 3).rc == EMAIL_USED,
+          "the token cannot be used twice");
     CHECK(reset_confirm(k2.token, "another new password", now + 3).rc == EMAIL_USED,
           "the other outstanding reset token was revoked with it");
 

@@ -118,8 +118,8 @@ static int lines_ok(const char *msg)
 static void test_compose_ascii(void)
 {
     struct sbuf m = {0}, head = {0}, body = {0};
-    CHECK(mail_compose("no-reply@tollgate.example", "ada@example.com", "Hello there", "Line one\nLine two\n", T0,
-                       "0123456789abcdef0123456789abcdef", &m) == 0,
+    CHECK(mail_compose("no-reply@tollgate.example", "ada@example.com", "Hello there", "Line one\nLine two\n",
+                       T0, "0123456789abcdef0123456789abcdef", &m) == 0,
           "compose a plain message");
     split(m.data, &head, &body);
     CHECK_STR_EQ(head.data,
@@ -172,12 +172,14 @@ static void test_compose_subject(void)
     int lines = 0;
     size_t longest = 0;
 
-    CHECK(mail_compose("a@b.test", "c@d.test", "请验证您的邮箱地址", "x", T0, "1", &m) == 0, "a Chinese subject");
+    CHECK(mail_compose("a@b.test", "c@d.test", "请验证您的邮箱地址", "x", T0, "1", &m) == 0,
+          "a Chinese subject");
     split(m.data, &head, &body);
     CHECK(strstr(head.data, "\r\nSubject: =?UTF-8?B?") != NULL, "is an RFC 2047 encoded-word");
     char *subj = decode_subject(head.data, &lines, &longest);
     CHECK_STR_EQ(subj, "请验证您的邮箱地址", "which decodes to the subject");
-    CHECK(lines == 1 && longest <= 76, "on one line of at most 76 characters (%d lines, %zu)", lines, longest);
+    CHECK(lines == 1 && longest <= 76, "on one line of at most 76 characters (%d lines, %zu)", lines,
+          longest);
     free(subj);
     sbuf_free(&m);
 
@@ -189,7 +191,8 @@ static void test_compose_subject(void)
     CHECK(mail_compose("a@b.test", "c@d.test", s.data, "x", T0, "1", &m) == 0, "a long Chinese subject");
     split(m.data, &head, &body);
     subj = decode_subject(head.data, &lines, &longest);
-    CHECK(subj != NULL && strcmp(subj, s.data) == 0, "decodes back whole (every word holds whole characters)");
+    CHECK(subj != NULL && strcmp(subj, s.data) == 0,
+          "decodes back whole (every word holds whole characters)");
     CHECK(lines >= 4 && longest <= 76, "folded over %d lines of at most 76 characters (longest %zu)", lines,
           longest);
     CHECK(lines_ok(m.data), "and the message keeps its line rules");
@@ -198,7 +201,8 @@ static void test_compose_subject(void)
     sbuf_free(&m);
 
     /* ASCII that looks like an encoded-word, or is too long for one line, is encoded too. */
-    CHECK(mail_compose("a@b.test", "c@d.test", "=?UTF-8?B?aGk=?=", "x", T0, "1", &m) == 0, "an ASCII '=?' subject");
+    CHECK(mail_compose("a@b.test", "c@d.test", "=?UTF-8?B?aGk=?=", "x", T0, "1", &m) == 0,
+          "an ASCII '=?' subject");
     split(m.data, &head, &body);
     subj = decode_subject(head.data, &lines, &longest);
     CHECK(strstr(head.data, "Subject: =?UTF-8?B?PT9VVEYtOD9CP2FHaz0/PQ==?=\r\n") != NULL && subj != NULL &&
@@ -273,9 +277,11 @@ static void test_texts(void)
 
     mail_text_render(MAIL_VERIFY, "en-US", "https://app.example", tok, 86400, &t);
     CHECK_STR_EQ(t.subject, "Verify your email address", "en-US verify subject");
-    CHECK(strstr(t.body, "\nhttps://app.example/verify-email#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n"),
+    CHECK(strstr(t.body,
+                 "\nhttps://app.example/verify-email#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n"),
           "the link: public URL + /verify-email + the token in the fragment");
-    CHECK(strstr(t.body, "\nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n"), "the token on a line of its own");
+    CHECK(strstr(t.body, "\nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n"),
+          "the token on a line of its own");
     CHECK(strstr(t.body, "expires in 1 day.") && strstr(t.body, "POST /api/v1/auth/verify-email"),
           "how long it lasts, and where API users send the token");
     CHECK(strchr(t.body, '{') == NULL, "no placeholder left");
@@ -283,9 +289,11 @@ static void test_texts(void)
 
     mail_text_render(MAIL_RESET, "en-US", "https://app.example", tok, 3600, &t);
     CHECK_STR_EQ(t.subject, "Reset your password", "en-US reset subject");
-    CHECK(strstr(t.body, "\nhttps://app.example/reset-password#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n") &&
-              strstr(t.body, "expires in 1 hour.") && strstr(t.body, "/api/v1/auth/password-reset/confirm"),
-          "reset: link to /reset-password, 1 hour, the confirm endpoint");
+    CHECK(
+        strstr(t.body,
+               "\nhttps://app.example/reset-password#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\n") &&
+            strstr(t.body, "expires in 1 hour.") && strstr(t.body, "/api/v1/auth/password-reset/confirm"),
+        "reset: link to /reset-password, 1 hour, the confirm endpoint");
     mail_text_free(&t);
 
     mail_text_render(MAIL_VERIFY, "zh-CN", "https://app.example", tok, 86400, &t);
@@ -311,9 +319,9 @@ static void test_texts(void)
         int64_t ttl;
         const char *en, *zh;
     } ttls[] = {
-        {60, "1 minute", "1 分钟"},     {61, "2 minutes", "2 分钟"},   {90, "2 minutes", "2 分钟"},
-        {3600, "1 hour", "1 小时"},     {5400, "90 minutes", "90 分钟"}, {7200, "2 hours", "2 小时"},
-        {86400, "1 day", "1 天"},       {129600, "36 hours", "36 小时"}, {2592000, "30 days", "30 天"},
+        {60, "1 minute", "1 分钟"}, {61, "2 minutes", "2 分钟"},     {90, "2 minutes", "2 分钟"},
+        {3600, "1 hour", "1 小时"}, {5400, "90 minutes", "90 分钟"}, {7200, "2 hours", "2 小时"},
+        {86400, "1 day", "1 天"},   {129600, "36 hours", "36 小时"}, {2592000, "30 days", "30 天"},
     };
     for (size_t i = 0; i < sizeof ttls / sizeof ttls[0]; i++) {
         char want[64];
@@ -350,7 +358,10 @@ static void test_build(void)
     CHECK_STR_EQ(subj, "重置您的密码", "the zh-CN subject, encoded");
     free(subj);
     char *text = decode_body(body.data);
-    CHECK(text && strstr(text, "https://app.example/reset-password#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\r\n"),
+    CHECK(text &&
+              strstr(
+                  text,
+                  "https://app.example/reset-password#token=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde\r\n"),
           "the body carries the link");
     CHECK(strstr(m->data, tok) == NULL, "the token appears in the message only inside the base64 body");
     free(text);
