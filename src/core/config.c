@@ -147,6 +147,10 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_WECHAT_APPID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_API_BASE", CFG_URL, 0, "https://api.weixin.qq.com", 0, 0, NULL, NOFIELD},
+    /* WeChat in-WeChat H5 sign-in uses the Official Account's app, not the website app */
+    {"TG_WECHAT_MP_APPID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_WECHAT_MP_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_WECHAT_OPEN_BASE", CFG_URL, 0, "https://open.weixin.qq.com", 0, 0, NULL, NOFIELD},
     /* generation: key pools are comma-separated lists of secrets */
     {"TG_DASHSCOPE_API_KEYS", CFG_LIST, CFG_F_SECRET | CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_DASHSCOPE_API_BASE", CFG_URL, 0, "https://dashscope.aliyuncs.com", 0, 0, NULL, NOFIELD},

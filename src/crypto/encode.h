@@ -1,6 +1,6 @@
 /*
  * encode.h - base64url (RFC 4648 section 5, no padding), base64 (section 4, padded), hex
- * and base62.
+ * base62, and percent-encoding of URL query values.
  *
  * The decoders are strict: every text has exactly one accepted spelling, so decoding and
  * re-encoding gives back the same text. Signed formats (JWT) depend on that: a decoder
@@ -41,5 +41,14 @@ int hex_decode(const char *in, size_t len, void *out, size_t n);
  * (a big-number conversion, left-padded with '0'); out has room for chars + 1.
  * Returns 0, or -1 if the value does not fit in `chars` characters (out is then ""). */
 int base62_encode(const unsigned char *in, size_t n, char *out, size_t chars);
+
+/* Percent-encoding of a URL query value (RFC 3986 section 2.1): the unreserved characters
+ * A-Z a-z 0-9 - . _ ~ stay, every other byte becomes %XX with upper-case hex (so '/', ':',
+ * '?', '&', '=', '#', '+' and space are all encoded, as an authorize URL's redirect_uri
+ * must be). pct_encoded_len gives the exact text length (at most 3n, without NUL);
+ * pct_encode writes it into out (room for pct_encoded_len + 1), NUL-terminates and returns
+ * the text length. */
+size_t pct_encoded_len(const void *in, size_t n);
+size_t pct_encode(const void *in, size_t n, char *out);
 
 #endif
