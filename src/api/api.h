@@ -112,7 +112,8 @@ int api_require_session_or_reply(struct req *r);
  */
 int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *limit, const char **cursor);
 
-/* {"id","email","display_name","role","region"} (region null when none). New reference. */
+/* {"id","email","email_verified","display_name","role","region","locale"} (email, region and
+ * locale null when none). New reference. */
 json_t *api_user_json(const struct user *u);
 /* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
  * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */

@@ -164,7 +164,8 @@ static void pwchange_looked_up(void *arg, struct signin *ctx, const struct signi
     }
     /* The same per-account budget as login: a stolen access token must not become a way
      * to guess the password quickly. */
-    snprintf(rl_key, sizeof rl_key, "acct:%s", signin_user(ctx)->email);
+    snprintf(rl_key, sizeof rl_key, "acct:%s",
+             signin_user(ctx)->email[0] ? signin_user(ctx)->email : signin_user(ctx)->id);
     if (req_rate_limit_or_reply(r, RL_AUTH_ACCOUNT, rl_key) != 0) {
         signin_free(ctx);
         return;

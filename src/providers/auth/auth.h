@@ -17,10 +17,10 @@
 
 struct net_exec;
 
-#define AUTH_SUBJECT_MAX 128
-#define AUTH_PROVIDER_MAX 16
+#define AUTH_SUBJECT_MAX TG_SUBJECT_MAX
+#define AUTH_PROVIDER_MAX TG_PROVIDER_MAX
 #define AUTH_VARIANT_MAX 8
-#define AUTH_LOCALE_MAX 16
+#define AUTH_LOCALE_MAX TG_LOCALE_MAX
 
 /* What a provider vouches for about the person who signed in. */
 struct auth_identity {
