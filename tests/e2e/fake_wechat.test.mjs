@@ -247,6 +247,7 @@ test('slow mode delays answers; a client that gives up does not hurt the fake', 
   assert.ok(r.json.access_token);
   await assert.rejects(get(tokenUrl(WEB, wx.issueCode('web')), { timeout: 100 }), /timeout|socket hang up|ECONNRESET/);
   await new Promise((res) => setTimeout(res, 400));
+  assert.equal(wx.counters.token, 2, 'a request is counted when it arrives, answered or not');
   wx.setDelay(0, 'all');
   const quick = Date.now();
   assert.ok((await get(tokenUrl(WEB, wx.issueCode('web')))).json.access_token);
@@ -283,6 +284,9 @@ test('as a child process: one JSON line, then controls over HTTP', async () => {
     const { code } = (await post(`${info.url}/_fake/code`, { app: 'web' })).json;
     const t = (await get(`${info.url}/sns/oauth2/access_token?appid=wxchild0000000001&secret=childsecret&code=${code}&grant_type=authorization_code`)).json;
     assert.equal(t.openid, openidFor('erin', 'wxchild0000000001'));
+    const who = (await post(`${info.url}/_fake/identity`, { person: 'erin', app: 'web' })).json;
+    assert.equal(who.openid, t.openid);
+    assert.equal(who.unionid, unionidFor('erin'));
     assert.equal('unionid' in t, false);
     assert.equal((await post(`${info.url}/_fake/errcode`, { errcode: 40029, on: 'token', times: 1 })).status, 200);
     assert.equal((await get(`${info.url}/sns/oauth2/access_token?appid=x`)).json.errcode, 40029);

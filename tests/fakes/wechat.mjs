@@ -31,7 +31,8 @@
 //   POST /_fake/user {person,unionid,openid,nickname}   POST /_fake/denied {denied}
 //   POST /_fake/delay {ms,on}   POST /_fake/errcode {errcode,on,times}
 //   POST /_fake/http {status,on,times}   POST /_fake/body {body,on,times}
-//   POST /_fake/code {app} -> {code}   GET /_fake/counters   POST /_fake/reset
+//   POST /_fake/code {app} -> {code}   POST /_fake/identity {person,unionid,app} -> {openid,unionid}
+//   POST /_fake/clear (forced answers off)   GET /_fake/counters   POST /_fake/reset
 // It exits on SIGTERM, SIGINT, or (with --exit-on-stdin-close) when its stdin closes.
 
 import http from 'node:http';
@@ -183,7 +184,6 @@ export async function startFakeWechat(opts = {}) {
 
   // ---- open.weixin.qq.com -----------------------------------------------------------------
   function authorizePage(req, res, url, which) {
-    ctl.counters[which === 'web' ? 'qrconnect' : 'authorize']++;
     const raw = url.search.slice(1);
     ctl.lastAuthorize = { path: url.pathname, query: raw };
     if (sendForced(res, 'authorize')) return;
@@ -228,7 +228,6 @@ export async function startFakeWechat(opts = {}) {
 
   // ---- api.weixin.qq.com ------------------------------------------------------------------
   function accessToken(req, res, url) {
-    ctl.counters.token++;
     if (sendForced(res, 'token')) return;
     const q = url.searchParams;
     const appid = q.get('appid');
@@ -260,7 +259,6 @@ export async function startFakeWechat(opts = {}) {
   }
 
   function userinfo(req, res, url) {
-    ctl.counters.userinfo++;
     if (sendForced(res, 'userinfo')) return;
     const q = url.searchParams;
     const token = q.get('access_token');
@@ -306,6 +304,7 @@ export async function startFakeWechat(opts = {}) {
         case 'POST /_fake/body': ctl.forceBody(body.body, body.on ?? 'token', body); return ok();
         case 'POST /_fake/clear': ctl.clearForced(); return ok();
         case 'POST /_fake/code': return ok({ code: ctl.issueCode(body.app ?? 'web') });
+        case 'POST /_fake/identity': return ok(ctl.identity(body, body.app ?? 'web'));
         case 'GET /_fake/counters': return ok(ctl.counters);
         case 'POST /_fake/reset': ctl.reset(); return ok();
         default: return sendText(res, 404, JSON.stringify({ error: 'no such control' }), 'application/json');
@@ -318,15 +317,17 @@ export async function startFakeWechat(opts = {}) {
   function route(req, res) {
     const url = new URL(req.url, 'http://fake');
     if (url.pathname.startsWith('/_fake/')) return control(req, res, url);
+    // [endpoint for delays and forced answers, counter, handler]
     const handlers = {
-      '/connect/qrconnect': ['authorize', (q, s) => authorizePage(q, s, url, 'web')],
-      '/connect/oauth2/authorize': ['authorize', (q, s) => authorizePage(q, s, url, 'mp')],
-      '/sns/oauth2/access_token': ['token', (q, s) => accessToken(q, s, url)],
-      '/sns/userinfo': ['userinfo', (q, s) => userinfo(q, s, url)],
+      '/connect/qrconnect': ['authorize', 'qrconnect', (q, s) => authorizePage(q, s, url, 'web')],
+      '/connect/oauth2/authorize': ['authorize', 'authorize', (q, s) => authorizePage(q, s, url, 'mp')],
+      '/sns/oauth2/access_token': ['token', 'token', (q, s) => accessToken(q, s, url)],
+      '/sns/userinfo': ['userinfo', 'userinfo', (q, s) => userinfo(q, s, url)],
     };
     const h = handlers[url.pathname];
     if (!h || req.method !== 'GET') return sendText(res, 404, '<html><body>404</body></html>', 'text/html');
-    const [endpoint, fn] = h;
+    const [endpoint, counter, fn] = h;
+    ctl.counters[counter]++; // requests received, answered or not
     const delay = state.delay[endpoint];
     if (!delay) return fn(req, res);
     // Slow mode: answer late (or never, if the client gave up first).
@@ -369,7 +370,11 @@ export async function startFakeWechat(opts = {}) {
     },
     clearForced() { state.forced = { authorize: null, token: null, userinfo: null }; },
     issueCode,
-    identity: (user, appName) => identity(user, apps[appName].appid),
+    /** The {openid, unionid, nickname} a user descriptor has in app 'web' or 'mp'. */
+    identity(user, appName = 'web') {
+      if (!user || typeof user.person !== 'string' || !apps[appName]) throw new Error('identity needs a person and an app');
+      return identity(user, apps[appName].appid);
+    },
     reset,
     url: '',
     port: 0,

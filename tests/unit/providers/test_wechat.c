@@ -750,7 +750,8 @@ static struct outcome run_exchange(const char *variant, const char *code, size_t
     snprintf(f.variant, sizeof f.variant, "%s", variant);
     f.redirect_uri = REDIRECT;
     f.state = "s";
-    memcpy(script, answers, n * sizeof *answers);
+    if (n > 0)
+        memcpy(script, answers, n * sizeof *answers);
     n_script = n;
     script_pos = 0;
     n_seen = 0;
