@@ -594,7 +594,8 @@ static void wechat_exchange(struct net_exec *nx, const struct auth_flow *f, cons
     (void)code_verifier; /* WeChat has no PKCE */
     (void)now_ms;        /* nothing WeChat sends expires on our clock */
 
-    if (strcmp(variant, WECHAT_VARIANT_WEB) != 0 && strcmp(variant, WECHAT_VARIANT_MP) != 0) {
+    if (memchr(f->variant, '\0', sizeof f->variant) == NULL ||
+        (strcmp(variant, WECHAT_VARIANT_WEB) != 0 && strcmp(variant, WECHAT_VARIANT_MP) != 0)) {
         exchange_fail_now("", AUTH_P_INVALID, "bad_variant", done, arg);
         return;
     }

@@ -945,6 +945,19 @@ static void test_exchange(void)
         o = run_exchange("", "C", 0, NULL);
         CHECK(o.res.rc == AUTH_P_INVALID && strcmp(o.res.reason, "bad_variant") == 0 && n_seen == 0,
               "no variant: invalid, no call");
+        {
+            struct auth_flow f;
+            struct net_exec ex;
+            memset(&f, 0, sizeof f);
+            memset(&ex, 0, sizeof ex);
+            memset(&o, 0, sizeof o);
+            memset(f.variant, 'w', sizeof f.variant); /* no NUL anywhere */
+            n_seen = 0;
+            auth_wechat.exchange(&ex, &f, "C", NULL, 0, on_done, &o);
+            CHECK(o.calls == 1 && o.res.rc == AUTH_P_INVALID && strcmp(o.res.reason, "bad_variant") == 0 &&
+                      n_seen == 0,
+                  "an unterminated variant is refused without reading past it");
+        }
         o = run_exchange("sandbox", "C", 0, NULL);
         CHECK(o.res.rc == AUTH_P_INVALID && n_seen == 0, "unknown variant: invalid, no call");
         configure(WEB_APPID, WEB_SECRET, NULL, NULL);

@@ -117,8 +117,9 @@ static int start_fake(void)
     snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
     snprintf(web_appid, sizeof web_appid, "%s",
              json_string_value(json_object_get(json_object_get(json_object_get(j, "apps"), "web"), "appid")));
-    snprintf(web_secret, sizeof web_secret, "%s",
-             json_string_value(json_object_get(json_object_get(json_object_get(j, "apps"), "web"), "secret")));
+    snprintf(
+        web_secret, sizeof web_secret, "%s",
+        json_string_value(json_object_get(json_object_get(json_object_get(j, "apps"), "web"), "secret")));
     snprintf(mp_appid, sizeof mp_appid, "%s",
              json_string_value(json_object_get(json_object_get(json_object_get(j, "apps"), "mp"), "appid")));
     snprintf(mp_secret, sizeof mp_secret, "%s",
@@ -188,7 +189,8 @@ static char *fake_identity(const char *person, int with_unionid, const char *app
 {
     char *u = xasprintf("%s/_fake/identity", fake_url), *b, *v;
     json_t *j;
-    b = xasprintf("{\"person\":\"%s\",%s\"app\":\"%s\"}", person, with_unionid ? "" : "\"unionid\":null,", app);
+    b = xasprintf("{\"person\":\"%s\",%s\"app\":\"%s\"}", person, with_unionid ? "" : "\"unionid\":null,",
+                  app);
     j = fake_req("POST", u, b, NULL);
     v = json_is_string(json_object_get(j, field)) ? xstrdup(json_string_value(json_object_get(j, field)))
                                                   : xstrdup("");
@@ -231,8 +233,8 @@ static void on_done(void *arg, const struct auth_result *res)
 
 /* Runs exchange() and waits (draining like a loop) for its completion, at most wait_ms.
  * *elapsed_ms gets the time it took. */
-static struct outcome exchange(const struct auth_provider *p, const char *variant, const char *code, int wait_ms,
-                               int64_t *elapsed_ms)
+static struct outcome exchange(const struct auth_provider *p, const char *variant, const char *code,
+                               int wait_ms, int64_t *elapsed_ms)
 {
     struct auth_flow f;
     struct outcome o;
@@ -349,7 +351,8 @@ int main(void)
           "a used code: invalid wechat_40163 (got %s %s)", auth_prc_name(o.res.rc), o.res.reason);
     free(code);
 
-    code = browser_round_trip(p, "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI", variant, &state_ok);
+    code =
+        browser_round_trip(p, "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI", variant, &state_ok);
     CHECK(code != NULL && state_ok, "inside WeChat: the H5 page consented");
     CHECK_STR_EQ(variant, "mp", "inside WeChat: Official Account");
     o = exchange(p, variant, code, 15000, NULL);
@@ -374,10 +377,12 @@ int main(void)
 
     /* Errors WeChat reports as HTTP 200 + errcode. */
     o = exchange(p, "web", "ffffffffffffffffffffffffffffffff", 15000, NULL);
-    CHECK(o.res.rc == AUTH_P_INVALID && strcmp(o.res.reason, "wechat_40029") == 0, "unknown code: wechat_40029");
+    CHECK(o.res.rc == AUTH_P_INVALID && strcmp(o.res.reason, "wechat_40029") == 0,
+          "unknown code: wechat_40029");
     fake_post("/_fake/errcode", "{\"errcode\":-1,\"on\":\"token\",\"times\":1}");
     o = exchange(p, "web", "c0de", 15000, NULL);
-    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "wechat_-1") == 0, "system busy: unavailable");
+    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "wechat_-1") == 0,
+          "system busy: unavailable");
     fake_post("/_fake/body", "{\"body\":\"<html>oops</html>\",\"on\":\"userinfo\",\"times\":1}");
     {
         char *u = xasprintf("%s/_fake/code", fake_url);
@@ -404,7 +409,8 @@ int main(void)
     fake_post("/_fake/http", "{\"status\":502,\"on\":\"token\"}");
     before = fake_counter("token");
     o = exchange(p, "web", "c0de", 15000, NULL);
-    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_502") == 0, "502 on the code: http_502");
+    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_502") == 0,
+          "502 on the code: http_502");
     CHECK_INT_EQ(fake_counter("token") - before, 1, "the single-use code was sent once");
     fake_post("/_fake/clear", NULL);
     fake_post("/_fake/http", "{\"status\":503,\"on\":\"userinfo\"}");
@@ -412,7 +418,8 @@ int main(void)
     code = browser_round_trip(p, NULL, variant, &state_ok);
     o = exchange(p, variant, code, 15000, NULL);
     free(code);
-    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_503") == 0, "503 on userinfo: http_503");
+    CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_503") == 0,
+          "503 on userinfo: http_503");
     CHECK_INT_EQ(fake_counter("userinfo") - before, 1 + WECHAT_USERINFO_RETRIES, "userinfo was retried");
     fake_post("/_fake/clear", NULL);
 
