@@ -51,6 +51,18 @@ void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
 
+/* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
+ * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
+ * DELETE /api/v1/me/identities/{id} (unlink) */
+void api_oauth_start(struct req *r);
+void api_oauth_callback(struct req *r);
+void api_auth_exchange(struct req *r);
+void api_me_identity_link(struct req *r);
+void api_me_identity_unlink(struct req *r);
+/* sandbox.c: GET /sandbox/sign-in, GET /sandbox/sign-in/approve */
+void api_sandbox_signin_page(struct req *r);
+void api_sandbox_signin_approve(struct req *r);
+
 /* ---- shared helpers (common.c) ---- */
 
 /* Default and largest page size of list endpoints. */

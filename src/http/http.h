@@ -60,6 +60,10 @@ const char *req_param(const struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Request header by lower-case name, NUL-terminated, or NULL. First one if repeated. */
 const char *req_header(struct req *r, const char *lname);
+/* Value of cookie `name` from the Cookie header(s), or NULL when absent, malformed or longer
+ * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
+#define HTTP_COOKIE_VALUE_MAX 4096
+const char *req_cookie(struct req *r, const char *name);
 /* Raw body bytes (not NUL-terminated), *len receives the size; "" and 0 when none. */
 const char *req_body(const struct req *r, size_t *len);
 /* This request's id ("req_..."), also sent back as X-Request-Id. */

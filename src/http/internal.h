@@ -255,6 +255,13 @@ long http_pct_decode(const char *s, size_t len, char *out, int plus_space);
  * value into pool memory. Returns NULL when absent or badly encoded.
  */
 const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen, const char *name);
+/*
+ * Finds cookie `name` in one Cookie header value (len bytes): copies its value (unquoted) into
+ * out (cap bytes, NUL-terminated) and returns its length; -1 when absent, malformed (a
+ * character RFC 6265 does not allow in a name or value) or not shorter than cap. The first
+ * pair with that name wins, as browsers send the most specific cookie first.
+ */
+long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap);
 /* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);

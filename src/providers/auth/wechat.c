@@ -648,6 +648,7 @@ const struct auth_provider auth_wechat = {
     .name = "wechat",
     .pkce = 0,
     .trust_email = 0, /* WeChat gives no email */
+    .vouches = 1,     /* every WeChat account is bound to a verified phone number */
     .configured = wechat_configured,
     .authorize_url = wechat_authorize_url,
     .exchange = wechat_exchange,

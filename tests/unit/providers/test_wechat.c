@@ -243,6 +243,7 @@ static void test_provider(void)
     CHECK_STR_EQ(auth_wechat.name, "wechat", "registered as wechat");
     CHECK_INT_EQ(auth_wechat.pkce, 0, "WeChat has no PKCE");
     CHECK_INT_EQ(auth_wechat.trust_email, 0, "WeChat gives no email to trust");
+    CHECK_INT_EQ(auth_wechat.vouches, 1, "WeChat vouches for the person (a verified phone)");
     CHECK(auth_wechat.configured && auth_wechat.authorize_url && auth_wechat.exchange,
           "all operations present");
 
