@@ -141,6 +141,7 @@ export async function startFakeWechat(opts = {}) {
     if (!app) throw new Error(`unknown app ${appName}`);
     const code = randomBytes(16).toString('hex');
     codes.set(code, { appid: app.appid, user: { ...state.user }, expires: Date.now() + CODE_TTL_MS, used: false });
+    ctl.issued.add(code);
     ctl.counters.codesIssued++;
     return code;
   }
@@ -245,12 +246,14 @@ export async function startFakeWechat(opts = {}) {
     c.used = true;
     const who = identity(c.user, appid);
     const token = b64url(randomBytes(60));
+    const refresh = b64url(randomBytes(60));
     tokens.set(token, { appid, ...who, expires: Date.now() + TOKEN_TTL_S * 1000 });
     ctl.counters.tokensIssued++;
+    ctl.issued.add(token).add(refresh);
     const body = {
       access_token: token,
       expires_in: TOKEN_TTL_S,
-      refresh_token: b64url(randomBytes(60)),
+      refresh_token: refresh,
       openid: who.openid,
       scope: app.name === 'web' ? 'snsapi_login' : 'snsapi_userinfo',
     };
@@ -342,6 +345,9 @@ export async function startFakeWechat(opts = {}) {
     apps,
     counters: freshCounters(),
     lastAuthorize: null,
+    /** Every code, access token and refresh token handed out (reset keeps them): what must
+     * never appear in the logs of the code under test. */
+    issued: new Set(),
     /** Who consents next: {person, unionid (undefined: derived, null: none), openid?, nickname}. */
     setUser(user) {
       if (!user || typeof user.person !== 'string' || !user.person) throw new Error('setUser needs a person');
