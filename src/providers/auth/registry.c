@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "providers/auth/auth.h"
+#include "providers/auth/google.h"
 #include "providers/providers.h"
 
 static int email_configured(void) { return 1; }
@@ -17,6 +18,7 @@ static const struct auth_provider auth_email = {
 
 const struct auth_provider *const auth_providers[] = {
     &auth_email,
+    &auth_google,
     NULL,
 };
 

@@ -13,7 +13,7 @@
 /* Reads data/<name> into a new NUL-terminated buffer; aborts the test run when missing. */
 static char *slurp(const char *name, size_t *len)
 {
-    const char *dir = getenv("TG_TEST_DATA");
+    const char *dir = getenv("TEST_DATA_DIR");
     char path[512];
     FILE *f;
     char *buf;
@@ -22,7 +22,7 @@ static char *slurp(const char *name, size_t *len)
     snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/unit/crypto/data", name);
     f = fopen(path, "rb");
     if (f == NULL) {
-        printf("Bail out! cannot open %s (TG_TEST_DATA)\n", path);
+        printf("Bail out! cannot open %s (TEST_DATA_DIR)\n", path);
         exit(1);
     }
     fseek(f, 0, SEEK_END);
