@@ -290,6 +290,11 @@ struct store_exec *req_exec(struct req *r)
     return &r->w->exec;
 }
 
+struct net_exec *req_net(struct req *r)
+{
+    return &r->w->net;
+}
+
 void *req_alloc(struct req *r, size_t n)
 {
     return h2o_mem_alloc_pool(&r->h->pool, n ? n : 1);
