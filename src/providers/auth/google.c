@@ -125,7 +125,7 @@ static void gverify_fetched(struct net_call *c)
     } else if (c->err == NET_OK) {
         snprintf(why, sizeof why, "http_%ld", c->status);
     } else {
-        snprintf(why, sizeof why, "net_error_%d", (int)c->err);
+        snprintf(why, sizeof why, "%s", net_err_name(c->err));
     }
     log_event(LOG_WARN, "google_jwks_fetch_failed", "reason", why, NULL);
     net_call_release(c);

@@ -89,7 +89,7 @@ const char *google_parse_reason(enum jwt_rc rc);
  * Reads the token endpoint's answer (RFC 6749 section 5): net_err (an enum net_err value) and
  * HTTP status of the call, and its body. Fills res and returns the id_token (a new string of
  * *id_len bytes, caller frees) when the answer is a 200 with one, else NULL with res->rc:
- *   AUTH_P_UNAVAILABLE    no answer ("timeout", "connect", ... as net names them), 429 or
+ *   AUTH_P_UNAVAILABLE    no answer ("timeout", "connect", ...: net_err_name()), 429 or
  *                         5xx ("http_503"), or a 200 without a usable id_token
  *                         ("bad_token_response");
  *   AUTH_P_MISCONFIGURED  error invalid_client, unauthorized_client, redirect_uri_mismatch or

@@ -241,26 +241,6 @@ const char *google_parse_reason(enum jwt_rc rc)
     }
 }
 
-static const char *net_err_reason(int err)
-{
-    switch (err) {
-    case NET_TIMEOUT:
-        return "timeout";
-    case NET_CONNECT:
-        return "connect";
-    case NET_TLS:
-        return "tls";
-    case NET_TOO_LARGE:
-        return "response_too_large";
-    case NET_PROTOCOL:
-        return "protocol";
-    case NET_SHUTDOWN:
-        return "shutdown";
-    default:
-        return "net_error";
-    }
-}
-
 /* 1 when s (n bytes) is a plain lower-case word fit to be a reason: [a-z0-9_]{1,40}. */
 static int plain_word(const char *s, size_t n)
 {
@@ -286,7 +266,7 @@ char *google_token_response(int net_err, long status, const char *body, size_t l
     snprintf(res->id.provider, sizeof res->id.provider, "google");
     *id_len = 0;
     if (net_err != NET_OK) {
-        set_reason(res, AUTH_P_UNAVAILABLE, net_err_reason(net_err));
+        set_reason(res, AUTH_P_UNAVAILABLE, net_err_name((enum net_err)net_err));
         goto cleanup;
     }
     if (status == 429 || status >= 500 || status < 200 || (status > 200 && status < 400)) {

@@ -771,7 +771,8 @@ static void test_wire(void)
         {NET_TIMEOUT, 0, NULL, AUTH_P_UNAVAILABLE, "timeout"},
         {NET_CONNECT, 0, NULL, AUTH_P_UNAVAILABLE, "connect"},
         {NET_TLS, 0, NULL, AUTH_P_UNAVAILABLE, "tls"},
-        {NET_TOO_LARGE, 200, NULL, AUTH_P_UNAVAILABLE, "response_too_large"},
+        {NET_TOO_LARGE, 200, NULL, AUTH_P_UNAVAILABLE, "too_large"},
+        {NET_ERROR, 0, NULL, AUTH_P_UNAVAILABLE, "error"},
         {NET_SHUTDOWN, 0, NULL, AUTH_P_UNAVAILABLE, "shutdown"},
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
