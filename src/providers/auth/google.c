@@ -16,6 +16,7 @@
 #include "providers/auth/google.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,7 @@ static void gexchange_done(struct net_call *c)
     free(x);
 }
 
+/* auth_provider.exchange: the ID token must carry f->nonce (when the flow sent one). */
 static void google_exchange(struct net_exec *nx, const struct auth_flow *f, const char *code,
                             const char *code_verifier, int64_t now_ms, auth_done_fn done, void *arg)
 {
