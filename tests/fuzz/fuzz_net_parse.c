@@ -240,6 +240,6 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 
 void fuzz_report(void)
 {
-    printf("field lines %lu, numbers %lu, waits %lu (dates %lu), loopback hosts %lu\n", fields, numbers, waits,
-           dates, loopbacks);
+    printf("field lines %lu, numbers %lu, waits %lu (dates %lu), loopback hosts %lu\n", fields, numbers,
+           waits, dates, loopbacks);
 }
