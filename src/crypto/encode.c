@@ -253,25 +253,25 @@ int base62_encode(const unsigned char *in, size_t n, char *out, size_t chars)
     return 0;
 }
 
-/* RFC 3986 section 2.3: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+/* RFC 3986 section 2.3: the only characters never percent-encoded. */
 static int pct_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
 }
 
 size_t pct_encoded_len(const void *in, size_t n)
 {
     const unsigned char *p = in;
-    size_t o = 0;
+    size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        o += pct_unreserved(p[i]) ? 1 : 3;
-    return o;
+        len += pct_unreserved(p[i]) ? 1 : 3;
+    return len;
 }
 
 size_t pct_encode(const void *in, size_t n, char *out)
 {
-    static const char upper_hex[] = "0123456789ABCDEF";
+    static const char hexu[] = "0123456789ABCDEF";
     const unsigned char *p = in;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -279,8 +279,8 @@ size_t pct_encode(const void *in, size_t n, char *out)
             out[o++] = (char)p[i];
         } else {
             out[o++] = '%';
-            out[o++] = upper_hex[p[i] >> 4];
-            out[o++] = upper_hex[p[i] & 15];
+            out[o++] = hexu[p[i] >> 4];
+            out[o++] = hexu[p[i] & 15];
         }
     }
     out[o] = '\0';

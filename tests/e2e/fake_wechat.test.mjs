@@ -280,19 +280,21 @@ test('as a child process: one JSON line, then controls over HTTP', async () => {
     const info = JSON.parse(line);
     assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(info.apps.web.appid, 'wxchild0000000001');
-    assert.equal((await post(`${info.url}/_fake/user`, { person: 'erin', unionid: null, nickname: 'Erin' })).status, 200);
-    const { code } = (await post(`${info.url}/_fake/code`, { app: 'web' })).json;
+    assert.equal((await post(`${info.url}/__control/setUser`, [{ person: 'erin', unionid: null, nickname: 'Erin' }])).status, 200);
+    const { result: code } = (await post(`${info.url}/__control/issueCode`, ['web'])).json;
     const t = (await get(`${info.url}/sns/oauth2/access_token?appid=wxchild0000000001&secret=childsecret&code=${code}&grant_type=authorization_code`)).json;
     assert.equal(t.openid, openidFor('erin', 'wxchild0000000001'));
-    const who = (await post(`${info.url}/_fake/identity`, { person: 'erin', app: 'web' })).json;
+    const who = (await post(`${info.url}/__control/identity`, [{ person: 'erin' }, 'web'])).json.result;
     assert.equal(who.openid, t.openid);
     assert.equal(who.unionid, unionidFor('erin'));
     assert.equal('unionid' in t, false);
-    assert.equal((await post(`${info.url}/_fake/errcode`, { errcode: 40029, on: 'token', times: 1 })).status, 200);
+    assert.equal((await post(`${info.url}/__control/forceErrcode`, [40029, 'token', { times: 1 }])).status, 200);
     assert.equal((await get(`${info.url}/sns/oauth2/access_token?appid=x`)).json.errcode, 40029);
-    const counters = (await get(`${info.url}/_fake/counters`)).json;
+    const counters = (await get(`${info.url}/__control/counters`)).json.result;
     assert.equal(counters.token, 2);
-    assert.equal((await post(`${info.url}/_fake/user`, {})).status, 400, 'a control with bad input is refused');
+    assert.equal((await post(`${info.url}/__control/setUser`, [{}])).status, 400, 'a control with bad input is refused');
+    assert.equal((await post(`${info.url}/__control/setUser`, { person: 'x' })).status, 400, 'arguments must be an array');
+    assert.equal((await post(`${info.url}/__control/close`, [])).status, 404, 'only the listed controls');
   } finally {
     const exited = new Promise((r) => child.on('exit', r));
     child.stdin.end();

@@ -27,12 +27,10 @@
 //   wx.setDelay(8000, 'token'); wx.forceErrcode(-1, 'userinfo'); wx.setDenied(true);
 //   wx.counters.token; await wx.close();
 // or as a child process (for C tests): `node tests/fakes/wechat.mjs [--port N]` prints one
-// line {"url":...,"port":...,"apps":{...}} and then takes the same controls over HTTP:
-//   POST /_fake/user {person,unionid,openid,nickname}   POST /_fake/denied {denied}
-//   POST /_fake/delay {ms,on}   POST /_fake/errcode {errcode,on,times}
-//   POST /_fake/http {status,on,times}   POST /_fake/body {body,on,times}
-//   POST /_fake/code {app} -> {code}   POST /_fake/identity {person,unionid,app} -> {openid,unionid}
-//   POST /_fake/clear (forced answers off)   GET /_fake/counters   POST /_fake/reset
+// line {"url":...,"port":...,"apps":{...}}; the methods above are then POST
+// /__control/<method> with a JSON array of arguments (/__control/setUser with
+// [{"person":"bob","unionid":null}], /__control/issueCode with ["mp"]), answering
+// {"result": ...}; GET /__control/counters answers the counters.
 // It exits on SIGTERM, SIGINT, or (with --exit-on-stdin-close) when its stdin closes.
 
 import http from 'node:http';
@@ -286,40 +284,34 @@ export async function startFakeWechat(opts = {}) {
     answer(res, JSON.stringify(body));
   }
 
-  // ---- controls over HTTP -----------------------------------------------------------------
-  async function control(req, res, url) {
+  // ---- controls over HTTP (the same convention as the fake Google) -----------------------
+  // POST /__control/<method> with a JSON array of arguments -> {"result": ...};
+  // GET /__control/counters -> {"result": counters}.
+  const CONTROLS = ['setUser', 'setDenied', 'setDelay', 'forceErrcode', 'forceHttp', 'forceBody', 'clearForced',
+    'issueCode', 'identity', 'reset'];
+  async function control(req, res, method) {
+    const json = (status, obj) => sendText(res, status, JSON.stringify(obj), 'application/json');
+    if (method === 'counters' && req.method === 'GET') return json(200, { result: ctl.counters });
+    if (req.method !== 'POST' || !CONTROLS.includes(method)) return json(404, { error: 'unknown control' });
     const chunks = [];
     for await (const c of req) chunks.push(c);
-    let body = {};
+    let args;
     try {
-      if (chunks.length) body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      args = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]');
     } catch {
-      return sendText(res, 400, JSON.stringify({ error: 'bad json' }), 'application/json');
+      args = null;
     }
-    const ok = (obj = { ok: true }) => sendText(res, 200, JSON.stringify(obj), 'application/json');
+    if (!Array.isArray(args)) return json(400, { error: 'arguments must be a JSON array' });
     try {
-      switch (`${req.method} ${url.pathname}`) {
-        case 'POST /_fake/user': ctl.setUser(body); return ok();
-        case 'POST /_fake/denied': ctl.setDenied(!!body.denied); return ok();
-        case 'POST /_fake/delay': ctl.setDelay(body.ms ?? 0, body.on ?? 'all'); return ok();
-        case 'POST /_fake/errcode': ctl.forceErrcode(body.errcode, body.on ?? 'token', body); return ok();
-        case 'POST /_fake/http': ctl.forceHttp(body.status, body.on ?? 'token', body); return ok();
-        case 'POST /_fake/body': ctl.forceBody(body.body, body.on ?? 'token', body); return ok();
-        case 'POST /_fake/clear': ctl.clearForced(); return ok();
-        case 'POST /_fake/code': return ok({ code: ctl.issueCode(body.app ?? 'web') });
-        case 'POST /_fake/identity': return ok(ctl.identity(body, body.app ?? 'web'));
-        case 'GET /_fake/counters': return ok(ctl.counters);
-        case 'POST /_fake/reset': ctl.reset(); return ok();
-        default: return sendText(res, 404, JSON.stringify({ error: 'no such control' }), 'application/json');
-      }
+      return json(200, { result: ctl[method](...args) ?? null });
     } catch (e) {
-      return sendText(res, 400, JSON.stringify({ error: String(e.message) }), 'application/json');
+      return json(400, { error: String(e.message) });
     }
   }
 
   function route(req, res) {
     const url = new URL(req.url, 'http://fake');
-    if (url.pathname.startsWith('/_fake/')) return control(req, res, url);
+    if (url.pathname.startsWith('/__control/')) return control(req, res, url.pathname.slice(11));
     // [endpoint for delays and forced answers, counter, handler]
     const handlers = {
       '/connect/qrconnect': ['authorize', 'qrconnect', (q, s) => authorizePage(q, s, url, 'web')],

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "providers/auth/auth.h"
+#include "providers/auth/google.h"
 #include "providers/auth/sandbox.h"
 #include "providers/auth/wechat.h"
 #include "providers/providers.h"
@@ -19,6 +20,7 @@ static const struct auth_provider auth_email = {
 
 const struct auth_provider *const auth_providers[] = {
     &auth_email,
+    &auth_google,
     &auth_sandbox,
     &auth_wechat,
     NULL,

@@ -176,9 +176,9 @@ static void fake_post(const char *path, const char *body)
 
 static long long fake_counter(const char *name)
 {
-    char *u = xasprintf("%s/_fake/counters", fake_url);
+    char *u = xasprintf("%s/__control/counters", fake_url);
     json_t *j = fake_req("GET", u, NULL, NULL);
-    long long v = json_integer_value(json_object_get(j, name));
+    long long v = json_integer_value(json_object_get(json_object_get(j, "result"), name));
     json_decref(j);
     free(u);
     return v;
@@ -187,13 +187,13 @@ static long long fake_counter(const char *name)
 /* The fake's identity of a person in an app: field "openid" or "unionid" (caller frees). */
 static char *fake_identity(const char *person, int with_unionid, const char *app, const char *field)
 {
-    char *u = xasprintf("%s/_fake/identity", fake_url), *b, *v;
-    json_t *j;
-    b = xasprintf("{\"person\":\"%s\",%s\"app\":\"%s\"}", person, with_unionid ? "" : "\"unionid\":null,",
-                  app);
+    char *u = xasprintf("%s/__control/identity", fake_url), *b, *v;
+    json_t *j, *res;
+    b = xasprintf("[{\"person\":\"%s\"%s},\"%s\"]", person, with_unionid ? "" : ",\"unionid\":null", app);
     j = fake_req("POST", u, b, NULL);
-    v = json_is_string(json_object_get(j, field)) ? xstrdup(json_string_value(json_object_get(j, field)))
-                                                  : xstrdup("");
+    res = json_object_get(j, "result");
+    v = json_is_string(json_object_get(res, field)) ? xstrdup(json_string_value(json_object_get(res, field)))
+                                                    : xstrdup("");
     json_decref(j);
     free(u);
     free(b);
@@ -332,7 +332,7 @@ int main(void)
     CHECK(p->configured(), "configured with both apps");
 
     /* A person with a unionid signs in on a desktop browser, then inside WeChat. */
-    fake_post("/_fake/user", "{\"person\":\"alice\",\"nickname\":\"\\u5c0f\\u660e\"}");
+    fake_post("/__control/setUser", "[{\"person\":\"alice\",\"nickname\":\"\\u5c0f\\u660e\"}]");
     code = browser_round_trip(p, "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", variant, &state_ok);
     CHECK(code != NULL, "desktop: the fake's QR page consented with a code");
     CHECK(state_ok, "desktop: the state came back");
@@ -362,7 +362,7 @@ int main(void)
     free(code);
 
     /* A person without unionid: appid:openid. */
-    fake_post("/_fake/user", "{\"person\":\"bob\",\"unionid\":null,\"nickname\":\"Bob\"}");
+    fake_post("/__control/setUser", "[{\"person\":\"bob\",\"unionid\":null,\"nickname\":\"Bob\"}]");
     code = browser_round_trip(p, "MicroMessenger", variant, &state_ok);
     o = exchange(p, variant, code, 15000, NULL);
     {
@@ -379,15 +379,15 @@ int main(void)
     o = exchange(p, "web", "ffffffffffffffffffffffffffffffff", 15000, NULL);
     CHECK(o.res.rc == AUTH_P_INVALID && strcmp(o.res.reason, "wechat_40029") == 0,
           "unknown code: wechat_40029");
-    fake_post("/_fake/errcode", "{\"errcode\":-1,\"on\":\"token\",\"times\":1}");
+    fake_post("/__control/forceErrcode", "[-1,\"token\",{\"times\":1}]");
     o = exchange(p, "web", "c0de", 15000, NULL);
     CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "wechat_-1") == 0,
           "system busy: unavailable");
-    fake_post("/_fake/body", "{\"body\":\"<html>oops</html>\",\"on\":\"userinfo\",\"times\":1}");
+    fake_post("/__control/forceBody", "[\"<html>oops</html>\",\"userinfo\",{\"times\":1}]");
     {
-        char *u = xasprintf("%s/_fake/code", fake_url);
-        json_t *j = fake_req("POST", u, "{\"app\":\"web\"}", NULL);
-        o = exchange(p, "web", json_string_value(json_object_get(j, "code")), 15000, NULL);
+        char *u = xasprintf("%s/__control/issueCode", fake_url);
+        json_t *j = fake_req("POST", u, "[\"web\"]", NULL);
+        o = exchange(p, "web", json_string_value(json_object_get(j, "result")), 15000, NULL);
         CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "bad_answer") == 0,
               "malformed userinfo: bad_answer");
         json_decref(j);
@@ -395,9 +395,9 @@ int main(void)
     }
     configure("wrong-secret");
     {
-        char *u = xasprintf("%s/_fake/code", fake_url);
-        json_t *j = fake_req("POST", u, "{\"app\":\"web\"}", NULL);
-        o = exchange(p, "web", json_string_value(json_object_get(j, "code")), 15000, NULL);
+        char *u = xasprintf("%s/__control/issueCode", fake_url);
+        json_t *j = fake_req("POST", u, "[\"web\"]", NULL);
+        o = exchange(p, "web", json_string_value(json_object_get(j, "result")), 15000, NULL);
         CHECK(o.res.rc == AUTH_P_MISCONFIGURED && strcmp(o.res.reason, "wechat_40125") == 0,
               "wrong app secret: misconfigured wechat_40125");
         json_decref(j);
@@ -406,14 +406,14 @@ int main(void)
     configure(web_secret);
 
     /* A failing front end: the code exchange is never retried, userinfo is. */
-    fake_post("/_fake/http", "{\"status\":502,\"on\":\"token\"}");
+    fake_post("/__control/forceHttp", "[502,\"token\"]");
     before = fake_counter("token");
     o = exchange(p, "web", "c0de", 15000, NULL);
     CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_502") == 0,
           "502 on the code: http_502");
     CHECK_INT_EQ(fake_counter("token") - before, 1, "the single-use code was sent once");
-    fake_post("/_fake/clear", NULL);
-    fake_post("/_fake/http", "{\"status\":503,\"on\":\"userinfo\"}");
+    fake_post("/__control/clearForced", "[]");
+    fake_post("/__control/forceHttp", "[503,\"userinfo\"]");
     before = fake_counter("userinfo");
     code = browser_round_trip(p, NULL, variant, &state_ok);
     o = exchange(p, variant, code, 15000, NULL);
@@ -421,10 +421,10 @@ int main(void)
     CHECK(o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "http_503") == 0,
           "503 on userinfo: http_503");
     CHECK_INT_EQ(fake_counter("userinfo") - before, 1 + WECHAT_USERINFO_RETRIES, "userinfo was retried");
-    fake_post("/_fake/clear", NULL);
+    fake_post("/__control/clearForced", "[]");
 
     /* Slow answers end in "timeout" within the per-call timeout, never a hang. */
-    fake_post("/_fake/delay", "{\"ms\":30000,\"on\":\"token\"}");
+    fake_post("/__control/setDelay", "[30000,\"token\"]");
     before = fake_counter("token");
     o = exchange(p, "web", "c0de", 20000, &ms);
     CHECK(o.calls == 1 && o.res.rc == AUTH_P_UNAVAILABLE && strcmp(o.res.reason, "timeout") == 0,
@@ -432,9 +432,9 @@ int main(void)
     CHECK(ms >= WECHAT_CALL_TIMEOUT_MS - 100 && ms < WECHAT_CALL_TIMEOUT_MS + 1500,
           "slow code exchange answered after %lld ms (timeout %d ms)", (long long)ms, WECHAT_CALL_TIMEOUT_MS);
     CHECK_INT_EQ(fake_counter("token") - before, 1, "a timed-out code exchange is not retried");
-    fake_post("/_fake/delay", "{\"ms\":0,\"on\":\"all\"}");
+    fake_post("/__control/setDelay", "[0,\"all\"]");
     code = browser_round_trip(p, NULL, variant, &state_ok);
-    fake_post("/_fake/delay", "{\"ms\":30000,\"on\":\"userinfo\"}");
+    fake_post("/__control/setDelay", "[30000,\"userinfo\"]");
     before = fake_counter("userinfo");
     o = exchange(p, variant, code, 30000, &ms);
     free(code);
@@ -445,15 +445,15 @@ int main(void)
           "slow userinfo answered after %lld ms", (long long)ms);
     CHECK_INT_EQ(fake_counter("userinfo") - before, 1 + WECHAT_USERINFO_RETRIES, "userinfo tried %d times",
                  1 + WECHAT_USERINFO_RETRIES);
-    fake_post("/_fake/delay", "{\"ms\":0,\"on\":\"all\"}");
+    fake_post("/__control/setDelay", "[0,\"all\"]");
 
     /* The person refuses: the callback has no code. */
-    fake_post("/_fake/denied", "{\"denied\":true}");
+    fake_post("/__control/setDenied", "[true]");
     code = browser_round_trip(p, NULL, variant, &state_ok);
     CHECK(code == NULL && state_ok, "denied: back with the state and no code");
     o = exchange(p, variant, code, 15000, NULL);
     CHECK(o.res.rc == AUTH_P_DENIED, "denied: AUTH_P_DENIED");
-    fake_post("/_fake/denied", "{\"denied\":false}");
+    fake_post("/__control/setDenied", "[false]");
 
     /* WeChat down: the fake is gone. */
     CHECK(WIFEXITED(stop_fake()), "the fake stopped");
