@@ -22,7 +22,9 @@
 #include "crypto/random.h"
 #include "domain/accounts.h"
 #include "domain/ratelimit.h"
+#include "domain/region.h"
 #include "domain/users.h"
+#include "geo/geo.h"
 #include "http/server.h"
 #include "store/call.h"
 #include "store/store.h"
@@ -169,8 +171,16 @@ static int cmd_serve(const struct main_opts *o)
         free(err);
         return 2;
     }
-    if (main_migrate_db(NULL) != 0)
+    if (region_init(&err) != 0 || geo_init(tg_cfg->geoip_db, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
+        ratelimit_shutdown();
+        return 2;
+    }
+    if (main_migrate_db(NULL) != 0) {
+        geo_shutdown();
         return 1;
+    }
 
     char listen[300], workers[16];
     snprintf(listen, sizeof listen, "%s:%d", tg_cfg->listen_host, tg_cfg->listen_port);
@@ -179,6 +189,7 @@ static int cmd_serve(const struct main_opts *o)
               tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
               tg_cfg->public_url, NULL);
     int rc = http_server_run();
+    geo_shutdown();
     ratelimit_shutdown();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
     return rc == 0 ? 0 : 1;

@@ -20,6 +20,10 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/login", api_auth_login, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/providers", api_auth_providers, AUTH_OPTIONAL, RL_API_QUERY},
+
+    {"GET", "/api/v1/region", api_region_get, AUTH_OPTIONAL, RL_API_QUERY},
+    {"PUT", "/api/v1/region", api_region_put, AUTH_USER, RL_API_QUERY},
 
     {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},
