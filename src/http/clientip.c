@@ -47,8 +47,9 @@ const char *http_header_last(const h2o_headers_t *headers, h2o_mem_pool_t *pool,
     const h2o_token_t *tok = h2o_lookup_token(lname, nlen);
     for (size_t i = headers->size; i-- > 0;) {
         const h2o_header_t *hd = &headers->entries[i];
-        /* h2o interns known names as tokens: those compare by pointer, others by text */
-        if (tok != NULL ? hd->name != &tok->buf : !h2o_memis(hd->name->base, hd->name->len, lname, nlen))
+        /* h2o interns known names as tokens: those compare by pointer, others by text
+         * (lower-cased by h2o's parsers already; compared case-insensitively anyway) */
+        if (tok != NULL ? hd->name != &tok->buf : !h2o_lcstris(hd->name->base, hd->name->len, lname, nlen))
             continue;
         char *out = h2o_mem_alloc_pool(pool, hd->value.len + 1);
         memcpy(out, hd->value.base, hd->value.len);
