@@ -26,6 +26,7 @@
 #include "domain/users.h"
 #include "geo/geo.h"
 #include "http/server.h"
+#include "net/net.h"
 #include "store/call.h"
 #include "store/store.h"
 
@@ -181,6 +182,12 @@ static int cmd_serve(const struct main_opts *o)
         geo_shutdown();
         return 1;
     }
+    /* Before any thread starts (libcurl's global state, OpenSSL included). */
+    if (net_global_init() != 0) {
+        fprintf(stderr, "tollgate: could not initialise libcurl\n");
+        geo_shutdown();
+        return 1;
+    }
 
     char listen[300], workers[16];
     snprintf(listen, sizeof listen, "%s:%d", tg_cfg->listen_host, tg_cfg->listen_port);
@@ -188,9 +195,10 @@ static int cmd_serve(const struct main_opts *o)
     log_event(LOG_INFO, "start", "version", TG_VERSION, "listen", listen, "workers", workers, "data_dir",
               tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
               tg_cfg->public_url, NULL);
-    int rc = http_server_run();
+    int rc = http_server_run(); /* starts and stops the net client around the workers */
     geo_shutdown();
     ratelimit_shutdown();
+    net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
     return rc == 0 ? 0 : 1;
 }

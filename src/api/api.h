@@ -56,6 +56,18 @@ void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
 
+/* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
+ * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
+ * DELETE /api/v1/me/identities/{id} (unlink) */
+void api_oauth_start(struct req *r);
+void api_oauth_callback(struct req *r);
+void api_auth_exchange(struct req *r);
+void api_me_identity_link(struct req *r);
+void api_me_identity_unlink(struct req *r);
+/* sandbox.c: GET /sandbox/sign-in, GET /sandbox/sign-in/approve */
+void api_sandbox_signin_page(struct req *r);
+void api_sandbox_signin_approve(struct req *r);
+
 /* ---- the caller's region (region.c) ---- */
 
 /*
@@ -137,7 +149,8 @@ int api_require_session_or_reply(struct req *r);
  */
 int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *limit, const char **cursor);
 
-/* {"id","email","display_name","role","region"} (region null when none). New reference. */
+/* {"id","email","email_verified","display_name","role","region","locale"} (email, region and
+ * locale null when none). New reference. */
 json_t *api_user_json(const struct user *u);
 /* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
  * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */

@@ -98,9 +98,11 @@ int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *l
 
 json_t *api_user_json(const struct user *u)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", u->id, "email", u->email, "display_name",
-                     u->display_name, "role", u->role, "region",
-                     u->region[0] ? json_string(u->region) : json_null());
+    return json_pack("{s:s, s:o, s:b, s:s, s:s, s:o, s:o}", "id", u->id, "email",
+                     u->email[0] ? json_string(u->email) : json_null(), "email_verified", u->email_verified,
+                     "display_name", u->display_name, "role", u->role, "region",
+                     u->region[0] ? json_string(u->region) : json_null(), "locale",
+                     u->locale[0] ? json_string(u->locale) : json_null());
 }
 
 void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t)

@@ -22,6 +22,7 @@
 #include "domain/audit.h"
 #include "domain/ledger.h"
 #include "http/server.h"
+#include "net/net.h"
 
 struct metrics_ctx {
     int ok; /* 1 when totals were read */
@@ -70,6 +71,26 @@ static void metrics_ledger(struct sbuf *b, const struct ledger_totals *t)
                     ledger_kind_name((enum ledger_kind)k), t->delta_by_kind[k]);
 }
 
+/* Outbound provider calls (net/net.h): finished calls by outcome, and retries. */
+static void metrics_outbound(struct sbuf *b)
+{
+    struct net_stats st;
+    net_stats_get(&st);
+    metrics_header(b, "tollgate_outbound_calls_total", "counter",
+                   "Outbound provider calls finished, by outcome: the answer's status class, or failed "
+                   "(timeout, connection, TLS, too large, refused).");
+    const struct {
+        const char *outcome;
+        uint64_t n;
+    } rows[] = {{"2xx", st.ok_2xx}, {"3xx", st.http_3xx}, {"4xx", st.http_4xx}, {"5xx", st.http_5xx},
+                {"failed", st.failed}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        sbuf_printf(b, "tollgate_outbound_calls_total{outcome=\"%s\"} %" PRIu64 "\n", rows[i].outcome, rows[i].n);
+    metrics_header(b, "tollgate_outbound_retries_total", "counter",
+                   "Outbound call attempts repeated after a connection failure, timeout, 429 or 5xx.");
+    sbuf_printf(b, "tollgate_outbound_retries_total %" PRIu64 "\n", st.retries);
+}
+
 static void metrics_done(struct req *r, void *arg)
 {
     struct metrics_ctx *ctx = arg;
@@ -87,6 +108,7 @@ static void metrics_done(struct req *r, void *arg)
                    "1 while the database accepts writes, 0 after a write failed for lack of space or I/O.");
     sbuf_printf(&b, "tollgate_store_writable %d\n", store_writable());
     http_writer_metrics_render(&b);
+    metrics_outbound(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

@@ -20,6 +20,11 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/login", api_auth_login, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/exchange", api_auth_exchange, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/oauth/{provider}/start", api_oauth_start, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/oauth/{provider}/callback", api_oauth_callback, AUTH_NONE, RL_AUTH_IP},
+    /* Linking another sign-in to the signed-in account; the browser then follows the URL. */
+    {"POST", "/api/v1/auth/oauth/{provider}/link", api_me_identity_link, AUTH_USER, RL_AUTH_IP},
     {"GET", "/api/v1/auth/providers", api_auth_providers, AUTH_OPTIONAL, RL_API_QUERY},
 
     {"GET", "/api/v1/region", api_region_get, AUTH_OPTIONAL, RL_API_QUERY},
@@ -29,6 +34,7 @@ const struct route api_routes[] = {
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},
     /* auth_ip here is keyed by the user (authenticated); the handler adds auth_account. */
     {"POST", "/api/v1/me/password", api_me_password, AUTH_USER, RL_AUTH_IP},
+    {"DELETE", "/api/v1/me/identities/{id}", api_me_identity_unlink, AUTH_USER, RL_API_QUERY},
 
     {"GET", "/api/v1/api-keys", api_apikeys_list, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/api-keys", api_apikeys_create, AUTH_USER, RL_API_QUERY},
@@ -41,6 +47,10 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
     {"PATCH", "/api/v1/admin/users/{id}", api_admin_user_patch, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
+
+    /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
+    {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/sandbox/sign-in/approve", api_sandbox_signin_approve, AUTH_NONE, RL_AUTH_IP},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -109,6 +109,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_CORS_ORIGINS", CFG_ORIGIN_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CATALOG", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(catalog_path)},
     {"TG_SIGNUP_CREDITS", CFG_INT, 0, "8", 0, 1000000000, NULL, FIELD(signup_credits)},
+    {"TG_SIGNUP_CREDITS_REQUIRE_VERIFIED", CFG_BOOL, 0, "on", 0, 0, NULL, FIELD(signup_require_verified)},
     {"TG_RATE_LIMITS", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(rate_limits)},
     {"TG_SANDBOX", CFG_BOOL, CFG_F_DYNAMIC, NULL, 0, 0, NULL, FIELD(sandbox)},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer

@@ -38,6 +38,8 @@ struct tg_config {
     size_t n_cors_origins;
     char *catalog_path;       /* TG_CATALOG or NULL */
     int64_t signup_credits;   /* TG_SIGNUP_CREDITS (8), 0..1e9 */
+    int signup_require_verified; /* TG_SIGNUP_CREDITS_REQUIRE_VERIFIED on/off (on): signup credits
+                                    wait for a verified email or a provider that vouches */
     char *rate_limits;        /* TG_RATE_LIMITS raw spec or NULL (defaults) */
     int sandbox;              /* TG_SANDBOX on/off (on unless a real provider is configured) */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */

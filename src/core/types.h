@@ -19,19 +19,40 @@
 #define TG_PWHASH_MAX 160       /* libsodium crypto_pwhash_STRBYTES is 128 */
 #define TG_NOTE_MAX 500         /* ledger notes, admin reasons (bytes) */
 #define TG_REF_MAX 128          /* ledger ref ids (may carry an Idempotency-Key) */
+#define TG_LOCALE_MAX 8         /* "zh-CN", "en-US" */
+#define TG_PROVIDER_MAX 16      /* sign-in provider names ("google", "wechat", ...) */
+#define TG_SUBJECT_MAX 256      /* an identity's id at its provider */
 
 struct user {
     char id[TG_ID_MAX];
-    char email[TG_EMAIL_MAX + 1];          /* normalized */
+    char email[TG_EMAIL_MAX + 1];          /* normalized; "" for an account without one */
+    int email_verified;                    /* 1 once the owner proved the address */
     char display_name[TG_NAME_MAX + 1];
     char role[TG_ROLE_MAX];                /* "user" or "admin" */
-    char region[TG_REGION_MAX];            /* saved choice, "" when none */
+    char region[TG_REGION_MAX];            /* saved choice ("CN", "GLOBAL"), "" when none */
+    char locale[TG_LOCALE_MAX];            /* "zh-CN", "en-US", "" when none */
     char password_hash[TG_PWHASH_MAX];     /* argon2id encoded string, "" when none */
     int64_t created_at;                    /* ms since epoch */
     int64_t updated_at;
     int64_t auth_epoch;                    /* bumped on every change that must end sessions */
     int disabled;
 };
+
+/* A sign-in identity at a provider, linked to one user. */
+struct identity {
+    char id[TG_ID_MAX];                    /* "idn_..." */
+    char user_id[TG_ID_MAX];
+    char provider[TG_PROVIDER_MAX];
+    char subject[TG_SUBJECT_MAX];
+    char email[TG_EMAIL_MAX + 1];          /* what the provider said, "" when nothing */
+    int email_verified;                    /* ... and whether it vouched for it */
+    char display_name[TG_NAME_MAX + 1];
+    int64_t created_at;
+    int64_t last_used_at;                  /* 0 = never since linking */
+};
+
+/* Mail flow token purposes (email_tokens.purpose). */
+enum email_token_purpose { EMAIL_TOKEN_VERIFY = 0, EMAIL_TOKEN_RESET = 1 };
 
 /* One rotating refresh token. Only the SHA-256 of the token is ever stored. */
 struct refresh_token {

@@ -157,6 +157,17 @@ struct signin *signin_register_new(const char *email, const char *display_name, 
     return ctx;
 }
 
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
+                                     int require_verified, int64_t now_ms)
+{
+    if (credits <= 0 || (require_verified && !email_verified))
+        return STORE_OK;
+    enum ledger_rc lrc =
+        ledger_grant_tx(s, user_id, BUCKET_PAID, credits, LK_SIGNUP_GRANT, "user", user_id, "signup grant", 0, now_ms, NULL);
+    /* A second call finds the grant's unique reference: granted once, ever. */
+    return lrc == LEDGER_DUPLICATE ? STORE_OK : ledger_to_store(lrc);
+}
+
 static enum store_rc register_run(struct store *s, struct store_call *c)
 {
     struct signin *ctx = (struct signin *)c;

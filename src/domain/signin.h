@@ -18,6 +18,7 @@
 
 #include "domain/session.h"
 #include "core/types.h"
+#include "store/store.h"
 
 struct store_exec;
 
@@ -31,6 +32,13 @@ enum signin_rc {
 };
 
 struct signin;
+struct store;
+
+/* Inside the caller's transaction: grants the signup credits to user_id when the rule
+ * allows it - require_verified == 0, or email_verified == 1. At most once per user ever
+ * (the ledger's unique reference makes a second call a no-op). */
+enum store_rc signin_signup_grant_tx(struct store *s, const char *user_id, int email_verified, int64_t credits,
+                                     int require_verified, int64_t now_ms);
 
 /* What a flow ended with; valid during the callback. */
 struct signin_result {

@@ -21,6 +21,7 @@
 
 struct req;
 struct store_exec;
+struct net_exec;
 
 enum auth_level {
     AUTH_NONE = 0,  /* no credentials looked at */
@@ -59,6 +60,10 @@ const char *req_param(const struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Request header by lower-case name, NUL-terminated, or NULL. First one if repeated. */
 const char *req_header(struct req *r, const char *lname);
+/* Value of cookie `name` from the Cookie header(s), or NULL when absent, malformed or longer
+ * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
+#define HTTP_COOKIE_VALUE_MAX 4096
+const char *req_cookie(struct req *r, const char *name);
 /* Raw body bytes (not NUL-terminated), *len receives the size; "" and 0 when none. */
 const char *req_body(const struct req *r, size_t *len);
 /* This request's id ("req_..."), also sent back as X-Request-Id. */
@@ -75,6 +80,11 @@ const struct principal *req_principal(const struct req *r);
 /* This loop thread's store executor (store/call.h): where handlers and domain/ submit their
  * store calls. Borrowed; valid on this loop thread for the life of the server. */
 struct store_exec *req_exec(struct req *r);
+/* This loop thread's executor of outbound calls (net/net.h): submit provider calls here and
+ * their done() runs later on this loop (keep a req_ref_new handle to reply from it). The
+ * worker does not finish shutting down while calls it submitted are in flight. Borrowed;
+ * valid on this loop thread for the life of the server. */
+struct net_exec *req_net(struct req *r);
 /* Memory freed when the request ends. */
 void *req_alloc(struct req *r, size_t n);
 char *req_strdup(struct req *r, const char *s);

@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "net/net.h"
 #include "store/call.h"
 
 struct pool;
@@ -32,6 +33,10 @@ struct store_writer;
 /* Waiting password hashes (argon2id, ~100 ms each on one thread): beyond a few seconds of
  * work a login is better answered 503 at once than after a long wait. */
 #define HTTP_PW_QUEUE_MAX 64
+/* Outbound calls queued or running in the process's net client before submissions are
+ * answered NET_SHUTDOWN at once: far more than the providers are ever asked at a time, and
+ * each costs only its buffers (a sudden flood fails fast instead of growing memory). */
+#define HTTP_NET_MAX_INFLIGHT 4096
 /* Direct-mapped cache of peer address text by connection id (saves inet_ntop per request). */
 #define HTTP_PEER_CACHE 256
 /* Text of an IPv6 address with scope: INET6_ADDRSTRLEN is 46. */
@@ -56,6 +61,9 @@ struct http_worker {
     struct store_exec exec;             /* store calls: reads inline, writes to the writer */
     h2o_multithread_receiver_t store_rcv; /* the writer's "completions queued" wake */
     h2o_multithread_message_t store_msg;
+    struct net_exec net;                /* outbound calls (net/net.h), set up on the loop's thread */
+    h2o_multithread_receiver_t net_rcv; /* the net client's "completions queued" wake */
+    h2o_multithread_message_t net_msg;
     h2o_multithread_receiver_t jobs;    /* blocking-pool completions */
     h2o_multithread_receiver_t control; /* shutdown requests from the main thread */
     h2o_multithread_message_t control_msg;
@@ -95,6 +103,7 @@ struct http_server {
     struct pool *pool;       /* blocking work */
     struct pool *pw_pool;    /* password hashing: its own bounded share of threads */
     struct store_writer *writer;
+    struct net_client *net;  /* outbound calls: started before the workers, stopped after */
     struct http_worker *workers;
     size_t nworkers;
     size_t max_body;      /* TG_MAX_BODY_BYTES */
@@ -252,6 +261,13 @@ long http_pct_decode(const char *s, size_t len, char *out, int plus_space);
  * value into pool memory. Returns NULL when absent or badly encoded.
  */
 const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen, const char *name);
+/*
+ * Finds cookie `name` in one Cookie header value (len bytes): copies its value (unquoted) into
+ * out (cap bytes, NUL-terminated) and returns its length; -1 when absent, malformed (a
+ * character RFC 6265 does not allow in a name or value) or not shorter than cap. The first
+ * pair with that name wins, as browsers send the most specific cookie first.
+ */
+long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap);
 /* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);

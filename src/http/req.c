@@ -234,6 +234,23 @@ const char *req_header(struct req *r, const char *lname)
     return out;
 }
 
+const char *req_cookie(struct req *r, const char *name)
+{
+    h2o_req_t *h = r->h;
+    char buf[HTTP_COOKIE_VALUE_MAX];
+    /* HTTP/2 may split the Cookie header into one field per cookie (RFC 9113 8.2.3). */
+    for (ssize_t i = -1; (i = h2o_find_header(&h->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        const h2o_iovec_t *v = &h->headers.entries[i].value;
+        long n = http_cookie_get(v->base, v->len, name, buf, sizeof buf);
+        if (n >= 0) {
+            char *out = h2o_mem_alloc_pool(&h->pool, (size_t)n + 1);
+            memcpy(out, buf, (size_t)n + 1);
+            return out;
+        }
+    }
+    return NULL;
+}
+
 const char *req_body(const struct req *r, size_t *len)
 {
     const h2o_req_t *h = r->h;
@@ -277,6 +294,11 @@ const struct principal *req_principal(const struct req *r)
 struct store_exec *req_exec(struct req *r)
 {
     return &r->w->exec;
+}
+
+struct net_exec *req_net(struct req *r)
+{
+    return &r->w->net;
 }
 
 void *req_alloc(struct req *r, size_t n)

@@ -5,7 +5,10 @@
  * every thread) and sends each worker a message over its h2o_multithread queue. A worker
  * then closes its listener, asks h2o to close idle connections
  * (h2o_context_request_shutdown), and leaves its loop once no request is in flight, no
- * deferred job is outstanding and its connections are gone - or at the deadline.
+ * deferred job, store write or outbound call (net/net.h) is outstanding and its connections
+ * are gone - or at the deadline. The process's net client is started before the workers and
+ * stopped only after every worker thread has been joined, so no worker can submit to it, or
+ * be handed a completion, once it is gone.
  *
  * Connections: at most TG_MAX_CONNECTIONS client connections are open per process (one
  * atomic count over the workers, taken before accept(2) so that workers accepting together
@@ -150,7 +153,8 @@ void http_worker_check_drained(struct http_worker *w)
 {
     if (!w->shutting_down || w->stop)
         return;
-    if (w->in_flight == 0 && w->pending_jobs == 0 && w->exec.inflight == 0 && !http_worker_conns_open(w))
+    if (w->in_flight == 0 && w->pending_jobs == 0 && w->exec.inflight == 0 && w->net.inflight == 0 &&
+        !http_worker_conns_open(w))
         w->stop = 1;
 }
 
@@ -529,6 +533,23 @@ static void http_on_store_done(h2o_multithread_receiver_t *rcv, h2o_linklist_t *
     http_worker_check_drained(w);
 }
 
+/* Runs on the net client's thread: finished outbound calls were queued for this loop. */
+static void http_net_wake(void *arg)
+{
+    struct http_worker *w = arg;
+    h2o_multithread_send_message(&w->net_rcv, &w->net_msg);
+}
+
+static void http_on_net_done(h2o_multithread_receiver_t *rcv, h2o_linklist_t *messages)
+{
+    struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, net_rcv, rcv);
+    /* Unlinked before the queue is taken, as for the store (http_on_store_done). */
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    net_exec_drain(&w->net);
+    http_worker_check_drained(w);
+}
+
 static void http_worker_setup_loop(struct http_server *s, struct http_worker *w);
 static void http_worker_dispose_loop(struct http_worker *w);
 static int http_phase_wait(struct http_server *s, const int *flag, const int *value);
@@ -686,6 +707,8 @@ static void http_worker_setup_loop(struct http_server *s, struct http_worker *w)
     pool_receiver_init(w->ctx.queue, &w->jobs);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, http_on_control);
     h2o_multithread_register_receiver(w->ctx.queue, &w->store_rcv, http_on_store_done);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->net_rcv, http_on_net_done);
+    net_exec_init(&w->net, s->net, http_net_wake, w);
     h2o_timeout_init(w->loop, &w->tick, HTTP_TICK_MS);
     w->tick_entry.cb = http_on_tick;
     h2o_linklist_init_anchor(&w->conns);
@@ -724,6 +747,8 @@ static void http_worker_dispose_loop(struct http_worker *w)
     pool_receiver_dispose(w->ctx.queue, &w->jobs);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->store_rcv);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->net_rcv);
+    net_exec_dispose(&w->net);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->evict);
     h2o_multithread_queue_t *queue = w->ctx.queue;
     h2o_context_dispose(&w->ctx);
@@ -824,6 +849,9 @@ int http_server_run(void)
     s->writer = store_writer_start(tg_cfg->database_url, &err);
     if (s->writer == NULL)
         goto cleanup;
+    s->net = net_client_start(HTTP_NET_MAX_INFLIGHT, &err);
+    if (s->net == NULL)
+        goto cleanup;
     http_server_configure(s);
     http_srv = s;
 
@@ -893,14 +921,23 @@ cleanup:
             nanosleep(&pause, NULL);
         }
         drained += w->drained;
-        abandoned += w->in_flight + w->pending_jobs + w->exec.inflight;
-        if (w->in_flight + w->pending_jobs + w->exec.inflight > 0 || (w->loop && http_worker_conns_open(w)))
+        abandoned += w->in_flight + w->pending_jobs + w->exec.inflight + w->net.inflight;
+        if (w->in_flight + w->pending_jobs + w->exec.inflight + w->net.inflight > 0 ||
+            (w->loop && http_worker_conns_open(w)))
             clean = 0;
     }
     http_phase_set(s, &s->dispose, &s->clean, clean);
     for (size_t i = 0; s->workers && i < nw; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].tid, NULL);
+    /*
+     * Every worker thread is gone: nothing submits any more. Stopped even when calls
+     * outlived TG_SHUTDOWN_TIMEOUT (not clean): they complete with NET_SHUTDOWN into
+     * executors nobody drains any more (their loops are kept, not freed), and no thread of
+     * ours is left touching libcurl when main calls net_global_cleanup.
+     */
+    net_client_stop(s->net);
+    s->net = NULL;
     http_srv = NULL;
     if (clean) {
         /* Everything ended: release it all so that leak checkers stay quiet. */

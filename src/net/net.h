@@ -13,14 +13,28 @@
  *
  * Policy the client enforces for every call, whoever configures it:
  *   - TLS peer and host verification are always on (no option turns them off);
+ *   - only the http, https, smtp and smtps protocols, and redirects are never followed (the
+ *     providers' APIs do not redirect: a 3xx comes back as it is);
  *   - a connect timeout and a total timeout per attempt; a response larger than max_response
- *     bytes is aborted (NET_TOO_LARGE);
- *   - retries (at most `retries` more attempts, with exponential backoff and full jitter,
- *     waiting on the client thread's timers, never sleeping) only for calls marked
- *     idempotent, only on connection failures, timeouts, 429 and 5xx (a 429's or 503's
- *     Retry-After up to 30 s is honoured);
- *   - one log line per call: provider, method, host, path (never the query string), status,
- *     attempts and duration; never a header value, a body, a token or a secret.
+ *     bytes is aborted (NET_TOO_LARGE), at once when its Content-Length says so;
+ *   - retries (at most `retries` more attempts, with exponential backoff and full jitter -
+ *     base 200 ms, cap 5 s - waiting on the client thread's timers, never sleeping) only for
+ *     calls marked idempotent, only on connection failures, timeouts, 429 and 5xx. A
+ *     Retry-After on such an answer (seconds or an HTTP-date) is waited for when it is at
+ *     most 30 s; a longer one means no retry: the answer is returned as it is;
+ *   - one log line per call (event "net_call"): provider, method, host, path (never the
+ *     query string nor userinfo), status or error, attempts and duration; info, or warn for
+ *     an error or a 5xx. Never a header value, a body, a token or a secret.
+ *
+ * SMTP (smtp:// and smtps:// URLs): body is the whole RFC 5322 message, sent with the
+ * envelope mail_from and mail_rcpt (one recipient). smtps:// is implicit TLS. smtp:// requires
+ * STARTTLS (the call fails with NET_TLS when the server does not offer it), except when the
+ * URL's host is a loopback address (127.0.0.0/8, ::1, localhost): a local relay commonly
+ * has no TLS, so STARTTLS is then used only when offered. TLS is verified either way. SMTP
+ * calls are never retried (a message must not be sent twice); status is the last SMTP reply
+ * code, and a refusal (a 4xx or 5xx reply) is NET_PROTOCOL.
+ *
+ * Proxies: libcurl's environment variables (https_proxy, no_proxy, ...) are honoured.
  */
 #ifndef TG_NET_NET_H
 #define TG_NET_NET_H
@@ -39,19 +53,25 @@ typedef void (*net_done_fn)(struct net_call *c);
 enum net_err {
     NET_OK = 0,
     NET_TIMEOUT,   /* connect or total timeout */
-    NET_CONNECT,   /* DNS, refused, reset */
-    NET_TLS,       /* handshake or verification failure */
+    NET_CONNECT,   /* DNS, refused, reset, closed without an answer */
+    NET_TLS,       /* handshake or verification failure; STARTTLS required and not offered */
     NET_TOO_LARGE, /* response body over max_response */
     NET_PROTOCOL,  /* malformed answer, SMTP refusal */
     NET_SHUTDOWN,  /* the client is stopping or its queue is full: not sent */
-    NET_ERROR,     /* anything else */
+    NET_ERROR,     /* anything else (a malformed call: bad URL, protocol not allowed, CR/LF in a header) */
 };
 
 #define NET_MAX_HEADERS 32           /* request headers a call may add */
 #define NET_MAX_RESP_HEADERS 64      /* response headers kept (others dropped) */
+#define NET_MAX_RESP_HEADER_BYTES 8192 /* names + values of the kept response headers */
 #define NET_DEFAULT_TIMEOUT_MS 10000
 #define NET_DEFAULT_CONNECT_TIMEOUT_MS 3000
 #define NET_DEFAULT_MAX_RESPONSE (1024 * 1024)
+#define NET_DEFAULT_RETRIES 2
+#define NET_MAX_RETRIES 5            /* retries is clamped to this */
+#define NET_RETRY_BASE_MS 200        /* backoff: a random wait in [0, min(cap, base * 2^n)] */
+#define NET_RETRY_CAP_MS 5000
+#define NET_RETRY_AFTER_MAX_MS 30000 /* a longer Retry-After means no retry */
 
 struct net_resp_header {
     char *name; /* lower-case */
@@ -69,15 +89,17 @@ struct net_call {
     size_t body_len;
     char *mail_from;             /* SMTP envelope sender (smtp:// URLs only) */
     char *mail_rcpt;             /* SMTP envelope recipient (one) */
-    int timeout_ms;              /* total per attempt (NET_DEFAULT_TIMEOUT_MS) */
-    int connect_timeout_ms;      /* NET_DEFAULT_CONNECT_TIMEOUT_MS */
-    size_t max_response;         /* NET_DEFAULT_MAX_RESPONSE */
-    int idempotent;              /* 1: may be retried (GET defaults to 1, others to 0) */
-    int retries;                 /* extra attempts when idempotent (default 2) */
+    int timeout_ms;              /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
+    int connect_timeout_ms;      /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
+    size_t max_response;         /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
+    int idempotent;              /* 1: may be retried (GET and HEAD default to 1, others to 0) */
+    int retries;                 /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
 
     /* ---- result: set before done() runs ---- */
     enum net_err err;
-    long status;                 /* HTTP status (or the last SMTP reply code); 0 when none */
+    long status;                 /* HTTP status (or the last SMTP reply code) of the final
+                                  * attempt; 0 when none. Only an answer when err == NET_OK
+                                  * (or, for SMTP, the code of the refusing reply). */
     char *resp_body;             /* NUL-terminated (NUL not counted), NULL when empty */
     size_t resp_len;
     struct net_resp_header resp_headers[NET_MAX_RESP_HEADERS]; /* of the final attempt */
@@ -92,24 +114,46 @@ struct net_call {
     void *priv;
 };
 
-/* Zeroes c and sets provider, method, url (copied) and the defaults above. */
+/*
+ * Once per process, before any thread uses the network (curl_global_init), and at exit
+ * after every client has stopped (curl_global_cleanup). init returns 0 or -1.
+ */
+int net_global_init(void);
+void net_global_cleanup(void);
+
+/* Zeroes c and sets provider, method, url (copied) and the defaults above. A method longer
+ * than 7 characters is a bug (abort). */
 void net_call_init(struct net_call *c, const char *provider, const char *method, const char *url);
-/* Adds a request header "name: value" (copied). Aborts past NET_MAX_HEADERS (a bug). */
+/*
+ * Adds a request header "name: value" (copied). An empty value removes a header libcurl
+ * would send by itself ("Expect", "Accept"). Aborts past NET_MAX_HEADERS (a bug). A CR or LF
+ * in name or value makes the call fail with NET_ERROR when submitted (never sent).
+ */
 void net_call_header(struct net_call *c, const char *name, const char *value);
-/* Sets the request body (copied) and, when content_type is not NULL, its Content-Type. */
+/* Sets the request body (copied; a second call replaces it) and, when content_type is not
+ * NULL, adds its Content-Type header. */
 void net_call_body(struct net_call *c, const char *content_type, const char *body, size_t len);
-/* Value of a response header by lower-case name, or NULL. */
+/* Sets the SMTP envelope (both copied). */
+void net_call_mail(struct net_call *c, const char *from, const char *rcpt);
+/* Value of a response header by lower-case name (the first one), or NULL. */
 const char *net_resp_header(const struct net_call *c, const char *lname);
 /* Frees everything the call owns (request and result) and zeroes it. Not the call itself. */
 void net_call_release(struct net_call *c);
+/* "ok", "timeout", "connect", "tls", "too_large", "protocol", "shutdown", "error". */
+const char *net_err_name(enum net_err e);
 
 /*
  * The process's client: starts its thread. max_inflight bounds queued + running calls
  * (past it, submissions complete at once with NET_SHUTDOWN). Returns NULL with *err set
- * (caller frees) when libcurl or the thread cannot start.
+ * (caller frees) when libcurl or the thread cannot start. net_global_init must have run.
  */
 struct net_client *net_client_start(size_t max_inflight, char **err);
-/* Cancels what is still running (those calls complete with NET_SHUTDOWN), joins, frees. */
+/*
+ * Cancels what is still queued, running or waiting for a retry (those calls complete with
+ * NET_SHUTDOWN, through their executors as usual), joins the thread and frees cl. Calls
+ * submitted while it runs complete at once with NET_SHUTDOWN; nothing may submit to cl
+ * once it has returned (stop the submitting threads first).
+ */
 void net_client_stop(struct net_client *cl);
 
 /*
@@ -117,29 +161,39 @@ void net_client_stop(struct net_client *cl);
  * for their done(). `wake` is called from the client thread when completions were queued
  * on an empty queue; the owner then calls net_exec_drain() on its own thread.
  * client NULL makes a synchronous executor: net_exec_submit performs the call at once with
- * curl_easy_perform (blocking: for the CLI and tests, never for a loop) and runs done()
- * before returning.
+ * curl_easy_perform (blocking, retry waits included: for the CLI and tests, never for a
+ * loop) and runs done() before returning.
  */
 struct net_exec {
     struct net_client *client;
     void (*wake)(void *arg);
     void *wake_arg;
-    pthread_mutex_t mu; /* guards the three below */
+    pthread_mutex_t mu; /* guards the three below: held for a few pointer moves only */
     struct net_call *done_head, *done_tail;
-    int wake_pending;
-    uint64_t inflight; /* submitted, done() not yet run (owner thread only) */
+    int wake_pending;   /* a wake was sent and the owner has not taken the queue since */
+    uint64_t inflight;  /* submitted, done() not yet run (owner thread only) */
 };
 
+/* Sets up ex on its owner's thread. client (borrowed) must outlive ex, or be NULL. */
 void net_exec_init(struct net_exec *ex, struct net_client *client, void (*wake)(void *arg), void *wake_arg);
+/* Releases ex; nothing may be in flight (inflight == 0). */
 void net_exec_dispose(struct net_exec *ex);
-/* Submits c; done(c) runs later on the owner's thread (through net_exec_drain), exactly once. */
+/*
+ * Submits c: done(c) runs later on the owner's thread (through net_exec_drain), exactly
+ * once. A call that cannot be sent (the client is stopping or full: NET_SHUTDOWN; a
+ * malformed call: NET_ERROR) completes at once: done(c) runs before this returns, so
+ * nothing may touch c after submitting it except through done(). done() owns c again and
+ * may release and free it.
+ */
 void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done);
-/* Runs done() of every finished call queued for this executor. */
+/* Runs done() of every finished call queued for this executor. Call it on the owner's
+ * thread when woken, after consuming the wake (so that the next completion sends a new one). */
 void net_exec_drain(struct net_exec *ex);
 
-/* Counters for /metrics: calls finished, by outcome. */
+/* Counters for /metrics since start (process-wide): calls finished, by outcome; an HTTP
+ * answer is counted by its status class (SMTP replies too), anything else as failed. */
 struct net_stats {
-    uint64_t calls, ok_2xx, http_4xx, http_5xx, failed, retries;
+    uint64_t calls, ok_2xx, http_3xx, http_4xx, http_5xx, failed, retries;
 };
 void net_stats_get(struct net_stats *out);
 

@@ -51,6 +51,34 @@ struct store_ops {
     enum store_rc (*user_set_disabled)(struct store *s, const char *id, int disabled, int64_t now);
     enum store_rc (*user_bump_epoch)(struct store *s, const char *id, int64_t now, int64_t *epoch);
 
+    enum store_rc (*user_set_email_verified)(struct store *s, const char *id, const char *email, int64_t now);
+    enum store_rc (*user_set_email)(struct store *s, const char *id, const char *email, int verified, int64_t now);
+    enum store_rc (*user_set_locale)(struct store *s, const char *id, const char *locale, int64_t now);
+
+    enum store_rc (*identity_insert)(struct store *s, const struct identity *id);
+    enum store_rc (*identity_find)(struct store *s, const char *provider, const char *subject,
+                                   struct identity *out, struct user *user);
+    enum store_rc (*identity_list)(struct store *s, const char *user_id, struct identity **out, size_t *n);
+    enum store_rc (*identity_touch)(struct store *s, const char *identity_id, const char *email,
+                                    int email_verified, const char *display_name, int64_t now);
+    enum store_rc (*identity_delete)(struct store *s, const char *user_id, const char *identity_id);
+
+    enum store_rc (*login_code_insert)(struct store *s, const unsigned char hash[32], const char *user_id,
+                                       const char *provider, int64_t now, int64_t expires_at);
+    enum store_rc (*login_code_consume)(struct store *s, const unsigned char hash[32], int64_t now,
+                                        char user_id_out[TG_ID_MAX]);
+    enum store_rc (*oauth_state_use)(struct store *s, const unsigned char nonce[16], int64_t expires_at);
+    enum store_rc (*email_token_insert)(struct store *s, const unsigned char hash[32], const char *user_id,
+                                        enum email_token_purpose purpose, const char *email, int64_t now,
+                                        int64_t expires_at);
+    enum store_rc (*email_token_consume)(struct store *s, const unsigned char hash[32],
+                                         enum email_token_purpose purpose, int64_t now,
+                                         char user_id_out[TG_ID_MAX], char email_out[TG_EMAIL_MAX + 1]);
+    enum store_rc (*email_token_revoke)(struct store *s, const char *user_id, enum email_token_purpose purpose,
+                                        int64_t now);
+    enum store_rc (*email_token_count_since)(struct store *s, const char *user_id,
+                                             enum email_token_purpose purpose, int64_t since, int64_t *count);
+
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],
                                     const struct refresh_token *next, int64_t now,

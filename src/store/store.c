@@ -161,6 +161,122 @@ enum store_rc store_user_bump_epoch(struct store *s, const char *id, int64_t now
     return rc;
 }
 
+enum store_rc store_user_set_email_verified(struct store *s, const char *id, const char *email, int64_t now)
+{
+    return s->ops->user_set_email_verified(s, id, email, now);
+}
+
+enum store_rc store_user_set_email(struct store *s, const char *id, const char *email, int verified, int64_t now)
+{
+    return s->ops->user_set_email(s, id, email, verified, now);
+}
+
+enum store_rc store_user_set_locale(struct store *s, const char *id, const char *locale, int64_t now)
+{
+    return s->ops->user_set_locale(s, id, locale, now);
+}
+
+/* ---- identities ---- */
+
+enum store_rc store_identity_insert(struct store *s, const struct identity *id)
+{
+    return s->ops->identity_insert(s, id);
+}
+
+enum store_rc store_identity_find(struct store *s, const char *provider, const char *subject,
+                                  struct identity *out, struct user *user)
+{
+    enum store_rc rc = s->ops->identity_find(s, provider, subject, out, user);
+    if (rc != STORE_OK) {
+        memset(out, 0, sizeof *out);
+        memset(user, 0, sizeof *user);
+    }
+    return rc;
+}
+
+enum store_rc store_identity_list(struct store *s, const char *user_id, struct identity **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->identity_list(s, user_id, out, n);
+    if (rc != STORE_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+enum store_rc store_identity_touch(struct store *s, const char *identity_id, const char *email,
+                                   int email_verified, const char *display_name, int64_t now)
+{
+    return s->ops->identity_touch(s, identity_id, email, email_verified, display_name, now);
+}
+
+enum store_rc store_identity_delete(struct store *s, const char *user_id, const char *identity_id)
+{
+    return s->ops->identity_delete(s, user_id, identity_id);
+}
+
+/* ---- one-time secrets ---- */
+
+enum store_rc store_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                      const char *provider, int64_t now, int64_t expires_at)
+{
+    return s->ops->login_code_insert(s, hash, user_id, provider, now, expires_at);
+}
+
+enum store_rc store_login_code_consume(struct store *s, const unsigned char hash[32], int64_t now,
+                                       char user_id_out[TG_ID_MAX])
+{
+    memset(user_id_out, 0, TG_ID_MAX);
+    enum store_rc rc = s->ops->login_code_consume(s, hash, now, user_id_out);
+    if (rc != STORE_OK && rc != STORE_CONFLICT)
+        memset(user_id_out, 0, TG_ID_MAX);
+    return rc;
+}
+
+enum store_rc store_oauth_state_use(struct store *s, const unsigned char nonce[16], int64_t expires_at)
+{
+    return s->ops->oauth_state_use(s, nonce, expires_at);
+}
+
+enum store_rc store_email_token_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                       enum email_token_purpose purpose, const char *email, int64_t now,
+                                       int64_t expires_at)
+{
+    return s->ops->email_token_insert(s, hash, user_id, purpose, email, now, expires_at);
+}
+
+enum store_rc store_email_token_consume(struct store *s, const unsigned char hash[32],
+                                        enum email_token_purpose purpose, int64_t now,
+                                        char user_id_out[TG_ID_MAX], char email_out[TG_EMAIL_MAX + 1])
+{
+    memset(user_id_out, 0, TG_ID_MAX);
+    memset(email_out, 0, TG_EMAIL_MAX + 1);
+    enum store_rc rc = s->ops->email_token_consume(s, hash, purpose, now, user_id_out, email_out);
+    if (rc != STORE_OK && rc != STORE_CONFLICT) {
+        memset(user_id_out, 0, TG_ID_MAX);
+        memset(email_out, 0, TG_EMAIL_MAX + 1);
+    }
+    return rc;
+}
+
+enum store_rc store_email_token_revoke(struct store *s, const char *user_id, enum email_token_purpose purpose,
+                                       int64_t now)
+{
+    return s->ops->email_token_revoke(s, user_id, purpose, now);
+}
+
+enum store_rc store_email_token_count_since(struct store *s, const char *user_id,
+                                            enum email_token_purpose purpose, int64_t since, int64_t *count)
+{
+    enum store_rc rc = s->ops->email_token_count_since(s, user_id, purpose, since, count);
+    if (rc != STORE_OK)
+        *count = 0;
+    return rc;
+}
+
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)

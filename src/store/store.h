@@ -128,6 +128,69 @@ enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char h
 /* Revokes every refresh token of the user. */
 enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
 
+/*
+ * Marks the user's email verified, but only while the stored address still equals `email`
+ * (a token sent to an old address must not verify a new one): STORE_CONFLICT otherwise.
+ * NOTFOUND if no user.
+ */
+enum store_rc store_user_set_email_verified(struct store *s, const char *id, const char *email, int64_t now);
+/* Sets the email (NULL or "" clears it, and clears email_verified) and its verified flag.
+ * STORE_DUPLICATE when another account holds the address. NOTFOUND if no user. */
+enum store_rc store_user_set_email(struct store *s, const char *id, const char *email, int verified, int64_t now);
+/* Sets the locale ("zh-CN"/"en-US"; "" clears). NOTFOUND if no user. */
+enum store_rc store_user_set_locale(struct store *s, const char *id, const char *locale, int64_t now);
+
+/* ---- identities (sign-in at providers) ---- */
+
+/* Stores id. STORE_DUPLICATE when (provider, subject) is already linked (to anyone). */
+enum store_rc store_identity_insert(struct store *s, const struct identity *id);
+/* The identity (provider, subject) and its user. NOTFOUND when not linked. Writes nothing. */
+enum store_rc store_identity_find(struct store *s, const char *provider, const char *subject,
+                                  struct identity *out, struct user *user);
+/* The user's identities, oldest first. *out: caller frees with free(); *n may be 0. */
+enum store_rc store_identity_list(struct store *s, const char *user_id, struct identity **out, size_t *n);
+/* Refreshes what the provider said (email, verified, display name) and last_used_at. */
+enum store_rc store_identity_touch(struct store *s, const char *identity_id, const char *email,
+                                   int email_verified, const char *display_name, int64_t now);
+/* Removes the user's identity identity_id. NOTFOUND when it is not theirs. */
+enum store_rc store_identity_delete(struct store *s, const char *user_id, const char *identity_id);
+
+/* ---- one-time secrets: login codes, OAuth states, mail tokens (SHA-256 stored) ---- */
+
+/* Stores a login code (hash of the code) for user, valid until expires_at. */
+enum store_rc store_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                      const char *provider, int64_t now, int64_t expires_at);
+/*
+ * Consumes the login code: STORE_OK with user_id_out set when it was unused and unexpired
+ * (it is now used); STORE_CONFLICT when it was already used (a replay: user_id_out is set);
+ * STORE_NOTFOUND when unknown or expired.
+ */
+enum store_rc store_login_code_consume(struct store *s, const unsigned char hash[32], int64_t now,
+                                       char user_id_out[TG_ID_MAX]);
+/* Records that the OAuth state with this nonce was used. STORE_DUPLICATE when it already was. */
+enum store_rc store_oauth_state_use(struct store *s, const unsigned char nonce[16], int64_t expires_at);
+/*
+ * Stores a mail token (hash) for user and purpose, sent to `email`. Earlier unused tokens of
+ * the same user and purpose stay valid until they expire or store_email_token_revoke runs.
+ */
+enum store_rc store_email_token_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                       enum email_token_purpose purpose, const char *email, int64_t now,
+                                       int64_t expires_at);
+/*
+ * Consumes a mail token of `purpose`: STORE_OK with user_id_out and email_out set when it was
+ * unused and unexpired (now used); STORE_CONFLICT when already used; STORE_NOTFOUND when
+ * unknown, expired or of another purpose.
+ */
+enum store_rc store_email_token_consume(struct store *s, const unsigned char hash[32],
+                                        enum email_token_purpose purpose, int64_t now,
+                                        char user_id_out[TG_ID_MAX], char email_out[TG_EMAIL_MAX + 1]);
+/* Marks every unused token of the user and purpose used (a password change ends resets). */
+enum store_rc store_email_token_revoke(struct store *s, const char *user_id, enum email_token_purpose purpose,
+                                       int64_t now);
+/* Number of tokens of the user and purpose created at or after `since` (mail throttling). */
+enum store_rc store_email_token_count_since(struct store *s, const char *user_id,
+                                            enum email_token_purpose purpose, int64_t since, int64_t *count);
+
 /* ---- API keys ---- */
 
 /* Stores k. STORE_DUPLICATE on a hash/id collision. */

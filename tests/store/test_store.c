@@ -276,6 +276,14 @@ static void test_migrate_upgrade(void)
     CHECK(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'ledger_user_seq'") == 1,
           "the per-user ledger index exists");
     CHECK(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check") == 0, "no dangling references");
+    /* 0003 rebuilt users, which wallets, ledger and tokens reference: the references must
+     * still be enforced afterwards, not just happen to hold. */
+    CHECK(raw_exec(db, "PRAGMA foreign_keys=ON") &&
+              sqlite3_exec(db, "INSERT INTO wallets(user_id, updated_at) VALUES ('usr_nobody', 1)", NULL, NULL,
+                           NULL) == SQLITE_CONSTRAINT,
+          "upgraded: a wallet of a missing user is refused");
+    CHECK(raw_int(db, "SELECT count(*) FROM users WHERE email_verified = 0 AND locale IS NULL") == 1,
+          "upgraded: existing accounts start unverified, without a locale");
     CHECK(raw_exec(db, "PRAGMA integrity_check") &&
               raw_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0,
           "integrity_check ok");
@@ -501,6 +509,129 @@ static void test_users(void)
 }
 
 /* ---- refresh tokens ---- */
+
+/* Identities, login codes, OAuth state nonces and mail tokens (migration 0003). */
+static void test_identities(void)
+{
+    struct store *s = open_store();
+    int64_t now = time_now_ms();
+    struct user a, b, got;
+    make_user(s, &a, "idn-a", 0);
+    make_user(s, &b, "idn-b", 0);
+
+    /* Accounts without an address: any number of them. */
+    struct user w1 = {0}, w2 = {0};
+    id_new(w1.id, "usr");
+    id_new(w2.id, "usr");
+    snprintf(w1.role, sizeof w1.role, "user");
+    snprintf(w2.role, sizeof w2.role, "user");
+    w1.created_at = w2.created_at = now;
+    w1.email_verified = 1; /* ignored without an address */
+    CHECK(store_user_create(s, &w1) == STORE_OK && store_user_create(s, &w2) == STORE_OK,
+          "two accounts without an email");
+    CHECK(store_user_get(s, w1.id, &got) == STORE_OK && got.email[0] == '\0' && got.email_verified == 0,
+          "an account without an email reads back with \"\" and unverified");
+
+    /* Verification is bound to the address. */
+    CHECK(store_user_set_email_verified(s, a.id, "other@example.test", now) == STORE_CONFLICT,
+          "verifying another address than the stored one: conflict");
+    CHECK(store_user_set_email_verified(s, a.id, a.email, now) == STORE_OK &&
+              store_user_get(s, a.id, &got) == STORE_OK && got.email_verified == 1,
+          "verifying the stored address");
+    CHECK(store_user_set_email_verified(s, "usr_missing", a.email, now) == STORE_NOTFOUND, "unknown user");
+    CHECK(store_user_set_email(s, w1.id, b.email, 1, now) == STORE_DUPLICATE, "an address held by another account");
+    CHECK(store_user_set_email(s, w1.id, "w1@example.test", 1, now) == STORE_OK &&
+              store_user_get(s, w1.id, &got) == STORE_OK && got.email_verified == 1 &&
+              strcmp(got.email, "w1@example.test") == 0,
+          "setting a verified email");
+    CHECK(store_user_set_locale(s, w1.id, "zh-CN", now) == STORE_OK && store_user_get(s, w1.id, &got) == STORE_OK &&
+              strcmp(got.locale, "zh-CN") == 0,
+          "locale");
+    CHECK(store_user_set_locale(s, w1.id, "fr-FR", now) != STORE_OK, "an unknown locale is refused by the schema");
+
+    struct identity i1 = {0}, i2 = {0}, fi;
+    id_new(i1.id, "idn");
+    snprintf(i1.user_id, sizeof i1.user_id, "%s", a.id);
+    snprintf(i1.provider, sizeof i1.provider, "google");
+    snprintf(i1.subject, sizeof i1.subject, "%s-sub-1", g_run);
+    snprintf(i1.email, sizeof i1.email, "%s", a.email);
+    i1.email_verified = 1;
+    i1.created_at = now;
+    CHECK(store_identity_insert(s, &i1) == STORE_OK, "link an identity");
+    i2 = i1;
+    id_new(i2.id, "idn");
+    snprintf(i2.user_id, sizeof i2.user_id, "%s", b.id);
+    CHECK(store_identity_insert(s, &i2) == STORE_DUPLICATE, "the same (provider, subject) cannot link twice");
+    snprintf(i2.provider, sizeof i2.provider, "wechat");
+    i2.email[0] = '\0';
+    i2.created_at = now + 1;
+    snprintf(i2.user_id, sizeof i2.user_id, "%s", a.id);
+    CHECK(store_identity_insert(s, &i2) == STORE_OK, "a second identity of another provider");
+    CHECK(store_identity_find(s, "google", i1.subject, &fi, &got) == STORE_OK && strcmp(fi.id, i1.id) == 0 &&
+              fi.email_verified == 1 && strcmp(got.id, a.id) == 0 && strcmp(got.email, a.email) == 0,
+          "find returns the identity and its user");
+    CHECK(store_identity_find(s, "google", "nobody", &fi, &got) == STORE_NOTFOUND && fi.id[0] == '\0',
+          "unknown identity");
+    struct identity *list = NULL;
+    size_t n = 0;
+    CHECK(store_identity_list(s, a.id, &list, &n) == STORE_OK && n == 2 && strcmp(list[0].id, i1.id) == 0 &&
+              strcmp(list[1].provider, "wechat") == 0,
+          "list oldest first");
+    free(list);
+    CHECK(store_identity_touch(s, i1.id, "new@example.test", 0, "New Name", now + 5) == STORE_OK &&
+              store_identity_find(s, "google", i1.subject, &fi, &got) == STORE_OK && fi.email_verified == 0 &&
+              strcmp(fi.email, "new@example.test") == 0 && fi.last_used_at == now + 5,
+          "touch refreshes what the provider said");
+    CHECK(store_identity_delete(s, b.id, i1.id) == STORE_NOTFOUND, "someone else's identity cannot be unlinked");
+    CHECK(store_identity_delete(s, a.id, i1.id) == STORE_OK && store_identity_list(s, a.id, &list, &n) == STORE_OK &&
+              n == 1,
+          "unlink");
+    free(list);
+
+    /* Login codes: one use, then a replay is told apart from a code that never was. */
+    unsigned char h[32];
+    char uid[TG_ID_MAX];
+    fill_hash(h);
+    CHECK(store_login_code_insert(s, h, a.id, "google", now, now + 60000) == STORE_OK, "login code stored");
+    CHECK(store_login_code_consume(s, h, now + 1000, uid) == STORE_OK && strcmp(uid, a.id) == 0, "consumed once");
+    CHECK(store_login_code_consume(s, h, now + 2000, uid) == STORE_CONFLICT && strcmp(uid, a.id) == 0,
+          "a replay is a conflict");
+    fill_hash(h);
+    CHECK(store_login_code_insert(s, h, a.id, "google", now, now + 60000) == STORE_OK &&
+              store_login_code_consume(s, h, now + 60000, uid) == STORE_NOTFOUND && uid[0] == '\0',
+          "an expired code is not found");
+    fill_hash(h);
+    CHECK(store_login_code_consume(s, h, now, uid) == STORE_NOTFOUND, "an unknown code is not found");
+
+    unsigned char nonce[16];
+    randombytes_buf(nonce, sizeof nonce);
+    CHECK(store_oauth_state_use(s, nonce, now + 600000) == STORE_OK, "a state's first use");
+    CHECK(store_oauth_state_use(s, nonce, now + 600000) == STORE_DUPLICATE, "a state's second use is a duplicate");
+
+    char email[TG_EMAIL_MAX + 1];
+    fill_hash(h);
+    CHECK(store_email_token_insert(s, h, a.id, EMAIL_TOKEN_VERIFY, a.email, now, now + 3600000) == STORE_OK,
+          "mail token stored");
+    CHECK(store_email_token_consume(s, h, EMAIL_TOKEN_RESET, now, uid, email) == STORE_NOTFOUND,
+          "a verify token is no reset token");
+    CHECK(store_email_token_consume(s, h, EMAIL_TOKEN_VERIFY, now, uid, email) == STORE_OK &&
+              strcmp(uid, a.id) == 0 && strcmp(email, a.email) == 0,
+          "consumed with its user and address");
+    CHECK(store_email_token_consume(s, h, EMAIL_TOKEN_VERIFY, now, uid, email) == STORE_CONFLICT,
+          "a used mail token is a conflict");
+    unsigned char h2[32];
+    fill_hash(h);
+    fill_hash(h2);
+    store_email_token_insert(s, h, a.id, EMAIL_TOKEN_RESET, a.email, now, now + 3600000);
+    store_email_token_insert(s, h2, a.id, EMAIL_TOKEN_RESET, a.email, now + 1, now + 3600000);
+    int64_t count = -1;
+    CHECK(store_email_token_count_since(s, a.id, EMAIL_TOKEN_RESET, now, &count) == STORE_OK && count == 2,
+          "count since");
+    CHECK(store_email_token_revoke(s, a.id, EMAIL_TOKEN_RESET, now + 2) == STORE_OK &&
+              store_email_token_consume(s, h2, EMAIL_TOKEN_RESET, now + 3, uid, email) == STORE_CONFLICT,
+          "revoked reset tokens no longer work");
+    store_close(s);
+}
 
 static void test_tokens(void)
 {
@@ -1872,6 +2003,7 @@ static void run_suite(const char *url, int fresh)
     printf("# store conformance on %s\n", g_path ? "sqlite" : url);
     test_migrate(fresh);
     test_users();
+    test_identities();
     test_tokens();
     test_apikeys();
     test_ledger();

@@ -17,10 +17,10 @@
 
 struct net_exec;
 
-#define AUTH_SUBJECT_MAX 128
-#define AUTH_PROVIDER_MAX 16
+#define AUTH_SUBJECT_MAX TG_SUBJECT_MAX
+#define AUTH_PROVIDER_MAX TG_PROVIDER_MAX
 #define AUTH_VARIANT_MAX 8
-#define AUTH_LOCALE_MAX 16
+#define AUTH_LOCALE_MAX TG_LOCALE_MAX
 
 /* What a provider vouches for about the person who signed in. */
 struct auth_identity {
@@ -70,6 +70,9 @@ struct auth_provider {
     int pkce;        /* 1: supports PKCE S256 (the flow sends a challenge) */
     int trust_email; /* 1: its verified email may link to an existing account with that
                         verified email (DESIGN section 5); 0 for the sandbox */
+    int vouches;     /* 1: the provider verified the person even without an email (WeChat
+                        accounts are bound to a verified phone), so a new account from it
+                        gets the signup credits that otherwise wait for a verified address */
     int (*configured)(void);
     /* The provider's authorize URL for f (new string, caller frees), setting f->variant.
      * NULL for methods with no browser flow ("email"). */

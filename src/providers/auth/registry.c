@@ -2,14 +2,16 @@
  * registry.c - the sign-in methods this build knows, one line each.
  *
  * "email" (password accounts, domain/signin.c) has no browser flow and is always available.
- * Google, WeChat and the sandbox are listed with how to tell that each is configured, which
- * is all the region profiles need; their files (google.c, wechat.c, sandbox.c) replace these
- * lines with the full providers, keeping the same configured() rules.
+ * Google and WeChat are listed with how to tell that each is configured, which is all the
+ * region profiles need; their files (google.c, wechat.c) replace these lines with the full
+ * providers, keeping the same configured() rules. Until then they have no authorize_url,
+ * so the browser sign-in routes treat them as unknown.
  */
 #include <string.h>
 
 #include "core/config.h"
 #include "providers/auth/auth.h"
+#include "providers/auth/sandbox.h"
 #include "providers/providers.h"
 
 static int set(const char *key)
@@ -22,7 +24,6 @@ static int email_configured(void) { return 1; }
 /* An ID token (One Tap) needs only the client id; the code flow also uses the secret. */
 static int google_configured(void) { return set("TG_GOOGLE_CLIENT_ID"); }
 static int wechat_configured(void) { return set("TG_WECHAT_APPID") && set("TG_WECHAT_SECRET"); }
-static int sandbox_configured(void) { return tg_cfg != NULL && tg_cfg->sandbox; }
 
 static const struct auth_provider auth_email = {
     .name = "email",
@@ -37,10 +38,6 @@ static const struct auth_provider auth_google = {
 static const struct auth_provider auth_wechat = {
     .name = "wechat",
     .configured = wechat_configured,
-};
-static const struct auth_provider auth_sandbox = {
-    .name = "sandbox",
-    .configured = sandbox_configured,
 };
 
 const struct auth_provider *const auth_providers[] = {

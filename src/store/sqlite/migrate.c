@@ -25,6 +25,7 @@ static const char SQL_MIGRATIONS_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_mi
                                            " applied_at INTEGER NOT NULL)";
 static const char SQL_MAX_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 static const char SQL_HAS_VERSION[] = "SELECT 1 FROM schema_migrations WHERE version = ?1";
+static const char SQL_FK_CHECK[] = "PRAGMA foreign_key_check";
 static const char SQL_RECORD[] =
     "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)";
 
@@ -110,6 +111,28 @@ static enum store_rc migrate_step_tx(struct sq *c, void *arg)
         goto cleanup;
     }
 
+    /* Foreign keys are not enforced while migrating (see sq_migrate_conn): check them all
+     * before this migration may commit. */
+    st = sq_stmt(c, SQL_FK_CHECK);
+    if (st == NULL) {
+        rc = STORE_ERROR;
+        goto cleanup;
+    }
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        free(ms->err);
+        ms->err = xasprintf("migration %s failed: it leaves a row of %s whose reference is missing", ms->m->name,
+                            (const char *)sqlite3_column_text(st, 0));
+        rc = STORE_ERROR;
+        goto cleanup;
+    }
+    if (src != SQLITE_DONE) {
+        rc = sq_fail(c, src, "migrate", 0);
+        goto cleanup;
+    }
+    sq_done(st);
+    st = NULL;
+
     st = sq_stmt(c, SQL_RECORD);
     if (st == NULL) {
         rc = STORE_ERROR;
@@ -140,6 +163,15 @@ int sq_migrate_conn(struct sq *c, int *applied, char **err)
     *applied = 0;
     *err = NULL;
     c->busy_budget_ns = SQ_MIGRATE_BUSY_BUDGET_NS;
+    /* A migration may rebuild a table that others reference (create, copy, drop, rename:
+     * SQLite's documented way to change a column's constraints). With enforcement on, the
+     * DROP's implicit delete would fail on the referencing rows, so enforcement is off while
+     * migrating (it cannot change inside a transaction) and every migration instead runs
+     * PRAGMA foreign_key_check before committing. */
+    if (sqlite3_exec(c->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        *err = xstrdup("migration could not begin: PRAGMA foreign_keys failed");
+        goto cleanup;
+    }
     for (size_t i = 0; i <= sq_migrations_count; i++) {
         /* Round 0 only creates the table and checks the version, so a too-new database is
          * refused before anything is applied. */
@@ -162,6 +194,10 @@ int sq_migrate_conn(struct sq *c, int *applied, char **err)
     ret = 0;
 
 cleanup:
+    if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK && ret == 0) {
+        *err = xstrdup("migration finished but PRAGMA foreign_keys=ON failed");
+        ret = -1;
+    }
     c->busy_budget_ns = budget;
     free(ms.err);
     return ret;

@@ -124,7 +124,7 @@ int sq_kind_parse(const char *s);
 /* Row readers shared between files (column orders are given by the SQL constants below). */
 #define SQ_USER_COLS                                                                                         \
     "u.id, u.email, u.display_name, u.role, u.region, u.password_hash, "                                     \
-    "u.created_at, u.updated_at, u.disabled, u.auth_epoch"
+    "u.created_at, u.updated_at, u.disabled, u.auth_epoch, u.email_verified, u.locale"
 /* Reads SQ_USER_COLS starting at column `first`. Returns 0 or -1 (oversized value). */
 int sq_read_user(sqlite3_stmt *st, int first, struct user *u);
 
@@ -141,6 +141,34 @@ enum store_rc sq_user_set_password(struct store *s, const char *id, const char *
 enum store_rc sq_user_set_role(struct store *s, const char *id, const char *role, int64_t now);
 enum store_rc sq_user_set_disabled(struct store *s, const char *id, int disabled, int64_t now);
 enum store_rc sq_user_bump_epoch(struct store *s, const char *id, int64_t now, int64_t *epoch);
+enum store_rc sq_user_set_email_verified(struct store *s, const char *id, const char *email, int64_t now);
+enum store_rc sq_user_set_email(struct store *s, const char *id, const char *email, int verified, int64_t now);
+enum store_rc sq_user_set_locale(struct store *s, const char *id, const char *locale, int64_t now);
+
+/* identities.c */
+enum store_rc sq_identity_insert(struct store *s, const struct identity *id);
+enum store_rc sq_identity_find(struct store *s, const char *provider, const char *subject, struct identity *out,
+                               struct user *user);
+enum store_rc sq_identity_list(struct store *s, const char *user_id, struct identity **out, size_t *n);
+enum store_rc sq_identity_touch(struct store *s, const char *identity_id, const char *email, int email_verified,
+                                const char *display_name, int64_t now);
+enum store_rc sq_identity_delete(struct store *s, const char *user_id, const char *identity_id);
+
+/* secrets.c */
+enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                   const char *provider, int64_t now, int64_t expires_at);
+enum store_rc sq_login_code_consume(struct store *s, const unsigned char hash[32], int64_t now,
+                                    char user_id_out[TG_ID_MAX]);
+enum store_rc sq_oauth_state_use(struct store *s, const unsigned char nonce[16], int64_t expires_at);
+enum store_rc sq_email_token_insert(struct store *s, const unsigned char hash[32], const char *user_id,
+                                    enum email_token_purpose purpose, const char *email, int64_t now,
+                                    int64_t expires_at);
+enum store_rc sq_email_token_consume(struct store *s, const unsigned char hash[32], enum email_token_purpose purpose,
+                                     int64_t now, char user_id_out[TG_ID_MAX], char email_out[TG_EMAIL_MAX + 1]);
+enum store_rc sq_email_token_revoke(struct store *s, const char *user_id, enum email_token_purpose purpose,
+                                    int64_t now);
+enum store_rc sq_email_token_count_since(struct store *s, const char *user_id, enum email_token_purpose purpose,
+                                         int64_t since, int64_t *count);
 
 /* tokens.c */
 enum store_rc sq_refresh_insert(struct store *s, const struct refresh_token *t);

@@ -8,8 +8,8 @@
 #include "store/sqlite/sq.h"
 
 static const char SQL_USER_INSERT[] = "INSERT INTO users(id, email, display_name, role, region, "
-                                      "password_hash, created_at, updated_at, disabled)"
-                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+                                      "password_hash, created_at, updated_at, disabled, email_verified, locale)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char SQL_WALLET_INSERT[] =
     "INSERT INTO wallets(user_id, plan_credits, paid_credits, plan_expires_at, updated_at)"
     " VALUES (?1, 0, 0, NULL, ?2)";
@@ -27,6 +27,13 @@ static const char SQL_USER_PASSWORD[] =
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
 static const char SQL_USER_ROLE[] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1";
 static const char SQL_USER_DISABLED[] = "UPDATE users SET disabled = ?2, updated_at = ?3 WHERE id = ?1";
+/* The address must still be the one the token was sent to. */
+static const char SQL_USER_EMAIL_VERIFIED[] =
+    "UPDATE users SET email_verified = 1, updated_at = ?3 WHERE id = ?1 AND email = ?2";
+static const char SQL_USER_SET_EMAIL[] =
+    "UPDATE users SET email = ?2, email_verified = CASE WHEN ?2 IS NULL THEN 0 ELSE ?3 END, updated_at = ?4"
+    " WHERE id = ?1";
+static const char SQL_USER_SET_LOCALE[] = "UPDATE users SET locale = ?2, updated_at = ?3 WHERE id = ?1";
 static const char SQL_USER_BUMP_EPOCH[] =
     "UPDATE users SET auth_epoch = auth_epoch + 1, updated_at = ?2 WHERE id = ?1 RETURNING auth_epoch";
 
@@ -44,6 +51,9 @@ int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
     u->updated_at = sq_col_int(st, first + 7);
     u->disabled = (int)sq_col_int(st, first + 8);
     u->auth_epoch = sq_col_int(st, first + 9);
+    u->email_verified = (int)sq_col_int(st, first + 10);
+    if (sq_col_text(st, first + 11, u->locale, sizeof u->locale) < 0)
+        return -1;
     return 0;
 }
 
@@ -52,7 +62,7 @@ int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
 static int user_fields_ok(const struct user *u)
 {
     return sq_fits(u->id, sizeof u->id) && u->id[0] != '\0' && sq_fits(u->email, sizeof u->email) &&
-           u->email[0] != '\0' && sq_fits(u->display_name, sizeof u->display_name) &&
+           sq_fits(u->locale, sizeof u->locale) && sq_fits(u->display_name, sizeof u->display_name) &&
            sq_fits(u->role, sizeof u->role) && sq_fits(u->region, sizeof u->region) &&
            sq_fits(u->password_hash, sizeof u->password_hash);
 }
@@ -69,7 +79,8 @@ static enum store_rc user_create_tx(struct sq *c, void *arg)
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, u->id);
-    sq_bind_text(st, 2, u->email);
+    /* An account without an address stores NULL: UNIQUE allows any number of those. */
+    sq_bind_text_or_null(st, 2, u->email);
     sq_bind_text_or_null(st, 3, u->display_name);
     sq_bind_text(st, 4, u->role[0] ? u->role : "user");
     sq_bind_text_or_null(st, 5, u->region);
@@ -77,6 +88,8 @@ static enum store_rc user_create_tx(struct sq *c, void *arg)
     sqlite3_bind_int64(st, 7, u->created_at);
     sqlite3_bind_int64(st, 8, u->updated_at ? u->updated_at : u->created_at);
     sqlite3_bind_int(st, 9, u->disabled ? 1 : 0);
+    sqlite3_bind_int(st, 10, u->email_verified && u->email[0] ? 1 : 0);
+    sq_bind_text_or_null(st, 11, u->locale);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = sq_fail(c, src, "user_create", 1);
@@ -103,7 +116,7 @@ cleanup:
 enum store_rc sq_user_create(struct store *s, const struct user *u)
 {
     if (!user_fields_ok(u)) {
-        sq_log_error("user_create", "user field unterminated, or id or email empty");
+        sq_log_error("user_create", "user field unterminated, or id empty");
         return STORE_ERROR;
     }
     /* auth_epoch is not bound: a new account starts at the column's default, 0. */
@@ -317,4 +330,71 @@ enum store_rc sq_user_bump_epoch(struct store *s, const char *id, int64_t now, i
 {
     struct user_epoch_args a = {id, now, epoch};
     return sq_run((struct sq *)s, SQ_WRITE, "user_bump_epoch", user_epoch_tx, &a);
+}
+
+/* ---- email and locale ---- */
+
+struct user_email_args {
+    const char *sql, *op, *id, *text;
+    int verified;
+    int64_t now;
+};
+
+static enum store_rc user_email_tx(struct sq *c, void *arg)
+{
+    struct user_email_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    if (a->sql == SQL_USER_EMAIL_VERIFIED) {
+        sq_bind_text(st, 2, a->text);
+        sqlite3_bind_int64(st, 3, a->now);
+    } else if (a->sql == SQL_USER_SET_EMAIL) {
+        sq_bind_text_or_null(st, 2, a->text);
+        sqlite3_bind_int(st, 3, a->verified ? 1 : 0);
+        sqlite3_bind_int64(st, 4, a->now);
+    } else {
+        sq_bind_text_or_null(st, 2, a->text);
+        sqlite3_bind_int64(st, 3, a->now);
+    }
+    int src = sqlite3_step(st);
+    int changed = src == SQLITE_DONE && sqlite3_changes(c->db) > 0;
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, a->op, 1);
+    sq_done(st);
+    if (rc != STORE_OK || changed)
+        return rc;
+    rc = user_exists_tx(c, a->id, a->op);
+    /* The user exists: only the verification's address condition can have failed. */
+    return rc == STORE_OK && a->sql == SQL_USER_EMAIL_VERIFIED ? STORE_CONFLICT : rc;
+}
+
+enum store_rc sq_user_set_email_verified(struct store *s, const char *id, const char *email, int64_t now)
+{
+    struct user_email_args a = {SQL_USER_EMAIL_VERIFIED, "user_set_email_verified", id, email, 1, now};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_email_tx, &a);
+}
+
+enum store_rc sq_user_set_email(struct store *s, const char *id, const char *email, int verified, int64_t now)
+{
+    struct user u;
+    if (email != NULL && !sq_fits(email, sizeof u.email)) {
+        sq_log_error("user_set_email", "email too long");
+        return STORE_ERROR;
+    }
+    struct user_email_args a = {SQL_USER_SET_EMAIL, "user_set_email", id, email, verified, now};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_email_tx, &a);
+}
+
+enum store_rc sq_user_set_locale(struct store *s, const char *id, const char *locale, int64_t now)
+{
+    struct user u;
+    if (locale != NULL && !sq_fits(locale, sizeof u.locale)) {
+        sq_log_error("user_set_locale", "locale too long");
+        return STORE_ERROR;
+    }
+    struct user_email_args a = {SQL_USER_SET_LOCALE, "user_set_locale", id, locale, 0, now};
+    return sq_run((struct sq *)s, SQ_WRITE, a.op, user_email_tx, &a);
 }
