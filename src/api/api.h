@@ -64,6 +64,7 @@ void api_oauth_callback(struct req *r);
 void api_auth_exchange(struct req *r);
 void api_me_identity_link(struct req *r);
 void api_me_identity_unlink(struct req *r);
+void api_auth_google_id_token(struct req *r);
 /* sandbox.c: GET /sandbox/sign-in, GET /sandbox/sign-in/approve */
 void api_sandbox_signin_page(struct req *r);
 void api_sandbox_signin_approve(struct req *r);

@@ -6,6 +6,7 @@
  *   POST /api/v1/auth/exchange {"code"}                         the session
  *   POST /api/v1/auth/oauth/{provider}/link                     {"url"}: link another sign-in
  *   DELETE /api/v1/me/identities/{id}                           unlink (never the last way in)
+ *   POST /api/v1/auth/google/id-token {"credential"}            Google One Tap: the session
  *
  * The rules (state, cookie binding, linking, login codes) are in domain/oauth.c; the
  * providers' wire formats in providers/auth/. Tokens never appear in a URL: the callback
@@ -31,6 +32,7 @@
 #include "domain/oauth.h"
 #include "net/net.h"
 #include "providers/auth/auth.h"
+#include "providers/auth/google.h"
 
 #define OAUTH_CODE_READ_MAX 2048
 #define OAUTH_LOGIN_CODE_READ_MAX 128
@@ -373,6 +375,93 @@ void api_auth_exchange(struct req *r)
         return;
     }
     oauth_exchange(req_exec(r), code, strlen(code), time_now_ms(), oauth_exchange_done, req_ref_new(r));
+}
+
+/* ---- Google One Tap ---- */
+
+/* Google's ID tokens are about 1 KiB; jwt.c refuses anything past 8 KiB anyway. */
+#define OAUTH_CREDENTIAL_READ_MAX 8192
+
+
+static void onetap_signed_in(void *arg, const struct oauth_result *res)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
+    switch (res->rc) {
+    case OAUTH_OK: {
+        json_t *d = json_pack("{s:s, s:b, s:b}", "provider", "google", "created", res->created, "linked", res->linked);
+        char *dj = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        audit_event(req_exec(r), res->user.id, "auth.oauth_signin", "user", res->user.id, req_client_ip(r), req_id(r),
+                    dj, time_now_ms(), NULL, NULL);
+        free(dj);
+        api_reply_session(r, 200, &res->user, &res->tokens);
+        break;
+    }
+    case OAUTH_DISABLED:
+        api_audit_then_error(r, NULL, "auth.oauth_rejected", "provider", "google",
+                             oauth_details("google", "account_disabled"), TG_E_ACCOUNT_DISABLED, NULL, NULL);
+        break;
+    case OAUTH_UNAVAILABLE:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        break;
+    default:
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        break;
+    }
+}
+
+static void onetap_verified(void *arg, const struct auth_result *ar)
+{
+    struct req *r = req_ref_take(arg);
+    if (r == NULL)
+        return;
+    log_event(ar->rc == AUTH_P_OK ? LOG_INFO : LOG_WARN, "google_credential", "request_id", req_id(r), "outcome",
+              auth_prc_name(ar->rc), "reason", ar->reason[0] ? ar->reason : "-", NULL);
+    switch (ar->rc) {
+    case AUTH_P_OK: {
+        struct oauth_policy pol = {tg_cfg->signup_credits, tg_cfg->signup_require_verified};
+        oauth_signin(req_exec(r), &auth_google, &ar->id, NULL, 0, "", 1, &pol, time_now_ms(), onetap_signed_in,
+                     req_ref_new(r));
+        return;
+    }
+    case AUTH_P_INVALID:
+    case AUTH_P_DENIED:
+        api_audit_then_error(r, NULL, "auth.oauth_rejected", "provider", "google",
+                             oauth_details("google", ar->reason[0] ? ar->reason : "invalid"), TG_E_INVALID_CREDENTIAL,
+                             NULL, json_pack("{s:s}", "reason", ar->reason));
+        return;
+    case AUTH_P_UNAVAILABLE:
+        res_header(r, "retry-after", "5");
+        res_error(r, TG_E_PROVIDER_UNAVAILABLE, NULL, json_pack("{s:s, s:s}", "provider", "google", "reason", ar->reason));
+        return;
+    case AUTH_P_MISCONFIGURED:
+    default:
+        log_event(LOG_ERROR, "oauth_provider_misconfigured", "provider", "google", "reason", ar->reason, NULL);
+        res_error(r, TG_E_PROVIDER_ERROR, NULL, json_pack("{s:s}", "provider", "google"));
+        return;
+    }
+}
+
+void api_auth_google_id_token(struct req *r)
+{
+    static const char *const allowed[] = {"credential", NULL};
+    struct jerr e;
+    const char *cred;
+    if (!auth_google.configured()) {
+        res_error(r, TG_E_NOT_FOUND, "Google sign-in is not set up here.", NULL);
+        return;
+    }
+    json_t *body = req_json_or_reply(r);
+    if (body == NULL)
+        return;
+    if (jv_only(body, allowed, &e) != 0 ||
+        jv_string(body, "credential", 1, 1, OAUTH_CREDENTIAL_READ_MAX, &cred, &e) != 0) {
+        api_reply_jerr(r, &e);
+        return;
+    }
+    google_verify_credential(req_net(r), cred, strlen(cred), NULL, time_now_ms(), onetap_verified, req_ref_new(r));
 }
 
 /* ---- linking and unlinking (signed in) ---- */

@@ -21,6 +21,7 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/exchange", api_auth_exchange, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/google/id-token", api_auth_google_id_token, AUTH_NONE, RL_AUTH_IP},
     {"GET", "/api/v1/auth/oauth/{provider}/start", api_oauth_start, AUTH_NONE, RL_AUTH_IP},
     {"GET", "/api/v1/auth/oauth/{provider}/callback", api_oauth_callback, AUTH_NONE, RL_AUTH_IP},
     /* Linking another sign-in to the signed-in account; the browser then follows the URL. */

@@ -154,6 +154,7 @@ static const struct cfg_opt cfg_opts[] = {
     /* sign-in */
     {"TG_GOOGLE_CLIENT_ID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_CLIENT_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_GOOGLE_AUTH_URL", CFG_URL, 0, "https://accounts.google.com/o/oauth2/v2/auth", 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_JWKS_URL", CFG_URL, 0, "https://www.googleapis.com/oauth2/v3/certs", 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_TOKEN_URL", CFG_URL, 0, "https://oauth2.googleapis.com/token", 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_APPID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},

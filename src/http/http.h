@@ -146,10 +146,10 @@ enum req_work_class { REQ_WORK_GENERAL = 0, REQ_WORK_PASSWORD };
 typedef void (*req_work_fn)(void *arg);
 typedef void (*req_done_fn)(struct req *r, void *arg);
 /*
- * Runs work(arg) on the blocking pool (argon2id, outbound calls: anything that may take
- * more than ~1 ms), then done(r, arg) back on this request's loop thread, where the handler
- * continues and replies. If the client went away meanwhile, done is called with r == NULL so
- * that arg can still be released. work must not touch r or the store. When the pool's
+ * Runs work(arg) on the blocking pool (argon2id, large aggregates: anything that may take
+ * more than ~1 ms; outbound HTTP goes through req_net instead), then done(r, arg) back on
+ * this request's loop thread, where the handler continues and replies. If the client went
+ * away meanwhile, done is called with r == NULL so that arg can still be released. work must not touch r or the store. When the pool's
  * queue is full the request is answered 503 at once and done(NULL, arg) runs.
  */
 void req_defer(struct req *r, enum req_work_class cls, req_work_fn work, req_done_fn done, void *arg);

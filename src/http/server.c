@@ -835,7 +835,7 @@ int http_server_run(void)
         /* Password hashing has threads and a short queue of its own: argon2id costs 64 MiB
          * and ~100 ms of CPU, so a flood of logins can occupy only those threads (memory
          * bounded by their number) and beyond the queue is answered 503 at once, while the
-         * general threads (outbound provider calls, mostly waiting on the network) stay free.
+         * general threads (other blocking work; outbound calls have the net client) stay free.
          * As many hashing threads as cores: more would only queue on the CPU. */
         unsigned bt = (unsigned)(tg_cfg->blocking_threads > 0 ? tg_cfg->blocking_threads : 1);
         unsigned pw = bt;

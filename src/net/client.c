@@ -37,14 +37,14 @@ struct net_client {
     CURLM *multi;
     pthread_t tid;
     size_t max_inflight;
-    pthread_mutex_t mu; /* guards the four below: held for a few pointer moves only */
+    pthread_mutex_t mu;           /* guards the four below: held for a few pointer moves only */
     struct net_call *head, *tail; /* submitted, not yet taken by the thread */
     int stopping;
-    int wake_sent; /* a wakeup is on its way and the thread has not taken the queue since */
-    _Atomic size_t count;  /* accepted and not yet handed back (incremented under mu) */
-    _Atomic int wakers;    /* submitters between their enqueue and their curl_multi_wakeup */
+    int wake_sent;        /* a wakeup is on its way and the thread has not taken the queue since */
+    _Atomic size_t count; /* accepted and not yet handed back (incremented under mu) */
+    _Atomic int wakers;   /* submitters between their enqueue and their curl_multi_wakeup */
     /* client thread only */
-    struct net_xfer running; /* anchor of the list of transfers in the multi handle */
+    struct net_xfer running;  /* anchor of the list of transfers in the multi handle */
     struct net_xfer *waiting; /* retries waiting for their due time, earliest first */
 };
 

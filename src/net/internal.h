@@ -58,17 +58,17 @@ int64_t net_backoff_ceiling_ms(int n);
 struct net_xfer {
     struct net_call *call;
     CURL *easy;
-    CURLU *url;                     /* parsed once; also what libcurl connects to (CURLOPT_CURLU) */
+    CURLU *url; /* parsed once; also what libcurl connects to (CURLOPT_CURLU) */
     struct curl_slist *hdrs, *rcpt;
-    char *buf;                      /* response body of the current attempt */
-    size_t len, cap, max;           /* max: the call's effective max_response */
-    size_t read_off;                /* SMTP: bytes of the message already handed to libcurl */
-    size_t hdr_bytes;               /* kept response header bytes of the current attempt */
+    char *buf;            /* response body of the current attempt */
+    size_t len, cap, max; /* max: the call's effective max_response */
+    size_t read_off;      /* SMTP: bytes of the message already handed to libcurl */
+    size_t hdr_bytes;     /* kept response header bytes of the current attempt */
     int too_large, is_smtp, is_head;
-    int retries;                    /* effective (clamped) */
-    int64_t start_ns, due_ns;       /* first attempt's start; when a waiting retry is due */
-    struct net_xfer *prev, *next;   /* the client's list of running transfers */
-    struct net_xfer *wnext;         /* the client's list of waiting retries */
+    int retries;                  /* effective (clamped) */
+    int64_t start_ns, due_ns;     /* first attempt's start; when a waiting retry is due */
+    struct net_xfer *prev, *next; /* the client's list of running transfers */
+    struct net_xfer *wnext;       /* the client's list of waiting retries */
 };
 
 /*

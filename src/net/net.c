@@ -115,8 +115,8 @@ void net_log_call(const struct net_call *c, CURLU *url)
     snprintf(dur, sizeof dur, "%lld", (long long)c->duration_ms);
     log_event(c->err != NET_OK || c->status >= 500 ? LOG_WARN : LOG_INFO, "net_call", "provider", c->provider,
               "method", smtp ? "SMTP" : c->method, "host", host, "path", path, "status",
-              c->status != 0 ? status : NULL, "error", c->err != NET_OK ? net_err_name(c->err) : NULL, "attempts",
-              attempts, "duration_ms", dur, NULL);
+              c->status != 0 ? status : NULL, "error", c->err != NET_OK ? net_err_name(c->err) : NULL,
+              "attempts", attempts, "duration_ms", dur, NULL);
     curl_free(host);
     curl_free(path);
     curl_free(scheme);

@@ -61,15 +61,15 @@ enum net_err {
     NET_ERROR,     /* anything else (a malformed call: bad URL, protocol not allowed, CR/LF in a header) */
 };
 
-#define NET_MAX_HEADERS 32           /* request headers a call may add */
-#define NET_MAX_RESP_HEADERS 64      /* response headers kept (others dropped) */
+#define NET_MAX_HEADERS 32             /* request headers a call may add */
+#define NET_MAX_RESP_HEADERS 64        /* response headers kept (others dropped) */
 #define NET_MAX_RESP_HEADER_BYTES 8192 /* names + values of the kept response headers */
 #define NET_DEFAULT_TIMEOUT_MS 10000
 #define NET_DEFAULT_CONNECT_TIMEOUT_MS 3000
 #define NET_DEFAULT_MAX_RESPONSE (1024 * 1024)
 #define NET_DEFAULT_RETRIES 2
-#define NET_MAX_RETRIES 5            /* retries is clamped to this */
-#define NET_RETRY_BASE_MS 200        /* backoff: a random wait in [0, min(cap, base * 2^n)] */
+#define NET_MAX_RETRIES 5     /* retries is clamped to this */
+#define NET_RETRY_BASE_MS 200 /* backoff: a random wait in [0, min(cap, base * 2^n)] */
 #define NET_RETRY_CAP_MS 5000
 #define NET_RETRY_AFTER_MAX_MS 30000 /* a longer Retry-After means no retry */
 
@@ -80,32 +80,32 @@ struct net_resp_header {
 
 struct net_call {
     /* ---- request: filled by net_call_init and the caller; owned by the call ---- */
-    const char *provider;        /* static string for the log line ("google") */
-    char method[8];              /* "GET", "POST", ... (ignored for smtp:// URLs) */
-    char *url;                   /* http(s):// or smtp(s):// */
+    const char *provider;           /* static string for the log line ("google") */
+    char method[8];                 /* "GET", "POST", ... (ignored for smtp:// URLs) */
+    char *url;                      /* http(s):// or smtp(s):// */
     char *headers[NET_MAX_HEADERS]; /* "Name: value", added with net_call_header */
     size_t n_headers;
-    char *body;                  /* request body (or the whole RFC 5322 message for SMTP) */
+    char *body; /* request body (or the whole RFC 5322 message for SMTP) */
     size_t body_len;
-    char *mail_from;             /* SMTP envelope sender (smtp:// URLs only) */
-    char *mail_rcpt;             /* SMTP envelope recipient (one) */
-    int timeout_ms;              /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
-    int connect_timeout_ms;      /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
-    size_t max_response;         /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
-    int idempotent;              /* 1: may be retried (GET and HEAD default to 1, others to 0) */
-    int retries;                 /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
+    char *mail_from;        /* SMTP envelope sender (smtp:// URLs only) */
+    char *mail_rcpt;        /* SMTP envelope recipient (one) */
+    int timeout_ms;         /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
+    int connect_timeout_ms; /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
+    size_t max_response;    /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
+    int idempotent;         /* 1: may be retried (GET and HEAD default to 1, others to 0) */
+    int retries;            /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
 
     /* ---- result: set before done() runs ---- */
     enum net_err err;
-    long status;                 /* HTTP status (or the last SMTP reply code) of the final
-                                  * attempt; 0 when none. Only an answer when err == NET_OK
-                                  * (or, for SMTP, the code of the refusing reply). */
-    char *resp_body;             /* NUL-terminated (NUL not counted), NULL when empty */
+    long status;     /* HTTP status (or the last SMTP reply code) of the final
+                      * attempt; 0 when none. Only an answer when err == NET_OK
+                      * (or, for SMTP, the code of the refusing reply). */
+    char *resp_body; /* NUL-terminated (NUL not counted), NULL when empty */
     size_t resp_len;
     struct net_resp_header resp_headers[NET_MAX_RESP_HEADERS]; /* of the final attempt */
     size_t n_resp_headers;
     int attempts;
-    int64_t duration_ms;         /* first attempt start to completion, backoff included */
+    int64_t duration_ms; /* first attempt start to completion, backoff included */
 
     /* ---- private ---- */
     net_done_fn done;
@@ -131,7 +131,7 @@ void net_call_init(struct net_call *c, const char *provider, const char *method,
  */
 void net_call_header(struct net_call *c, const char *name, const char *value);
 /* Sets the request body (copied; a second call replaces it) and, when content_type is not
- * NULL, adds its Content-Type header. */
+ * NULL, adds its Content-Type header. GET and HEAD never send a body. */
 void net_call_body(struct net_call *c, const char *content_type, const char *body, size_t len);
 /* Sets the SMTP envelope (both copied). */
 void net_call_mail(struct net_call *c, const char *from, const char *rcpt);
@@ -170,8 +170,8 @@ struct net_exec {
     void *wake_arg;
     pthread_mutex_t mu; /* guards the three below: held for a few pointer moves only */
     struct net_call *done_head, *done_tail;
-    int wake_pending;   /* a wake was sent and the owner has not taken the queue since */
-    uint64_t inflight;  /* submitted, done() not yet run (owner thread only) */
+    int wake_pending;  /* a wake was sent and the owner has not taken the queue since */
+    uint64_t inflight; /* submitted, done() not yet run (owner thread only) */
 };
 
 /* Sets up ex on its owner's thread. client (borrowed) must outlive ex, or be NULL. */
@@ -179,11 +179,13 @@ void net_exec_init(struct net_exec *ex, struct net_client *client, void (*wake)(
 /* Releases ex; nothing may be in flight (inflight == 0). */
 void net_exec_dispose(struct net_exec *ex);
 /*
- * Submits c: done(c) runs later on the owner's thread (through net_exec_drain), exactly
- * once. A call that cannot be sent (the client is stopping or full: NET_SHUTDOWN; a
- * malformed call: NET_ERROR) completes at once: done(c) runs before this returns, so
- * nothing may touch c after submitting it except through done(). done() owns c again and
- * may release and free it.
+ * Submits c (fresh from net_call_init: a finished call is released and initialised again
+ * before it is reused). done(c) runs later on the owner's thread, through net_exec_drain,
+ * exactly once. A call the client refuses (it is stopping, or max_inflight calls are in
+ * flight) is never sent and completes at once with NET_SHUTDOWN: done(c) runs before this
+ * returns. A malformed call completes with NET_ERROR like any other, unsent. So nothing may
+ * touch c after submitting it except through done(); done() owns c again and may release
+ * and free it.
  */
 void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done);
 /* Runs done() of every finished call queued for this executor. Call it on the owner's

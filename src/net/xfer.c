@@ -229,6 +229,8 @@ enum net_err net_xfer_setup(struct net_call *c)
         } else if (strcmp(c->method, "HEAD") == 0) {
             x->is_head = 1;
             SETOPT(CURLOPT_NOBODY, 1L);
+        } else if (c->body == NULL && strcmp(c->method, "POST") != 0) {
+            SETOPT(CURLOPT_CUSTOMREQUEST, c->method); /* DELETE and the like: no body at all */
         } else {
             SETOPT(CURLOPT_POSTFIELDS, c->body != NULL ? c->body : "");
             SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);

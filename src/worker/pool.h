@@ -1,6 +1,7 @@
 /*
  * pool.h - the blocking pool: threads for work that must not run on a loop thread
- * (argon2id, outbound HTTP calls), DESIGN section 1.
+ * (argon2id, large aggregates), DESIGN section 1. Outbound HTTP does not use it: it has
+ * the net client's thread (net/net.h), where waiting costs no thread per call.
  *
  * Jobs wait in one bounded FIFO (mutex + condition variable); a full queue refuses new
  * jobs instead of growing without bound, so overload turns into fast 503s rather than

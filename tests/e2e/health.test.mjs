@@ -51,6 +51,11 @@ describe('health, ready, metrics, headers, CORS', () => {
     assert.ok(lines.some((l) => l.startsWith('tollgate_http_request_duration_seconds_bucket{') && l.includes('le="+Inf"')), 'histogram has +Inf bucket');
     assert.ok(lines.some((l) => /^tollgate_db_errors_total(\{[^}]*\})? /.test(l)), 'tollgate_db_errors_total');
     assert.ok(lines.some((l) => /^tollgate_ledger_/.test(l)), 'ledger totals (tollgate_ledger_*)');
+    // Outbound provider calls (src/net): one sample per outcome, and the retries.
+    for (const outcome of ['2xx', '3xx', '4xx', '5xx', 'failed']) {
+      assert.ok(lines.some((l) => l.startsWith(`tollgate_outbound_calls_total{outcome="${outcome}"} `)), `outbound calls ${outcome}`);
+    }
+    assert.ok(lines.some((l) => /^tollgate_outbound_retries_total \d+$/.test(l)), 'tollgate_outbound_retries_total');
     assert.ok(!r.text.includes(marker), 'raw unmatched paths never become label values');
     // Every # TYPE names a family that has samples.
     for (const m of r.text.matchAll(/^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/gm)) {

@@ -171,6 +171,9 @@ describe('every documented operation answers as documented', () => {
     assertStatus(unlink, 409);
     check(unlink, 'DELETE', '/api/v1/me/identities/{id}');
 
+    // Google is not configured on this server: One Tap is 404.
+    check(await srv.post('/api/v1/auth/google/id-token', { credential: 'a.b.c' }), 'POST', '/api/v1/auth/google/id-token');
+
     // Typical errors of the same operations.
     check(await srv.get('/api/v1/me'), 'GET', '/api/v1/me');
     check(await srv.adjust(admin.token, reg.body.user.id, -1000), 'POST', '/api/v1/admin/users/{id}/credits');

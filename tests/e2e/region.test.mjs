@@ -331,6 +331,9 @@ describe('region out of the box: no GeoIP database, no trusted proxy, no credent
         { id: 'sandbox', kind: 'oauth', start_url: '/api/v1/auth/oauth/sandbox/start' },
       ],
     });
+    // The advertised start_url is the browser sign-in route of that provider.
+    const start = await srv.get(p.body.sign_in[1].start_url);
+    assertStatus(start, 302, 'the sandbox sign-in starts where the list says');
     const u = await srv.register();
     const put = await srv.req('PUT', '/api/v1/region', { json: { region: 'GLOBAL' }, token: u.token });
     assert.deepEqual(put.body, {

@@ -2,15 +2,16 @@
  * registry.c - the sign-in methods this build knows, one line each.
  *
  * "email" (password accounts, domain/signin.c) has no browser flow and is always available.
- * Google and WeChat are listed with how to tell that each is configured, which is all the
- * region profiles need; their files (google.c, wechat.c) replace these lines with the full
- * providers, keeping the same configured() rules. Until then they have no authorize_url,
- * so the browser sign-in routes treat them as unknown.
+ * WeChat is listed with how to tell that it is configured, which is all the region profiles
+ * need; its file (wechat.c) replaces this line with the full provider, keeping the same
+ * configured() rule. Until then it has no authorize_url, so the browser sign-in routes
+ * treat it as unknown.
  */
 #include <string.h>
 
 #include "core/config.h"
 #include "providers/auth/auth.h"
+#include "providers/auth/google.h"
 #include "providers/auth/sandbox.h"
 #include "providers/providers.h"
 
@@ -21,19 +22,11 @@ static int set(const char *key)
 }
 
 static int email_configured(void) { return 1; }
-/* An ID token (One Tap) needs only the client id; the code flow also uses the secret. */
-static int google_configured(void) { return set("TG_GOOGLE_CLIENT_ID"); }
 static int wechat_configured(void) { return set("TG_WECHAT_APPID") && set("TG_WECHAT_SECRET"); }
 
 static const struct auth_provider auth_email = {
     .name = "email",
     .configured = email_configured,
-};
-static const struct auth_provider auth_google = {
-    .name = "google",
-    .pkce = 1,
-    .trust_email = 1,
-    .configured = google_configured,
 };
 static const struct auth_provider auth_wechat = {
     .name = "wechat",

@@ -163,7 +163,8 @@ static __thread int head_only;
 static int send_response(int fd, int status, const char *extra, const char *body, size_t len)
 {
     char *head = NULL;
-    int n = asprintf(&head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", status, len, extra ? extra : "");
+    int n =
+        asprintf(&head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", status, len, extra ? extra : "");
     int rc = n < 0 ? -1 : write_all(fd, head, (size_t)n);
     free(head);
     if (rc != 0)
@@ -189,7 +190,8 @@ static int answer(int fd, const struct srv_request *r, int hit)
     if (sscanf(path, "/status/%d", &n) == 1)
         return send_response(fd, n, NULL, "s", 1);
     if (sscanf(path, "/flaky/%d/%255s", &n, name) == 2)
-        return hit < n ? send_response(fd, 503, NULL, "busy", 4) : send_response(fd, 200, NULL, "recovered", 9);
+        return hit < n ? send_response(fd, 503, NULL, "busy", 4)
+                       : send_response(fd, 200, NULL, "recovered", 9);
     if (sscanf(path, "/retry-after/%d/%255s", &n, name) == 2) {
         char h[64];
         snprintf(h, sizeof h, "Retry-After: %d\r\n", n);

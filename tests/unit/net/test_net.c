@@ -47,9 +47,9 @@ static void test_wake(void *arg)
 /* A call in a caller's context, as net.h shows. */
 struct tcall {
     struct net_call call;
-    int done;           /* times done() ran */
+    int done; /* times done() ran */
     int64_t done_ns;
-    int order;          /* completion rank */
+    int order; /* completion rank */
 };
 
 static int completions;
@@ -121,8 +121,8 @@ static void test_parsers(void)
     const char *n, *v;
     size_t nl, vl;
     const char *l1 = "Content-Type:  application/json \t\r\n";
-    CHECK(net_header_split(l1, strlen(l1), &n, &nl, &v, &vl) == 0 && nl == 12 && memcmp(n, "Content-Type", 12) == 0 &&
-              vl == 16 && memcmp(v, "application/json", 16) == 0,
+    CHECK(net_header_split(l1, strlen(l1), &n, &nl, &v, &vl) == 0 && nl == 12 &&
+              memcmp(n, "Content-Type", 12) == 0 && vl == 16 && memcmp(v, "application/json", 16) == 0,
           "header line split: name, value trimmed");
     CHECK(net_header_split("X-Empty:\r\n", 10, &n, &nl, &v, &vl) == 0 && nl == 7 && vl == 0, "empty value");
     CHECK(net_header_split("HTTP/1.1 200 OK\r\n", 17, &n, &nl, &v, &vl) == -1, "status line is not a field");
@@ -145,7 +145,8 @@ static void test_parsers(void)
     int64_t d;
     CHECK(net_retry_after_ms(" 3 ", 3, 0, &d) == 0 && d == 3000, "Retry-After seconds");
     CHECK(net_retry_after_ms("0", 1, 0, &d) == 0 && d == 0, "Retry-After 0");
-    CHECK(net_retry_after_ms("99999999999999999999", 20, 0, &d) == 0 && d == 86400LL * 1000, "Retry-After capped");
+    CHECK(net_retry_after_ms("99999999999999999999", 20, 0, &d) == 0 && d == 86400LL * 1000,
+          "Retry-After capped");
     const char *date = "Sun, 06 Nov 1994 08:49:37 GMT"; /* RFC 9110's example: 784111777 */
     CHECK(net_retry_after_ms(date, strlen(date), 784111777000LL - 5000, &d) == 0 && d == 5000,
           "Retry-After IMF-fixdate");
@@ -169,16 +170,20 @@ static void test_parsers(void)
               !net_host_is_loopback("::1"),
           "non-loopback hosts");
 
-    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "mail.example.com"), CURLUSESSL_ALL, "smtp:// remote: STARTTLS required");
-    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "10.0.0.1"), CURLUSESSL_ALL, "smtp:// private address: STARTTLS required");
-    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "127.0.0.1"), CURLUSESSL_TRY, "smtp:// loopback: STARTTLS when offered");
+    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "mail.example.com"), CURLUSESSL_ALL,
+                 "smtp:// remote: STARTTLS required");
+    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "10.0.0.1"), CURLUSESSL_ALL,
+                 "smtp:// private address: STARTTLS required");
+    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "127.0.0.1"), CURLUSESSL_TRY,
+                 "smtp:// loopback: STARTTLS when offered");
     CHECK_INT_EQ(net_smtp_use_ssl("smtp", "[::1]"), CURLUSESSL_TRY, "smtp:// ::1: STARTTLS when offered");
-    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "localhost"), CURLUSESSL_TRY, "smtp:// localhost: STARTTLS when offered");
+    CHECK_INT_EQ(net_smtp_use_ssl("smtp", "localhost"), CURLUSESSL_TRY,
+                 "smtp:// localhost: STARTTLS when offered");
     CHECK_INT_EQ(net_smtp_use_ssl("smtps", "127.0.0.1"), CURLUSESSL_ALL, "smtps:// is always TLS");
 
-    CHECK(net_backoff_ceiling_ms(1) == 200 && net_backoff_ceiling_ms(2) == 400 && net_backoff_ceiling_ms(3) == 800 &&
-              net_backoff_ceiling_ms(5) == 3200 && net_backoff_ceiling_ms(6) == 5000 &&
-              net_backoff_ceiling_ms(1000) == 5000,
+    CHECK(net_backoff_ceiling_ms(1) == 200 && net_backoff_ceiling_ms(2) == 400 &&
+              net_backoff_ceiling_ms(3) == 800 && net_backoff_ceiling_ms(5) == 3200 &&
+              net_backoff_ceiling_ms(6) == 5000 && net_backoff_ceiling_ms(1000) == 5000,
           "backoff ceilings: 200 ms doubling, capped at 5 s");
 
     CHECK(net_err_from_curl(CURLE_OPERATION_TIMEDOUT, 0, 0, 0) == NET_TIMEOUT &&
@@ -200,12 +205,14 @@ static void test_get_ok(void)
     tcall_init(&t, "GET", "/ok");
     run(&t);
     CHECK(t.done == 1 && t.call.err == NET_OK && t.call.status == 200, "GET /ok: 200");
-    CHECK(t.call.resp_len == 5 && t.call.resp_body && strcmp(t.call.resp_body, "hello") == 0, "GET /ok: body");
+    CHECK(t.call.resp_len == 5 && t.call.resp_body && strcmp(t.call.resp_body, "hello") == 0,
+          "GET /ok: body");
     CHECK_STR_EQ(net_resp_header(&t.call, "x-test"), "yes", "response header by lower-case name");
     CHECK_STR_EQ(net_resp_header(&t.call, "content-length"), "5", "content-length kept");
     CHECK_STR_EQ(net_resp_header(&t.call, "x-empty"), "", "empty header value kept");
     CHECK(net_resp_header(&t.call, "X-Test") == NULL, "names are stored lower-case");
-    CHECK(t.call.attempts == 1 && t.call.duration_ms >= 0 && t.call.duration_ms < 5000, "one attempt, duration");
+    CHECK(t.call.attempts == 1 && t.call.duration_ms >= 0 && t.call.duration_ms < 5000,
+          "one attempt, duration");
     net_call_release(&t.call);
 }
 
@@ -224,7 +231,8 @@ static void test_post_verbatim(void)
           "POST: the body arrived byte for byte (NUL and 0xff included)");
     struct srv_request *r = srv_last("/echo?case=post");
     CHECK(r != NULL && strcmp(r->method, "POST") == 0, "server saw POST");
-    CHECK(r && strstr(r->head, "\r\nX-Custom: value-1\r\n") && strstr(r->head, "\r\nAuthorization: Bearer abc.def\r\n") &&
+    CHECK(r && strstr(r->head, "\r\nX-Custom: value-1\r\n") &&
+              strstr(r->head, "\r\nAuthorization: Bearer abc.def\r\n") &&
               strstr(r->head, "\r\nContent-Type: application/json\r\n"),
           "request headers arrived verbatim");
     CHECK(r && strcasestr(r->head, "\r\nExpect:") == NULL, "no Expect: 100-continue");
@@ -259,7 +267,8 @@ static void test_statuses_and_retries(void)
 
     tcall_init(&t, "GET", "/status/404");
     run(&t);
-    CHECK(t.call.err == NET_OK && t.call.status == 404 && t.call.attempts == 1 && srv_hits("/status/404") == 1,
+    CHECK(t.call.err == NET_OK && t.call.status == 404 && t.call.attempts == 1 &&
+              srv_hits("/status/404") == 1,
           "404 is an answer (NET_OK, status 404), never retried");
     CHECK(t.call.resp_body && strcmp(t.call.resp_body, "s") == 0, "404 body returned");
     net_call_release(&t.call);
@@ -267,7 +276,8 @@ static void test_statuses_and_retries(void)
     net_stats_get(&s0);
     tcall_init(&t, "GET", "/status/503");
     run(&t);
-    CHECK(t.call.err == NET_OK && t.call.status == 503 && t.call.attempts == 3 && srv_hits("/status/503") == 3,
+    CHECK(t.call.err == NET_OK && t.call.status == 503 && t.call.attempts == 3 &&
+              srv_hits("/status/503") == 3,
           "503 on GET: retried twice (attempts == 3), the last answer returned");
     net_stats_get(&s1);
     CHECK(s1.retries - s0.retries == 2 && s1.http_5xx - s0.http_5xx == 1 && s1.calls - s0.calls == 1,
@@ -276,7 +286,8 @@ static void test_statuses_and_retries(void)
 
     tcall_init(&t, "POST", "/status/502");
     run(&t);
-    CHECK(t.call.err == NET_OK && t.call.status == 502 && t.call.attempts == 1 && srv_hits("/status/502") == 1,
+    CHECK(t.call.err == NET_OK && t.call.status == 502 && t.call.attempts == 1 &&
+              srv_hits("/status/502") == 1,
           "502 on POST: not retried (not idempotent)");
     net_call_release(&t.call);
 
@@ -284,7 +295,8 @@ static void test_statuses_and_retries(void)
     t.call.idempotent = 1;
     t.call.retries = 1;
     run(&t);
-    CHECK(t.call.attempts == 2 && srv_hits("/status/503?idem") == 2, "POST marked idempotent: retried `retries` times");
+    CHECK(t.call.attempts == 2 && srv_hits("/status/503?idem") == 2,
+          "POST marked idempotent: retried `retries` times");
     net_call_release(&t.call);
 
     tcall_init(&t, "GET", "/status/429");
@@ -298,13 +310,15 @@ static void test_statuses_and_retries(void)
     CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.attempts == 3 &&
               strcmp(t.call.resp_body, "recovered") == 0,
           "two 503 then 200: the 200 after three attempts");
-    CHECK(net_resp_header(&t.call, "content-length") && strcmp(net_resp_header(&t.call, "content-length"), "9") == 0,
+    CHECK(net_resp_header(&t.call, "content-length") &&
+              strcmp(net_resp_header(&t.call, "content-length"), "9") == 0,
           "headers are the final attempt's");
     net_call_release(&t.call);
 
     tcall_init(&t, "GET", "/redirect");
     run(&t);
-    CHECK(t.call.err == NET_OK && t.call.status == 302 && srv_hits("/ok") == 1, "3xx returned as is, not followed");
+    CHECK(t.call.err == NET_OK && t.call.status == 302 && srv_hits("/ok") == 1,
+          "3xx returned as is, not followed");
     CHECK(net_resp_header(&t.call, "location") != NULL, "Location header given to the caller");
     net_call_release(&t.call);
 }
@@ -409,7 +423,8 @@ static void test_timeouts_and_failures(void)
     tcall_init(&t, "GET", "/bigchunked/5000");
     t.call.max_response = 1000;
     run(&t);
-    CHECK(t.call.err == NET_TOO_LARGE && t.call.resp_body == NULL, "chunked body over max_response: NET_TOO_LARGE");
+    CHECK(t.call.err == NET_TOO_LARGE && t.call.resp_body == NULL,
+          "chunked body over max_response: NET_TOO_LARGE");
     net_call_release(&t.call);
     tcall_init(&t, "GET", "/big/1000");
     t.call.max_response = 1000;
@@ -424,7 +439,8 @@ static void test_timeouts_and_failures(void)
     tcall_init(&t, "HEAD", "/big/5000");
     t.call.max_response = 1000;
     run(&t);
-    CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.resp_len == 0, "HEAD: Content-Length is not a body");
+    CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.resp_len == 0,
+          "HEAD: Content-Length is not a body");
     net_call_release(&t.call);
 
     tcall_init(&t, "GET", "/headers/100");
@@ -432,8 +448,8 @@ static void test_timeouts_and_failures(void)
     size_t bytes = 0;
     for (size_t i = 0; i < t.call.n_resp_headers; i++)
         bytes += strlen(t.call.resp_headers[i].name) + strlen(t.call.resp_headers[i].value);
-    CHECK(t.call.err == NET_OK && t.call.n_resp_headers > 10 && t.call.n_resp_headers <= NET_MAX_RESP_HEADERS &&
-              bytes <= NET_MAX_RESP_HEADER_BYTES,
+    CHECK(t.call.err == NET_OK && t.call.n_resp_headers > 10 &&
+              t.call.n_resp_headers <= NET_MAX_RESP_HEADERS && bytes <= NET_MAX_RESP_HEADER_BYTES,
           "response headers bounded (%zu kept, %zu bytes)", t.call.n_resp_headers, bytes);
     net_call_release(&t.call);
 }
@@ -454,14 +470,14 @@ static void test_tls(void)
 static void test_policy(void)
 {
     struct tcall t;
-    const char *bad[] = {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x", "dict://127.0.0.1/x",
-                         "not a url", "http://"};
+    const char *bad[] = {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x",
+                         "dict://127.0.0.1/x", "not a url",         "http://"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&t, 0, sizeof t);
         net_call_init(&t.call, "test", "GET", bad[i]);
         run(&t);
-        CHECK(t.done == 1 && t.call.err == NET_ERROR && t.call.attempts == 0, "refused URL %s: NET_ERROR, never sent",
-              bad[i]);
+        CHECK(t.done == 1 && t.call.err == NET_ERROR && t.call.attempts == 0,
+              "refused URL %s: NET_ERROR, never sent", bad[i]);
         net_call_release(&t.call);
     }
 
@@ -524,7 +540,8 @@ static void test_nonblocking_submit(void)
     net_exec_submit(&ex, &slow.call, tcall_done);
     int64_t us = (time_mono_ns() - t0) / 1000;
     net_exec_submit(&ex, &fast.call, tcall_done);
-    CHECK(us < 50000 && slow.done == 0, "submit returned at once (%lld us) while the call is slow", (long long)us);
+    CHECK(us < 50000 && slow.done == 0, "submit returned at once (%lld us) while the call is slow",
+          (long long)us);
     wait_for(&ex, &completions, before + 2, 10000);
     CHECK(fast.done == 1 && slow.done == 1 && fast.order < slow.order,
           "a fast call submitted after a slow one completes first");
@@ -550,7 +567,8 @@ static void test_stop_in_flight(void)
     }
     tcall_init(&t[N], "GET", "/retry-after/20/stop");
     net_exec_submit(&ex2, &t[N].call, tcall_done);
-    for (int i = 0; i < 100 && (srv_hits("/retry-after/20/stop") < 1 || srv_hits("/sleep/20000/stop5") < 1); i++) {
+    for (int i = 0; i < 100 && (srv_hits("/retry-after/20/stop") < 1 || srv_hits("/sleep/20000/stop5") < 1);
+         i++) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -690,7 +708,8 @@ static void test_sync(void)
     net_exec_init(&sx, NULL, NULL, NULL);
     tcall_init(&t, "GET", "/ok?sync");
     net_exec_submit(&sx, &t.call, tcall_done);
-    CHECK(t.done == 1 && t.call.err == NET_OK && t.call.status == 200 && strcmp(t.call.resp_body, "hello") == 0,
+    CHECK(t.done == 1 && t.call.err == NET_OK && t.call.status == 200 &&
+              strcmp(t.call.resp_body, "hello") == 0,
           "sync executor: done() ran before submit returned");
     CHECK_STR_EQ(net_resp_header(&t.call, "x-test"), "yes", "sync executor: headers");
     net_call_release(&t.call);
@@ -755,7 +774,8 @@ static void test_log_has_no_secrets(void)
 {
     struct capture cap;
     struct tcall t;
-    char *u = xasprintf("http://user:SECRETPW@127.0.0.1:%d/logpath/x?token=SECRETQ&x=1#SECRETF", srv_http_port());
+    char *u =
+        xasprintf("http://user:SECRETPW@127.0.0.1:%d/logpath/x?token=SECRETQ&x=1#SECRETF", srv_http_port());
     capture_begin(&cap);
     memset(&t, 0, sizeof t);
     net_call_init(&t.call, "logtest", "POST", u);
@@ -780,8 +800,8 @@ static void test_log_has_no_secrets(void)
     CHECK(strstr(out, "\"level\":\"warn\"") && strstr(out, "\"error\":\"connect\"") &&
               strstr(out, "\"path\":\"/fail\""),
           "a failed call logs at warn with its error name");
-    const char *secrets[] = {"SECRETPW", "SECRETQ", "SECRETF", "SECRETH", "SECRETK", "SECRETB", "token=", "user:",
-                             "Bearer", "password"};
+    const char *secrets[] = {"SECRETPW", "SECRETQ", "SECRETF", "SECRETH", "SECRETK",
+                             "SECRETB",  "token=",  "user:",   "Bearer",  "password"};
     int clean = 1;
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
         if (strstr(out, secrets[i]) != NULL) {
