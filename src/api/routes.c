@@ -26,6 +26,10 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/auth/oauth/{provider}/callback", api_oauth_callback, AUTH_NONE, RL_AUTH_IP},
     /* Linking another sign-in to the signed-in account; the browser then follows the URL. */
     {"POST", "/api/v1/auth/oauth/{provider}/link", api_me_identity_link, AUTH_USER, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/providers", api_auth_providers, AUTH_OPTIONAL, RL_API_QUERY},
+
+    {"GET", "/api/v1/region", api_region_get, AUTH_OPTIONAL, RL_API_QUERY},
+    {"PUT", "/api/v1/region", api_region_put, AUTH_USER, RL_API_QUERY},
 
     {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},

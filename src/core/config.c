@@ -95,6 +95,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_TRUSTED_PROXIES", CFG_CIDR_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_GEOIP_DB", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(geoip_db)},
     {"TG_DEFAULT_REGION", CFG_ENUM, 0, "GLOBAL", 0, 0, "GLOBAL|CN", FIELD(default_region)},
+    /* Region profiles (domain/region.c): no default here, because region.c holds the
+     * built-in ones and validates every value (provider names against the registries). */
+    {"TG_REGION_CN_COUNTRIES", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_SIGN_IN", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_PAYMENT", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_CURRENCY", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_LOCALE", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_SIGN_IN", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_PAYMENT", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_CURRENCY", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_LOCALE", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CORS_ORIGINS", CFG_ORIGIN_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CATALOG", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(catalog_path)},
     {"TG_SIGNUP_CREDITS", CFG_INT, 0, "8", 0, 1000000000, NULL, FIELD(signup_credits)},

@@ -222,6 +222,12 @@ void http_cors_options(struct req *r, unsigned allow);
 
 /* Textual peer address of sa (IPv4-mapped IPv6 shown as IPv4). Returns 0 or -1. */
 int http_clientip_text(const struct sockaddr *sa, char out[HTTP_IP_MAX]);
+/* The TCP peer of r as text, through the worker's per-connection cache ("0.0.0.0" when the
+ * socket cannot say). */
+void http_clientip_peer(const struct req *r, char peer[HTTP_IP_MAX]);
+/* The value of the last header line named lname (lower case) copied into pool memory
+ * (NUL-terminated), or NULL when there is none. */
+const char *http_header_last(const h2o_headers_t *headers, h2o_mem_pool_t *pool, const char *lname);
 /* Most X-Forwarded-For entries examined per request. Real chains are one to three proxies
  * long; the bound keeps a long all-trusted list from costing more than a few microseconds. */
 #define HTTP_XFF_MAX_HOPS 64

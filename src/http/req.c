@@ -274,19 +274,8 @@ const char *req_client_ip(const struct req *r)
         return m->ip;
     m->ip_done = 1;
     h2o_req_t *h = m->h;
-    struct http_worker *w = m->w;
     char peer[HTTP_IP_MAX] = "";
-    struct http_peer_cache_entry *ce = &w->peers[h->conn->id % HTTP_PEER_CACHE];
-    if (ce->conn_id == h->conn->id && h->conn->id != 0) {
-        memcpy(peer, ce->ip, sizeof peer);
-    } else {
-        struct sockaddr_storage ss;
-        socklen_t sl = h->conn->callbacks->get_peername(h->conn, (struct sockaddr *)&ss);
-        if (sl == 0 || http_clientip_text((struct sockaddr *)&ss, peer) != 0)
-            strcpy(peer, "0.0.0.0");
-        ce->conn_id = h->conn->id;
-        memcpy(ce->ip, peer, sizeof peer);
-    }
+    http_clientip_peer(m, peer);
     if (tg_cfg->n_trusted_proxies == 0) {
         memcpy(m->ip, peer, sizeof peer);
         return m->ip;

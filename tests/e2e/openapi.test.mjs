@@ -108,6 +108,13 @@ describe('every documented operation answers as documented', () => {
     let token = again.body.access_token;
     check(await srv.get('/api/v1/me', { token }), 'GET', '/api/v1/me');
     check(await srv.patch('/api/v1/me', { display_name: 'Tour Guide' }, { token }), 'PATCH', '/api/v1/me');
+    check(await srv.get('/api/v1/region'), 'GET', '/api/v1/region');
+    check(await srv.get('/api/v1/auth/providers'), 'GET', '/api/v1/auth/providers');
+    const put = await srv.req('PUT', '/api/v1/region', { json: { region: 'CN' }, token });
+    assertStatus(put, 200);
+    check(put, 'PUT', '/api/v1/region');
+    check(await srv.get('/api/v1/region', { token }), 'GET', '/api/v1/region');
+    check(await srv.req('PUT', '/api/v1/region', { json: { region: 'EU' }, token }), 'PUT', '/api/v1/region');
     const pw = await srv.post('/api/v1/me/password', { current_password: password, new_password: strongPassword() }, { token });
     assertStatus(pw, 200);
     check(pw, 'POST', '/api/v1/me/password');
