@@ -2,36 +2,20 @@
  * registry.c - the sign-in methods this build knows, one line each.
  *
  * "email" (password accounts, domain/signin.c) has no browser flow and is always available.
- * WeChat is listed with how to tell that it is configured, which is all the region profiles
- * need; its file (wechat.c) replaces this line with the full provider, keeping the same
- * configured() rule. Until then it has no authorize_url, so the browser sign-in routes
- * treat it as unknown.
  */
 #include <string.h>
 
-#include "core/config.h"
 #include "providers/auth/auth.h"
 #include "providers/auth/google.h"
 #include "providers/auth/sandbox.h"
 #include "providers/auth/wechat.h"
 #include "providers/providers.h"
 
-static int set(const char *key)
-{
-    const char *v = config_get(key);
-    return v != NULL && v[0] != '\0';
-}
-
 static int email_configured(void) { return 1; }
-static int wechat_configured(void) { return set("TG_WECHAT_APPID") && set("TG_WECHAT_SECRET"); }
 
 static const struct auth_provider auth_email = {
     .name = "email",
     .configured = email_configured,
-};
-static const struct auth_provider auth_wechat = {
-    .name = "wechat",
-    .configured = wechat_configured,
 };
 
 const struct auth_provider *const auth_providers[] = {
@@ -39,7 +23,6 @@ const struct auth_provider *const auth_providers[] = {
     &auth_google,
     &auth_wechat,
     &auth_sandbox,
-    &auth_wechat,
     NULL,
 };
 
