@@ -154,6 +154,17 @@ static json_t *oauth_details(const char *provider, const char *reason)
     return json_pack("{s:s, s:s}", "provider", provider, "reason", reason);
 }
 
+/* Records a successful security event for the request's user (fire and forget); details
+ * (stolen) is a JSON object. */
+static void oauth_audit(struct req *r, const char *user_id, const char *action, json_t *details)
+{
+    char *dj = json_dumps(details, JSON_COMPACT);
+    json_decref(details);
+    audit_event(req_exec(r), user_id, action, "user", user_id, req_client_ip(r), req_id(r), dj, time_now_ms(), NULL,
+                NULL);
+    free(dj);
+}
+
 /* 302 to return_to with a fragment, deleting the flow cookie. */
 static void oauth_redirect_back(struct req *r, const struct oauth_cb *cb, const char *fragment)
 {
@@ -173,13 +184,9 @@ static void oauth_signed_in(void *arg, const struct oauth_result *res)
         goto cleanup;
     switch (res->rc) {
     case OAUTH_OK: {
-        json_t *d = json_pack("{s:s, s:b, s:b}", "provider", cb->p->name, "created", res->created, "linked",
-                              res->linked);
-        char *dj = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        audit_event(req_exec(r), res->user.id, cb->fs.link_user_id[0] ? "auth.identity_linked" : "auth.oauth_signin",
-                    "user", res->user.id, req_client_ip(r), req_id(r), dj, time_now_ms(), NULL, NULL);
-        free(dj);
+        oauth_audit(r, res->user.id, cb->fs.link_user_id[0] ? "auth.identity_linked" : "auth.oauth_signin",
+                    json_pack("{s:s, s:b, s:b}", "provider", cb->p->name, "created", res->created, "linked",
+                              res->linked));
         if (cb->fs.link_user_id[0]) {
             char frag[64];
             snprintf(frag, sizeof frag, "linked=%s", cb->p->name);
@@ -389,16 +396,11 @@ static void onetap_signed_in(void *arg, const struct oauth_result *res)
     if (r == NULL)
         return;
     switch (res->rc) {
-    case OAUTH_OK: {
-        json_t *d = json_pack("{s:s, s:b, s:b}", "provider", "google", "created", res->created, "linked", res->linked);
-        char *dj = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        audit_event(req_exec(r), res->user.id, "auth.oauth_signin", "user", res->user.id, req_client_ip(r), req_id(r),
-                    dj, time_now_ms(), NULL, NULL);
-        free(dj);
+    case OAUTH_OK:
+        oauth_audit(r, res->user.id, "auth.oauth_signin",
+                    json_pack("{s:s, s:b, s:b}", "provider", "google", "created", res->created, "linked", res->linked));
         api_reply_session(r, 200, &res->user, &res->tokens);
         break;
-    }
     case OAUTH_DISABLED:
         api_audit_then_error(r, NULL, "auth.oauth_rejected", "provider", "google",
                              oauth_details("google", "account_disabled"), TG_E_ACCOUNT_DISABLED, NULL, NULL);
@@ -494,16 +496,11 @@ static void unlink_done(void *arg, enum oauth_unlink_rc rc, const struct identit
     if (r == NULL)
         return;
     switch (rc) {
-    case OAUTH_UNLINK_OK: {
-        json_t *d = json_pack("{s:s, s:s}", "provider", removed->provider, "identity_id", removed->id);
-        char *dj = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        audit_event(req_exec(r), req_principal(r)->user_id, "auth.identity_unlinked", "user",
-                    req_principal(r)->user_id, req_client_ip(r), req_id(r), dj, time_now_ms(), NULL, NULL);
-        free(dj);
+    case OAUTH_UNLINK_OK:
+        oauth_audit(r, req_principal(r)->user_id, "auth.identity_unlinked",
+                    json_pack("{s:s, s:s}", "provider", removed->provider, "identity_id", removed->id));
         res_empty(r, 204);
         break;
-    }
     case OAUTH_UNLINK_NOTFOUND:
         res_error(r, TG_E_NOT_FOUND, NULL, NULL);
         break;
