@@ -22,7 +22,9 @@
 #include "crypto/random.h"
 #include "domain/accounts.h"
 #include "domain/ratelimit.h"
+#include "domain/region.h"
 #include "domain/users.h"
+#include "geo/geo.h"
 #include "http/server.h"
 #include "net/net.h"
 #include "providers/mail/mailer.h"
@@ -171,11 +173,20 @@ static int cmd_serve(const struct main_opts *o)
         free(err);
         return 2;
     }
-    if (main_migrate_db(NULL) != 0)
+    if (region_init(&err) != 0 || geo_init(tg_cfg->geoip_db, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
+        ratelimit_shutdown();
+        return 2;
+    }
+    if (main_migrate_db(NULL) != 0) {
+        geo_shutdown();
         return 1;
+    }
     /* Before any thread starts (libcurl's global state, OpenSSL included). */
     if (net_global_init() != 0) {
         fprintf(stderr, "tollgate: could not initialise libcurl\n");
+        geo_shutdown();
         return 1;
     }
 
@@ -187,6 +198,7 @@ static int cmd_serve(const struct main_opts *o)
         fprintf(stderr, "tollgate: %s\n", err ? err : "the mailer cannot start");
         free(err);
         net_global_cleanup();
+        geo_shutdown();
         return 1;
     }
 
@@ -198,6 +210,7 @@ static int cmd_serve(const struct main_opts *o)
               tg_cfg->public_url, "mail", mailer_transport(), NULL);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
     mailer_stop(); /* after the workers: nothing queues mail any more */
+    geo_shutdown();
     ratelimit_shutdown();
     net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);

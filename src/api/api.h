@@ -16,6 +16,7 @@
 
 #include "core/jsonv.h"
 #include "domain/mail.h"
+#include "domain/region.h"
 #include "domain/session.h"
 #include "core/types.h"
 #include "http/http.h"
@@ -51,12 +52,49 @@ void api_apikeys_delete(struct req *r);
 /* credits.c: GET /api/v1/credits, GET /api/v1/credits/ledger */
 void api_credits_get(struct req *r);
 void api_credits_ledger(struct req *r);
+/* region.c: GET and PUT /api/v1/region, GET /api/v1/auth/providers */
+void api_region_get(struct req *r);
+void api_region_put(struct req *r);
+void api_auth_providers(struct req *r);
 /* admin.c: POST /api/v1/admin/users/{id}/credits, GET and PATCH /api/v1/admin/users/{id},
  * GET /api/v1/admin/audit-log */
 void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
+
+/* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
+ * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
+ * DELETE /api/v1/me/identities/{id} (unlink) */
+void api_oauth_start(struct req *r);
+void api_oauth_callback(struct req *r);
+void api_auth_exchange(struct req *r);
+void api_me_identity_link(struct req *r);
+void api_me_identity_unlink(struct req *r);
+void api_auth_google_id_token(struct req *r);
+/* sandbox.c: GET /sandbox/sign-in, GET /sandbox/sign-in/approve */
+void api_sandbox_signin_page(struct req *r);
+void api_sandbox_signin_approve(struct req *r);
+
+/* ---- the caller's region (region.c) ---- */
+
+/*
+ * Called with the caller's region decision (d->region, d->profile, ...; borrowed for the
+ * call), or with r and d NULL when the request ended meanwhile or an error was already
+ * answered (the account vanished, the store is unavailable): then only release arg.
+ */
+typedef void (*api_region_fn)(struct req *r, const struct region_decision *d, void *arg);
+/*
+ * Decides r's region (domain/region.h): the signed-in user's saved choice (one store read,
+ * so the answer may come later: asynchronous in shape), X-User-Region from a trusted proxy,
+ * the GeoIP country of the client address, TG_DEFAULT_REGION. done runs exactly once, on
+ * r's loop thread, possibly before this returns. For every handler that offers or prices
+ * something by region (catalog, orders, storage).
+ */
+void api_region_for_request(struct req *r, api_region_fn done, void *arg);
+/* The GET /api/v1/region body {"region","country","source","profile":{"currency","locale",
+ * "sign_in","payment"}}. New reference (NULL only when out of memory). */
+json_t *api_region_json(const struct region_decision *d);
 
 /* ---- shared helpers (common.c) ---- */
 

@@ -29,12 +29,25 @@ struct me_get {
     struct api_call base;
     char user_id[TG_ID_MAX];
     struct user user;
+    struct identity *ids; /* heap, freed by me_get_cleanup */
+    size_t n_ids;
 };
 
 static enum store_rc me_get_run(struct store *s, struct store_call *c)
 {
     struct me_get *m = (struct me_get *)c;
-    return store_user_get(s, m->user_id, &m->user);
+    free(m->ids);
+    m->ids = NULL;
+    m->n_ids = 0;
+    enum store_rc rc = store_user_get(s, m->user_id, &m->user);
+    if (rc != STORE_OK)
+        return rc;
+    return store_identity_list(s, m->user_id, &m->ids, &m->n_ids);
+}
+
+static void me_get_cleanup(struct api_call *c)
+{
+    free(((struct me_get *)c)->ids);
 }
 
 static void me_get_reply(struct req *r, struct api_call *c)
@@ -49,14 +62,28 @@ static void me_get_reply(struct req *r, struct api_call *c)
         api_reply_store(r, c->call.rc, "user_get");
         return;
     }
-    me_reply(r, &m->user);
+    char ts[32];
+    json_t *body = api_user_json(&m->user);
+    json_object_set_new(body, "created_at", json_string(time_rfc3339(m->user.created_at, ts)));
+    json_object_set_new(body, "has_password", json_boolean(m->user.password_hash[0] != '\0'));
+    /* The ways to sign in: linked identities (unlinking keeps at least one way in). */
+    json_t *ids = json_array();
+    for (size_t i = 0; i < m->n_ids; i++) {
+        const struct identity *d = &m->ids[i];
+        json_array_append_new(ids, json_pack("{s:s, s:s, s:o, s:b, s:s, s:s}", "id", d->id, "provider", d->provider,
+                                             "email", d->email[0] ? json_string(d->email) : json_null(),
+                                             "email_verified", d->email_verified, "display_name", d->display_name,
+                                             "created_at", time_rfc3339(d->created_at, ts)));
+    }
+    json_object_set_new(body, "identities", ids);
+    res_json(r, 200, body);
 }
 
 void api_me_get(struct req *r)
 {
     struct me_get *m = api_call_new(r, sizeof *m, STORE_CALL_READ);
     snprintf(m->user_id, sizeof m->user_id, "%s", req_principal(r)->user_id);
-    api_submit(r, &m->base, me_get_run, me_get_reply, NULL);
+    api_submit(r, &m->base, me_get_run, me_get_reply, me_get_cleanup);
 }
 
 static void me_patch_done(void *arg, enum users_rc rc, const struct user *u)

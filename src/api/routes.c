@@ -20,6 +20,13 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/login", api_auth_login, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/refresh", api_auth_refresh, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/logout", api_auth_logout, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/exchange", api_auth_exchange, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/api/v1/auth/google/id-token", api_auth_google_id_token, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/oauth/{provider}/start", api_oauth_start, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/oauth/{provider}/callback", api_oauth_callback, AUTH_NONE, RL_AUTH_IP},
+    /* Linking another sign-in to the signed-in account; the browser then follows the URL. */
+    {"POST", "/api/v1/auth/oauth/{provider}/link", api_me_identity_link, AUTH_USER, RL_AUTH_IP},
+    {"GET", "/api/v1/auth/providers", api_auth_providers, AUTH_OPTIONAL, RL_API_QUERY},
     /* Mail flows: a token is the credential. The reset request adds mail_address per address;
      * resend is keyed by the user (authenticated) and capped per hour by the store. */
     {"POST", "/api/v1/auth/verify-email", api_auth_verify_email, AUTH_NONE, RL_AUTH_IP},
@@ -27,10 +34,14 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/password-reset", api_auth_password_reset, AUTH_NONE, RL_AUTH_IP},
     {"POST", "/api/v1/auth/password-reset/confirm", api_auth_password_reset_confirm, AUTH_NONE, RL_AUTH_IP},
 
+    {"GET", "/api/v1/region", api_region_get, AUTH_OPTIONAL, RL_API_QUERY},
+    {"PUT", "/api/v1/region", api_region_put, AUTH_USER, RL_API_QUERY},
+
     {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},
     /* auth_ip here is keyed by the user (authenticated); the handler adds auth_account. */
     {"POST", "/api/v1/me/password", api_me_password, AUTH_USER, RL_AUTH_IP},
+    {"DELETE", "/api/v1/me/identities/{id}", api_me_identity_unlink, AUTH_USER, RL_API_QUERY},
 
     {"GET", "/api/v1/api-keys", api_apikeys_list, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/api-keys", api_apikeys_create, AUTH_USER, RL_API_QUERY},
@@ -43,6 +54,10 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
     {"PATCH", "/api/v1/admin/users/{id}", api_admin_user_patch, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
+
+    /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
+    {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/sandbox/sign-in/approve", api_sandbox_signin_approve, AUTH_NONE, RL_AUTH_IP},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -95,6 +95,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_TRUSTED_PROXIES", CFG_CIDR_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_GEOIP_DB", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(geoip_db)},
     {"TG_DEFAULT_REGION", CFG_ENUM, 0, "GLOBAL", 0, 0, "GLOBAL|CN", FIELD(default_region)},
+    /* Region profiles (domain/region.c): no default here, because region.c holds the
+     * built-in ones and validates every value (provider names against the registries). */
+    {"TG_REGION_CN_COUNTRIES", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_SIGN_IN", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_PAYMENT", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_CURRENCY", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_CN_LOCALE", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_SIGN_IN", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_PAYMENT", CFG_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_CURRENCY", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_REGION_GLOBAL_LOCALE", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CORS_ORIGINS", CFG_ORIGIN_LIST, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_CATALOG", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(catalog_path)},
     {"TG_SIGNUP_CREDITS", CFG_INT, 0, "8", 0, 1000000000, NULL, FIELD(signup_credits)},
@@ -153,11 +164,16 @@ static const struct cfg_opt cfg_opts[] = {
     /* sign-in */
     {"TG_GOOGLE_CLIENT_ID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_CLIENT_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_GOOGLE_AUTH_URL", CFG_URL, 0, "https://accounts.google.com/o/oauth2/v2/auth", 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_JWKS_URL", CFG_URL, 0, "https://www.googleapis.com/oauth2/v3/certs", 0, 0, NULL, NOFIELD},
     {"TG_GOOGLE_TOKEN_URL", CFG_URL, 0, "https://oauth2.googleapis.com/token", 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_APPID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_WECHAT_API_BASE", CFG_URL, 0, "https://api.weixin.qq.com", 0, 0, NULL, NOFIELD},
+    /* WeChat in-WeChat H5 sign-in uses the Official Account's app, not the website app */
+    {"TG_WECHAT_MP_APPID", CFG_STRING, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_WECHAT_MP_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_WECHAT_OPEN_BASE", CFG_URL, 0, "https://open.weixin.qq.com", 0, 0, NULL, NOFIELD},
     /* generation: key pools are comma-separated lists of secrets */
     {"TG_DASHSCOPE_API_KEYS", CFG_LIST, CFG_F_SECRET | CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_DASHSCOPE_API_BASE", CFG_URL, 0, "https://dashscope.aliyuncs.com", 0, 0, NULL, NOFIELD},

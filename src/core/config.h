@@ -38,7 +38,8 @@ struct tg_config {
     size_t n_cors_origins;
     char *catalog_path;       /* TG_CATALOG or NULL */
     int64_t signup_credits;   /* TG_SIGNUP_CREDITS (8), 0..1e9 */
-    int signup_require_verified; /* TG_SIGNUP_CREDITS_REQUIRE_VERIFIED on/off (on) */
+    int signup_require_verified; /* TG_SIGNUP_CREDITS_REQUIRE_VERIFIED on/off (on): signup credits
+                                    wait for a verified email or a provider that vouches */
     char *smtp_url;           /* TG_SMTP_URL smtp(s)://[user:pass@]host[:port] or NULL (outbox) */
     char *smtp_from;          /* TG_SMTP_FROM: sender address; set whenever smtp_url is */
     int email_verify_ttl_s;   /* TG_EMAIL_VERIFY_TTL (86400): verification links */

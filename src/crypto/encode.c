@@ -1,5 +1,5 @@
 /*
- * encode.c - base64url, base64, hex and base62 (see encode.h).
+ * encode.c - base64url, base64, hex, base62 and percent-encoding (see encode.h).
  *
  * Written here rather than taken from libsodium's sodium_base642bin so that one strict
  * decoder serves both alphabets with the exact rejection rules the JWT code relies on, and
@@ -251,4 +251,38 @@ int base62_encode(const unsigned char *in, size_t n, char *out, size_t chars)
         out[j] = alphabet[(unsigned char)out[j]];
     out[chars] = '\0';
     return 0;
+}
+
+/* RFC 3986 section 2.3: the only characters never percent-encoded. */
+static int pct_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+size_t pct_encoded_len(const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += pct_unreserved(p[i]) ? 1 : 3;
+    return len;
+}
+
+size_t pct_encode(const void *in, size_t n, char *out)
+{
+    static const char hexu[] = "0123456789ABCDEF";
+    const unsigned char *p = in;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pct_unreserved(p[i])) {
+            out[o++] = (char)p[i];
+        } else {
+            out[o++] = '%';
+            out[o++] = hexu[p[i] >> 4];
+            out[o++] = hexu[p[i] & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
 }

@@ -1,6 +1,6 @@
 /*
- * encode.h - base64url (RFC 4648 section 5, no padding), base64 (section 4, padded), hex
- * and base62.
+ * encode.h - base64url (RFC 4648 section 5, no padding), base64 (section 4, padded), hex,
+ * base62 and percent-encoding (RFC 3986).
  *
  * The decoders are strict: every text has exactly one accepted spelling, so decoding and
  * re-encoding gives back the same text. Signed formats (JWT) depend on that: a decoder
@@ -41,5 +41,13 @@ int hex_decode(const char *in, size_t len, void *out, size_t n);
  * (a big-number conversion, left-padded with '0'); out has room for chars + 1.
  * Returns 0, or -1 if the value does not fit in `chars` characters (out is then ""). */
 int base62_encode(const unsigned char *in, size_t n, char *out, size_t chars);
+/* Length of the percent-encoding of n bytes (without NUL): see pct_encode. */
+size_t pct_encoded_len(const void *in, size_t n);
+/* Percent-encodes n bytes for a URL query value or an application/x-www-form-urlencoded
+ * field: RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) as they are, every other byte
+ * as %XX (upper-case hex; a space is %20, which form decoders read as a space too). out has
+ * room for pct_encoded_len(in, n) + 1 (3n + 1 always suffices); NUL-terminates. Returns the
+ * text length. */
+size_t pct_encode(const void *in, size_t n, char *out);
 
 #endif

@@ -9,6 +9,9 @@
  * the claims object handed to the caller. The payload is not decoded, let alone parsed,
  * before its signature has been checked, so an attacker without the key can reach neither
  * jansson's payload parser nor the claim rules.
+ *
+ * RS256 (identity providers' tokens) shares the splitting and the header rules, in two steps
+ * because the key depends on the header's "kid": jwt_rs256_parse() then jwt_rs256_verify().
  */
 #include "crypto/jwt.h"
 
@@ -76,6 +79,10 @@ const char *jwt_rc_name(enum jwt_rc rc)
         return "expired";
     case JWT_NOT_YET:
         return "not_yet";
+    case JWT_NO_KID:
+        return "no_kid";
+    case JWT_TOO_LARGE:
+        return "too_large";
     }
     return "unknown";
 }
@@ -112,15 +119,35 @@ cleanup:
 }
 
 /*
- * Checks the protected header: a JSON object whose "alg" is exactly "HS256", whose "typ"
- * (if any) is exactly "JWT", and without "crit" (we understand no extensions, and RFC 7515
- * section 4.1.11 says a recipient that does not must reject the token). buf (room for the
- * decoded header) is scratch space.
+ * Checks a decoded protected header h: a JSON object whose "alg" is exactly `alg`, whose
+ * "typ" (if any) is exactly "JWT", and without "crit" (we understand no extensions, and RFC
+ * 7515 section 4.1.11 says a recipient that does not must reject the token).
  */
+static enum jwt_rc check_header_json(const json_t *h, const char *alg)
+{
+    const json_t *a, *typ;
+    size_t alen = strlen(alg);
+
+    if (!json_is_object(h))
+        return JWT_MALFORMED;
+    a = json_object_get(h, "alg");
+    if (!json_is_string(a) || json_string_length(a) != alen || memcmp(json_string_value(a), alg, alen) != 0)
+        return JWT_BAD_ALG;
+    typ = json_object_get(h, "typ");
+    if (typ != NULL &&
+        (!json_is_string(typ) || json_string_length(typ) != 3 || memcmp(json_string_value(typ), "JWT", 3) != 0))
+        return JWT_BAD_ALG;
+    if (json_object_get(h, "crit") != NULL)
+        return JWT_BAD_ALG;
+    return JWT_OK;
+}
+
+/* Checks the HS256 protected header (check_header_json). buf (room for the decoded header)
+ * is scratch space. */
 static enum jwt_rc check_header(const char *b64, size_t len, unsigned char *buf, size_t cap)
 {
     enum jwt_rc rc = JWT_MALFORMED;
-    json_t *h = NULL, *alg, *typ;
+    json_t *h = NULL;
     long n;
 
     /* Fast path: the exact header we issue. Base64url decoding is strict, so no other
@@ -132,23 +159,37 @@ static enum jwt_rc check_header(const char *b64, size_t len, unsigned char *buf,
     if (n < 0)
         goto cleanup;
     h = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(h))
-        goto cleanup;
-    rc = JWT_BAD_ALG;
-    alg = json_object_get(h, "alg");
-    if (!json_is_string(alg) || json_string_length(alg) != 5 || memcmp(json_string_value(alg), "HS256", 5) != 0)
-        goto cleanup;
-    typ = json_object_get(h, "typ");
-    if (typ != NULL && (!json_is_string(typ) || json_string_length(typ) != 3 ||
-                        memcmp(json_string_value(typ), "JWT", 3) != 0))
-        goto cleanup;
-    if (json_object_get(h, "crit") != NULL)
-        goto cleanup;
-    rc = JWT_OK;
+    rc = check_header_json(h, "HS256");
 
 cleanup:
     json_decref(h);
     return rc;
+}
+
+/*
+ * Splits token into exactly three parts: header.payload.signature, none empty except the
+ * signature when empty_sig (so that an unsigned "alg":"none" token is refused for its
+ * algorithm, not its shape). Returns 0 with the lengths and starts set, or -1.
+ */
+static int split3(const char *token, size_t len, int empty_sig, size_t *hlen, const char **payload_b64, size_t *plen,
+                  const char **sig_b64, size_t *slen)
+{
+    const char *dot1, *dot2;
+
+    dot1 = memchr(token, '.', len);
+    if (dot1 == NULL)
+        return -1;
+    *hlen = (size_t)(dot1 - token);
+    *payload_b64 = dot1 + 1;
+    dot2 = memchr(*payload_b64, '.', len - *hlen - 1);
+    if (dot2 == NULL)
+        return -1;
+    *plen = (size_t)(dot2 - *payload_b64);
+    *sig_b64 = dot2 + 1;
+    *slen = len - *hlen - *plen - 2;
+    if (*hlen == 0 || *plen == 0 || (*slen == 0 && !empty_sig) || memchr(*sig_b64, '.', *slen) != NULL)
+        return -1;
+    return 0;
 }
 
 /* 1 if t is later than now by more than skew (no overflow for any int64 inputs). */
@@ -184,7 +225,7 @@ enum jwt_rc jwt_verify_hs256(const char *token, size_t len, const unsigned char 
     /* Every decoded part is shorter than the token's 3/4. */
     unsigned char buf[JWT_MAX_LEN / 4 * 3 + 3];
     unsigned char mac[32];
-    const char *dot1, *dot2, *payload_b64, *sig_b64;
+    const char *payload_b64, *sig_b64;
     size_t hlen, plen, slen;
     json_t *payload = NULL;
     enum jwt_rc rc = JWT_MALFORMED;
@@ -195,19 +236,7 @@ enum jwt_rc jwt_verify_hs256(const char *token, size_t len, const unsigned char 
     if (token == NULL || len == 0 || len > JWT_MAX_LEN)
         goto cleanup;
 
-    /* Exactly three non-empty parts: header.payload.signature. */
-    dot1 = memchr(token, '.', len);
-    if (dot1 == NULL)
-        goto cleanup;
-    hlen = (size_t)(dot1 - token);
-    payload_b64 = dot1 + 1;
-    dot2 = memchr(payload_b64, '.', len - hlen - 1);
-    if (dot2 == NULL)
-        goto cleanup;
-    plen = (size_t)(dot2 - payload_b64);
-    sig_b64 = dot2 + 1;
-    slen = len - hlen - plen - 2;
-    if (hlen == 0 || plen == 0 || slen == 0 || memchr(sig_b64, '.', slen) != NULL)
+    if (split3(token, len, 0, &hlen, &payload_b64, &plen, &sig_b64, &slen) != 0)
         goto cleanup;
 
     /* The algorithm is ours to choose, not the token's: look at nothing else until the
@@ -236,6 +265,103 @@ enum jwt_rc jwt_verify_hs256(const char *token, size_t len, const unsigned char 
     rc = check_times(payload, now_s, skew_s);
     if (rc != JWT_OK)
         goto cleanup;
+    if (claims != NULL) {
+        *claims = payload;
+        payload = NULL;
+    }
+
+cleanup:
+    json_decref(payload);
+    return rc;
+}
+
+enum jwt_rc jwt_rs256_parse(const char *token, size_t len, struct jwt_rs256 *out)
+{
+    unsigned char buf[JWT_RS_MAX_LEN / 4 * 3 + 3];
+    const char *payload_b64, *sig_b64;
+    size_t hlen, plen, slen, klen;
+    json_t *h = NULL;
+    const json_t *kid;
+    enum jwt_rc rc = JWT_MALFORMED;
+    long n;
+
+    memset(out, 0, sizeof *out);
+    if (token == NULL || len == 0)
+        goto cleanup;
+    if (len > JWT_RS_MAX_LEN) {
+        rc = JWT_TOO_LARGE;
+        goto cleanup;
+    }
+    if (split3(token, len, 1, &hlen, &payload_b64, &plen, &sig_b64, &slen) != 0)
+        goto cleanup;
+
+    /* The header decides nothing but which of our keys to try: alg must be the one we
+     * chose, so "none", HS256 (an HMAC "signed" with the public key) and every other
+     * algorithm stop here. */
+    n = b64url_decode(token, hlen, buf, sizeof buf);
+    if (n < 0)
+        goto cleanup;
+    h = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    rc = check_header_json(h, "RS256");
+    if (rc != JWT_OK)
+        goto cleanup;
+    rc = JWT_NO_KID;
+    kid = json_object_get(h, "kid");
+    if (!json_is_string(kid))
+        goto cleanup;
+    rc = JWT_MALFORMED;
+    klen = json_string_length(kid);
+    if (klen == 0 || klen > JWT_KID_MAX)
+        goto cleanup;
+    for (size_t i = 0; i < klen; i++) {
+        unsigned char c = (unsigned char)json_string_value(kid)[i];
+        if (c < 0x21 || c > 0x7e) /* printable ASCII only: kids end up in logs */
+            goto cleanup;
+    }
+
+    /* A signature longer than the largest key we load cannot verify: malformed, not bad. */
+    n = b64url_decode(sig_b64, slen, out->sig, sizeof out->sig);
+    if (n <= 0)
+        goto cleanup;
+    out->sig_len = (size_t)n;
+    memcpy(out->kid, json_string_value(kid), klen);
+    out->kid[klen] = '\0';
+    out->token = token;
+    out->signed_len = hlen + 1 + plen;
+    out->payload_b64 = payload_b64;
+    out->payload_len = plen;
+    rc = JWT_OK;
+
+cleanup:
+    json_decref(h);
+    if (rc != JWT_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum jwt_rc jwt_rs256_verify(const struct jwt_rs256 *t, const struct rsa_key *key, json_t **claims)
+{
+    unsigned char buf[JWT_RS_MAX_LEN / 4 * 3 + 3];
+    json_t *payload = NULL;
+    enum jwt_rc rc = JWT_BAD_SIG;
+    long n;
+
+    if (claims != NULL)
+        *claims = NULL;
+    if (t->token == NULL || key == NULL)
+        goto cleanup;
+    if (!rsa_verify_sha256(key, t->token, t->signed_len, t->sig, t->sig_len))
+        goto cleanup;
+
+    /* Authentic from here on: only now decode and parse the payload. */
+    rc = JWT_MALFORMED;
+    n = b64url_decode(t->payload_b64, t->payload_len, buf, sizeof buf);
+    if (n < 0)
+        goto cleanup;
+    payload = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(payload))
+        goto cleanup;
+    rc = JWT_OK;
     if (claims != NULL) {
         *claims = payload;
         payload = NULL;

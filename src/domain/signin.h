@@ -19,6 +19,7 @@
 #include "core/types.h"
 #include "domain/email.h"
 #include "domain/session.h"
+#include "store/store.h"
 
 struct store;
 struct store_exec;

@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "domain/audit.h"
 #include "domain/ledger.h"
+#include "domain/region.h"
 #include "domain/session.h"
 #include "store/call.h"
 #include "store/store.h"
@@ -38,6 +39,7 @@ struct users_call {
     char actor_id[TG_ID_MAX];
     char target_id[TG_ID_MAX];
     char display_name[TG_NAME_MAX + 1];
+    char region[TG_REGION_MAX]; /* users_set_region: "" clears it */
     char role[TG_ROLE_MAX]; /* "" keeps it */
     int disabled;           /* -1 keeps it */
     struct audit_origin from;
@@ -79,6 +81,34 @@ void users_update_profile(struct store_exec *ex, const char *user_id, const char
     a->cb = cb;
     a->arg = arg;
     store_exec_call(ex, &a->call, STORE_CALL_WRITE, profile_run, users_done);
+}
+
+static enum store_rc region_run(struct store *s, struct store_call *c)
+{
+    struct users_call *a = (struct users_call *)c;
+    enum store_rc rc = store_user_update_profile(s, a->target_id, NULL, a->region, a->now_ms);
+    if (rc == STORE_OK)
+        rc = store_user_get(s, a->target_id, &a->user);
+    return rc;
+}
+
+void users_set_region(struct store_exec *ex, const char *user_id, const char *region, int64_t now_ms, users_fn cb,
+                      void *arg)
+{
+    enum region r;
+    /* Only the names region_decide reads back are stored: anything else would be a value
+     * no request could ever honour. */
+    if (region[0] != '\0' && region_parse_name(region, strlen(region), &r) != 0) {
+        cb(arg, USERS_ERROR, NULL);
+        return;
+    }
+    struct users_call *a = xcalloc(1, sizeof *a);
+    snprintf(a->target_id, sizeof a->target_id, "%s", user_id);
+    snprintf(a->region, sizeof a->region, "%s", region);
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, region_run, users_done);
 }
 
 static enum store_rc admin_run(struct store *s, struct store_call *c)

@@ -27,6 +27,14 @@ void users_update_profile(struct store_exec *ex, const char *user_id, const char
                           int64_t now_ms, users_fn cb, void *arg);
 
 /*
+ * Saves user_id's region choice: "CN" or "GLOBAL", or "" to clear it (the region is then
+ * detected again on every request, domain/region.h), and answers the account. Any other
+ * value answers USERS_ERROR without writing.
+ */
+void users_set_region(struct store_exec *ex, const char *user_id, const char *region, int64_t now_ms, users_fn cb,
+                      void *arg);
+
+/*
  * An administrator's change to target_id: role ("user"/"admin", NULL keeps it) and disabled
  * (0/1, -1 keeps it), with a "user.update" audit row holding the old and new values, in one
  * transaction. A change of either bumps the account's epoch (every access token issued

@@ -22,7 +22,59 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/config.h"
 #include "http/internal.h"
+
+void http_clientip_peer(const struct req *r, char peer[HTTP_IP_MAX])
+{
+    h2o_req_t *h = r->h;
+    struct http_peer_cache_entry *ce = &r->w->peers[h->conn->id % HTTP_PEER_CACHE];
+    if (ce->conn_id == h->conn->id && h->conn->id != 0) {
+        memcpy(peer, ce->ip, HTTP_IP_MAX);
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = h->conn->callbacks->get_peername(h->conn, (struct sockaddr *)&ss);
+    if (sl == 0 || http_clientip_text((struct sockaddr *)&ss, peer) != 0)
+        strcpy(peer, "0.0.0.0");
+    ce->conn_id = h->conn->id;
+    memcpy(ce->ip, peer, HTTP_IP_MAX);
+}
+
+const char *http_header_last(const h2o_headers_t *headers, h2o_mem_pool_t *pool, const char *lname)
+{
+    size_t nlen = strlen(lname);
+    const h2o_token_t *tok = h2o_lookup_token(lname, nlen);
+    for (size_t i = headers->size; i-- > 0;) {
+        const h2o_header_t *hd = &headers->entries[i];
+        /* h2o interns known names as tokens: those compare by pointer, others by text
+         * (lower-cased by h2o's parsers already; compared case-insensitively anyway) */
+        if (tok != NULL ? hd->name != &tok->buf : !h2o_lcstris(hd->name->base, hd->name->len, lname, nlen))
+            continue;
+        char *out = h2o_mem_alloc_pool(pool, hd->value.len + 1);
+        memcpy(out, hd->value.base, hd->value.len);
+        out[hd->value.len] = '\0';
+        return out;
+    }
+    return NULL;
+}
+
+/*
+ * Headers a proxy sets for us (X-User-Region) mean something only when our own proxy set
+ * them: from any other peer they are the client's word. When the header is repeated, the
+ * last line is the one nearest to us - a proxy that appends rather than replaces adds its
+ * line after whatever the client sent.
+ */
+const char *req_trusted_header(struct req *r, const char *lname)
+{
+    char peer[HTTP_IP_MAX];
+    if (tg_cfg == NULL || tg_cfg->n_trusted_proxies == 0)
+        return NULL;
+    http_clientip_peer(r, peer);
+    if (!config_is_trusted_proxy(peer))
+        return NULL;
+    return http_header_last(&r->h->headers, &r->h->pool, lname);
+}
 
 int http_clientip_text(const struct sockaddr *sa, char out[HTTP_IP_MAX])
 {

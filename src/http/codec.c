@@ -1,5 +1,5 @@
 /*
- * codec.c - percent-decoding and query-string lookup.
+ * codec.c - percent-decoding, query-string lookup and Cookie header lookup.
  */
 #include <string.h>
 
@@ -85,4 +85,62 @@ int http_query_valid(const char *query, size_t qlen)
         i += 2;
     }
     return 1;
+}
+
+/* RFC 6265 5.2 / 4.1.1: a cookie-name is a token; browsers send "a=1; b=2". */
+static int http_cookie_tchar(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
+}
+
+long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    size_t i = 0;
+    if (nlen == 0 || cap == 0)
+        return -1;
+    while (i < len) {
+        while (i < len && (header[i] == ' ' || header[i] == '\t' || header[i] == ';'))
+            i++;
+        size_t ks = i;
+        while (i < len && header[i] != '=' && header[i] != ';')
+            i++;
+        size_t klen = i - ks;
+        /* Trailing blanks of a name are not part of it. */
+        while (klen > 0 && (header[ks + klen - 1] == ' ' || header[ks + klen - 1] == '\t'))
+            klen--;
+        if (i >= len || header[i] != '=') {
+            continue; /* "name" without a value: not a cookie pair */
+        }
+        i++; /* '=' */
+        while (i < len && (header[i] == ' ' || header[i] == '\t'))
+            i++;
+        size_t vs = i;
+        while (i < len && header[i] != ';')
+            i++;
+        size_t vlen = i - vs;
+        while (vlen > 0 && (header[vs + vlen - 1] == ' ' || header[vs + vlen - 1] == '\t'))
+            vlen--;
+        /* A quoted value (cookie-value = DQUOTE *cookie-octet DQUOTE) is unquoted. */
+        if (vlen >= 2 && header[vs] == '"' && header[vs + vlen - 1] == '"') {
+            vs++;
+            vlen -= 2;
+        }
+        if (klen != nlen || memcmp(header + ks, name, nlen) != 0)
+            continue;
+        int ok = 1;
+        for (size_t k = 0; k < klen; k++)
+            ok &= http_cookie_tchar((unsigned char)header[ks + k]);
+        for (size_t k = 0; k < vlen; k++) {
+            unsigned char c = (unsigned char)header[vs + k];
+            /* cookie-octet: visible ASCII except DQUOTE, comma, semicolon and backslash */
+            ok &= c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
+        }
+        if (!ok || vlen >= cap)
+            return -1;
+        memcpy(out, header + vs, vlen);
+        out[vlen] = '\0';
+        return (long)vlen;
+    }
+    return -1;
 }

@@ -60,6 +60,10 @@ const char *req_param(const struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Request header by lower-case name, NUL-terminated, or NULL. First one if repeated. */
 const char *req_header(struct req *r, const char *lname);
+/* Value of cookie `name` from the Cookie header(s), or NULL when absent, malformed or longer
+ * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
+#define HTTP_COOKIE_VALUE_MAX 4096
+const char *req_cookie(struct req *r, const char *name);
 /* Raw body bytes (not NUL-terminated), *len receives the size; "" and 0 when none. */
 const char *req_body(const struct req *r, size_t *len);
 /* This request's id ("req_..."), also sent back as X-Request-Id. */
@@ -67,6 +71,10 @@ const char *req_id(const struct req *r);
 /* Client IP: the peer, or the right-most untrusted X-Forwarded-For hop when the peer is a
  * trusted proxy (TG_TRUSTED_PROXIES). */
 const char *req_client_ip(const struct req *r);
+/* Request header lname (lower case) as a trusted proxy sent it: NULL unless the TCP peer
+ * (not an X-Forwarded-For hop) is in TG_TRUSTED_PROXIES, or when absent. A repeated header
+ * gives its last line. For headers only our own proxy may set (X-User-Region). */
+const char *req_trusted_header(struct req *r, const char *lname);
 /* Authenticated caller (authenticated == 0 on AUTH_NONE routes or anonymous calls). */
 const struct principal *req_principal(const struct req *r);
 /* This loop thread's store executor (store/call.h): where handlers and domain/ submit their

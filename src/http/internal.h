@@ -222,6 +222,12 @@ void http_cors_options(struct req *r, unsigned allow);
 
 /* Textual peer address of sa (IPv4-mapped IPv6 shown as IPv4). Returns 0 or -1. */
 int http_clientip_text(const struct sockaddr *sa, char out[HTTP_IP_MAX]);
+/* The TCP peer of r as text, through the worker's per-connection cache ("0.0.0.0" when the
+ * socket cannot say). */
+void http_clientip_peer(const struct req *r, char peer[HTTP_IP_MAX]);
+/* The value of the last header line named lname (lower case) copied into pool memory
+ * (NUL-terminated), or NULL when there is none. */
+const char *http_header_last(const h2o_headers_t *headers, h2o_mem_pool_t *pool, const char *lname);
 /* Most X-Forwarded-For entries examined per request. Real chains are one to three proxies
  * long; the bound keeps a long all-trusted list from costing more than a few microseconds. */
 #define HTTP_XFF_MAX_HOPS 64
@@ -255,6 +261,13 @@ long http_pct_decode(const char *s, size_t len, char *out, int plus_space);
  * value into pool memory. Returns NULL when absent or badly encoded.
  */
 const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen, const char *name);
+/*
+ * Finds cookie `name` in one Cookie header value (len bytes): copies its value (unquoted) into
+ * out (cap bytes, NUL-terminated) and returns its length; -1 when absent, malformed (a
+ * character RFC 6265 does not allow in a name or value) or not shorter than cap. The first
+ * pair with that name wins, as browsers send the most specific cookie first.
+ */
+long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap);
 /* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);

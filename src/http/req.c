@@ -234,6 +234,23 @@ const char *req_header(struct req *r, const char *lname)
     return out;
 }
 
+const char *req_cookie(struct req *r, const char *name)
+{
+    h2o_req_t *h = r->h;
+    char buf[HTTP_COOKIE_VALUE_MAX];
+    /* HTTP/2 may split the Cookie header into one field per cookie (RFC 9113 8.2.3). */
+    for (ssize_t i = -1; (i = h2o_find_header(&h->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        const h2o_iovec_t *v = &h->headers.entries[i].value;
+        long n = http_cookie_get(v->base, v->len, name, buf, sizeof buf);
+        if (n >= 0) {
+            char *out = h2o_mem_alloc_pool(&h->pool, (size_t)n + 1);
+            memcpy(out, buf, (size_t)n + 1);
+            return out;
+        }
+    }
+    return NULL;
+}
+
 const char *req_body(const struct req *r, size_t *len)
 {
     const h2o_req_t *h = r->h;
@@ -257,19 +274,8 @@ const char *req_client_ip(const struct req *r)
         return m->ip;
     m->ip_done = 1;
     h2o_req_t *h = m->h;
-    struct http_worker *w = m->w;
     char peer[HTTP_IP_MAX] = "";
-    struct http_peer_cache_entry *ce = &w->peers[h->conn->id % HTTP_PEER_CACHE];
-    if (ce->conn_id == h->conn->id && h->conn->id != 0) {
-        memcpy(peer, ce->ip, sizeof peer);
-    } else {
-        struct sockaddr_storage ss;
-        socklen_t sl = h->conn->callbacks->get_peername(h->conn, (struct sockaddr *)&ss);
-        if (sl == 0 || http_clientip_text((struct sockaddr *)&ss, peer) != 0)
-            strcpy(peer, "0.0.0.0");
-        ce->conn_id = h->conn->id;
-        memcpy(ce->ip, peer, sizeof peer);
-    }
+    http_clientip_peer(m, peer);
     if (tg_cfg->n_trusted_proxies == 0) {
         memcpy(m->ip, peer, sizeof peer);
         return m->ip;

@@ -70,6 +70,9 @@ struct auth_provider {
     int pkce;        /* 1: supports PKCE S256 (the flow sends a challenge) */
     int trust_email; /* 1: its verified email may link to an existing account with that
                         verified email (DESIGN section 5); 0 for the sandbox */
+    int vouches;     /* 1: the provider verified the person even without an email (WeChat
+                        accounts are bound to a verified phone), so a new account from it
+                        gets the signup credits that otherwise wait for a verified address */
     int (*configured)(void);
     /* The provider's authorize URL for f (new string, caller frees), setting f->variant.
      * NULL for methods with no browser flow ("email"). */

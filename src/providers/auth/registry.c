@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "providers/auth/auth.h"
+#include "providers/auth/google.h"
+#include "providers/auth/sandbox.h"
+#include "providers/auth/wechat.h"
 #include "providers/providers.h"
 
 static int email_configured(void) { return 1; }
@@ -17,6 +20,9 @@ static const struct auth_provider auth_email = {
 
 const struct auth_provider *const auth_providers[] = {
     &auth_email,
+    &auth_google,
+    &auth_wechat,
+    &auth_sandbox,
     NULL,
 };
 

@@ -8,7 +8,7 @@
 // {expect503: true} (tests that make the server unavailable on purpose).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import http from 'node:http';
@@ -379,13 +379,14 @@ export function errorShapeProblem(r) {
   return null;
 }
 
-export const STATUS_OF_CODE = {
-  bad_request: 400, invalid_json: 400, validation_failed: 400, unauthorized: 401, invalid_token: 401,
-  invalid_credentials: 401, invalid_refresh_token: 401, invalid_email_token: 400, insufficient_credits: 402, forbidden: 403,
-  not_found: 404, method_not_allowed: 405, conflict: 409, email_taken: 409, idempotency_key_reused: 409,
-  payload_too_large: 413, unsupported_media_type: 415, unprocessable: 422, weak_password: 422,
-  rate_limited: 429, internal_error: 500, unavailable: 503,
-};
+/**
+ * The error catalogue, read from src/core/errors.def (the one list the server is built
+ * from): code -> HTTP status.
+ */
+export const STATUS_OF_CODE = Object.fromEntries(
+  [...readFileSync(new URL('../../../src/core/errors.def', import.meta.url), 'utf8').matchAll(/^X\(\s*\w+,\s*"([a-z_]+)",\s*(\d{3}),/gm)]
+    .map((m) => [m[1], Number(m[2])]),
+);
 
 /** Asserts r is the catalogue error `code` with the envelope. */
 export function assertError(r, status, code, msg = '') {

@@ -229,6 +229,23 @@ static void test_base62(void)
     CHECK_INT_EQ(bad, 0, "200 random 32-byte keys encode to 43 chars and round trip");
 }
 
+static void test_pct(void)
+{
+    char out[256];
+    const char raw[] = "a b&c=d/e?f+g%h~i.j_k-l\xe5\x9c\x8b";
+
+    CHECK_INT_EQ(pct_encode("", 0, out), 0, "pct: empty");
+    CHECK_STR_EQ(out, "", "pct: empty is empty");
+    CHECK_INT_EQ(pct_encode(raw, sizeof raw - 1, out), pct_encoded_len(raw, sizeof raw - 1), "pct: length agrees");
+    CHECK_STR_EQ(out, "a%20b%26c%3Dd%2Fe%3Ff%2Bg%25h~i.j_k-l%E5%9C%8B", "pct: reserved, space and UTF-8 bytes encoded");
+    CHECK_INT_EQ(pct_encode("AZaz09-._~", 10, out), 10, "pct: unreserved kept");
+    CHECK_STR_EQ(out, "AZaz09-._~", "pct: unreserved unchanged");
+    CHECK_INT_EQ(pct_encode("\0\n", 2, out), 6, "pct: NUL and newline");
+    CHECK_STR_EQ(out, "%00%0A", "pct: control bytes encoded");
+    CHECK_STR_EQ((pct_encode("https://x.test/cb?a=1", 21, out), out), "https%3A%2F%2Fx.test%2Fcb%3Fa%3D1",
+                 "pct: a redirect_uri value");
+}
+
 int main(void)
 {
     test_rfc4648();
@@ -237,5 +254,6 @@ int main(void)
     test_roundtrip();
     test_hex();
     test_base62();
+    test_pct();
     return test_done();
 }

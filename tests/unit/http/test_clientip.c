@@ -1,5 +1,6 @@
 /* Unit tests for src/http/clientip.c: who the client is behind trusted proxies, over every
- * X-Forwarded-For line of a request (http_clientip_from_headers). */
+ * X-Forwarded-For line of a request (http_clientip_from_headers), and the last line of a
+ * header a trusted proxy sets (http_header_last, behind req_trusted_header). */
 #include "../test.h"
 
 #include <stdlib.h>
@@ -212,8 +213,30 @@ static void test_all_trusted(void)
     h2o_mem_clear_pool(&x.pool);
 }
 
+/* X-User-Region is no h2o token: found by name, case-insensitively as h2o keeps names,
+ * the last line of several, and a token header by its token. */
+static void test_header_last(void)
+{
+    struct hdrs x;
+    hdrs_init(&x);
+    CHECK(http_header_last(&x.h, &x.pool, "x-user-region") == NULL, "no header: NULL");
+    h2o_add_header_by_str(&x.pool, &x.h, H2O_STRLIT("X-User-Region"), 0, NULL, H2O_STRLIT("GLOBAL"));
+    hdrs_other(&x, "agent/1");
+    CHECK_STR_EQ(http_header_last(&x.h, &x.pool, "x-user-region"), "GLOBAL", "one line");
+    h2o_add_header_by_str(&x.pool, &x.h, H2O_STRLIT("x-user-region"), 0, NULL, H2O_STRLIT("HK"));
+    h2o_add_header_by_str(&x.pool, &x.h, H2O_STRLIT("X-USER-REGION"), 0, NULL, H2O_STRLIT("CN"));
+    hdrs_xff(&x, "1.2.3.4");
+    CHECK_STR_EQ(http_header_last(&x.h, &x.pool, "x-user-region"), "CN", "the last of three lines, any case");
+    CHECK_STR_EQ(http_header_last(&x.h, &x.pool, "user-agent"), "agent/1", "a token header");
+    CHECK(http_header_last(&x.h, &x.pool, "x-user-regio") == NULL, "a prefix of the name is another name");
+    h2o_add_header_by_str(&x.pool, &x.h, H2O_STRLIT("x-user-region"), 0, NULL, H2O_STRLIT(""));
+    CHECK_STR_EQ(http_header_last(&x.h, &x.pool, "x-user-region"), "", "an empty last line is empty, not skipped");
+    h2o_mem_clear_pool(&x.pool);
+}
+
 int main(void)
 {
+    test_header_last();
     test_many_lines();
     test_lists();
     test_ipv6();
