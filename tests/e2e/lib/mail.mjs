@@ -88,10 +88,15 @@ export function lineProblems(raw) {
   return problems;
 }
 
-/** The outbox folder's messages, oldest first: [{file, mode, mail}]. */
+/**
+ * The outbox folder's messages, oldest first: [{file, mode, raw, mail}]. A file being written
+ * has a hidden temporary name until it is complete (then it is renamed): those are skipped,
+ * as any reader of the folder should.
+ */
 export function readOutbox(dataDir) {
   const dir = path.join(dataDir, 'outbox');
   return readdirSync(dir)
+    .filter((file) => !file.startsWith('.'))
     .sort()
     .map((file) => {
       const full = path.join(dir, file);
