@@ -6,6 +6,17 @@ import assert from 'node:assert/strict';
 import { startServer, invariantTest, assertStatus, uniqueEmail } from './lib/server.mjs';
 import { follow, fragment } from './lib/browser.mjs';
 import { startFakeGoogle } from '../fakes/google.mjs';
+import { readOutbox, tokenOf } from './lib/mail.mjs';
+
+/** The verification token mailed to `email` (the outbox: no SMTP configured), waiting up to 5 s. */
+async function verificationToken(srv, email) {
+  for (let i = 0; i < 100; i++) {
+    const m = readOutbox(srv.dataDir).find((x) => x.mail && x.mail.header('to').includes(email));
+    if (m) return tokenOf(m.mail, 'verify-email');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no verification mail to ${email}`);
+}
 
 describe('Google sign-in', () => {
   let srv;
@@ -95,6 +106,22 @@ describe('Google sign-in', () => {
     const r = await oneTap(await g.mint(g.claims({ sub: `v-${Date.now()}`, email })));
     assertStatus(r, 200);
     assert.notEqual(r.body.user.id, squatter.id, 'the squatter does not get the Google identity');
+  });
+
+  it('a verified Google email links to the account that verified the same address', async () => {
+    const email = uniqueEmail('linked');
+    const owner = await srv.register({ email });
+    const token = await verificationToken(srv, email);
+    srv.secrets.add(token);
+    assertStatus(await srv.post('/api/v1/auth/verify-email', { token }), 200);
+    const r = await oneTap(await g.mint(g.claims({ sub: `l-${Date.now()}`, email })));
+    assertStatus(r, 200);
+    assert.equal(r.body.user.id, owner.id, 'both sides verified the address: the same account');
+    const me = await srv.get('/api/v1/me', { token: r.body.access_token });
+    assert.deepEqual(me.body.identities.map((i) => i.provider), ['google']);
+    assert.equal(me.body.has_password, true);
+    const credits = await srv.get('/api/v1/credits', { token: r.body.access_token });
+    assert.equal(credits.body.available, 8, 'the signup credits were granted once, at verification');
   });
 
   it('key rotation: a token under a new kid is verified after one refetch', async () => {
