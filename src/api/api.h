@@ -139,6 +139,10 @@ void api_submit(struct req *r, struct api_call *c, store_run_fn run, api_reply_f
  * anything else -> 500. (The rc is an enum signin_rc; the flows' own answers - email taken,
  * bad credentials - are the caller's.) */
 void api_reply_signin_failure(struct req *r, int signin_rc);
+/* Replies for a failed change to the caller's own account (an enum users_rc other than
+ * USERS_OK): the account gone -> 401 invalid_token (its token with it), UNAVAILABLE -> 503,
+ * anything else -> 500. */
+void api_reply_own_account_failure(struct req *r, int users_rc);
 /* Replies 400 validation_failed with e's message and details {"field": e->field}. */
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */

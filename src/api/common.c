@@ -15,6 +15,7 @@
 #include "domain/audit.h"
 #include "domain/ledger.h"
 #include "domain/signin.h"
+#include "domain/users.h"
 
 void api_reply_store(struct req *r, enum store_rc rc, const char *what)
 {
@@ -43,6 +44,21 @@ void api_reply_signin_failure(struct req *r, int signin_rc)
 void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message)
 {
     res_error(r, e, message, json_pack("{s:s}", "field", field));
+}
+
+void api_reply_own_account_failure(struct req *r, int users_rc)
+{
+    switch ((enum users_rc)users_rc) {
+    case USERS_NOTFOUND:
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        break;
+    case USERS_UNAVAILABLE:
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        break;
+    default:
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        break;
+    }
 }
 
 void api_reply_jerr(struct req *r, const struct jerr *e)

@@ -95,14 +95,8 @@ static void me_patch_done(void *arg, enum users_rc rc, const struct user *u)
     case USERS_OK:
         me_reply(r, u);
         break;
-    case USERS_NOTFOUND:
-        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
-        break;
-    case USERS_UNAVAILABLE:
-        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-        break;
     default:
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        api_reply_own_account_failure(r, rc);
         break;
     }
 }

@@ -160,14 +160,8 @@ static void region_put_done(void *arg, enum users_rc rc, const struct user *u)
         region_decide_for(r, u->region, &d);
         region_reply(r, api_region_json(&d));
         break;
-    case USERS_NOTFOUND:
-        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
-        break;
-    case USERS_UNAVAILABLE:
-        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
-        break;
     default:
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        api_reply_own_account_failure(r, rc);
         break;
     }
 }
