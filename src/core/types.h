@@ -51,6 +51,42 @@ struct identity {
     int64_t last_used_at;                  /* 0 = never since linking */
 };
 
+#define TG_PRODUCT_MAX 65       /* catalog product ids ([a-z0-9_]{1,64}) */
+#define TG_PROVIDER_REF_MAX 129 /* a provider's payment id (Stripe cs_..., PayPal order id) */
+#define TG_CHECKOUT_MAX 4096    /* the checkout JSON an order keeps (an Alipay page-pay URL is ~2 KB) */
+
+/* An order for a credit pack or a plan (DESIGN section 4). Text fields are "" when unset. */
+struct order {
+    char id[TG_ID_MAX];                    /* "ord_..." */
+    char user_id[TG_ID_MAX];
+    char product[TG_PRODUCT_MAX];          /* "credits_115", "pro_monthly" */
+    char kind[8];                          /* "pack" or "plan" */
+    int64_t credits;
+    int64_t amount;                        /* minor units of currency */
+    char currency[4];                      /* "USD", "CNY" */
+    char provider[TG_PROVIDER_MAX];
+    char provider_ref[TG_PROVIDER_REF_MAX];
+    char status[24];                       /* pending, paid, failed, expired, refunded, partially_refunded */
+    char region[TG_REGION_MAX];
+    char checkout[TG_CHECKOUT_MAX];        /* JSON object, "" before the checkout exists */
+    int64_t refunded_amount;
+    int64_t created_at, updated_at;
+    int64_t paid_at;                       /* 0 = not paid */
+    int64_t expires_at;
+};
+
+/* A verified provider notification as the inbox stores it. */
+struct payment_event {
+    char provider[TG_PROVIDER_MAX];
+    char event_id[TG_PROVIDER_REF_MAX];
+    char kind[48];                         /* "payment.succeeded", ... (the provider's type) */
+    char order_id[TG_ID_MAX];              /* "" when it matched no order */
+    int64_t amount;                        /* minor units; 0 when the event has none */
+    char currency[4];
+    char outcome[24];                      /* what it did: fulfilled, already_paid, ... */
+    int64_t received_at;
+};
+
 /* Mail flow token purposes (email_tokens.purpose). */
 enum email_token_purpose { EMAIL_TOKEN_VERIFY = 0, EMAIL_TOKEN_RESET = 1 };
 

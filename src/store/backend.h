@@ -79,6 +79,21 @@ struct store_ops {
     enum store_rc (*email_token_count_since)(struct store *s, const char *user_id,
                                              enum email_token_purpose purpose, int64_t since, int64_t *count);
 
+    enum store_rc (*order_insert)(struct store *s, const struct order *o);
+    enum store_rc (*order_get)(struct store *s, const char *id, struct order *out);
+    enum store_rc (*order_get_by_ref)(struct store *s, const char *provider, const char *ref, struct order *out);
+    enum store_rc (*order_set_checkout)(struct store *s, const char *id, const char *provider, const char *ref,
+                                        const char *checkout_json, int64_t now);
+    enum store_rc (*order_transition)(struct store *s, const char *id, const char *const *from, const char *to,
+                                      int64_t now);
+    enum store_rc (*order_attempt_add)(struct store *s, const char *order_id, const char *provider,
+                                       const char *outcome, const char *detail, int64_t now);
+    enum store_rc (*order_list)(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                                struct order **out, size_t *n);
+    enum store_rc (*payment_event_insert)(struct store *s, const struct payment_event *e);
+    enum store_rc (*payment_event_get)(struct store *s, const char *provider, const char *event_id,
+                                       struct payment_event *out);
+
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],
                                     const struct refresh_token *next, int64_t now,

@@ -277,6 +277,75 @@ enum store_rc store_email_token_count_since(struct store *s, const char *user_id
     return rc;
 }
 
+/* ---- orders and the payment inbox ---- */
+
+enum store_rc store_order_insert(struct store *s, const struct order *o)
+{
+    return s->ops->order_insert(s, o);
+}
+
+enum store_rc store_order_get(struct store *s, const char *id, struct order *out)
+{
+    enum store_rc rc = s->ops->order_get(s, id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_order_get_by_ref(struct store *s, const char *provider, const char *ref, struct order *out)
+{
+    enum store_rc rc = s->ops->order_get_by_ref(s, provider, ref, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_order_set_checkout(struct store *s, const char *id, const char *provider, const char *ref,
+                                       const char *checkout_json, int64_t now)
+{
+    return s->ops->order_set_checkout(s, id, provider, ref, checkout_json, now);
+}
+
+enum store_rc store_order_transition(struct store *s, const char *id, const char *const *from, const char *to,
+                                     int64_t now)
+{
+    return s->ops->order_transition(s, id, from, to, now);
+}
+
+enum store_rc store_order_attempt_add(struct store *s, const char *order_id, const char *provider,
+                                      const char *outcome, const char *detail, int64_t now)
+{
+    return s->ops->order_attempt_add(s, order_id, provider, outcome, detail, now);
+}
+
+enum store_rc store_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                               struct order **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->order_list(s, user_id, before_id, limit, out, n);
+    if (rc != STORE_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+enum store_rc store_payment_event_insert(struct store *s, const struct payment_event *e)
+{
+    return s->ops->payment_event_insert(s, e);
+}
+
+enum store_rc store_payment_event_get(struct store *s, const char *provider, const char *event_id,
+                                      struct payment_event *out)
+{
+    enum store_rc rc = s->ops->payment_event_get(s, provider, event_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)

@@ -191,6 +191,42 @@ enum store_rc store_email_token_revoke(struct store *s, const char *user_id, enu
 enum store_rc store_email_token_count_since(struct store *s, const char *user_id,
                                             enum email_token_purpose purpose, int64_t since, int64_t *count);
 
+/* ---- orders and the payment inbox ---- */
+
+/* Stores a new order (status as given, normally "pending"). DUPLICATE on an id or
+ * (provider, provider_ref) collision. */
+enum store_rc store_order_insert(struct store *s, const struct order *o);
+/* The order with this id. NOTFOUND when none. */
+enum store_rc store_order_get(struct store *s, const char *id, struct order *out);
+/* The order a provider knows by ref. NOTFOUND when none. */
+enum store_rc store_order_get_by_ref(struct store *s, const char *provider, const char *ref, struct order *out);
+/*
+ * Records the checkout made at `provider` for a pending order: provider, provider_ref and the
+ * checkout JSON. STORE_CONFLICT when the order is no longer pending, DUPLICATE when another
+ * order has that ref, NOTFOUND when no such order.
+ */
+enum store_rc store_order_set_checkout(struct store *s, const char *id, const char *provider, const char *ref,
+                                       const char *checkout_json, int64_t now);
+/*
+ * Moves the order to `to` only while its status is one of `from` (a NULL-terminated list);
+ * paid_at is set to now when `to` is "paid". STORE_CONFLICT when its status is not in
+ * `from` (nothing changes), NOTFOUND when no such order.
+ */
+enum store_rc store_order_transition(struct store *s, const char *id, const char *const *from, const char *to,
+                                     int64_t now);
+/* Appends a checkout attempt (outcome "ok" or "failed", detail may be NULL). */
+enum store_rc store_order_attempt_add(struct store *s, const char *order_id, const char *provider,
+                                      const char *outcome, const char *detail, int64_t now);
+/* The user's orders, newest first, before before_id (NULL: from the newest), at most limit.
+ * *out: caller frees with free(). */
+enum store_rc store_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                               struct order **out, size_t *n);
+/* Stores a notification in the inbox. STORE_DUPLICATE when (provider, event_id) is there. */
+enum store_rc store_payment_event_insert(struct store *s, const struct payment_event *e);
+/* The inbox row (provider, event_id). NOTFOUND when none. */
+enum store_rc store_payment_event_get(struct store *s, const char *provider, const char *event_id,
+                                      struct payment_event *out);
+
 /* ---- API keys ---- */
 
 /* Stores k. STORE_DUPLICATE on a hash/id collision. */

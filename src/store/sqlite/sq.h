@@ -154,6 +154,22 @@ enum store_rc sq_identity_touch(struct store *s, const char *identity_id, const 
                                 const char *display_name, int64_t now);
 enum store_rc sq_identity_delete(struct store *s, const char *user_id, const char *identity_id);
 
+/* orders.c */
+enum store_rc sq_order_insert(struct store *s, const struct order *o);
+enum store_rc sq_order_get(struct store *s, const char *id, struct order *out);
+enum store_rc sq_order_get_by_ref(struct store *s, const char *provider, const char *ref, struct order *out);
+enum store_rc sq_order_set_checkout(struct store *s, const char *id, const char *provider, const char *ref,
+                                    const char *checkout_json, int64_t now);
+enum store_rc sq_order_transition(struct store *s, const char *id, const char *const *from, const char *to,
+                                  int64_t now);
+enum store_rc sq_order_attempt_add(struct store *s, const char *order_id, const char *provider, const char *outcome,
+                                   const char *detail, int64_t now);
+enum store_rc sq_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                            struct order **out, size_t *n);
+enum store_rc sq_payment_event_insert(struct store *s, const struct payment_event *e);
+enum store_rc sq_payment_event_get(struct store *s, const char *provider, const char *event_id,
+                                   struct payment_event *out);
+
 /* secrets.c */
 enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
                                    const char *provider, int64_t now, int64_t expires_at);

@@ -1,0 +1,410 @@
+/*
+ * orders.c - orders, their checkout attempts, and the inbox of provider notifications
+ * (migration 0004). Storage only: which notification fulfils which order, and when an order
+ * may move on, is decided in domain/orders.c, which composes these in one transaction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/sqlite/sq.h"
+
+#define ORDER_COLS                                                                                          \
+    "id, user_id, product, kind, credits, amount, currency, provider, provider_ref, status, region, "     \
+    "checkout, refunded_amount, created_at, updated_at, paid_at, expires_at"
+
+static const char SQL_ORDER_INSERT[] =
+    "INSERT INTO orders(" ORDER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+    " ?16, ?17)";
+static const char SQL_ORDER_BY_ID[] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?1";
+static const char SQL_ORDER_BY_REF[] = "SELECT " ORDER_COLS " FROM orders WHERE provider = ?1 AND provider_ref = ?2";
+static const char SQL_ORDER_CHECKOUT[] =
+    "UPDATE orders SET provider = ?2, provider_ref = ?3, checkout = ?4, updated_at = ?5"
+    " WHERE id = ?1 AND status = 'pending'";
+static const char SQL_ORDER_STATUS[] = "SELECT status FROM orders WHERE id = ?1";
+static const char SQL_ORDER_MOVE[] =
+    "UPDATE orders SET status = ?2, updated_at = ?3, paid_at = CASE WHEN ?2 = 'paid' THEN ?3 ELSE paid_at END"
+    " WHERE id = ?1";
+static const char SQL_ATTEMPT_INSERT[] =
+    "INSERT INTO order_attempts(order_id, provider, outcome, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_ORDERS_NEWEST[] = "SELECT " ORDER_COLS " FROM orders WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2";
+static const char SQL_ORDERS_BEFORE[] =
+    "SELECT " ORDER_COLS " FROM orders WHERE user_id = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2";
+static const char SQL_EVENT_INSERT[] = "INSERT INTO payment_events(provider, event_id, kind, order_id, amount, currency,"
+                                       " outcome, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_EVENT_GET[] = "SELECT provider, event_id, kind, order_id, amount, currency, outcome, received_at"
+                                    " FROM payment_events WHERE provider = ?1 AND event_id = ?2";
+
+static int order_read(sqlite3_stmt *st, struct order *o)
+{
+    memset(o, 0, sizeof *o);
+    if (sq_col_text(st, 0, o->id, sizeof o->id) < 0 || sq_col_text(st, 1, o->user_id, sizeof o->user_id) < 0 ||
+        sq_col_text(st, 2, o->product, sizeof o->product) < 0 || sq_col_text(st, 3, o->kind, sizeof o->kind) < 0 ||
+        sq_col_text(st, 6, o->currency, sizeof o->currency) < 0 ||
+        sq_col_text(st, 7, o->provider, sizeof o->provider) < 0 ||
+        sq_col_text(st, 8, o->provider_ref, sizeof o->provider_ref) < 0 ||
+        sq_col_text(st, 9, o->status, sizeof o->status) < 0 || sq_col_text(st, 10, o->region, sizeof o->region) < 0 ||
+        sq_col_text(st, 11, o->checkout, sizeof o->checkout) < 0)
+        return -1;
+    o->credits = sq_col_int(st, 4);
+    o->amount = sq_col_int(st, 5);
+    o->refunded_amount = sq_col_int(st, 12);
+    o->created_at = sq_col_int(st, 13);
+    o->updated_at = sq_col_int(st, 14);
+    o->paid_at = sq_col_int(st, 15);
+    o->expires_at = sq_col_int(st, 16);
+    return 0;
+}
+
+static int order_fields_ok(const struct order *o)
+{
+    return sq_fits(o->id, sizeof o->id) && o->id[0] && sq_fits(o->user_id, sizeof o->user_id) &&
+           sq_fits(o->product, sizeof o->product) && o->product[0] && sq_fits(o->kind, sizeof o->kind) &&
+           sq_fits(o->currency, sizeof o->currency) && sq_fits(o->provider, sizeof o->provider) &&
+           sq_fits(o->provider_ref, sizeof o->provider_ref) && sq_fits(o->status, sizeof o->status) &&
+           sq_fits(o->region, sizeof o->region) && sq_fits(o->checkout, sizeof o->checkout);
+}
+
+static enum store_rc order_insert_tx(struct sq *c, void *arg)
+{
+    const struct order *o = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ORDER_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, o->id);
+    sq_bind_text(st, 2, o->user_id);
+    sq_bind_text(st, 3, o->product);
+    sq_bind_text(st, 4, o->kind);
+    sqlite3_bind_int64(st, 5, o->credits);
+    sqlite3_bind_int64(st, 6, o->amount);
+    sq_bind_text(st, 7, o->currency);
+    sq_bind_text(st, 8, o->provider);
+    sq_bind_text_or_null(st, 9, o->provider_ref);
+    sq_bind_text(st, 10, o->status[0] ? o->status : "pending");
+    sq_bind_text_or_null(st, 11, o->region);
+    sq_bind_text_or_null(st, 12, o->checkout);
+    sqlite3_bind_int64(st, 13, o->refunded_amount);
+    sqlite3_bind_int64(st, 14, o->created_at);
+    sqlite3_bind_int64(st, 15, o->updated_at ? o->updated_at : o->created_at);
+    if (o->paid_at)
+        sqlite3_bind_int64(st, 16, o->paid_at);
+    else
+        sqlite3_bind_null(st, 16);
+    sqlite3_bind_int64(st, 17, o->expires_at);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "order_insert", 1);
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_order_insert(struct store *s, const struct order *o)
+{
+    if (!order_fields_ok(o)) {
+        sq_log_error("order_insert", "order field unterminated or empty");
+        return STORE_ERROR;
+    }
+    return sq_run((struct sq *)s, SQ_WRITE, "order_insert", order_insert_tx, (void *)(uintptr_t)o);
+}
+
+struct order_get_args {
+    const char *sql;
+    const char *k1, *k2;
+    struct order *out;
+};
+
+static enum store_rc order_get_tx(struct sq *c, void *arg)
+{
+    struct order_get_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->k1);
+    if (a->k2)
+        sq_bind_text(st, 2, a->k2);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        rc = STORE_NOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = sq_fail(c, src, "order_get", 0);
+    else if (order_read(st, a->out) < 0) {
+        sq_log_error("order_get", "stored order field too long");
+        rc = STORE_ERROR;
+    }
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_order_get(struct store *s, const char *id, struct order *out)
+{
+    struct order_get_args a = {SQL_ORDER_BY_ID, id, NULL, out};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get", order_get_tx, &a);
+}
+
+enum store_rc sq_order_get_by_ref(struct store *s, const char *provider, const char *ref, struct order *out)
+{
+    struct order_get_args a = {SQL_ORDER_BY_REF, provider, ref, out};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get_by_ref", order_get_tx, &a);
+}
+
+/* The order's status into buf: STORE_OK, NOTFOUND, or an error. */
+static enum store_rc order_status_tx(struct sq *c, const char *id, char *buf, size_t cap, const char *op)
+{
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ORDER_STATUS);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, id);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        rc = STORE_NOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = sq_fail(c, src, op, 0);
+    else if (sq_col_text(st, 0, buf, cap) < 0)
+        rc = STORE_ERROR;
+    sq_done(st);
+    return rc;
+}
+
+struct order_change_args {
+    const char *id, *provider, *ref, *checkout, *to;
+    const char *const *from;
+    int64_t now;
+};
+
+static enum store_rc order_checkout_tx(struct sq *c, void *arg)
+{
+    struct order_change_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ORDER_CHECKOUT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    sq_bind_text(st, 2, a->provider);
+    sq_bind_text_or_null(st, 3, a->ref);
+    sq_bind_text_or_null(st, 4, a->checkout);
+    sqlite3_bind_int64(st, 5, a->now);
+    int src = sqlite3_step(st);
+    int changed = src == SQLITE_DONE && sqlite3_changes(c->db) > 0;
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "order_set_checkout", 1);
+    sq_done(st);
+    if (rc != STORE_OK || changed)
+        return rc;
+    char status[24];
+    rc = order_status_tx(c, a->id, status, sizeof status, "order_set_checkout");
+    return rc == STORE_OK ? STORE_CONFLICT : rc;
+}
+
+enum store_rc sq_order_set_checkout(struct store *s, const char *id, const char *provider, const char *ref,
+                                    const char *checkout_json, int64_t now)
+{
+    struct order o;
+    if (!sq_fits(provider, sizeof o.provider) || (ref && !sq_fits(ref, sizeof o.provider_ref)) ||
+        (checkout_json && !sq_fits(checkout_json, sizeof o.checkout))) {
+        sq_log_error("order_set_checkout", "field too long");
+        return STORE_ERROR;
+    }
+    struct order_change_args a = {.id = id, .provider = provider, .ref = ref, .checkout = checkout_json, .now = now};
+    return sq_run((struct sq *)s, SQ_WRITE, "order_set_checkout", order_checkout_tx, &a);
+}
+
+static enum store_rc order_move_tx(struct sq *c, void *arg)
+{
+    struct order_change_args *a = arg;
+    char status[24];
+    /* Read then write inside the one write transaction: nothing can change in between. */
+    enum store_rc rc = order_status_tx(c, a->id, status, sizeof status, "order_transition");
+    if (rc != STORE_OK)
+        return rc;
+    int allowed = 0;
+    for (const char *const *f = a->from; *f != NULL; f++)
+        allowed |= strcmp(*f, status) == 0;
+    if (!allowed)
+        return STORE_CONFLICT;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ORDER_MOVE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    sq_bind_text(st, 2, a->to);
+    sqlite3_bind_int64(st, 3, a->now);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "order_transition", 0);
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_order_transition(struct store *s, const char *id, const char *const *from, const char *to,
+                                  int64_t now)
+{
+    struct order_change_args a = {.id = id, .from = from, .to = to, .now = now};
+    return sq_run((struct sq *)s, SQ_WRITE, "order_transition", order_move_tx, &a);
+}
+
+struct attempt_args {
+    const char *order_id, *provider, *outcome, *detail;
+    int64_t now;
+};
+
+static enum store_rc attempt_tx(struct sq *c, void *arg)
+{
+    struct attempt_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_ATTEMPT_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->order_id);
+    sq_bind_text(st, 2, a->provider);
+    sq_bind_text(st, 3, a->outcome);
+    sq_bind_text_or_null(st, 4, a->detail);
+    sqlite3_bind_int64(st, 5, a->now);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "order_attempt_add", 0);
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_order_attempt_add(struct store *s, const char *order_id, const char *provider, const char *outcome,
+                                   const char *detail, int64_t now)
+{
+    struct attempt_args a = {order_id, provider, outcome, detail, now};
+    return sq_run((struct sq *)s, SQ_WRITE, "order_attempt_add", attempt_tx, &a);
+}
+
+struct order_list_args {
+    const char *user_id, *before_id;
+    size_t limit;
+    struct order **out;
+    size_t *n;
+};
+
+static enum store_rc order_list_tx(struct sq *c, void *arg)
+{
+    struct order_list_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    size_t cap = 0;
+    int src;
+    free(*a->out);
+    *a->out = NULL;
+    *a->n = 0;
+    sqlite3_stmt *st = sq_stmt(c, a->before_id ? SQL_ORDERS_BEFORE : SQL_ORDERS_NEWEST);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->user_id);
+    sqlite3_bind_int64(st, 2, a->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)a->limit);
+    if (a->before_id)
+        sq_bind_text(st, 3, a->before_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*a->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *a->out = xrealloc(*a->out, cap * sizeof **a->out);
+        }
+        if (order_read(st, &(*a->out)[*a->n]) < 0) {
+            sq_log_error("order_list", "stored order malformed");
+            rc = STORE_ERROR;
+            goto cleanup;
+        }
+        (*a->n)++;
+    }
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "order_list", 0);
+
+cleanup:
+    sq_done(st);
+    if (rc != STORE_OK) {
+        free(*a->out);
+        *a->out = NULL;
+        *a->n = 0;
+    }
+    return rc;
+}
+
+enum store_rc sq_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
+                            struct order **out, size_t *n)
+{
+    struct order_list_args a = {user_id, before_id, limit, out, n};
+    *out = NULL;
+    *n = 0;
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_list", order_list_tx, &a);
+}
+
+static enum store_rc event_insert_tx(struct sq *c, void *arg)
+{
+    const struct payment_event *e = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_EVENT_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, e->provider);
+    sq_bind_text(st, 2, e->event_id);
+    sq_bind_text(st, 3, e->kind);
+    sq_bind_text_or_null(st, 4, e->order_id);
+    sqlite3_bind_int64(st, 5, e->amount);
+    sq_bind_text_or_null(st, 6, e->currency);
+    sq_bind_text(st, 7, e->outcome);
+    sqlite3_bind_int64(st, 8, e->received_at);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "payment_event_insert", 1);
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_payment_event_insert(struct store *s, const struct payment_event *e)
+{
+    if (!sq_fits(e->provider, sizeof e->provider) || !e->provider[0] || !sq_fits(e->event_id, sizeof e->event_id) ||
+        !e->event_id[0] || !sq_fits(e->kind, sizeof e->kind) || !sq_fits(e->order_id, sizeof e->order_id) ||
+        !sq_fits(e->currency, sizeof e->currency) || !sq_fits(e->outcome, sizeof e->outcome) || !e->outcome[0]) {
+        sq_log_error("payment_event_insert", "event field unterminated or empty");
+        return STORE_ERROR;
+    }
+    return sq_run((struct sq *)s, SQ_WRITE, "payment_event_insert", event_insert_tx, (void *)(uintptr_t)e);
+}
+
+struct event_get_args {
+    const char *provider, *event_id;
+    struct payment_event *out;
+};
+
+static enum store_rc event_get_tx(struct sq *c, void *arg)
+{
+    struct event_get_args *a = arg;
+    struct payment_event *e = a->out;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_EVENT_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->provider);
+    sq_bind_text(st, 2, a->event_id);
+    memset(e, 0, sizeof *e);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        rc = STORE_NOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = sq_fail(c, src, "payment_event_get", 0);
+    } else if (sq_col_text(st, 0, e->provider, sizeof e->provider) < 0 ||
+               sq_col_text(st, 1, e->event_id, sizeof e->event_id) < 0 ||
+               sq_col_text(st, 2, e->kind, sizeof e->kind) < 0 ||
+               sq_col_text(st, 3, e->order_id, sizeof e->order_id) < 0 ||
+               sq_col_text(st, 5, e->currency, sizeof e->currency) < 0 ||
+               sq_col_text(st, 6, e->outcome, sizeof e->outcome) < 0) {
+        sq_log_error("payment_event_get", "stored event field too long");
+        rc = STORE_ERROR;
+    } else {
+        e->amount = sq_col_int(st, 4);
+        e->received_at = sq_col_int(st, 7);
+    }
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_payment_event_get(struct store *s, const char *provider, const char *event_id,
+                                   struct payment_event *out)
+{
+    struct event_get_args a = {provider, event_id, out};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "payment_event_get", event_get_tx, &a);
+}
