@@ -45,7 +45,7 @@ static void main_usage(void)
           "  admin create --email EMAIL --password-file FILE [--role admin|user]\n"
           "               [--display-name NAME] [--config FILE]\n"
           "                            create a user, or reset an existing user's password and role\n"
-          "  audit [--config FILE]     check the credit ledger invariants (exit 1 on any violation)\n"
+          "  audit [--config FILE]     check the ledger and order invariants (exit 1 on any violation)\n"
           "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
           "  version                   print the version\n"
           "\n"
@@ -393,7 +393,15 @@ static int cmd_audit(const struct main_opts *o)
     } else {
         printf("ledger audit: %lld wallet%s checked, %lld violation%s\n", (long long)wallets,
                wallets == 1 ? "" : "s", (long long)violations, violations == 1 ? "" : "s");
-        ret = violations > 0 ? 1 : 0;
+        int64_t order_violations = 0;
+        rc = store_orders_check(s, main_print_violation, NULL, &order_violations);
+        if (rc != STORE_OK) {
+            fprintf(stderr, "tollgate: the order check failed (%s)\n", store_rc_name(rc));
+            ret = 2;
+        } else {
+            printf("order audit: %lld violation%s\n", (long long)order_violations, order_violations == 1 ? "" : "s");
+            ret = violations > 0 || order_violations > 0 ? 1 : 0;
+        }
     }
     store_close(s);
     return ret;

@@ -93,6 +93,7 @@ struct store_ops {
     enum store_rc (*payment_event_insert)(struct store *s, const struct payment_event *e);
     enum store_rc (*payment_event_get)(struct store *s, const char *provider, const char *event_id,
                                        struct payment_event *out);
+    enum store_rc (*orders_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
 
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],

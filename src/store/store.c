@@ -346,6 +346,12 @@ enum store_rc store_payment_event_get(struct store *s, const char *provider, con
     return rc;
 }
 
+enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations)
+{
+    *violations = 0;
+    return s->ops->orders_check(s, fn, arg, violations);
+}
+
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)

@@ -327,4 +327,11 @@ typedef void (*store_violation_fn)(void *arg, const char *user_id, const char *w
 enum store_rc store_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                                  int64_t *wallets_checked);
 
+/*
+ * Checks orders against the ledger in one snapshot, calling fn (may be NULL) once per
+ * violation: a paid (or refunded) pack order without its purchase entry, and a purchase
+ * entry without a paid order of that user for those credits. *violations receives the count.
+ */
+enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
 #endif

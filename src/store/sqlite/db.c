@@ -536,6 +536,7 @@ static const struct store_ops sq_ops = {
     .order_list = sq_order_list,
     .payment_event_insert = sq_payment_event_insert,
     .payment_event_get = sq_payment_event_get,
+    .orders_check = sq_orders_check,
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,
     .refresh_revoke_family = sq_refresh_revoke_family,

@@ -3,6 +3,7 @@
  * (migration 0004). Storage only: which notification fulfils which order, and when an order
  * may move on, is decided in domain/orders.c, which composes these in one transaction.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -407,4 +408,85 @@ enum store_rc sq_payment_event_get(struct store *s, const char *provider, const 
 {
     struct event_get_args a = {provider, event_id, out};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "payment_event_get", event_get_tx, &a);
+}
+
+/* ---- the audit ---- */
+
+/* Paid or refunded pack orders whose purchase entry is missing. */
+static const char SQL_CHECK_PAID_NO_PURCHASE[] =
+    "SELECT o.user_id, o.id FROM orders o WHERE o.kind = 'pack'"
+    " AND o.status IN ('paid', 'refunded', 'partially_refunded')"
+    " AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.kind = 'purchase' AND l.ref_type = 'order' AND l.ref_id = o.id)";
+/* Purchase entries that no paid order of the same user for the same credits explains. */
+static const char SQL_CHECK_PURCHASE_NO_ORDER[] =
+    "SELECT l.user_id, l.ref_id FROM ledger l WHERE l.kind = 'purchase' AND NOT EXISTS (SELECT 1 FROM orders o"
+    " WHERE l.ref_type = 'order' AND o.id = l.ref_id AND o.user_id = l.user_id AND o.credits = l.delta"
+    " AND o.status IN ('paid', 'refunded', 'partially_refunded'))";
+
+struct orders_check_args {
+    struct {
+        char user_id[TG_ID_MAX];
+        char *what;
+    } *v;
+    size_t n, cap;
+};
+
+static void orders_check_reset(struct orders_check_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->v[i].what);
+    free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+static enum store_rc orders_check_query(struct sq *c, struct orders_check_args *a, const char *sql, const char *what)
+{
+    enum store_rc rc = STORE_OK;
+    int src;
+    sqlite3_stmt *st = sq_stmt(c, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (a->n == a->cap) {
+            a->cap = a->cap ? a->cap * 2 : 8;
+            a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+        }
+        char ref[TG_REF_MAX + 1];
+        if (sq_col_text(st, 0, a->v[a->n].user_id, sizeof a->v[a->n].user_id) < 0)
+            snprintf(a->v[a->n].user_id, sizeof a->v[a->n].user_id, "(oversized id)");
+        if (sq_col_text(st, 1, ref, sizeof ref) < 0)
+            snprintf(ref, sizeof ref, "(oversized)");
+        a->v[a->n].what = xasprintf("%s: %s", what, ref);
+        a->n++;
+    }
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "orders_check", 0);
+    sq_done(st);
+    return rc;
+}
+
+static enum store_rc orders_check_run(struct sq *c, void *arg)
+{
+    struct orders_check_args *a = arg;
+    orders_check_reset(a); /* a retried attempt starts over */
+    enum store_rc rc = orders_check_query(c, a, SQL_CHECK_PAID_NO_PURCHASE, "a paid order without its purchase entry");
+    if (rc == STORE_OK)
+        rc = orders_check_query(c, a, SQL_CHECK_PURCHASE_NO_ORDER,
+                                "a purchase entry without a paid order for those credits");
+    return rc;
+}
+
+enum store_rc sq_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations)
+{
+    struct orders_check_args a = {0};
+    enum store_rc rc = sq_run((struct sq *)s, SQ_READ, "orders_check", orders_check_run, &a);
+    if (rc == STORE_OK) {
+        for (size_t i = 0; i < a.n; i++)
+            if (fn != NULL)
+                fn(arg, a.v[i].user_id, a.v[i].what);
+        *violations = (int64_t)a.n;
+    }
+    orders_check_reset(&a);
+    return rc;
 }

@@ -169,6 +169,7 @@ enum store_rc sq_order_list(struct store *s, const char *user_id, const char *be
 enum store_rc sq_payment_event_insert(struct store *s, const struct payment_event *e);
 enum store_rc sq_payment_event_get(struct store *s, const char *provider, const char *event_id,
                                    struct payment_event *out);
+enum store_rc sq_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
 
 /* secrets.c */
 enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,

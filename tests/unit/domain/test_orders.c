@@ -236,6 +236,28 @@ static void test_race(void)
     CHECK(store_ledger_check(g_s, NULL, NULL, &nv, &nw) == STORE_OK && nv == 0, "the ledger checks clean");
 }
 
+static int64_t order_violations(void)
+{
+    int64_t v = -1;
+    return store_orders_check(g_s, NULL, NULL, &v) == STORE_OK ? v : -1;
+}
+
+/* tollgate audit's order check: clean after the rule ran, and each kind of break is found. */
+static void test_audit(void)
+{
+    CHECK(order_violations() == 0, "orders and purchases agree after everything above");
+    struct user u = make_user();
+    struct order o = make_order(u.id, "stripe", "pack", NULL);
+    static const char *const from_pending[] = {"pending", NULL};
+    CHECK(store_order_transition(g_s, o.id, from_pending, "paid", time_now_ms()) == STORE_OK,
+          "an order marked paid behind the rule's back");
+    CHECK(order_violations() == 1, "a paid order without its purchase entry is found");
+    struct ledger_op op = {.user_id = u.id, .amount = 7, .bucket = BUCKET_PAID, .kind = LK_PURCHASE,
+                           .ref_type = "order", .ref_id = "ord_01HZX3K9Q4M2W8E5R7T6Y1U0PA"};
+    CHECK(store_ledger_apply(g_s, &op, time_now_ms(), NULL, NULL) == STORE_OK, "a purchase entry for no order");
+    CHECK(order_violations() == 2, "a purchase entry without a paid order is found");
+}
+
 int main(void)
 {
     char *err = NULL;
@@ -256,6 +278,7 @@ int main(void)
     }
     test_rule();
     test_race();
+    test_audit();
     store_close(g_s);
     config_free();
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
