@@ -176,9 +176,8 @@ long b64_decode(const char *in, size_t len, void *out, size_t cap)
     return decode_core(in, len - pad, out, cap, b64_values);
 }
 
-void hex_encode(const void *in, size_t n, char *out)
+static void hex_with(const char digits[16], const void *in, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
     const unsigned char *p = in;
     size_t i;
     for (i = 0; i < n; i++) {
@@ -187,6 +186,10 @@ void hex_encode(const void *in, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+void hex_encode(const void *in, size_t n, char *out) { hex_with("0123456789abcdef", in, n, out); }
+
+void hex_encode_upper(const void *in, size_t n, char *out) { hex_with("0123456789ABCDEF", in, n, out); }
 
 int hex_value(char c)
 {

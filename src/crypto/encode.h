@@ -32,6 +32,9 @@ size_t b64_encode(const void *in, size_t n, char *out);
 long b64_decode(const char *in, size_t len, void *out, size_t cap);
 /* Lower-case hex of n bytes into out (2n + 1), NUL-terminated. */
 void hex_encode(const void *in, size_t n, char *out);
+/* Upper-case hex of n bytes into out (2n + 1), NUL-terminated (WeChat Pay APIv2 signs,
+ * certificate serials). */
+void hex_encode_upper(const void *in, size_t n, char *out);
 /* Value of one hex digit (either case), or -1. */
 int hex_value(char c);
 /* Parses exactly 2*n hex digits (either case) into n bytes at out. Returns 0, or -1 when
