@@ -21,6 +21,7 @@
 #include "crypto/password.h"
 #include "crypto/random.h"
 #include "domain/accounts.h"
+#include "domain/catalog.h"
 #include "domain/ratelimit.h"
 #include "domain/region.h"
 #include "domain/users.h"
@@ -158,6 +159,36 @@ static const char *main_db_kind(const char *url)
     return "unknown";
 }
 
+/*
+ * Loads the catalog (TG_CATALOG or the built-in defaults) or prints the one-line reason,
+ * which names the file and the JSON path of the problem. Warns about a region whose
+ * currency no product is priced in: it would offer nothing to buy.
+ */
+static int main_catalog(void)
+{
+    char *err = NULL;
+    if (catalog_init(tg_cfg->catalog_path, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid catalog");
+        free(err);
+        return -1;
+    }
+    const struct catalog *c = catalog_get();
+    char n[24];
+    snprintf(n, sizeof n, "%zu", c->n_products);
+    log_event(LOG_INFO, "catalog_loaded", "source", tg_cfg->catalog_path ? "TG_CATALOG" : "built-in", "products", n,
+              NULL);
+    for (int reg = 0; reg < REGION_COUNT; reg++) {
+        const char *cur = region_profile((enum region)reg)->currency;
+        size_t offered = 0;
+        for (size_t i = 0; i < c->n_products; i++)
+            offered += catalog_price(&c->products[i], cur) != NULL;
+        if (offered == 0)
+            log_event(LOG_WARN, "catalog_region_empty", "region", region_name((enum region)reg), "currency", cur,
+                      NULL);
+    }
+    return 0;
+}
+
 static int cmd_serve(const struct main_opts *o)
 {
     char *err = NULL;
@@ -176,6 +207,11 @@ static int cmd_serve(const struct main_opts *o)
     if (region_init(&err) != 0 || geo_init(tg_cfg->geoip_db, &err) != 0) {
         fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
         free(err);
+        ratelimit_shutdown();
+        return 2;
+    }
+    if (main_catalog() != 0) {
+        geo_shutdown();
         ratelimit_shutdown();
         return 2;
     }
@@ -212,6 +248,7 @@ static int cmd_serve(const struct main_opts *o)
     mailer_stop(); /* after the workers: nothing queues mail any more */
     geo_shutdown();
     ratelimit_shutdown();
+    catalog_shutdown();
     net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
     return rc == 0 ? 0 : 1;

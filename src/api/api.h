@@ -52,6 +52,8 @@ void api_apikeys_delete(struct req *r);
 /* credits.c: GET /api/v1/credits, GET /api/v1/credits/ledger */
 void api_credits_get(struct req *r);
 void api_credits_ledger(struct req *r);
+/* catalog.c: GET /api/v1/catalog */
+void api_catalog_get(struct req *r);
 /* region.c: GET and PUT /api/v1/region, GET /api/v1/auth/providers */
 void api_region_get(struct req *r);
 void api_region_put(struct req *r);

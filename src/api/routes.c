@@ -37,6 +37,9 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/region", api_region_get, AUTH_OPTIONAL, RL_API_QUERY},
     {"PUT", "/api/v1/region", api_region_put, AUTH_USER, RL_API_QUERY},
 
+    /* Public; a signed-in caller's saved region applies, so the token is read when sent. */
+    {"GET", "/api/v1/catalog", api_catalog_get, AUTH_OPTIONAL, RL_API_QUERY},
+
     {"GET", "/api/v1/me", api_me_get, AUTH_USER, RL_API_QUERY},
     {"PATCH", "/api/v1/me", api_me_patch, AUTH_USER, RL_API_QUERY},
     /* auth_ip here is keyed by the user (authenticated); the handler adds auth_account. */

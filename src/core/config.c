@@ -355,7 +355,7 @@ static int cfg_merge_set(struct cfg_merge *m, int src, const char *where, const 
  * Reads a whole file of at most `limit` bytes into a new NUL-terminated string.
  * Returns 0, or -1 with errno set (EFBIG when too large).
  */
-static int cfg_slurp(const char *path, size_t limit, char **out, size_t *out_len)
+int config_read_file(const char *path, size_t limit, char **out, size_t *out_len)
 {
     int rc = -1;
     size_t len = 0, cap = 4096;
@@ -560,7 +560,7 @@ static int cfg_read_dotenv(struct cfg_merge *m, const char *path, char **err)
     int rc = -1;
     char *text = NULL;
     size_t len = 0;
-    if (cfg_slurp(path, CONFIG_DOTENV_MAX, &text, &len) != 0) {
+    if (config_read_file(path, CONFIG_DOTENV_MAX, &text, &len) != 0) {
         *err =
             xasprintf("--config %s: %s", path, errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
         goto cleanup;
@@ -595,7 +595,7 @@ static int cfg_resolve_ref(struct cfg_merge *m, size_t i, char **err)
     size_t len = 0;
     const char *key = cfg_opts[i].key;
     char shown[80];
-    if (cfg_slurp(m->raw[i], CFG_MAX_VALUE, &text, &len) != 0) {
+    if (config_read_file(m->raw[i], CFG_MAX_VALUE, &text, &len) != 0) {
         *err = xasprintf("%s_FILE: cannot read %s: %s", key, cfg_show(m->raw[i], strlen(m->raw[i]), shown),
                          errno == EFBIG ? "file larger than 64 KiB" : strerror(errno));
         return -1;
@@ -1084,7 +1084,7 @@ static int cfg_read_secret_file(const char *path, unsigned char out[32], char **
     char *text = NULL;
     size_t len = 0, bin_len = 0;
     int rc = -1;
-    if (cfg_slurp(path, 256, &text, &len) != 0) {
+    if (config_read_file(path, 256, &text, &len) != 0) {
         if (errno == ENOENT)
             return 1;
         *err = xasprintf("TG_JWT_SECRET: cannot read %s: %s", path, strerror(errno));

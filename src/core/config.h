@@ -85,6 +85,13 @@ int config_cors_allowed(const char *origin, size_t len);
 void config_free(void);
 
 /*
+ * Reads a whole file of at most `limit` bytes into a new NUL-terminated string (caller
+ * frees *out; the file may itself hold NUL bytes: compare strlen with *out_len). Returns 0,
+ * or -1 with errno set (EFBIG when larger than limit). For start-up files, never on a loop.
+ */
+int config_read_file(const char *path, size_t limit, char **out, size_t *out_len);
+
+/*
  * The parsers config_load() uses, exposed so that they can be tested and fuzzed on their own.
  * They are pure: no environment, no files, no global state.
  */
