@@ -110,6 +110,8 @@ describe('every documented operation answers as documented', () => {
     check(await srv.get('/api/v1/me', { token }), 'GET', '/api/v1/me');
     check(await srv.patch('/api/v1/me', { display_name: 'Tour Guide' }, { token }), 'PATCH', '/api/v1/me');
     check(await srv.get('/api/v1/region'), 'GET', '/api/v1/region');
+    check(await srv.get('/api/v1/catalog'), 'GET', '/api/v1/catalog');
+    check(await srv.get('/api/v1/catalog', { token }), 'GET', '/api/v1/catalog');
     check(await srv.get('/api/v1/auth/providers'), 'GET', '/api/v1/auth/providers');
     const put = await srv.req('PUT', '/api/v1/region', { json: { region: 'CN' }, token });
     assertStatus(put, 200);
