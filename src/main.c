@@ -175,7 +175,7 @@ static int main_catalog(void)
     const struct catalog *c = catalog_get();
     char n[24];
     snprintf(n, sizeof n, "%zu", c->n_products);
-    log_event(LOG_INFO, "catalog_loaded", "source", tg_cfg->catalog_path ? "TG_CATALOG" : "built-in", "products", n,
+    log_event(LOG_INFO, "catalog_loaded", "source", tg_cfg->catalog_path && tg_cfg->catalog_path[0] ? "TG_CATALOG" : "built-in", "products", n,
               NULL);
     for (int reg = 0; reg < REGION_COUNT; reg++) {
         const char *cur = region_profile((enum region)reg)->currency;

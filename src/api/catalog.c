@@ -47,8 +47,8 @@ static json_t *catalog_body(const struct catalog *c, const struct region_decisio
         if (price == NULL)
             continue; /* not offered in this region */
         if (p->kind == CATALOG_PACK) {
-            json_array_append_new(packs, json_pack("{s:s, s:I, s:o}", "id", p->id, "credits", (json_int_t)p->credits,
-                                                   "price", price));
+            json_array_append_new(packs, json_pack("{s:s, s:I, s:o}", "id", p->id, "credits",
+                                                   (json_int_t)p->credits, "price", price));
         } else {
             json_array_append_new(
                 plans, json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "id", p->id, "plan", p->plan->id, "period",
@@ -57,8 +57,8 @@ static json_t *catalog_body(const struct catalog *c, const struct region_decisio
                                  catalog_features_json(p->plan, d->profile->locale)));
         }
     }
-    return json_pack("{s:s, s:s, s:o, s:o}", "region", region_name(d->region), "currency", currency, "packs", packs,
-                     "plans", plans);
+    return json_pack("{s:s, s:s, s:o, s:o}", "region", region_name(d->region), "currency", currency, "packs",
+                     packs, "plans", plans);
 }
 
 static void catalog_get_done(struct req *r, const struct region_decision *d, void *arg)

@@ -33,8 +33,10 @@ const char catalog_default_json[] =
     "  \"plans\": [\n"
     "    {\"id\": \"pro\", \"credits_per_month\": 300,\n"
     "     \"features\": {\n"
-    "       \"en-US\": [\"300 credits every month\", \"About 30 Veo3 videos a month\", \"Unused credits last until the period ends\", \"Cancel any time\"],\n"
-    "       \"zh-CN\": [\"每月 300 积分\", \"每月约 30 个 Veo3 视频\", \"未用积分在本周期内有效\", \"随时取消\"]\n"
+    "       \"en-US\": [\"300 credits every month\", \"About 30 Veo3 videos a month\", \"Unused credits last "
+    "until the period ends\", \"Cancel any time\"],\n"
+    "       \"zh-CN\": [\"每月 300 积分\", \"每月约 30 个 Veo3 视频\", \"未用积分在本周期内有效\", "
+    "\"随时取消\"]\n"
     "     },\n"
     "     \"periods\": [\n"
     "       {\"id\": \"pro_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 1990, \"CNY\": 12800}},\n"
@@ -42,8 +44,10 @@ const char catalog_default_json[] =
     "     ]},\n"
     "    {\"id\": \"max\", \"credits_per_month\": 900,\n"
     "     \"features\": {\n"
-    "       \"en-US\": [\"900 credits every month\", \"About 90 Veo3 videos a month\", \"Unused credits last until the period ends\", \"Priority support\", \"Cancel any time\"],\n"
-    "       \"zh-CN\": [\"每月 900 积分\", \"每月约 90 个 Veo3 视频\", \"未用积分在本周期内有效\", \"优先支持\", \"随时取消\"]\n"
+    "       \"en-US\": [\"900 credits every month\", \"About 90 Veo3 videos a month\", \"Unused credits last "
+    "until the period ends\", \"Priority support\", \"Cancel any time\"],\n"
+    "       \"zh-CN\": [\"每月 900 积分\", \"每月约 90 个 Veo3 视频\", \"未用积分在本周期内有效\", "
+    "\"优先支持\", \"随时取消\"]\n"
     "     },\n"
     "     \"periods\": [\n"
     "       {\"id\": \"max_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 4990, \"CNY\": 32800}},\n"
@@ -94,7 +98,8 @@ struct cat_ctx {
 };
 
 /* Sets *err to "SOURCE: PATH: message" (the first problem only). Returns -1. */
-static int cat_fail(struct cat_ctx *x, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cat_fail(struct cat_ctx *x, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int cat_fail(struct cat_ctx *x, const char *path, const char *fmt, ...)
 {
     va_list ap;
@@ -133,7 +138,8 @@ static int cat_only(struct cat_ctx *x, const char *path, json_t *obj, const char
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         size_t i = 0;
         while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
             i++;
@@ -187,7 +193,8 @@ static int cat_id(struct cat_ctx *x, const char *path, json_t *obj, char *out)
 }
 
 /* A required integer key within 1..max. */
-static int cat_count(struct cat_ctx *x, const char *path, json_t *obj, const char *key, int64_t max, int64_t *out)
+static int cat_count(struct cat_ctx *x, const char *path, json_t *obj, const char *key, int64_t max,
+                     int64_t *out)
 {
     char where[128];
     json_t *v = json_object_get(obj, key);
@@ -211,7 +218,8 @@ static int cat_prices(struct cat_ctx *x, const char *path, json_t *obj, struct c
         return cat_fail(x, path, "\"prices\" is required");
     if (!json_is_object(prices) || json_object_size(prices) == 0)
         return cat_fail(x, where, "must be an object of at least one currency: amount in minor units");
-    json_object_foreach(prices, cur, v) {
+    json_object_foreach(prices, cur, v)
+    {
         char at[200], shown[40];
         cat_key_shown(cur, shown);
         cat_path(at, sizeof at, "%s.%s", where, shown);
@@ -265,12 +273,14 @@ static struct catalog_product *cat_new_product(struct cat_ctx *x, const char *pa
 
 static int cat_packs(struct cat_ctx *x, json_t *packs)
 {
-    static const char *const allowed[] = {"id", "credits", "prices", "creem_product_id", "stripe_price_id", NULL};
+    static const char *const allowed[] = {"id", "credits", "prices", "creem_product_id", "stripe_price_id",
+                                          NULL};
     size_t i;
     json_t *o;
     if (!json_is_array(packs))
         return cat_fail(x, "packs", "must be an array");
-    json_array_foreach(packs, i, o) {
+    json_array_foreach(packs, i, o)
+    {
         char path[64];
         cat_path(path, sizeof path, "packs[%zu]", i);
         struct catalog_product *p = cat_new_product(x, path);
@@ -280,7 +290,8 @@ static int cat_packs(struct cat_ctx *x, json_t *packs)
             return cat_fail(x, path, "must be an object");
         if (cat_only(x, path, o, allowed) != 0 || cat_id(x, path, o, p->id) != 0 ||
             cat_count(x, path, o, "credits", CATALOG_MAX_CREDITS, &p->credits) != 0 ||
-            cat_prices(x, path, o, p) != 0 || cat_provider_id(x, path, o, "creem_product_id", p->creem_product_id) != 0 ||
+            cat_prices(x, path, o, p) != 0 ||
+            cat_provider_id(x, path, o, "creem_product_id", p->creem_product_id) != 0 ||
             cat_provider_id(x, path, o, "stripe_price_id", p->stripe_price_id) != 0)
             return -1;
         p->kind = CATALOG_PACK;
@@ -302,7 +313,8 @@ static int cat_features(struct cat_ctx *x, const char *path, json_t *obj, struct
     if (!json_is_object(f))
         return cat_fail(x, where, "must be an object of locale: list of strings");
     plan->features = xcalloc(json_object_size(f) + 1, sizeof *plan->features);
-    json_object_foreach(f, loc, list) {
+    json_object_foreach(f, loc, list)
+    {
         char at[160], shown[40];
         size_t k = 0, j;
         json_t *s;
@@ -317,7 +329,8 @@ static int cat_features(struct cat_ctx *x, const char *path, json_t *obj, struct
         struct catalog_features *cf = &plan->features[plan->n_features++];
         snprintf(cf->locale, sizeof cf->locale, "%s", loc);
         cf->items = xcalloc(json_array_size(list) + 1, sizeof *cf->items);
-        json_array_foreach(list, j, s) {
+        json_array_foreach(list, j, s)
+        {
             char item[192];
             cat_path(item, sizeof item, "%s[%zu]", at, j);
             size_t n = json_is_string(s) ? json_string_length(s) : 0;
@@ -337,7 +350,8 @@ static int cat_features(struct cat_ctx *x, const char *path, json_t *obj, struct
 static int cat_period(struct cat_ctx *x, const char *path, json_t *o, struct catalog_plan *plan,
                       unsigned *seen)
 {
-    static const char *const allowed[] = {"id", "period", "prices", "creem_product_id", "stripe_price_id", NULL};
+    static const char *const allowed[] = {"id", "period", "prices", "creem_product_id", "stripe_price_id",
+                                          NULL};
     char where[128];
     struct catalog_product *p = cat_new_product(x, path);
     if (p == NULL)
@@ -359,7 +373,8 @@ static int cat_period(struct cat_ctx *x, const char *path, json_t *o, struct cat
     if (*seen & (1u << p->period))
         return cat_fail(x, where, "the plan already has a \"%s\" period", catalog_period_name(p->period));
     *seen |= 1u << p->period;
-    if (cat_prices(x, path, o, p) != 0 || cat_provider_id(x, path, o, "creem_product_id", p->creem_product_id) != 0 ||
+    if (cat_prices(x, path, o, p) != 0 ||
+        cat_provider_id(x, path, o, "creem_product_id", p->creem_product_id) != 0 ||
         cat_provider_id(x, path, o, "stripe_price_id", p->stripe_price_id) != 0)
         return -1;
     p->kind = CATALOG_PLAN;
@@ -380,7 +395,8 @@ static int cat_plans(struct cat_ctx *x, json_t *plans)
         return cat_fail(x, "plans", "more than %d plans", CATALOG_MAX_PRODUCTS);
     /* Allocated whole up front: products point into this array. */
     x->c->plans = xcalloc(json_array_size(plans) + 1, sizeof *x->c->plans);
-    json_array_foreach(plans, i, o) {
+    json_array_foreach(plans, i, o)
+    {
         char path[64], where[96];
         size_t j;
         json_t *per;
@@ -401,7 +417,8 @@ static int cat_plans(struct cat_ctx *x, json_t *plans)
             return cat_fail(x, path, "\"periods\" is required");
         if (!json_is_array(periods) || json_array_size(periods) == 0)
             return cat_fail(x, where, "must be an array of one or two periods");
-        json_array_foreach(periods, j, per) {
+        json_array_foreach(periods, j, per)
+        {
             char at[128];
             cat_path(at, sizeof at, "%s[%zu]", where, j);
             if (cat_period(x, at, per, plan, &seen) != 0)

@@ -49,7 +49,7 @@ struct catalog_price {
 struct catalog_features {
     char locale[8]; /* "en-US", "zh-CN" */
     size_t n;
-    char **items;   /* n UTF-8 strings */
+    char **items; /* n UTF-8 strings */
 };
 
 /* A subscription plan ("pro"): what its periods (products) share. */
@@ -70,7 +70,7 @@ struct catalog_product {
     enum catalog_period period;      /* CATALOG_PERIOD_NONE for packs */
     const struct catalog_plan *plan; /* NULL for packs; borrowed from the catalog */
     size_t n_prices;
-    struct catalog_price prices[8];  /* one per known currency at most, in file order */
+    struct catalog_price prices[8];                 /* one per known currency at most, in file order */
     char creem_product_id[CATALOG_PROVIDER_ID_MAX]; /* "" when none */
     char stripe_price_id[CATALOG_PROVIDER_ID_MAX];  /* "" when none */
 };

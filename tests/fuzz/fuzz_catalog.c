@@ -51,15 +51,16 @@ static void check_catalog(const struct catalog *c)
             FAIL();
         for (size_t k = 0; k < p->n_prices; k++) {
             const struct catalog_price *pr = &p->prices[k];
-            if (catalog_currency_exponent(pr->currency) < 0 || pr->amount < 1 || pr->amount > CATALOG_MAX_AMOUNT ||
-                catalog_price(p, pr->currency) != pr)
+            if (catalog_currency_exponent(pr->currency) < 0 || pr->amount < 1 ||
+                pr->amount > CATALOG_MAX_AMOUNT || catalog_price(p, pr->currency) != pr)
                 FAIL();
         }
         if (p->kind == CATALOG_PACK) {
             if (p->plan != NULL || p->period != CATALOG_PERIOD_NONE)
                 FAIL();
         } else if (p->kind == CATALOG_PLAN) {
-            if (p->plan == NULL || p->credits != p->plan->credits_per_month || catalog_period_name(p->period) == NULL)
+            if (p->plan == NULL || p->credits != p->plan->credits_per_month ||
+                catalog_period_name(p->period) == NULL)
                 FAIL();
         } else {
             FAIL();
@@ -132,8 +133,9 @@ static void same(const struct catalog *a, const struct catalog *b)
         FAIL();
     for (size_t i = 0; i < a->n_products; i++) {
         const struct catalog_product *p = &a->products[i], *q = &b->products[i];
-        if (strcmp(p->id, q->id) != 0 || p->kind != q->kind || p->credits != q->credits || p->period != q->period ||
-            p->n_prices != q->n_prices || strcmp(p->creem_product_id, q->creem_product_id) != 0 ||
+        if (strcmp(p->id, q->id) != 0 || p->kind != q->kind || p->credits != q->credits ||
+            p->period != q->period || p->n_prices != q->n_prices ||
+            strcmp(p->creem_product_id, q->creem_product_id) != 0 ||
             strcmp(p->stripe_price_id, q->stripe_price_id) != 0)
             FAIL();
         for (size_t k = 0; k < p->n_prices; k++)
@@ -148,7 +150,8 @@ static void same(const struct catalog *a, const struct catalog *b)
         if (x->n_features != y->n_features)
             FAIL();
         for (size_t f = 0; f < x->n_features; f++) {
-            if (strcmp(x->features[f].locale, y->features[f].locale) != 0 || x->features[f].n != y->features[f].n)
+            if (strcmp(x->features[f].locale, y->features[f].locale) != 0 ||
+                x->features[f].n != y->features[f].n)
                 FAIL();
             for (size_t j = 0; j < x->features[f].n; j++)
                 if (strcmp(x->features[f].items[j], y->features[f].items[j]) != 0)
@@ -204,7 +207,8 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         "\"en-US\":[\"one\",\"two\"]},\"periods\":[{\"id\":\"solo_y\",\"period\":\"year\",\"prices\":"
         "{\"CNY\":10000000000},\"creem_product_id\":\"prod_Y\"},{\"id\":\"solo_m\",\"period\":\"month\","
         "\"prices\":{\"EUR\":5,\"GBP\":4,\"HKD\":40}}]}]}",
-        "{\"packs\":[{\"id\":\"a\",\"credits\":1,\"prices\":{\"USD\":1}},{\"id\":\"a\",\"credits\":1,\"prices\":{\"USD\":1}}]}",
+        "{\"packs\":[{\"id\":\"a\",\"credits\":1,\"prices\":{\"USD\":1}},{\"id\":\"a\",\"credits\":1,"
+        "\"prices\":{\"USD\":1}}]}",
         "{\"packs\":[],\"plans\":[]}",
         "{\"tasks\":{}}",
     };

@@ -29,7 +29,8 @@ static void check_pack(const struct catalog *c, const char *id, int64_t credits,
     CHECK_INT_EQ(amount(p, "USD"), usd, "%s USD", id);
     CHECK_INT_EQ(amount(p, "CNY"), cny, "%s CNY", id);
     CHECK_INT_EQ(p ? p->n_prices : 0, 2, "%s has exactly two prices", id);
-    CHECK(p && catalog_provider_id(p, "creem_product_id") == NULL && catalog_provider_id(p, "stripe_price_id") == NULL,
+    CHECK(p && catalog_provider_id(p, "creem_product_id") == NULL &&
+              catalog_provider_id(p, "stripe_price_id") == NULL,
           "%s names no provider product", id);
 }
 
@@ -48,7 +49,8 @@ static void check_plan(const struct catalog *c, const char *id, const char *plan
 static void test_defaults(void)
 {
     char *err = NULL;
-    struct catalog *c = catalog_parse(catalog_default_json, strlen(catalog_default_json), "built-in catalog", &err);
+    struct catalog *c =
+        catalog_parse(catalog_default_json, strlen(catalog_default_json), "built-in catalog", &err);
     CHECK(c != NULL && err == NULL, "the built-in catalog parses: %s", err ? err : "");
     if (c == NULL)
         return;
@@ -108,14 +110,16 @@ static void test_good_file(void)
           "bounds are inclusive (credits 1e9)");
     CHECK_INT_EQ(amount(y, "CNY"), CATALOG_MAX_AMOUNT, "amount at the bound");
     CHECK(amount(y, "USD") == -1, "a plan without a USD price is not offered in USD");
-    CHECK(catalog_plan_features(y->plan, "en-US") == &y->plan->features[0], "only zh-CN: that one for every locale");
+    CHECK(catalog_plan_features(y->plan, "en-US") == &y->plan->features[0],
+          "only zh-CN: that one for every locale");
     CHECK_STR_EQ(catalog_provider_id(y, "creem_product_id"), "prod_Y", "a period's own Creem product");
     catalog_free(c);
 
     c = parse("{\"packs\":[{\"id\":\"x234567890123456789012345678901234567890123456789012345678901234\","
               "\"credits\":1,\"prices\":{\"USD\":1}}]}",
               &err);
-    CHECK(c != NULL && catalog_lookup(c, "x234567890123456789012345678901234567890123456789012345678901234") != NULL,
+    CHECK(c != NULL &&
+              catalog_lookup(c, "x234567890123456789012345678901234567890123456789012345678901234") != NULL,
           "a 64-character id is accepted");
     catalog_free(c);
     c = parse("{}", &err);
@@ -145,7 +149,8 @@ static void test_bad_files(void)
     refused("", "test.json: line 1 column 0: not valid JSON: '[' or '{' expected near end of file");
     refused("[]", "test.json: $: must be a JSON object with \"packs\" and \"plans\"");
     refused("{\"tasks\":{}}", "test.json: $: unknown key \"tasks\"");
-    refused("{\"packs\":[],\"packs\":[]}", "test.json: line 1 column 19: not valid JSON: duplicate object key near '\"packs\"'");
+    refused("{\"packs\":[],\"packs\":[]}",
+            "test.json: line 1 column 19: not valid JSON: duplicate object key near '\"packs\"'");
     refused("{\"packs\":{}}", "test.json: packs: must be an array");
     refused("{\"packs\":[1]}", "test.json: packs[0]: must be an object");
     refused(PACK("{\"credits\":1,\"prices\":{\"USD\":1}}"), "test.json: packs[1]: \"id\" is required");
@@ -155,12 +160,14 @@ static void test_bad_files(void)
             "test.json: packs[1].id: must be 1 to 64 characters of a-z, 0-9 and _");
     refused(PACK("{\"id\":\"a-b\",\"credits\":1,\"prices\":{\"USD\":1}}"),
             "test.json: packs[1].id: must be 1 to 64 characters of a-z, 0-9 and _");
-    refused(PACK("{\"id\":\"x2345678901234567890123456789012345678901234567890123456789012345\",\"credits\":1,"
-                 "\"prices\":{\"USD\":1}}"),
-            "test.json: packs[1].id: must be 1 to 64 characters of a-z, 0-9 and _");
+    refused(
+        PACK("{\"id\":\"x2345678901234567890123456789012345678901234567890123456789012345\",\"credits\":1,"
+             "\"prices\":{\"USD\":1}}"),
+        "test.json: packs[1].id: must be 1 to 64 characters of a-z, 0-9 and _");
     refused(PACK("{\"id\":7,\"credits\":1,\"prices\":{\"USD\":1}}"),
             "test.json: packs[1].id: must be 1 to 64 characters of a-z, 0-9 and _");
-    refused(PACK("{\"id\":\"a\",\"credits\":1,\"prices\":{\"USD\":1}}"), "test.json: packs[1].id: \"a\" is used twice");
+    refused(PACK("{\"id\":\"a\",\"credits\":1,\"prices\":{\"USD\":1}}"),
+            "test.json: packs[1].id: \"a\" is used twice");
     refused(PACK("{\"id\":\"b\",\"prices\":{\"USD\":1}}"), "test.json: packs[1]: \"credits\" is required");
     refused(PACK("{\"id\":\"b\",\"credits\":0,\"prices\":{\"USD\":1}}"),
             "test.json: packs[1].credits: must be an integer from 1 to 1000000000");
@@ -189,10 +196,12 @@ static void test_bad_files(void)
             "test.json: line 1 column 110: not valid JSON: too big integer near '99999999999999999999'");
     refused(PACK("{\"id\":\"b\",\"credits\":1,\"prices\":{\"USD\":1},\"price\":1}"),
             "test.json: packs[1]: unknown key \"price\"");
-    refused(PACK("{\"id\":\"b\",\"credits\":1,\"prices\":{\"USD\":1},\"creem_product_id\":\"\"}"),
-            "test.json: packs[1].creem_product_id: must be 1 to 128 printable ASCII characters without blanks");
-    refused(PACK("{\"id\":\"b\",\"credits\":1,\"prices\":{\"USD\":1},\"stripe_price_id\":\"a b\"}"),
-            "test.json: packs[1].stripe_price_id: must be 1 to 128 printable ASCII characters without blanks");
+    refused(
+        PACK("{\"id\":\"b\",\"credits\":1,\"prices\":{\"USD\":1},\"creem_product_id\":\"\"}"),
+        "test.json: packs[1].creem_product_id: must be 1 to 128 printable ASCII characters without blanks");
+    refused(
+        PACK("{\"id\":\"b\",\"credits\":1,\"prices\":{\"USD\":1},\"stripe_price_id\":\"a b\"}"),
+        "test.json: packs[1].stripe_price_id: must be 1 to 128 printable ASCII characters without blanks");
 
     refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1}"), "test.json: plans[0]: \"periods\" is required");
     refused(PLAN("{\"id\":\"p\",\"periods\":[]}"), "test.json: plans[0]: \"credits_per_month\" is required");
@@ -201,8 +210,9 @@ static void test_bad_files(void)
     refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"periods\":[{\"id\":\"p_m\",\"period\":\"week\","
                  "\"prices\":{\"USD\":1}}]}"),
             "test.json: plans[0].periods[0].period: must be \"month\" or \"year\"");
-    refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"periods\":[{\"id\":\"p_m\",\"prices\":{\"USD\":1}}]}"),
-            "test.json: plans[0].periods[0]: \"period\" is required");
+    refused(
+        PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"periods\":[{\"id\":\"p_m\",\"prices\":{\"USD\":1}}]}"),
+        "test.json: plans[0].periods[0]: \"period\" is required");
     refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"periods\":[{\"id\":\"p_m\",\"period\":\"month\","
                  "\"prices\":{\"USD\":1}},{\"id\":\"p_n\",\"period\":\"month\",\"prices\":{\"USD\":1}}]}"),
             "test.json: plans[0].periods[1].period: the plan already has a \"month\" period");
@@ -216,16 +226,22 @@ static void test_bad_files(void)
             "test.json: plans[0].features.fr-FR: unknown locale (known: en-US, zh-CN)");
     refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":[\"x\"],\"periods\":[]}"),
             "test.json: plans[0].features: must be an object of locale: list of strings");
-    refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":{\"en-US\":[\"ok\",\"\"]},\"periods\":[]}"),
-            "test.json: plans[0].features.en-US[1]: must be a string of 1 to 200 bytes without control characters");
-    refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":{\"en-US\":[\"a\\nb\"]},\"periods\":[]}"),
-            "test.json: plans[0].features.en-US[0]: must be a string of 1 to 200 bytes without control characters");
+    refused(
+        PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":{\"en-US\":[\"ok\",\"\"]},\"periods\":[]}"),
+        "test.json: plans[0].features.en-US[1]: must be a string of 1 to 200 bytes without control "
+        "characters");
+    refused(
+        PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":{\"en-US\":[\"a\\nb\"]},\"periods\":[]}"),
+        "test.json: plans[0].features.en-US[0]: must be a string of 1 to 200 bytes without control "
+        "characters");
     refused(PLAN("{\"id\":\"p\",\"credits_per_month\":1,\"features\":{\"en-US\":\"x\"},\"periods\":[]}"),
             "test.json: plans[0].features.en-US: must be an array of at most 32 strings");
-    refused("{\"packs\":[{\"id\":\"pro\",\"credits\":1,\"prices\":{\"USD\":1}}],\"plans\":[{\"id\":\"pro\"}]}",
-            "test.json: plans[0].id: \"pro\" is used twice");
+    refused(
+        "{\"packs\":[{\"id\":\"pro\",\"credits\":1,\"prices\":{\"USD\":1}}],\"plans\":[{\"id\":\"pro\"}]}",
+        "test.json: plans[0].id: \"pro\" is used twice");
     refused("{\"packs\":[{\"id\":\"x\",\"credits\":1,\"prices\":{\"USD\":1},\"\\u0000\":1}]}",
-            "test.json: line 1 column 59: not valid JSON: NUL byte in object key not supported near '\"\\u0000\"'");
+            "test.json: line 1 column 59: not valid JSON: NUL byte in object key not supported near "
+            "'\"\\u0000\"'");
     refused("{\"packs\":[{\"id\":\"x\",\"credits\":1,\"prices\":{\"USD\":1},\"\xe2\x82\xacx\":1}]}",
             "test.json: packs[0]: unknown key \"???x\"");
 
@@ -259,15 +275,17 @@ static void test_init(void)
     CHECK_INT_EQ(catalog_init(NULL, &err), 0, "defaults when TG_CATALOG is unset");
     CHECK(catalog_find("credits_115") != NULL && catalog_find("only") == NULL, "defaults loaded");
     CHECK_INT_EQ(catalog_init(path, &err), 0, "a file when set");
-    CHECK(catalog_find("credits_115") == NULL && catalog_find("only") != NULL, "the file replaces the defaults");
+    CHECK(catalog_find("credits_115") == NULL && catalog_find("only") != NULL,
+          "the file replaces the defaults");
 
     FILE *f = fopen(path, "w");
     fputs("{\"packs\":[{\"id\":\"only\",\"credits\":5,\"prices\":{\"CNY\":0}}]}", f);
     fclose(f);
     CHECK_INT_EQ(catalog_init(path, &err), -1, "a bad file fails");
-    char *want = xasprintf("TG_CATALOG %s: packs[0].prices.CNY: must be an integer amount in minor units from 1 "
-                           "to 10000000000",
-                           path);
+    char *want =
+        xasprintf("TG_CATALOG %s: packs[0].prices.CNY: must be an integer amount in minor units from 1 "
+                  "to 10000000000",
+                  path);
     CHECK_STR_EQ(err, want, "the message names TG_CATALOG, the file and the JSON path");
     free(want);
     free(err);
