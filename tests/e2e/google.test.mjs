@@ -231,3 +231,41 @@ describe('Google not configured', () => {
 
   invariantTest(() => srv);
 });
+
+describe('SIGTERM while a provider call is in flight', () => {
+  let srv;
+  let g;
+  before(async () => {
+    g = await startFakeGoogle();
+    srv = await startServer({
+      env: {
+        TG_GOOGLE_CLIENT_ID: g.clientId,
+        TG_GOOGLE_CLIENT_SECRET: g.clientSecret,
+        TG_GOOGLE_JWKS_URL: g.jwksUrl,
+        TG_GOOGLE_TOKEN_URL: g.tokenUrl,
+        TG_GOOGLE_AUTH_URL: g.authUrl,
+        TG_SANDBOX: 'off',
+        TG_SHUTDOWN_TIMEOUT: '20',
+      },
+    });
+    srv.secrets.add(g.clientSecret);
+  });
+  after(async () => {
+    srv?.cleanup();
+    await g?.close();
+  });
+
+  it('the worker waits for the call, answers the request, then exits 0', async () => {
+    g.setNextIdentity({ sub: `term-${Date.now()}`, email: uniqueEmail('term') });
+    g.setFault({ path: 'token', delayMs: 2000, count: 1 });
+    const flow = follow(srv, '/api/v1/auth/oauth/google/start?return_to=/app');
+    // The callback is waiting for Google's token endpoint when the stop signal arrives.
+    while (g.stats.tokenRequests === 0) await new Promise((r) => setTimeout(r, 20));
+    const stopped = srv.stop();
+    const { final, next } = await flow;
+    assert.equal(final.status, 302, final.text);
+    assert.ok(next && fragment(next.href).login_code, 'the in-flight sign-in finished with a login code');
+    const ex = await stopped;
+    assert.deepEqual({ code: ex.code, signal: ex.signal }, { code: 0, signal: null }, srv.stderr.slice(-2000));
+  });
+});
