@@ -122,6 +122,8 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_PASSWORD_RESET_TTL", CFG_INT, 0, "3600", 60, 86400, NULL, FIELD(password_reset_ttl_s)},
     {"TG_RATE_LIMITS", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(rate_limits)},
     {"TG_SANDBOX", CFG_BOOL, CFG_F_DYNAMIC, NULL, 0, 0, NULL, FIELD(sandbox)},
+    /* Signs the sandbox checkout's notifications; unset, a key derived from the server's secret. */
+    {"TG_SANDBOX_WEBHOOK_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer
      * (h2o holds a whole body in memory before a handler runs, and enforces this same value
      * while the body streams in, so the key can never exceed what the server enforces). */

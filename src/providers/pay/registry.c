@@ -1,12 +1,15 @@
 /*
- * registry.c - the payment providers this build knows, one line each.
+ * registry.c - the payment providers this build knows, one line each (pay.h).
  *
- * For now each line says only how to tell that the provider is configured (the region
- * profiles need that); the payment operations join each line as the providers are built.
+ * A provider whose operations are not built yet has a line with only its name and how to
+ * tell that it is configured (the region profiles need that); the orders API treats a
+ * provider without a checkout operation as unavailable.
  */
 #include <string.h>
 
 #include "core/config.h"
+#include "providers/pay/pay.h"
+#include "providers/pay/sandbox.h"
 #include "providers/providers.h"
 
 static int set(const char *key)
@@ -27,32 +30,49 @@ static int alipay_configured(void)
 {
     return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
 }
-static int sandbox_configured(void) { return tg_cfg != NULL && tg_cfg->sandbox; }
 
-static const struct {
-    const char *name;
-    int (*configured)(void);
-} pay_registry[] = {
-    {"stripe", stripe_configured},
-    {"paypal", paypal_configured},
-    {"creem", creem_configured},
-    {"wechatpay", wechatpay_configured},
-    {"alipay", alipay_configured},
-    {"sandbox", sandbox_configured},
+static const struct pay_provider pay_stripe_line = {.name = "stripe", .configured = stripe_configured};
+static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
+static const struct pay_provider pay_creem_line = {.name = "creem", .configured = creem_configured};
+static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
+static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
+
+const struct pay_provider *const pay_providers[] = {
+    &pay_stripe_line,
+    &pay_paypal_line,
+    &pay_creem_line,
+    &pay_wechatpay_line,
+    &pay_alipay_line,
+    &pay_sandbox,
+    NULL,
 };
 
-int providers_payment_known(const char *name)
+const struct pay_provider *pay_provider_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof pay_registry / sizeof pay_registry[0]; i++)
-        if (strcmp(pay_registry[i].name, name) == 0)
-            return 1;
-    return 0;
+    for (size_t i = 0; name != NULL && pay_providers[i] != NULL; i++)
+        if (strcmp(pay_providers[i]->name, name) == 0)
+            return pay_providers[i];
+    return NULL;
 }
+
+const char *pay_rc_name(enum pay_rc rc)
+{
+    switch (rc) {
+    case PAY_OK: return "ok";
+    case PAY_IGNORED: return "ignored";
+    case PAY_INVALID: return "invalid";
+    case PAY_DECLINED: return "declined";
+    case PAY_NOTFOUND: return "not_found";
+    case PAY_UNAVAILABLE: return "unavailable";
+    case PAY_MISCONFIGURED: return "misconfigured";
+    }
+    return "unknown";
+}
+
+int providers_payment_known(const char *name) { return pay_provider_find(name) != NULL; }
 
 int providers_payment_available(const char *name)
 {
-    for (size_t i = 0; i < sizeof pay_registry / sizeof pay_registry[0]; i++)
-        if (strcmp(pay_registry[i].name, name) == 0)
-            return pay_registry[i].configured();
-    return 0;
+    const struct pay_provider *p = pay_provider_find(name);
+    return p != NULL && p->configured();
 }

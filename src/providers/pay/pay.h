@@ -1,0 +1,187 @@
+/*
+ * pay.h - payment providers (DESIGN section 4): one file each in providers/pay/, one line
+ * each in registry.c.
+ *
+ * A provider knows its wire format and nothing else. It creates a checkout for an order,
+ * verifies a notification on its raw bytes and says what it reports, asks the provider how
+ * a payment stands, and asks for a refund. What follows - matching the order, comparing
+ * amount and currency, crediting exactly once, answering the provider - is decided once, in
+ * domain/orders.c and api/webhooks.c, the same for every provider.
+ *
+ * Every operation that talks to the network goes through a net executor (net/net.h) and
+ * reports through its done(arg, result) exactly once, on the caller's thread (possibly
+ * before the operation returns, for a provider that needs no call). Results are borrowed for
+ * the duration of done(). Requests are borrowed for the duration of the call that takes
+ * them: a provider copies what it still needs after returning.
+ *
+ * Configuration is read with config_get() when an operation runs (TG_<PROVIDER>_...), so a
+ * provider holds no state but caches it builds itself (PayPal's OAuth token, WeChat Pay's
+ * platform certificates), which must be thread-safe: several HTTP loops call a provider.
+ */
+#ifndef TG_PROVIDERS_PAY_PAY_H
+#define TG_PROVIDERS_PAY_PAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/types.h"
+
+struct net_exec;
+
+enum pay_rc {
+    PAY_OK = 0,
+    PAY_IGNORED,       /* notification: authentic, but nothing for us to do (an event type we
+                          do not act on, a payment still in progress): acknowledge it */
+    PAY_INVALID,       /* notification: forged, stale, malformed or ambiguous (answer 400, audit);
+                          other calls: the provider refused the request as invalid */
+    PAY_DECLINED,      /* refund: the provider refused it (balance, age, already refunded) */
+    PAY_NOTFOUND,      /* query: the provider knows no such payment (never started) */
+    PAY_UNAVAILABLE,   /* no usable answer in time (timeout, connection, 5xx, 429): try again
+                          later or another provider */
+    PAY_MISCONFIGURED, /* our credentials or settings were refused (401/403, bad key file):
+                          logged for the operator */
+};
+
+/* "ok", "ignored", "invalid", ... for logs and attempt records. */
+const char *pay_rc_name(enum pay_rc rc);
+
+/* ---- checkout ---- */
+
+struct pay_checkout_req {
+    const struct order *order;       /* id, product, amount, currency, user_id, region, expires_at */
+    const char *description;         /* what the buyer sees on the provider's page ("115 credits") */
+    const char *channel;             /* how to pay at providers that offer several, "" for the
+                                        provider's default: wechatpay "native" (QR, default) |
+                                        "jsapi" | "h5"; alipay "page" (default) | "wap" | "qr" */
+    const char *notify_url;          /* TG_PUBLIC_URL/api/v1/webhooks/<name> */
+    const char *return_url;          /* TG_PUBLIC_URL/api/v1/orders/<id>/return: where the provider
+                                        sends the browser after paying; that endpoint asks the
+                                        provider (query) and then redirects to the client's page */
+    const char *cancel_url;          /* where the browser goes when the buyer cancels */
+    const char *email;               /* the buyer's email, or NULL */
+    const char *payer_openid;        /* jsapi: the buyer's openid for our appid, or NULL */
+    const char *client_ip;           /* the buyer's address (WeChat Pay h5 requires it) */
+    const char *provider_product_id; /* the catalog's product id at this provider (Creem's
+                                        creem_product_id, Stripe's stripe_price_id), or NULL */
+    int64_t now_ms;
+};
+
+struct pay_checkout_res {
+    enum pay_rc rc;
+    char reason[64]; /* short machine reason for logs and attempts, never a secret */
+    /* The provider's id for the payment when it has its own (Stripe Checkout Session cs_...,
+     * PayPal order id, Creem checkout id); "" when it knows the payment by our order id
+     * (WeChat Pay's and Alipay's out_trade_no). */
+    char provider_ref[TG_PROVIDER_REF_MAX];
+    /* JSON object the client needs: {"url":...} to redirect to, {"code_url":...} for a QR
+     * code (the API adds "qr_svg"), or {"jsapi":{...}} signed parameters for WeChat's
+     * in-app payment. */
+    char checkout[TG_CHECKOUT_MAX];
+};
+typedef void (*pay_checkout_fn)(void *arg, const struct pay_checkout_res *res);
+
+/* ---- what a notification or a query reports ---- */
+
+enum pay_event_kind {
+    PAY_EVENT_PAID = 0, /* the payment succeeded: amount and currency as paid */
+    PAY_EVENT_FAILED,   /* the payment failed or the checkout expired at the provider */
+    PAY_EVENT_REFUND,   /* a refund succeeded: amount and currency refunded by this refund */
+};
+
+struct pay_event {
+    enum pay_event_kind kind;
+    /* Unique per notification at this provider, stable across its retries (Stripe evt_...,
+     * PayPal WH-..., Creem's event id, WeChat Pay transaction_id + trade_state, Alipay
+     * notify_id). A query result uses "query:" + the provider's payment id. */
+    char event_id[TG_PROVIDER_REF_MAX];
+    char type[48];                          /* the provider's event type, for the inbox */
+    char order_id[TG_ID_MAX];               /* our order id when the event carries it, else "" */
+    char provider_ref[TG_PROVIDER_REF_MAX]; /* the provider's id for the payment, else "" */
+    int64_t amount;                         /* minor units */
+    char currency[4];                       /* ISO 4217, upper-case */
+    char refund_id[TG_ID_MAX];              /* PAY_EVENT_REFUND: our refund id when carried
+                                               (out_refund_no, metadata), else "" */
+    char provider_refund_id[TG_PROVIDER_REF_MAX]; /* PAY_EVENT_REFUND: the provider's refund id */
+};
+
+/* ---- notifications ---- */
+
+struct pay_webhook_req {
+    const char *body; /* the raw body, exactly as received (not NUL-terminated) */
+    size_t len;
+    /* A request header by lower-case name. NULL when absent, and also when the request has
+     * more than one line of that name: a provider treats an ambiguous header as missing. */
+    const char *(*header)(void *hctx, const char *lname);
+    void *hctx;
+    int64_t now_ms;
+};
+
+struct pay_webhook_res {
+    enum pay_rc rc; /* OK: ev holds what was verified; IGNORED: acknowledge, nothing else;
+                       INVALID: answer 400 and audit; UNAVAILABLE / MISCONFIGURED: the
+                       verification itself could not be done (PayPal's verify call, WeChat
+                       Pay's certificate download): answer 503 so the provider retries */
+    char reason[64];
+    struct pay_event ev;
+};
+typedef void (*pay_webhook_fn)(void *arg, const struct pay_webhook_res *res);
+
+/* ---- queries (missed notifications, the browser's return) ---- */
+
+enum pay_state {
+    PAY_STATE_PENDING = 0, /* not paid yet (created, waiting for the buyer, processing) */
+    PAY_STATE_PAID,        /* paid: ev is filled as a PAY_EVENT_PAID notification would be */
+    PAY_STATE_CLOSED,      /* will never be paid (closed, expired, cancelled, failed) */
+};
+
+struct pay_query_res {
+    enum pay_rc rc; /* OK: state is known; NOTFOUND; UNAVAILABLE; MISCONFIGURED */
+    char reason[64];
+    enum pay_state state;
+    struct pay_event ev;
+};
+typedef void (*pay_query_fn)(void *arg, const struct pay_query_res *res);
+
+/* ---- refunds ---- */
+
+struct pay_refund_req {
+    const struct order *order; /* paid; provider_ref as the checkout recorded it */
+    const char *refund_id;     /* ours ("rfd_..."): the provider's idempotency key or out_refund_no */
+    int64_t amount;            /* this refund, minor units of order->currency, > 0 */
+    const char *reason;        /* the admin's words (may be shown to the buyer), or "" */
+    const char *notify_url;    /* TG_PUBLIC_URL/api/v1/webhooks/<name> */
+};
+
+struct pay_refund_res {
+    enum pay_rc rc; /* OK: accepted; DECLINED; INVALID; UNAVAILABLE; MISCONFIGURED */
+    char reason[64];
+    char provider_refund_id[TG_PROVIDER_REF_MAX];
+    int pending; /* 1: accepted, a notification or a later query confirms it; 0: done */
+};
+typedef void (*pay_refund_fn)(void *arg, const struct pay_refund_res *res);
+
+struct pay_provider {
+    const char *name;
+    int (*configured)(void);
+    /* Creates the checkout for req->order (pending, amount from the catalog). */
+    void (*checkout)(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg);
+    /* Verifies a notification on its raw bytes and says what it reports. */
+    void (*verify_webhook)(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done, void *arg);
+    /* Asks how the order's payment stands. A provider whose payments need a second step
+     * (PayPal: capture an approved order) takes it here, idempotently. NULL: not offered. */
+    void (*query)(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg);
+    /* Asks for a refund of req->amount. NULL: refunds are made in the provider's dashboard. */
+    void (*refund)(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done, void *arg);
+    /* How the provider wants notifications answered: the body (and its Content-Type) for a
+     * notification that was handled or ignored (status 200), and the body for one that must
+     * be delivered again (status 400 or 5xx). NULL: an empty body / our JSON error. */
+    const char *ack_type, *ack_body, *fail_type, *fail_body;
+};
+
+/* The provider registered under name, or NULL. */
+const struct pay_provider *pay_provider_find(const char *name);
+
+/* The providers, for listing (NULL-terminated). */
+extern const struct pay_provider *const pay_providers[];
+
+#endif
