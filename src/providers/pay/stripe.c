@@ -445,18 +445,19 @@ static void event_session(json_t *obj, const char *type, struct pay_webhook_res 
         return wh_fail(res, PAY_INVALID, "session_malformed");
     if (s.order_id[0] == '\0') /* a session another integration on this account created */
         return wh_fail(res, PAY_IGNORED, "not_our_session");
+    /* Stripe always sends both for a payment-mode session; the domain compares them. */
+    if (s.amount_total < 0 || s.currency[0] == '\0')
+        return wh_fail(res, PAY_INVALID, "session_malformed");
     if (paid_type) {
         if (strcmp(s.payment_status, "paid") != 0 && strcmp(s.payment_status, "no_payment_required") != 0)
             return wh_fail(res, PAY_IGNORED, "payment_processing");
-        if (s.amount_total < 0 || s.currency[0] == '\0')
-            return wh_fail(res, PAY_INVALID, "session_malformed");
         res->ev.kind = PAY_EVENT_PAID;
     } else {
         res->ev.kind = PAY_EVENT_FAILED;
     }
     snprintf(res->ev.order_id, sizeof res->ev.order_id, "%s", s.order_id);
     snprintf(res->ev.provider_ref, sizeof res->ev.provider_ref, "%s", s.id);
-    res->ev.amount = s.amount_total < 0 ? 0 : s.amount_total;
+    res->ev.amount = s.amount_total;
     snprintf(res->ev.currency, sizeof res->ev.currency, "%s", s.currency);
     res->rc = PAY_OK;
 }
