@@ -145,7 +145,7 @@ add('duplicate_keys', null, { rc: 'invalid', reason: 'body_not_json' },
   { body: JSON.stringify(paid, null, 2).replace('"amount_total": 990,', '"amount_total": 1,\n      "amount_total": 990,') });
 
 const rOk = event('evt_1OdRefundUpd000000000001', 'refund.updated', refund());
-add('refund_updated', rOk, { rc: 'ok', kind: 'refund', event_id: rOk.id, type: 'refund.updated', order_id: ORDER, amount: 500, currency: 'USD', refund_id: REFUND, provider_refund_id: 're_3OdFakeVector0001rfnd' });
+add('refund_updated', rOk, { rc: 'ok', kind: 'refund', event_id: 're_3OdFakeVector0001rfnd', type: 'refund.updated', order_id: ORDER, amount: 500, currency: 'USD', refund_id: REFUND, provider_refund_id: 're_3OdFakeVector0001rfnd' });
 add('refund_created_succeeded', event('evt_1OdRefundCre000000000001', 'refund.created', refund()),
   { rc: 'ok', kind: 'refund', order_id: ORDER, amount: 500, refund_id: REFUND });
 add('refund_created_pending', event('evt_1OdRefundPen000000000001', 'refund.created', refund({ status: 'pending' })),
@@ -160,7 +160,7 @@ add('refund_zero', event('evt_1OdRefundZer000000000001', 'refund.updated', refun
   { rc: 'invalid', reason: 'refund_malformed' });
 add('charge_refunded_list', event('evt_1OdChargeRef00000000001', 'charge.refunded', charge({
   refunds: { object: 'list', data: [refund({ metadata: { refund_id: REFUND } }), refund({ id: 're_3OdOlder', amount: 100, metadata: {} })], has_more: false, total_count: 2, url: '/v1/charges/ch_3OdFakeVector0001chrg/refunds' },
-})), { rc: 'ok', kind: 'refund', order_id: ORDER, amount: 500, refund_id: REFUND, provider_refund_id: 're_3OdFakeVector0001rfnd' });
+})), { rc: 'ok', kind: 'refund', event_id: 're_3OdFakeVector0001rfnd', order_id: ORDER, amount: 500, refund_id: REFUND, provider_refund_id: 're_3OdFakeVector0001rfnd' });
 add('charge_refunded_dashboard', event('evt_1OdChargeDsh00000000001', 'charge.refunded', charge({
   refunds: { object: 'list', data: [refund({ id: 're_3OdDashboard01', amount: 990, metadata: {} })], has_more: false, total_count: 1, url: '/v1/charges/x/refunds' },
 })), { rc: 'ok', kind: 'refund', order_id: ORDER, amount: 990, refund_id: '', provider_refund_id: 're_3OdDashboard01' });

@@ -11,7 +11,8 @@
  *   3: a Checkout Session answer -> stripe_session_parse;
  *   4: two status bytes then an error answer -> stripe_error_rc.
  * Invariants (abort() when broken):
- *  - verify: OK exactly when the reason is empty; OK reports an evt_ id, one of our order
+ *  - verify: OK exactly when the reason is empty; OK reports an evt_ id (a refund: its own
+ *    re_/pyr_ id), one of our order
  *    ids, an upper-case three-letter currency, an amount >= 0 (> 0 for a refund), a refund's
  *    re_/pyr_ id and "" or one of our refund ids; anything else leaves the event all zero;
  *    a body modified by one byte after signing is never OK; mode 0 is never OK unless its
@@ -113,7 +114,11 @@ static void check_res(const struct pay_webhook_res *r)
     if (r->rc == PAY_OK) {
         if (r->reason[0] != '\0')
             abort();
-        check_id_chars(r->ev.event_id, "evt_");
+        if (r->ev.kind == PAY_EVENT_REFUND ? strcmp(r->ev.event_id, r->ev.provider_refund_id) != 0
+                                           : strncmp(r->ev.event_id, "evt_", 4) != 0)
+            abort();
+        if (r->ev.kind != PAY_EVENT_REFUND)
+            check_id_chars(r->ev.event_id, "evt_");
         if (!id_valid(r->ev.order_id, "ord"))
             abort();
         check_currency(r->ev.currency, 0);

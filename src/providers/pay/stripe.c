@@ -543,7 +543,11 @@ static void stripe_event(const char *body, size_t len, struct pay_webhook_res *r
     else
         wh_fail(res, PAY_IGNORED, "event_type_not_handled");
     if (res->rc == PAY_OK) {
-        snprintf(res->ev.event_id, sizeof res->ev.event_id, "%s", evt);
+        /* A refund succeeds once but is told up to three times (refund.created or
+         * refund.updated, and charge.refunded), each with its own evt_ id: keyed by the refund
+         * itself, the inbox takes it once whichever arrives first. */
+        snprintf(res->ev.event_id, sizeof res->ev.event_id, "%s",
+                 res->ev.kind == PAY_EVENT_REFUND ? res->ev.provider_refund_id : evt);
         snprintf(res->ev.type, sizeof res->ev.type, "%s", type);
         res->reason[0] = '\0';
     }

@@ -69,6 +69,8 @@ int stripe_sig_parse(const char *h, int64_t *t, char v1[STRIPE_SIG_MAX_V1][65], 
  *   charge.refunded                   the newest refund in charge.refunds (API versions that
  *                                     still include it) when succeeded -> REFUND, else IGNORED
  *   anything else -> IGNORED
+ * The event id is the event's evt_ id, except for a refund: the refund's own id (re_...),
+ * the same in every event that tells of it, so that it is taken once.
  */
 void stripe_pay_verify(const char *secret, const struct pay_webhook_req *req, struct pay_webhook_res *res);
 

@@ -13,6 +13,7 @@
  */
 #include "../test.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -840,6 +841,39 @@ static void test_error_rc(void)
     }
 }
 
+/* Every call path at debug level with stderr captured: neither the secret key nor the webhook
+ * secret may appear in a log line. */
+static void test_no_secrets_logged(void)
+{
+    char path[600], buf[65536];
+    int saved = dup(2), fd;
+    ssize_t n;
+    snprintf(path, sizeof path, "%s/stderr.txt", tmp_root);
+    fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    fflush(stderr);
+    dup2(fd, 2);
+    log_set_level("debug");
+    test_checkout();
+    test_query();
+    test_refund();
+    {
+        struct pay_webhook_res res;
+        verify(WHSEC, "t=1,v1=00", "{}", 2, 1, &res);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK(n > 0 && strstr(buf, "stripe_call_failed") != NULL, "the failures were logged (%zd bytes)", n);
+    CHECK(strstr(buf, SK) == NULL && strstr(buf, "sk_test_") == NULL, "the secret key is never logged");
+    CHECK(strstr(buf, WHSEC) == NULL, "the webhook secret is never logged");
+    CHECK(strstr(buf, "Bearer") == NULL, "no Authorization header is logged");
+    log_set_level("error");
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || mkdtemp(tmp_root) == NULL)
@@ -853,6 +887,7 @@ int main(void)
     test_query();
     test_refund();
     test_error_rc();
+    test_no_secrets_logged();
     json_decref(vectors);
     config_free();
     {
