@@ -98,7 +98,8 @@ static void check_id_chars(const char *s, const char *prefix)
     if (strncmp(s, prefix, strlen(prefix)) != 0 || n <= strlen(prefix) || n >= TG_PROVIDER_REF_MAX)
         abort();
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
             abort();
 }
 
@@ -319,34 +320,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     switch (data[0] % 5) {
-    case 0: mode_verify_raw(data + 1, size - 1); break;
-    case 1: mode_verify_signed(data + 1, size - 1); break;
-    case 2: mode_sig(data + 1, size - 1); break;
-    case 3: mode_session(data + 1, size - 1); break;
-    default: mode_error(data + 1, size - 1); break;
+    case 0:
+        mode_verify_raw(data + 1, size - 1);
+        break;
+    case 1:
+        mode_verify_signed(data + 1, size - 1);
+        break;
+    case 2:
+        mode_sig(data + 1, size - 1);
+        break;
+    case 3:
+        mode_session(data + 1, size - 1);
+        break;
+    default:
+        mode_error(data + 1, size - 1);
+        break;
     }
     return 0;
 }
 
 #define ORD "ord_01JDZ8K6Q3V5X7Y9A1B2C3D4E5"
-#define SESSION                                                                                             \
+#define SESSION                                                                                              \
     "{\"id\":\"cs_test_a1B2c3\",\"object\":\"checkout.session\",\"amount_total\":990,\"currency\":\"usd\","  \
-    "\"client_reference_id\":\"" ORD "\",\"metadata\":{\"order_id\":\"" ORD "\"},\"payment_intent\":"         \
-    "\"pi_3Od\",\"payment_status\":\"paid\",\"status\":\"complete\",\"url\":\"https://checkout.stripe.com/c/pay/x\"}"
+    "\"client_reference_id\":\"" ORD "\",\"metadata\":{\"order_id\":\"" ORD "\"},\"payment_intent\":"        \
+    "\"pi_3Od\",\"payment_status\":\"paid\",\"status\":\"complete\",\"url\":\"https://checkout.stripe.com/"  \
+    "c/pay/x\"}"
 
 void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
     static const char *events[] = {
-        "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"data\":{\"object\":" SESSION "}}",
-        "{\"id\":\"evt_2\",\"object\":\"event\",\"type\":\"checkout.session.expired\",\"data\":{\"object\":" SESSION "}}",
-        "{\"id\":\"evt_3\",\"object\":\"event\",\"type\":\"checkout.session.async_payment_succeeded\",\"data\":{\"object\":" SESSION "}}",
-        ("{\"id\":\"evt_4\",\"object\":\"event\",\"type\":\"refund.updated\",\"data\":{\"object\":{\"id\":\"re_1\","
-         "\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\",\"status\":\"succeeded\",\"metadata\":{\"order_id\":"
+        "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"data\":{"
+        "\"object\":" SESSION "}}",
+        "{\"id\":\"evt_2\",\"object\":\"event\",\"type\":\"checkout.session.expired\",\"data\":{"
+        "\"object\":" SESSION "}}",
+        "{\"id\":\"evt_3\",\"object\":\"event\",\"type\":\"checkout.session.async_payment_succeeded\","
+        "\"data\":{\"object\":" SESSION "}}",
+        ("{\"id\":\"evt_4\",\"object\":\"event\",\"type\":\"refund.updated\",\"data\":{\"object\":{\"id\":"
+         "\"re_1\","
+         "\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\",\"status\":\"succeeded\",\"metadata\":{"
+         "\"order_id\":"
          "\"" ORD "\",\"refund_id\":\"rfd_01JDZ9M0N1P2Q3R4S5T6V7W8X9\"}}}}"),
-        ("{\"id\":\"evt_5\",\"object\":\"event\",\"type\":\"charge.refunded\",\"data\":{\"object\":{\"id\":\"ch_1\","
-         "\"object\":\"charge\",\"metadata\":{\"order_id\":\"" ORD "\"},\"refunds\":{\"object\":\"list\",\"data\":[{"
-         "\"id\":\"pyr_1\",\"amount\":990,\"currency\":\"cny\",\"status\":\"succeeded\",\"metadata\":{}}]}}}}"),
-        "{\"id\":\"evt_6\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\",\"data\":{\"object\":{}}}",
+        ("{\"id\":\"evt_5\",\"object\":\"event\",\"type\":\"charge.refunded\",\"data\":{\"object\":{\"id\":"
+         "\"ch_1\","
+         "\"object\":\"charge\",\"metadata\":{\"order_id\":\"" ORD
+         "\"},\"refunds\":{\"object\":\"list\",\"data\":[{"
+         "\"id\":\"pyr_1\",\"amount\":990,\"currency\":\"cny\",\"status\":\"succeeded\",\"metadata\":{}}]}}}"
+         "}"),
+        "{\"id\":\"evt_6\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\",\"data\":{\"object\":{}"
+        "}}",
     };
     static const char *headers[] = {
         "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990",
@@ -392,9 +413,10 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 
 void fuzz_report(void)
 {
-    printf("fuzz_pay_stripe: raw %lu ok %lu ignored %lu invalid; signed %lu ok %lu ignored %lu invalid; "
-           "headers %lu parsed %lu refused; sessions %lu parsed %lu refused; errors %lu invalid %lu declined\n",
-           counts[0][PAY_OK], counts[0][PAY_IGNORED], counts[0][PAY_INVALID], counts[1][PAY_OK], counts[1][PAY_IGNORED],
-           counts[1][PAY_INVALID], counts[2][1], counts[2][0], counts[3][1], counts[3][0], counts[4][PAY_INVALID],
-           counts[4][PAY_DECLINED]);
+    printf(
+        "fuzz_pay_stripe: raw %lu ok %lu ignored %lu invalid; signed %lu ok %lu ignored %lu invalid; "
+        "headers %lu parsed %lu refused; sessions %lu parsed %lu refused; errors %lu invalid %lu declined\n",
+        counts[0][PAY_OK], counts[0][PAY_IGNORED], counts[0][PAY_INVALID], counts[1][PAY_OK],
+        counts[1][PAY_IGNORED], counts[1][PAY_INVALID], counts[2][1], counts[2][0], counts[3][1],
+        counts[3][0], counts[4][PAY_INVALID], counts[4][PAY_DECLINED]);
 }

@@ -28,7 +28,10 @@
 
 /* ---- small checks ------------------------------------------------------------------------ */
 
-static void set_reason(char reason[64], const char *why) { snprintf(reason, 64, "%s", why); }
+static void set_reason(char reason[64], const char *why)
+{
+    snprintf(reason, 64, "%s", why);
+}
 
 /* A Stripe object id: one of the prefixes (NULL-terminated list), then [A-Za-z0-9_], the
  * whole shorter than TG_PROVIDER_REF_MAX. */
@@ -167,12 +170,14 @@ static int session_read(json_t *o, struct stripe_session *s)
     char ref[TG_ID_MAX], meta[TG_ID_MAX];
 
     memset(s, 0, sizeof *s);
-    if (!json_is_object(o) || (obj != NULL && !(json_is_string(obj) &&
-                                                strcmp(json_string_value(obj), "checkout.session") == 0)))
+    if (!json_is_object(o) ||
+        (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "checkout.session") == 0)))
         goto bad;
-    if (get_id(o, "id", CS_PREFIX, 1, s->id) != 0 || get_word(o, "status", s->status, sizeof s->status) != 0 ||
+    if (get_id(o, "id", CS_PREFIX, 1, s->id) != 0 ||
+        get_word(o, "status", s->status, sizeof s->status) != 0 ||
         get_word(o, "payment_status", s->payment_status, sizeof s->payment_status) != 0 ||
-        get_amount(o, "amount_total", 0, &s->amount_total) != 0 || get_currency(o, "currency", 0, s->currency) != 0 ||
+        get_amount(o, "amount_total", 0, &s->amount_total) != 0 ||
+        get_currency(o, "currency", 0, s->currency) != 0 ||
         get_our_id(o, "client_reference_id", "ord", ref) != 0 ||
         get_our_id(json_object_get(o, "metadata"), "order_id", "ord", meta) != 0)
         goto bad;
@@ -184,7 +189,8 @@ static int session_read(json_t *o, struct stripe_session *s)
         if (!json_is_string(url) || json_string_length(url) > STRIPE_URL_MAX)
             goto bad;
         u = json_string_value(url);
-        if (strlen(u) != json_string_length(url) || (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
+        if (strlen(u) != json_string_length(url) ||
+            (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
             goto bad;
         memcpy(s->url, u, json_string_length(url) + 1);
     }
@@ -323,8 +329,10 @@ char *stripe_refund_form(const struct pay_refund_req *req, const char *payment_i
 
 /* Refusals of a refund that say "not this payment", not "not now" (docs.stripe.com/error-codes). */
 static const char *const DECLINE_CODES[] = {
-    "charge_already_refunded", "charge_disputed", "amount_too_large", "balance_insufficient",
-    "insufficient_funds", "refund_disputed_payment", "charge_expired_for_capture", NULL,
+    "charge_already_refunded",    "charge_disputed",
+    "amount_too_large",           "balance_insufficient",
+    "insufficient_funds",         "refund_disputed_payment",
+    "charge_expired_for_capture", NULL,
 };
 
 enum pay_rc stripe_error_rc(long status, const char *body, size_t len, char reason[64])
@@ -469,10 +477,12 @@ static void event_refund(json_t *r, const char *order_fallback, struct pay_webho
     json_t *meta = json_object_get(r, "metadata"), *obj = json_object_get(r, "object");
     int64_t amount;
 
-    if (!json_is_object(r) || (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "refund") == 0)) ||
-        (meta != NULL && !json_is_null(meta) && !json_is_object(meta)) || get_id(r, "id", RE_PREFIX, 1, id) != 0 ||
-        get_amount(r, "amount", 1, &amount) != 0 || amount == 0 || get_currency(r, "currency", 1, cur) != 0 ||
-        get_word(r, "status", status, sizeof status) != 0 || get_our_id(meta, "refund_id", "rfd", refund_id) != 0 ||
+    if (!json_is_object(r) ||
+        (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "refund") == 0)) ||
+        (meta != NULL && !json_is_null(meta) && !json_is_object(meta)) ||
+        get_id(r, "id", RE_PREFIX, 1, id) != 0 || get_amount(r, "amount", 1, &amount) != 0 || amount == 0 ||
+        get_currency(r, "currency", 1, cur) != 0 || get_word(r, "status", status, sizeof status) != 0 ||
+        get_our_id(meta, "refund_id", "rfd", refund_id) != 0 ||
         get_our_id(meta, "order_id", "ord", order_id) != 0)
         return wh_fail(res, PAY_INVALID, "refund_malformed");
     if (order_id[0] && order_fallback[0] && strcmp(order_id, order_fallback) != 0)
@@ -526,15 +536,17 @@ static void stripe_event(const char *body, size_t len, struct pay_webhook_res *r
     obj = json_object_get(data, "object");
     type_j = json_object_get(j, "type");
     if (get_id(j, "id", EVT_PREFIX, 1, evt) != 0 || !json_is_string(o) ||
-        strcmp(json_string_value(o), "event") != 0 || !json_is_string(type_j) || json_string_length(type_j) >= 48 ||
-        strlen(json_string_value(type_j)) != json_string_length(type_j) || !json_is_object(obj)) {
+        strcmp(json_string_value(o), "event") != 0 || !json_is_string(type_j) ||
+        json_string_length(type_j) >= 48 || strlen(json_string_value(type_j)) != json_string_length(type_j) ||
+        !json_is_object(obj)) {
         json_decref(j);
         return wh_fail(res, PAY_INVALID, "event_malformed");
     }
     type = json_string_value(type_j);
     if (strcmp(type, "checkout.session.completed") == 0 ||
         strcmp(type, "checkout.session.async_payment_succeeded") == 0 ||
-        strcmp(type, "checkout.session.async_payment_failed") == 0 || strcmp(type, "checkout.session.expired") == 0)
+        strcmp(type, "checkout.session.async_payment_failed") == 0 ||
+        strcmp(type, "checkout.session.expired") == 0)
         event_session(obj, type, res);
     else if (strcmp(type, "refund.created") == 0 || strcmp(type, "refund.updated") == 0)
         event_refund(obj, "", res);
@@ -655,12 +667,18 @@ static void log_outcome(const char *op, const char *order_id, enum pay_rc rc, co
 {
     if (rc == PAY_OK)
         return;
-    log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : rc == PAY_UNAVAILABLE ? LOG_WARN : LOG_INFO, "stripe_call_failed",
-              "op", op, "order_id", order_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
+    log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR
+              : rc == PAY_UNAVAILABLE ? LOG_WARN
+                                      : LOG_INFO,
+              "stripe_call_failed", "op", op, "order_id", order_id, "outcome", pay_rc_name(rc), "reason",
+              reason, NULL);
 }
 
 /* A session id goes into a URL path: only a well-formed one. */
-static int session_id_ok(const char *s) { return s != NULL && stripe_id_ok(s, strlen(s), CS_PREFIX); }
+static int session_id_ok(const char *s)
+{
+    return s != NULL && stripe_id_ok(s, strlen(s), CS_PREFIX);
+}
 
 /* ---- checkout ---- */
 
@@ -675,7 +693,8 @@ struct stripe_checkout {
 
 static void checkout_done(struct net_call *c)
 {
-    struct stripe_checkout *x = (struct stripe_checkout *)(void *)((char *)c - offsetof(struct stripe_checkout, call));
+    struct stripe_checkout *x =
+        (struct stripe_checkout *)(void *)((char *)c - offsetof(struct stripe_checkout, call));
     struct pay_checkout_res res;
     struct stripe_session s;
 
@@ -713,7 +732,8 @@ static void checkout_done(struct net_call *c)
     free(x);
 }
 
-static void stripe_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg)
+static void stripe_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done,
+                            void *arg)
 {
     struct stripe_checkout *x;
     char *form;
@@ -761,7 +781,8 @@ static void session_state(const struct stripe_session *s, const char *order_id, 
     } else if (strcmp(s->status, "expired") == 0) {
         res->state = PAY_STATE_CLOSED;
     } else if (strcmp(s->status, "complete") == 0 &&
-               (strcmp(s->payment_status, "paid") == 0 || strcmp(s->payment_status, "no_payment_required") == 0)) {
+               (strcmp(s->payment_status, "paid") == 0 ||
+                strcmp(s->payment_status, "no_payment_required") == 0)) {
         if (s->amount_total < 0 || s->currency[0] == '\0' || strlen(s->id) + 6 >= sizeof res->ev.event_id) {
             res->rc = PAY_UNAVAILABLE;
             set_reason(res->reason, "bad_answer");
@@ -806,7 +827,8 @@ static void query_done(struct net_call *c)
     free(x);
 }
 
-static void stripe_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg)
+static void stripe_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done,
+                         void *arg)
 {
     struct stripe_query *x;
     char *path;
@@ -933,7 +955,8 @@ static void refund_session_done(struct net_call *c)
     net_exec_submit(x->nx, &x->call, refund_created);
 }
 
-static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done, void *arg)
+static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done,
+                          void *arg)
 {
     struct stripe_refund *x;
     char *path;
@@ -972,7 +995,8 @@ static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req,
 
 /* ---- notifications ---- */
 
-static void stripe_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done, void *arg)
+static void stripe_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
+                          void *arg)
 {
     struct pay_webhook_res res;
     (void)nx;

@@ -35,14 +35,14 @@ extern const struct pay_provider pay_stripe;
  * stripe-node we also refuse timestamps this far in the future: a signed event must not be
  * replayable until some later time. */
 #define STRIPE_TOLERANCE_S 300
-#define STRIPE_SIG_HEADER_MAX 2048  /* Stripe-Signature bytes accepted (a real one is ~150) */
-#define STRIPE_SIG_MAX_V1 8         /* v1 signatures in one header (two during a secret roll) */
-#define STRIPE_EVENT_MAX (512 * 1024) /* webhook body bytes accepted (events are a few KiB) */
+#define STRIPE_SIG_HEADER_MAX 2048     /* Stripe-Signature bytes accepted (a real one is ~150) */
+#define STRIPE_SIG_MAX_V1 8            /* v1 signatures in one header (two during a secret roll) */
+#define STRIPE_EVENT_MAX (512 * 1024)  /* webhook body bytes accepted (events are a few KiB) */
 #define STRIPE_ANSWER_MAX (256 * 1024) /* API answer bytes accepted */
-#define STRIPE_URL_MAX 2048         /* a Checkout URL (with its long fragment) */
-#define STRIPE_CALL_TIMEOUT_MS 8000 /* per attempt; the order request waits for the checkout */
-#define STRIPE_RETRIES 2            /* every call carries an Idempotency-Key or is a GET */
-#define STRIPE_METADATA_VALUE_MAX 500 /* Stripe's limit on a metadata value (characters) */
+#define STRIPE_URL_MAX 2048            /* a Checkout URL (with its long fragment) */
+#define STRIPE_CALL_TIMEOUT_MS 8000    /* per attempt; the order request waits for the checkout */
+#define STRIPE_RETRIES 2               /* every call carries an Idempotency-Key or is a GET */
+#define STRIPE_METADATA_VALUE_MAX 500  /* Stripe's limit on a metadata value (characters) */
 /* Checkout Sessions expire between 30 minutes and 24 hours after creation (Stripe's bounds
  * for expires_at), with a minute of margin each side for clock differences. */
 #define STRIPE_EXPIRES_MIN_S (30 * 60 + 60)

@@ -83,7 +83,8 @@ void net_call_release(struct net_call *c)
 
 const char *net_err_name(enum net_err e)
 {
-    static const char *names[] = {"ok", "timeout", "connect", "tls", "too_large", "protocol", "shutdown", "error"};
+    static const char *names[] = {"ok",        "timeout",  "connect",  "tls",
+                                  "too_large", "protocol", "shutdown", "error"};
     return (unsigned)e < 8 ? names[e] : "?";
 }
 
@@ -122,7 +123,8 @@ void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done)
 /* registry.c's, which this test does not link. */
 const char *pay_rc_name(enum pay_rc rc)
 {
-    static const char *names[] = {"ok", "ignored", "invalid", "declined", "not_found", "unavailable", "misconfigured"};
+    static const char *names[] = {"ok",        "ignored",     "invalid",      "declined",
+                                  "not_found", "unavailable", "misconfigured"};
     return (unsigned)rc < 7 ? names[rc] : "unknown";
 }
 
@@ -218,7 +220,10 @@ static void verify(const char *secret, const char *header, const char *body, siz
 
 static const char *kind_name(enum pay_event_kind k)
 {
-    return k == PAY_EVENT_PAID ? "paid" : k == PAY_EVENT_FAILED ? "failed" : k == PAY_EVENT_REFUND ? "refund" : "?";
+    return k == PAY_EVENT_PAID     ? "paid"
+           : k == PAY_EVENT_FAILED ? "failed"
+           : k == PAY_EVENT_REFUND ? "refund"
+                                   : "?";
 }
 
 static json_t *vectors;
@@ -245,7 +250,8 @@ static void test_vectors(void)
 
     snprintf(path, sizeof path, "%s/stripe/vectors.json", dir ? dir : "data");
     vectors = json_load_file(path, 0, NULL);
-    CHECK(json_array_size(json_object_get(vectors, "vectors")) >= 40, "vectors.json has the generated vectors");
+    CHECK(json_array_size(json_object_get(vectors, "vectors")) >= 40,
+          "vectors.json has the generated vectors");
     if (vectors == NULL) {
         printf("Bail out! %s missing: run tests/fakes/gen_stripe_vectors.mjs\n", path);
         exit(1);
@@ -258,9 +264,9 @@ static void test_vectors(void)
         struct pay_webhook_res res;
         const char *key;
 
-        verify(json_string_value(json_object_get(v, "secret")), json_string_value(json_object_get(v, "header")),
-               json_string_value(body), json_string_length(body), json_integer_value(json_object_get(v, "now")),
-               &res);
+        verify(json_string_value(json_object_get(v, "secret")),
+               json_string_value(json_object_get(v, "header")), json_string_value(body),
+               json_string_length(body), json_integer_value(json_object_get(v, "now")), &res);
         CHECK_STR_EQ(pay_rc_name(res.rc), json_string_value(json_object_get(ex, "rc")), "%s: outcome", name);
         json_object_foreach(ex, key, f)
         {
@@ -312,7 +318,8 @@ static void test_webhook_attacks(void)
     verify(WHSEC, hdr, body, len, t + STRIPE_TOLERANCE_S, &res);
     CHECK(res.rc == PAY_OK, "accepted 300 s after its timestamp");
     verify(WHSEC, hdr, body, len, t + STRIPE_TOLERANCE_S + 1, &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "timestamp_out_of_tolerance") == 0, "stale by 301 s: refused");
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "timestamp_out_of_tolerance") == 0,
+          "stale by 301 s: refused");
     CHECK(res.ev.order_id[0] == '\0' && res.ev.amount == 0, "stale: nothing reported");
     verify(WHSEC, hdr, body, len, t - STRIPE_TOLERANCE_S, &res);
     CHECK(res.rc == PAY_OK, "timestamp 300 s ahead of our clock: accepted");
@@ -327,7 +334,8 @@ static void test_webhook_attacks(void)
     verify("", hdr, body, len, t, &res);
     CHECK(res.rc == PAY_MISCONFIGURED, "empty webhook secret: misconfigured");
     verify("whsec_test_secreT", hdr, body, len, t, &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_mismatch") == 0, "secret differing in one letter");
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_mismatch") == 0,
+          "secret differing in one letter");
     verify("whsec_test_secret\n", hdr, body, len, t, &res);
     CHECK(res.rc == PAY_INVALID, "secret with a trailing newline is another key");
     verify(WHSEC, NULL, body, len, t, &res);
@@ -353,7 +361,8 @@ static void test_webhook_attacks(void)
         sbuf_printf(&h, ",v1=%064d", i);
     sbuf_printf(&h, ",v1=%.64s", v1);
     verify(WHSEC, h.data, body, len, t, &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0, "more v1 entries than a secret roll needs");
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0,
+          "more v1 entries than a secret roll needs");
 
     /* a header past the limit, padded with an unknown scheme */
     sbuf_reset(&h);
@@ -361,7 +370,8 @@ static void test_webhook_attacks(void)
     while (h.len <= STRIPE_SIG_HEADER_MAX)
         sbuf_puts(&h, "x");
     verify(WHSEC, h.data, body, len, t, &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0, "header over %d bytes", STRIPE_SIG_HEADER_MAX);
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0, "header over %d bytes",
+          STRIPE_SIG_HEADER_MAX);
     sbuf_free(&h);
 
     /* a body past the limit is refused before any hashing or parsing */
@@ -369,14 +379,16 @@ static void test_webhook_attacks(void)
     memset(big, ' ', STRIPE_EVENT_MAX + 1);
     memcpy(big, body, len);
     verify(WHSEC, hdr, big, STRIPE_EVENT_MAX + 1, t, &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "body_too_large") == 0, "body over %d bytes", STRIPE_EVENT_MAX);
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "body_too_large") == 0, "body over %d bytes",
+          STRIPE_EVENT_MAX);
     free(big);
 
     /* A timestamp is 1..12 digits: a 13-digit one (milliseconds) is malformed. */
     {
         char *hh = xasprintf("t=%" PRId64 "000,v1=%.64s", t, v1);
         verify(WHSEC, hh, body, len, t, &res);
-        CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0, "timestamp in milliseconds");
+        CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_malformed") == 0,
+              "timestamp in milliseconds");
         free(hh);
     }
 }
@@ -463,10 +475,11 @@ static void creq_init(struct pay_checkout_req *r, const struct order *o)
     r->now_ms = 1700000000000LL;
 }
 
-#define FORM_HEAD                                                                                           \
-    "mode=payment&success_url=https%3A%2F%2Fpay.example.com%2Fapi%2Fv1%2Forders%2F" ORDER "%2Freturn"       \
-    "&cancel_url=https%3A%2F%2Fapp.example.com%2Fbuy%3Fcancel%3D1%26x%3Da%20b"                              \
-    "&client_reference_id=" ORDER "&metadata[order_id]=" ORDER "&payment_intent_data[metadata][order_id]=" ORDER
+#define FORM_HEAD                                                                                            \
+    "mode=payment&success_url=https%3A%2F%2Fpay.example.com%2Fapi%2Fv1%2Forders%2F" ORDER "%2Freturn"        \
+    "&cancel_url=https%3A%2F%2Fapp.example.com%2Fbuy%3Fcancel%3D1%26x%3Da%20b"                               \
+    "&client_reference_id=" ORDER "&metadata[order_id]=" ORDER                                               \
+    "&payment_intent_data[metadata][order_id]=" ORDER
 
 static void test_forms(void)
 {
@@ -479,9 +492,10 @@ static void test_forms(void)
     creq_init(&r, &o);
     f = stripe_checkout_form(&r);
     CHECK_STR_EQ(f,
-                 FORM_HEAD "&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=990"
-                           "&line_items[0][price_data][product_data][name]=115%20credits&line_items[0][quantity]=1"
-                           "&expires_at=1700007200",
+                 FORM_HEAD
+                 "&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=990"
+                 "&line_items[0][price_data][product_data][name]=115%20credits&line_items[0][quantity]=1"
+                 "&expires_at=1700007200",
                  "checkout form: inline price, lower-case currency, minor units, expiry of the order");
     free(f);
 
@@ -501,9 +515,12 @@ static void test_forms(void)
     o.amount = 6800;
     snprintf(o.currency, sizeof o.currency, "CNY");
     f = stripe_checkout_form(&r);
-    CHECK(f != NULL && strstr(f, "&line_items[0][price_data][currency]=cny&line_items[0][price_data][unit_amount]=6800&") &&
-              strstr(f, "&expires_at=1700086340") && !strstr(f, "customer_email"),
-          "checkout form: CNY, expiry capped at 24 h - 1 min, no email");
+    CHECK(
+        f != NULL &&
+            strstr(f,
+                   "&line_items[0][price_data][currency]=cny&line_items[0][price_data][unit_amount]=6800&") &&
+            strstr(f, "&expires_at=1700086340") && !strstr(f, "customer_email"),
+        "checkout form: CNY, expiry capped at 24 h - 1 min, no email");
     free(f);
 
     o.expires_at = 0;
@@ -528,8 +545,8 @@ static void test_forms(void)
     rr.reason = "buyer asked & got 5.00 back";
     f = stripe_refund_form(&rr, "pi_3OdFake");
     CHECK_STR_EQ(f,
-                 "payment_intent=pi_3OdFake&amount=500&metadata[refund_id]=" REFUND "&metadata[order_id]=" ORDER
-                 "&metadata[reason]=buyer%20asked%20%26%20got%205.00%20back",
+                 "payment_intent=pi_3OdFake&amount=500&metadata[refund_id]=" REFUND
+                 "&metadata[order_id]=" ORDER "&metadata[reason]=buyer%20asked%20%26%20got%205.00%20back",
                  "refund form");
     free(f);
     {
@@ -571,15 +588,16 @@ static void rf_done(void *arg, const struct pay_refund_res *r)
     n_done++;
 }
 
-static char *session_json(const char *status, const char *payment_status, int64_t amount, const char *currency,
-                          const char *pi, const char *order)
+static char *session_json(const char *status, const char *payment_status, int64_t amount,
+                          const char *currency, const char *pi, const char *order)
 {
-    return xasprintf("{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":%" PRId64
-                     ",\"currency\":\"%s\",\"client_reference_id\":\"%s\",\"metadata\":{\"order_id\":\"%s\"},"
-                     "\"mode\":\"payment\",\"payment_intent\":%s%s%s,\"payment_status\":\"%s\",\"status\":\"%s\","
-                     "\"url\":\"https://checkout.stripe.com/c/pay/" CS "#fidkdWxOYHwnPyd1blpxYHZxWjA0\"}",
-                     amount, currency, order, order, pi ? "\"" : "", pi ? pi : "null", pi ? "\"" : "", payment_status,
-                     status);
+    return xasprintf(
+        "{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":%" PRId64
+        ",\"currency\":\"%s\",\"client_reference_id\":\"%s\",\"metadata\":{\"order_id\":\"%s\"},"
+        "\"mode\":\"payment\",\"payment_intent\":%s%s%s,\"payment_status\":\"%s\",\"status\":\"%s\","
+        "\"url\":\"https://checkout.stripe.com/c/pay/" CS "#fidkdWxOYHwnPyd1blpxYHZxWjA0\"}",
+        amount, currency, order, order, pi ? "\"" : "", pi ? pi : "null", pi ? "\"" : "", payment_status,
+        status);
 }
 
 static void run_checkout(const struct pay_checkout_req *r, size_t n, const struct scripted *s)
@@ -601,46 +619,68 @@ static void test_checkout(void)
     run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, ok}});
     CHECK(n_done == 1 && got_co.rc == PAY_OK, "checkout: ok");
     CHECK_STR_EQ(got_co.provider_ref, CS, "checkout: provider_ref is the session id");
-    CHECK_STR_EQ(got_co.checkout, "{\"url\":\"https://checkout.stripe.com/c/pay/" CS "#fidkdWxOYHwnPyd1blpxYHZxWjA0\"}",
+    CHECK_STR_EQ(got_co.checkout,
+                 "{\"url\":\"https://checkout.stripe.com/c/pay/" CS "#fidkdWxOYHwnPyd1blpxYHZxWjA0\"}",
                  "checkout: the session's URL");
     CHECK(n_seen == 1 && strcmp(seen[0].method, "POST") == 0, "checkout: one POST");
     CHECK_STR_EQ(seen[0].url, BASE "/v1/checkout/sessions", "checkout: URL from TG_STRIPE_API_BASE");
     CHECK_STR_EQ(seen_header(0, "Authorization"), "Bearer " SK, "checkout: Bearer secret key");
     CHECK_STR_EQ(seen_header(0, "Idempotency-Key"), ORDER, "checkout: Idempotency-Key is the order id");
-    CHECK_STR_EQ(seen_header(0, "Content-Type"), "application/x-www-form-urlencoded", "checkout: form-encoded");
+    CHECK_STR_EQ(seen_header(0, "Content-Type"), "application/x-www-form-urlencoded",
+                 "checkout: form-encoded");
     CHECK(strncmp(seen[0].body, "mode=payment&", 13) == 0, "checkout: the form is sent");
-    CHECK(seen[0].idempotent == 1 && seen[0].retries == STRIPE_RETRIES && seen[0].timeout_ms == STRIPE_CALL_TIMEOUT_MS &&
-              seen[0].max_response == STRIPE_ANSWER_MAX,
+    CHECK(seen[0].idempotent == 1 && seen[0].retries == STRIPE_RETRIES &&
+              seen[0].timeout_ms == STRIPE_CALL_TIMEOUT_MS && seen[0].max_response == STRIPE_ANSWER_MAX,
           "checkout: retried under its key, bounded time and answer");
 
     run_checkout(&r, 1, (struct scripted[]){{NET_TIMEOUT, 0, NULL}});
-    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "timeout") == 0, "checkout: timeout -> unavailable");
+    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "timeout") == 0,
+          "checkout: timeout -> unavailable");
     run_checkout(&r, 1, (struct scripted[]){{NET_OK, 503, "<html>oops</html>"}});
-    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "http_503") == 0, "checkout: 503 -> unavailable");
-    run_checkout(&r, 1, (struct scripted[]){{NET_OK, 429, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"rate_limit\"}}"}});
-    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "stripe_rate_limit") == 0, "checkout: 429 -> unavailable");
-    run_checkout(&r, 1, (struct scripted[]){{NET_OK, 401, "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Invalid API Key provided: sk_test_****\"}}"}});
+    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "http_503") == 0,
+          "checkout: 503 -> unavailable");
+    run_checkout(
+        &r, 1,
+        (struct scripted[]){
+            {NET_OK, 429, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"rate_limit\"}}"}});
+    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "stripe_rate_limit") == 0,
+          "checkout: 429 -> unavailable");
+    run_checkout(&r, 1,
+                 (struct scripted[]){{NET_OK, 401,
+                                      "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Invalid "
+                                      "API Key provided: sk_test_****\"}}"}});
     CHECK(got_co.rc == PAY_MISCONFIGURED && strcmp(got_co.reason, "stripe_invalid_request_error") == 0,
           "checkout: 401 -> misconfigured, the message (which echoes the key) not kept");
-    run_checkout(&r, 1, (struct scripted[]){{NET_OK, 400, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"parameter_invalid_integer\",\"param\":\"line_items[0][price_data][unit_amount]\"}}"}});
-    CHECK(got_co.rc == PAY_INVALID && strcmp(got_co.reason, "stripe_parameter_invalid_integer") == 0, "checkout: 400 -> invalid");
-    run_checkout(&r, 1, (struct scripted[]){{NET_OK, 400, "{\"error\":{\"type\":\"idempotency_error\",\"code\":\"Bad Code!\"}}"}});
+    run_checkout(
+        &r, 1,
+        (struct scripted[]){{NET_OK, 400,
+                             "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"parameter_invalid_"
+                             "integer\",\"param\":\"line_items[0][price_data][unit_amount]\"}}"}});
+    CHECK(got_co.rc == PAY_INVALID && strcmp(got_co.reason, "stripe_parameter_invalid_integer") == 0,
+          "checkout: 400 -> invalid");
+    run_checkout(&r, 1,
+                 (struct scripted[]){
+                     {NET_OK, 400, "{\"error\":{\"type\":\"idempotency_error\",\"code\":\"Bad Code!\"}}"}});
     CHECK(got_co.rc == PAY_INVALID && strcmp(got_co.reason, "stripe_idempotency_error") == 0,
           "checkout: an error code outside [a-z_] is not copied");
     run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, "{\"id\":\"cs_test_x\""}});
-    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "bad_answer") == 0, "checkout: truncated JSON");
+    CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "bad_answer") == 0,
+          "checkout: truncated JSON");
     run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, NULL}});
     CHECK(got_co.rc == PAY_UNAVAILABLE && strcmp(got_co.reason, "bad_answer") == 0, "checkout: empty 200");
     {
-        char *no_url = xasprintf("{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":990,\"currency\":"
-                                 "\"usd\",\"client_reference_id\":\"" ORDER "\",\"url\":null}");
-        char *js_url = xasprintf("{\"id\":\"" CS "\",\"amount_total\":990,\"currency\":\"usd\",\"client_reference_id\":\"" ORDER
-                                 "\",\"url\":\"javascript:alert(1)\"}");
+        char *no_url =
+            xasprintf("{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":990,\"currency\":"
+                      "\"usd\",\"client_reference_id\":\"" ORDER "\",\"url\":null}");
+        char *js_url = xasprintf(
+            "{\"id\":\"" CS "\",\"amount_total\":990,\"currency\":\"usd\",\"client_reference_id\":\"" ORDER
+            "\",\"url\":\"javascript:alert(1)\"}");
         char *other = session_json("open", "unpaid", 990, "usd", NULL, "ord_01JDZ8K6Q3V5X7Y9A1B2C3D4E6");
         char *price = session_json("open", "unpaid", 1990, "usd", NULL, ORDER);
         char *cur = session_json("open", "unpaid", 990, "eur", NULL, ORDER);
         run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, no_url}});
-        CHECK(got_co.rc == PAY_UNAVAILABLE && got_co.provider_ref[0] == '\0', "checkout: a session without a URL");
+        CHECK(got_co.rc == PAY_UNAVAILABLE && got_co.provider_ref[0] == '\0',
+              "checkout: a session without a URL");
         run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, js_url}});
         CHECK(got_co.rc == PAY_UNAVAILABLE, "checkout: a URL that is not http(s)");
         run_checkout(&r, 1, (struct scripted[]){{NET_OK, 200, other}});
@@ -660,12 +700,14 @@ static void test_checkout(void)
     }
     o.amount = -5;
     run_checkout(&r, 0, NULL);
-    CHECK(n_done == 1 && got_co.rc == PAY_INVALID && n_seen == 0, "checkout: a negative amount is never sent");
+    CHECK(n_done == 1 && got_co.rc == PAY_INVALID && n_seen == 0,
+          "checkout: a negative amount is never sent");
     o.amount = 990;
 
     configure(NULL, WHSEC);
     run_checkout(&r, 0, NULL);
-    CHECK(n_done == 1 && got_co.rc == PAY_MISCONFIGURED && n_seen == 0, "checkout: no secret key -> misconfigured, no call");
+    CHECK(n_done == 1 && got_co.rc == PAY_MISCONFIGURED && n_seen == 0,
+          "checkout: no secret key -> misconfigured, no call");
     CHECK(!pay_stripe.configured(), "not configured without the secret key");
     configure(SK, NULL);
     CHECK(!pay_stripe.configured(), "not configured without the webhook secret");
@@ -689,7 +731,8 @@ static void test_query(void)
     char *paid = session_json("complete", "paid", 990, "usd", "pi_3OdFake", ORDER);
     char *processing = session_json("complete", "unpaid", 990, "usd", "pi_3OdFake", ORDER);
     char *expired = session_json("expired", "unpaid", 990, "usd", NULL, ORDER);
-    char *other = session_json("complete", "paid", 990, "usd", "pi_3OdFake", "ord_01JDZ8K6Q3V5X7Y9A1B2C3D4E6");
+    char *other =
+        session_json("complete", "paid", 990, "usd", "pi_3OdFake", "ord_01JDZ8K6Q3V5X7Y9A1B2C3D4E6");
 
     order_init(&o);
     snprintf(o.provider_ref, sizeof o.provider_ref, "%s", CS);
@@ -698,21 +741,28 @@ static void test_query(void)
     CHECK_STR_EQ(seen[0].method, "GET", "query: GET");
     CHECK_STR_EQ(seen[0].url, BASE "/v1/checkout/sessions/" CS, "query: the session's URL");
     CHECK_STR_EQ(seen_header(0, "Authorization"), "Bearer " SK, "query: Bearer key");
-    CHECK(seen_header(0, "Idempotency-Key") == NULL && seen[0].idempotent == 1, "query: a GET, retried, no key");
+    CHECK(seen_header(0, "Idempotency-Key") == NULL && seen[0].idempotent == 1,
+          "query: a GET, retried, no key");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 200, paid}});
-    CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_PAID && got_q.ev.kind == PAY_EVENT_PAID && got_q.ev.amount == 990 &&
-              strcmp(got_q.ev.currency, "USD") == 0 && strcmp(got_q.ev.order_id, ORDER) == 0 &&
-              strcmp(got_q.ev.provider_ref, CS) == 0 && strcmp(got_q.ev.event_id, "query:" CS) == 0,
+    CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_PAID && got_q.ev.kind == PAY_EVENT_PAID &&
+              got_q.ev.amount == 990 && strcmp(got_q.ev.currency, "USD") == 0 &&
+              strcmp(got_q.ev.order_id, ORDER) == 0 && strcmp(got_q.ev.provider_ref, CS) == 0 &&
+              strcmp(got_q.ev.event_id, "query:" CS) == 0,
           "query: complete+paid -> paid, event filled");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 200, processing}});
-    CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_PENDING, "query: complete+unpaid (delayed method) -> pending");
+    CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_PENDING,
+          "query: complete+unpaid (delayed method) -> pending");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 200, expired}});
     CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_CLOSED, "query: expired -> closed");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 200, other}});
     CHECK(got_q.rc == PAY_UNAVAILABLE && got_q.state == PAY_STATE_PENDING && got_q.ev.amount == 0,
           "query: a session naming another order is never taken as paid");
-    run_query(&o, 1, (struct scripted[]){{NET_OK, 404, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"resource_missing\"}}"}});
-    CHECK(got_q.rc == PAY_NOTFOUND && strcmp(got_q.reason, "stripe_resource_missing") == 0, "query: 404 -> not found");
+    run_query(
+        &o, 1,
+        (struct scripted[]){
+            {NET_OK, 404, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"resource_missing\"}}"}});
+    CHECK(got_q.rc == PAY_NOTFOUND && strcmp(got_q.reason, "stripe_resource_missing") == 0,
+          "query: 404 -> not found");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 403, NULL}});
     CHECK(got_q.rc == PAY_MISCONFIGURED, "query: 403 -> misconfigured");
     run_query(&o, 1, (struct scripted[]){{NET_OK, 400, "{}"}});
@@ -721,10 +771,12 @@ static void test_query(void)
     CHECK(got_q.rc == PAY_UNAVAILABLE && strcmp(got_q.reason, "connect") == 0, "query: connection refused");
     o.provider_ref[0] = '\0';
     run_query(&o, 0, NULL);
-    CHECK(n_done == 1 && got_q.rc == PAY_NOTFOUND && n_seen == 0, "query: no session recorded -> not found, no call");
+    CHECK(n_done == 1 && got_q.rc == PAY_NOTFOUND && n_seen == 0,
+          "query: no session recorded -> not found, no call");
     snprintf(o.provider_ref, sizeof o.provider_ref, "cs_test_../../v1/charges");
     run_query(&o, 0, NULL);
-    CHECK(n_done == 1 && got_q.rc == PAY_NOTFOUND && n_seen == 0, "query: a malformed session id never reaches a URL");
+    CHECK(n_done == 1 && got_q.rc == PAY_NOTFOUND && n_seen == 0,
+          "query: a malformed session id never reaches a URL");
     free(open);
     free(paid);
     free(processing);
@@ -746,11 +798,15 @@ static void test_refund(void)
     struct pay_refund_req r;
     char *paid = session_json("complete", "paid", 990, "usd", "pi_3OdFake", ORDER);
     char *unpaid = session_json("open", "unpaid", 990, "usd", NULL, ORDER);
-    const char *re_ok = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\",\"status\":\"succeeded\","
+    const char *re_ok = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\","
+                        "\"status\":\"succeeded\","
                         "\"payment_intent\":\"pi_3OdFake\",\"metadata\":{\"refund_id\":\"" REFUND "\"}}";
-    const char *re_pending = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\",\"status\":\"pending\"}";
-    const char *re_failed = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\",\"status\":\"failed\"}";
-    const char *re_other = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":990,\"currency\":\"usd\",\"status\":\"succeeded\"}";
+    const char *re_pending = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":"
+                             "\"usd\",\"status\":\"pending\"}";
+    const char *re_failed = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":500,\"currency\":"
+                            "\"usd\",\"status\":\"failed\"}";
+    const char *re_other = "{\"id\":\"re_3OdFake\",\"object\":\"refund\",\"amount\":990,\"currency\":\"usd\","
+                           "\"status\":\"succeeded\"}";
 
     order_init(&o);
     snprintf(o.provider_ref, sizeof o.provider_ref, "%s", CS);
@@ -772,22 +828,32 @@ static void test_refund(void)
     CHECK_STR_EQ(seen_header(1, "Idempotency-Key"), REFUND, "refund: Idempotency-Key is our refund id");
     CHECK_STR_EQ(seen_header(1, "Authorization"), "Bearer " SK, "refund: Bearer key");
     CHECK_STR_EQ(seen[1].body,
-                 "payment_intent=pi_3OdFake&amount=500&metadata[refund_id]=" REFUND "&metadata[order_id]=" ORDER
-                 "&metadata[reason]=duplicate%20purchase",
+                 "payment_intent=pi_3OdFake&amount=500&metadata[refund_id]=" REFUND
+                 "&metadata[order_id]=" ORDER "&metadata[reason]=duplicate%20purchase",
                  "refund: the form");
     CHECK(seen[1].idempotent == 1 && seen[1].retries == STRIPE_RETRIES, "refund: retried under its key");
 
     run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 200, re_pending}});
     CHECK(got_rf.rc == PAY_OK && got_rf.pending == 1, "refund: pending -> accepted, confirmed later");
     run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 200, re_failed}});
-    CHECK(got_rf.rc == PAY_DECLINED && strcmp(got_rf.reason, "refund_failed") == 0, "refund: failed -> declined");
+    CHECK(got_rf.rc == PAY_DECLINED && strcmp(got_rf.reason, "refund_failed") == 0,
+          "refund: failed -> declined");
     run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 200, re_other}});
     CHECK(got_rf.rc == PAY_UNAVAILABLE && strcmp(got_rf.reason, "refund_amount_mismatch") == 0,
           "refund: an answer for another amount is not taken as this refund");
-    run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 400, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"charge_already_refunded\"}}"}});
+    run_refund(
+        &r, 2,
+        (struct scripted[]){
+            {NET_OK, 200, paid},
+            {NET_OK, 400,
+             "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"charge_already_refunded\"}}"}});
     CHECK(got_rf.rc == PAY_DECLINED && strcmp(got_rf.reason, "stripe_charge_already_refunded") == 0,
           "refund: already refunded -> declined");
-    run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 400, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"amount_too_large\"}}"}});
+    run_refund(
+        &r, 2,
+        (struct scripted[]){
+            {NET_OK, 200, paid},
+            {NET_OK, 400, "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"amount_too_large\"}}"}});
     CHECK(got_rf.rc == PAY_DECLINED, "refund: amount too large -> declined");
     run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, paid}, {NET_OK, 500, NULL}});
     CHECK(got_rf.rc == PAY_UNAVAILABLE, "refund: 500 -> unavailable");
@@ -821,7 +887,8 @@ static void test_error_rc(void)
 {
     char reason[64];
     const char *card;
-    CHECK(stripe_error_rc(401, NULL, 0, reason) == PAY_MISCONFIGURED && strcmp(reason, "http_401") == 0, "401");
+    CHECK(stripe_error_rc(401, NULL, 0, reason) == PAY_MISCONFIGURED && strcmp(reason, "http_401") == 0,
+          "401");
     CHECK(stripe_error_rc(403, "x", 1, reason) == PAY_MISCONFIGURED, "403");
     CHECK(stripe_error_rc(404, NULL, 0, reason) == PAY_NOTFOUND, "404");
     card = "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\"}}";
@@ -836,7 +903,8 @@ static void test_error_rc(void)
         char code[200];
         memset(code, 'a', sizeof code);
         snprintf(code, sizeof code, "{\"error\":{\"code\":\"%0120d\"}}", 0);
-        CHECK(stripe_error_rc(400, code, strlen(code), reason) == PAY_INVALID && strcmp(reason, "http_400") == 0,
+        CHECK(stripe_error_rc(400, code, strlen(code), reason) == PAY_INVALID &&
+                  strcmp(reason, "http_400") == 0,
               "an overlong error code is not copied");
     }
 }

@@ -73,7 +73,8 @@ static int start_fake(void)
     json_t *j;
 
     if (node == NULL || node[0] == '\0' || fake == NULL || access(fake, R_OK) != 0) {
-        printf("Bail out! node (NODE=%s) or the fake (STRIPE_FAKE=%s) is missing\n", node ? node : "", fake ? fake : "");
+        printf("Bail out! node (NODE=%s) or the fake (STRIPE_FAKE=%s) is missing\n", node ? node : "",
+               fake ? fake : "");
         return -1;
     }
     if (pipe(in) != 0 || pipe(out) != 0)
@@ -110,7 +111,8 @@ static int start_fake(void)
     }
     snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
     snprintf(secret_key, sizeof secret_key, "%s", json_string_value(json_object_get(j, "secretKey")));
-    snprintf(webhook_secret, sizeof webhook_secret, "%s", json_string_value(json_object_get(j, "webhookSecret")));
+    snprintf(webhook_secret, sizeof webhook_secret, "%s",
+             json_string_value(json_object_get(j, "webhookSecret")));
     json_decref(j);
     return 0;
 }
@@ -127,7 +129,10 @@ static void stop_fake(void)
     fake_pid = -1;
 }
 
-static void sync_done(struct net_call *c) { (void)c; }
+static void sync_done(struct net_call *c)
+{
+    (void)c;
+}
 
 /* POST /__control/<method> with a JSON array; returns "result" (caller decrefs) or NULL. */
 static json_t *control(const char *method, const char *args)
@@ -306,7 +311,8 @@ int main(void)
     log_set_level("error");
 
     p = pay_provider_find("stripe");
-    CHECK(p != NULL && p->checkout != NULL && p->query != NULL && p->refund != NULL, "the registry has stripe, complete");
+    CHECK(p != NULL && p->checkout != NULL && p->query != NULL && p->refund != NULL,
+          "the registry has stripe, complete");
     if (p == NULL)
         return test_done();
     CHECK(p->configured(), "configured");
@@ -315,9 +321,10 @@ int main(void)
     new_order(&o, 990, "USD");
     now = wall_ms();
     checkout(p, &o, NULL, now);
-    CHECK(co.rc == PAY_OK && strncmp(co.provider_ref, "cs_test_", 8) == 0, "checkout: a session (%s %s)", pay_rc_name(co.rc),
-          co.reason);
-    CHECK(strncmp(co.checkout, "{\"url\":\"http://127.0.0.1:", 25) == 0 && strstr(co.checkout, co.provider_ref) != NULL,
+    CHECK(co.rc == PAY_OK && strncmp(co.provider_ref, "cs_test_", 8) == 0, "checkout: a session (%s %s)",
+          pay_rc_name(co.rc), co.reason);
+    CHECK(strncmp(co.checkout, "{\"url\":\"http://127.0.0.1:", 25) == 0 &&
+              strstr(co.checkout, co.provider_ref) != NULL,
           "checkout: the hosted page's URL");
     snprintf(first_ref, sizeof first_ref, "%s", co.provider_ref);
     checkout(p, &o, NULL, now);
@@ -329,7 +336,8 @@ int main(void)
     CHECK(json_integer_value(json_object_get(s, "amount_total")) == 990 &&
               strcmp(json_string_value(json_object_get(s, "currency")), "usd") == 0 &&
               strcmp(json_string_value(json_object_get(s, "client_reference_id")), o.id) == 0 &&
-              strcmp(json_string_value(json_object_get(json_object_get(s, "metadata"), "order_id")), o.id) == 0 &&
+              strcmp(json_string_value(json_object_get(json_object_get(s, "metadata"), "order_id")), o.id) ==
+                  0 &&
               strcmp(json_string_value(json_object_get(s, "customer_email")), "buyer@example.com") == 0 &&
               json_integer_value(json_object_get(s, "expires_at")) == o.expires_at / 1000,
           "the session the fake holds: amount, currency, our order id, email, the order's expiry");
@@ -341,24 +349,26 @@ int main(void)
     json_decref(control("pay", args));
     free(args);
     query(p, &o);
-    CHECK(qr.rc == PAY_OK && qr.state == PAY_STATE_PAID && qr.ev.kind == PAY_EVENT_PAID && qr.ev.amount == 990 &&
-              strcmp(qr.ev.currency, "USD") == 0 && strcmp(qr.ev.order_id, o.id) == 0,
+    CHECK(qr.rc == PAY_OK && qr.state == PAY_STATE_PAID && qr.ev.kind == PAY_EVENT_PAID &&
+              qr.ev.amount == 990 && strcmp(qr.ev.currency, "USD") == 0 && strcmp(qr.ev.order_id, o.id) == 0,
           "query: paid -> paid with the amount");
 
     /* refunds */
     refund(p, &o, 300, rid);
-    CHECK(rf.rc == PAY_OK && rf.pending == 0 && strncmp(rf.provider_refund_id, "re_", 3) == 0, "refund 3.00: succeeded (%s %s)",
-          pay_rc_name(rf.rc), rf.reason);
+    CHECK(rf.rc == PAY_OK && rf.pending == 0 && strncmp(rf.provider_refund_id, "re_", 3) == 0,
+          "refund 3.00: succeeded (%s %s)", pay_rc_name(rf.rc), rf.reason);
     json_decref(control("refundStatus", "[\"pending\"]"));
     refund(p, &o, 100, rid);
     CHECK(rf.rc == PAY_OK && rf.pending == 1, "refund 1.00: pending");
     json_decref(control("refundStatus", "[\"succeeded\"]"));
     refund(p, &o, 600, rid);
-    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "stripe_amount_too_large") == 0, "refund 6.00 of 5.90 left: declined");
+    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "stripe_amount_too_large") == 0,
+          "refund 6.00 of 5.90 left: declined");
     refund(p, &o, 590, rid);
     CHECK(rf.rc == PAY_OK && rf.pending == 0, "refund the rest");
     refund(p, &o, 1, rid);
-    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "stripe_charge_already_refunded") == 0, "refund more: declined");
+    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "stripe_charge_already_refunded") == 0,
+          "refund more: declined");
 
     /* an expired session, a catalog price, failures */
     new_order(&o2, 6800, "CNY");
@@ -366,7 +376,8 @@ int main(void)
     CHECK(co.rc == PAY_OK, "checkout in CNY");
     snprintf(o2.provider_ref, sizeof o2.provider_ref, "%s", co.provider_ref);
     refund(p, &o2, 100, rid);
-    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "not_paid") == 0, "refund of an unpaid session: declined");
+    CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "not_paid") == 0,
+          "refund of an unpaid session: declined");
     args = xasprintf("[\"%s\"]", o2.provider_ref);
     json_decref(control("expire", args));
     free(args);
@@ -379,7 +390,8 @@ int main(void)
     CHECK(co.rc == PAY_OK, "checkout with the catalog's price id");
     new_order(&o2, 1990, "USD");
     checkout(p, &o2, "price_1Credits115", wall_ms());
-    CHECK(co.rc == PAY_MISCONFIGURED && strcmp(co.reason, "price_mismatch") == 0, "a price id priced unlike the order: refused");
+    CHECK(co.rc == PAY_MISCONFIGURED && strcmp(co.reason, "price_mismatch") == 0,
+          "a price id priced unlike the order: refused");
 
     json_decref(control("failCheckout", "[503,{\"times\":1}]"));
     new_order(&o2, 990, "USD");
@@ -392,7 +404,8 @@ int main(void)
     json_decref(control("failCheckout", "[500]"));
     new_order(&o2, 990, "USD");
     checkout(p, &o2, NULL, wall_ms());
-    CHECK(co.rc == PAY_UNAVAILABLE && strcmp(co.reason, "stripe_api_error") == 0 && co.provider_ref[0] == '\0',
+    CHECK(co.rc == PAY_UNAVAILABLE && strcmp(co.reason, "stripe_api_error") == 0 &&
+              co.provider_ref[0] == '\0',
           "500 every time: unavailable (the next provider is tried)");
     json_decref(control("clearFailures", "[]"));
 
