@@ -78,7 +78,8 @@ void net_call_release(struct net_call *c)
 
 const char *net_err_name(enum net_err e)
 {
-    static const char *names[] = {"ok", "timeout", "connect", "tls", "too_large", "protocol", "shutdown", "error"};
+    static const char *names[] = {"ok",        "timeout",  "connect",  "tls",
+                                  "too_large", "protocol", "shutdown", "error"};
     return (unsigned)e < 8 ? names[e] : "?";
 }
 
@@ -116,7 +117,8 @@ void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done)
 /* registry.c's, which this test does not link (it would pull every provider in). */
 const char *pay_rc_name(enum pay_rc rc)
 {
-    static const char *names[] = {"ok", "ignored", "invalid", "declined", "not_found", "unavailable", "misconfigured"};
+    static const char *names[] = {"ok",        "ignored",     "invalid",      "declined",
+                                  "not_found", "unavailable", "misconfigured"};
     return (unsigned)rc < 7 ? names[rc] : "unknown";
 }
 
@@ -175,7 +177,10 @@ static const char *hdr_get(void *hctx, const char *lname)
     return json_string_value(json_object_get(h->obj, lname));
 }
 
-static void webhook_done(void *arg, const struct pay_webhook_res *res) { *(struct pay_webhook_res *)arg = *res; }
+static void webhook_done(void *arg, const struct pay_webhook_res *res)
+{
+    *(struct pay_webhook_res *)arg = *res;
+}
 
 static void test_vectors(void)
 {
@@ -216,8 +221,8 @@ static void test_vectors(void)
         CHECK_STR_EQ(pay_rc_name(res.rc), want_rc, "%s: rc", name);
         CHECK_STR_EQ(res.reason, want_reason ? want_reason : "", "%s: reason", name);
         /* The signature verdict is the creem SDK's, except where the case says why not. */
-        sig_level = strncmp(res.reason, "signature_", 10) == 0 || strncmp(res.reason, "timestamp_", 10) == 0 ||
-                    strncmp(res.reason, "webhook_", 8) == 0;
+        sig_level = strncmp(res.reason, "signature_", 10) == 0 ||
+                    strncmp(res.reason, "timestamp_", 10) == 0 || strncmp(res.reason, "webhook_", 8) == 0;
         if (differs == NULL) {
             CHECK(sig_level == !sdk, "%s: the creem SDK %s the signature, and so do we", name,
                   sdk ? "accepts" : "refuses");
@@ -227,14 +232,20 @@ static void test_vectors(void)
         }
         if (res.rc == PAY_OK) {
             const char *kind = json_string_value(json_object_get(exp, "kind"));
-            CHECK_STR_EQ(res.ev.kind == PAY_EVENT_PAID ? "paid" : res.ev.kind == PAY_EVENT_REFUND ? "refund" : "failed",
+            CHECK_STR_EQ(res.ev.kind == PAY_EVENT_PAID     ? "paid"
+                         : res.ev.kind == PAY_EVENT_REFUND ? "refund"
+                                                           : "failed",
                          kind, "%s: kind", name);
-            CHECK_STR_EQ(res.ev.event_id, json_string_value(json_object_get(exp, "event_id")), "%s: event id", name);
-            CHECK_STR_EQ(res.ev.order_id, json_string_value(json_object_get(exp, "order_id")), "%s: order id", name);
+            CHECK_STR_EQ(res.ev.event_id, json_string_value(json_object_get(exp, "event_id")), "%s: event id",
+                         name);
+            CHECK_STR_EQ(res.ev.order_id, json_string_value(json_object_get(exp, "order_id")), "%s: order id",
+                         name);
             CHECK_STR_EQ(res.ev.provider_ref, json_string_value(json_object_get(exp, "provider_ref")),
                          "%s: provider ref", name);
-            CHECK_INT_EQ(res.ev.amount, json_integer_value(json_object_get(exp, "amount")), "%s: amount", name);
-            CHECK_STR_EQ(res.ev.currency, json_string_value(json_object_get(exp, "currency")), "%s: currency", name);
+            CHECK_INT_EQ(res.ev.amount, json_integer_value(json_object_get(exp, "amount")), "%s: amount",
+                         name);
+            CHECK_STR_EQ(res.ev.currency, json_string_value(json_object_get(exp, "currency")), "%s: currency",
+                         name);
             CHECK_STR_EQ(res.ev.provider_refund_id,
                          json_string_value(json_object_get(exp, "provider_refund_id"))
                              ? json_string_value(json_object_get(exp, "provider_refund_id"))
@@ -301,8 +312,9 @@ static struct pay_webhook_res verify_fixed(const char *body, size_t len, const c
 
 static void test_attacks(void)
 {
-    const char *body = "{\"id\":\"evt_1\",\"eventType\":\"checkout.completed\",\"object\":{\"id\":\"ch_1\",\"request_id\":"
-                       "\"ord_1\",\"order\":{\"status\":\"paid\",\"amount\":990,\"currency\":\"USD\"}}}";
+    const char *body =
+        "{\"id\":\"evt_1\",\"eventType\":\"checkout.completed\",\"object\":{\"id\":\"ch_1\",\"request_id\":"
+        "\"ord_1\",\"order\":{\"status\":\"paid\",\"amount\":990,\"currency\":\"USD\"}}}";
     char ts[24], *sig, *big;
     struct pay_webhook_res r;
     size_t blen;
@@ -328,7 +340,8 @@ static void test_attacks(void)
     h_id = "msg_1", h_ts = ts, h_sig = sig, h_legacy = NULL;
 
     r = verify_fixed(body, strlen(body), NULL);
-    CHECK(r.rc == PAY_MISCONFIGURED && strcmp(r.reason, "webhook_secret_missing") == 0, "no secret: misconfigured");
+    CHECK(r.rc == PAY_MISCONFIGURED && strcmp(r.reason, "webhook_secret_missing") == 0,
+          "no secret: misconfigured");
     r = verify_fixed(body, strlen(body), "");
     CHECK(r.rc == PAY_MISCONFIGURED, "empty secret: misconfigured");
 
@@ -359,7 +372,8 @@ static void test_attacks(void)
         s2 = std_sign(longid, ts, body, strlen(body));
         h_id = longid, h_sig = s2;
         r = verify_fixed(body, strlen(body), SECRET);
-        CHECK_STR_EQ(r.reason, "webhook_id_malformed", "a webhook-id over %d bytes is refused", CREEM_WEBHOOK_ID_MAX);
+        CHECK_STR_EQ(r.reason, "webhook_id_malformed", "a webhook-id over %d bytes is refused",
+                     CREEM_WEBHOOK_ID_MAX);
         longid[CREEM_WEBHOOK_ID_MAX] = '\0';
         free(s2);
         s2 = std_sign(longid, ts, body, strlen(body));
@@ -408,7 +422,8 @@ static void test_attacks(void)
         hex_encode(mac, sizeof mac, hex);
         h_id = "msg_1", h_ts = "1764300000", h_sig = "v1,AAAA", h_legacy = hex;
         r = verify_fixed(body, strlen(body), SECRET);
-        CHECK_STR_EQ(r.reason, "timestamp_out_of_tolerance", "stale standard headers fail even with a good legacy one");
+        CHECK_STR_EQ(r.reason, "timestamp_out_of_tolerance",
+                     "stale standard headers fail even with a good legacy one");
         h_id = h_ts = h_sig = NULL;
         r = verify_fixed(body, strlen(body), SECRET);
         CHECK(r.rc == PAY_OK, "the legacy signature alone verifies");
@@ -453,10 +468,13 @@ static struct order test_order(void)
     return o;
 }
 
-static void checkout_done_cb(void *arg, const struct pay_checkout_res *res) { *(struct pay_checkout_res *)arg = *res; }
+static void checkout_done_cb(void *arg, const struct pay_checkout_res *res)
+{
+    *(struct pay_checkout_res *)arg = *res;
+}
 
-static struct pay_checkout_res run_checkout(const char *product_id, const char *email, const struct scripted *a,
-                                            size_t n)
+static struct pay_checkout_res run_checkout(const char *product_id, const char *email,
+                                            const struct scripted *a, size_t n)
 {
     struct order o = test_order();
     struct pay_checkout_req req = {0};
@@ -475,9 +493,10 @@ static struct pay_checkout_res run_checkout(const char *product_id, const char *
     return res;
 }
 
-#define CH_OK                                                                                                     \
-    "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"mode\":\"test\",\"object\":\"checkout\",\"status\":\"pending\","     \
-    "\"request_id\":\"ord_01JDCREEM0000000000000001\",\"product\":\"prod_115\",\"units\":1,"                      \
+#define CH_OK                                                                                                \
+    "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"mode\":\"test\",\"object\":\"checkout\",\"status\":"            \
+    "\"pending\","                                                                                           \
+    "\"request_id\":\"ord_01JDCREEM0000000000000001\",\"product\":\"prod_115\",\"units\":1,"                 \
     "\"checkout_url\":\"https://creem.io/test/checkout/prod_115/ch_4l0N34kxo16AhRKUHFUuXr\"}"
 
 static void test_checkout(void)
@@ -493,7 +512,8 @@ static void test_checkout(void)
     }
     CHECK(r.rc == PAY_OK, "checkout: ok (%s)", r.reason);
     CHECK_STR_EQ(r.provider_ref, "ch_4l0N34kxo16AhRKUHFUuXr", "checkout: provider_ref is the checkout id");
-    CHECK_STR_EQ(r.checkout, "{\"url\":\"https://creem.io/test/checkout/prod_115/ch_4l0N34kxo16AhRKUHFUuXr\"}",
+    CHECK_STR_EQ(r.checkout,
+                 "{\"url\":\"https://creem.io/test/checkout/prod_115/ch_4l0N34kxo16AhRKUHFUuXr\"}",
                  "checkout: {\"url\": checkout_url}");
     CHECK_INT_EQ(n_seen, 1, "checkout: one call");
     CHECK_STR_EQ(seen[0].method, "POST", "checkout: POST");
@@ -512,8 +532,8 @@ static void test_checkout(void)
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(b, "metadata"), "order_id")),
                  "ord_01JDCREEM0000000000000001", "checkout: metadata.order_id");
     CHECK(json_object_size(json_object_get(b, "customer")) == 1, "checkout: customer has the email alone");
-    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(b, "customer"), "email")), "buyer@example.com",
-                 "checkout: customer.email");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(b, "customer"), "email")),
+                 "buyer@example.com", "checkout: customer.email");
     json_decref(b);
 
     {
@@ -522,7 +542,8 @@ static void test_checkout(void)
     }
     CHECK(r.rc == PAY_OK, "checkout: 201 is a success too");
     b = json_loads(seen[0].body, 0, NULL);
-    CHECK(json_object_get(b, "customer") == NULL && json_object_size(b) == 4, "checkout: no email, no customer");
+    CHECK(json_object_get(b, "customer") == NULL && json_object_size(b) == 4,
+          "checkout: no email, no customer");
     json_decref(b);
 
     r = run_checkout(NULL, NULL, NULL, 0);
@@ -537,9 +558,13 @@ static void test_checkout(void)
             enum pay_rc rc;
             const char *reason;
         } t[] = {
-            {{NET_OK, 401, "{\"statusCode\":401,\"message\":\"Unauthorized\"}"}, PAY_MISCONFIGURED, "http_401"},
+            {{NET_OK, 401, "{\"statusCode\":401,\"message\":\"Unauthorized\"}"},
+             PAY_MISCONFIGURED,
+             "http_401"},
             {{NET_OK, 403, NULL}, PAY_MISCONFIGURED, "http_403"},
-            {{NET_OK, 404, "{\"statusCode\":404,\"message\":\"Product not found\"}"}, PAY_MISCONFIGURED, "http_404"},
+            {{NET_OK, 404, "{\"statusCode\":404,\"message\":\"Product not found\"}"},
+             PAY_MISCONFIGURED,
+             "http_404"},
             {{NET_OK, 400, "{\"statusCode\":400,\"message\":[\"bad\"]}"}, PAY_INVALID, "http_400"},
             {{NET_OK, 422, NULL}, PAY_INVALID, "http_422"},
             {{NET_OK, 429, NULL}, PAY_UNAVAILABLE, "http_429"},
@@ -551,24 +576,32 @@ static void test_checkout(void)
             {{NET_OK, 200, "not json"}, PAY_UNAVAILABLE, "response_malformed"},
             {{NET_OK, 200, NULL}, PAY_UNAVAILABLE, "response_malformed"},
             {{NET_OK, 200, "{\"id\":\"ch_1\"}"}, PAY_UNAVAILABLE, "response_malformed"},
-            {{NET_OK, 200, "{\"checkout_url\":\"https://creem.io/x\"}"}, PAY_UNAVAILABLE, "response_malformed"},
-            {{NET_OK, 200, "{\"id\":\"ch_1\",\"checkout_url\":\"javascript:alert(1)\"}"}, PAY_UNAVAILABLE,
+            {{NET_OK, 200, "{\"checkout_url\":\"https://creem.io/x\"}"},
+             PAY_UNAVAILABLE,
              "response_malformed"},
-            {{NET_OK, 200, "{\"id\":\"ch_1\",\"checkout_url\":\"https://creem.io/a b\"}"}, PAY_UNAVAILABLE,
+            {{NET_OK, 200, "{\"id\":\"ch_1\",\"checkout_url\":\"javascript:alert(1)\"}"},
+             PAY_UNAVAILABLE,
              "response_malformed"},
-            {{NET_OK, 200, "{\"id\":\"ch 1\",\"checkout_url\":\"https://creem.io/x\"}"}, PAY_UNAVAILABLE,
+            {{NET_OK, 200, "{\"id\":\"ch_1\",\"checkout_url\":\"https://creem.io/a b\"}"},
+             PAY_UNAVAILABLE,
              "response_malformed"},
-            {{NET_OK, 200, "{\"id\":\"ch_1\",\"checkout_url\":\"https://creem.io/x\",\"request_id\":\"ord_other\"}"},
-             PAY_UNAVAILABLE, "response_mismatch"},
-            {{NET_OK, 200, "{\"id\":\"ch_1\",\"id\":\"ch_2\",\"checkout_url\":\"https://creem.io/x\"}"}, PAY_UNAVAILABLE,
+            {{NET_OK, 200, "{\"id\":\"ch 1\",\"checkout_url\":\"https://creem.io/x\"}"},
+             PAY_UNAVAILABLE,
+             "response_malformed"},
+            {{NET_OK, 200,
+              "{\"id\":\"ch_1\",\"checkout_url\":\"https://creem.io/x\",\"request_id\":\"ord_other\"}"},
+             PAY_UNAVAILABLE,
+             "response_mismatch"},
+            {{NET_OK, 200, "{\"id\":\"ch_1\",\"id\":\"ch_2\",\"checkout_url\":\"https://creem.io/x\"}"},
+             PAY_UNAVAILABLE,
              "response_malformed"},
         };
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
             r = run_checkout("prod_115", NULL, &t[i].a, 1);
             CHECK(r.rc == t[i].rc && strcmp(r.reason, t[i].reason) == 0 && r.provider_ref[0] == '\0' &&
                       r.checkout[0] == '\0',
-                  "checkout answer %zu (status %ld): %s %s (got %s %s)", i, t[i].a.status, pay_rc_name(t[i].rc),
-                  t[i].reason, pay_rc_name(r.rc), r.reason);
+                  "checkout answer %zu (status %ld): %s %s (got %s %s)", i, t[i].a.status,
+                  pay_rc_name(t[i].rc), t[i].reason, pay_rc_name(r.rc), r.reason);
         }
     }
     {
@@ -597,7 +630,10 @@ static void test_checkout(void)
 
 /* ---- query ---------------------------------------------------------------------------- */
 
-static void query_done_cb(void *arg, const struct pay_query_res *res) { *(struct pay_query_res *)arg = *res; }
+static void query_done_cb(void *arg, const struct pay_query_res *res)
+{
+    *(struct pay_query_res *)arg = *res;
+}
 
 static struct pay_query_res run_query(const char *ref, const struct scripted *a, size_t n)
 {
@@ -610,10 +646,11 @@ static struct pay_query_res run_query(const char *ref, const struct scripted *a,
     return res;
 }
 
-#define Q_PAID                                                                                                    \
-    "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"object\":\"checkout\",\"status\":\"completed\","                      \
-    "\"request_id\":\"ord_01JDCREEM0000000000000001\",\"metadata\":{\"order_id\":\"ord_01JDCREEM0000000000000001\"}," \
-    "\"order\":{\"id\":\"ord_4aD\",\"transaction\":\"tran_3JQq2rj4Xz\",\"amount\":990,\"currency\":\"USD\","          \
+#define Q_PAID                                                                                               \
+    "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"object\":\"checkout\",\"status\":\"completed\","                \
+    "\"request_id\":\"ord_01JDCREEM0000000000000001\",\"metadata\":{\"order_id\":\"ord_"                     \
+    "01JDCREEM0000000000000001\"},"                                                                          \
+    "\"order\":{\"id\":\"ord_4aD\",\"transaction\":\"tran_3JQq2rj4Xz\",\"amount\":990,\"currency\":\"USD\"," \
     "\"status\":\"paid\"}}"
 
 static void test_query(void)
@@ -634,7 +671,8 @@ static void test_query(void)
     CHECK_STR_EQ(seen[0].method, "GET", "query: GET");
     CHECK_STR_EQ(seen[0].url, API_BASE "/v1/checkouts?checkout_id=ch_4l0N34kxo16AhRKUHFUuXr", "query: URL");
     CHECK(seen_header(&seen[0], "x-api-key: " API_KEY), "query: x-api-key");
-    CHECK(seen[0].idempotent == 1 && seen[0].retries == CREEM_QUERY_RETRIES, "query: idempotent, retried once");
+    CHECK(seen[0].idempotent == 1 && seen[0].retries == CREEM_QUERY_RETRIES,
+          "query: idempotent, retried once");
 
     {
         struct scripted a[] = {{NET_OK, 200, "{\"id\":\"ch_a\"}"}};
@@ -652,24 +690,44 @@ static void test_query(void)
             enum pay_state state;
             const char *reason;
         } t[] = {
-            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"pending\"}"}, PAY_OK, PAY_STATE_PENDING, ""},
-            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"processing\"}"}, PAY_OK,
-             PAY_STATE_PENDING, ""},
-            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"expired\"}"}, PAY_OK, PAY_STATE_CLOSED, ""},
+            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"pending\"}"},
+             PAY_OK,
+             PAY_STATE_PENDING,
+             ""},
+            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"processing\"}"},
+             PAY_OK,
+             PAY_STATE_PENDING,
+             ""},
+            {{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"expired\"}"},
+             PAY_OK,
+             PAY_STATE_CLOSED,
+             ""},
             {{NET_OK, 200,
-              "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"order\":{\"status\":\"pending\"}}"},
-             PAY_OK, PAY_STATE_PENDING, ""},
-            {{NET_OK, 200, "{\"id\":\"ch_other\",\"status\":\"completed\"}"}, PAY_UNAVAILABLE, PAY_STATE_PENDING,
+              "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"order\":{\"status\":"
+              "\"pending\"}}"},
+             PAY_OK,
+             PAY_STATE_PENDING,
+             ""},
+            {{NET_OK, 200, "{\"id\":\"ch_other\",\"status\":\"completed\"}"},
+             PAY_UNAVAILABLE,
+             PAY_STATE_PENDING,
              "response_mismatch"},
             {{NET_OK, 200,
               "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"request_id\":\"ord_other\","
               "\"order\":{\"status\":\"paid\",\"amount\":990,\"currency\":\"USD\"}}"},
-             PAY_UNAVAILABLE, PAY_STATE_PENDING, "response_mismatch"},
+             PAY_UNAVAILABLE,
+             PAY_STATE_PENDING,
+             "response_mismatch"},
             {{NET_OK, 200,
               "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"order\":{\"status\":\"paid\","
               "\"amount\":\"990\",\"currency\":\"USD\"}}"},
-             PAY_UNAVAILABLE, PAY_STATE_PENDING, "amount_malformed"},
-            {{NET_OK, 200, "{\"status\":\"completed\"}"}, PAY_UNAVAILABLE, PAY_STATE_PENDING, "checkout_id_malformed"},
+             PAY_UNAVAILABLE,
+             PAY_STATE_PENDING,
+             "amount_malformed"},
+            {{NET_OK, 200, "{\"status\":\"completed\"}"},
+             PAY_UNAVAILABLE,
+             PAY_STATE_PENDING,
+             "checkout_id_malformed"},
             {{NET_OK, 200, "[]"}, PAY_UNAVAILABLE, PAY_STATE_PENDING, "response_malformed"},
             {{NET_OK, 404, NULL}, PAY_NOTFOUND, PAY_STATE_PENDING, "http_404"},
             {{NET_OK, 400, NULL}, PAY_NOTFOUND, PAY_STATE_PENDING, "http_400"},
@@ -681,18 +739,21 @@ static void test_query(void)
             r = run_query("ch_4l0N34kxo16AhRKUHFUuXr", &t[i].a, 1);
             CHECK(r.rc == t[i].rc && r.state == t[i].state && strcmp(r.reason, t[i].reason) == 0 &&
                       (r.state == PAY_STATE_PAID || r.ev.event_id[0] == '\0'),
-                  "query answer %zu: %s/%d %s (got %s/%d %s)", i, pay_rc_name(t[i].rc), t[i].state, t[i].reason,
-                  pay_rc_name(r.rc), r.state, r.reason);
+                  "query answer %zu: %s/%d %s (got %s/%d %s)", i, pay_rc_name(t[i].rc), t[i].state,
+                  t[i].reason, pay_rc_name(r.rc), r.state, r.reason);
         }
     }
 }
 
 /* ---- refund ----------------------------------------------------------------------------- */
 
-static void refund_done_cb(void *arg, const struct pay_refund_res *res) { *(struct pay_refund_res *)arg = *res; }
+static void refund_done_cb(void *arg, const struct pay_refund_res *res)
+{
+    *(struct pay_refund_res *)arg = *res;
+}
 
-static struct pay_refund_res run_refund(int64_t amount, int64_t already, const char *ref, const struct scripted *a,
-                                        size_t n)
+static struct pay_refund_res run_refund(int64_t amount, int64_t already, const char *ref,
+                                        const struct scripted *a, size_t n)
 {
     struct order o = test_order();
     struct pay_refund_req req = {0};
@@ -729,7 +790,8 @@ static void test_refund(void)
     CHECK_STR_EQ(seen[1].method, "POST", "refund: POST");
     CHECK_STR_EQ(seen[1].url, API_BASE "/v1/refunds", "refund: URL");
     CHECK_STR_EQ(seen[1].body, "{\"transaction_id\":\"tran_3JQq2rj4Xz\"}", "refund: the order's transaction");
-    CHECK(seen_header(&seen[1], "x-api-key: " API_KEY) && seen_header(&seen[1], "Content-Type: application/json"),
+    CHECK(seen_header(&seen[1], "x-api-key: " API_KEY) &&
+              seen_header(&seen[1], "Content-Type: application/json"),
           "refund: key and JSON");
     CHECK(seen[1].idempotent == 0, "refund: never retried");
 
@@ -768,9 +830,13 @@ static void test_refund(void)
             enum pay_rc rc;
             const char *reason;
         } t[] = {
-            {{{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"pending\"}"}}, 1, PAY_DECLINED, "not_paid"},
+            {{{NET_OK, 200, "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"pending\"}"}},
+             1,
+             PAY_DECLINED,
+             "not_paid"},
             {{{NET_OK, 200,
-               "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"order\":{\"status\":\"paid\","
+               "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"order\":{\"status\":"
+               "\"paid\","
                "\"amount\":990,\"currency\":\"USD\"}}"}},
              1,
              PAY_DECLINED,
@@ -778,14 +844,25 @@ static void test_refund(void)
             {{{NET_OK, 404, NULL}}, 1, PAY_DECLINED, "http_404"},
             {{{NET_OK, 401, NULL}}, 1, PAY_MISCONFIGURED, "http_401"},
             {{{NET_TIMEOUT, 0, NULL}}, 1, PAY_UNAVAILABLE, "timeout"},
-            {{{NET_OK, 200, Q_PAID}, {NET_OK, 400, "{\"message\":\"already refunded\"}"}}, 2, PAY_DECLINED, "http_400"},
+            {{{NET_OK, 200, Q_PAID}, {NET_OK, 400, "{\"message\":\"already refunded\"}"}},
+             2,
+             PAY_DECLINED,
+             "http_400"},
             {{{NET_OK, 200, Q_PAID}, {NET_OK, 404, NULL}}, 2, PAY_DECLINED, "http_404"},
             {{{NET_OK, 200, Q_PAID}, {NET_OK, 403, NULL}}, 2, PAY_MISCONFIGURED, "http_403"},
             {{{NET_OK, 200, Q_PAID}, {NET_OK, 500, NULL}}, 2, PAY_UNAVAILABLE, "http_500"},
             {{{NET_OK, 200, Q_PAID}, {NET_TIMEOUT, 0, NULL}}, 2, PAY_UNAVAILABLE, "timeout"},
-            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"failed\"}"}}, 2, PAY_DECLINED, "refund_failed"},
-            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"canceled\"}"}}, 2, PAY_DECLINED, "refund_canceled"},
-            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"weird\"}"}}, 2, PAY_UNAVAILABLE,
+            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"failed\"}"}},
+             2,
+             PAY_DECLINED,
+             "refund_failed"},
+            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"canceled\"}"}},
+             2,
+             PAY_DECLINED,
+             "refund_canceled"},
+            {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "{\"status\":\"weird\"}"}},
+             2,
+             PAY_UNAVAILABLE,
              "refund_status_unknown"},
             {{{NET_OK, 200, Q_PAID}, {NET_OK, 200, "nope"}}, 2, PAY_UNAVAILABLE, "response_malformed"},
         };
@@ -829,7 +906,8 @@ static void test_no_secrets_logged(void)
     n = read(fd, buf, sizeof buf - 1);
     close(fd);
     buf[n > 0 ? n : 0] = '\0';
-    CHECK(strstr(buf, "creem_checkout") != NULL && strstr(buf, "http_401") != NULL, "a refused key is logged");
+    CHECK(strstr(buf, "creem_checkout") != NULL && strstr(buf, "http_401") != NULL,
+          "a refused key is logged");
     CHECK(strstr(buf, "creem_refund") != NULL && strstr(buf, "creem_webhook") != NULL,
           "refund and webhook failures are logged");
     CHECK(strstr(buf, API_KEY) == NULL, "no API key in the log");
