@@ -44,7 +44,10 @@ static const char *cfg(const char *key)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-static int creem_configured(void) { return cfg("TG_CREEM_API_KEY") != NULL && cfg("TG_CREEM_WEBHOOK_SECRET") != NULL; }
+static int creem_configured(void)
+{
+    return cfg("TG_CREEM_API_KEY") != NULL && cfg("TG_CREEM_WEBHOOK_SECRET") != NULL;
+}
 
 /* ---- small checks ------------------------------------------------------------------------ */
 
@@ -225,8 +228,8 @@ static long creem_secret_key(const char *secret, unsigned char *out, size_t cap)
 }
 
 /* Standard Webhooks: 0 when one v1 signature of sigs matches, else -1 with res set. */
-static int verify_standard(const struct pay_webhook_req *req, const char *secret, const char *id, const char *ts,
-                           const char *sigs, struct pay_webhook_res *res)
+static int verify_standard(const struct pay_webhook_req *req, const char *secret, const char *id,
+                           const char *ts, const char *sigs, struct pay_webhook_res *res)
 {
     unsigned char key[CREEM_SECRET_B64_MAX], mac[32], got[32];
     int64_t t = 0, now_s = req->now_ms / 1000;
@@ -272,7 +275,8 @@ static int verify_standard(const struct pay_webhook_req *req, const char *secret
             p++;
         for (e = p; *e != '\0' && *e != ' '; e++)
             ;
-        if (e - p > 3 && memcmp(p, "v1,", 3) == 0 && b64_decode(p + 3, (size_t)(e - p - 3), got, sizeof got) == 32)
+        if (e - p > 3 && memcmp(p, "v1,", 3) == 0 &&
+            b64_decode(p + 3, (size_t)(e - p - 3), got, sizeof got) == 32)
             match |= ct_equal(got, mac, sizeof mac);
         p = e;
     }
@@ -389,8 +393,9 @@ void creem_pay_verify(const struct pay_webhook_req *req, const char *secret, str
 /* The body of POST /v1/checkouts (caller frees). */
 static char *checkout_body(const struct pay_checkout_req *req)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:{s:s}}", "product_id", req->provider_product_id, "request_id",
-                          req->order->id, "success_url", req->return_url, "metadata", "order_id", req->order->id);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:{s:s}}", "product_id", req->provider_product_id, "request_id",
+                  req->order->id, "success_url", req->return_url, "metadata", "order_id", req->order->id);
     char *s;
     if (j == NULL)
         abort(); /* out of memory, or a NULL string: both bugs here (mem.h's policy) */
@@ -531,7 +536,8 @@ out:
 }
 
 /* The answer of POST /v1/refunds. */
-static void refund_answer(enum net_err err, long status, const char *body, size_t len, struct pay_refund_res *res)
+static void refund_answer(enum net_err err, long status, const char *body, size_t len,
+                          struct pay_refund_res *res)
 {
     json_t *j = NULL;
     const char *st;
@@ -554,8 +560,8 @@ static void refund_answer(enum net_err err, long status, const char *body, size_
     else if (strcmp(st, "pending") == 0 || strcmp(st, "requiresAction") == 0)
         res->rc = PAY_OK, res->pending = 1;
     else if (strcmp(st, "failed") == 0 || strcmp(st, "canceled") == 0)
-        res->rc = say(res->reason, sizeof res->reason, PAY_DECLINED, strcmp(st, "failed") == 0 ? "refund_failed"
-                                                                                             : "refund_canceled");
+        res->rc = say(res->reason, sizeof res->reason, PAY_DECLINED,
+                      strcmp(st, "failed") == 0 ? "refund_failed" : "refund_canceled");
     else
         res->rc = say(res->reason, sizeof res->reason, PAY_UNAVAILABLE, "refund_status_unknown");
     json_decref(j);
@@ -627,7 +633,8 @@ static void checkout_done(struct net_call *c)
     free(op);
 }
 
-static void creem_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg)
+static void creem_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done,
+                           void *arg)
 {
     const char *key = cfg("TG_CREEM_API_KEY");
     struct pay_checkout_res res;
@@ -676,7 +683,8 @@ static void query_done(struct net_call *c)
     free(op);
 }
 
-static void creem_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg)
+static void creem_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done,
+                        void *arg)
 {
     const char *key = cfg("TG_CREEM_API_KEY");
     struct creem_op *op;
@@ -741,8 +749,8 @@ static void refund_looked_up(struct net_call *c)
         return;
     }
     if (q.state != PAY_STATE_PAID || txn[0] == '\0') {
-        res.rc = say(res.reason, sizeof res.reason, PAY_DECLINED, q.state != PAY_STATE_PAID ? "not_paid"
-                                                                                             : "no_transaction");
+        res.rc = say(res.reason, sizeof res.reason, PAY_DECLINED,
+                     q.state != PAY_STATE_PAID ? "not_paid" : "no_transaction");
         refund_finish(op, &res);
         return;
     }
@@ -796,7 +804,8 @@ static void creem_refund(struct net_exec *nx, const struct pay_refund_req *req, 
 
 /* verify_webhook */
 
-static void creem_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done, void *arg)
+static void creem_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
+                         void *arg)
 {
     struct pay_webhook_res res;
     (void)nx;
