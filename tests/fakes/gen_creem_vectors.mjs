@@ -133,9 +133,15 @@ ok('trailing_garbage', `${PAID}x`, invalid('body_not_json'));
 ok('subscription_paid', event('subscription.paid', { id: 'sub_1', object: 'subscription' }), ignored('event_type_not_handled'));
 ok('dispute_created', event('dispute.created', { id: 'dis_1', object: 'dispute' }), ignored('event_type_not_handled'));
 const refunded = { rc: 'ok', kind: 'refund', event_id: 'evt_R1', order_id: ORDER, provider_ref: 'ch_4l0N34kxo16AhRKUHFUuXr',
-  amount: 990, currency: 'USD', provider_refund_id: 'ref_1aBcD2eFg3' };
+  amount: 990, currency: 'USD', provider_refund_id: 'tran_3JQq2rj4Xz' };
+// A refund that leaves its transaction partly refunded is known by its own id; the one that
+// refunds it in full by the transaction's (what a refund made through the API learns).
+const partly = (amount) => ({ id: 'tran_3JQq2rj4Xz', object: 'transaction', amount: 990, currency: 'USD', status: 'partialRefund', refunded_amount: amount });
 ok('refund_created', event('refund.created', refund(), 'evt_R1'), refunded);
-ok('refund_created_partial', event('refund.created', refund({ refund_amount: 400 }), 'evt_R1'), { ...refunded, amount: 400 });
+ok('refund_created_partial', event('refund.created', refund({ refund_amount: 400, transaction: partly(400) }), 'evt_R1'),
+  { ...refunded, amount: 400, provider_refund_id: 'ref_1aBcD2eFg3' });
+ok('refund_created_transaction_id_only', event('refund.created', refund({ transaction: 'tran_3JQq2rj4Xz' }), 'evt_R1'),
+  { ...refunded, provider_refund_id: 'ref_1aBcD2eFg3' });
 ok('refund_created_checkout_id_only', event('refund.created', refund({ checkout: 'ch_4l0N34kxo16AhRKUHFUuXr' }), 'evt_R1'), { ...refunded, order_id: '' });
 ok('refund_created_pending', event('refund.created', refund({ status: 'pending' }), 'evt_R1'), ignored('refund_not_succeeded'));
 ok('refund_created_no_checkout', event('refund.created', refund({ checkout: undefined }), 'evt_R1'), ignored('no_checkout'));

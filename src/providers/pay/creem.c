@@ -172,7 +172,7 @@ static enum pay_rc checkout_payment(const json_t *co, struct pay_event *ev, char
 static enum pay_rc refund_event(const json_t *ro, struct pay_event *ev, char *reason, size_t cap)
 {
     const char *rid = jstr(ro, "id"), *st = jstr(ro, "status");
-    const json_t *co = json_object_get(ro, "checkout");
+    const json_t *co = json_object_get(ro, "checkout"), *tx;
 
     if (!token_ok(rid, CREEM_ID_MAX))
         return say(reason, cap, PAY_INVALID, "refund_id_malformed");
@@ -193,6 +193,14 @@ static enum pay_rc refund_event(const json_t *ro, struct pay_event *ev, char *re
     } else if (co != NULL && !json_is_null(co)) {
         return say(reason, cap, PAY_INVALID, "checkout_malformed");
     }
+    /* The refund's id, except for the refund that leaves its transaction refunded in full:
+     * that one is known by the transaction's id, the only id a refund made through the API
+     * learns (Creem answers it with a status alone; creem_refund). A transaction is refunded
+     * in full once, so either id names one refund. */
+    tx = json_object_get(ro, "transaction");
+    if (json_is_object(tx) && token_ok(jstr(tx, "id"), CREEM_ID_MAX) && jstr(tx, "status") != NULL &&
+        strcmp(jstr(tx, "status"), "refunded") == 0)
+        rid = jstr(tx, "id");
     snprintf(ev->provider_refund_id, sizeof ev->provider_refund_id, "%s", rid);
     if (strcmp(st, "succeeded") != 0)
         return say(reason, cap, PAY_IGNORED, "refund_not_succeeded");
@@ -578,7 +586,8 @@ struct creem_op {
         pay_refund_fn refund;
     } done;
     void *arg;
-    struct order order; /* our copy: the request is borrowed only for the call */
+    struct order order;            /* our copy: the request is borrowed only for the call */
+    char txn[TG_PROVIDER_REF_MAX]; /* refund: the paid order's transaction id */
 };
 
 static struct creem_op *op_of(struct net_call *c)
@@ -722,9 +731,13 @@ static void refund_posted(struct net_call *c)
     struct creem_op *op = op_of(c);
     struct pay_refund_res res;
 
-    memset(&res, 0, sizeof res);
     refund_answer(c->err, c->status, c->resp_body, c->resp_len, &res);
-    /* Creem's answer has no refund id; the refund.created notification brings it. */
+    /* Creem's answer has no refund id. The transaction's id stands for it: refund.created
+     * reports it for the refund that leaves the transaction refunded in full, which a
+     * refund made here always does (refund_event), so the notification finds this refund.
+     * Set whatever the answer, so that a notification also settles a refund whose answer
+     * was lost. */
+    snprintf(res.provider_refund_id, sizeof res.provider_refund_id, "%s", op->txn);
     net_call_release(c);
     refund_finish(op, &res);
 }
@@ -740,6 +753,7 @@ static void refund_looked_up(struct net_call *c)
     char *body;
 
     query_answer(&op->order, c->err, c->status, c->resp_body, c->resp_len, &q, txn);
+    snprintf(op->txn, sizeof op->txn, "%s", txn);
     net_call_release(c);
     memset(&res, 0, sizeof res);
     if (q.rc != PAY_OK) {
@@ -785,9 +799,10 @@ static void creem_refund(struct net_exec *nx, const struct pay_refund_req *req, 
         res.rc = say(res.reason, sizeof res.reason, PAY_MISCONFIGURED, "not_configured");
     else if (o->provider_ref[0] == '\0')
         res.rc = say(res.reason, sizeof res.reason, PAY_INVALID, "no_checkout_id");
-    /* Creem refunds the whole remaining amount of a payment, never a part of it. */
-    else if (req->amount <= 0 || o->refunded_amount < 0 || o->refunded_amount >= o->amount ||
-             req->amount != o->amount - o->refunded_amount)
+    /* Creem refunds the whole remaining amount of a payment, never a part of it. The order
+     * comes as the refund reserved it: its refunded_amount counts this refund, so the
+     * refund must leave nothing of the payment. */
+    else if (req->amount <= 0 || req->amount > o->amount || o->refunded_amount != o->amount)
         res.rc = say(res.reason, sizeof res.reason, PAY_DECLINED, "partial_refund_unsupported");
     if (res.rc != PAY_OK) {
         op_log("creem_refund", o, res.rc, res.reason);

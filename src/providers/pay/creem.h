@@ -15,8 +15,12 @@
  *     PAID, "expired" is CLOSED, anything else PENDING.
  *   - refund: Creem refunds a payment in full only (POST /v1/refunds {"transaction_id"}, the
  *     creem npm SDK 1.13.0 `transactions.refund`), so a refund must be for the whole amount
- *     not yet refunded; the transaction id is read from the checkout first. Creem's answer
- *     carries no refund id: the refund.created notification that follows does.
+ *     not yet refunded (anything else is PAY_DECLINED "partial_refund_unsupported"); the
+ *     transaction id is read from the checkout first. Creem's answer carries no refund id,
+ *     so the transaction id stands for it (provider_refund_id), and refund.created reports
+ *     the transaction id for the refund that leaves the transaction refunded in full (its
+ *     own ref_... id otherwise): the notification then finds the refund made here. Partial
+ *     refunds are made in Creem's dashboard and arrive as refund.created.
  *   - notifications: two signature schemes, both HMAC-SHA256 with TG_CREEM_WEBHOOK_SECRET:
  *       Standard Webhooks: `webhook-id`, `webhook-timestamp` (unix seconds, 300 s either way)
  *         and `webhook-signature: v1,<base64>` (several may be listed, space-separated), over
