@@ -248,10 +248,10 @@ export async function startFakeCreem(opts = {}) {
         signal: AbortSignal.timeout(15000) });
       const text = await r.text();
       ctl.counters.delivered++;
-      ctl.deliveries.push({ status: r.status, body: text });
+      ctl.deliveries.push({ status: r.status, body: text, sent: body });
       return { status: r.status, body: text };
     } catch (e) {
-      ctl.deliveries.push({ status: 0, error: String(e) });
+      ctl.deliveries.push({ status: 0, error: String(e), sent: body });
       return { status: 0, error: String(e) };
     }
   }
