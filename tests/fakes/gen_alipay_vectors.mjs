@@ -144,12 +144,16 @@ addN('unknown_status', notification({ trade_status: 'TRADE_PENDING_SOMETHING' })
 addN('refund_ours', notification({ notify_id: 'nrefund_1', refund_fee: '20.00', gmt_refund: '2026-11-30 10:00:00.123',
   out_biz_no: 'rfd_01JREFUNDVECTOR000000000' }),
 { rc: 'ok', kind: 'refund', event_id: 'nrefund_1', order_id: paid.order_id, provider_ref: paid.provider_ref,
-  refund_id: 'rfd_01JREFUNDVECTOR000000000', amount: 0, currency: 'CNY' });
+  refund_id: 'rfd_01JREFUNDVECTOR000000000', provider_refund_id: '2026112922001446880500123456:rfd_01JREFUNDVECTOR000000000',
+  amount: 0, currency: 'CNY' });
 addN('refund_full_closed', notification({ trade_status: 'TRADE_CLOSED', notify_id: 'nrefund_2', refund_fee: '68.00',
   gmt_refund: '2026-11-30 10:00:00.123', out_biz_no: 'rfd_01JREFUNDVECTOR000000001' }),
 { rc: 'ok', kind: 'refund', event_id: 'nrefund_2', order_id: paid.order_id, refund_id: 'rfd_01JREFUNDVECTOR000000001', amount: 0 });
 addN('refund_dashboard', notification({ notify_id: 'nrefund_3', refund_fee: '1.00', gmt_refund: '2026-11-30 10:00:00.123',
-  out_biz_no: 'HZ01RF001' }), { rc: 'ignored' });
+  out_biz_no: 'HZ01RF001' }), { rc: 'ok', kind: 'refund', event_id: 'nrefund_3', refund_id: '', amount: 0,
+  provider_refund_id: '2026112922001446880500123456:HZ01RF001' });
+addN('refund_without_out_biz_no', notification({ notify_id: 'nrefund_4', refund_fee: '1.00', gmt_refund: '2026-11-30 10:00:00.123' }),
+  { rc: 'ignored', reason: 'refund_not_identifiable' });
 // Signed as rsaCheckV2 (sign_type included): the SDK accepts it (it tries both), Alipay never
 // sends it, and we verify V1 only.
 addN('signed_with_sign_type', notification({}, { withSignType: true }), { rc: 'invalid', reason: 'signature_mismatch' });

@@ -18,7 +18,8 @@
  *    leaves the set empty;
  *  - notifications: the rc is ok, ignored or invalid; a reason exactly when not ok; no event
  *    unless ok; an event has an id of [A-Za-z0-9_.-], CNY, our app's order id shape, a paid
- *    amount equal to money_parse(total_amount) and > 0, a refund id starting "rfd_"; a body
+ *    amount equal to money_parse(total_amount) and > 0, a refund id that is out_biz_no when it
+ *    is ours ("rfd_") and empty otherwise; a body
  *    the target signed itself never fails with signature_mismatch, and one byte changed in a
  *    signed body that was accepted is never accepted with another meaning;
  *  - answers: ok exactly with a response object; signed only when the text has a "sign"; an
@@ -192,8 +193,11 @@ static void check_result(const struct pay_webhook_res *res, const char *body, si
             abort();
         break;
     case PAY_EVENT_REFUND:
-        if (strncmp(ev->refund_id, "rfd_", 4) != 0 || !id_chars(ev->refund_id) || ev->amount != 0 ||
-            strcmp(alipay_params_get(&ps, "out_biz_no"), ev->refund_id) != 0)
+        v = alipay_params_get(&ps, "out_biz_no");
+        if (ev->amount != 0 || v == NULL || !id_chars(v) ||
+            (ev->refund_id[0] != '\0' && (strncmp(ev->refund_id, "rfd_", 4) != 0 || strcmp(v, ev->refund_id) != 0)) ||
+            (ev->refund_id[0] == '\0' && strncmp(v, "rfd_", 4) == 0 && strlen(v) < TG_ID_MAX) ||
+            strcmp(strchr(ev->provider_refund_id, ':') + 1, v) != 0)
             abort();
         break;
     default:

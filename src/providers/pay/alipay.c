@@ -278,8 +278,10 @@ void alipay_notify_check(const char *body, size_t len, const struct rsa_key *pub
     v = alipay_params_get(&ps, "gmt_refund");
     is_refund = (out_biz_no != NULL && out_biz_no[0] != '\0') || (v != NULL && v[0] != '\0');
     if (is_refund) {
-        if (out_biz_no == NULL || strncmp(out_biz_no, "rfd_", 4) != 0 || !id_ok(out_biz_no, TG_ID_MAX - 1)) {
-            notify_fail(res, PAY_IGNORED, "refund_not_ours");
+        /* Ours carry our refund id ("rfd_..."); one made in Alipay's merchant dashboard
+         * carries Alipay's, and is recorded as a refund made there. */
+        if (!id_ok(out_biz_no, 64)) {
+            notify_fail(res, PAY_IGNORED, "refund_not_identifiable");
             goto done;
         }
         if (!id_ok(out_trade_no, TG_ID_MAX - 1) || !id_ok(trade_no, 64)) {
@@ -290,7 +292,8 @@ void alipay_notify_check(const char *body, size_t len, const struct rsa_key *pub
         snprintf(res->ev.type, sizeof res->ev.type, "refund");
         snprintf(res->ev.order_id, sizeof res->ev.order_id, "%s", out_trade_no);
         snprintf(res->ev.provider_ref, sizeof res->ev.provider_ref, "%s", trade_no);
-        snprintf(res->ev.refund_id, sizeof res->ev.refund_id, "%s", out_biz_no);
+        if (strncmp(out_biz_no, "rfd_", 4) == 0 && strlen(out_biz_no) < sizeof res->ev.refund_id)
+            snprintf(res->ev.refund_id, sizeof res->ev.refund_id, "%s", out_biz_no);
         snprintf(res->ev.provider_refund_id, sizeof res->ev.provider_refund_id, "%s:%s", trade_no, out_biz_no);
         res->rc = PAY_OK;
         goto done;
@@ -662,7 +665,7 @@ struct alipay_ctx {
     struct alipay_app app;
     const char *method;
     char order_id[TG_ID_MAX];
-    char refund_id[TG_ID_MAX];
+    char refund_id[65]; /* out_request_no: ours ("rfd_...") or a dashboard refund's number */
     int64_t amount;
     union {
         pay_checkout_fn checkout;
@@ -1004,6 +1007,12 @@ static void notify_refund_done(struct alipay_ctx *x)
     /* The notification is authentic but its amount is not known yet: let Alipay deliver it
      * again (503) rather than acknowledge a refund we could not size. */
     memset(&res->ev, 0, sizeof res->ev);
+    if (found == 0 && x->refund_id[0] != '\0' && strncmp(x->refund_id, "rfd_", 4) != 0) {
+        /* A dashboard refund Alipay cannot find by its number: nothing we can record. */
+        res->rc = PAY_IGNORED;
+        set_reason(res->reason, "refund_not_found");
+        return;
+    }
     res->rc = found == 0 ? PAY_UNAVAILABLE : (rc == PAY_MISCONFIGURED ? PAY_MISCONFIGURED : PAY_UNAVAILABLE);
     set_reason(res->reason, found == 0 ? "refund_unconfirmed" : reason);
 }
@@ -1241,7 +1250,8 @@ static void alipay_verify(struct net_exec *nx, const struct pay_webhook_req *req
     x->arg = arg;
     x->webhook = res;
     snprintf(x->order_id, sizeof x->order_id, "%s", res.ev.order_id);
-    snprintf(x->refund_id, sizeof x->refund_id, "%s", res.ev.refund_id);
+    /* out_biz_no: what follows "<trade_no>:" in provider_refund_id (bounded to 64 above). */
+    snprintf(x->refund_id, sizeof x->refund_id, "%s", strchr(res.ev.provider_refund_id, ':') + 1);
     if (submit_refund_query(x) != 0) {
         free(x);
         memset(&res, 0, sizeof res);

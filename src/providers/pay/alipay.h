@@ -109,12 +109,13 @@ char *alipay_time(int64_t ms, char out[20]);
  * Verifies a notification (raw body) with the Alipay public key pub and reads it for the
  * app app_id. res->rc:
  *   PAY_OK: res->ev is what it reports - PAID (TRADE_SUCCESS, TRADE_FINISHED), FAILED
- *     (TRADE_CLOSED without a refund), or REFUND for a refund notification of one of our
- *     refunds (out_biz_no "rfd_..."): then ev.amount is 0, since Alipay reports the total
- *     refunded so far (refund_fee) and not this refund's amount - the caller asks
- *     alipay.trade.fastpay.refund.query for it;
- *   PAY_IGNORED: authentic, nothing to do (WAIT_BUYER_PAY, an unknown status, a refund made
- *     elsewhere than Tollgate);
+ *     (TRADE_CLOSED without a refund), or REFUND for a refund notification (out_biz_no, the
+ *     refund's out_request_no: ev.refund_id when it is one of ours, "rfd_...", else "" for a
+ *     refund made in Alipay's dashboard; ev.provider_refund_id "<trade_no>:<out_biz_no>").
+ *     A REFUND's ev.amount is 0: Alipay reports the total refunded so far (refund_fee), not
+ *     this refund's amount - the caller asks alipay.trade.fastpay.refund.query for it;
+ *   PAY_IGNORED: authentic, nothing to do (WAIT_BUYER_PAY, an unknown status, a refund
+ *     notification without a usable out_biz_no);
  *   PAY_INVALID: forged, tampered, malformed, ambiguous, another app's, or not RSA2/UTF-8.
  */
 void alipay_notify_check(const char *body, size_t len, const struct rsa_key *pub, const char *app_id,

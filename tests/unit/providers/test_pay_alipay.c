@@ -255,7 +255,9 @@ static void test_notification_vectors(void)
         if ((s = jstr(e, "provider_ref")) != NULL)
             CHECK_STR_EQ(res.ev.provider_ref, s, "notify %s: provider ref is trade_no", name);
         if ((s = jstr(e, "refund_id")) != NULL)
-            CHECK_STR_EQ(res.ev.refund_id, s, "notify %s: refund id is out_biz_no", name);
+            CHECK_STR_EQ(res.ev.refund_id, s, "notify %s: refund id is out_biz_no when ours", name);
+        if ((s = jstr(e, "provider_refund_id")) != NULL)
+            CHECK_STR_EQ(res.ev.provider_refund_id, s, "notify %s: provider refund id trade_no:out_biz_no", name);
         if (json_object_get(e, "amount") != NULL)
             CHECK_INT_EQ(res.ev.amount, json_integer_value(json_object_get(e, "amount")), "notify %s: amount", name);
         CHECK_STR_EQ(res.ev.currency, "CNY", "notify %s: currency CNY", name);
@@ -340,10 +342,10 @@ static void test_notification_attacks(void)
     expect_notify(b, strlen(b), PAY_OK, "", "trans_currency CNY: accepted");
     free(b);
     b = signed_notify("&out_biz_no=rfd_01J%22x");
-    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_ours", "a refund id with a quote: not one of ours");
+    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_identifiable", "a refund number with a quote: unusable");
     free(b);
     b = signed_notify("&gmt_refund=2026-11-30+10%3A00%3A00");
-    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_ours", "a refund without out_biz_no: not ours");
+    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_identifiable", "a refund without out_biz_no");
     free(b);
     b = signed_notify("&total_amount2=1");
     expect_notify(b, strlen(b), PAY_OK, "", "an unknown signed parameter is fine");
