@@ -707,12 +707,12 @@ static int submit(struct alipay_ctx *x, const char *method, char *biz, const cha
     net_call_body(&x->call, "application/x-www-form-urlencoded;charset=utf-8", body.data, body.len);
     net_call_header(&x->call, "Accept", "application/json");
     sbuf_free(&body);
-    x->call.timeout_ms = ALIPAY_CALL_TIMEOUT_MS;
+    x->call.timeout_ms = x->op == OP_PRECREATE ? ALIPAY_CHECKOUT_TIMEOUT_MS : ALIPAY_CALL_TIMEOUT_MS;
     x->call.max_response = ALIPAY_ANSWER_MAX;
     /* Every call made here is idempotent at Alipay: one out_trade_no is one trade, one
      * out_request_no one refund, and queries change nothing. */
     x->call.idempotent = 1;
-    x->call.retries = ALIPAY_CALL_RETRIES;
+    x->call.retries = x->op == OP_PRECREATE ? ALIPAY_CHECKOUT_RETRIES : ALIPAY_CALL_RETRIES;
     net_exec_submit(x->nx, &x->call, call_done); /* x may be gone from here on */
     return 0;
 }

@@ -56,6 +56,10 @@ extern const struct pay_provider pay_alipay;
 #define ALIPAY_REASON_MAX 256     /* refund_reason */
 #define ALIPAY_QR_MAX 1024        /* a qr_code URL (https://qr.alipay.com/...) */
 #define ALIPAY_CALL_TIMEOUT_MS 8000
+/* A QR checkout keeps the buyer waiting: a shorter wait and one retry (about 10 s at worst)
+ * before the order goes to the region's next provider. */
+#define ALIPAY_CHECKOUT_TIMEOUT_MS 5000
+#define ALIPAY_CHECKOUT_RETRIES 1
 #define ALIPAY_CALL_RETRIES 2     /* for calls Alipay makes idempotent (out_trade_no, out_request_no) */
 
 /* One parameter (both strings owned by the set). */
