@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 
 import { Server, freePort, invariantTest, sleep } from './lib/server.mjs';
 import { startFakeAlipay, signContent, rsa2Sign, formBody } from '../fakes/alipay.mjs';
+import { assertAuditClean } from './lib/pay.mjs';
 
 let srv, ali, admin;
 const CN = { 'x-user-region': 'CN' };
@@ -308,7 +309,7 @@ test('a lost notification: the pending-order job queries Alipay and fulfils', as
     await sleep(250);
     status = (await getOrder(u, o.id)).status;
   }
-  assert.equal(status, 'paid');
+  assert.equal(status, 'paid', srv.stderr.split('\n').filter((l) => /pending|alipay|query/.test(l)).slice(-10).join('\n'));
 });
 
 test('refunds: partial then the rest (never past the payment), Alipay\'s refund notifications acknowledged once', async () => {
@@ -422,6 +423,10 @@ test('no secret in the logs: neither key file content nor a signature', async ()
   const sig = ali.notifications[0].params.sign.slice(0, 40);
   assert.ok(!log.includes(sig), 'a notification signature');
   assert.ok(!log.includes('biz_content'), 'request parameters');
+});
+
+test('tollgate audit: every paid order has its purchase entry, refunds add up', () => {
+  assertAuditClean(srv);
 });
 
 invariantTest(() => srv);
