@@ -374,7 +374,7 @@ static void test_notification_attacks(void)
     expect_notify("trade%5Fstatus=1&sign=x", 23, PAY_INVALID, "sign_type_not_rsa2", "escaped names decode first");
     expect_notify("sign=%2B%2B%2B%2B&sign_type=RSA2", 32, PAY_INVALID, "signature_mismatch", "a short signature");
     expect_notify("app_id=1&sign_type=RSA2", 23, PAY_INVALID, "signature_missing", "no signature");
-    big = xmalloc(ALIPAY_VALUE_MAX + 16);
+    big = xmalloc(17 + ALIPAY_VALUE_MAX + 1);
     memcpy(big, "sign_type=RSA2&a=", 17);
     memset(big + 17, 'v', ALIPAY_VALUE_MAX - 1 + 2);
     expect_notify(big, 17 + ALIPAY_VALUE_MAX + 1, PAY_INVALID, "body_malformed", "a value over ALIPAY_VALUE_MAX");
