@@ -3,4 +3,8 @@
  */
 #include "jobs/jobs.h"
 
-void jobs_tick(struct store_exec *ex, struct net_exec *nx, int64_t now_ms) { jobs_pending_orders(ex, nx, now_ms); }
+void jobs_tick(struct store_exec *ex, struct net_exec *nx, int64_t now_ms)
+{
+    jobs_pending_orders(ex, nx, now_ms);
+    jobs_pending_refunds(ex, nx, now_ms);
+}

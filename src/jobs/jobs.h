@@ -8,7 +8,7 @@
  * running when the next tick comes is not started again. With several nodes each runs its
  * jobs; every job is safe to run twice (the queries are reads, the outcomes idempotent).
  *
- * Jobs now: the pending-order job (pending_orders.c). Subscription renewals and task
+ * Jobs now: the pending-order job (pending_orders.c) and pending refunds (pending_refunds.c). Subscription renewals and task
  * polling join here.
  */
 #ifndef TG_JOBS_JOBS_H
@@ -32,5 +32,9 @@ void jobs_tick(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
  * never loses a payment.
  */
 void jobs_pending_orders(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
+
+/* Pending refunds not settled TG_ORDER_QUERY_AFTER after their last change: the same refund
+ * is asked for again (pending_refunds.c). */
+void jobs_pending_refunds(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
 
 #endif
