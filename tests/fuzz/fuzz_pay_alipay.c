@@ -39,35 +39,34 @@
 #include "providers/pay/alipay.h"
 
 /* A TEST-ONLY key playing Alipay's (made for this file; it signs nothing real). */
-static const char alipay_test_key[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDPgeIzhUKdJmQL\n"
-    "cxLsaq7sduqK3tYioFOUMs04EhMHcNAupwSRlgi/Nf+sqqEVLpiW2oCq/c0y4FUI\n"
-    "diTlACINYQJ9PIfwOGY2bmKwdJE1Kk0jNA4z9wSWtlm9p2Tk0mWLpkw7e0NW+2NK\n"
-    "E3ce+C21f2oeCdmAbzDInCsrseke0mIIIFWlY5A5RhqRZZMx1m7B1U/y5onr4uu7\n"
-    "qINDODFInx1KG6J8nsXxsmKBUSArQe6r4KG0YkjDj+mIZVLCe68NjL9j3ZUzdCVi\n"
-    "Rdy9niJv6dUQ+MOCo4cb2CNLKPvm6FIl051KM6poAw1R9YVBR5jU2IxRa6i8kTbB\n"
-    "sVfm4oTZAgMBAAECggEAA6hEohypv1F8pxYCDKAsZpcJobp1ODrZVkNB9N3JWj14\n"
-    "XIYi5rpSpk9vlZhpSpFdwko7b9LALIgh1N/Dh99lej+44UJb8VWGeame5tYbHr6D\n"
-    "ibNibQiKxb7qMdVINN8/cm4TKbjjB4lakeTqGdCNJQXdSzETFWLVpNzZxu/1uE5m\n"
-    "qK/D+RWV8ffe+FAoqvzPTt358tjUZ/mJqf8G2I6i0ee9S6dHpuKcb9Nnkvo2kHrK\n"
-    "8tqLAyYWEBc3To4OP/d7wMGscrV/4knq2oa4T8lDbhoP0ONCbO57aP8h66/nk4Gl\n"
-    "c8pSOjGr+Twb5oi5OcXcCkDgeCPaujNd1pywUONRXQKBgQDpijWlloyiMsvmUAqf\n"
-    "RXHXAXDGGNU3M5YYaW3BD/M8WBUU0weHQaCs0TFY3l2TPxRD06u2ywZOr+6u/wua\n"
-    "MxeFVReO/6PQ9e/u2T4MuZzElBJV5j/SZSyOBZuHtSrR/K9ffD3m84QPTHx463pH\n"
-    "BvQAYsNOl4PIOedcHIyBUjSplQKBgQDjdr+/qSLB30ouAkX1KlMhH1DyWiT99AXp\n"
-    "DUK3gay0172SnoME+b0IuNEa1sRx7vZB7RjbGLEzpH6yGcps9hCKqsBjAR0ZtO0a\n"
-    "twCSWJO92p/nkLqbyFMDBygR654HeKmB9awXxzQaV+ICNEq4/h3tyOM7nfIZ7+Mn\n"
-    "rzQcEB2FNQKBgQCzXxQVOqyJZ7p0CsYdzpjBKroTbL9Wxqhh15gU0MthbcXDWNJP\n"
-    "cHiYQ5RDTYdRsQE/lzQsEYOmrDoG7p1asiM+pTyS+IY52KuQKAsgeu+NjK0IjPA4\n"
-    "CL1P1769XMimwA1yqVpiKGcl2PlBZptkMlL2eOTJWFY/Uzn/5W2FZj5MgQKBgDXC\n"
-    "PgVNMxLA9CY1kVUlIKqGXTo6Bd4jSzZOVQNL2YaQKpS5c9u8LmoeTAVc1ubahEcG\n"
-    "g0Zc6px69xqer9HawgQT4Q5FGByYPyV+NNthpeFMB1jSQthImx3vFhBOMHYxlVZK\n"
-    "utaP1QeY16iPtU1NecNWJCZV6P8qS/R4Gwe64081AoGAKbT/cP+E6msfJoxjZxfc\n"
-    "kzKwGSYkPvA0XCUPfFZO7Yj4IzwCLjuLWgZqHKk9mqjuRKnAtILgAE4nhV9PEyP5\n"
-    "VlrzAoh2oEIik4P41O6vzJdlYTuYHAazKRvNpZA2D7yRwXVFKOc96TCvLuJqLo+n\n"
-    "X2+E2lYLLTjdbMNZctpbf50=\n"
-    "-----END PRIVATE KEY-----\n";
+static const char alipay_test_key[] = "-----BEGIN PRIVATE KEY-----\n"
+                                      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDPgeIzhUKdJmQL\n"
+                                      "cxLsaq7sduqK3tYioFOUMs04EhMHcNAupwSRlgi/Nf+sqqEVLpiW2oCq/c0y4FUI\n"
+                                      "diTlACINYQJ9PIfwOGY2bmKwdJE1Kk0jNA4z9wSWtlm9p2Tk0mWLpkw7e0NW+2NK\n"
+                                      "E3ce+C21f2oeCdmAbzDInCsrseke0mIIIFWlY5A5RhqRZZMx1m7B1U/y5onr4uu7\n"
+                                      "qINDODFInx1KG6J8nsXxsmKBUSArQe6r4KG0YkjDj+mIZVLCe68NjL9j3ZUzdCVi\n"
+                                      "Rdy9niJv6dUQ+MOCo4cb2CNLKPvm6FIl051KM6poAw1R9YVBR5jU2IxRa6i8kTbB\n"
+                                      "sVfm4oTZAgMBAAECggEAA6hEohypv1F8pxYCDKAsZpcJobp1ODrZVkNB9N3JWj14\n"
+                                      "XIYi5rpSpk9vlZhpSpFdwko7b9LALIgh1N/Dh99lej+44UJb8VWGeame5tYbHr6D\n"
+                                      "ibNibQiKxb7qMdVINN8/cm4TKbjjB4lakeTqGdCNJQXdSzETFWLVpNzZxu/1uE5m\n"
+                                      "qK/D+RWV8ffe+FAoqvzPTt358tjUZ/mJqf8G2I6i0ee9S6dHpuKcb9Nnkvo2kHrK\n"
+                                      "8tqLAyYWEBc3To4OP/d7wMGscrV/4knq2oa4T8lDbhoP0ONCbO57aP8h66/nk4Gl\n"
+                                      "c8pSOjGr+Twb5oi5OcXcCkDgeCPaujNd1pywUONRXQKBgQDpijWlloyiMsvmUAqf\n"
+                                      "RXHXAXDGGNU3M5YYaW3BD/M8WBUU0weHQaCs0TFY3l2TPxRD06u2ywZOr+6u/wua\n"
+                                      "MxeFVReO/6PQ9e/u2T4MuZzElBJV5j/SZSyOBZuHtSrR/K9ffD3m84QPTHx463pH\n"
+                                      "BvQAYsNOl4PIOedcHIyBUjSplQKBgQDjdr+/qSLB30ouAkX1KlMhH1DyWiT99AXp\n"
+                                      "DUK3gay0172SnoME+b0IuNEa1sRx7vZB7RjbGLEzpH6yGcps9hCKqsBjAR0ZtO0a\n"
+                                      "twCSWJO92p/nkLqbyFMDBygR654HeKmB9awXxzQaV+ICNEq4/h3tyOM7nfIZ7+Mn\n"
+                                      "rzQcEB2FNQKBgQCzXxQVOqyJZ7p0CsYdzpjBKroTbL9Wxqhh15gU0MthbcXDWNJP\n"
+                                      "cHiYQ5RDTYdRsQE/lzQsEYOmrDoG7p1asiM+pTyS+IY52KuQKAsgeu+NjK0IjPA4\n"
+                                      "CL1P1769XMimwA1yqVpiKGcl2PlBZptkMlL2eOTJWFY/Uzn/5W2FZj5MgQKBgDXC\n"
+                                      "PgVNMxLA9CY1kVUlIKqGXTo6Bd4jSzZOVQNL2YaQKpS5c9u8LmoeTAVc1ubahEcG\n"
+                                      "g0Zc6px69xqer9HawgQT4Q5FGByYPyV+NNthpeFMB1jSQthImx3vFhBOMHYxlVZK\n"
+                                      "utaP1QeY16iPtU1NecNWJCZV6P8qS/R4Gwe64081AoGAKbT/cP+E6msfJoxjZxfc\n"
+                                      "kzKwGSYkPvA0XCUPfFZO7Yj4IzwCLjuLWgZqHKk9mqjuRKnAtILgAE4nhV9PEyP5\n"
+                                      "VlrzAoh2oEIik4P41O6vzJdlYTuYHAazKRvNpZA2D7yRwXVFKOc96TCvLuJqLo+n\n"
+                                      "X2+E2lYLLTjdbMNZctpbf50=\n"
+                                      "-----END PRIVATE KEY-----\n";
 
 #define APP_ID "2021000000000001"
 
@@ -132,8 +131,8 @@ static void run_form(const char *in, size_t n)
         if (kl == 0 || kl > ALIPAY_KEY_MAX || strlen(ps.p[i].value) > ALIPAY_VALUE_MAX)
             abort();
         for (size_t j = 0; j < kl; j++)
-            if (!((k[j] >= 'a' && k[j] <= 'z') || (k[j] >= 'A' && k[j] <= 'Z') || (k[j] >= '0' && k[j] <= '9') ||
-                  k[j] == '_'))
+            if (!((k[j] >= 'a' && k[j] <= 'z') || (k[j] >= 'A' && k[j] <= 'Z') ||
+                  (k[j] >= '0' && k[j] <= '9') || k[j] == '_'))
                 abort();
         for (size_t j = 0; j < i; j++)
             if (strcmp(ps.p[j].key, k) == 0)
@@ -161,7 +160,8 @@ static void check_result(const struct pay_webhook_res *res, const char *body, si
 
     if (res->rc != PAY_OK && res->rc != PAY_IGNORED && res->rc != PAY_INVALID)
         abort();
-    if ((res->rc == PAY_OK) != (res->reason[0] == '\0') || memchr(res->reason, '\0', sizeof res->reason) == NULL)
+    if ((res->rc == PAY_OK) != (res->reason[0] == '\0') ||
+        memchr(res->reason, '\0', sizeof res->reason) == NULL)
         abort();
     if (res->rc != PAY_OK) {
         if (!is_zero(ev, sizeof *ev))
@@ -195,7 +195,8 @@ static void check_result(const struct pay_webhook_res *res, const char *body, si
     case PAY_EVENT_REFUND:
         v = alipay_params_get(&ps, "out_biz_no");
         if (ev->amount != 0 || v == NULL || !id_chars(v) ||
-            (ev->refund_id[0] != '\0' && (strncmp(ev->refund_id, "rfd_", 4) != 0 || strcmp(v, ev->refund_id) != 0)) ||
+            (ev->refund_id[0] != '\0' &&
+             (strncmp(ev->refund_id, "rfd_", 4) != 0 || strcmp(v, ev->refund_id) != 0)) ||
             (ev->refund_id[0] == '\0' && strncmp(v, "rfd_", 4) == 0 && strlen(v) < TG_ID_MAX) ||
             strcmp(strchr(ev->provider_refund_id, ':') + 1, v) != 0)
             abort();
@@ -249,7 +250,8 @@ static void run_notify(const char *in, size_t n, int sign)
         alipay_notify_check(copy, blen, key(), APP_ID, &again);
         if (again.rc == PAY_OK && memcmp(&again.ev, &res.ev, sizeof res.ev) != 0) {
             struct alipay_params x = {.n = 0}, y = {.n = 0};
-            int same = alipay_form_parse(body, blen, &x) == 0 && alipay_form_parse(copy, blen, &y) == 0 && x.n == y.n;
+            int same = alipay_form_parse(body, blen, &x) == 0 && alipay_form_parse(copy, blen, &y) == 0 &&
+                       x.n == y.n;
             for (size_t i = 0; same && i < x.n; i++)
                 same = strcmp(x.p[i].key, y.p[i].key) == 0 && strcmp(x.p[i].value, y.p[i].value) == 0;
             alipay_params_free(&x);
@@ -302,7 +304,8 @@ static void run_answer(const char *in, size_t n, int sign)
         if (signed_ && memmem(text, len, "\"sign\"", 6) == NULL)
             abort();
     } else {
-        if (resp != NULL || signed_ != 0 || reason[0] == '\0' || (rc != PAY_UNAVAILABLE && rc != PAY_MISCONFIGURED))
+        if (resp != NULL || signed_ != 0 || reason[0] == '\0' ||
+            (rc != PAY_UNAVAILABLE && rc != PAY_MISCONFIGURED))
             abort();
     }
     /* A well-formed object we signed must open, signed, as itself. */
@@ -345,13 +348,15 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
     static const char *const notifies[] = {
         "gmt_create=2026-11-29+16%3A30%3A05&charset=utf-8&subject=115+%E7%A7%AF%E5%88%86&sign_type=RSA2&"
-        "notify_id=2026112900222163005067460509318650&notify_type=trade_status_sync&trade_status=TRADE_SUCCESS&"
+        "notify_id=2026112900222163005067460509318650&notify_type=trade_status_sync&trade_status=TRADE_"
+        "SUCCESS&"
         "app_id=2021000000000001&out_trade_no=ord_01JNOTIFYVECTOR00000000000&total_amount=68.00&"
         "trade_no=2026112922001446880500123456&fund_bill_list=%5B%7B%22amount%22%3A%2268.00%22%7D%5D",
         "charset=utf-8&sign_type=RSA2&notify_id=n2&trade_status=TRADE_CLOSED&app_id=2021000000000001&"
         "out_trade_no=ord_1&total_amount=68.00&trade_no=2026&gmt_close=2026-11-29+16%3A45%3A00",
         "charset=utf-8&sign_type=RSA2&notify_id=n3&trade_status=TRADE_SUCCESS&app_id=2021000000000001&"
-        "out_trade_no=ord_1&total_amount=68.00&trade_no=2026&refund_fee=20.00&gmt_refund=2026-11-30+10%3A00%3A00&"
+        "out_trade_no=ord_1&total_amount=68.00&trade_no=2026&refund_fee=20.00&gmt_refund=2026-11-30+10%3A00%"
+        "3A00&"
         "out_biz_no=rfd_01JREFUND",
         "charset=utf-8&sign_type=RSA2&notify_id=n4&trade_status=WAIT_BUYER_PAY&app_id=2021000000000001&"
         "out_trade_no=ord_1&total_amount=0.01&trade_no=2026",
@@ -360,8 +365,10 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         "{\"alipay_trade_query_response\":{\"code\":\"10000\",\"msg\":\"Success\",\"trade_no\":\"2026\","
         "\"out_trade_no\":\"ord_1\",\"trade_status\":\"TRADE_SUCCESS\",\"total_amount\":\"68.00\"},"
         "\"sign\":\"AAAA\"}",
-        "{\"error_response\":{\"code\":\"40002\",\"msg\":\"Invalid Arguments\",\"sub_code\":\"isv.invalid-app-id\"}}",
-        "{\"alipay_trade_query_response\":{\"code\":\"40004\",\"sub_code\":\"ACQ.TRADE_NOT_EXIST\",\"x\":[1,{\"a\":\"}\"}]}}",
+        "{\"error_response\":{\"code\":\"40002\",\"msg\":\"Invalid "
+        "Arguments\",\"sub_code\":\"isv.invalid-app-id\"}}",
+        "{\"alipay_trade_query_response\":{\"code\":\"40004\",\"sub_code\":\"ACQ.TRADE_NOT_EXIST\",\"x\":[1,{"
+        "\"a\":\"}\"}]}}",
     };
     static const char *const objects[] = {
         "{\"code\":\"10000\",\"qr_code\":\"https:\\/\\/qr.alipay.com\\/bax03206\"}",

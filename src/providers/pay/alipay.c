@@ -41,7 +41,8 @@ static int cfg_set(const char *key)
 
 static int alipay_configured(void)
 {
-    return cfg_set("TG_ALIPAY_APP_ID") && cfg_set("TG_ALIPAY_PRIVATE_KEY_FILE") && cfg_set("TG_ALIPAY_PUBLIC_KEY_FILE");
+    return cfg_set("TG_ALIPAY_APP_ID") && cfg_set("TG_ALIPAY_PRIVATE_KEY_FILE") &&
+           cfg_set("TG_ALIPAY_PUBLIC_KEY_FILE");
 }
 
 /* ---- parameters ------------------------------------------------------------------------ */
@@ -134,7 +135,8 @@ char *alipay_sign_content(const struct alipay_params *ps, int notify)
 
     for (size_t i = 0; i < ps->n; i++) {
         const struct alipay_param *p = &ps->p[i];
-        if (p->value[0] == '\0' || strcmp(p->key, "sign") == 0 || (notify && strcmp(p->key, "sign_type") == 0))
+        if (p->value[0] == '\0' || strcmp(p->key, "sign") == 0 ||
+            (notify && strcmp(p->key, "sign_type") == 0))
             continue;
         sorted[n++] = p;
     }
@@ -196,7 +198,10 @@ static int id_ok(const char *s, size_t max)
     return 1;
 }
 
-static void set_reason(char reason[64], const char *why) { snprintf(reason, 64, "%s", why); }
+static void set_reason(char reason[64], const char *why)
+{
+    snprintf(reason, 64, "%s", why);
+}
 
 /* ---- notifications --------------------------------------------------------------------- */
 
@@ -294,7 +299,8 @@ void alipay_notify_check(const char *body, size_t len, const struct rsa_key *pub
         snprintf(res->ev.provider_ref, sizeof res->ev.provider_ref, "%s", trade_no);
         if (strncmp(out_biz_no, "rfd_", 4) == 0 && strlen(out_biz_no) < sizeof res->ev.refund_id)
             snprintf(res->ev.refund_id, sizeof res->ev.refund_id, "%s", out_biz_no);
-        snprintf(res->ev.provider_refund_id, sizeof res->ev.provider_refund_id, "%s:%s", trade_no, out_biz_no);
+        snprintf(res->ev.provider_refund_id, sizeof res->ev.provider_refund_id, "%s:%s", trade_no,
+                 out_biz_no);
         res->rc = PAY_OK;
         goto done;
     }
@@ -317,7 +323,8 @@ void alipay_notify_check(const char *body, size_t len, const struct rsa_key *pub
             amount = 0;
         res->ev.kind = PAY_EVENT_FAILED;
     } else { /* WAIT_BUYER_PAY, or a status we do not know */
-        notify_fail(res, PAY_IGNORED, strcmp(status, "WAIT_BUYER_PAY") == 0 ? "wait_buyer_pay" : "status_not_handled");
+        notify_fail(res, PAY_IGNORED,
+                    strcmp(status, "WAIT_BUYER_PAY") == 0 ? "wait_buyer_pay" : "status_not_handled");
         goto done;
     }
     res->ev.amount = amount;
@@ -377,8 +384,8 @@ static size_t skip_value(const char *s, size_t len, size_t i)
         }
         return 0;
     }
-    while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
-           s[i] != '\r')
+    while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\n' && s[i] != '\r')
         i++;
     return i > start ? i : 0;
 }
@@ -481,8 +488,9 @@ enum pay_rc alipay_code_rc(const char *code, const char *sub_code, char reason[6
         snprintf(reason, 64, "%s", sub);
     else
         snprintf(reason, 64, "alipay_%.16s", id_ok(code, 16) ? code : "unknown");
-    if (strcmp(code, "20001") == 0 || strcmp(code, "40006") == 0 || strncmp(sub, "isv.invalid-signature", 21) == 0 ||
-        strncmp(sub, "isv.invalid-app-id", 18) == 0 || strncmp(sub, "isv.insufficient-isv-permissions", 32) == 0 ||
+    if (strcmp(code, "20001") == 0 || strcmp(code, "40006") == 0 ||
+        strncmp(sub, "isv.invalid-signature", 21) == 0 || strncmp(sub, "isv.invalid-app-id", 18) == 0 ||
+        strncmp(sub, "isv.insufficient-isv-permissions", 32) == 0 ||
         strncmp(sub, "isv.invalid-app-auth-token", 26) == 0 || strcmp(sub, "ACQ.ACCESS_FORBIDDEN") == 0)
         return PAY_MISCONFIGURED;
     if (strcmp(code, "20000") == 0 || strcmp(sub, "ACQ.SYSTEM_ERROR") == 0)
@@ -543,7 +551,8 @@ static const struct rsa_key *key_get(const char *path, int priv)
             rsa_key_free(k);
         k = NULL;
         log_event(LOG_ERROR, "alipay_key_unusable", "key",
-                  priv ? "TG_ALIPAY_PRIVATE_KEY_FILE" : "TG_ALIPAY_PUBLIC_KEY_FILE", "reason", rsa_rc_name(rc), NULL);
+                  priv ? "TG_ALIPAY_PRIVATE_KEY_FILE" : "TG_ALIPAY_PUBLIC_KEY_FILE", "reason",
+                  rsa_rc_name(rc), NULL);
     }
     pthread_mutex_unlock(&K.mu);
     return k;
@@ -598,8 +607,9 @@ static int app_get(struct alipay_app *a, char reason[64])
  * The signed parameters of one call: the common ones, then biz_content. notify_url and
  * return_url may be NULL (left out). Returns 0, or -1 when signing failed.
  */
-static int request_params(const struct alipay_app *a, const char *method, const char *biz, const char *notify_url,
-                          const char *return_url, int64_t now_ms, struct alipay_params *ps)
+static int request_params(const struct alipay_app *a, const char *method, const char *biz,
+                          const char *notify_url, const char *return_url, int64_t now_ms,
+                          struct alipay_params *ps)
 {
     char ts[20], *content, *sig;
 
@@ -730,7 +740,8 @@ static enum pay_rc answer_of(struct alipay_ctx *x, json_t **resp, int *signed_, 
         snprintf(reason, 64, "http_%ld", x->call.status);
         return PAY_UNAVAILABLE;
     }
-    return alipay_answer_open(x->call.resp_body, x->call.resp_len, x->method, x->app.pub, resp, signed_, reason);
+    return alipay_answer_open(x->call.resp_body, x->call.resp_len, x->method, x->app.pub, resp, signed_,
+                              reason);
 }
 
 static const char *str_of(json_t *o, const char *k)
@@ -743,8 +754,9 @@ static void log_failure(const struct alipay_ctx *x, enum pay_rc rc, const char *
 {
     if (rc == PAY_OK || rc == PAY_NOTFOUND || rc == PAY_IGNORED)
         return;
-    log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "alipay_call_failed", "method", x->method, "outcome",
-              pay_rc_name(rc), "reason", reason, "order_id", x->order_id[0] ? x->order_id : NULL, NULL);
+    log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "alipay_call_failed", "method", x->method,
+              "outcome", pay_rc_name(rc), "reason", reason, "order_id", x->order_id[0] ? x->order_id : NULL,
+              NULL);
 }
 
 static void finish(struct alipay_ctx *x)
@@ -776,9 +788,10 @@ static void finish(struct alipay_ctx *x)
 static int submit_refund_query(struct alipay_ctx *x)
 {
     net_call_release(&x->call);
-    return submit(x, "alipay.trade.fastpay.refund.query",
-                  biz_text(json_pack("{s:s, s:s}", "out_trade_no", x->order_id, "out_request_no", x->refund_id)),
-                  NULL, time_now_ms());
+    return submit(
+        x, "alipay.trade.fastpay.refund.query",
+        biz_text(json_pack("{s:s, s:s}", "out_trade_no", x->order_id, "out_request_no", x->refund_id)), NULL,
+        time_now_ms());
 }
 
 /*
@@ -807,10 +820,11 @@ static int refund_found(struct alipay_ctx *x, enum pay_rc *rc, char reason[64], 
         st = str_of(resp, "refund_status");
         amt = str_of(resp, "refund_amount");
         req = str_of(resp, "out_request_no");
-        if (amt == NULL || amt[0] == '\0' || (st != NULL && st[0] != '\0' && strcmp(st, "REFUND_SUCCESS") != 0)) {
+        if (amt == NULL || amt[0] == '\0' ||
+            (st != NULL && st[0] != '\0' && strcmp(st, "REFUND_SUCCESS") != 0)) {
             ret = 0;
-        } else if ((req != NULL && strcmp(req, x->refund_id) != 0) || money_parse(amt, strlen(amt), "CNY", amount) != 0 ||
-                   *amount <= 0) {
+        } else if ((req != NULL && strcmp(req, x->refund_id) != 0) ||
+                   money_parse(amt, strlen(amt), "CNY", amount) != 0 || *amount <= 0) {
             *rc = PAY_UNAVAILABLE;
             set_reason(reason, "bad_answer");
         } else {
@@ -899,7 +913,8 @@ static void query_done(struct alipay_ctx *x)
     }
     if (strcmp(status, "TRADE_SUCCESS") == 0 || strcmp(status, "TRADE_FINISHED") == 0) {
         amt = str_of(resp, "total_amount");
-        if (!id_ok(tno, 64) || amt == NULL || money_parse(amt, strlen(amt), "CNY", &amount) != 0 || amount <= 0) {
+        if (!id_ok(tno, 64) || amt == NULL || money_parse(amt, strlen(amt), "CNY", &amount) != 0 ||
+            amount <= 0) {
             res->rc = PAY_UNAVAILABLE;
             set_reason(res->reason, "bad_answer");
             goto out;
@@ -1050,12 +1065,13 @@ static void checkout_now(pay_checkout_fn done, void *arg, enum pay_rc rc, const 
     res.rc = rc;
     set_reason(res.reason, reason);
     if (rc != PAY_OK)
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "alipay_checkout_failed", "outcome", pay_rc_name(rc),
-                  "reason", reason, NULL);
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "alipay_checkout_failed", "outcome",
+                  pay_rc_name(rc), "reason", reason, NULL);
     done(arg, &res);
 }
 
-static void alipay_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg)
+static void alipay_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done,
+                            void *arg)
 {
     const struct order *o = req->order;
     const char *channel = req->channel != NULL && req->channel[0] != '\0' ? req->channel : "page";
@@ -1086,7 +1102,8 @@ static void alipay_checkout(struct net_exec *nx, const struct pay_checkout_req *
         return checkout_now(done, arg, PAY_INVALID, "amount_invalid");
     if (!id_ok(o->id, TG_ID_MAX - 1))
         return checkout_now(done, arg, PAY_INVALID, "order_id_invalid");
-    if (req->description == NULL || req->description[0] == '\0' || strlen(req->description) > ALIPAY_SUBJECT_MAX)
+    if (req->description == NULL || req->description[0] == '\0' ||
+        strlen(req->description) > ALIPAY_SUBJECT_MAX)
         return checkout_now(done, arg, PAY_INVALID, "subject_invalid");
 
     biz = json_pack("{s:s, s:s, s:s, s:s}", "out_trade_no", o->id, "total_amount", amount, "subject",
@@ -1106,7 +1123,8 @@ static void alipay_checkout(struct net_exec *nx, const struct pay_checkout_req *
         struct sbuf url = {0};
         char *text = biz_text(biz);
         memset(&res, 0, sizeof res);
-        if (text == NULL || request_params(&app, method, text, req->notify_url, req->return_url, req->now_ms, &ps) != 0) {
+        if (text == NULL ||
+            request_params(&app, method, text, req->notify_url, req->return_url, req->now_ms, &ps) != 0) {
             free(text);
             return checkout_now(done, arg, PAY_MISCONFIGURED, "sign_failed");
         }
@@ -1140,7 +1158,8 @@ static void alipay_checkout(struct net_exec *nx, const struct pay_checkout_req *
     }
 }
 
-static void alipay_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg)
+static void alipay_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done,
+                         void *arg)
 {
     struct alipay_ctx *x;
     struct alipay_app app;
@@ -1165,7 +1184,8 @@ static void alipay_query(struct net_exec *nx, const struct order *o, int64_t now
     x->done.query = done;
     x->arg = arg;
     snprintf(x->order_id, sizeof x->order_id, "%s", o->id);
-    if (submit(x, "alipay.trade.query", biz_text(json_pack("{s:s}", "out_trade_no", o->id)), NULL, now_ms) != 0) {
+    if (submit(x, "alipay.trade.query", biz_text(json_pack("{s:s}", "out_trade_no", o->id)), NULL, now_ms) !=
+        0) {
         free(x);
         res.rc = PAY_MISCONFIGURED;
         set_reason(res.reason, "sign_failed");
@@ -1173,7 +1193,8 @@ static void alipay_query(struct net_exec *nx, const struct order *o, int64_t now
     }
 }
 
-static void alipay_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done, void *arg)
+static void alipay_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done,
+                          void *arg)
 {
     const struct order *o = req->order;
     struct alipay_ctx *x;
@@ -1223,7 +1244,8 @@ static void alipay_refund(struct net_exec *nx, const struct pay_refund_req *req,
     }
 }
 
-static void alipay_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done, void *arg)
+static void alipay_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
+                          void *arg)
 {
     struct alipay_app app;
     struct pay_webhook_res res;

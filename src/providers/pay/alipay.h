@@ -49,18 +49,18 @@ extern const struct pay_provider pay_alipay;
  * (fund_bill_list, subject and body are the long fields); answers are smaller still. */
 #define ALIPAY_NOTIFY_MAX 32768
 #define ALIPAY_ANSWER_MAX 65536
-#define ALIPAY_PARAMS_MAX 64      /* parameters in a notification (about 30 are documented) */
-#define ALIPAY_KEY_MAX 64         /* bytes of a parameter name */
-#define ALIPAY_VALUE_MAX 8192     /* bytes of a decoded parameter value */
-#define ALIPAY_SUBJECT_MAX 256    /* subject: 256 characters at Alipay; we count bytes */
-#define ALIPAY_REASON_MAX 256     /* refund_reason */
-#define ALIPAY_QR_MAX 1024        /* a qr_code URL (https://qr.alipay.com/...) */
+#define ALIPAY_PARAMS_MAX 64   /* parameters in a notification (about 30 are documented) */
+#define ALIPAY_KEY_MAX 64      /* bytes of a parameter name */
+#define ALIPAY_VALUE_MAX 8192  /* bytes of a decoded parameter value */
+#define ALIPAY_SUBJECT_MAX 256 /* subject: 256 characters at Alipay; we count bytes */
+#define ALIPAY_REASON_MAX 256  /* refund_reason */
+#define ALIPAY_QR_MAX 1024     /* a qr_code URL (https://qr.alipay.com/...) */
 #define ALIPAY_CALL_TIMEOUT_MS 8000
 /* A QR checkout keeps the buyer waiting: a shorter wait and one retry (about 10 s at worst)
  * before the order goes to the region's next provider. */
 #define ALIPAY_CHECKOUT_TIMEOUT_MS 5000
 #define ALIPAY_CHECKOUT_RETRIES 1
-#define ALIPAY_CALL_RETRIES 2     /* for calls Alipay makes idempotent (out_trade_no, out_request_no) */
+#define ALIPAY_CALL_RETRIES 2 /* for calls Alipay makes idempotent (out_trade_no, out_request_no) */
 
 /* One parameter (both strings owned by the set). */
 struct alipay_param {

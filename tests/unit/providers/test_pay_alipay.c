@@ -93,8 +93,8 @@ static void on_checkout(void *arg, const struct pay_checkout_res *res)
     o->res = *res;
 }
 
-static struct co_out checkout(const struct order *o, const char *channel, const char *subject, const char *notify,
-                              const char *ret, const char *cancel, int64_t now_ms)
+static struct co_out checkout(const struct order *o, const char *channel, const char *subject,
+                              const char *notify, const char *ret, const char *cancel, int64_t now_ms)
 {
     struct pay_checkout_req req = {.order = o,
                                    .description = subject,
@@ -133,7 +133,8 @@ static void test_request_vectors(void)
         o.expires_at = json_integer_value(json_object_get(ord, "expires_at"));
         out = checkout(&o, channel, jstr(r, "subject"), jstr(r, "notify_url"), jstr(r, "return_url"),
                        jstr(r, "cancel_url"), now_ms);
-        CHECK(out.calls == 1 && out.res.rc == PAY_OK, "%s: checkout at once, ok (%s)", channel, out.res.reason);
+        CHECK(out.calls == 1 && out.res.rc == PAY_OK, "%s: checkout at once, ok (%s)", channel,
+              out.res.reason);
         CHECK_STR_EQ(out.res.provider_ref, "", "%s: Alipay knows the payment by our order id", channel);
         co = json_loads(out.res.checkout, JSON_REJECT_DUPLICATES, NULL);
         url = jstr(co, "url");
@@ -191,7 +192,8 @@ static void test_checkout_refusals(void)
     memset(long_subject, 'x', sizeof long_subject - 1);
     long_subject[sizeof long_subject - 1] = '\0';
     out = checkout(&o, "page", long_subject, n, r, NULL, 0);
-    CHECK(out.res.rc == PAY_INVALID && strcmp(out.res.reason, "subject_invalid") == 0, "a subject over 256 bytes");
+    CHECK(out.res.rc == PAY_INVALID && strcmp(out.res.reason, "subject_invalid") == 0,
+          "a subject over 256 bytes");
     out = checkout(&o, "page", "\xff\xfe", n, r, NULL, 0);
     CHECK(out.res.rc == PAY_INVALID && strcmp(out.res.reason, "subject_invalid") == 0, "a subject not UTF-8");
     o.amount = 0;
@@ -200,7 +202,8 @@ static void test_checkout_refusals(void)
     o.amount = 990;
     snprintf(o.id, sizeof o.id, "ord_1&total_amount=0.01");
     out = checkout(&o, "page", "115 credits", n, r, NULL, 0);
-    CHECK(out.res.rc == PAY_INVALID && strcmp(out.res.reason, "order_id_invalid") == 0, "an order id with '&'");
+    CHECK(out.res.rc == PAY_INVALID && strcmp(out.res.reason, "order_id_invalid") == 0,
+          "an order id with '&'");
     snprintf(o.id, sizeof o.id, "ord_01JDEFAULT000000000000000");
     out = checkout(&o, "", "115 credits", n, r, NULL, 0);
     CHECK(out.res.rc == PAY_OK && strstr(out.res.checkout, "method=alipay.trade.page.pay") != NULL &&
@@ -257,9 +260,11 @@ static void test_notification_vectors(void)
         if ((s = jstr(e, "refund_id")) != NULL)
             CHECK_STR_EQ(res.ev.refund_id, s, "notify %s: refund id is out_biz_no when ours", name);
         if ((s = jstr(e, "provider_refund_id")) != NULL)
-            CHECK_STR_EQ(res.ev.provider_refund_id, s, "notify %s: provider refund id trade_no:out_biz_no", name);
+            CHECK_STR_EQ(res.ev.provider_refund_id, s, "notify %s: provider refund id trade_no:out_biz_no",
+                         name);
         if (json_object_get(e, "amount") != NULL)
-            CHECK_INT_EQ(res.ev.amount, json_integer_value(json_object_get(e, "amount")), "notify %s: amount", name);
+            CHECK_INT_EQ(res.ev.amount, json_integer_value(json_object_get(e, "amount")), "notify %s: amount",
+                         name);
         CHECK_STR_EQ(res.ev.currency, "CNY", "notify %s: currency CNY", name);
     }
 }
@@ -305,8 +310,8 @@ static void expect_notify(const char *body, size_t len, enum pay_rc rc, const ch
 {
     struct pay_webhook_res res;
     alipay_notify_check(body, len, ali_pub, jstr(V, "app_id"), &res);
-    CHECK(res.rc == rc && strcmp(res.reason, reason) == 0, "%s: %s %s (got %s %s)", what, pay_rc_name(rc), reason,
-          pay_rc_name(res.rc), res.reason);
+    CHECK(res.rc == rc && strcmp(res.reason, reason) == 0, "%s: %s %s (got %s %s)", what, pay_rc_name(rc),
+          reason, pay_rc_name(res.rc), res.reason);
 }
 
 static void test_notification_attacks(void)
@@ -318,7 +323,8 @@ static void test_notification_attacks(void)
     b = signed_notify("");
     expect_notify(b, strlen(b), PAY_OK, "", "signed here: accepted (the helper works)");
     alipay_notify_check(b, strlen(b), ali_pub, "2021000000000002", &res);
-    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "app_id_mismatch") == 0, "another app id configured: refused");
+    CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "app_id_mismatch") == 0,
+          "another app id configured: refused");
     alipay_notify_check(b, strlen(b), app_pub, jstr(V, "app_id"), &res);
     CHECK(res.rc == PAY_INVALID && strcmp(res.reason, "signature_mismatch") == 0,
           "verified with the app's own public key (the classic mix-up): refused");
@@ -342,7 +348,8 @@ static void test_notification_attacks(void)
     expect_notify(b, strlen(b), PAY_OK, "", "trans_currency CNY: accepted");
     free(b);
     b = signed_notify("&out_biz_no=rfd_01J%22x");
-    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_identifiable", "a refund number with a quote: unusable");
+    expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_identifiable",
+                  "a refund number with a quote: unusable");
     free(b);
     b = signed_notify("&gmt_refund=2026-11-30+10%3A00%3A00");
     expect_notify(b, strlen(b), PAY_IGNORED, "refund_not_identifiable", "a refund without out_biz_no");
@@ -356,7 +363,8 @@ static void test_notification_attacks(void)
     memset(big, 'a', ALIPAY_NOTIFY_MAX + 1);
     memcpy(big, "a=", 2);
     big[ALIPAY_NOTIFY_MAX + 1] = '\0';
-    expect_notify(big, ALIPAY_NOTIFY_MAX + 1, PAY_INVALID, "body_size", "a body of ALIPAY_NOTIFY_MAX + 1 bytes");
+    expect_notify(big, ALIPAY_NOTIFY_MAX + 1, PAY_INVALID, "body_size",
+                  "a body of ALIPAY_NOTIFY_MAX + 1 bytes");
     free(big);
     for (int i = 0; i <= ALIPAY_PARAMS_MAX; i++)
         sbuf_printf(&s, "%sk%d=v", i ? "&" : "", i);
@@ -371,13 +379,16 @@ static void test_notification_attacks(void)
     expect_notify("a=1%00&sign=x", 13, PAY_INVALID, "body_malformed", "an escaped NUL");
     expect_notify("a=1\0&sign=x", 11, PAY_INVALID, "body_malformed", "a raw NUL");
     expect_notify("a.b=1", 5, PAY_INVALID, "body_malformed", "a name with '.'");
-    expect_notify("trade%5Fstatus=1&sign=x", 23, PAY_INVALID, "sign_type_not_rsa2", "escaped names decode first");
-    expect_notify("sign=%2B%2B%2B%2B&sign_type=RSA2", 32, PAY_INVALID, "signature_mismatch", "a short signature");
+    expect_notify("trade%5Fstatus=1&sign=x", 23, PAY_INVALID, "sign_type_not_rsa2",
+                  "escaped names decode first");
+    expect_notify("sign=%2B%2B%2B%2B&sign_type=RSA2", 32, PAY_INVALID, "signature_mismatch",
+                  "a short signature");
     expect_notify("app_id=1&sign_type=RSA2", 23, PAY_INVALID, "signature_missing", "no signature");
     big = xmalloc(17 + ALIPAY_VALUE_MAX + 1);
     memcpy(big, "sign_type=RSA2&a=", 17);
     memset(big + 17, 'v', ALIPAY_VALUE_MAX - 1 + 2);
-    expect_notify(big, 17 + ALIPAY_VALUE_MAX + 1, PAY_INVALID, "body_malformed", "a value over ALIPAY_VALUE_MAX");
+    expect_notify(big, 17 + ALIPAY_VALUE_MAX + 1, PAY_INVALID, "body_malformed",
+                  "a value over ALIPAY_VALUE_MAX");
     free(big);
 }
 
@@ -394,18 +405,21 @@ static void test_answer_vectors(void)
         json_t *e = json_object_get(a, "expect"), *resp = NULL;
         int signed_ = -1;
         char reason[64];
-        enum pay_rc rc = alipay_answer_open(body, strlen(body), jstr(a, "method"), ali_pub, &resp, &signed_, reason);
+        enum pay_rc rc =
+            alipay_answer_open(body, strlen(body), jstr(a, "method"), ali_pub, &resp, &signed_, reason);
 
         CHECK_STR_EQ(pay_rc_name(rc), jstr(e, "rc"), "answer %s: %s", name, jstr0(e, "rc"));
         if ((s = jstr(e, "reason")) != NULL)
             CHECK_STR_EQ(reason, s, "answer %s: reason %s", name, s);
         if (rc == PAY_OK) {
-            CHECK_INT_EQ(signed_, json_integer_value(json_object_get(e, "signed")), "answer %s: signed", name);
+            CHECK_INT_EQ(signed_, json_integer_value(json_object_get(e, "signed")), "answer %s: signed",
+                         name);
             CHECK(json_is_object(resp) && jstr(resp, "code") != NULL, "answer %s: the response object", name);
         } else {
             CHECK(resp == NULL && signed_ == 0, "answer %s: nothing on failure", name);
         }
-        if (strcmp(name, "precreate") == 0 || strcmp(name, "query_paid") == 0 || strcmp(name, "refund_y") == 0)
+        if (strcmp(name, "precreate") == 0 || strcmp(name, "query_paid") == 0 ||
+            strcmp(name, "refund_y") == 0)
             CHECK(json_is_true(json_object_get(a, "sdk_ok")), "answer %s: the SDK verifies it too", name);
         if (strcmp(name, "precreate_escaped_slashes") == 0)
             CHECK_STR_EQ(jstr(resp, "qr_code"), "https://qr.alipay.com/bax03206ug0kulveltqc80a8",
@@ -417,18 +431,21 @@ static void test_answer_vectors(void)
 static void test_codes(void)
 {
     char r[64];
-    CHECK(alipay_code_rc("40004", "ACQ.TRADE_HAS_FINISHED", r) == PAY_DECLINED && strcmp(r, "ACQ.TRADE_HAS_FINISHED") == 0,
+    CHECK(alipay_code_rc("40004", "ACQ.TRADE_HAS_FINISHED", r) == PAY_DECLINED &&
+              strcmp(r, "ACQ.TRADE_HAS_FINISHED") == 0,
           "40004 business failure: declined, reason its sub_code");
     CHECK(alipay_code_rc("40004", "ACQ.SYSTEM_ERROR", r) == PAY_UNAVAILABLE, "ACQ.SYSTEM_ERROR: unavailable");
     CHECK(alipay_code_rc("20000", NULL, r) == PAY_UNAVAILABLE && strcmp(r, "alipay_20000") == 0,
           "20000: unavailable, alipay_20000");
     CHECK(alipay_code_rc("40002", "isv.invalid-signature", r) == PAY_MISCONFIGURED,
           "isv.invalid-signature: misconfigured (the app key)");
-    CHECK(alipay_code_rc("40002", "isv.invalid-app-id", r) == PAY_MISCONFIGURED, "isv.invalid-app-id: misconfigured");
+    CHECK(alipay_code_rc("40002", "isv.invalid-app-id", r) == PAY_MISCONFIGURED,
+          "isv.invalid-app-id: misconfigured");
     CHECK(alipay_code_rc("40006", "isv.insufficient-isv-permissions", r) == PAY_MISCONFIGURED,
           "40006: misconfigured");
     CHECK(alipay_code_rc("40002", "isv.missing-param", r) == PAY_INVALID, "other 40002: invalid");
-    CHECK(alipay_code_rc(NULL, "sub code with spaces", r) == PAY_UNAVAILABLE && strcmp(r, "alipay_unknown") == 0,
+    CHECK(alipay_code_rc(NULL, "sub code with spaces", r) == PAY_UNAVAILABLE &&
+              strcmp(r, "alipay_unknown") == 0,
           "no code, an odd sub_code: unavailable, never echoed");
 }
 
@@ -442,7 +459,8 @@ static void test_basics(void)
     CHECK_STR_EQ(alipay_time(json_integer_value(json_object_get(V, "now_ms")), t), "2026-11-29 16:30:00",
                  "the vectors' time in Beijing");
     CHECK_STR_EQ(alipay_time(1798732800000LL, t), "2027-01-01 00:00:00", "new year in Beijing is 16:00 UTC");
-    CHECK_STR_EQ(alipay_time(1798732799999LL, t), "2026-12-31 23:59:59", "a millisecond before: the old year");
+    CHECK_STR_EQ(alipay_time(1798732799999LL, t), "2026-12-31 23:59:59",
+                 "a millisecond before: the old year");
 
     alipay_params_add(&ps, "b", "2");
     alipay_params_add(&ps, "a", "1");
