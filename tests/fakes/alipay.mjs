@@ -33,7 +33,7 @@
 //   const n = await ali.pay('ord_...')        // paid + notification delivered: {status, body, notification}
 //   await ali.deliver(n.notification, { times: 10, parallel: true })
 //   ali.loseNext(1); ali.failNext('alipay.trade.precreate', { status: 502 } | { timeout: true })
-//   ali.closeTrade('ord_...'); ali.refundNotify('ord_...', 'rfd_...'); ali.trades.get('ord_...')
+//   ali.setTradeStatus('ord_...', 'TRADE_SUCCESS'); ali.closeTrade('ord_...'); ali.refundNotify('ord_...', 'rfd_...'); ali.trades.get('ord_...')
 // or as a child process: `node tests/fakes/alipay.mjs [--port N] [--keys-dir DIR]` prints one
 // line {"url","gateway","app_id","keys":{...files}}; the methods are then POST
 // /__control/<method> with a JSON array of arguments, answering {"result": ...};
@@ -154,6 +154,14 @@ export async function startFakeAlipay(opts = {}) {
           notifyUrl, returnUrl, refunds: new Map(), refundedFen: 0, createdAt: Date.now() });
       }
       return ctl.trades.get(outTradeNo);
+    },
+    /** Sets a trade's status without any notification (a paid one gets its payment time). */
+    setTradeStatus(outTradeNo, status) {
+      const t = ctl.trades.get(outTradeNo);
+      if (!t) throw new Error(`no trade ${outTradeNo}`);
+      t.status = status;
+      if (status === 'TRADE_SUCCESS' || status === 'TRADE_FINISHED') t.paidAt = t.paidAt ?? Date.now();
+      return t;
     },
     /**
      * The buyer pays: the trade becomes TRADE_SUCCESS (or `status`) and its notification is
@@ -456,7 +464,7 @@ export async function startFakeAlipay(opts = {}) {
   }
 
   // ---- controls over HTTP -------------------------------------------------------------------
-  const CONTROLS = ['loseNext', 'failNext', 'setDelay', 'setRefundNotify', 'clearFaults', 'createTrade', 'reset'];
+  const CONTROLS = ['loseNext', 'failNext', 'setDelay', 'setRefundNotify', 'clearFaults', 'createTrade', 'setTradeStatus', 'reset'];
   async function control(req, res, name) {
     const json = (status, obj) => {
       res.writeHead(status, { 'content-type': 'application/json' });
