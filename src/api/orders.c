@@ -362,12 +362,15 @@ void api_orders_create(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "Idempotency-Key", "1 to 128 visible ASCII characters.");
         return;
     }
-    static const char *const allowed[] = {"product", "provider", "channel", "openid", "return_url", NULL};
+    /* "amount" and "currency" are accepted and ignored: a client may send what it showed the
+     * buyer, but the price is the catalog's, and the answer says which. Anything else unknown
+     * is refused. */
+    static const char *const allowed[] = {"product", "provider",  "channel", "openid",
+                                          "return_url", "amount", "currency", NULL};
     struct jerr e;
     json_t *body = req_json_or_reply(r);
     if (body == NULL)
         return;
-    /* An unknown field is refused, a client-sent price above all: the catalog prices. */
     if (jv_only(body, allowed, &e) != 0) {
         api_reply_jerr(r, &e);
         return;

@@ -194,9 +194,13 @@ describe('every documented operation answers as documented', () => {
     const noSuchProduct = await buy({ product: 'credits_0' });
     assertError(noSuchProduct, 400, 'unknown_product');
     check(noSuchProduct, 'POST', '/api/v1/orders');
-    const priced = await buy({ product: 'credits_115', amount: { amount: 1, currency: 'USD' } });
-    assertError(priced, 400, 'validation_failed', 'a client-sent amount does not exist');
+    const priced = await buy({ product: 'credits_115', amount: 1, currency: 'CNY' });
+    assertStatus(priced, 201, 'a client-sent amount is ignored');
+    assert.deepEqual(priced.body.amount, { amount: 990, currency: 'USD' });
     check(priced, 'POST', '/api/v1/orders');
+    const unknownField = await buy({ product: 'credits_115', credits: 99999 });
+    assertError(unknownField, 400, 'validation_failed');
+    check(unknownField, 'POST', '/api/v1/orders');
     const created = await buy({ product: 'credits_115', return_url: '/credits' }, { 'idempotency-key': 'tour-order-1' });
     assertStatus(created, 201);
     check(created, 'POST', '/api/v1/orders');
