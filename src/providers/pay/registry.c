@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "providers/pay/alipay.h"
 #include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
 #include "providers/pay/sandbox.h"
@@ -26,21 +27,16 @@ static int wechatpay_configured(void)
     return set("TG_WECHATPAY_MCHID") && set("TG_WECHATPAY_APPID") && set("TG_WECHATPAY_SERIAL_NO") &&
            set("TG_WECHATPAY_PRIVATE_KEY_FILE") && set("TG_WECHATPAY_APIV3_KEY");
 }
-static int alipay_configured(void)
-{
-    return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
-}
 
 static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
 static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
-static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
     &pay_paypal_line,
     &pay_creem,
     &pay_wechatpay_line,
-    &pay_alipay_line,
+    &pay_alipay,
     &pay_sandbox,
     NULL,
 };
