@@ -103,7 +103,8 @@ static char *wrap(const char *event_type, const uint8_t *plain, size_t n)
     b64_encode(ct, (size_t)got, b64);
     env = xalloc(strlen(b64) + 512);
     sprintf(env,
-            "{\"id\":\"EV-1\",\"create_time\":\"2025-11-29T15:06:00+08:00\",\"resource_type\":\"encrypt-resource\","
+            "{\"id\":\"EV-1\",\"create_time\":\"2025-11-29T15:06:00+08:00\",\"resource_type\":\"encrypt-"
+            "resource\","
             "\"event_type\":\"%s\",\"summary\":\"x\",\"resource\":{\"original_type\":\"%s\",\"algorithm\":"
             "\"AEAD_AES_256_GCM\",\"ciphertext\":\"%s\",\"associated_data\":\"%s\",\"nonce\":\"%s\"}}",
             event_type, aad, b64, aad, nonce);
@@ -202,24 +203,34 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
     static const char *const seeds[] = {
         "\x01{\"mchid\":\"1230000109\",\"appid\":\"wxd678efh567hg6787\",\"out_trade_no\":\"" ORDER "\","
-        "\"transaction_id\":\"4200002741202511290000000001\",\"trade_type\":\"NATIVE\",\"trade_state\":\"SUCCESS\","
+        "\"transaction_id\":\"4200002741202511290000000001\",\"trade_type\":\"NATIVE\",\"trade_state\":"
+        "\"SUCCESS\","
         "\"amount\":{\"total\":6800,\"payer_total\":6800,\"currency\":\"CNY\",\"payer_currency\":\"CNY\"}}",
-        "\x02{\"mchid\":\"1230000109\",\"transaction_id\":\"4200002741202511290000000001\",\"out_trade_no\":\"" ORDER "\","
-        "\"refund_id\":\"50000000382019052709732678859\",\"out_refund_no\":\"rfd_01KB5Q9M0R7C2X4V6B8N1M3K5J\","
-        "\"refund_status\":\"SUCCESS\",\"amount\":{\"total\":6800,\"refund\":1700,\"payer_total\":6800,\"payer_refund\":1700}}",
-        "\x03{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER "\",\"refund_id\":\"5000\",\"out_refund_no\":\"rfd_1\","
+        "\x02{\"mchid\":\"1230000109\",\"transaction_id\":\"4200002741202511290000000001\",\"out_trade_no\":"
+        "\"" ORDER "\","
+        "\"refund_id\":\"50000000382019052709732678859\",\"out_refund_no\":\"rfd_"
+        "01KB5Q9M0R7C2X4V6B8N1M3K5J\","
+        "\"refund_status\":\"SUCCESS\",\"amount\":{\"total\":6800,\"refund\":1700,\"payer_total\":6800,"
+        "\"payer_refund\":1700}}",
+        "\x03{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER
+        "\",\"refund_id\":\"5000\",\"out_refund_no\":\"rfd_1\","
         "\"refund_status\":\"ABNORMAL\",\"amount\":{\"total\":6800,\"refund\":1700}}",
         "\x00{\"id\":\"EV-1\",\"event_type\":\"TRANSACTION.SUCCESS\",\"resource_type\":\"encrypt-resource\","
         "\"resource\":{\"algorithm\":\"AEAD_AES_256_GCM\",\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
         "\"associated_data\":\"transaction\",\"nonce\":\"abcdef012345\"}}",
-        "\x04{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER "\",\"transaction_id\":\"4200002741202511290000000001\","
+        "\x04{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER
+        "\",\"transaction_id\":\"4200002741202511290000000001\","
         "\"trade_state\":\"SUCCESS\",\"amount\":{\"total\":6800,\"currency\":\"CNY\"}}",
-        "\x04{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER "\",\"trade_state\":\"NOTPAY\",\"amount\":{\"total\":6800}}",
-        "\x05{\"refund_id\":\"50000000382019052709732678859\",\"out_refund_no\":\"rfd_1\",\"status\":\"PROCESSING\"}",
+        "\x04{\"mchid\":\"1230000109\",\"out_trade_no\":\"" ORDER
+        "\",\"trade_state\":\"NOTPAY\",\"amount\":{\"total\":6800}}",
+        "\x05{\"refund_id\":\"50000000382019052709732678859\",\"out_refund_no\":\"rfd_1\",\"status\":"
+        "\"PROCESSING\"}",
         "\x06{\"data\":[{\"serial_no\":\"5904C1B1BB40B820580ACA957461FF8BF94D1F0A\",\"encrypt_certificate\":"
         "{\"algorithm\":\"AEAD_AES_256_GCM\",\"nonce\":\"43061e3f2b4d\",\"associated_data\":\"certificate\","
         "\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}}]}",
-        "\x07" "1764400000\nC4MUD6o4Ye5z0wUVgRD1W4yMyUXRs5Ep\nJXWOIe9uowUYC4rJ==\nPUB_KEY_ID_0112300001092025112900000000000001",
+        "\x07"
+        "1764400000\nC4MUD6o4Ye5z0wUVgRD1W4yMyUXRs5Ep\nJXWOIe9uowUYC4rJ==\nPUB_KEY_ID_"
+        "0112300001092025112900000000000001",
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
         add((const uint8_t *)seeds[i], seeds[i][0] == 0 ? 1 + strlen(seeds[i] + 1) : strlen(seeds[i]));
@@ -227,6 +238,6 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 
 void fuzz_report(void)
 {
-    printf("paid %lu, refunds %lu, ignored %lu, paid queries %lu, refund answers %lu\n", paid, refunds, ignored,
-           queried, refund_answers);
+    printf("paid %lu, refunds %lu, ignored %lu, paid queries %lu, refund answers %lu\n", paid, refunds,
+           ignored, queried, refund_answers);
 }

@@ -43,9 +43,9 @@
  * refunds are idempotent at WeChat Pay (out_trade_no, out_refund_no), so net retries them. */
 #define WXP_TIMEOUT_MS 8000
 #define WXP_RETRIES 1
-#define WXP_ID_MAX 64     /* transaction_id, refund_id, prepay_id (WeChat: string[1,64]) */
-#define WXP_URL_MAX 1024  /* code_url, h5_url */
-#define WXP_CODE_MAX 40   /* an error code ("ORDER_NOT_EXIST") */
+#define WXP_ID_MAX 64    /* transaction_id, refund_id, prepay_id (WeChat: string[1,64]) */
+#define WXP_URL_MAX 1024 /* code_url, h5_url */
+#define WXP_CODE_MAX 40  /* an error code ("ORDER_NOT_EXIST") */
 #define WXP_CT_MAX (48 * 1024)
 
 static const char *cfg(const char *key)
@@ -98,7 +98,10 @@ static struct {
     int64_t refreshed_ms; /* when the last download started */
 } K = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int same_path(const char *a, const char *b) { return a != NULL && b != NULL && strcmp(a, b) == 0; }
+static int same_path(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 /* Reads a PEM file of at most RSA_PEM_MAX bytes; the text is wiped by the caller. */
 static char *read_pem(const char *path, size_t *len)
@@ -164,8 +167,8 @@ static void platform_keys_load(void)
             rc = rsa_pub_from_pem(text, len, &K.pub);
         free(text);
         if (rc != RSA_OK)
-            log_event(LOG_ERROR, "wechatpay_key_unusable", "key", "TG_WECHATPAY_PLATFORM_PUBLIC_KEY_FILE", "reason",
-                      rsa_rc_name(rc), NULL);
+            log_event(LOG_ERROR, "wechatpay_key_unusable", "key", "TG_WECHATPAY_PLATFORM_PUBLIC_KEY_FILE",
+                      "reason", rsa_rc_name(rc), NULL);
     }
     if (cert == NULL) {
         rsa_key_free(K.cert);
@@ -267,9 +270,10 @@ char *wechatpay_authorization(const struct rsa_key *k, const char *mchid, const 
     sbuf_free(&msg);
     if (sig == NULL)
         return NULL;
-    h = xasprintf("WECHATPAY2-SHA256-RSA2048 mchid=\"%s\",nonce_str=\"%s\",signature=\"%s\",timestamp=\"%" PRId64
-                  "\",serial_no=\"%s\"",
-                  mchid, nonce, sig, timestamp, serial_no);
+    h = xasprintf(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"%s\",nonce_str=\"%s\",signature=\"%s\",timestamp=\"%" PRId64
+        "\",serial_no=\"%s\"",
+        mchid, nonce, sig, timestamp, serial_no);
     free(sig);
     return h;
 }
@@ -290,8 +294,8 @@ int wechatpay_jsapi_checkout(const struct rsa_key *k, const char *appid, const c
         free(pkg);
         return -1;
     }
-    j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "jsapi", "appId", appid, "timeStamp", ts, "nonceStr", nonce,
-                  "package", pkg, "signType", "RSA", "paySign", sig);
+    j = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "jsapi", "appId", appid, "timeStamp", ts, "nonceStr",
+                  nonce, "package", pkg, "signType", "RSA", "paySign", sig);
     free(pkg);
     free(sig);
     if (j == NULL)
@@ -417,9 +421,9 @@ char *wechatpay_order_body(const char *channel, const char *appid, const char *m
     }
     desc = utf8_cut(req->description != NULL && req->description[0] ? req->description : o->product,
                     WECHATPAY_DESCRIPTION_MAX);
-    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}}", "appid", appid, "mchid", mchid, "description", desc,
-                  "out_trade_no", o->id, "notify_url", req->notify_url, "amount", "total", (json_int_t)o->amount,
-                  "currency", "CNY");
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}}", "appid", appid, "mchid", mchid, "description",
+                  desc, "out_trade_no", o->id, "notify_url", req->notify_url, "amount", "total",
+                  (json_int_t)o->amount, "currency", "CNY");
     free(desc);
     if (j == NULL)
         abort(); /* out of memory, or a string that is not UTF-8: neither comes from outside */
@@ -438,8 +442,9 @@ char *wechatpay_order_body(const char *channel, const char *appid, const char *m
             *why = "client_ip_required";
             return NULL;
         }
-        json_object_set_new(j, "scene_info", json_pack("{s:s, s:{s:s}}", "payer_client_ip", req->client_ip,
-                                                       "h5_info", "type", "Wap"));
+        json_object_set_new(
+            j, "scene_info",
+            json_pack("{s:s, s:{s:s}}", "payer_client_ip", req->client_ip, "h5_info", "type", "Wap"));
     } else if (strcmp(channel, "native") != 0) {
         json_decref(j);
         *why = "unknown_channel";
@@ -465,8 +470,11 @@ static const char *str_member(json_t *obj, const char *key, size_t max)
 }
 
 /* An ISO 4217 code as WeChat Pay writes it: three upper-case letters. */
-static int currency_ok(const char *s) { return s != NULL && strlen(s) == 3 && isupper((unsigned char)s[0]) &&
-                                               isupper((unsigned char)s[1]) && isupper((unsigned char)s[2]); }
+static int currency_ok(const char *s)
+{
+    return s != NULL && strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+           isupper((unsigned char)s[2]);
+}
 
 /* amount.<key>: a positive integer below 10^12 fen. */
 static int amount_member(json_t *amount, const char *key, int64_t *out)
@@ -478,7 +486,10 @@ static int amount_member(json_t *amount, const char *key, int64_t *out)
     return 0;
 }
 
-static void set_reason(char reason[64], const char *why) { snprintf(reason, 64, "%s", why); }
+static void set_reason(char reason[64], const char *why)
+{
+    snprintf(reason, 64, "%s", why);
+}
 
 /* Decrypts the notification's resource. Returns the parsed plaintext (caller decrefs) or
  * NULL with reason set. */
@@ -568,7 +579,8 @@ static void read_paid(json_t *p, const char *mchid, const char *event_type, stru
 static void read_refund(json_t *p, const char *mchid, const char *event_type, struct pay_webhook_res *res)
 {
     const char *m = str_member(p, "mchid", 32), *otn = str_member(p, "out_trade_no", 32);
-    const char *tid = str_member(p, "transaction_id", WXP_ID_MAX), *rid = str_member(p, "refund_id", WXP_ID_MAX);
+    const char *tid = str_member(p, "transaction_id", WXP_ID_MAX),
+               *rid = str_member(p, "refund_id", WXP_ID_MAX);
     const char *orn = str_member(p, "out_refund_no", 64), *status = str_member(p, "refund_status", 32);
     json_t *amount = json_object_get(p, "amount"), *cur_j = json_object_get(amount, "currency");
     const char *cur = "CNY"; /* domestic refunds are in CNY; the notification carries no currency */
@@ -579,8 +591,9 @@ static void read_refund(json_t *p, const char *mchid, const char *event_type, st
         set_reason(res->reason, "mchid_mismatch");
         return;
     }
-    if (status == NULL || otn == NULL || !token_ok(otn, 32, NULL) || rid == NULL || !token_ok(rid, WXP_ID_MAX, NULL) ||
-        orn == NULL || !token_ok(orn, 64, "|*@") || (tid != NULL && !token_ok(tid, WXP_ID_MAX, NULL))) {
+    if (status == NULL || otn == NULL || !token_ok(otn, 32, NULL) || rid == NULL ||
+        !token_ok(rid, WXP_ID_MAX, NULL) || orn == NULL || !token_ok(orn, 64, "|*@") ||
+        (tid != NULL && !token_ok(tid, WXP_ID_MAX, NULL))) {
         res->rc = PAY_INVALID;
         set_reason(res->reason, "resource_malformed");
         return;
@@ -589,7 +602,7 @@ static void read_refund(json_t *p, const char *mchid, const char *event_type, st
         res->rc = PAY_IGNORED;
         set_reason(res->reason, strcmp(status, "ABNORMAL") == 0 ? "refund_abnormal"
                                 : strcmp(status, "CLOSED") == 0 ? "refund_closed"
-                                                                 : "refund_not_success");
+                                                                : "refund_not_success");
         snprintf(res->ev.order_id, sizeof res->ev.order_id, "%s", otn);
         if (strlen(orn) < sizeof res->ev.refund_id)
             snprintf(res->ev.refund_id, sizeof res->ev.refund_id, "%s", orn);
@@ -685,7 +698,8 @@ void wechatpay_read_transaction(const char *body, size_t len, const char *mchid,
     }
     if (strcmp(state, "NOTPAY") == 0 || strcmp(state, "USERPAYING") == 0) {
         res->state = PAY_STATE_PENDING;
-    } else if (strcmp(state, "CLOSED") == 0 || strcmp(state, "PAYERROR") == 0 || strcmp(state, "REVOKED") == 0) {
+    } else if (strcmp(state, "CLOSED") == 0 || strcmp(state, "PAYERROR") == 0 ||
+               strcmp(state, "REVOKED") == 0) {
         res->state = PAY_STATE_CLOSED;
     } else if (strcmp(state, "SUCCESS") == 0 || strcmp(state, "REFUND") == 0) {
         /* REFUND: paid, then (partly) refunded - the payment happened. */
@@ -719,7 +733,8 @@ void wechatpay_read_refund(const char *body, size_t len, const char *refund_id, 
 
     memset(res, 0, sizeof *res);
     res->rc = PAY_UNAVAILABLE;
-    if (!json_is_object(j) || rid == NULL || !token_ok(rid, WXP_ID_MAX, NULL) || orn == NULL || status == NULL) {
+    if (!json_is_object(j) || rid == NULL || !token_ok(rid, WXP_ID_MAX, NULL) || orn == NULL ||
+        status == NULL) {
         set_reason(res->reason, "answer_malformed");
         goto cleanup;
     }
@@ -831,7 +846,10 @@ struct op {
     void *arg;
 };
 
-static struct op *op_of(struct net_call *c) { return (struct op *)(void *)((char *)c - offsetof(struct op, call)); }
+static struct op *op_of(struct net_call *c)
+{
+    return (struct op *)(void *)((char *)c - offsetof(struct op, call));
+}
 
 static void op_free(struct op *op)
 {
@@ -853,8 +871,8 @@ static void op_fail(struct op *op, enum pay_rc rc, const char *reason)
         memset(&r, 0, sizeof r);
         r.rc = rc;
         set_reason(r.reason, reason);
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_checkout_failed", "order", op->order_id,
-                  "outcome", pay_rc_name(rc), "reason", reason, NULL);
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_checkout_failed", "order",
+                  op->order_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
         op->done.checkout(op->arg, &r);
         break;
     }
@@ -874,8 +892,8 @@ static void op_fail(struct op *op, enum pay_rc rc, const char *reason)
         memset(&r, 0, sizeof r);
         r.rc = rc;
         set_reason(r.reason, reason);
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_refund_failed", "order", op->order_id,
-                  "refund", op->refund_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_refund_failed", "order",
+                  op->order_id, "refund", op->refund_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
         op->done.refund(op->arg, &r);
         break;
     }
@@ -1012,8 +1030,10 @@ static const char *certs_install(const struct net_call *c, int64_t now_ms)
 {
     struct rsa_key *keys[WECHATPAY_MAX_CERTS];
     char serials[WECHATPAY_MAX_CERTS][RSA_SERIAL_HEX_MAX], reason[64];
-    const char *ts = net_resp_header(c, "wechatpay-timestamp"), *nonce = net_resp_header(c, "wechatpay-nonce");
-    const char *sig = net_resp_header(c, "wechatpay-signature"), *serial = net_resp_header(c, "wechatpay-serial");
+    const char *ts = net_resp_header(c, "wechatpay-timestamp"),
+               *nonce = net_resp_header(c, "wechatpay-nonce");
+    const char *sig = net_resp_header(c, "wechatpay-signature"),
+               *serial = net_resp_header(c, "wechatpay-serial");
     const char *apiv3 = cfg("TG_WECHATPAY_APIV3_KEY");
     const struct rsa_key *signer = NULL;
     int n, ok = 0, misconf;
@@ -1032,7 +1052,8 @@ static const char *certs_install(const struct net_call *c, int64_t now_ms)
     if (signer == NULL)
         signer = platform_key(serial, &misconf);
     if (signer != NULL)
-        ok = wechatpay_verify_sig(signer, ts, nonce, sig, c->resp_body != NULL ? c->resp_body : "", c->resp_len);
+        ok = wechatpay_verify_sig(signer, ts, nonce, sig, c->resp_body != NULL ? c->resp_body : "",
+                                  c->resp_len);
     if (ok) {
         for (int i = 0; i < K.n_dl; i++)
             rsa_key_free(K.dl[i]);
@@ -1273,8 +1294,9 @@ static void op_verified(struct op *op)
             return;
         }
         if (r.rc == PAY_IGNORED)
-            log_event(strncmp(r.reason, "refund_", 7) == 0 ? LOG_WARN : LOG_INFO, "wechatpay_notification_ignored",
-                      "reason", r.reason, "order", r.ev.order_id[0] ? r.ev.order_id : NULL, "refund",
+            log_event(strncmp(r.reason, "refund_", 7) == 0 ? LOG_WARN : LOG_INFO,
+                      "wechatpay_notification_ignored", "reason", r.reason, "order",
+                      r.ev.order_id[0] ? r.ev.order_id : NULL, "refund",
                       r.ev.refund_id[0] ? r.ev.refund_id : NULL, NULL);
         op->done.webhook(op->arg, &r);
         break;
@@ -1310,7 +1332,8 @@ static int op_start(struct op *op)
     return 0;
 }
 
-static void wxp_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg)
+static void wxp_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done,
+                         void *arg)
 {
     struct op *op = op_new(nx, OP_CHECKOUT, arg, req->order->id);
     const char *appid = cfg("TG_WECHATPAY_APPID"), *channel, *why;
@@ -1374,7 +1397,8 @@ static void wxp_verify(struct net_exec *nx, const struct pay_webhook_req *req, p
     op_verify(op);
 }
 
-static void wxp_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg)
+static void wxp_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done,
+                      void *arg)
 {
     struct op *op = op_new(nx, OP_QUERY, arg, o->id);
     char *path;
@@ -1409,9 +1433,9 @@ static void wxp_refund(struct net_exec *nx, const struct pay_refund_req *req, pa
         op_fail(op, PAY_INVALID, "refund_request_unusable");
         return;
     }
-    j = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:s}}", "out_trade_no", o->id, "out_refund_no", req->refund_id,
-                  "notify_url", req->notify_url, "amount", "refund", (json_int_t)req->amount, "total",
-                  (json_int_t)o->amount, "currency", "CNY");
+    j = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:s}}", "out_trade_no", o->id, "out_refund_no",
+                  req->refund_id, "notify_url", req->notify_url, "amount", "refund", (json_int_t)req->amount,
+                  "total", (json_int_t)o->amount, "currency", "CNY");
     if (j == NULL)
         abort();
     if (req->reason != NULL && req->reason[0]) {

@@ -29,7 +29,10 @@ static char tmp_root[] = "/tmp/tg_test_pay_wechatpay.XXXXXX";
 static json_t *V; /* vectors.json */
 static struct net_exec sx;
 
-static const char *vs(const char *key) { return json_string_value(json_object_get(V, key)); }
+static const char *vs(const char *key)
+{
+    return json_string_value(json_object_get(V, key));
+}
 
 static char *data_path(const char *name)
 {
@@ -115,7 +118,8 @@ static void wh_done(void *arg, const struct pay_webhook_res *res)
     o->res = *res;
 }
 
-static struct wh_out verify(json_t *headers, const char *body, size_t len, int64_t now_ms, const char *ambiguous)
+static struct wh_out verify(json_t *headers, const char *body, size_t len, int64_t now_ms,
+                            const char *ambiguous)
 {
     struct hdrs x = {headers, ambiguous};
     struct pay_webhook_req req = {.body = body, .len = len, .header = hdr, .hctx = &x, .now_ms = now_ms};
@@ -141,8 +145,8 @@ static void test_cases(void)
     {
         const char *name = json_string_value(json_object_get(c, "name"));
         json_t *e = json_object_get(c, "expect"), *body = json_object_get(c, "body");
-        struct wh_out o = verify(json_object_get(c, "headers"), json_string_value(body), json_string_length(body),
-                                 now_ms, NULL);
+        struct wh_out o = verify(json_object_get(c, "headers"), json_string_value(body),
+                                 json_string_length(body), now_ms, NULL);
         const char *want_rc = json_string_value(json_object_get(e, "rc"));
 
         CHECK(o.called == 1, "%s: done once", name);
@@ -150,12 +154,17 @@ static void test_cases(void)
         if (json_object_get(e, "reason") != NULL)
             CHECK_STR_EQ(o.res.reason, json_string_value(json_object_get(e, "reason")), "%s: reason", name);
         if (strcmp(want_rc, "ok") == 0) {
-            const char *fields[][2] = {{"event_id", o.res.ev.event_id},   {"type", o.res.ev.type},
-                                       {"order_id", o.res.ev.order_id},   {"provider_ref", o.res.ev.provider_ref},
-                                       {"currency", o.res.ev.currency},   {"refund_id", o.res.ev.refund_id},
+            const char *fields[][2] = {{"event_id", o.res.ev.event_id},
+                                       {"type", o.res.ev.type},
+                                       {"order_id", o.res.ev.order_id},
+                                       {"provider_ref", o.res.ev.provider_ref},
+                                       {"currency", o.res.ev.currency},
+                                       {"refund_id", o.res.ev.refund_id},
                                        {"provider_refund_id", o.res.ev.provider_refund_id}};
-            CHECK_STR_EQ(kind_name(o.res.ev.kind), json_string_value(json_object_get(e, "kind")), "%s: kind", name);
-            CHECK_INT_EQ(o.res.ev.amount, json_integer_value(json_object_get(e, "amount")), "%s: amount", name);
+            CHECK_STR_EQ(kind_name(o.res.ev.kind), json_string_value(json_object_get(e, "kind")), "%s: kind",
+                         name);
+            CHECK_INT_EQ(o.res.ev.amount, json_integer_value(json_object_get(e, "amount")), "%s: amount",
+                         name);
             for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
                 json_t *w = json_object_get(e, fields[f][0]);
                 CHECK_STR_EQ(fields[f][1], w ? json_string_value(w) : "", "%s: %s", name, fields[f][0]);
@@ -168,18 +177,21 @@ static json_t *find_case(const char *name)
 {
     json_t *cases = json_object_get(V, "cases"), *c;
     size_t i;
-    json_array_foreach(cases, i, c) if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0) return c;
+    json_array_foreach(cases, i,
+                       c) if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0) return c;
     printf("Bail out! no case %s\n", name);
     exit(1);
 }
 
 static void test_attacks(void)
 {
-    json_t *c = find_case("paid"), *h = json_object_get(c, "headers"), *body = json_object_get(c, "body"), *h2;
+    json_t *c = find_case("paid"), *h = json_object_get(c, "headers"), *body = json_object_get(c, "body"),
+           *h2;
     const char *b = json_string_value(body);
     size_t len = json_string_length(body);
     int64_t now_ms = (int64_t)json_integer_value(json_object_get(V, "now")) * 1000;
-    const char *names[] = {"wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial"};
+    const char *names[] = {"wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature",
+                           "wechatpay-serial"};
     struct wh_out o;
     char *big;
 
@@ -191,7 +203,8 @@ static void test_attacks(void)
     }
     /* The body, one byte at a time shorter: never valid. */
     o = verify(h, b, len - 1, now_ms, NULL);
-    CHECK(o.res.rc == PAY_INVALID && strcmp(o.res.reason, "signature_mismatch") == 0, "truncated body: invalid");
+    CHECK(o.res.rc == PAY_INVALID && strcmp(o.res.reason, "signature_mismatch") == 0,
+          "truncated body: invalid");
     /* Oversized body: refused before anything else. */
     big = xmalloc(WECHATPAY_NOTIFY_MAX + 2);
     memset(big, ' ', WECHATPAY_NOTIFY_MAX + 1);
@@ -229,7 +242,8 @@ static void test_modes(void)
     configure(1, 0);
     o = verify(json_object_get(c, "headers"), json_string_value(json_object_get(c, "body")),
                json_string_length(json_object_get(c, "body")), now_ms, NULL);
-    CHECK(o.res.rc == PAY_UNAVAILABLE, "public key mode: certificate serial needs a download (%s)", o.res.reason);
+    CHECK(o.res.rc == PAY_UNAVAILABLE, "public key mode: certificate serial needs a download (%s)",
+          o.res.reason);
     /* Certificate mode only: the public key id is unknown and never downloaded. */
     configure(0, 1);
     o = verify(json_object_get(p, "headers"), json_string_value(json_object_get(p, "body")),
@@ -259,7 +273,8 @@ static void test_modes(void)
 static void test_request_signature(void)
 {
     struct rsa_key *mk = load_key("merchant_key.pem", 1), *pub = load_key("merchant_pub.pem", 0);
-    json_t *r = json_object_get(V, "request"), *g = json_object_get(V, "get"), *js = json_object_get(V, "jsapi");
+    json_t *r = json_object_get(V, "request"), *g = json_object_get(V, "get"),
+           *js = json_object_get(V, "jsapi");
     const char *body = json_string_value(json_object_get(r, "body"));
     char *h = wechatpay_authorization(mk, "1230000109", "MERCHANTSERIAL", "POST",
                                       json_string_value(json_object_get(r, "uri")), body, strlen(body),
@@ -276,9 +291,9 @@ static void test_request_signature(void)
     CHECK_STR_EQ(h, want, "POST Authorization: the plugin's signature, the documented parameters");
     free(h);
     free(want);
-    h = wechatpay_authorization(mk, "1230000109", "MERCHANTSERIAL", "GET", json_string_value(json_object_get(g, "uri")),
-                                "", 0, json_integer_value(json_object_get(g, "timestamp")),
-                                json_string_value(json_object_get(g, "nonce")));
+    h = wechatpay_authorization(
+        mk, "1230000109", "MERCHANTSERIAL", "GET", json_string_value(json_object_get(g, "uri")), "", 0,
+        json_integer_value(json_object_get(g, "timestamp")), json_string_value(json_object_get(g, "nonce")));
     CHECK(h != NULL && strstr(h, json_string_value(json_object_get(g, "signature"))) != NULL,
           "GET Authorization (path with query, empty body line): the plugin's signature");
     free(h);
@@ -295,11 +310,13 @@ static void test_request_signature(void)
                  json_string_value(json_object_get(js, "paySign")), "JSAPI paySign: the plugin's");
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "jsapi"), "package")),
                  "prepay_id=wx201410272009395522657a690389285100", "JSAPI package");
-    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "jsapi"), "signType")), "RSA", "JSAPI signType");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "jsapi"), "signType")), "RSA",
+                 "JSAPI signType");
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "jsapi"), "timeStamp")), "1554208460",
                  "JSAPI timeStamp is a string");
     json_decref(j);
-    CHECK(wechatpay_jsapi_checkout(mk, "wx1", "wx2", 1, "n", out, 40) == -1, "JSAPI parameters that do not fit: -1");
+    CHECK(wechatpay_jsapi_checkout(mk, "wx1", "wx2", 1, "n", out, 40) == -1,
+          "JSAPI parameters that do not fit: -1");
     rsa_key_free(mk);
     rsa_key_free(pub);
 }
@@ -312,13 +329,15 @@ static int answer_verifies(json_t *a, struct rsa_key *k)
     const char *body = json_string_value(json_object_get(a, "body"));
     return wechatpay_verify_sig(k, json_string_value(json_object_get(h, "wechatpay-timestamp")),
                                 json_string_value(json_object_get(h, "wechatpay-nonce")),
-                                json_string_value(json_object_get(h, "wechatpay-signature")), body, strlen(body));
+                                json_string_value(json_object_get(h, "wechatpay-signature")), body,
+                                strlen(body));
 }
 
 static void test_answers(void)
 {
     struct rsa_key *pk = load_key("platform_pub.pem", 0), *mk = load_key("merchant_pub.pem", 0);
-    json_t *q = json_object_get(V, "queries"), *r = json_object_get(V, "refunds"), *certs = json_object_get(V, "certificates");
+    json_t *q = json_object_get(V, "queries"), *r = json_object_get(V, "refunds"),
+           *certs = json_object_get(V, "certificates");
     const char *order = "ord_01KB5Q3VJ4ZQ8E2W6T9YH3N7MA", *refund = "rfd_01KB5Q9M0R7C2X4V6B8N1M3K5J";
     struct pay_query_res qr;
     struct pay_refund_res rr;
@@ -328,24 +347,27 @@ static void test_answers(void)
     struct {
         const char *name;
         enum pay_state state;
-    } states[] = {{"success", PAY_STATE_PAID},     {"refund_state", PAY_STATE_PAID}, {"notpay", PAY_STATE_PENDING},
-                  {"userpaying", PAY_STATE_PENDING}, {"closed", PAY_STATE_CLOSED},   {"payerror", PAY_STATE_CLOSED},
+    } states[] = {{"success", PAY_STATE_PAID},   {"refund_state", PAY_STATE_PAID},
+                  {"notpay", PAY_STATE_PENDING}, {"userpaying", PAY_STATE_PENDING},
+                  {"closed", PAY_STATE_CLOSED},  {"payerror", PAY_STATE_CLOSED},
                   {"revoked", PAY_STATE_CLOSED}};
     int n;
 
-    CHECK(answer_verifies(json_object_get(q, "success"), pk) == 1, "query answer: the platform signature verifies");
+    CHECK(answer_verifies(json_object_get(q, "success"), pk) == 1,
+          "query answer: the platform signature verifies");
     CHECK(answer_verifies(json_object_get(q, "success"), mk) == 0, "query answer: not with another key");
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
         json_t *a = json_object_get(q, states[i].name);
         const char *b = json_string_value(json_object_get(a, "body"));
         wechatpay_read_transaction(b, strlen(b), "1230000109", order, &qr);
-        CHECK(qr.rc == PAY_OK && qr.state == states[i].state, "trade_state %s -> state %d (%s)", states[i].name,
-              (int)states[i].state, qr.reason);
+        CHECK(qr.rc == PAY_OK && qr.state == states[i].state, "trade_state %s -> state %d (%s)",
+              states[i].name, (int)states[i].state, qr.reason);
     }
     {
         const char *b = json_string_value(json_object_get(json_object_get(q, "success"), "body"));
         wechatpay_read_transaction(b, strlen(b), "1230000109", order, &qr);
-        CHECK_STR_EQ(qr.ev.event_id, "query:4200002741202511290000000001", "query: event id query:<transaction_id>");
+        CHECK_STR_EQ(qr.ev.event_id, "query:4200002741202511290000000001",
+                     "query: event id query:<transaction_id>");
         CHECK(qr.ev.kind == PAY_EVENT_PAID && qr.ev.amount == 6800 && strcmp(qr.ev.currency, "CNY") == 0 &&
                   strcmp(qr.ev.order_id, order) == 0,
               "query: paid 6800 CNY for the order");
@@ -361,46 +383,56 @@ static void test_answers(void)
         CHECK(qr.rc == PAY_UNAVAILABLE, "query: another merchant's answer is not believed");
         b = json_string_value(json_object_get(json_object_get(q, "unknown_state"), "body"));
         wechatpay_read_transaction(b, strlen(b), "1230000109", order, &qr);
-        CHECK(qr.rc == PAY_UNAVAILABLE && strcmp(qr.reason, "trade_state_unknown") == 0, "query: unknown trade_state");
+        CHECK(qr.rc == PAY_UNAVAILABLE && strcmp(qr.reason, "trade_state_unknown") == 0,
+              "query: unknown trade_state");
     }
     {
         struct {
             const char *name;
             enum pay_rc rc;
             int pending;
-        } rs[] = {{"processing", PAY_OK, 1}, {"success", PAY_OK, 0}, {"abnormal", PAY_OK, 1}, {"closed", PAY_DECLINED, 0}};
+        } rs[] = {{"processing", PAY_OK, 1},
+                  {"success", PAY_OK, 0},
+                  {"abnormal", PAY_OK, 1},
+                  {"closed", PAY_DECLINED, 0}};
         for (size_t i = 0; i < 4; i++) {
             const char *b = json_string_value(json_object_get(json_object_get(r, rs[i].name), "body"));
             wechatpay_read_refund(b, strlen(b), refund, &rr);
-            CHECK(rr.rc == rs[i].rc && rr.pending == rs[i].pending, "refund status %s -> %s pending %d", rs[i].name,
-                  pay_rc_name(rs[i].rc), rs[i].pending);
+            CHECK(rr.rc == rs[i].rc && rr.pending == rs[i].pending, "refund status %s -> %s pending %d",
+                  rs[i].name, pay_rc_name(rs[i].rc), rs[i].pending);
             if (rr.rc == PAY_OK)
-                CHECK_STR_EQ(rr.provider_refund_id, "50000000382019052709732678859", "refund %s: refund_id", rs[i].name);
+                CHECK_STR_EQ(rr.provider_refund_id, "50000000382019052709732678859", "refund %s: refund_id",
+                             rs[i].name);
         }
-        wechatpay_read_refund(json_string_value(json_object_get(json_object_get(r, "success"), "body")),
-                              strlen(json_string_value(json_object_get(json_object_get(r, "success"), "body"))),
-                              "rfd_other", &rr);
+        wechatpay_read_refund(
+            json_string_value(json_object_get(json_object_get(r, "success"), "body")),
+            strlen(json_string_value(json_object_get(json_object_get(r, "success"), "body"))), "rfd_other",
+            &rr);
         CHECK(rr.rc == PAY_UNAVAILABLE, "refund: an answer about another refund is not believed");
     }
 
-    n = wechatpay_read_certificates(json_string_value(json_object_get(json_object_get(certs, "ok"), "body")),
-                                    strlen(json_string_value(json_object_get(json_object_get(certs, "ok"), "body"))),
-                                    vs("apiv3_key"), keys, serials, WECHATPAY_MAX_CERTS);
+    n = wechatpay_read_certificates(
+        json_string_value(json_object_get(json_object_get(certs, "ok"), "body")),
+        strlen(json_string_value(json_object_get(json_object_get(certs, "ok"), "body"))), vs("apiv3_key"),
+        keys, serials, WECHATPAY_MAX_CERTS);
     CHECK(n == 1, "certificates: one decrypted and loaded");
     if (n == 1) {
         CHECK_STR_EQ(serials[0], vs("platform_serial"), "certificates: its serial");
-        CHECK(answer_verifies(json_object_get(certs, "ok"), keys[0]) == 1, "certificates: the list is signed by it");
+        CHECK(answer_verifies(json_object_get(certs, "ok"), keys[0]) == 1,
+              "certificates: the list is signed by it");
         rsa_key_free(keys[0]);
     }
-    n = wechatpay_read_certificates(json_string_value(json_object_get(json_object_get(certs, "two"), "body")),
-                                    strlen(json_string_value(json_object_get(json_object_get(certs, "two"), "body"))),
-                                    vs("apiv3_key"), keys, serials, WECHATPAY_MAX_CERTS);
+    n = wechatpay_read_certificates(
+        json_string_value(json_object_get(json_object_get(certs, "two"), "body")),
+        strlen(json_string_value(json_object_get(json_object_get(certs, "two"), "body"))), vs("apiv3_key"),
+        keys, serials, WECHATPAY_MAX_CERTS);
     CHECK(n == 2, "certificates: two");
     while (n > 0)
         rsa_key_free(keys[--n]);
     for (size_t i = 0; i < 3; i++) {
         const char *b = json_string_value(json_object_get(json_object_get(certs, bad[i]), "body"));
-        CHECK(wechatpay_read_certificates(b, strlen(b), vs("apiv3_key"), keys, serials, WECHATPAY_MAX_CERTS) == -1,
+        CHECK(wechatpay_read_certificates(b, strlen(b), vs("apiv3_key"), keys, serials,
+                                          WECHATPAY_MAX_CERTS) == -1,
               "certificates %s: refused", bad[i]);
     }
     rsa_key_free(pk);
@@ -433,11 +465,13 @@ static void test_bodies(void)
     CHECK_STR_EQ(b,
                  "{\"appid\":\"wxd678efh567hg6787\",\"mchid\":\"1230000109\",\"description\":\"115 credits\","
                  "\"out_trade_no\":\"ord_01KB5Q3VJ4ZQ8E2W6T9YH3N7MA\",\"notify_url\":"
-                 "\"https://pay.example.com/api/v1/webhooks/wechatpay\",\"amount\":{\"total\":6800,\"currency\":\"CNY\"},"
+                 "\"https://pay.example.com/api/v1/webhooks/"
+                 "wechatpay\",\"amount\":{\"total\":6800,\"currency\":\"CNY\"},"
                  "\"time_expire\":\"2025-11-29T15:06:40+08:00\"}",
                  "native body: fen, CNY, our order id, time_expire");
     free(b);
-    CHECK(wechatpay_order_body("jsapi", "wx1", "1230000109", &req, &why) == NULL && strcmp(why, "openid_required") == 0,
+    CHECK(wechatpay_order_body("jsapi", "wx1", "1230000109", &req, &why) == NULL &&
+              strcmp(why, "openid_required") == 0,
           "jsapi without openid: refused");
     req.payer_openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
     b = wechatpay_order_body("jsapi", "wx1", "1230000109", &req, &why);
@@ -447,25 +481,31 @@ static void test_bodies(void)
     json_decref(j);
     free(b);
     req.payer_openid = "o\"x";
-    CHECK(wechatpay_order_body("jsapi", "wx1", "1230000109", &req, &why) == NULL, "jsapi with a malformed openid: refused");
-    CHECK(wechatpay_order_body("h5", "wx1", "1230000109", &req, &why) == NULL && strcmp(why, "client_ip_required") == 0,
+    CHECK(wechatpay_order_body("jsapi", "wx1", "1230000109", &req, &why) == NULL,
+          "jsapi with a malformed openid: refused");
+    CHECK(wechatpay_order_body("h5", "wx1", "1230000109", &req, &why) == NULL &&
+              strcmp(why, "client_ip_required") == 0,
           "h5 without the buyer's address: refused");
     req.client_ip = "14.23.150.211";
     b = wechatpay_order_body("h5", "wx1", "1230000109", &req, &why);
     j = json_loads(b, 0, NULL);
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "scene_info"), "payer_client_ip")),
                  "14.23.150.211", "h5 body: scene_info.payer_client_ip");
-    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(json_object_get(j, "scene_info"), "h5_info"), "type")),
+    CHECK_STR_EQ(json_string_value(
+                     json_object_get(json_object_get(json_object_get(j, "scene_info"), "h5_info"), "type")),
                  "Wap", "h5 body: h5_info.type Wap");
     json_decref(j);
     free(b);
-    CHECK(wechatpay_order_body("app", "wx1", "1230000109", &req, &why) == NULL && strcmp(why, "unknown_channel") == 0,
+    CHECK(wechatpay_order_body("app", "wx1", "1230000109", &req, &why) == NULL &&
+              strcmp(why, "unknown_channel") == 0,
           "unknown channel: refused");
     snprintf(o.currency, sizeof o.currency, "USD");
-    CHECK(wechatpay_order_body("native", "wx1", "1230000109", &req, &why) == NULL && strcmp(why, "currency_not_cny") == 0,
+    CHECK(wechatpay_order_body("native", "wx1", "1230000109", &req, &why) == NULL &&
+              strcmp(why, "currency_not_cny") == 0,
           "a USD order: refused (WeChat Pay takes CNY)");
     snprintf(o.currency, sizeof o.currency, "CNY");
-    req.description = "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五";
+    req.description =
+        "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五";
     b = wechatpay_order_body("native", "wx1", "1230000109", &req, &why);
     j = json_loads(b, 0, NULL);
     CHECK(j != NULL && json_string_length(json_object_get(j, "description")) <= WECHATPAY_DESCRIPTION_MAX &&
