@@ -163,6 +163,28 @@ describe('WeChat Pay', () => {
     assert.ok(rejected.every((a) => a.details.provider === 'wechatpay'));
   });
 
+  test('a signature header sent twice is ambiguous: 400, nothing changes', async () => {
+    const { user, order: o } = await buyer();
+    const n = wp.notification('TRANSACTION.SUCCESS', { order: o.id });
+    const http = await import('node:http');
+    for (const dup of ['Wechatpay-Signature', 'Wechatpay-Serial', 'Wechatpay-Timestamp']) {
+      const headers = { ...n.headers, 'Content-Type': 'application/json', [dup]: [n.headers[dup], n.headers[dup]] };
+      const status = await new Promise((resolve, reject) => {
+        const rq = http.request(`${srv.url}/api/v1/webhooks/wechatpay`, { method: 'POST', headers, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        });
+        rq.on('error', reject);
+        rq.end(n.body);
+      });
+      assert.equal(status, 400, `${dup} twice`);
+    }
+    assert.equal((await order(user, o.id)).status, 'pending');
+    const [once] = await wp.deliver(n);
+    assert.equal(once.status, 200, 'the same notification with each header once is accepted');
+    assert.equal((await order(user, o.id)).status, 'paid');
+  });
+
   test('wrong amount, wrong currency, unknown order: 400, nothing credited, audited as mismatch', async () => {
     const { user, order: o } = await buyer();
     const before0 = await credits(user);
