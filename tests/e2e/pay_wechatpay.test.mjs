@@ -332,6 +332,17 @@ describe('WeChat Pay', () => {
     assert.ok(logs.includes('signature_mismatch'), logs.join());
   });
 
+  test('WeChat Pay not answering at checkout: each attempt times out (8 s, retried once), then the next provider', async () => {
+    wp.fail('checkout', { hang: true, times: 2 });
+    const t0 = Date.now();
+    const { order: o } = await buyer({ provider: undefined });
+    const took = Date.now() - t0;
+    wp.clearFailures();
+    assert.equal(o.provider, 'sandbox');
+    assert.ok(took >= 16000 && took < 30000, `took ${took} ms`);
+    assert.ok(srv.logLines().some((l) => l.event === 'checkout_failed' && l.order_id === o.id && l.reason === 'timeout'));
+  });
+
   test('the logs never hold the APIv3 key, the merchant key or a signature', async () => {
     await sleep(50);
     const text = srv.stderr;
