@@ -209,35 +209,49 @@ describe('WeChat Pay', () => {
     assert.equal((await purchases(user)).length, 0);
   });
 
-  test('a lost notification: the browser return asks WeChat Pay (query) and fulfils once', async () => {
+  test('a lost notification: the pending-order job asks WeChat Pay (query) and fulfils once', async () => {
     const { user, order: o } = await buyer();
+    const q0 = wp.counters.query;
     wp.loseNext(1);
     const paid = await wp.pay(o.id);
     assert.equal(paid.lost, true);
-    assert.equal((await order(user, o.id)).status, 'pending');
-    const q0 = wp.counters.query;
-    const r = await srv.get(`/api/v1/orders/${o.id}/return`);
-    assertStatus(r, 302);
-    assert.equal(wp.counters.query, q0 + 1);
-    assert.equal(wp.requests.at(-1).uri, `/v3/pay/transactions/out-trade-no/${o.id}?mchid=${wp.mchid}`);
-    assert.equal((await order(user, o.id)).status, 'paid');
+    let status;
+    for (let i = 0; i < 100 && (status = (await order(user, o.id)).status) !== 'paid'; i++) await sleep(100);
+    assert.equal(status, 'paid', 'the job found the payment within 10 s (TG_ORDER_QUERY_AFTER=1)');
+    assert.ok(wp.counters.query > q0);
+    assert.ok(wp.requests.some((r) => r.uri === `/v3/pay/transactions/out-trade-no/${o.id}?mchid=${wp.mchid}`));
     assert.equal((await purchases(user)).length, 1);
-    // Asking again changes nothing.
+    // The browser coming back afterwards changes nothing.
     assertStatus(await srv.get(`/api/v1/orders/${o.id}/return`), 302);
     assert.equal((await purchases(user)).length, 1);
   });
 
-  test('an unpaid order stays pending when WeChat Pay says NOTPAY, and a forged query answer is not believed', async () => {
+  test('an unpaid order stays pending while WeChat Pay says NOTPAY, and an answer with a bad signature pays nothing', async () => {
     const { user, order: o } = await buyer();
     assertStatus(await srv.get(`/api/v1/orders/${o.id}/return`), 302);
     assert.equal((await order(user, o.id)).status, 'pending');
-    wp.setTradeState(o.id, 'SUCCESS');
     wp.tamperAnswers(true);
-    assertStatus(await srv.get(`/api/v1/orders/${o.id}/return`), 302);
-    wp.tamperAnswers(false);
-    assert.equal((await order(user, o.id)).status, 'pending', 'an answer whose signature does not verify pays nothing');
+    try {
+      wp.setTradeState(o.id, 'SUCCESS');
+      assertStatus(await srv.get(`/api/v1/orders/${o.id}/return`), 302);
+      await sleep(1500); // the pending-order job asks too, and is not believed either
+      assert.equal((await order(user, o.id)).status, 'pending', 'an answer whose signature does not verify pays nothing');
+      assert.ok(srv.logLines().some((l) => l.event === 'wechatpay_query_failed' && l.order_id === o.id && l.reason === 'signature_mismatch'));
+    } finally {
+      wp.tamperAnswers(false);
+    }
     assertStatus(await srv.get(`/api/v1/orders/${o.id}/return`), 302);
     assert.equal((await order(user, o.id)).status, 'paid');
+    assert.equal((await purchases(user)).length, 1);
+  });
+
+  test('an order WeChat Pay closed is marked failed by the pending-order job', async () => {
+    const { user, order: o } = await buyer();
+    wp.setTradeState(o.id, 'CLOSED');
+    let status;
+    for (let i = 0; i < 100 && (status = (await order(user, o.id)).status) === 'pending'; i++) await sleep(100);
+    assert.equal(status, 'failed');
+    assert.equal((await purchases(user)).length, 0);
   });
 
   test('refunds: partial then the rest (never over the payment), credits taken back, REFUND.SUCCESS completes them', async () => {

@@ -871,7 +871,7 @@ static void op_fail(struct op *op, enum pay_rc rc, const char *reason)
         memset(&r, 0, sizeof r);
         r.rc = rc;
         set_reason(r.reason, reason);
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_checkout_failed", "order",
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_checkout_failed", "order_id",
                   op->order_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
         op->done.checkout(op->arg, &r);
         break;
@@ -882,7 +882,7 @@ static void op_fail(struct op *op, enum pay_rc rc, const char *reason)
         r.rc = rc;
         set_reason(r.reason, reason);
         if (rc != PAY_NOTFOUND)
-            log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_query_failed", "order",
+            log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_query_failed", "order_id",
                       op->order_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
         op->done.query(op->arg, &r);
         break;
@@ -892,8 +892,9 @@ static void op_fail(struct op *op, enum pay_rc rc, const char *reason)
         memset(&r, 0, sizeof r);
         r.rc = rc;
         set_reason(r.reason, reason);
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_refund_failed", "order",
-                  op->order_id, "refund", op->refund_id, "outcome", pay_rc_name(rc), "reason", reason, NULL);
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : LOG_WARN, "wechatpay_refund_failed", "order_id",
+                  op->order_id, "refund_id", op->refund_id, "outcome", pay_rc_name(rc), "reason", reason,
+                  NULL);
         op->done.refund(op->arg, &r);
         break;
     }
@@ -1276,8 +1277,8 @@ static void op_verified(struct op *op)
             return;
         }
         if (r.reason[0])
-            log_event(LOG_WARN, "wechatpay_refund", "order", op->order_id, "refund", op->refund_id, "reason",
-                      r.reason, NULL);
+            log_event(LOG_WARN, "wechatpay_refund", "order_id", op->order_id, "refund_id", op->refund_id,
+                      "reason", r.reason, NULL);
         op->done.refund(op->arg, &r);
         break;
     }
@@ -1295,8 +1296,8 @@ static void op_verified(struct op *op)
         }
         if (r.rc == PAY_IGNORED)
             log_event(strncmp(r.reason, "refund_", 7) == 0 ? LOG_WARN : LOG_INFO,
-                      "wechatpay_notification_ignored", "reason", r.reason, "order",
-                      r.ev.order_id[0] ? r.ev.order_id : NULL, "refund",
+                      "wechatpay_notification_ignored", "reason", r.reason, "order_id",
+                      r.ev.order_id[0] ? r.ev.order_id : NULL, "refund_id",
                       r.ev.refund_id[0] ? r.ev.refund_id : NULL, NULL);
         op->done.webhook(op->arg, &r);
         break;
