@@ -13,6 +13,7 @@
 #include "providers/pay/pay.h"
 #include "providers/pay/sandbox.h"
 #include "providers/pay/stripe.h"
+#include "providers/pay/wechatpay.h"
 #include "providers/providers.h"
 
 static int set(const char *key)
@@ -22,20 +23,14 @@ static int set(const char *key)
 }
 
 static int paypal_configured(void) { return set("TG_PAYPAL_CLIENT_ID") && set("TG_PAYPAL_CLIENT_SECRET"); }
-static int wechatpay_configured(void)
-{
-    return set("TG_WECHATPAY_MCHID") && set("TG_WECHATPAY_APPID") && set("TG_WECHATPAY_SERIAL_NO") &&
-           set("TG_WECHATPAY_PRIVATE_KEY_FILE") && set("TG_WECHATPAY_APIV3_KEY");
-}
 
 static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
-static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
     &pay_paypal_line,
     &pay_creem,
-    &pay_wechatpay_line,
+    &pay_wechatpay,
     &pay_alipay,
     &pay_sandbox,
     NULL,
