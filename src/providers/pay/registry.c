@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "providers/pay/pay.h"
+#include "providers/pay/paypal.h"
 #include "providers/pay/sandbox.h"
 #include "providers/providers.h"
 
@@ -19,7 +20,6 @@ static int set(const char *key)
 }
 
 static int stripe_configured(void) { return set("TG_STRIPE_SECRET_KEY") && set("TG_STRIPE_WEBHOOK_SECRET"); }
-static int paypal_configured(void) { return set("TG_PAYPAL_CLIENT_ID") && set("TG_PAYPAL_CLIENT_SECRET"); }
 static int creem_configured(void) { return set("TG_CREEM_API_KEY") && set("TG_CREEM_WEBHOOK_SECRET"); }
 static int wechatpay_configured(void)
 {
@@ -32,14 +32,13 @@ static int alipay_configured(void)
 }
 
 static const struct pay_provider pay_stripe_line = {.name = "stripe", .configured = stripe_configured};
-static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
 static const struct pay_provider pay_creem_line = {.name = "creem", .configured = creem_configured};
 static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
 static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe_line,
-    &pay_paypal_line,
+    &pay_paypal,
     &pay_creem_line,
     &pay_wechatpay_line,
     &pay_alipay_line,
