@@ -153,7 +153,9 @@ static int hdr_ok(const char *s, size_t max, const char *accept)
 }
 
 /* https://paypal.com/... or https://<sub>.paypal.com/... (PayPal's certificates live on
- * api.paypal.com and api.sandbox.paypal.com). The host is compared case-insensitively. */
+ * api.paypal.com and api.sandbox.paypal.com). The host is compared case-insensitively. The
+ * caller allows no '@', '#', '\\' or brackets anywhere, so that no URL parser can read
+ * another host out of it. */
 static int cert_url_ok(const char *u)
 {
     static const char scheme[] = "https://", suffix[] = "paypal.com";
@@ -189,7 +191,7 @@ int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_tra
     }
     if (!hdr_ok(id, PAYPAL_TRANSMISSION_ID_MAX, "-_") || !hdr_ok(tm, PAYPAL_TRANSMISSION_TIME_MAX, "-:.+TZtz") ||
         !hdr_ok(sig, PAYPAL_TRANSMISSION_SIG_MAX, "+/=") ||
-        !hdr_ok(cert, PAYPAL_CERT_URL_MAX, "-._~:/?#[]@!$&'()*+,;=%") || strcmp(algo, "SHA256withRSA") != 0) {
+        !hdr_ok(cert, PAYPAL_CERT_URL_MAX, "-._~:/?=&%") || strcmp(algo, "SHA256withRSA") != 0) {
         set_reason(reason, "transmission_header_malformed");
         return -1;
     }
