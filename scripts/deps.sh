@@ -15,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 BUILD_PKGS=(gcc pkg-config meson ninja-build python3 libh2o-evloop-dev libjansson-dev
-    libsqlite3-dev libssl-dev libsodium-dev libcurl4-openssl-dev libmaxminddb-dev sqlite3
+    libsqlite3-dev libssl-dev libsodium-dev libcurl4-openssl-dev libmaxminddb-dev libqrencode-dev sqlite3
     ca-certificates curl)
 # clang-14 with -fsanitize=fuzzer: libclang_rt.fuzzer*.a comes with libclang-rt-14-dev
 # (libfuzzer-14-dev holds a separate libFuzzer.a that -fsanitize=fuzzer does not use).

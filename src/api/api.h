@@ -78,6 +78,48 @@ void api_auth_google_id_token(struct req *r);
 void api_sandbox_signin_page(struct req *r);
 void api_sandbox_signin_approve(struct req *r);
 
+/* orders.c: POST and GET /api/v1/orders, GET /api/v1/orders/{id}, GET /api/v1/orders/{id}/return,
+ * GET /api/v1/admin/orders, GET /api/v1/admin/orders/{id}, POST /api/v1/admin/orders/{id}/refund */
+void api_orders_create(struct req *r);
+void api_orders_list(struct req *r);
+void api_orders_get(struct req *r);
+void api_orders_return(struct req *r);
+void api_admin_orders_list(struct req *r);
+void api_admin_order_get(struct req *r);
+void api_admin_order_refund(struct req *r);
+/* webhooks.c: POST /api/v1/webhooks/{provider} */
+void api_webhooks_post(struct req *r);
+/* sandbox.c: the sandbox checkout page, GET /sandbox/checkout/{order}, POST .../pay and .../fail */
+void api_sandbox_checkout_page(struct req *r);
+void api_sandbox_checkout_pay(struct req *r);
+void api_sandbox_checkout_fail(struct req *r);
+
+/* ---- payments (orders.c, webhooks.c, qr.c) ---- */
+
+struct pay_provider;
+/* The order shape of DESIGN section 11 (checkout with "qr_svg" added for a code_url). New
+ * reference, NULL only when out of memory. */
+json_t *api_order_json(const struct order *o);
+/* A refund {"id","order_id","amount":{...},"credits","shortfall","status",...}. New reference. */
+json_t *api_refund_json(const struct refund *rf);
+/* text as a QR code in SVG (new string, caller frees), or NULL when empty or too long. */
+char *api_qr_svg(const char *text);
+/*
+ * What a processed notification came to: r is NULL when the request ended meanwhile;
+ * status 200 (acknowledge), 400 (rejected: forged, stale, mismatched; audited) or 503 (not
+ * committed: deliver again); outcome a short word ("fulfilled", "duplicate", ...); order_id
+ * "" when none was matched.
+ */
+typedef void (*api_webhook_fn)(struct req *r, const struct pay_provider *p, int status, const char *outcome,
+                               const char *order_id, void *arg);
+/* Runs a notification for provider p through verification and the domain (webhooks.c).
+ * body and header lookups are used only during this call. done runs exactly once. */
+void api_webhook_process(struct req *r, const struct pay_provider *p, const char *body, size_t len,
+                         const char *(*header)(void *hctx, const char *lname), void *hctx, api_webhook_fn done,
+                         void *arg);
+/* Appends tollgate_payment_notifications_total to a /metrics body. */
+void api_webhooks_metrics(struct sbuf *b);
+
 /* ---- the caller's region (region.c) ---- */
 
 /*

@@ -129,6 +129,7 @@ static void metrics_done(struct req *r, void *arg)
     http_writer_metrics_render(&b);
     metrics_outbound(&b);
     metrics_mail(&b);
+    api_webhooks_metrics(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

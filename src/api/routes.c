@@ -50,6 +50,16 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/api-keys", api_apikeys_create, AUTH_USER, RL_API_QUERY},
     {"DELETE", "/api/v1/api-keys/{id}", api_apikeys_delete, AUTH_USER, RL_API_QUERY},
 
+    /* Buying: order creation counts against the payment policy (seeds: 5 per hour). */
+    {"POST", "/api/v1/orders", api_orders_create, AUTH_USER, RL_PAYMENT},
+    {"GET", "/api/v1/orders", api_orders_list, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/orders/{id}", api_orders_get, AUTH_USER, RL_API_QUERY},
+    /* The browser back from a provider: no token travels with it; the provider is asked. */
+    {"GET", "/api/v1/orders/{id}/return", api_orders_return, AUTH_NONE, RL_AUTH_IP},
+    /* Provider notifications: verified by signature, never rate limited (a provider retrying
+     * a backlog must get through). */
+    {"POST", "/api/v1/webhooks/{provider}", api_webhooks_post, AUTH_NONE, RL_NONE},
+
     {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
 
@@ -57,10 +67,16 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
     {"PATCH", "/api/v1/admin/users/{id}", api_admin_user_patch, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/orders", api_admin_orders_list, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/orders/{id}", api_admin_order_get, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/orders/{id}/refund", api_admin_order_refund, AUTH_ADMIN, RL_NONE},
 
     /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
     {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},
     {"GET", "/sandbox/sign-in/approve", api_sandbox_signin_approve, AUTH_NONE, RL_AUTH_IP},
+    {"GET", "/sandbox/checkout/{order}", api_sandbox_checkout_page, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/sandbox/checkout/{order}/pay", api_sandbox_checkout_pay, AUTH_NONE, RL_AUTH_IP},
+    {"POST", "/sandbox/checkout/{order}/fail", api_sandbox_checkout_fail, AUTH_NONE, RL_AUTH_IP},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -122,6 +122,13 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_PASSWORD_RESET_TTL", CFG_INT, 0, "3600", 60, 86400, NULL, FIELD(password_reset_ttl_s)},
     {"TG_RATE_LIMITS", CFG_STRING, 0, NULL, 0, 0, NULL, FIELD(rate_limits)},
     {"TG_SANDBOX", CFG_BOOL, CFG_F_DYNAMIC, NULL, 0, 0, NULL, FIELD(sandbox)},
+    /* Payments: how long a checkout may stay unpaid (two hours: WeChat Pay's and Alipay's
+     * own default is about that), and when the pending-order job first asks the provider
+     * about a pending order (a minute: notifications normally arrive within seconds), then
+     * with doubling gaps, at most this many times. */
+    {"TG_ORDER_TTL", CFG_INT, 0, "7200", 5, 30 * 86400, NULL, FIELD(order_ttl_s)},
+    {"TG_ORDER_QUERY_AFTER", CFG_INT, 0, "60", 1, 86400, NULL, FIELD(order_query_after_s)},
+    {"TG_ORDER_QUERY_MAX", CFG_INT, 0, "10", 0, 100, NULL, FIELD(order_query_max)},
     /* Signs the sandbox checkout's notifications; unset, a key derived from the server's secret. */
     {"TG_SANDBOX_WEBHOOK_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer

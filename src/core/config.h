@@ -46,6 +46,9 @@ struct tg_config {
     int password_reset_ttl_s; /* TG_PASSWORD_RESET_TTL (3600): password reset links */
     char *rate_limits;        /* TG_RATE_LIMITS raw spec or NULL (defaults) */
     int sandbox;              /* TG_SANDBOX on/off (on unless a real provider is configured) */
+    int order_ttl_s;          /* TG_ORDER_TTL (7200): an unpaid order expires after this */
+    int order_query_after_s;  /* TG_ORDER_QUERY_AFTER (60): first query of a pending order */
+    int order_query_max;      /* TG_ORDER_QUERY_MAX (10): queries of one pending order */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
     int max_connections;      /* TG_MAX_CONNECTIONS (4096): open client connections per process */
     int http2_cleartext;      /* TG_HTTP2_CLEARTEXT on/off (off): h2c upgrade / prior knowledge */

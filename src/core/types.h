@@ -53,6 +53,7 @@ struct identity {
 
 #define TG_PRODUCT_MAX 65       /* catalog product ids ([a-z0-9_]{1,64}) */
 #define TG_PROVIDER_REF_MAX 129 /* a provider's payment id (Stripe cs_..., PayPal order id) */
+#define TG_RETURN_URL_MAX 513     /* an order's return URL, NUL included */
 #define TG_CHECKOUT_MAX 4096    /* the checkout JSON an order keeps (an Alipay page-pay URL is ~2 KB) */
 
 /* An order for a credit pack or a plan (DESIGN section 4). Text fields are "" when unset. */
@@ -73,6 +74,34 @@ struct order {
     int64_t created_at, updated_at;
     int64_t paid_at;                       /* 0 = not paid */
     int64_t expires_at;
+    char return_url[TG_RETURN_URL_MAX];    /* where the browser goes after paying, "" = none */
+    char channel[16];                      /* the provider's way to pay ("native", "page"), "" = default */
+    int64_t query_attempts;                /* times the pending-order job asked the provider */
+    int64_t next_query_at;                 /* when it asks next; 0 = not scheduled */
+};
+
+/* Which orders a search returns (empty strings and zeros: any). */
+struct order_filter {
+    const char *user_id;
+    const char *status;
+    const char *provider;
+    int64_t created_from, created_to; /* [from, to) in ms */
+};
+
+/* A refund of (part of) a paid order. */
+struct refund {
+    char id[TG_ID_MAX];                    /* "rfd_..." */
+    char order_id[TG_ID_MAX];
+    char user_id[TG_ID_MAX];
+    int64_t amount;                        /* minor units of currency */
+    char currency[4];
+    int64_t credits;                       /* taken back from the buyer */
+    int64_t shortfall;                     /* credits that could not be taken back (spent) */
+    char status[12];                       /* pending, succeeded, failed */
+    char reason[501];
+    char provider_refund_id[TG_PROVIDER_REF_MAX];
+    char actor_id[TG_ID_MAX];              /* the admin, "" for a provider-initiated refund */
+    int64_t created_at, updated_at;
 };
 
 /* A verified provider notification as the inbox stores it. */

@@ -83,6 +83,20 @@ enum store_rc idem_check_tx(struct store *s, struct idem *i)
     return STORE_OK;
 }
 
+enum store_rc idem_replace_tx(struct store *s, const struct idem *i, int status, const char *body, int64_t now_ms)
+{
+    enum store_rc rc = store_idem_delete(s, i->scope, i->key);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND)
+        return rc;
+    return idem_save_tx(s, i, status, body, now_ms);
+}
+
+enum store_rc idem_forget_tx(struct store *s, const struct idem *i)
+{
+    enum store_rc rc = store_idem_delete(s, i->scope, i->key);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
 enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body,
                            int64_t now_ms)
 {

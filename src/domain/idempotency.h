@@ -52,6 +52,13 @@ enum store_rc idem_check_tx(struct store *s, struct idem *i);
 enum store_rc idem_save_tx(struct store *s, const struct idem *i, int status, const char *body,
                            int64_t now_ms);
 
+/* Inside a transaction: replaces the stored answer (a request answered in two steps, like
+ * an order whose checkout is created between two transactions, first stores a marker). */
+enum store_rc idem_replace_tx(struct store *s, const struct idem *i, int status, const char *body, int64_t now_ms);
+/* Inside a transaction: forgets the key, so that a request that finally failed may be
+ * retried with it. */
+enum store_rc idem_forget_tx(struct store *s, const struct idem *i);
+
 /* Copies src's key and hash into dst (outcomes cleared), for a context that outlives src. */
 void idem_copy(struct idem *dst, const struct idem *src);
 /* Releases the stored answer and clears the outcomes. */

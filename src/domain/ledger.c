@@ -195,6 +195,28 @@ enum ledger_rc ledger_grant_tx(struct store *s, const char *user_id, enum ledger
     return ledger_apply_tx(s, &op, now_ms, NULL, after);
 }
 
+enum ledger_rc ledger_take_tx(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
+                              enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
+                              int64_t now_ms, struct wallet *after)
+{
+    /* One conditional UPDATE in the store, like every debit. */
+    struct ledger_op op = {
+        .user_id = user_id,
+        .amount = amount,
+        .debit = 1,
+        .bucket = bucket,
+        .kind = kind,
+        .ref_type = ref_type,
+        .ref_id = ref_id,
+        .note = note,
+    };
+    if (after)
+        memset(after, 0, sizeof *after);
+    if (!ledger_op_valid(&op))
+        return LEDGER_INVALID;
+    return ledger_apply_tx(s, &op, now_ms, NULL, after);
+}
+
 enum ledger_rc ledger_spend_tx(struct store *s, const char *user_id, int64_t amount, enum ledger_kind kind,
                                const char *ref_type, const char *ref_id, const char *note, int64_t now_ms,
                                struct wallet *after)

@@ -82,6 +82,15 @@ enum ledger_rc ledger_spend_tx(struct store *s, const char *user_id, int64_t amo
                                const char *ref_type, const char *ref_id, const char *note, int64_t now_ms,
                                struct wallet *after);
 
+/*
+ * Inside a write transaction: debits `amount` from `bucket` only (a payment refund takes
+ * back purchased credits from the paid bucket, never plan credits). LEDGER_INSUFFICIENT when
+ * the bucket holds less. *after (may be NULL) receives the wallet.
+ */
+enum ledger_rc ledger_take_tx(struct store *s, const char *user_id, enum ledger_bucket bucket, int64_t amount,
+                              enum ledger_kind kind, const char *ref_type, const char *ref_id, const char *note,
+                              int64_t now_ms, struct wallet *after);
+
 /* Credits that can be spent now: paid plus plan credits whose period has not ended. */
 int64_t ledger_spendable_plan(const struct wallet *w, int64_t now_ms);
 

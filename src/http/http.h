@@ -60,6 +60,9 @@ const char *req_param(const struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 /* Request header by lower-case name, NUL-terminated, or NULL. First one if repeated. */
 const char *req_header(struct req *r, const char *lname);
+/* The header's value when the request has exactly one line of that name, else NULL (absent,
+ * or repeated: for signature headers, where a second line is an attack, not a detail). */
+const char *req_header_unique(struct req *r, const char *lname);
 /* Value of cookie `name` from the Cookie header(s), or NULL when absent, malformed or longer
  * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
 #define HTTP_COOKIE_VALUE_MAX 4096

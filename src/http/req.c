@@ -234,6 +234,20 @@ const char *req_header(struct req *r, const char *lname)
     return out;
 }
 
+const char *req_header_unique(struct req *r, const char *lname)
+{
+    h2o_req_t *h = r->h;
+    size_t nlen = strlen(lname);
+    const h2o_token_t *tok = h2o_lookup_token(lname, nlen);
+    ssize_t i = tok ? h2o_find_header(&h->headers, tok, -1) : h2o_find_header_by_str(&h->headers, lname, nlen, -1);
+    if (i < 0)
+        return NULL;
+    ssize_t j = tok ? h2o_find_header(&h->headers, tok, i) : h2o_find_header_by_str(&h->headers, lname, nlen, i);
+    if (j >= 0)
+        return NULL; /* two lines of one signature header: which one was checked would be a guess */
+    return req_header(r, lname);
+}
+
 const char *req_cookie(struct req *r, const char *name)
 {
     h2o_req_t *h = r->h;

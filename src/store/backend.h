@@ -88,8 +88,18 @@ struct store_ops {
                                       int64_t now);
     enum store_rc (*order_attempt_add)(struct store *s, const char *order_id, const char *provider,
                                        const char *outcome, const char *detail, int64_t now);
-    enum store_rc (*order_list)(struct store *s, const char *user_id, const char *before_id, size_t limit,
-                                struct order **out, size_t *n);
+    enum store_rc (*order_search)(struct store *s, const struct order_filter *f, const char *before_id,
+                                  size_t limit, struct order **out, size_t *n);
+    enum store_rc (*orders_due)(struct store *s, int64_t now, size_t limit, struct order **out, size_t *n);
+    enum store_rc (*order_schedule)(struct store *s, const char *id, int64_t attempts, int64_t next_at, int64_t now);
+    enum store_rc (*order_refund_add)(struct store *s, const char *id, int64_t delta, int64_t now);
+    enum store_rc (*refund_insert)(struct store *s, const struct refund *rf);
+    enum store_rc (*refund_get)(struct store *s, const char *id, struct refund *out);
+    enum store_rc (*refund_get_by_provider)(struct store *s, const char *order_id, const char *provider_refund_id,
+                                            struct refund *out);
+    enum store_rc (*refund_update)(struct store *s, const char *id, const char *from, const char *to,
+                                   const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now);
+    enum store_rc (*refund_list)(struct store *s, const char *order_id, struct refund **out, size_t *n);
     enum store_rc (*payment_event_insert)(struct store *s, const struct payment_event *e);
     enum store_rc (*payment_event_get)(struct store *s, const char *provider, const char *event_id,
                                        struct payment_event *out);
@@ -127,6 +137,7 @@ struct store_ops {
     enum store_rc (*idem_get)(struct store *s, const char *scope, const char *key, struct idem_record *out);
     enum store_rc (*idem_put)(struct store *s, const char *scope, const char *key,
                               const struct idem_record *rec);
+    enum store_rc (*idem_delete)(struct store *s, const char *scope, const char *key);
 
     enum store_rc (*ledger_totals)(struct store *s, struct ledger_totals *out);
     enum store_rc (*ledger_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,

@@ -323,13 +323,78 @@ enum store_rc store_order_list(struct store *s, const char *user_id, const char 
 {
     *out = NULL;
     *n = 0;
-    enum store_rc rc = s->ops->order_list(s, user_id, before_id, limit, out, n);
+    struct order_filter f = {.user_id = user_id};
+    return store_order_search(s, &f, before_id, limit, out, n);
+}
+
+/* Lists come back empty on any failure. */
+static enum store_rc store_list_result(enum store_rc rc, void **out, size_t *n)
+{
     if (rc != STORE_OK) {
         free(*out);
         *out = NULL;
         *n = 0;
     }
     return rc;
+}
+
+enum store_rc store_order_search(struct store *s, const struct order_filter *f, const char *before_id, size_t limit,
+                                 struct order **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->order_search(s, f, before_id, limit, out, n), (void **)out, n);
+}
+
+enum store_rc store_orders_due(struct store *s, int64_t now, size_t limit, struct order **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->orders_due(s, now, limit, out, n), (void **)out, n);
+}
+
+enum store_rc store_order_schedule(struct store *s, const char *id, int64_t attempts, int64_t next_at, int64_t now)
+{
+    return s->ops->order_schedule(s, id, attempts, next_at, now);
+}
+
+enum store_rc store_order_refund_add(struct store *s, const char *id, int64_t delta, int64_t now)
+{
+    return s->ops->order_refund_add(s, id, delta, now);
+}
+
+/* ---- refunds ---- */
+
+enum store_rc store_refund_insert(struct store *s, const struct refund *rf) { return s->ops->refund_insert(s, rf); }
+
+enum store_rc store_refund_get(struct store *s, const char *id, struct refund *out)
+{
+    enum store_rc rc = s->ops->refund_get(s, id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_refund_get_by_provider(struct store *s, const char *order_id, const char *provider_refund_id,
+                                           struct refund *out)
+{
+    enum store_rc rc = s->ops->refund_get_by_provider(s, order_id, provider_refund_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_refund_update(struct store *s, const char *id, const char *from, const char *to,
+                                  const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now)
+{
+    return s->ops->refund_update(s, id, from, to, provider_refund_id, credits, shortfall, now);
+}
+
+enum store_rc store_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->refund_list(s, order_id, out, n), (void **)out, n);
 }
 
 enum store_rc store_payment_event_insert(struct store *s, const struct payment_event *e)
@@ -539,6 +604,11 @@ enum store_rc store_idem_get(struct store *s, const char *scope, const char *key
 enum store_rc store_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec)
 {
     return s->ops->idem_put(s, scope, key, rec);
+}
+
+enum store_rc store_idem_delete(struct store *s, const char *scope, const char *key)
+{
+    return s->ops->idem_delete(s, scope, key);
 }
 
 void store_idem_free(struct idem_record *rec)

@@ -221,11 +221,45 @@ enum store_rc store_order_attempt_add(struct store *s, const char *order_id, con
  * *out: caller frees with free(). */
 enum store_rc store_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
                                struct order **out, size_t *n);
+/* Orders matching f, newest first, before before_id (NULL: from the newest), at most limit
+ * (the admin list). *out: caller frees with free(). */
+enum store_rc store_order_search(struct store *s, const struct order_filter *f, const char *before_id, size_t limit,
+                                 struct order **out, size_t *n);
+/* Pending orders whose next query or expiry is due at now, oldest first, at most limit
+ * (the pending-order job). *out: caller frees with free(). */
+enum store_rc store_orders_due(struct store *s, int64_t now, size_t limit, struct order **out, size_t *n);
+/* Records a query of a pending order: attempts and the next time (0: none). CONFLICT when
+ * the order is no longer pending. */
+enum store_rc store_order_schedule(struct store *s, const char *id, int64_t attempts, int64_t next_at, int64_t now);
+/*
+ * Adds delta (negative to give back a refund that failed) to the order's refunded_amount and
+ * sets its status from the sum: refunded when it equals the amount, partially_refunded when
+ * above zero, paid at zero. Only for a paid, partially_refunded or refunded order. CONFLICT
+ * (nothing changes) when the sum would leave 0..amount or the status does not allow it.
+ */
+enum store_rc store_order_refund_add(struct store *s, const char *id, int64_t delta, int64_t now);
 /* Stores a notification in the inbox. STORE_DUPLICATE when (provider, event_id) is there. */
 enum store_rc store_payment_event_insert(struct store *s, const struct payment_event *e);
 /* The inbox row (provider, event_id). NOTFOUND when none. */
 enum store_rc store_payment_event_get(struct store *s, const char *provider, const char *event_id,
                                       struct payment_event *out);
+
+/* ---- refunds ---- */
+
+/* Stores a refund. DUPLICATE when its id or (order, provider_refund_id) exists. */
+enum store_rc store_refund_insert(struct store *s, const struct refund *rf);
+/* The refund with this id. NOTFOUND when none. */
+enum store_rc store_refund_get(struct store *s, const char *id, struct refund *out);
+/* The refund of this order the provider knows by provider_refund_id. NOTFOUND when none. */
+enum store_rc store_refund_get_by_provider(struct store *s, const char *order_id, const char *provider_refund_id,
+                                           struct refund *out);
+/* Moves a refund from `from` to `to`, setting provider_refund_id when not NULL and credits
+ * and shortfall when credits >= 0. CONFLICT
+ * when its status is not `from`, NOTFOUND when no such refund. */
+enum store_rc store_refund_update(struct store *s, const char *id, const char *from, const char *to,
+                                  const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now);
+/* The order's refunds, oldest first. *out: caller frees with free(). */
+enum store_rc store_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n);
 
 /* ---- API keys ---- */
 
@@ -300,6 +334,8 @@ void store_audit_free(struct audit_entry *entries, size_t n);
 enum store_rc store_idem_get(struct store *s, const char *scope, const char *key, struct idem_record *out);
 /* Stores the first answer for (scope, key). DUPLICATE when one is stored already. */
 enum store_rc store_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec);
+/* Removes the record (a request whose first answer must not be kept). NOTFOUND when none. */
+enum store_rc store_idem_delete(struct store *s, const char *scope, const char *key);
 void store_idem_free(struct idem_record *rec);
 
 /* ---- operations ---- */

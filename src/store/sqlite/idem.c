@@ -100,3 +100,29 @@ enum store_rc sq_idem_put(struct store *s, const char *scope, const char *key, c
     struct idem_put_args a = {scope, key, rec};
     return sq_run((struct sq *)s, SQ_WRITE, "idem_put", idem_put_tx, &a);
 }
+
+static const char SQL_IDEM_DELETE[] = "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2";
+
+static enum store_rc idem_delete_tx(struct sq *c, void *arg)
+{
+    const char *const *k = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_IDEM_DELETE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, k[0]);
+    sq_bind_text(st, 2, k[1]);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "idem_delete", 0);
+    else if (sqlite3_changes(c->db) == 0)
+        rc = STORE_NOTFOUND;
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_idem_delete(struct store *s, const char *scope, const char *key)
+{
+    const char *k[2] = {scope, key};
+    return sq_run((struct sq *)s, SQ_WRITE, "idem_delete", idem_delete_tx, (void *)k);
+}

@@ -12,11 +12,12 @@
 
 #define ORDER_COLS                                                                                          \
     "id, user_id, product, kind, credits, amount, currency, provider, provider_ref, status, region, "     \
-    "checkout, refunded_amount, created_at, updated_at, paid_at, expires_at"
+    "checkout, refunded_amount, created_at, updated_at, paid_at, expires_at, return_url, channel, query_attempts, " \
+    "next_query_at"
 
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders(" ORDER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-    " ?16, ?17)";
+    " ?16, ?17, ?18, ?19, ?20, ?21)";
 static const char SQL_ORDER_BY_ID[] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?1";
 static const char SQL_ORDER_BY_REF[] = "SELECT " ORDER_COLS " FROM orders WHERE provider = ?1 AND provider_ref = ?2";
 static const char SQL_ORDER_CHECKOUT[] =
@@ -28,9 +29,24 @@ static const char SQL_ORDER_MOVE[] =
     " WHERE id = ?1";
 static const char SQL_ATTEMPT_INSERT[] =
     "INSERT INTO order_attempts(order_id, provider, outcome, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-static const char SQL_ORDERS_NEWEST[] = "SELECT " ORDER_COLS " FROM orders WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2";
-static const char SQL_ORDERS_BEFORE[] =
-    "SELECT " ORDER_COLS " FROM orders WHERE user_id = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2";
+/* Each filter is "any" when its parameter is NULL; ids are time-ordered, so id order is
+ * creation order. */
+static const char SQL_ORDERS_SEARCH[] =
+    "SELECT " ORDER_COLS " FROM orders WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2)"
+    " AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at < ?5)"
+    " AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7";
+static const char SQL_ORDERS_DUE[] =
+    "SELECT " ORDER_COLS " FROM orders WHERE status = 'pending'"
+    " AND ((next_query_at IS NOT NULL AND next_query_at <= ?1) OR expires_at <= ?1) ORDER BY created_at LIMIT ?2";
+static const char SQL_ORDER_SCHEDULE[] =
+    "UPDATE orders SET query_attempts = ?2, next_query_at = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'pending'";
+/* The sum stays within 0..amount and the status follows it, in one conditional statement. */
+static const char SQL_ORDER_REFUND_ADD[] =
+    "UPDATE orders SET refunded_amount = refunded_amount + ?2, updated_at = ?3,"
+    " status = CASE WHEN refunded_amount + ?2 = amount THEN 'refunded'"
+    "               WHEN refunded_amount + ?2 > 0 THEN 'partially_refunded' ELSE 'paid' END"
+    " WHERE id = ?1 AND status IN ('paid', 'partially_refunded', 'refunded')"
+    " AND refunded_amount + ?2 BETWEEN 0 AND amount";
 static const char SQL_EVENT_INSERT[] = "INSERT INTO payment_events(provider, event_id, kind, order_id, amount, currency,"
                                        " outcome, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 static const char SQL_EVENT_GET[] = "SELECT provider, event_id, kind, order_id, amount, currency, outcome, received_at"
@@ -45,7 +61,9 @@ static int order_read(sqlite3_stmt *st, struct order *o)
         sq_col_text(st, 7, o->provider, sizeof o->provider) < 0 ||
         sq_col_text(st, 8, o->provider_ref, sizeof o->provider_ref) < 0 ||
         sq_col_text(st, 9, o->status, sizeof o->status) < 0 || sq_col_text(st, 10, o->region, sizeof o->region) < 0 ||
-        sq_col_text(st, 11, o->checkout, sizeof o->checkout) < 0)
+        sq_col_text(st, 11, o->checkout, sizeof o->checkout) < 0 ||
+        sq_col_text(st, 17, o->return_url, sizeof o->return_url) < 0 ||
+        sq_col_text(st, 18, o->channel, sizeof o->channel) < 0)
         return -1;
     o->credits = sq_col_int(st, 4);
     o->amount = sq_col_int(st, 5);
@@ -54,6 +72,8 @@ static int order_read(sqlite3_stmt *st, struct order *o)
     o->updated_at = sq_col_int(st, 14);
     o->paid_at = sq_col_int(st, 15);
     o->expires_at = sq_col_int(st, 16);
+    o->query_attempts = sq_col_int(st, 19);
+    o->next_query_at = sq_col_int(st, 20);
     return 0;
 }
 
@@ -63,7 +83,8 @@ static int order_fields_ok(const struct order *o)
            sq_fits(o->product, sizeof o->product) && o->product[0] && sq_fits(o->kind, sizeof o->kind) &&
            sq_fits(o->currency, sizeof o->currency) && sq_fits(o->provider, sizeof o->provider) &&
            sq_fits(o->provider_ref, sizeof o->provider_ref) && sq_fits(o->status, sizeof o->status) &&
-           sq_fits(o->region, sizeof o->region) && sq_fits(o->checkout, sizeof o->checkout);
+           sq_fits(o->region, sizeof o->region) && sq_fits(o->checkout, sizeof o->checkout) &&
+           sq_fits(o->return_url, sizeof o->return_url) && sq_fits(o->channel, sizeof o->channel);
 }
 
 static enum store_rc order_insert_tx(struct sq *c, void *arg)
@@ -93,6 +114,13 @@ static enum store_rc order_insert_tx(struct sq *c, void *arg)
     else
         sqlite3_bind_null(st, 16);
     sqlite3_bind_int64(st, 17, o->expires_at);
+    sq_bind_text_or_null(st, 18, o->return_url);
+    sq_bind_text_or_null(st, 19, o->channel);
+    sqlite3_bind_int64(st, 20, o->query_attempts);
+    if (o->next_query_at)
+        sqlite3_bind_int64(st, 21, o->next_query_at);
+    else
+        sqlite3_bind_null(st, 21);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         rc = sq_fail(c, src, "order_insert", 1);
@@ -277,11 +305,22 @@ enum store_rc sq_order_attempt_add(struct store *s, const char *order_id, const 
 }
 
 struct order_list_args {
-    const char *user_id, *before_id;
+    const char *sql;
+    const struct order_filter *f;
+    const char *before_id;
+    int64_t now;
     size_t limit;
     struct order **out;
     size_t *n;
 };
+
+static void bind_text_or_any(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL && v[0])
+        sq_bind_text(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
 
 static enum store_rc order_list_tx(struct sq *c, void *arg)
 {
@@ -289,16 +328,27 @@ static enum store_rc order_list_tx(struct sq *c, void *arg)
     enum store_rc rc = STORE_OK;
     size_t cap = 0;
     int src;
+    int64_t lim = a->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)a->limit;
     free(*a->out);
     *a->out = NULL;
     *a->n = 0;
-    sqlite3_stmt *st = sq_stmt(c, a->before_id ? SQL_ORDERS_BEFORE : SQL_ORDERS_NEWEST);
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
     if (st == NULL)
         return STORE_ERROR;
-    sq_bind_text(st, 1, a->user_id);
-    sqlite3_bind_int64(st, 2, a->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)a->limit);
-    if (a->before_id)
-        sq_bind_text(st, 3, a->before_id);
+    if (a->f != NULL) {
+        bind_text_or_any(st, 1, a->f->user_id);
+        bind_text_or_any(st, 2, a->f->status);
+        bind_text_or_any(st, 3, a->f->provider);
+        if (a->f->created_from)
+            sqlite3_bind_int64(st, 4, a->f->created_from);
+        if (a->f->created_to)
+            sqlite3_bind_int64(st, 5, a->f->created_to);
+        bind_text_or_any(st, 6, a->before_id);
+        sqlite3_bind_int64(st, 7, lim);
+    } else {
+        sqlite3_bind_int64(st, 1, a->now);
+        sqlite3_bind_int64(st, 2, lim);
+    }
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (*a->n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -324,13 +374,66 @@ cleanup:
     return rc;
 }
 
-enum store_rc sq_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
-                            struct order **out, size_t *n)
+enum store_rc sq_order_search(struct store *s, const struct order_filter *f, const char *before_id, size_t limit,
+                              struct order **out, size_t *n)
 {
-    struct order_list_args a = {user_id, before_id, limit, out, n};
-    *out = NULL;
-    *n = 0;
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_list", order_list_tx, &a);
+    static const struct order_filter any = {0};
+    struct order_list_args a = {SQL_ORDERS_SEARCH, f ? f : &any, before_id, 0, limit, out, n};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_search", order_list_tx, &a);
+}
+
+enum store_rc sq_orders_due(struct store *s, int64_t now, size_t limit, struct order **out, size_t *n)
+{
+    struct order_list_args a = {SQL_ORDERS_DUE, NULL, NULL, now, limit, out, n};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "orders_due", order_list_tx, &a);
+}
+
+struct order_num_args {
+    const char *sql, *op, *id;
+    int64_t a, b, now;
+    int three; /* the statement takes (id, a, b, now) rather than (id, a, now) */
+};
+
+static enum store_rc order_num_tx(struct sq *c, void *arg)
+{
+    struct order_num_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->id);
+    sqlite3_bind_int64(st, 2, a->a);
+    if (a->three) {
+        if (a->b)
+            sqlite3_bind_int64(st, 3, a->b);
+        else
+            sqlite3_bind_null(st, 3);
+        sqlite3_bind_int64(st, 4, a->now);
+    } else {
+        sqlite3_bind_int64(st, 3, a->now);
+    }
+    int src = sqlite3_step(st);
+    int changed = src == SQLITE_DONE && sqlite3_changes(c->db) > 0;
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, a->op, 0);
+    sq_done(st);
+    if (rc != STORE_OK || changed)
+        return rc;
+    char status[24];
+    rc = order_status_tx(c, a->id, status, sizeof status, a->op);
+    return rc == STORE_OK ? STORE_CONFLICT : rc;
+}
+
+enum store_rc sq_order_schedule(struct store *s, const char *id, int64_t attempts, int64_t next_at, int64_t now)
+{
+    struct order_num_args a = {SQL_ORDER_SCHEDULE, "order_schedule", id, attempts, next_at, now, 1};
+    return sq_run((struct sq *)s, SQ_WRITE, "order_schedule", order_num_tx, &a);
+}
+
+enum store_rc sq_order_refund_add(struct store *s, const char *id, int64_t delta, int64_t now)
+{
+    struct order_num_args a = {SQL_ORDER_REFUND_ADD, "order_refund_add", id, delta, 0, now, 0};
+    return sq_run((struct sq *)s, SQ_WRITE, "order_refund_add", order_num_tx, &a);
 }
 
 static enum store_rc event_insert_tx(struct sq *c, void *arg)
@@ -423,6 +526,22 @@ static const char SQL_CHECK_PURCHASE_NO_ORDER[] =
     " WHERE l.ref_type = 'order' AND o.id = l.ref_id AND o.user_id = l.user_id AND o.credits = l.delta"
     " AND o.status IN ('paid', 'refunded', 'partially_refunded'))";
 
+/* Orders whose refunded amount is not the sum of their pending and succeeded refunds. */
+static const char SQL_CHECK_REFUND_SUM[] =
+    "SELECT o.user_id, o.id FROM orders o WHERE o.refunded_amount <> (SELECT COALESCE(SUM(r.amount), 0)"
+    " FROM refunds r WHERE r.order_id = o.id AND r.status IN ('pending', 'succeeded'))";
+/* Refunds that add up past the payment, or name another currency than the order's. */
+static const char SQL_CHECK_REFUND_OVER[] =
+    "SELECT o.user_id, o.id FROM orders o WHERE (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r"
+    " WHERE r.order_id = o.id AND r.status <> 'failed') > o.amount"
+    " OR EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.currency <> o.currency)";
+/* Refunds whose credits taken back differ from their payment_refund ledger entries (taken,
+ * given back when declined, taken again when the money moved after all). */
+static const char SQL_CHECK_REFUND_CREDITS[] =
+    "SELECT r.user_id, r.id FROM refunds r WHERE (CASE WHEN r.status = 'failed' THEN 0 ELSE r.credits END)"
+    " <> -(SELECT COALESCE(SUM(l.delta), 0) FROM ledger l WHERE l.kind = 'payment_refund'"
+    " AND l.ref_type IN ('refund', 'refund_reversal', 'refund_revived') AND l.ref_id = r.id)";
+
 struct orders_check_args {
     struct {
         char user_id[TG_ID_MAX];
@@ -474,6 +593,13 @@ static enum store_rc orders_check_run(struct sq *c, void *arg)
     if (rc == STORE_OK)
         rc = orders_check_query(c, a, SQL_CHECK_PURCHASE_NO_ORDER,
                                 "a purchase entry without a paid order for those credits");
+    if (rc == STORE_OK)
+        rc = orders_check_query(c, a, SQL_CHECK_REFUND_SUM, "an order whose refunded amount is not its refunds' sum");
+    if (rc == STORE_OK)
+        rc = orders_check_query(c, a, SQL_CHECK_REFUND_OVER, "refunds past the payment or in another currency");
+    if (rc == STORE_OK)
+        rc = orders_check_query(c, a, SQL_CHECK_REFUND_CREDITS,
+                                "a refund whose credits differ from its ledger entries");
     return rc;
 }
 

@@ -164,8 +164,19 @@ enum store_rc sq_order_transition(struct store *s, const char *id, const char *c
                                   int64_t now);
 enum store_rc sq_order_attempt_add(struct store *s, const char *order_id, const char *provider, const char *outcome,
                                    const char *detail, int64_t now);
-enum store_rc sq_order_list(struct store *s, const char *user_id, const char *before_id, size_t limit,
-                            struct order **out, size_t *n);
+enum store_rc sq_order_search(struct store *s, const struct order_filter *f, const char *before_id, size_t limit,
+                              struct order **out, size_t *n);
+enum store_rc sq_orders_due(struct store *s, int64_t now, size_t limit, struct order **out, size_t *n);
+enum store_rc sq_order_schedule(struct store *s, const char *id, int64_t attempts, int64_t next_at, int64_t now);
+enum store_rc sq_order_refund_add(struct store *s, const char *id, int64_t delta, int64_t now);
+/* refunds.c */
+enum store_rc sq_refund_insert(struct store *s, const struct refund *rf);
+enum store_rc sq_refund_get(struct store *s, const char *id, struct refund *out);
+enum store_rc sq_refund_get_by_provider(struct store *s, const char *order_id, const char *provider_refund_id,
+                                        struct refund *out);
+enum store_rc sq_refund_update(struct store *s, const char *id, const char *from, const char *to,
+                               const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now);
+enum store_rc sq_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n);
 enum store_rc sq_payment_event_insert(struct store *s, const struct payment_event *e);
 enum store_rc sq_payment_event_get(struct store *s, const char *provider, const char *event_id,
                                    struct payment_event *out);
@@ -222,6 +233,7 @@ enum store_rc sq_audit_list(struct store *s, const char *before_id, size_t limit
 
 /* idem.c */
 enum store_rc sq_idem_get(struct store *s, const char *scope, const char *key, struct idem_record *out);
+enum store_rc sq_idem_delete(struct store *s, const char *scope, const char *key);
 enum store_rc sq_idem_put(struct store *s, const char *scope, const char *key, const struct idem_record *rec);
 
 /* ops.c */
