@@ -14,9 +14,9 @@
  *      paypal_verify_status.
  * Invariants (abort() when broken):
  *  - events: OK only for a JSON object without duplicate keys; OK has an empty reason,
- *    INVALID and IGNORED a non-empty one and an all-zero event; a PAID or REFUND event has an amount > 0 in a three-letter upper-case currency
- *    that money_format writes back to the event's decimal; ids are bounded [A-Za-z0-9_.-];
- *    PAID and FAILED name our order or PayPal's;
+ *    INVALID and IGNORED a non-empty one and an all-zero event; a PAID or REFUND event has
+ *    an amount > 0 in a three-letter upper-case currency that money_format can write; ids
+ *    are bounded [A-Za-z0-9_.-]; PAID and FAILED name our order or PayPal's;
  *  - headers: accepted only when each is within its bounds, the algorithm is SHA256withRSA,
  *    the certificate URL is https on paypal.com, and the time parses within 300 s; then the
  *    verify body is a JSON object with exactly the seven members, the strings equal to the
@@ -76,12 +76,12 @@ const char *pay_rc_name(enum pay_rc rc)
 
 static unsigned long counts[6][3]; /* per mode: accepted, refused, other */
 
-#define must(cond)                                                                                \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "fuzz_pay_paypal: invariant broken at line %d: %s\n", __LINE__, #cond);  \
-            abort();                                                                              \
-        }                                                                                         \
+#define must(cond)                                                                                           \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "fuzz_pay_paypal: invariant broken at line %d: %s\n", __LINE__, #cond);          \
+            abort();                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 static int all_zero(const void *p, size_t n)
@@ -154,8 +154,8 @@ static void check_verify_body(const char *body, const struct paypal_transmission
 }
 
 static const char *hdr_values[5];
-static const char *hdr_names[5] = {"paypal-transmission-id", "paypal-transmission-time", "paypal-transmission-sig",
-                                   "paypal-cert-url", "paypal-auth-algo"};
+static const char *hdr_names[5] = {"paypal-transmission-id", "paypal-transmission-time",
+                                   "paypal-transmission-sig", "paypal-cert-url", "paypal-auth-algo"};
 static const char *hdr_get(void *ctx, const char *lname)
 {
     (void)ctx;
@@ -195,7 +195,8 @@ static void check_headers(const uint8_t *d, size_t n)
         must(strcmp(t.auth_algo, "SHA256withRSA") == 0);
         must(strncmp(t.cert_url, "https://", 8) == 0 && strcasestr(t.cert_url, "paypal.com/") != NULL);
         must(strpbrk(t.cert_url, "@#\\[]\"' ") == NULL);
-        must(time_parse_rfc3339(t.time, strlen(t.time), &at) == 0 && at >= NOW_MS - 300000 && at <= NOW_MS + 300000);
+        must(time_parse_rfc3339(t.time, strlen(t.time), &at) == 0 && at >= NOW_MS - 300000 &&
+             at <= NOW_MS + 300000);
         body = paypal_verify_body(&t, "1JE4291016473214C", ev, sizeof ev - 1);
         check_verify_body(body, &t, "1JE4291016473214C", e);
         free(body);
@@ -310,12 +311,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     switch (data[0] % 6) {
-    case 0: check_event(data + 1, size - 1); break;
-    case 1: check_headers(data + 1, size - 1); break;
-    case 2: check_splice(data + 1, size - 1); break;
-    case 3: check_order(data + 1, size - 1); break;
-    case 4: check_created(data + 1, size - 1); break;
-    default: check_others(data + 1, size - 1); break;
+    case 0:
+        check_event(data + 1, size - 1);
+        break;
+    case 1:
+        check_headers(data + 1, size - 1);
+        break;
+    case 2:
+        check_splice(data + 1, size - 1);
+        break;
+    case 3:
+        check_order(data + 1, size - 1);
+        break;
+    case 4:
+        check_created(data + 1, size - 1);
+        break;
+    default:
+        check_others(data + 1, size - 1);
+        break;
     }
     return 0;
 }
@@ -333,48 +346,59 @@ static void add_mode(void (*add)(const uint8_t *, size_t), int mode, const char 
 void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
     static const char *events[] = {
-        "{\"id\":\"WH-2CL46544TB770421K-5VB92446WP7345818\",\"event_version\":\"1.0\",\"resource_type\":\"capture\","
-        "\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"summary\":\"Payment completed for \\u0024 9.90 USD\","
-        "\"resource\":{\"id\":\"29Y24445UY2083144\",\"status\":\"COMPLETED\",\"amount\":{\"value\":\"9.90\","
-        "\"currency_code\":\"USD\"},\"final_capture\":true,\"custom_id\":\"" ORDER_ID "\","
-        "\"supplementary_data\":{\"related_ids\":{\"order_id\":\"" PP_ORDER "\"}}}}",
-        "{\"id\":\"WH-1\",\"event_type\":\"PAYMENT.CAPTURE.DENIED\",\"resource\":{\"id\":\"C1\",\"status\":"
-        "\"DECLINED\",\"amount\":{\"value\":\"68.00\",\"currency_code\":\"CNY\"},\"custom_id\":\"" ORDER_ID "\"}}",
-        "{\"id\":\"WH-2\",\"event_type\":\"PAYMENT.CAPTURE.REFUNDED\",\"resource\":{\"id\":\"R1\",\"status\":"
-        "\"COMPLETED\",\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"},\"custom_id\":"
-        "\"rfd_01JDZ9A1B2C3D4E5F6G7H8J9K0\",\"invoice_id\":\"" ORDER_ID "\"}}",
+        ("{\"id\":\"WH-2CL46544TB770421K-5VB92446WP7345818\",\"event_version\":\"1.0\",\"resource_type\":"
+         "\"capture\","
+         "\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"summary\":\"Payment completed for \\u0024 9.90 "
+         "USD\","
+         "\"resource\":{\"id\":\"29Y24445UY2083144\",\"status\":\"COMPLETED\",\"amount\":{\"value\":\"9.90\","
+         "\"currency_code\":\"USD\"},\"final_capture\":true,\"custom_id\":\"" ORDER_ID "\","
+         "\"supplementary_data\":{\"related_ids\":{\"order_id\":\"" PP_ORDER "\"}}}}"),
+        ("{\"id\":\"WH-1\",\"event_type\":\"PAYMENT.CAPTURE.DENIED\",\"resource\":{\"id\":\"C1\",\"status\":"
+         "\"DECLINED\",\"amount\":{\"value\":\"68.00\",\"currency_code\":\"CNY\"},\"custom_id\":\"" ORDER_ID
+         "\"}}"),
+        ("{\"id\":\"WH-2\",\"event_type\":\"PAYMENT.CAPTURE.REFUNDED\",\"resource\":{\"id\":\"R1\","
+         "\"status\":"
+         "\"COMPLETED\",\"amount\":{\"value\":\"4.00\",\"currency_code\":\"USD\"},\"custom_id\":"
+         "\"rfd_01JDZ9A1B2C3D4E5F6G7H8J9K0\",\"invoice_id\":\"" ORDER_ID "\"}}"),
         "{\"id\":\"WH-3\",\"event_type\":\"CHECKOUT.ORDER.APPROVED\",\"resource\":{\"id\":\"" PP_ORDER "\"}}",
-        "{\"id\":\"WH-4\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":{\"status\":\"COMPLETED\","
-        "\"amount\":{\"value\":\"500\",\"currency_code\":\"JPY\"},\"supplementary_data\":{\"related_ids\":"
-        "{\"order_id\":\"" PP_ORDER "\"}}}}",
+        ("{\"id\":\"WH-4\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":{\"status\":"
+         "\"COMPLETED\","
+         "\"amount\":{\"value\":\"500\",\"currency_code\":\"JPY\"},\"supplementary_data\":{\"related_ids\":"
+         "{\"order_id\":\"" PP_ORDER "\"}}}}"),
     };
-    static const char headers[] = "b2384410-f8d2-11e8-9a6c-5d3f6a4b2e1c\0002026-11-29T08:00:00Z\0"
-                                  "c2lnbmF0dXJlc2lnbmF0dXJl+/==\0"
-                                  "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1\0"
-                                  "SHA256withRSA";
+    static const char headers[] =
+        "b2384410-f8d2-11e8-9a6c-5d3f6a4b2e1c\0002026-11-29T08:00:00Z\0"
+        "c2lnbmF0dXJlc2lnbmF0dXJl+/==\0"
+        "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1\0"
+        "SHA256withRSA";
     static const char *orders[] = {
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"PAYER_ACTION_REQUIRED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID
+        ("{\"id\":\"" PP_ORDER
+         "\",\"status\":\"PAYER_ACTION_REQUIRED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID "\"}]}"),
+        "{\"id\":\"" PP_ORDER "\",\"status\":\"APPROVED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID
         "\"}]}",
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"APPROVED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID "\"}]}",
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"COMPLETED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID
-        "\",\"payments\":{\"captures\":[{\"id\":\"40V95236PS9814847\",\"status\":\"COMPLETED\",\"amount\":"
-        "{\"currency_code\":\"USD\",\"value\":\"9.90\"},\"custom_id\":\"" ORDER_ID "\"}]}}]}",
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"COMPLETED\",\"purchase_units\":[{\"payments\":{\"captures\":[{\"id\":"
-        "\"C2\",\"status\":\"DECLINED\",\"amount\":{\"currency_code\":\"USD\",\"value\":\"9.90\"}}]}}]}",
+        ("{\"id\":\"" PP_ORDER "\",\"status\":\"COMPLETED\",\"purchase_units\":[{\"custom_id\":\"" ORDER_ID
+         "\",\"payments\":{\"captures\":[{\"id\":\"40V95236PS9814847\",\"status\":\"COMPLETED\",\"amount\":"
+         "{\"currency_code\":\"USD\",\"value\":\"9.90\"},\"custom_id\":\"" ORDER_ID "\"}]}}]}"),
+        ("{\"id\":\"" PP_ORDER
+         "\",\"status\":\"COMPLETED\",\"purchase_units\":[{\"payments\":{\"captures\":[{\"id\":"
+         "\"C2\",\"status\":\"DECLINED\",\"amount\":{\"currency_code\":\"USD\",\"value\":\"9.90\"}}]}}]}"),
         "{\"id\":\"" PP_ORDER "\",\"status\":\"VOIDED\"}",
     };
     static const char *created[] = {
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"PAYER_ACTION_REQUIRED\",\"links\":[{\"href\":"
-        "\"https://api.sandbox.paypal.com/v2/checkout/orders/" PP_ORDER "\",\"rel\":\"self\",\"method\":\"GET\"},"
-        "{\"href\":\"https://www.sandbox.paypal.com/checkoutnow?token=" PP_ORDER "\",\"rel\":\"payer-action\"}]}",
-        "{\"id\":\"" PP_ORDER "\",\"status\":\"CREATED\",\"links\":[{\"href\":\"https://www.paypal.com/checkoutnow?"
-        "token=" PP_ORDER "\",\"rel\":\"approve\",\"method\":\"GET\"}]}",
+        ("{\"id\":\"" PP_ORDER "\",\"status\":\"PAYER_ACTION_REQUIRED\",\"links\":[{\"href\":"
+         "\"https://api.sandbox.paypal.com/v2/checkout/orders/" PP_ORDER
+         "\",\"rel\":\"self\",\"method\":\"GET\"},"
+         "{\"href\":\"https://www.sandbox.paypal.com/checkoutnow?token=" PP_ORDER
+         "\",\"rel\":\"payer-action\"}]}"),
+        ("{\"id\":\"" PP_ORDER
+         "\",\"status\":\"CREATED\",\"links\":[{\"href\":\"https://www.paypal.com/checkoutnow?"
+         "token=" PP_ORDER "\",\"rel\":\"approve\",\"method\":\"GET\"}]}"),
     };
     static const char *others[] = {
         "{\"id\":\"1JU08902781691411\",\"status\":\"COMPLETED\",\"links\":[]}",
         "{\"id\":\"1JU08902781691411\",\"status\":\"PENDING\"}",
-        "{\"scope\":\"s\",\"access_token\":\"A21AAF-x_y\",\"token_type\":\"Bearer\",\"app_id\":\"APP-1\","
-        "\"expires_in\":32400,\"nonce\":\"n\"}",
+        ("{\"scope\":\"s\",\"access_token\":\"A21AAF-x_y\",\"token_type\":\"Bearer\",\"app_id\":\"APP-1\","
+         "\"expires_in\":32400,\"nonce\":\"n\"}"),
         "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"ORDER_ALREADY_CAPTURED\"}]}",
         "{\"verification_status\":\"SUCCESS\"}",
     };
@@ -394,8 +418,10 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 
 void fuzz_report(void)
 {
-    printf("events ok %lu invalid %lu ignored %lu; headers ok %lu refused %lu; splices %lu (not objects %lu); "
-           "orders paid %lu other %lu unavailable %lu; checkouts ok %lu refused %lu; tokens ok %lu refused %lu\n",
-           counts[0][0], counts[0][1], counts[0][2], counts[1][0], counts[1][1], counts[2][0], counts[2][1],
-           counts[3][0], counts[3][2], counts[3][1], counts[4][0], counts[4][1], counts[5][0], counts[5][1]);
+    printf(
+        "events ok %lu invalid %lu ignored %lu; headers ok %lu refused %lu; splices %lu (not objects %lu); "
+        "orders paid %lu other %lu unavailable %lu; checkouts ok %lu refused %lu; tokens ok %lu refused "
+        "%lu\n",
+        counts[0][0], counts[0][1], counts[0][2], counts[1][0], counts[1][1], counts[2][0], counts[2][1],
+        counts[3][0], counts[3][2], counts[3][1], counts[4][0], counts[4][1], counts[5][0], counts[5][1]);
 }

@@ -64,7 +64,10 @@ static int id_ok(const char *s, size_t n, size_t max)
     return 1;
 }
 
-static void set_reason(char reason[64], const char *why) { snprintf(reason, 64, "%s", why); }
+static void set_reason(char reason[64], const char *why)
+{
+    snprintf(reason, 64, "%s", why);
+}
 
 /* The string member key of j when it is a string without NUL bytes, else NULL. */
 static const char *jstr(json_t *j, const char *key)
@@ -189,7 +192,8 @@ int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_tra
         set_reason(reason, "transmission_headers_missing");
         return -1;
     }
-    if (!hdr_ok(id, PAYPAL_TRANSMISSION_ID_MAX, "-_") || !hdr_ok(tm, PAYPAL_TRANSMISSION_TIME_MAX, "-:.+TZtz") ||
+    if (!hdr_ok(id, PAYPAL_TRANSMISSION_ID_MAX, "-_") ||
+        !hdr_ok(tm, PAYPAL_TRANSMISSION_TIME_MAX, "-:.+TZtz") ||
         !hdr_ok(sig, PAYPAL_TRANSMISSION_SIG_MAX, "+/=") ||
         !hdr_ok(cert, PAYPAL_CERT_URL_MAX, "-._~:/?=&%") || strcmp(algo, "SHA256withRSA") != 0) {
         set_reason(reason, "transmission_header_malformed");
@@ -203,7 +207,8 @@ int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_tra
         set_reason(reason, "transmission_header_malformed");
         return -1;
     }
-    if (at < req->now_ms - (int64_t)PAYPAL_TOLERANCE_S * 1000 || at > req->now_ms + (int64_t)PAYPAL_TOLERANCE_S * 1000) {
+    if (at < req->now_ms - (int64_t)PAYPAL_TOLERANCE_S * 1000 ||
+        at > req->now_ms + (int64_t)PAYPAL_TOLERANCE_S * 1000) {
         set_reason(reason, "timestamp_out_of_tolerance");
         return -1;
     }
@@ -216,7 +221,8 @@ int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_tra
     return 0;
 }
 
-char *paypal_verify_body(const struct paypal_transmission *t, const char *webhook_id, const char *event, size_t len)
+char *paypal_verify_body(const struct paypal_transmission *t, const char *webhook_id, const char *event,
+                         size_t len)
 {
     struct sbuf b = {0};
     sbuf_puts(&b, "{\"auth_algo\":\"");
@@ -275,8 +281,9 @@ void paypal_parse_event(const char *body, size_t len, struct pay_webhook_res *re
     int is_paid, is_denied, is_refund, has_order, has_ref;
 
     memset(res, 0, sizeof *res);
-    j = body != NULL && len > 0 && len <= PAYPAL_EVENT_MAX ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)
-                                                            : NULL;
+    j = body != NULL && len > 0 && len <= PAYPAL_EVENT_MAX
+            ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)
+            : NULL;
     if (!json_is_object(j)) {
         json_decref(j);
         return ev_invalid(res, "body_malformed");
@@ -372,7 +379,8 @@ char *paypal_order_body(const struct pay_checkout_req *req, char reason[64])
         set_reason(reason, "order_id_malformed");
         return NULL;
     }
-    if (!currency_ok(o->currency) || o->amount <= 0 || money_format(o->amount, o->currency, value, sizeof value) < 0) {
+    if (!currency_ok(o->currency) || o->amount <= 0 ||
+        money_format(o->amount, o->currency, value, sizeof value) < 0) {
         set_reason(reason, "amount_malformed");
         return NULL;
     }
@@ -433,7 +441,8 @@ void paypal_parse_created(const char *body, size_t len, struct pay_checkout_res 
         }
     }
     if (href == NULL || strlen(href) > PAYPAL_LINK_MAX ||
-        (strncmp(href, "https://", 8) != 0 && strncmp(href, "http://", 7) != 0) || !hdr_ok(href, PAYPAL_LINK_MAX, "-._~:/?#[]@!$&'()*+,;=%")) {
+        (strncmp(href, "https://", 8) != 0 && strncmp(href, "http://", 7) != 0) ||
+        !hdr_ok(href, PAYPAL_LINK_MAX, "-._~:/?#[]@!$&'()*+,;=%")) {
         json_decref(j);
         res->rc = PAY_UNAVAILABLE;
         set_reason(res->reason, "bad_answer");
@@ -501,7 +510,8 @@ void paypal_parse_order(const char *body, size_t len, const struct order *o, str
         if (cs == NULL || (cc != NULL && strcmp(cc, o->id) != 0))
             continue;
         /* A refunded capture was paid first: the refund is its own event. */
-        if (strcmp(cs, "COMPLETED") == 0 || strcmp(cs, "PARTIALLY_REFUNDED") == 0 || strcmp(cs, "REFUNDED") == 0) {
+        if (strcmp(cs, "COMPLETED") == 0 || strcmp(cs, "PARTIALLY_REFUNDED") == 0 ||
+            strcmp(cs, "REFUNDED") == 0) {
             if (done_cap == NULL)
                 done_cap = cap;
         } else if (strcmp(cs, "PENDING") == 0) {
@@ -514,7 +524,8 @@ void paypal_parse_order(const char *body, size_t len, const struct order *o, str
         struct pay_event *ev = &res->ev;
         char cid[TG_PROVIDER_REF_MAX - 6]; /* room for "query:" before it */
         if (jid(done_cap, "id", cid, sizeof cid - 1) != 1 ||
-            amount_get(json_object_get(done_cap, "amount"), &ev->amount, ev->currency) != 0 || ev->amount <= 0) {
+            amount_get(json_object_get(done_cap, "amount"), &ev->amount, ev->currency) != 0 ||
+            ev->amount <= 0) {
             json_decref(j);
             status[0] = '\0';
             return q_unavailable(res, "bad_answer");
@@ -586,7 +597,8 @@ void paypal_parse_refund(const char *body, size_t len, struct pay_refund_res *re
         res->pending = 1; /* PAYMENT.CAPTURE.REFUNDED confirms it */
     } else if (strcmp(st, "FAILED") == 0 || strcmp(st, "CANCELLED") == 0) {
         res->rc = PAY_DECLINED;
-        snprintf(res->reason, sizeof res->reason, "refund_%s", strcmp(st, "FAILED") == 0 ? "failed" : "cancelled");
+        snprintf(res->reason, sizeof res->reason, "refund_%s",
+                 strcmp(st, "FAILED") == 0 ? "failed" : "cancelled");
     } else {
         memset(res, 0, sizeof *res);
         res->rc = PAY_UNAVAILABLE;
@@ -640,7 +652,10 @@ static struct {
     int64_t expires_ms; /* monotonic */
 } tokens = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, 0};
 
-static int64_t mono_ms(void) { return time_mono_ns() / 1000000; }
+static int64_t mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
 
 /* Which credentials a token belongs to: a change of configuration (tests) never reuses one. */
 static void cred_key(unsigned char out[32])
@@ -722,7 +737,7 @@ struct pp_op {
     struct order order;
     char refund_id[TG_ID_MAX];
     char *refund_body;
-    int regot; /* query: the order was read again after ORDER_ALREADY_CAPTURED */
+    int regot;   /* query: the order was read again after ORDER_ALREADY_CAPTURED */
     char *event; /* verify: our copy of the raw notification */
     size_t event_len;
     /* results and where they go */
@@ -758,10 +773,14 @@ static void call_wipe(struct net_call *c)
 static const char *kind_name(enum op_kind k)
 {
     switch (k) {
-    case OP_CHECKOUT: return "checkout";
-    case OP_QUERY: return "query";
-    case OP_REFUND: return "refund";
-    case OP_VERIFY: return "verify_webhook";
+    case OP_CHECKOUT:
+        return "checkout";
+    case OP_QUERY:
+        return "query";
+    case OP_REFUND:
+        return "refund";
+    case OP_VERIFY:
+        return "verify_webhook";
     }
     return "?";
 }
@@ -773,20 +792,38 @@ static void op_finish(struct pp_op *op)
     enum pay_rc rc;
     const char *reason;
     switch (op->kind) {
-    case OP_CHECKOUT: rc = op->cres.rc, reason = op->cres.reason; break;
-    case OP_QUERY: rc = op->qres.rc, reason = op->qres.reason; break;
-    case OP_REFUND: rc = op->rres.rc, reason = op->rres.reason; break;
-    default: rc = op->wres.rc, reason = op->wres.reason; break;
+    case OP_CHECKOUT:
+        rc = op->cres.rc, reason = op->cres.reason;
+        break;
+    case OP_QUERY:
+        rc = op->qres.rc, reason = op->qres.reason;
+        break;
+    case OP_REFUND:
+        rc = op->rres.rc, reason = op->rres.reason;
+        break;
+    default:
+        rc = op->wres.rc, reason = op->wres.reason;
+        break;
     }
     if (rc != PAY_OK && rc != PAY_IGNORED)
-        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR : rc == PAY_UNAVAILABLE ? LOG_WARN : LOG_INFO, "paypal_call",
-                  "operation", kind_name(op->kind), "stage", op->stage, "order_id",
+        log_event(rc == PAY_MISCONFIGURED ? LOG_ERROR
+                  : rc == PAY_UNAVAILABLE ? LOG_WARN
+                                          : LOG_INFO,
+                  "paypal_call", "operation", kind_name(op->kind), "stage", op->stage, "order_id",
                   op->order.id[0] ? op->order.id : NULL, "outcome", pay_rc_name(rc), "reason", reason, NULL);
     switch (op->kind) {
-    case OP_CHECKOUT: op->checkout_done(op->arg, &op->cres); break;
-    case OP_QUERY: op->query_done(op->arg, &op->qres); break;
-    case OP_REFUND: op->refund_done(op->arg, &op->rres); break;
-    case OP_VERIFY: op->webhook_done(op->arg, &op->wres); break;
+    case OP_CHECKOUT:
+        op->checkout_done(op->arg, &op->cres);
+        break;
+    case OP_QUERY:
+        op->query_done(op->arg, &op->qres);
+        break;
+    case OP_REFUND:
+        op->refund_done(op->arg, &op->rres);
+        break;
+    case OP_VERIFY:
+        op->webhook_done(op->arg, &op->wres);
+        break;
     }
     sodium_memzero(op->token, sizeof op->token);
     free(op->path);
@@ -947,8 +984,8 @@ static void op_submit_api(struct pp_op *op)
 }
 
 /* Sends an API request (body and request_id may be NULL) and hands its answer to next. */
-static void op_api(struct pp_op *op, const char *stage, const char *method, const char *path, const char *body,
-                   const char *request_id, op_next_fn next)
+static void op_api(struct pp_op *op, const char *stage, const char *method, const char *path,
+                   const char *body, const char *request_id, op_next_fn next)
 {
     free(op->path);
     free(op->body);
@@ -977,7 +1014,10 @@ static struct pp_op *op_new(struct net_exec *nx, enum op_kind kind, void *arg)
 }
 
 /* 1 when PayPal's ids may go into a URL path as they are. */
-static int ref_ok(const char *s) { return id_ok(s, strlen(s), TG_PROVIDER_REF_MAX - 1); }
+static int ref_ok(const char *s)
+{
+    return id_ok(s, strlen(s), TG_PROVIDER_REF_MAX - 1);
+}
 
 static int cfg_set(const char *key)
 {
@@ -988,7 +1028,8 @@ static int cfg_set(const char *key)
 static int paypal_configured(void)
 {
     /* Without the webhook id no notification can be verified: every one would be refused. */
-    return cfg_set("TG_PAYPAL_CLIENT_ID") && cfg_set("TG_PAYPAL_CLIENT_SECRET") && cfg_set("TG_PAYPAL_WEBHOOK_ID");
+    return cfg_set("TG_PAYPAL_CLIENT_ID") && cfg_set("TG_PAYPAL_CLIENT_SECRET") &&
+           cfg_set("TG_PAYPAL_WEBHOOK_ID");
 }
 
 /* ---- checkout ---- */
@@ -1016,7 +1057,8 @@ static void created_done(struct pp_op *op, struct net_call *c)
     op_finish(op);
 }
 
-static void paypal_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg)
+static void paypal_checkout(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done,
+                            void *arg)
 {
     struct pp_op *op = op_new(nx, OP_CHECKOUT, arg);
     char reason[64];
@@ -1096,7 +1138,8 @@ static void order_read(struct pp_op *op, struct net_call *c)
     op_finish(op);
 }
 
-static void paypal_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg)
+static void paypal_query(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done,
+                         void *arg)
 {
     struct pp_op *op = op_new(nx, OP_QUERY, arg);
     char *path;
@@ -1148,7 +1191,10 @@ static void refund_order_read(struct pp_op *op, struct net_call *c)
 
     if (rc != PAY_OK) {
         call_wipe(c);
-        op_fail(op, rc == PAY_NOTFOUND ? PAY_DECLINED : rc == PAY_INVALID ? PAY_UNAVAILABLE : rc,
+        op_fail(op,
+                rc == PAY_NOTFOUND  ? PAY_DECLINED
+                : rc == PAY_INVALID ? PAY_UNAVAILABLE
+                                    : rc,
                 rc == PAY_NOTFOUND ? "order_not_found" : reason);
         return;
     }
@@ -1167,7 +1213,8 @@ static void refund_order_read(struct pp_op *op, struct net_call *c)
     free(path);
 }
 
-static void paypal_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done, void *arg)
+static void paypal_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done,
+                          void *arg)
 {
     struct pp_op *op = op_new(nx, OP_REFUND, arg);
     char reason[64], *path;
@@ -1205,7 +1252,8 @@ static void verified_done(struct pp_op *op, struct net_call *c)
         if (rc == PAY_INVALID)
             op_fail(op, PAY_INVALID, "verification_refused");
         else
-            op_fail(op, rc == PAY_NOTFOUND ? PAY_MISCONFIGURED : rc, rc == PAY_NOTFOUND ? "webhook_id_unknown" : reason);
+            op_fail(op, rc == PAY_NOTFOUND ? PAY_MISCONFIGURED : rc,
+                    rc == PAY_NOTFOUND ? "webhook_id_unknown" : reason);
         return;
     }
     st = paypal_verify_status(c->resp_body, c->resp_len);
@@ -1224,7 +1272,8 @@ static void verified_done(struct pp_op *op, struct net_call *c)
     op_finish(op);
 }
 
-static void paypal_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done, void *arg)
+static void paypal_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
+                          void *arg)
 {
     struct pp_op *op = op_new(nx, OP_VERIFY, arg);
     struct paypal_transmission t;

@@ -72,7 +72,8 @@ struct paypal_transmission {
  * req->now_ms. Returns 0, or -1 with reason set ("transmission_headers_missing",
  * "transmission_header_malformed", "cert_url_not_paypal", "timestamp_out_of_tolerance").
  */
-int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_transmission *t, char reason[64]);
+int paypal_transmission_get(const struct pay_webhook_req *req, struct paypal_transmission *t,
+                            char reason[64]);
 
 /*
  * The body of POST /v1/notifications/verify-webhook-signature: the transmission fields and

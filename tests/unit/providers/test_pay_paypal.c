@@ -83,7 +83,8 @@ void net_call_release(struct net_call *c)
 
 const char *net_err_name(enum net_err e)
 {
-    static const char *n[] = {"ok", "timeout", "connect", "tls", "too_large", "protocol", "shutdown", "error"};
+    static const char *n[] = {"ok",        "timeout",  "connect",  "tls",
+                              "too_large", "protocol", "shutdown", "error"};
     return (unsigned)e < 8 ? n[e] : "?";
 }
 
@@ -121,7 +122,8 @@ void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done)
 /* registry.c's, which this test does not link. */
 const char *pay_rc_name(enum pay_rc rc)
 {
-    static const char *n[] = {"ok", "ignored", "invalid", "declined", "not_found", "unavailable", "misconfigured"};
+    static const char *n[] = {"ok",        "ignored",     "invalid",      "declined",
+                              "not_found", "unavailable", "misconfigured"};
     return (unsigned)rc < 7 ? n[rc] : "?";
 }
 
@@ -193,7 +195,10 @@ static char *slurp(const char *name, size_t *len)
     return buf;
 }
 
-static char *F(const char *name) { return slurp(name, NULL); }
+static char *F(const char *name)
+{
+    return slurp(name, NULL);
+}
 
 /* base with the first `from` replaced by `to` (caller frees), or NULL when absent. */
 static char *replace(const char *base, const char *from, const char *to)
@@ -299,10 +304,22 @@ static struct pay_checkout_res cres;
 static struct pay_query_res qres;
 static struct pay_refund_res rres;
 static struct pay_webhook_res wres;
-static void on_checkout(void *a, const struct pay_checkout_res *r) { (void)a, calls++, cres = *r; }
-static void on_query(void *a, const struct pay_query_res *r) { (void)a, calls++, qres = *r; }
-static void on_refund(void *a, const struct pay_refund_res *r) { (void)a, calls++, rres = *r; }
-static void on_webhook(void *a, const struct pay_webhook_res *r) { (void)a, calls++, wres = *r; }
+static void on_checkout(void *a, const struct pay_checkout_res *r)
+{
+    (void)a, calls++, cres = *r;
+}
+static void on_query(void *a, const struct pay_query_res *r)
+{
+    (void)a, calls++, qres = *r;
+}
+static void on_refund(void *a, const struct pay_refund_res *r)
+{
+    (void)a, calls++, rres = *r;
+}
+static void on_webhook(void *a, const struct pay_webhook_res *r)
+{
+    (void)a, calls++, wres = *r;
+}
 
 static void run_verify(const char *body, size_t len, struct hdrs *h, int64_t now_ms)
 {
@@ -321,7 +338,8 @@ static void test_registry_line(void)
           "checkout, verify_webhook, query and refund are all offered");
     CHECK(pay_paypal.ack_body == NULL, "PayPal is answered with an empty 200");
     configure(NULL);
-    CHECK(!pay_paypal.configured(), "not configured without a webhook id (no notification could be verified)");
+    CHECK(!pay_paypal.configured(),
+          "not configured without a webhook id (no notification could be verified)");
     configure("WH-ID-1");
     CHECK(pay_paypal.configured(), "configured with client id, secret and webhook id");
 }
@@ -335,7 +353,8 @@ static void test_transmission(void)
     static const struct {
         const char *name, *value, *reason, *what;
     } bad[] = {
-        {"paypal-transmission-id", NULL, "transmission_headers_missing", "transmission id missing or given twice"},
+        {"paypal-transmission-id", NULL, "transmission_headers_missing",
+         "transmission id missing or given twice"},
         {"paypal-transmission-time", NULL, "transmission_headers_missing", "time missing or given twice"},
         {"paypal-transmission-sig", NULL, "transmission_headers_missing", "signature missing or given twice"},
         {"paypal-cert-url", NULL, "transmission_headers_missing", "certificate URL missing or given twice"},
@@ -348,26 +367,30 @@ static void test_transmission(void)
          "paypal.com as a subdomain of another host"},
         {"paypal-cert-url", "http://api.paypal.com/v1/notifications/certs/CERT-1", "cert_url_not_paypal",
          "a cleartext certificate URL"},
-        {"paypal-cert-url", "https://evil.example@api.paypal.com/v1/certs/CERT-1", "transmission_header_malformed",
-         "userinfo before the host"},
-        {"paypal-cert-url", "https://api.paypal.com/@evil.example/certs/CERT-1", "transmission_header_malformed",
-         "an '@' anywhere"},
-        {"paypal-cert-url", "https://evil.example\\@api.paypal.com/certs/CERT-1", "transmission_header_malformed",
-         "a backslash"},
-        {"paypal-cert-url", "https://api.paypal.com:8443/v1/certs/CERT-1", "cert_url_not_paypal", "another port"},
+        {"paypal-cert-url", "https://evil.example@api.paypal.com/v1/certs/CERT-1",
+         "transmission_header_malformed", "userinfo before the host"},
+        {"paypal-cert-url", "https://api.paypal.com/@evil.example/certs/CERT-1",
+         "transmission_header_malformed", "an '@' anywhere"},
+        {"paypal-cert-url", "https://evil.example\\@api.paypal.com/certs/CERT-1",
+         "transmission_header_malformed", "a backslash"},
+        {"paypal-cert-url", "https://api.paypal.com:8443/v1/certs/CERT-1", "cert_url_not_paypal",
+         "another port"},
         {"paypal-cert-url", "https://api.paypal.com", "cert_url_not_paypal", "no path"},
-        {"paypal-cert-url", "https://api.paypal.com/v1/\"x", "transmission_header_malformed", "a quote in the URL"},
+        {"paypal-cert-url", "https://api.paypal.com/v1/\"x", "transmission_header_malformed",
+         "a quote in the URL"},
         {"paypal-transmission-time", "2026-11-29T07:54:59Z", "timestamp_out_of_tolerance", "301 s old"},
         {"paypal-transmission-time", "2026-11-29T08:05:01Z", "timestamp_out_of_tolerance", "301 s ahead"},
         {"paypal-transmission-time", "1764403200", "transmission_header_malformed", "a Unix time"},
-        {"paypal-transmission-time", "2026-11-29 08:00:00Z", "transmission_header_malformed", "a blank in the time"},
+        {"paypal-transmission-time", "2026-11-29 08:00:00Z", "transmission_header_malformed",
+         "a blank in the time"},
         {"paypal-transmission-sig", "abc\"},\"webhook_id\":\"x", "transmission_header_malformed",
          "JSON in the signature"},
         {"paypal-transmission-id", "b2384410 f8d2", "transmission_header_malformed", "a blank in the id"},
     };
 
     std_headers(&h);
-    CHECK(paypal_transmission_get(&req, &t, reason) == 0 && reason[0] == '\0', "the fake's headers are accepted");
+    CHECK(paypal_transmission_get(&req, &t, reason) == 0 && reason[0] == '\0',
+          "the fake's headers are accepted");
     CHECK_STR_EQ(t.time, "2026-11-29T08:00:00Z", "time copied");
     req.now_ms = FIXED_TIME_MS + 300000;
     CHECK(paypal_transmission_get(&req, &t, reason) == 0, "300 s old is still accepted");
@@ -410,10 +433,13 @@ static void test_verify_request(void)
     CHECK(calls == 1 && n_seen == 2, "one token call, one verification call");
     CHECK_STR_EQ(seen[1].url, "https://api-m.sandbox.paypal.com/v1/notifications/verify-webhook-signature",
                  "verification URL");
-    CHECK_STR_EQ(seen[1].body, want, "the request is the documented one, the raw event spliced byte for byte");
+    CHECK_STR_EQ(seen[1].body, want,
+                 "the request is the documented one, the raw event spliced byte for byte");
     CHECK_STR_EQ(seen_header(1, "Authorization"), "Bearer A21AAtok1", "with the token");
-    CHECK(seen[1].idempotent == 1 && seen[1].retries == 1, "verification may be retried once (it changes nothing)");
-    CHECK(wres.rc == PAY_OK && wres.ev.kind == PAY_EVENT_PAID, "SUCCESS: the event is read (%s)", wres.reason);
+    CHECK(seen[1].idempotent == 1 && seen[1].retries == 1,
+          "verification may be retried once (it changes nothing)");
+    CHECK(wres.rc == PAY_OK && wres.ev.kind == PAY_EVENT_PAID, "SUCCESS: the event is read (%s)",
+          wres.reason);
     CHECK_STR_EQ(wres.ev.order_id, ids("order"), "our order id from custom_id");
     CHECK_STR_EQ(wres.ev.provider_ref, ids("paypal_order"), "PayPal's order id from related_ids");
     CHECK(wres.ev.amount == 990 && strcmp(wres.ev.currency, "USD") == 0, "amount 990 USD");
@@ -432,7 +458,8 @@ static void test_verify_request(void)
     script_reset();
     fail_net(NET_TIMEOUT);
     run_verify(raw, len, &h, FIXED_TIME_MS);
-    CHECK(wres.rc == PAY_UNAVAILABLE && strcmp(wres.reason, "timeout") == 0, "verification timing out: UNAVAILABLE");
+    CHECK(wres.rc == PAY_UNAVAILABLE && strcmp(wres.reason, "timeout") == 0,
+          "verification timing out: UNAVAILABLE");
     script_reset();
     answer(200, "{\"verification_status\":\"SUCCESS\",\"verification_status\":\"FAILURE\"}");
     run_verify(raw, len, &h, FIXED_TIME_MS);
@@ -459,7 +486,8 @@ static void test_verify_request(void)
         for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
             script_reset();
             run_verify(bodies[i], strlen(bodies[i]), &h, FIXED_TIME_MS);
-            CHECK(calls == 1 && n_seen == 0 && wres.rc == PAY_INVALID && strcmp(wres.reason, "body_malformed") == 0,
+            CHECK(calls == 1 && n_seen == 0 && wres.rc == PAY_INVALID &&
+                      strcmp(wres.reason, "body_malformed") == 0,
                   "refused before asking PayPal: %s", bodies[i]);
         }
         script_reset();
@@ -486,7 +514,8 @@ static void test_verify_request(void)
     std_headers(&h);
     script_reset();
     run_verify(raw, len, &h, FIXED_TIME_MS);
-    CHECK(n_seen == 0 && wres.rc == PAY_MISCONFIGURED, "no TG_PAYPAL_WEBHOOK_ID: MISCONFIGURED (503, logged)");
+    CHECK(n_seen == 0 && wres.rc == PAY_MISCONFIGURED,
+          "no TG_PAYPAL_WEBHOOK_ID: MISCONFIGURED (503, logged)");
     free(raw);
     free(want);
 }
@@ -538,8 +567,9 @@ static void test_events(void)
             {"\"currency_code\": \"USD\",\n      \"value\": \"9.90\"",
              "\"currency_code\": \"US\",\n      \"value\": \"9.90\"", "two-letter currency", PAY_INVALID},
             {"\"status\": \"COMPLETED\"", "\"status\": \"PENDING\"", "a capture not completed", PAY_INVALID},
-            {"\"event_type\": \"PAYMENT.CAPTURE.COMPLETED\"", "\"event_type\": \"PAYMENT.CAPTURE.COMPLETED\", "
-                                                              "\"event_type\": \"PAYMENT.CAPTURE.DENIED\"",
+            {"\"event_type\": \"PAYMENT.CAPTURE.COMPLETED\"",
+             "\"event_type\": \"PAYMENT.CAPTURE.COMPLETED\", "
+             "\"event_type\": \"PAYMENT.CAPTURE.DENIED\"",
              "a duplicated event_type", PAY_INVALID},
             {"\"id\": \"WH-", "\"id\": \"WH \\\"-", "an event id with a quote", PAY_INVALID},
             {"\"custom_id\": \"ord_", "\"custom_id\": \"ord_\\u0000", "a NUL in our order id", PAY_INVALID},
@@ -553,7 +583,8 @@ static void test_events(void)
                 continue;
             }
             paypal_parse_event(b, strlen(b), &r);
-            CHECK(r.rc == cases[i].rc, "tampered event, %s: %s (%s)", cases[i].what, pay_rc_name(r.rc), r.reason);
+            CHECK(r.rc == cases[i].rc, "tampered event, %s: %s (%s)", cases[i].what, pay_rc_name(r.rc),
+                  r.reason);
             if (r.rc != PAY_OK)
                 CHECK(r.ev.order_id[0] == '\0' && r.ev.amount == 0, "nothing reported for a refused event");
             free(b);
@@ -573,9 +604,10 @@ static void test_events(void)
         free(base);
     }
     {
-        static const char *other = "{\"id\":\"WH-9\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":"
-                                   "{\"id\":\"CAP1\",\"status\":\"COMPLETED\",\"amount\":{\"currency_code\":\"USD\","
-                                   "\"value\":\"5.00\"}}}";
+        static const char *other =
+            "{\"id\":\"WH-9\",\"event_type\":\"PAYMENT.CAPTURE.COMPLETED\",\"resource\":"
+            "{\"id\":\"CAP1\",\"status\":\"COMPLETED\",\"amount\":{\"currency_code\":\"USD\","
+            "\"value\":\"5.00\"}}}";
         paypal_parse_event(other, strlen(other), &r);
         CHECK(r.rc == PAY_IGNORED && strcmp(r.reason, "no_order_reference") == 0,
               "a capture that names no order of ours is not ours");
@@ -603,12 +635,13 @@ static void test_checkout(void)
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
     CHECK(calls == 1 && cres.rc == PAY_OK, "checkout OK (%s)", cres.reason);
     CHECK_STR_EQ(cres.provider_ref, ids("paypal_order"), "provider_ref is PayPal's order id");
-    CHECK(strstr(cres.checkout, "/checkoutnow?token=") != NULL && strncmp(cres.checkout, "{\"url\":\"", 8) == 0,
+    CHECK(strstr(cres.checkout, "/checkoutnow?token=") != NULL &&
+              strncmp(cres.checkout, "{\"url\":\"", 8) == 0,
           "checkout is {\"url\": the payer-action link}: %s", cres.checkout);
     CHECK(n_seen == 2, "token, then create");
     CHECK_STR_EQ(seen[0].url, "https://api-m.sandbox.paypal.com/v1/oauth2/token", "token URL");
-    CHECK_STR_EQ(seen_header(0, "Authorization"), "Basic Y2xpZW50LWlkLTEyMzpzM2NyM3QtcGF5cGFsLXNlY3JldA==",
-                 "Basic base64(client_id:secret)");
+    CHECK_STR_EQ(seen_header(0, "Authorization"),
+                 "Basic Y2xpZW50LWlkLTEyMzpzM2NyM3QtcGF5cGFsLXNlY3JldA==", "Basic base64(client_id:secret)");
     CHECK_STR_EQ(seen[0].body, "grant_type=client_credentials", "client credentials grant");
     CHECK_STR_EQ(seen_header(0, "Content-Type"), "application/x-www-form-urlencoded", "form-encoded");
     CHECK_STR_EQ(seen[1].url, "https://api-m.sandbox.paypal.com/v2/checkout/orders", "create URL");
@@ -622,11 +655,12 @@ static void test_checkout(void)
         CHECK_STR_EQ(json_string_value(json_object_get(body, "intent")), "CAPTURE", "intent CAPTURE");
         CHECK_STR_EQ(json_string_value(json_object_get(pu, "custom_id")), o.id, "custom_id = our order id");
         CHECK_STR_EQ(json_string_value(json_object_get(pu, "invoice_id")), o.id, "invoice_id = our order id");
-        CHECK_STR_EQ(json_string_value(json_object_get(pu, "reference_id")), o.id, "reference_id = our order id");
+        CHECK_STR_EQ(json_string_value(json_object_get(pu, "reference_id")), o.id,
+                     "reference_id = our order id");
         CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(pu, "amount"), "value")), "9.90",
                      "amount as PayPal's decimal string");
-        CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(pu, "amount"), "currency_code")), "USD",
-                     "currency_code");
+        CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(pu, "amount"), "currency_code")),
+                     "USD", "currency_code");
         CHECK_STR_EQ(json_string_value(json_object_get(ctx, "return_url")), req.return_url, "return_url");
         CHECK_STR_EQ(json_string_value(json_object_get(ctx, "cancel_url")), req.cancel_url, "cancel_url");
     }
@@ -665,7 +699,8 @@ static void test_checkout(void)
     answer(200, token);
     answer(500, "{\"name\":\"INTERNAL_SERVER_ERROR\"}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
-    CHECK(cres.rc == PAY_UNAVAILABLE && cres.provider_ref[0] == '\0', "500: UNAVAILABLE (the next provider is tried)");
+    CHECK(cres.rc == PAY_UNAVAILABLE && cres.provider_ref[0] == '\0',
+          "500: UNAVAILABLE (the next provider is tried)");
     script_reset();
     fail_net(NET_TIMEOUT);
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
@@ -673,26 +708,33 @@ static void test_checkout(void)
     script_reset();
     answer(422, "{\"name\":\"UNPROCESSABLE_ENTITY\",\"details\":[{\"issue\":\"DUPLICATE_INVOICE_ID\"}]}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
-    CHECK(cres.rc == PAY_INVALID && strcmp(cres.reason, "DUPLICATE_INVOICE_ID") == 0, "422: INVALID with PayPal's issue");
+    CHECK(cres.rc == PAY_INVALID && strcmp(cres.reason, "DUPLICATE_INVOICE_ID") == 0,
+          "422: INVALID with PayPal's issue");
     script_reset();
-    answer(201, "{\"id\":\"5O190127TN364715T\",\"status\":\"PAYER_ACTION_REQUIRED\",\"links\":[{\"rel\":\"self\","
-                "\"href\":\"https://x/\"}]}");
+    answer(201,
+           "{\"id\":\"5O190127TN364715T\",\"status\":\"PAYER_ACTION_REQUIRED\",\"links\":[{\"rel\":\"self\","
+           "\"href\":\"https://x/\"}]}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
-    CHECK(cres.rc == PAY_UNAVAILABLE && strcmp(cres.reason, "bad_answer") == 0, "no approval link: bad_answer");
+    CHECK(cres.rc == PAY_UNAVAILABLE && strcmp(cres.reason, "bad_answer") == 0,
+          "no approval link: bad_answer");
     script_reset();
     answer(201, "{\"id\":\"5O19/../x\",\"links\":[{\"rel\":\"approve\",\"href\":\"https://x/\"}]}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
     CHECK(cres.rc == PAY_UNAVAILABLE, "an order id that could climb a URL path is refused");
     script_reset();
-    answer(201, "{\"id\":\"5O190127TN364715T\",\"links\":[{\"rel\":\"approve\",\"href\":\"javascript:alert(1)\"}]}");
+    answer(
+        201,
+        "{\"id\":\"5O190127TN364715T\",\"links\":[{\"rel\":\"approve\",\"href\":\"javascript:alert(1)\"}]}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
     CHECK(cres.rc == PAY_UNAVAILABLE, "a link that is not http(s) is refused");
     script_reset();
-    answer(201, "{\"id\":\"5O190127TN364715T\",\"status\":\"CREATED\",\"links\":[{\"rel\":\"approve\",\"href\":"
-                "\"https://www.sandbox.paypal.com/checkoutnow?token=5O190127TN364715T\"}]}");
+    answer(201,
+           "{\"id\":\"5O190127TN364715T\",\"status\":\"CREATED\",\"links\":[{\"rel\":\"approve\",\"href\":"
+           "\"https://www.sandbox.paypal.com/checkoutnow?token=5O190127TN364715T\"}]}");
     pay_paypal.checkout(NULL, &req, on_checkout, NULL);
-    CHECK(cres.rc == PAY_OK && strcmp(cres.checkout, "{\"url\":\"https://www.sandbox.paypal.com/checkoutnow?token="
-                                                      "5O190127TN364715T\"}") == 0,
+    CHECK(cres.rc == PAY_OK &&
+              strcmp(cres.checkout, "{\"url\":\"https://www.sandbox.paypal.com/checkoutnow?token="
+                                    "5O190127TN364715T\"}") == 0,
           "the legacy approve link is accepted too");
     {
         char desc[400];
@@ -704,8 +746,9 @@ static void test_checkout(void)
         answer(201, created);
         pay_paypal.checkout(NULL, &req, on_checkout, NULL);
         body = json_loads(seen[0].body, JSON_REJECT_DUPLICATES, NULL);
-        CHECK(body != NULL && strlen(json_string_value(json_object_get(
-                                  json_array_get(json_object_get(body, "purchase_units"), 0), "description"))) == 125,
+        CHECK(body != NULL &&
+                  strlen(json_string_value(json_object_get(
+                      json_array_get(json_object_get(body, "purchase_units"), 0), "description"))) == 125,
               "a long description is cut at a character boundary within PayPal's 127");
         json_decref(body);
         req.description = "115 credits";
@@ -736,9 +779,12 @@ static void test_query(void)
     answer(200, pending);
     calls = 0;
     pay_paypal.query(NULL, &o, 0, on_query, NULL);
-    CHECK(calls == 1 && qres.rc == PAY_OK && qres.state == PAY_STATE_PENDING, "PAYER_ACTION_REQUIRED: PENDING");
-    CHECK(n_seen == 2 && strstr(seen[0].url, "/v1/oauth2/token") != NULL, "a token of other credentials is not used");
-    CHECK(strcmp(seen[1].method, "GET") == 0 && strstr(seen[1].url, ids("paypal_order")) != NULL, "GET the order");
+    CHECK(calls == 1 && qres.rc == PAY_OK && qres.state == PAY_STATE_PENDING,
+          "PAYER_ACTION_REQUIRED: PENDING");
+    CHECK(n_seen == 2 && strstr(seen[0].url, "/v1/oauth2/token") != NULL,
+          "a token of other credentials is not used");
+    CHECK(strcmp(seen[1].method, "GET") == 0 && strstr(seen[1].url, ids("paypal_order")) != NULL,
+          "GET the order");
 
     script_reset();
     answer(200, approved);
@@ -770,7 +816,8 @@ static void test_query(void)
     answer(200, approved);
     answer(422, not_approved);
     pay_paypal.query(NULL, &o, 0, on_query, NULL);
-    CHECK(qres.rc == PAY_OK && qres.state == PAY_STATE_PENDING && strcmp(qres.reason, "ORDER_NOT_APPROVED") == 0,
+    CHECK(qres.rc == PAY_OK && qres.state == PAY_STATE_PENDING &&
+              strcmp(qres.reason, "ORDER_NOT_APPROVED") == 0,
           "a capture PayPal refuses leaves the order PENDING");
     script_reset();
     answer(200, approved);
@@ -845,24 +892,31 @@ static void test_refund(void)
     answer(201, created);
     calls = 0;
     pay_paypal.refund(NULL, &req, on_refund, NULL);
-    CHECK(calls == 1 && rres.rc == PAY_OK && rres.pending == 0, "refund COMPLETED: OK, not pending (%s)", rres.reason);
+    CHECK(calls == 1 && rres.rc == PAY_OK && rres.pending == 0, "refund COMPLETED: OK, not pending (%s)",
+          rres.reason);
     CHECK_STR_EQ(rres.provider_refund_id, ids("refund_id"), "PayPal's refund id");
-    CHECK(n_seen == 3 && strstr(seen[2].url, ids("capture")) != NULL && strstr(seen[2].url, "/refund") != NULL,
+    CHECK(n_seen == 3 && strstr(seen[2].url, ids("capture")) != NULL &&
+              strstr(seen[2].url, "/refund") != NULL,
           "POST /v2/payments/captures/<the order's capture>/refund");
     CHECK_STR_EQ(seen_header(2, "PayPal-Request-Id"), req.refund_id, "PayPal-Request-Id is our refund id");
     body = json_loads(seen[2].body, JSON_REJECT_DUPLICATES, NULL);
-    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(body, "amount"), "value")), "4.00", "4.00");
-    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(body, "amount"), "currency_code")), "USD", "USD");
-    CHECK_STR_EQ(json_string_value(json_object_get(body, "custom_id")), req.refund_id, "custom_id our refund id");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(body, "amount"), "value")), "4.00",
+                 "4.00");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(body, "amount"), "currency_code")), "USD",
+                 "USD");
+    CHECK_STR_EQ(json_string_value(json_object_get(body, "custom_id")), req.refund_id,
+                 "custom_id our refund id");
     CHECK_STR_EQ(json_string_value(json_object_get(body, "invoice_id")), o.id, "invoice_id our order id");
-    CHECK_STR_EQ(json_string_value(json_object_get(body, "note_to_payer")), req.reason, "the reason, escaped");
+    CHECK_STR_EQ(json_string_value(json_object_get(body, "note_to_payer")), req.reason,
+                 "the reason, escaped");
     json_decref(body);
 
     script_reset();
     answer(200, completed);
     answer(422, exceeded);
     pay_paypal.refund(NULL, &req, on_refund, NULL);
-    CHECK(rres.rc == PAY_DECLINED && strcmp(rres.reason, "REFUND_AMOUNT_EXCEEDED") == 0, "422: DECLINED with the issue");
+    CHECK(rres.rc == PAY_DECLINED && strcmp(rres.reason, "REFUND_AMOUNT_EXCEEDED") == 0,
+          "422: DECLINED with the issue");
     script_reset();
     answer(200, pending);
     pay_paypal.refund(NULL, &req, on_refund, NULL);
@@ -896,12 +950,14 @@ static void test_token_parse(void)
     int64_t ei = 0;
     CHECK(paypal_parse_token(t, strlen(t), tok, &ei) == 0 && ei == 32400 && strncmp(tok, "A21AA", 5) == 0,
           "the fake's token answer");
-    CHECK(paypal_parse_token("{\"access_token\":\"a\",\"token_type\":\"mac\",\"expires_in\":1}", 53, tok, &ei) == -1,
-          "not a bearer token");
-    CHECK(paypal_parse_token("{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":0}", 55, tok, &ei) == -1,
-          "expires_in 0");
-    CHECK(paypal_parse_token("{\"access_token\":\"a\\r\\nX: y\",\"token_type\":\"Bearer\",\"expires_in\":9}", 63, tok,
+    CHECK(paypal_parse_token("{\"access_token\":\"a\",\"token_type\":\"mac\",\"expires_in\":1}", 53, tok,
                              &ei) == -1,
+          "not a bearer token");
+    CHECK(paypal_parse_token("{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":0}", 55, tok,
+                             &ei) == -1,
+          "expires_in 0");
+    CHECK(paypal_parse_token("{\"access_token\":\"a\\r\\nX: y\",\"token_type\":\"Bearer\",\"expires_in\":9}",
+                             63, tok, &ei) == -1,
           "a token with CR LF (header injection) is refused");
     free(t);
 }

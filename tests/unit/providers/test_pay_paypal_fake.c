@@ -108,7 +108,8 @@ static int start_fake(void)
     }
     snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
     snprintf(client_id, sizeof client_id, "%s", json_string_value(json_object_get(j, "clientId")));
-    snprintf(client_secret, sizeof client_secret, "%s", json_string_value(json_object_get(j, "clientSecret")));
+    snprintf(client_secret, sizeof client_secret, "%s",
+             json_string_value(json_object_get(j, "clientSecret")));
     snprintf(webhook_id, sizeof webhook_id, "%s", json_string_value(json_object_get(j, "webhookId")));
     json_decref(j);
     return 0;
@@ -126,7 +127,10 @@ static void stop_fake(void)
     fake_pid = -1;
 }
 
-static void sync_done(struct net_call *c) { (void)c; }
+static void sync_done(struct net_call *c)
+{
+    (void)c;
+}
 
 /* One synchronous request to the fake: the answer's JSON (caller decrefs) or NULL; the
  * Location header into *location when asked (caller frees). */
@@ -190,10 +194,22 @@ static struct pay_checkout_res cres;
 static struct pay_query_res qres;
 static struct pay_refund_res rres;
 static struct pay_webhook_res wres;
-static void on_checkout(void *a, const struct pay_checkout_res *r) { (void)a, calls++, cres = *r; }
-static void on_query(void *a, const struct pay_query_res *r) { (void)a, calls++, qres = *r; }
-static void on_refund(void *a, const struct pay_refund_res *r) { (void)a, calls++, rres = *r; }
-static void on_webhook(void *a, const struct pay_webhook_res *r) { (void)a, calls++, wres = *r; }
+static void on_checkout(void *a, const struct pay_checkout_res *r)
+{
+    (void)a, calls++, cres = *r;
+}
+static void on_query(void *a, const struct pay_query_res *r)
+{
+    (void)a, calls++, qres = *r;
+}
+static void on_refund(void *a, const struct pay_refund_res *r)
+{
+    (void)a, calls++, rres = *r;
+}
+static void on_webhook(void *a, const struct pay_webhook_res *r)
+{
+    (void)a, calls++, wres = *r;
+}
 
 static void wait_done(int wait_ms)
 {
@@ -263,14 +279,15 @@ static const char *hdr_get(void *ctx, const char *lname)
 }
 
 /* Verifies raw with the headers the fake signs for sign_as (bytes signed; NULL: raw). */
-static void verify(const struct pay_provider *p, const char *raw, const char *signed_body, const char *sign_opts)
+static void verify(const struct pay_provider *p, const char *raw, const char *signed_body,
+                   const char *sign_opts)
 {
     json_t *args = json_pack("[s, o]", signed_body ? signed_body : raw,
                              sign_opts ? json_loads(sign_opts, 0, NULL) : json_object());
     char *a = json_dumps(args, JSON_COMPACT);
     struct hdrs h = {control("sign", a)};
-    struct pay_webhook_req req = {.body = raw, .len = strlen(raw), .header = hdr_get, .hctx = &h,
-                                  .now_ms = time_now_ms()};
+    struct pay_webhook_req req = {
+        .body = raw, .len = strlen(raw), .header = hdr_get, .hctx = &h, .now_ms = time_now_ms()};
     calls = 0;
     p->verify_webhook(&ex, &req, on_webhook, NULL);
     wait_done(30000);
@@ -284,7 +301,8 @@ static char *event_text(const char *type, const char *pp_order, int pretty)
 {
     char *a = xasprintf("[\"%s\",\"%s\"]", type, pp_order);
     json_t *e = control("event", a);
-    char *t = json_dumps(e, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER : JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *t =
+        json_dumps(e, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER : JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(e);
     free(a);
     return t;
@@ -348,8 +366,10 @@ int main(void)
           "approval sends the browser to return_url with token and PayerID");
     free(loc);
     query(p, &o);
-    CHECK(qres.rc == PAY_OK && qres.state == PAY_STATE_PAID, "after approval: captured, PAID (%s)", qres.reason);
-    CHECK(qres.ev.amount == 990 && strcmp(qres.ev.currency, "USD") == 0 && strcmp(qres.ev.order_id, o.id) == 0,
+    CHECK(qres.rc == PAY_OK && qres.state == PAY_STATE_PAID, "after approval: captured, PAID (%s)",
+          qres.reason);
+    CHECK(qres.ev.amount == 990 && strcmp(qres.ev.currency, "USD") == 0 &&
+              strcmp(qres.ev.order_id, o.id) == 0,
           "990 USD for our order");
     CHECK(strncmp(qres.ev.event_id, "query:", 6) == 0, "event id query:<capture>");
     query(p, &o);
@@ -385,10 +405,11 @@ int main(void)
 
     /* Refunds. */
     refund(p, &o, "rfd_01JE0000000000000000000001", 400);
-    CHECK(rres.rc == PAY_OK && rres.pending == 0 && rres.provider_refund_id[0] != '\0', "refund 4.00: OK (%s)",
-          rres.reason);
+    CHECK(rres.rc == PAY_OK && rres.pending == 0 && rres.provider_refund_id[0] != '\0',
+          "refund 4.00: OK (%s)", rres.reason);
     refund(p, &o, "rfd_01JE0000000000000000000001", 400);
-    CHECK(rres.rc == PAY_OK && counter("replays") >= 1, "the same refund id again: PayPal replays it, no second refund");
+    CHECK(rres.rc == PAY_OK && counter("replays") >= 1,
+          "the same refund id again: PayPal replays it, no second refund");
     refund(p, &o, "rfd_01JE0000000000000000000002", 700);
     CHECK(rres.rc == PAY_DECLINED && strcmp(rres.reason, "REFUND_AMOUNT_EXCEEDED") == 0,
           "7.00 more than the 5.90 left: DECLINED REFUND_AMOUNT_EXCEEDED");
@@ -397,7 +418,8 @@ int main(void)
     ev = event_text("PAYMENT.CAPTURE.REFUNDED", pp_order, 0);
     verify(p, ev, NULL, NULL);
     CHECK(wres.rc == PAY_OK && wres.ev.kind == PAY_EVENT_REFUND && wres.ev.amount == 590 &&
-              strcmp(wres.ev.refund_id, "rfd_01JE0000000000000000000003") == 0 && strcmp(wres.ev.order_id, o.id) == 0,
+              strcmp(wres.ev.refund_id, "rfd_01JE0000000000000000000003") == 0 &&
+              strcmp(wres.ev.order_id, o.id) == 0,
           "PAYMENT.CAPTURE.REFUNDED names our refund and order");
     free(ev);
 
@@ -413,7 +435,8 @@ int main(void)
     json_decref(control("forceHttp", "[503, \"create\", {\"times\": 1}]"));
     n = counter("create");
     checkout(p, &o);
-    CHECK(cres.rc == PAY_OK && counter("create") == n + 2, "one 503: retried with the same PayPal-Request-Id, OK");
+    CHECK(cres.rc == PAY_OK && counter("create") == n + 2,
+          "one 503: retried with the same PayPal-Request-Id, OK");
     snprintf(o.id, sizeof o.id, "ord_01JE0000000000000000000003");
     json_decref(control("forceHttp", "[500, \"create\"]"));
     n = counter("create");
