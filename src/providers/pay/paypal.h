@@ -40,8 +40,9 @@ extern const struct pay_provider pay_paypal;
 /* A transmission time further than this from our clock is refused (PayPal mandates none;
  * PROVIDERS.md 4.4 suggests 5 minutes, the tolerance Stripe uses). */
 #define PAYPAL_TOLERANCE_S 300
-/* Largest notification body accepted (PayPal's events are a few KB). */
-#define PAYPAL_EVENT_MAX (64 * 1024)
+/* Largest notification body accepted (PayPal's events are a few KB; an order with many items
+ * is larger, and a refused one is lost after PayPal's retries). */
+#define PAYPAL_EVENT_MAX (256 * 1024)
 /* Largest answer read from PayPal's API. */
 #define PAYPAL_ANSWER_MAX (256 * 1024)
 /* Largest access token kept (PayPal's are about 100 characters). */
