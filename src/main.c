@@ -27,6 +27,7 @@
 #include "domain/users.h"
 #include "geo/geo.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "net/net.h"
 #include "providers/mail/mailer.h"
 #include "store/call.h"
@@ -244,6 +245,7 @@ static int cmd_serve(const struct main_opts *o)
     log_event(LOG_INFO, "start", "version", TG_VERSION, "listen", listen, "workers", workers, "data_dir",
               tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
               tg_cfg->public_url, "mail", mailer_transport(), NULL);
+    http_server_set_job(jobs_tick, JOBS_INTERVAL_MS);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
     mailer_stop(); /* after the workers: nothing queues mail any more */
     geo_shutdown();

@@ -177,7 +177,7 @@ enum store_rc refunds_begin_tx(struct store *s, const struct refund_request *rq,
     json_decref(d);
     struct audit_entry e;
     audit_entry_fill(&e, rq->actor_id, "order.refund", "order", o.id, rq->ip, rq->request_id, details, now_ms);
-    rc = store_audit_insert(s, &e); /* e borrows details: freed only once it is written */
+    rc = store_audit_insert(s, &e); /* details is borrowed until here */
     free(details);
     if (rc != STORE_OK)
         return rc;

@@ -93,6 +93,8 @@ struct http_worker {
     _Atomic int evict_queued;          /* evict_msg is in the queue: not to be sent twice */
     h2o_linklist_t lingering;          /* struct http_linger: closed connections still drained */
     h2o_timeout_t linger_timeout;      /* HTTP_LINGER_MS */
+    h2o_timeout_t job_timeout;         /* worker 0 only: the periodic job (http_server_set_job) */
+    h2o_timeout_entry_t job_entry;
 };
 
 /* Process-wide server state, set up once by http_server_run. */

@@ -158,6 +158,24 @@ void http_worker_check_drained(struct http_worker *w)
         w->stop = 1;
 }
 
+static http_job_fn http_job;
+static int http_job_interval_ms;
+
+void http_server_set_job(http_job_fn fn, int interval_ms)
+{
+    http_job = fn;
+    http_job_interval_ms = interval_ms > 0 ? interval_ms : 1000;
+}
+
+static void http_on_job(h2o_timeout_entry_t *e)
+{
+    struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, job_entry, e);
+    if (w->shutting_down || w->stop)
+        return; /* no new work once shutdown began */
+    http_job(&w->exec, &w->net, time_now_ms());
+    h2o_timeout_link(w->loop, &w->job_timeout, &w->job_entry);
+}
+
 static void http_on_tick(h2o_timeout_entry_t *e)
 {
     struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, tick_entry, e);
@@ -719,12 +737,19 @@ static void http_worker_setup_loop(struct http_server *s, struct http_worker *w)
     h2o_timeout_init(w->loop, &w->linger_timeout, HTTP_LINGER_MS);
     w->listener = h2o_evloop_socket_create(w->loop, w->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
+    h2o_timeout_init(w->loop, &w->job_timeout, (uint64_t)(http_job_interval_ms > 0 ? http_job_interval_ms : 1000));
+    w->job_entry.cb = http_on_job;
+    if (http_job != NULL && w->index == 0)
+        h2o_timeout_link(w->loop, &w->job_timeout, &w->job_entry);
 }
 
 /* Releases a worker's h2o loop and context, on the worker's own thread (see
  * http_worker_setup_loop), once it has stopped with nothing left in flight. */
 static void http_worker_dispose_loop(struct http_worker *w)
 {
+    if (h2o_timeout_is_linked(&w->job_entry))
+        h2o_timeout_unlink(&w->job_entry);
+    h2o_timeout_dispose(w->loop, &w->job_timeout);
     if (h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_unlink(&w->tick_entry);
     h2o_timeout_dispose(w->loop, &w->tick);

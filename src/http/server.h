@@ -8,6 +8,8 @@
 #ifndef TG_HTTP_SERVER_H
 #define TG_HTTP_SERVER_H
 
+#include <stdint.h>
+
 #include "core/mem.h"
 
 /*
@@ -24,6 +26,17 @@
  * (bad route table, address in use, store unavailable; already logged).
  */
 int http_server_run(void);
+
+struct store_exec;
+struct net_exec;
+/*
+ * The periodic job (jobs/jobs.h): fn runs on the first worker's loop every interval_ms,
+ * with that loop's store and outbound executors, until shutdown begins. It must not block:
+ * it starts asynchronous calls and returns; shutdown waits for the calls it started, like a
+ * request's. Set before http_server_run (NULL: none).
+ */
+typedef void (*http_job_fn)(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
+void http_server_set_job(http_job_fn fn, int interval_ms);
 
 /*
  * Appends the HTTP metrics in Prometheus text format 0.0.4 to out:

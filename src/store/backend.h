@@ -100,6 +100,8 @@ struct store_ops {
     enum store_rc (*refund_update)(struct store *s, const char *id, const char *from, const char *to,
                                    const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now);
     enum store_rc (*refund_list)(struct store *s, const char *order_id, struct refund **out, size_t *n);
+    enum store_rc (*refunds_pending)(struct store *s, int64_t updated_before, size_t limit, struct refund **out,
+                                     size_t *n);
     enum store_rc (*payment_event_insert)(struct store *s, const struct payment_event *e);
     enum store_rc (*payment_event_get)(struct store *s, const char *provider, const char *event_id,
                                        struct payment_event *out);

@@ -390,6 +390,14 @@ enum store_rc store_refund_update(struct store *s, const char *id, const char *f
     return s->ops->refund_update(s, id, from, to, provider_refund_id, credits, shortfall, now);
 }
 
+enum store_rc store_refunds_pending(struct store *s, int64_t updated_before, size_t limit, struct refund **out,
+                                    size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->refunds_pending(s, updated_before, limit, out, n), (void **)out, n);
+}
+
 enum store_rc store_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n)
 {
     *out = NULL;

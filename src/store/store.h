@@ -258,6 +258,10 @@ enum store_rc store_refund_get_by_provider(struct store *s, const char *order_id
  * when its status is not `from`, NOTFOUND when no such refund. */
 enum store_rc store_refund_update(struct store *s, const char *id, const char *from, const char *to,
                                   const char *provider_refund_id, int64_t credits, int64_t shortfall, int64_t now);
+/* Refunds still pending whose last change is at or before updated_before, oldest first, at
+ * most limit (the pending-order job asks the provider again). *out: caller frees. */
+enum store_rc store_refunds_pending(struct store *s, int64_t updated_before, size_t limit, struct refund **out,
+                                    size_t *n);
 /* The order's refunds, oldest first. *out: caller frees with free(). */
 enum store_rc store_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n);
 

@@ -542,6 +542,7 @@ static const struct store_ops sq_ops = {
     .refund_get_by_provider = sq_refund_get_by_provider,
     .refund_update = sq_refund_update,
     .refund_list = sq_refund_list,
+    .refunds_pending = sq_refunds_pending,
     .payment_event_insert = sq_payment_event_insert,
     .payment_event_get = sq_payment_event_get,
     .orders_check = sq_orders_check,

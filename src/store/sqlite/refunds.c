@@ -19,6 +19,8 @@ static const char SQL_REFUND_BY_ID[] = "SELECT " REFUND_COLS " FROM refunds WHER
 static const char SQL_REFUND_BY_PROVIDER[] =
     "SELECT " REFUND_COLS " FROM refunds WHERE order_id = ?1 AND provider_refund_id = ?2";
 static const char SQL_REFUND_LIST[] = "SELECT " REFUND_COLS " FROM refunds WHERE order_id = ?1 ORDER BY id";
+static const char SQL_REFUNDS_PENDING[] = "SELECT " REFUND_COLS " FROM refunds WHERE status = 'pending'"
+                                          " AND updated_at <= ?1 ORDER BY updated_at LIMIT ?2";
 static const char SQL_REFUND_UPDATE[] =
     "UPDATE refunds SET status = ?3, provider_refund_id = COALESCE(?4, provider_refund_id), updated_at = ?5,"
     " credits = COALESCE(?6, credits), shortfall = COALESCE(?7, shortfall) WHERE id = ?1 AND status = ?2";
@@ -175,7 +177,9 @@ enum store_rc sq_refund_update(struct store *s, const char *id, const char *from
 }
 
 struct refund_list_args {
-    const char *order_id;
+    const char *order_id; /* NULL: the pending ones */
+    int64_t before;
+    size_t limit;
     struct refund **out;
     size_t *n;
 };
@@ -189,10 +193,15 @@ static enum store_rc refund_list_tx(struct sq *c, void *arg)
     free(*a->out);
     *a->out = NULL;
     *a->n = 0;
-    sqlite3_stmt *st = sq_stmt(c, SQL_REFUND_LIST);
+    sqlite3_stmt *st = sq_stmt(c, a->order_id ? SQL_REFUND_LIST : SQL_REFUNDS_PENDING);
     if (st == NULL)
         return STORE_ERROR;
-    sq_bind_text(st, 1, a->order_id);
+    if (a->order_id) {
+        sq_bind_text(st, 1, a->order_id);
+    } else {
+        sqlite3_bind_int64(st, 1, a->before);
+        sqlite3_bind_int64(st, 2, a->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)a->limit);
+    }
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (*a->n == cap) {
             cap = cap ? cap * 2 : 4;
@@ -213,6 +222,13 @@ static enum store_rc refund_list_tx(struct sq *c, void *arg)
 
 enum store_rc sq_refund_list(struct store *s, const char *order_id, struct refund **out, size_t *n)
 {
-    struct refund_list_args a = {order_id, out, n};
+    struct refund_list_args a = {order_id, 0, 0, out, n};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_list", refund_list_tx, &a);
+}
+
+enum store_rc sq_refunds_pending(struct store *s, int64_t updated_before, size_t limit, struct refund **out,
+                                 size_t *n)
+{
+    struct refund_list_args a = {NULL, updated_before, limit, out, n};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refunds_pending", refund_list_tx, &a);
 }

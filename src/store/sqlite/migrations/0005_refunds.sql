@@ -32,3 +32,5 @@ CREATE TABLE refunds (
 ) STRICT;
 CREATE INDEX refunds_order ON refunds(order_id);
 CREATE UNIQUE INDEX refunds_provider_ref ON refunds(order_id, provider_refund_id) WHERE provider_refund_id IS NOT NULL;
+-- Refunds the provider has not confirmed yet: the pending-order job asks again.
+CREATE INDEX refunds_pending ON refunds(updated_at) WHERE status = 'pending';

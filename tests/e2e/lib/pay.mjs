@@ -1,0 +1,74 @@
+// Helpers for the payment tests: orders, the sandbox provider's signed notifications, and
+// checks that a user's credits and ledger say what a payment should have done.
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/** POST /api/v1/orders; opts: provider, channel, return_url, openid, key (Idempotency-Key), headers, extra. */
+export function createOrder(srv, token, product, opts = {}) {
+  const json = { product, ...(opts.extra ?? {}) };
+  for (const k of ['provider', 'channel', 'return_url', 'openid']) if (opts[k] !== undefined) json[k] = opts[k];
+  const headers = { ...(opts.headers ?? {}) };
+  if (opts.key) headers['idempotency-key'] = opts.key;
+  return srv.post('/api/v1/orders', json, { token, headers, expect503: opts.expect503 });
+}
+
+/** The sandbox provider's signature header for body at unix time t (providers/pay/sandbox.h). */
+export function sandboxSignature(secret, body, t = Math.floor(Date.now() / 1000)) {
+  const key = createHmac('sha256', secret).update('tollgate sandbox payments v1').digest();
+  const mac = createHmac('sha256', key).update(`${t}.${body}`).digest('hex');
+  return `t=${t},v1=${mac}`;
+}
+
+/** A sandbox notification body (compact JSON, as the server writes it). */
+export function sandboxEvent(order, fields = {}) {
+  return JSON.stringify({
+    amount: order.amount.amount,
+    created: Math.floor(Date.now() / 1000),
+    currency: order.amount.currency,
+    id: `sbx_evt_test_${randomBytes(8).toString('hex')}`,
+    order_id: order.id,
+    type: 'payment.succeeded',
+    ...fields,
+  });
+}
+
+/** POSTs a raw notification to /api/v1/webhooks/{provider}. */
+export function deliver(srv, provider, body, headers = {}, opts = {}) {
+  return srv.req('POST', `/api/v1/webhooks/${provider}`, {
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    expect503: opts.expect503,
+  });
+}
+
+/** The user's paid credits. */
+export async function paidCredits(srv, token) {
+  const r = await srv.get('/api/v1/credits', { token });
+  assert.equal(r.status, 200, r.text);
+  return r.body.paid_credits;
+}
+
+/** The user's ledger entries of one kind for one reference. */
+export async function ledgerEntries(srv, token, kind, refId) {
+  const r = await srv.get('/api/v1/credits/ledger?limit=100', { token });
+  assert.equal(r.status, 200, r.text);
+  return r.body.data.filter((e) => e.kind === kind && (refId === undefined || e.ref_id === refId));
+}
+
+/** Runs `tollgate audit` against the server's data and asserts it is clean. */
+export function assertAuditClean(srv) {
+  const r = srv.cli(['audit']);
+  assert.equal(r.code, 0, `tollgate audit: ${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /order audit: 0 violations/);
+}
+
+/** Polls fn until it returns a truthy value (or throws after ms). */
+export async function eventually(fn, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
