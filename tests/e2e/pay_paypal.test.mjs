@@ -279,14 +279,16 @@ describe('PayPal payments through tollgate', () => {
     pp.loseNext(0);
   });
 
-  it('notifications lost and the buyer never returns: the pending-order job captures and fulfils', { todo: 'needs the pending-order job (store_orders_due has no caller on main yet)' }, async () => {
+  it('notifications lost and the buyer never returns: the pending-order job captures and fulfils', async () => {
     const u = await buyer();
     const o = await order(u);
     pp.loseNext(5);
+    const captures = pp.counters.capture;
     pp.approve(ppOrderOf(o));
-    await waitFor(async () => (await getOrder(u, o.id)).status === 'paid', 15000, 'the job to capture');
+    await waitFor(async () => (await getOrder(u, o.id)).status === 'paid', 20000, 'the job to capture (TG_ORDER_QUERY_AFTER=1)');
+    assert.equal(pp.counters.capture, captures + 1, 'captured once, by the job');
     assert.equal((await credits(u)).paid_credits, 115);
-    pp.loseNext(0);
+    assert.equal((await ledger(u)).filter((e) => e.kind === 'purchase').length, 1);
   });
 
   it('refunds: partial, the rest, one cent more refused, and PayPal declining', async () => {
