@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
 #include "providers/pay/paypal.h"
 #include "providers/pay/sandbox.h"
@@ -20,7 +21,6 @@ static int set(const char *key)
     return v != NULL && v[0] != '\0';
 }
 
-static int creem_configured(void) { return set("TG_CREEM_API_KEY") && set("TG_CREEM_WEBHOOK_SECRET"); }
 static int wechatpay_configured(void)
 {
     return set("TG_WECHATPAY_MCHID") && set("TG_WECHATPAY_APPID") && set("TG_WECHATPAY_SERIAL_NO") &&
@@ -31,14 +31,13 @@ static int alipay_configured(void)
     return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
 }
 
-static const struct pay_provider pay_creem_line = {.name = "creem", .configured = creem_configured};
 static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
 static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
     &pay_paypal,
-    &pay_creem_line,
+    &pay_creem,
     &pay_wechatpay_line,
     &pay_alipay_line,
     &pay_sandbox,
