@@ -8,27 +8,13 @@
 // provider when Creem cannot create the checkout.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Creem } from 'creem';
 import { startServer, invariantTest, assertError, assertStatus, LOOSE_LIMITS } from './lib/server.mjs';
-import { createOrder, deliver, paidCredits, ledgerEntries, assertAuditClean, eventually } from './lib/pay.mjs';
+import { createOrder, deliver, paidCredits, ledgerEntries, assertAuditClean, eventually, postWithHeaderLines } from './lib/pay.mjs';
 import { startFakeCreem, signCreem } from '../fakes/creem.mjs';
-
-/** POSTs body with headers whose array values go out as separate header lines; the status. */
-function rawPost(url, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const SANDBOX_SECRET = 'sandbox-e2e-secret-for-creem-0123';
 
@@ -227,7 +213,7 @@ describe('payments with Creem', () => {
         ? { 'creem-signature': ['0'.repeat(64), good['creem-signature']] }
         : { ...good, [dup]: [dup === 'webhook-id' ? 'msg_other' : 'v1,' + 'A'.repeat(43) + '=', good[dup]] };
       if (dup !== 'creem-signature') delete headers['creem-signature'];
-      const st = await rawPost(`${srv.url}/api/v1/webhooks/creem`, body, headers);
+      const st = await postWithHeaderLines(`${srv.url}/api/v1/webhooks/creem`, body, headers);
       srv.requests += 1;
       assert.equal(st, 400, `two ${dup} lines`);
     }

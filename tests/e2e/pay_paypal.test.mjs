@@ -317,6 +317,7 @@ describe('PayPal payments through tollgate', () => {
     // The 502 is the documented answer for a provider's refusal, not a server failure.
     srv.violations = srv.violations.filter((v) => !v.startsWith(`POST /api/v1/admin/orders/${o.id}/refund -> 502`));
     assertError(declined, 502, 'refund_declined');
+    assert.equal(declined.body.error.details.reason, 'REFUND_TIME_LIMIT_EXCEEDED', 'PayPal\'s issue reaches the admin');
     assert.equal((await credits(u)).paid_credits, 69, 'the declined refund gave the credits back');
 
     const r2 = await srv.post(`/api/v1/admin/orders/${o.id}/refund`, { amount: 590, reason: 'the rest' }, { token: admin.token });

@@ -1,45 +1,23 @@
 /*
  * registry.c - the payment providers this build knows, one line each (pay.h).
- *
- * A provider whose operations are not built yet has a line with only its name and how to
- * tell that it is configured (the region profiles need that); the orders API treats a
- * provider without a checkout operation as unavailable.
  */
 #include <string.h>
 
-#include "core/config.h"
+#include "providers/pay/alipay.h"
 #include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
 #include "providers/pay/paypal.h"
 #include "providers/pay/sandbox.h"
 #include "providers/pay/stripe.h"
+#include "providers/pay/wechatpay.h"
 #include "providers/providers.h"
-
-static int set(const char *key)
-{
-    const char *v = config_get(key);
-    return v != NULL && v[0] != '\0';
-}
-
-static int wechatpay_configured(void)
-{
-    return set("TG_WECHATPAY_MCHID") && set("TG_WECHATPAY_APPID") && set("TG_WECHATPAY_SERIAL_NO") &&
-           set("TG_WECHATPAY_PRIVATE_KEY_FILE") && set("TG_WECHATPAY_APIV3_KEY");
-}
-static int alipay_configured(void)
-{
-    return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
-}
-
-static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
-static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
     &pay_paypal,
     &pay_creem,
-    &pay_wechatpay_line,
-    &pay_alipay_line,
+    &pay_wechatpay,
+    &pay_alipay,
     &pay_sandbox,
     NULL,
 };
