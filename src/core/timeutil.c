@@ -51,3 +51,73 @@ char *time_rfc5322(int64_t ms, char out[32])
              (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
     return out;
 }
+
+/* Reads exactly n digits at s into *v; 0, or -1 when one is not a digit. */
+static int digits(const char *s, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    int64_t yy = y - (m <= 2);
+    int64_t era = yy / 400; /* yy >= 1969 here: never negative */
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0, leap;
+    size_t i = 19;
+    int64_t t;
+
+    if (s == NULL || len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
+        return -1;
+    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
+        digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
+        return -1;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    if (s[i] == '.') {
+        int nd = 0;
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
+            if (nd < 3)
+                frac = frac * 10 + (s[i] - '0');
+        if (nd == 0 || nd > 9)
+            return -1;
+        for (; nd < 3; nd++)
+            frac *= 10;
+    }
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        sign = s[i] == '+' ? 1 : -1;
+        if (len - i != 6 || s[i + 3] != ':' || digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) || oh > 23 ||
+            om > 59)
+            return -1;
+        i += 6;
+    } else {
+        return -1;
+    }
+    if (i != len)
+        return -1;
+    t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    t -= (int64_t)sign * (oh * 3600 + om * 60);
+    *ms = t * 1000 + frac;
+    return 0;
+}

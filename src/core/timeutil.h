@@ -4,6 +4,7 @@
 #ifndef TG_CORE_TIMEUTIL_H
 #define TG_CORE_TIMEUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Wall clock, milliseconds since the Unix epoch (UTC). */
@@ -18,4 +19,13 @@ char *time_rfc3339(int64_t ms, char out[32]);
  * (English names, whatever the C locale), into out (at least 32 bytes). Returns out. */
 char *time_rfc5322(int64_t ms, char out[32]);
 
+/*
+ * Parses an RFC 3339 date-time (section 5.6) of len bytes: "2016-02-18T20:01:35Z",
+ * lower-case 't'/'z' too, optional fraction (its first 3 digits count, at most 9), "Z" or a
+ * numeric offset "+08:00" (hours 0..23, minutes 0..59). Years 1970..9999; day checked
+ * against the month (leap years included); seconds 0..60 (a leap second reads as :59 + 1 s).
+ * Strict: no blanks, no missing fields. Returns 0 with *ms (since the epoch, UTC), or -1
+ * with *ms untouched. For providers' timestamps (PayPal's PAYPAL-TRANSMISSION-TIME).
+ */
+int time_parse_rfc3339(const char *s, size_t len, int64_t *ms);
 #endif

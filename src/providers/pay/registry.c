@@ -1,36 +1,22 @@
 /*
  * registry.c - the payment providers this build knows, one line each (pay.h).
- *
- * A provider whose operations are not built yet has a line with only its name and how to
- * tell that it is configured (the region profiles need that); the orders API treats a
- * provider without a checkout operation as unavailable.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
 #include "core/mem.h"
 #include "providers/pay/alipay.h"
 #include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
+#include "providers/pay/paypal.h"
 #include "providers/pay/sandbox.h"
 #include "providers/pay/stripe.h"
 #include "providers/pay/wechatpay.h"
 #include "providers/providers.h"
 
-static int set(const char *key)
-{
-    const char *v = config_get(key);
-    return v != NULL && v[0] != '\0';
-}
-
-static int paypal_configured(void) { return set("TG_PAYPAL_CLIENT_ID") && set("TG_PAYPAL_CLIENT_SECRET"); }
-
-static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
-
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
-    &pay_paypal_line,
+    &pay_paypal,
     &pay_creem,
     &pay_wechatpay,
     &pay_alipay,
