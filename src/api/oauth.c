@@ -253,8 +253,8 @@ static void oauth_exchanged(void *arg, const struct auth_result *ar)
         break;
     case AUTH_P_UNAVAILABLE:
         res_header(r, "retry-after", "5");
-        res_error(r, TG_E_PROVIDER_UNAVAILABLE, NULL, json_pack("{s:s, s:s}", "provider", cb->p->name, "reason",
-                                                                 ar->reason));
+        /* The reason (an errcode, a timeout) is logged, not sent: the provider suffices. */
+        res_error(r, TG_E_PROVIDER_UNAVAILABLE, NULL, json_pack("{s:s}", "provider", cb->p->name));
         break;
     case AUTH_P_MISCONFIGURED:
     default:
@@ -436,7 +436,7 @@ static void onetap_verified(void *arg, const struct auth_result *ar)
         return;
     case AUTH_P_UNAVAILABLE:
         res_header(r, "retry-after", "5");
-        res_error(r, TG_E_PROVIDER_UNAVAILABLE, NULL, json_pack("{s:s, s:s}", "provider", "google", "reason", ar->reason));
+        res_error(r, TG_E_PROVIDER_UNAVAILABLE, NULL, json_pack("{s:s}", "provider", "google"));
         return;
     case AUTH_P_MISCONFIGURED:
     default:

@@ -154,7 +154,7 @@ describe('WeChat sign-in against the fake WeChat', () => {
     let r = await failingCallback(DESKTOP, { expect503: true });
     assertStatus(r, 503);
     assert.equal(r.body.error.code, 'provider_unavailable');
-    assert.deepEqual(r.body.error.details, {}, '5xx answers carry no internals; the reason is logged');
+    assert.deepEqual(r.body.error.details, { provider: 'wechat' }, '5xx answers name the provider only; the reason is logged');
     assert.equal(r.headers.get('retry-after'), '5');
     assert.equal(reasonsLogged('wechat_-1'), 1);
     wx.forceBody('<html><body>502 Bad Gateway</body></html>', 'userinfo', { times: 1 });

@@ -124,7 +124,8 @@ const char *pay_rc_name(enum pay_rc rc)
 
 static void scripted_answers(const struct scripted *a, size_t n)
 {
-    memcpy(script, a, n * sizeof *a);
+    if (n > 0) /* memcpy from NULL is undefined even for 0 bytes (UBSan says so) */
+        memcpy(script, a, n * sizeof *a);
     n_script = n;
     script_pos = 0;
     n_seen = 0;
