@@ -362,9 +362,19 @@ void api_orders_create(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "Idempotency-Key", "1 to 128 visible ASCII characters.");
         return;
     }
+    /* "amount" and "currency" are accepted and ignored: a client may send what it showed the
+     * buyer, but the price is the catalog's, and the answer says which. Anything else unknown
+     * is refused. */
+    static const char *const allowed[] = {"product", "provider",  "channel", "openid",
+                                          "return_url", "amount", "currency", NULL};
+    struct jerr e;
     json_t *body = req_json_or_reply(r);
     if (body == NULL)
         return;
+    if (jv_only(body, allowed, &e) != 0) {
+        api_reply_jerr(r, &e);
+        return;
+    }
     struct order_create *c = xcalloc(1, sizeof *c);
     if (str_field(r, body, "product", c->o.product, sizeof c->o.product, 1) != 0 ||
         str_field(r, body, "provider", c->o.provider, sizeof c->o.provider, 0) != 0 ||
@@ -877,9 +887,15 @@ void api_admin_order_refund(struct req *r)
         api_reply_field(r, TG_E_VALIDATION, "Idempotency-Key", "1 to 128 visible ASCII characters.");
         return;
     }
+    static const char *const allowed[] = {"amount", "reason", "allow_negative", NULL};
+    struct jerr e;
     json_t *body = req_json_or_reply(r);
     if (body == NULL)
         return;
+    if (jv_only(body, allowed, &e) != 0) {
+        api_reply_jerr(r, &e);
+        return;
+    }
     json_t *amount = json_object_get(body, "amount"), *reason = json_object_get(body, "reason"),
            *neg = json_object_get(body, "allow_negative");
     if (!json_is_integer(amount) || json_integer_value(amount) <= 0) {

@@ -27,6 +27,17 @@
 #include "providers/auth/sandbox.h"
 #include "providers/pay/sandbox.h"
 
+/* Sends a page written into html (n bytes of cap; n >= cap means it did not fit). */
+static void sandbox_send_page(struct req *r, const char *html, size_t n, size_t cap)
+{
+    if (n >= cap) {
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        return;
+    }
+    res_header(r, "cache-control", "no-store");
+    res_text(r, 200, "text/html; charset=utf-8", html, n);
+}
+
 static int sandbox_on_or_reply(struct req *r)
 {
     if (tg_cfg->sandbox)
@@ -84,12 +95,7 @@ void api_sandbox_signin_page(struct req *r)
         "<button type=\"submit\">Cancel (deny access)</button></form>\n</main></body></html>\n",
         state, challenge);
 #undef OUT
-    if (n >= cap) {
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
-        return;
-    }
-    res_header(r, "cache-control", "no-store");
-    res_text(r, 200, "text/html; charset=utf-8", html, n);
+    sandbox_send_page(r, html, n, cap);
 }
 
 void api_sandbox_signin_approve(struct req *r)
@@ -164,12 +170,7 @@ static void sandbox_checkout_show(struct req *r, const struct order *o)
         OUT("<p><a href=\"%s%s\">Back</a></p>\n", o->return_url[0] ? "" : "/", o->return_url);
     OUT("</main></body></html>\n");
 #undef OUT
-    if (n >= cap) {
-        res_error(r, TG_E_INTERNAL, NULL, NULL);
-        return;
-    }
-    res_header(r, "cache-control", "no-store");
-    res_text(r, 200, "text/html; charset=utf-8", html, n);
+    sandbox_send_page(r, html, n, cap);
 }
 
 static const char *sandbox_checkout_header(void *hctx, const char *lname)

@@ -2,7 +2,8 @@
 // internally consistent, and every documented operation answers as documented.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, invariantTest, runCli, assertStatus, strongPassword, sleep, STATUS_OF_CODE } from './lib/server.mjs';
+import { createHmac } from 'node:crypto';
+import { startServer, invariantTest, runCli, assertStatus, assertError, strongPassword, sleep, STATUS_OF_CODE, LOOSE_LIMITS } from './lib/server.mjs';
 import { readOutbox, tokenOf } from './lib/mail.mjs';
 import { doc, deref, documentedRoutes, assertDocumented } from './lib/openapi.mjs';
 
@@ -79,8 +80,12 @@ describe('every documented operation answers as documented', () => {
     assertDocumented(r, method, pattern);
     seen.add(`${method} ${pattern}`);
   };
+  // Signs the sandbox checkout's notifications, so the tour can send a correctly signed one.
+  const SANDBOX_WEBHOOK_SECRET = 'tour-sandbox-webhook-secret-0123456789';
   before(async () => {
-    srv = await startServer();
+    // The payment policy (5 orders per hour per user) is loosened: the tour creates several.
+    srv = await startServer({ env: { TG_SANDBOX_WEBHOOK_SECRET: SANDBOX_WEBHOOK_SECRET, TG_RATE_LIMITS: `${LOOSE_LIMITS},payment=1000/1h` } });
+    srv.secrets.add(SANDBOX_WEBHOOK_SECRET);
   });
   after(() => srv?.cleanup());
 
@@ -182,6 +187,138 @@ describe('every documented operation answers as documented', () => {
     check(await srv.adjust(admin.token, reg.body.user.id, -1000), 'POST', '/api/v1/admin/users/{id}/credits');
     check(await srv.adjust(token, reg.body.user.id, 1), 'POST', '/api/v1/admin/users/{id}/credits');
     check(await srv.req('POST', '/api/v1/auth/login', { body: '{', headers: { 'content-type': 'application/json' } }), 'POST', '/api/v1/auth/login');
+
+    // Buying credits with the sandbox provider (on by default), and refunding as the admin.
+    const buyer = await srv.register({ tag: 'buyer' });
+    const buy = (json, headers = {}) => srv.post('/api/v1/orders', json, { token: buyer.token, headers });
+    const noSuchProduct = await buy({ product: 'credits_0' });
+    assertError(noSuchProduct, 400, 'unknown_product');
+    check(noSuchProduct, 'POST', '/api/v1/orders');
+    const priced = await buy({ product: 'credits_115', amount: 1, currency: 'CNY' });
+    assertStatus(priced, 201, 'a client-sent amount is ignored');
+    assert.deepEqual(priced.body.amount, { amount: 990, currency: 'USD' });
+    check(priced, 'POST', '/api/v1/orders');
+    const unknownField = await buy({ product: 'credits_115', credits: 99999 });
+    assertError(unknownField, 400, 'validation_failed');
+    check(unknownField, 'POST', '/api/v1/orders');
+    const created = await buy({ product: 'credits_115', return_url: '/credits' }, { 'idempotency-key': 'tour-order-1' });
+    assertStatus(created, 201);
+    check(created, 'POST', '/api/v1/orders');
+    const order = created.body;
+    assert.equal(order.status, 'pending');
+    assert.equal(order.provider, 'sandbox');
+    assert.equal(order.checkout.url, `${srv.url}/sandbox/checkout/${order.id}`);
+    const replayed = await buy({ product: 'credits_115', return_url: '/credits' }, { 'idempotency-key': 'tour-order-1' });
+    assertStatus(replayed, 201);
+    check(replayed, 'POST', '/api/v1/orders');
+    assert.equal(replayed.headers.get('idempotent-replayed'), 'true');
+    assert.equal(replayed.text, created.text);
+    check(await srv.get('/api/v1/orders?limit=10', { token: buyer.token }), 'GET', '/api/v1/orders');
+    check(await srv.get(`/api/v1/orders/${order.id}`, { token: buyer.token }), 'GET', '/api/v1/orders/{id}');
+    // Someone else's order does not exist for the caller.
+    const othersOrder = await srv.get(`/api/v1/orders/${order.id}`, { token });
+    assertError(othersOrder, 404, 'not_found');
+    check(othersOrder, 'GET', '/api/v1/orders/{id}');
+
+    const checkoutPath = new URL(order.checkout.url).pathname;
+    const checkoutPage = await srv.get(checkoutPath);
+    assertStatus(checkoutPage, 200);
+    check(checkoutPage, 'GET', '/sandbox/checkout/{order}');
+    const back = await srv.get(`/api/v1/orders/${order.id}/return`);
+    assertStatus(back, 302);
+    check(back, 'GET', '/api/v1/orders/{id}/return');
+    assert.equal(back.headers.get('location'), `${srv.url}/credits?order_id=${order.id}`);
+
+    // A notification claiming the payment with a made-up signature changes nothing.
+    const now = Math.floor(Date.now() / 1000);
+    const notification = (o, id) =>
+      JSON.stringify({ amount: o.amount.amount, created: now, currency: o.amount.currency, id, order_id: o.id, type: 'payment.succeeded' });
+    const webhook = (body, signature) =>
+      srv.req('POST', '/api/v1/webhooks/sandbox', { body, headers: { 'content-type': 'application/json', 'tollgate-sandbox-signature': signature } });
+    const forged = await webhook(notification(order, 'sbx_evt_forged'), `t=${now},v1=${'0'.repeat(64)}`);
+    assertError(forged, 400, 'webhook_rejected');
+    check(forged, 'POST', '/api/v1/webhooks/{provider}');
+    assert.equal((await srv.get(`/api/v1/orders/${order.id}`, { token: buyer.token })).body.status, 'pending');
+
+    const pay = await srv.req('POST', `${checkoutPath}/pay`);
+    assertStatus(pay, 303);
+    check(pay, 'POST', '/sandbox/checkout/{order}/pay');
+    assert.equal(pay.headers.get('location'), `${srv.url}/credits?order_id=${order.id}`);
+    const paid = await srv.get(`/api/v1/orders/${order.id}`, { token: buyer.token });
+    check(paid, 'GET', '/api/v1/orders/{id}');
+    assert.equal(paid.body.status, 'paid');
+    const payAgain = await srv.req('POST', `${checkoutPath}/pay`);
+    assertError(payAgain, 409, 'conflict');
+    check(payAgain, 'POST', '/sandbox/checkout/{order}/pay');
+
+    // A second order, paid by a notification signed as providers/pay/sandbox.h describes:
+    // HMAC-SHA256 over "<t>.<raw body>" keyed by HMAC-SHA256(secret, "tollgate sandbox payments v1").
+    const second = await buy({ product: 'credits_115' });
+    assertStatus(second, 201);
+    const signedBody = notification(second.body, `sbx_evt_tour_${now}`);
+    const key = createHmac('sha256', SANDBOX_WEBHOOK_SECRET).update('tollgate sandbox payments v1').digest();
+    const signed = await webhook(signedBody, `t=${now},v1=${createHmac('sha256', key).update(`${now}.${signedBody}`).digest('hex')}`);
+    assertStatus(signed, 200);
+    check(signed, 'POST', '/api/v1/webhooks/{provider}');
+    assert.deepEqual(signed.body, { received: true });
+    assert.equal((await srv.get(`/api/v1/orders/${second.body.id}`, { token: buyer.token })).body.status, 'paid');
+
+    // A third order, failed on the checkout page (no return_url: back to the page).
+    const third = await buy({ product: 'credits_115' });
+    assertStatus(third, 201);
+    const fail = await srv.req('POST', `/sandbox/checkout/${third.body.id}/fail`);
+    assertStatus(fail, 303);
+    check(fail, 'POST', '/sandbox/checkout/{order}/fail');
+    assert.equal(fail.headers.get('location'), `${srv.url}/sandbox/checkout/${third.body.id}`);
+    assert.equal((await srv.get(`/api/v1/orders/${third.body.id}`, { token: buyer.token })).body.status, 'failed');
+
+    const adminOrders = await srv.get(`/api/v1/admin/orders?user_id=${buyer.id}&status=paid&provider=sandbox&from=2020-01-01T00:00:00Z&limit=10`, { token: admin.token });
+    assertStatus(adminOrders, 200);
+    check(adminOrders, 'GET', '/api/v1/admin/orders');
+    assert.deepEqual(adminOrders.body.data.map((o) => o.id), [second.body.id, order.id]);
+    const badFilter = await srv.get('/api/v1/admin/orders?status=shipped', { token: admin.token });
+    assertError(badFilter, 400, 'validation_failed');
+    check(badFilter, 'GET', '/api/v1/admin/orders');
+    const notAdminList = await srv.get('/api/v1/admin/orders', { token });
+    assertError(notAdminList, 403, 'forbidden');
+    check(notAdminList, 'GET', '/api/v1/admin/orders');
+    check(await srv.get(`/api/v1/admin/orders/${order.id}`, { token: admin.token }), 'GET', '/api/v1/admin/orders/{id}');
+
+    const refundOf = (id, json, headers = {}) => srv.post(`/api/v1/admin/orders/${id}/refund`, json, { token: admin.token, headers });
+    const refund = await refundOf(order.id, { amount: 100, reason: 'tour' }, { 'idempotency-key': 'tour-refund-1' });
+    assertStatus(refund, 200);
+    check(refund, 'POST', '/api/v1/admin/orders/{id}/refund');
+    assert.equal(refund.body.refund.status, 'succeeded');
+    assert.equal(refund.body.order.status, 'partially_refunded');
+    assert.deepEqual(refund.body.order.refunded, { amount: 100, currency: order.amount.currency });
+    const refundReplay = await refundOf(order.id, { amount: 100, reason: 'tour' }, { 'idempotency-key': 'tour-refund-1' });
+    assertStatus(refundReplay, 200);
+    check(refundReplay, 'POST', '/api/v1/admin/orders/{id}/refund');
+    assert.equal(refundReplay.headers.get('idempotent-replayed'), 'true');
+    assert.equal(refundReplay.text, refund.text);
+    const tooMuch = await refundOf(order.id, { amount: order.amount.amount, reason: 'tour' });
+    assertError(tooMuch, 409, 'refund_exceeds_payment');
+    check(tooMuch, 'POST', '/api/v1/admin/orders/{id}/refund');
+    const unpaid = await refundOf(third.body.id, { amount: 1, reason: 'tour' });
+    assertError(unpaid, 409, 'order_not_refundable');
+    check(unpaid, 'POST', '/api/v1/admin/orders/{id}/refund');
+    // The buyer spends the credits; refunding the second order then needs allow_negative.
+    const wallet = await srv.get('/api/v1/credits', { token: buyer.token });
+    assertStatus(await srv.adjust(admin.token, buyer.id, -wallet.body.paid_credits), 200);
+    const spent = await refundOf(second.body.id, { amount: second.body.amount.amount, reason: 'tour' });
+    assertError(spent, 402, 'insufficient_credits');
+    check(spent, 'POST', '/api/v1/admin/orders/{id}/refund');
+    const negative = await refundOf(second.body.id, { amount: second.body.amount.amount, reason: 'tour', allow_negative: true });
+    assertStatus(negative, 200);
+    check(negative, 'POST', '/api/v1/admin/orders/{id}/refund');
+    assert.equal(negative.body.refund.shortfall, second.body.credits);
+    assert.equal(negative.body.order.status, 'refunded');
+    const refunded = await srv.get(`/api/v1/admin/orders/${order.id}`, { token: admin.token });
+    check(refunded, 'GET', '/api/v1/admin/orders/{id}');
+    assert.deepEqual(refunded.body.refunds.map((x) => x.id), [refund.body.refund.id]);
+    const notAdmin = await srv.post(`/api/v1/admin/orders/${order.id}/refund`, { amount: 1, reason: 'tour' }, { token: buyer.token });
+    assertError(notAdmin, 403, 'forbidden');
+    check(notAdmin, 'POST', '/api/v1/admin/orders/{id}/refund');
 
     // The mail flows, with the tokens from the outbox folder (no SMTP server configured).
     const email = reg.body.user.email;

@@ -113,7 +113,7 @@ describe('payments with the sandbox provider', () => {
 
   it('prices come only from the catalog, in the region currency; unknown products and unoffered providers are 400', async () => {
     const u = await srv.register({ tag: 'price' });
-    const o = await createOrder(srv, u.token, 'credits_115', { extra: { amount: 1, currency: 'USD', credits: 99999 } });
+    const o = await createOrder(srv, u.token, 'credits_115', { extra: { amount: 1, currency: 'CNY' } });
     assertStatus(o, 201);
     assert.deepEqual(o.body.amount, { amount: 990, currency: 'USD' });
     assert.equal(o.body.credits, 115);
@@ -121,6 +121,7 @@ describe('payments with the sandbox provider', () => {
     assertStatus(cn, 201);
     assert.deepEqual(cn.body.amount, { amount: 6800, currency: 'CNY' });
     assert.equal(cn.body.region, 'CN');
+    assertError(await createOrder(srv, u.token, 'credits_115', { extra: { credits: 99999 } }), 400, 'validation_failed');
     assertError(await createOrder(srv, u.token, 'credits_9999'), 400, 'unknown_product');
     assertError(await createOrder(srv, u.token, 'pro_monthly'), 400, 'product_unavailable');
     // Stripe is known but not configured here, so the region does not offer it.

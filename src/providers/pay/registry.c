@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "providers/pay/pay.h"
 #include "providers/pay/sandbox.h"
+#include "providers/pay/stripe.h"
 #include "providers/providers.h"
 
 static int set(const char *key)
@@ -18,7 +19,6 @@ static int set(const char *key)
     return v != NULL && v[0] != '\0';
 }
 
-static int stripe_configured(void) { return set("TG_STRIPE_SECRET_KEY") && set("TG_STRIPE_WEBHOOK_SECRET"); }
 static int paypal_configured(void) { return set("TG_PAYPAL_CLIENT_ID") && set("TG_PAYPAL_CLIENT_SECRET"); }
 static int creem_configured(void) { return set("TG_CREEM_API_KEY") && set("TG_CREEM_WEBHOOK_SECRET"); }
 static int wechatpay_configured(void)
@@ -31,14 +31,13 @@ static int alipay_configured(void)
     return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
 }
 
-static const struct pay_provider pay_stripe_line = {.name = "stripe", .configured = stripe_configured};
 static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
 static const struct pay_provider pay_creem_line = {.name = "creem", .configured = creem_configured};
 static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
 static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
-    &pay_stripe_line,
+    &pay_stripe,
     &pay_paypal_line,
     &pay_creem_line,
     &pay_wechatpay_line,
