@@ -511,8 +511,8 @@ $SCHEMES
 Tollgate then applies it in one transaction committed with \`synchronous=FULL\` before the
 answer: the inbox row under (provider, event id), the order moved to paid after its provider,
 amount and currency were compared, the purchase entry and the wallet. The nginx peer gets the
-same requests and answers the provider's acknowledgement from a fixed \`return 200\` (bench/nginx.conf), reading
-and discarding the body: the ceiling for this machine.
+same requests and answers the provider's acknowledgement from a fixed \`return 200\`
+(bench/nginx.conf), reading and discarding the body: the ceiling for this machine.
 
 | notifications, $CONNS connections | tollgate req/s | tollgate p50 | tollgate p99 | nginx req/s | nginx p99 | ratio tollgate/nginx |
 |---|---:|---:|---:|---:|---:|---:|
@@ -538,8 +538,9 @@ while the first is still being committed; it is answered 200 from the inbox and 
 nothing.
 
 Machine: $(nproc) cores, load average before $LOAD_BEFORE, after $LOAD_AFTER; data folder on
-$DATA_FS. $TG_V (release build), $NGINX_V, $WRK_V. Both servers have their access logs on,
-Tollgate with \`TG_WORKERS=2\`, nginx with \`worker_processes 2\`.
+$DATA_FS. $TG_V (release build); $NGINX_V; $WRK_V.
+Both servers have their access logs on, Tollgate with \`TG_WORKERS=2\`, nginx with
+\`worker_processes 2\`.
 
 Reproduce (about 5-10 minutes; BENCH_PROVIDERS, BENCH_EVENTS, BENCH_DURATION, BENCH_CONNS
 change what it runs):
