@@ -494,6 +494,12 @@ RESULT_ROWS="$(part 0)"
 GOAL_ROWS="$(part 1)"
 CHECK_ROWS="$(part 2)"
 
+# The command as run: the settings given that change what is measured.
+REPRO=""
+for v in BENCH_PROVIDERS BENCH_EVENTS BENCH_DURATION BENCH_CONNS BENCH_DUP_GAP; do
+    if [[ -n "${!v:-}" ]]; then REPRO+="$v='${!v}' "; fi
+done
+
 BEGIN_MARK='<!-- bench/webhooks.sh: begin (this section is rewritten by bench/webhooks.sh) -->'
 END_MARK='<!-- bench/webhooks.sh: end -->'
 SECTION="$TMP/section.md"
@@ -545,7 +551,7 @@ Both servers have their access logs on, Tollgate with \`TG_WORKERS=2\`, nginx wi
 Reproduce (about 5-10 minutes; BENCH_PROVIDERS, BENCH_EVENTS, BENCH_DURATION, BENCH_CONNS
 change what it runs):
 
-    bench/webhooks.sh
+    ${REPRO}bench/webhooks.sh
 
 It inserts each run's pending orders with \`sqlite3\` into a fresh data folder (one buyer,
 registered over HTTP), signs their notifications just before the run (each provider accepts a
