@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - helpers shared by bench/run.sh and bench/webhooks.sh (sourced, not run).
 
 # parse_wrk FILE -> "REQ_PER_S P99_MS NON2XX SOCKET_ERRORS BYTES_PER_RESPONSE P50_MS REQUESTS"
