@@ -52,5 +52,10 @@ size_t pct_encoded_len(const void *in, size_t n);
  * room for pct_encoded_len(in, n) + 1 (3n + 1 always suffices); NUL-terminates. Returns the
  * text length. */
 size_t pct_encode(const void *in, size_t n, char *out);
+/* Percent-decodes len bytes at in into out (room for len + 1; NUL-terminated): %XX in either
+ * case becomes its byte and, when plus_space, '+' a space (application/x-www-form-urlencoded).
+ * Returns the decoded length, or -1 for a truncated or non-hex escape or a NUL byte (which
+ * would silently cut every C string made from the value). */
+long pct_decode(const char *in, size_t len, char *out, int plus_space);
 
 #endif

@@ -477,10 +477,15 @@ void res_error(struct req *r, enum tg_err e, const char *message, json_t *detail
 {
     int status = tg_err_status(e);
     if (status >= 500) {
-        /* 5xx never carry internals: the catalogue's words only */
+        /* 5xx never carry internals: the catalogue's words only. A 500 carries no details
+         * either; a 502/503 keeps the ones its handler chose (the provider that failed, the
+         * order left unpaid, the refund a provider declined and its reason code), which say
+         * what to do next and are never internals. */
         message = NULL;
-        json_decref(details);
-        details = NULL;
+        if (status == 500) {
+            json_decref(details);
+            details = NULL;
+        }
     }
     if (details == NULL)
         details = json_object();

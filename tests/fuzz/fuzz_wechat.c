@@ -179,7 +179,7 @@ static void run_subject(const char *a, size_t an, const char *b, size_t bn)
 }
 
 /* Percent-decodes s[0..n) into out; returns the length or -1. */
-static long pct_decode(const char *s, size_t n, char *out)
+static long ref_pct_decode(const char *s, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -206,7 +206,7 @@ static const char *expect_param(const char *p, const char *name, const char *wan
     p += nl + 1;
     vl = strcspn(p, "&#");
     dec = malloc(vl + 1);
-    if (dec == NULL || pct_decode(p, vl, dec) < 0 || strcmp(dec, want) != 0)
+    if (dec == NULL || ref_pct_decode(p, vl, dec) < 0 || strcmp(dec, want) != 0)
         abort();
     free(dec);
     return p + vl;

@@ -8,9 +8,12 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "providers/pay/alipay.h"
+#include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
 #include "providers/pay/sandbox.h"
 #include "providers/pay/stripe.h"
+#include "providers/pay/wechatpay.h"
 #include "providers/providers.h"
 
 static int set(const char *key)
@@ -20,28 +23,15 @@ static int set(const char *key)
 }
 
 static int paypal_configured(void) { return set("TG_PAYPAL_CLIENT_ID") && set("TG_PAYPAL_CLIENT_SECRET"); }
-static int creem_configured(void) { return set("TG_CREEM_API_KEY") && set("TG_CREEM_WEBHOOK_SECRET"); }
-static int wechatpay_configured(void)
-{
-    return set("TG_WECHATPAY_MCHID") && set("TG_WECHATPAY_APPID") && set("TG_WECHATPAY_SERIAL_NO") &&
-           set("TG_WECHATPAY_PRIVATE_KEY_FILE") && set("TG_WECHATPAY_APIV3_KEY");
-}
-static int alipay_configured(void)
-{
-    return set("TG_ALIPAY_APP_ID") && set("TG_ALIPAY_PRIVATE_KEY_FILE") && set("TG_ALIPAY_PUBLIC_KEY_FILE");
-}
 
 static const struct pay_provider pay_paypal_line = {.name = "paypal", .configured = paypal_configured};
-static const struct pay_provider pay_creem_line = {.name = "creem", .configured = creem_configured};
-static const struct pay_provider pay_wechatpay_line = {.name = "wechatpay", .configured = wechatpay_configured};
-static const struct pay_provider pay_alipay_line = {.name = "alipay", .configured = alipay_configured};
 
 const struct pay_provider *const pay_providers[] = {
     &pay_stripe,
     &pay_paypal_line,
-    &pay_creem_line,
-    &pay_wechatpay_line,
-    &pay_alipay_line,
+    &pay_creem,
+    &pay_wechatpay,
+    &pay_alipay,
     &pay_sandbox,
     NULL,
 };

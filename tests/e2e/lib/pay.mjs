@@ -2,6 +2,7 @@
 // checks that a user's credits and ledger say what a payment should have done.
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
 
 /** POST /api/v1/orders; opts: provider, channel, return_url, openid, key (Idempotency-Key), headers, extra. */
 export function createOrder(srv, token, product, opts = {}) {
@@ -71,4 +72,20 @@ export async function eventually(fn, ms = 10000, what = 'condition') {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * POSTs body with headers whose array values go out as separate header lines (fetch would
+ * join them into one); resolves to the status. For attacks with a repeated signature header.
+ */
+export function postWithHeaderLines(url, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -244,6 +244,24 @@ static void test_pct(void)
     CHECK_STR_EQ(out, "%00%0A", "pct: control bytes encoded");
     CHECK_STR_EQ((pct_encode("https://x.test/cb?a=1", 21, out), out), "https%3A%2F%2Fx.test%2Fcb%3Fa%3D1",
                  "pct: a redirect_uri value");
+
+    /* Decoding: form bodies (Alipay notifications) and query strings. */
+    {
+        char enc[256];
+        size_t n = pct_encode(raw, sizeof raw - 1, enc);
+        CHECK_INT_EQ(pct_decode(enc, n, out, 1), (long)(sizeof raw - 1), "pct_decode: round trip length");
+        CHECK(memcmp(out, raw, sizeof raw - 1) == 0, "pct_decode: round trip bytes");
+    }
+    CHECK_INT_EQ(pct_decode("a+b%2Bc%2bd", 11, out, 1), 7, "pct_decode: plus is a space, escaped plus (either case) a plus");
+    CHECK_STR_EQ(out, "a b+c+d", "pct_decode: form decoding");
+    CHECK_INT_EQ(pct_decode("a+b", 3, out, 0), 3, "pct_decode: '+' kept without plus_space");
+    CHECK_STR_EQ(out, "a+b", "pct_decode: literal plus");
+    CHECK_INT_EQ(pct_decode("%4", 2, out, 1), -1, "pct_decode: truncated escape refused");
+    CHECK_INT_EQ(pct_decode("ab%", 3, out, 1), -1, "pct_decode: lone percent refused");
+    CHECK_INT_EQ(pct_decode("%G1", 3, out, 1), -1, "pct_decode: non-hex escape refused");
+    CHECK_INT_EQ(pct_decode("a%00b", 5, out, 1), -1, "pct_decode: an escaped NUL refused");
+    CHECK_INT_EQ(pct_decode("a\0b", 3, out, 1), -1, "pct_decode: a raw NUL refused");
+    CHECK_INT_EQ(pct_decode("", 0, out, 1), 0, "pct_decode: empty");
 }
 
 int main(void)
