@@ -546,6 +546,8 @@ In the 50% duplicate runs every notification is sent twice: each run of $GAP not
 (per wrk thread) is followed by the same $GAP again, so the second delivery often arrives
 while the first is still being committed; it is answered 200 from the inbox and changes
 nothing.
+A run whose prepared notifications had all gone out before its end is done again with twice
+as many (the "orders prepared" column), so that every figure is a full run.
 
 Machine: $(nproc) cores, load average before $LOAD_BEFORE, after $LOAD_AFTER; data folder on
 $DATA_FS. $TG_V (release build); $NGINX_V; $WRK_V.
