@@ -28,6 +28,7 @@
 #include "geo/geo.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "providers/pay/pay.h"
 #include "net/net.h"
 #include "providers/mail/mailer.h"
 #include "store/call.h"
@@ -212,6 +213,15 @@ static int cmd_serve(const struct main_opts *o)
         return 2;
     }
     if (main_catalog() != 0) {
+        geo_shutdown();
+        ratelimit_shutdown();
+        return 2;
+    }
+    /* The payment providers' key files, read now: never by a loop thread, and a bad key
+     * stops the start here rather than failing the first payment. */
+    if (pay_providers_preload(&err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
         geo_shutdown();
         ratelimit_shutdown();
         return 2;

@@ -6,7 +6,10 @@
 // pending-order job; the payment rate limit; and a clean `tollgate audit` at the end.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, invariantTest, assertError, assertStatus, LOOSE_LIMITS } from './lib/server.mjs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, invariantTest, assertError, assertStatus, runUntilExit, LOOSE_LIMITS } from './lib/server.mjs';
 import {
   createOrder, sandboxSignature, sandboxEvent, deliver, paidCredits, ledgerEntries, assertAuditClean, eventually,
   postWithHeaderLines,
@@ -420,4 +423,29 @@ describe('the payment rate limit', () => {
   });
 
   invariantTest(() => srv);
+});
+
+describe('payment provider keys are read at start-up', () => {
+  it('an unreadable WeChat Pay or Alipay key file stops the start with exit 2 and says which key', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-badkeys-'));
+    try {
+      const bad = path.join(dir, 'bad.pem');
+      writeFileSync(bad, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n');
+      const base = { TG_DATA_DIR: dir, TG_LISTEN: '127.0.0.1:1', TG_JWT_SECRET: 'x'.repeat(40) };
+      const wx = await runUntilExit(['serve'], {
+        ...base, TG_WECHATPAY_MCHID: '1900000001', TG_WECHATPAY_APPID: 'wx0000000000000001',
+        TG_WECHATPAY_SERIAL_NO: 'ABC', TG_WECHATPAY_PRIVATE_KEY_FILE: bad, TG_WECHATPAY_APIV3_KEY: 'k'.repeat(32),
+      });
+      assert.equal(wx.code, 2, wx.stderr);
+      assert.match(wx.stderr, /payment provider wechatpay: TG_WECHATPAY_PRIVATE_KEY_FILE/);
+      const ali = await runUntilExit(['serve'], {
+        ...base, TG_ALIPAY_APP_ID: '2021000000000001', TG_ALIPAY_PRIVATE_KEY_FILE: bad,
+        TG_ALIPAY_PUBLIC_KEY_FILE: path.join(dir, 'missing.pem'),
+      });
+      assert.equal(ali.code, 2, ali.stderr);
+      assert.match(ali.stderr, /payment provider alipay: TG_ALIPAY_PRIVATE_KEY_FILE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1286,6 +1286,7 @@ static void alipay_verify(struct net_exec *nx, const struct pay_webhook_req *req
 const struct pay_provider pay_alipay = {
     .name = "alipay",
     .configured = alipay_configured,
+    .preload = alipay_pay_load_keys,
     .checkout = alipay_checkout,
     .verify_webhook = alipay_verify,
     .query = alipay_query,

@@ -91,8 +91,8 @@ enum pay_event_kind {
 struct pay_event {
     enum pay_event_kind kind;
     /* Unique per notification at this provider, stable across its retries (Stripe evt_...,
-     * PayPal WH-..., Creem's event id, WeChat Pay transaction_id + trade_state, Alipay
-     * notify_id). A query result uses "query:" + the provider's payment id. */
+     * PayPal WH-..., Creem's event id, WeChat Pay's transaction_id (its refund_id for a
+     * refund), Alipay's notify_id). A query result uses "query:" + the provider's payment id. */
     char event_id[TG_PROVIDER_REF_MAX];
     char type[48];                          /* the provider's event type, for the inbox */
     char order_id[TG_ID_MAX];               /* our order id when the event carries it, else "" */
@@ -163,6 +163,11 @@ typedef void (*pay_refund_fn)(void *arg, const struct pay_refund_res *res);
 struct pay_provider {
     const char *name;
     int (*configured)(void);
+    /* Reads what the provider keeps from files (keys, certificates) at start-up, so that no
+     * loop thread ever reads a file and a bad key stops the start with a clear message
+     * rather than failing the first payment. Called only when configured. NULL: nothing to
+     * read. Returns 0, or -1 with *err set (caller frees). */
+    int (*preload)(char **err);
     /* Creates the checkout for req->order (pending, amount from the catalog). */
     void (*checkout)(struct net_exec *nx, const struct pay_checkout_req *req, pay_checkout_fn done, void *arg);
     /* Verifies a notification on its raw bytes and says what it reports. */
@@ -177,6 +182,10 @@ struct pay_provider {
      * be delivered again (status 400 or 5xx). NULL: an empty body / our JSON error. */
     const char *ack_type, *ack_body, *fail_type, *fail_body;
 };
+
+/* Runs preload for every configured provider (main, before serving). Returns 0, or -1 with
+ * *err set (caller frees) naming the provider and what is wrong. */
+int pay_providers_preload(char **err);
 
 /* The provider registered under name, or NULL. */
 const struct pay_provider *pay_provider_find(const char *name);

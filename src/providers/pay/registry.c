@@ -5,9 +5,11 @@
  * tell that it is configured (the region profiles need that); the orders API treats a
  * provider without a checkout operation as unavailable.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "core/mem.h"
 #include "providers/pay/alipay.h"
 #include "providers/pay/creem.h"
 #include "providers/pay/pay.h"
@@ -56,6 +58,21 @@ const char *pay_rc_name(enum pay_rc rc)
     case PAY_MISCONFIGURED: return "misconfigured";
     }
     return "unknown";
+}
+
+int pay_providers_preload(char **err)
+{
+    *err = NULL;
+    for (size_t i = 0; pay_providers[i] != NULL; i++) {
+        const struct pay_provider *p = pay_providers[i];
+        char *why = NULL;
+        if (p->preload == NULL || !p->configured() || p->preload(&why) == 0)
+            continue;
+        *err = xasprintf("payment provider %s: %s", p->name, why ? why : "cannot load its keys");
+        free(why);
+        return -1;
+    }
+    return 0;
 }
 
 int providers_payment_known(const char *name) { return pay_provider_find(name) != NULL; }

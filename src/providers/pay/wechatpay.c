@@ -212,6 +212,25 @@ static const struct rsa_key *platform_key(const char *serial, int *misconfigured
     return NULL;
 }
 
+int wechatpay_pay_load_keys(char **err)
+{
+    *err = NULL;
+    if (merchant_key() == NULL) {
+        *err = xstrdup("TG_WECHATPAY_PRIVATE_KEY_FILE: not a readable RSA private key (PEM)");
+        return -1;
+    }
+    pthread_mutex_lock(&K.mu);
+    platform_keys_load();
+    int pub_bad = cfg("TG_WECHATPAY_PLATFORM_PUBLIC_KEY_FILE") != NULL && K.pub == NULL;
+    int cert_bad = cfg("TG_WECHATPAY_PLATFORM_CERT_FILE") != NULL && K.cert == NULL;
+    pthread_mutex_unlock(&K.mu);
+    if (pub_bad)
+        *err = xstrdup("TG_WECHATPAY_PLATFORM_PUBLIC_KEY_FILE: not a readable RSA public key (PEM)");
+    else if (cert_bad)
+        *err = xstrdup("TG_WECHATPAY_PLATFORM_CERT_FILE: not a readable certificate (PEM)");
+    return *err != NULL ? -1 : 0;
+}
+
 void wechatpay_pay_reset(void)
 {
     pthread_mutex_lock(&K.mu);
@@ -1456,6 +1475,7 @@ static void wxp_refund(struct net_exec *nx, const struct pay_refund_req *req, pa
 const struct pay_provider pay_wechatpay = {
     .name = "wechatpay",
     .configured = wechatpay_configured,
+    .preload = wechatpay_pay_load_keys,
     .checkout = wxp_checkout,
     .verify_webhook = wxp_verify,
     .query = wxp_query,

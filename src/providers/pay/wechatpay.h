@@ -120,6 +120,10 @@ void wechatpay_read_refund(const char *body, size_t len, const char *refund_id, 
 int wechatpay_read_certificates(const char *body, size_t len, const char *apiv3_key, struct rsa_key **keys,
                                 char (*serials)[RSA_SERIAL_HEX_MAX], int max);
 
+/* Reads the key files now (the preload operation: at start-up). Returns 0, or -1 with *err
+ * set (caller frees). */
+int wechatpay_pay_load_keys(char **err);
+
 /* Frees the keys and certificates cached for the process (tests, leak checkers; nothing may
  * be in flight). */
 void wechatpay_pay_reset(void);
