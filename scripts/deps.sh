@@ -6,6 +6,8 @@
 #                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for)
 #                           and npm, then `npm ci` in tests/e2e
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
+#   scripts/deps.sh bench-webhooks   bench + Node.js and `npm ci` in tests/e2e (the npm SDKs
+#                           bench/webhooks-gen.mjs signs notifications with)
 #
 # Each package is checked with dpkg-query; apt-get runs (update, then install) only when
 # something is missing, so a second run is silent. Needs root, or sudo.
@@ -27,7 +29,7 @@ say() { printf 'deps: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 usage() {
-    echo "usage: $0 build|test|bench" >&2
+    echo "usage: $0 build|test|bench|bench-webhooks" >&2
     exit 2
 }
 
@@ -156,6 +158,11 @@ test)
     ;;
 bench)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
+    ;;
+bench-webhooks)
+    ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
+    ensure_node
+    ensure_e2e_modules
     ;;
 *)
     usage
