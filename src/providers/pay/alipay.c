@@ -967,7 +967,7 @@ static int refund_done(struct alipay_ctx *x)
         res->rc = PAY_UNAVAILABLE;
         set_reason(res->reason, "bad_answer");
     } else {
-        snprintf(res->provider_refund_id, sizeof res->provider_refund_id, "%s:%s", tno, x->refund_id);
+        snprintf(res->provider_refund_id, sizeof res->provider_refund_id, "%.64s:%.63s", tno, x->refund_id);
         if (strcmp(fund_change, "Y") == 0) {
             res->pending = 0;
         } else {
