@@ -14,6 +14,7 @@
  * it does not skip it.
  */
 #include "../test.h"
+#include "fakeproc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -31,74 +32,32 @@
 #include "providers/pay/pay.h"
 
 static char tmp_dir[] = "/tmp/tg-alipay-fake-XXXXXX";
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
+static struct fakeproc fake;
 static char fake_url[128], gateway[160], app_id[32], app_key[512], ali_pub[512];
 static struct net_exec sx; /* synchronous: each operation completes before it returns */
 
 static int start_fake(void)
 {
-    const char *node = getenv("NODE"), *fake = getenv("ALIPAY_FAKE");
-    char keys[600], line[4096];
-    int in[2], out[2];
-    size_t n = 0;
-    json_t *j, *k;
-
-    if (node == NULL || node[0] == '\0' || fake == NULL || access(fake, R_OK) != 0) {
-        printf("Bail out! node (NODE=%s) or the fake (ALIPAY_FAKE=%s) is missing\n", node ? node : "",
-               fake ? fake : "");
-        return -1;
-    }
+    char keys[600];
     snprintf(keys, sizeof keys, "%s/keys", tmp_dir);
-    if (pipe(in) != 0 || pipe(out) != 0)
-        return -1;
-    fake_pid = fork();
-    if (fake_pid < 0)
-        return -1;
-    if (fake_pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        execl(node, node, fake, "--keys-dir", keys, "--exit-on-stdin-close", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    fake_stdin = in[1];
-    while (n < sizeof line - 1 && read(out[0], line + n, 1) == 1 && line[n] != '\n')
-        n++;
-    close(out[0]);
-    line[n] = '\0';
-    j = json_loads(line, 0, NULL);
-    k = json_object_get(j, "keys");
+    const char *args[] = {"--keys-dir", keys, NULL};
+    json_t *j = fakeproc_start(&fake, "ALIPAY_FAKE", args), *k = json_object_get(j, "keys");
     if (!json_is_object(k)) {
-        printf("Bail out! the fake did not start: '%s'\n", line);
+        if (j != NULL)
+            printf("Bail out! the fake gave no keys\n");
         json_decref(j);
         return -1;
     }
-    snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
-    snprintf(gateway, sizeof gateway, "%s", json_string_value(json_object_get(j, "gateway")));
-    snprintf(app_id, sizeof app_id, "%s", json_string_value(json_object_get(j, "app_id")));
-    snprintf(app_key, sizeof app_key, "%s", json_string_value(json_object_get(k, "appPrivateKeyFile")));
-    snprintf(ali_pub, sizeof ali_pub, "%s", json_string_value(json_object_get(k, "alipayPublicKeyFile")));
+    fakeproc_str(j, "url", fake_url, sizeof fake_url);
+    fakeproc_str(j, "gateway", gateway, sizeof gateway);
+    fakeproc_str(j, "app_id", app_id, sizeof app_id);
+    fakeproc_str(k, "appPrivateKeyFile", app_key, sizeof app_key);
+    fakeproc_str(k, "alipayPublicKeyFile", ali_pub, sizeof ali_pub);
     json_decref(j);
     return 0;
 }
 
-static void stop_fake(void)
-{
-    int st;
-    if (fake_pid <= 0)
-        return;
-    close(fake_stdin);
-    kill(fake_pid, SIGTERM);
-    while (waitpid(fake_pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    fake_pid = -1;
-}
+static void stop_fake(void) { fakeproc_stop(&fake); }
 
 static void sync_done(struct net_call *c)
 {

@@ -15,6 +15,7 @@
  * test, it does not skip it.
  */
 #include "../test.h"
+#include "fakeproc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,8 +37,7 @@
 #include "providers/pay/paypal.h"
 
 static char tmp_root[] = "/tmp/tg_test_pay_paypal_fake.XXXXXX";
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
+static struct fakeproc fake;
 static char fake_url[128], client_id[128], client_secret[128], webhook_id[64];
 
 static struct net_client *client;
@@ -63,69 +63,18 @@ static void wake(void *arg)
 
 static int start_fake(void)
 {
-    const char *node = getenv("NODE"), *fake = getenv("PAYPAL_FAKE");
-    int in[2], out[2];
-    char line[4096];
-    size_t n = 0;
-    json_t *j;
-
-    if (node == NULL || node[0] == '\0' || fake == NULL || access(fake, R_OK) != 0) {
-        printf("Bail out! node (NODE=%s) or the fake (PAYPAL_FAKE=%s) is missing\n", node ? node : "",
-               fake ? fake : "");
+    json_t *j = fakeproc_start(&fake, "PAYPAL_FAKE", NULL);
+    if (j == NULL)
         return -1;
-    }
-    if (pipe(in) != 0 || pipe(out) != 0)
-        return -1;
-    fake_pid = fork();
-    if (fake_pid < 0)
-        return -1;
-    if (fake_pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        execl(node, node, fake, "--exit-on-stdin-close", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    fake_stdin = in[1];
-    while (n < sizeof line - 1) {
-        ssize_t k = read(out[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    close(out[0]);
-    line[n] = '\0';
-    j = json_loads(line, 0, NULL);
-    if (!json_is_object(j)) {
-        printf("Bail out! the fake did not start: '%s'\n", line);
-        json_decref(j);
-        return -1;
-    }
-    snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
-    snprintf(client_id, sizeof client_id, "%s", json_string_value(json_object_get(j, "clientId")));
-    snprintf(client_secret, sizeof client_secret, "%s",
-             json_string_value(json_object_get(j, "clientSecret")));
-    snprintf(webhook_id, sizeof webhook_id, "%s", json_string_value(json_object_get(j, "webhookId")));
+    fakeproc_str(j, "url", fake_url, sizeof fake_url);
+    fakeproc_str(j, "clientId", client_id, sizeof client_id);
+    fakeproc_str(j, "clientSecret", client_secret, sizeof client_secret);
+    fakeproc_str(j, "webhookId", webhook_id, sizeof webhook_id);
     json_decref(j);
     return 0;
 }
 
-static void stop_fake(void)
-{
-    int st;
-    if (fake_pid <= 0)
-        return;
-    close(fake_stdin);
-    kill(fake_pid, SIGTERM);
-    while (waitpid(fake_pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    fake_pid = -1;
-}
+static void stop_fake(void) { fakeproc_stop(&fake); }
 
 static void sync_done(struct net_call *c)
 {

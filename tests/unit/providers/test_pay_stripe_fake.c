@@ -14,6 +14,7 @@
  * Needs node (NODE, found by meson) and the fake (STRIPE_FAKE); missing either fails the test.
  */
 #include "../test.h"
+#include "fakeproc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,8 +35,7 @@
 #include "providers/pay/pay.h"
 
 static char tmp_root[] = "/tmp/tg_test_pay_stripe_fake.XXXXXX";
-static pid_t fake_pid = -1;
-static int fake_stdin = -1;
+static struct fakeproc fake;
 static char fake_url[128], secret_key[128], webhook_secret[128];
 
 static struct net_client *client;
@@ -66,68 +66,17 @@ static int64_t wall_ms(void)
 
 static int start_fake(void)
 {
-    const char *node = getenv("NODE"), *fake = getenv("STRIPE_FAKE");
-    int in[2], out[2];
-    char line[4096];
-    size_t n = 0;
-    json_t *j;
-
-    if (node == NULL || node[0] == '\0' || fake == NULL || access(fake, R_OK) != 0) {
-        printf("Bail out! node (NODE=%s) or the fake (STRIPE_FAKE=%s) is missing\n", node ? node : "",
-               fake ? fake : "");
+    json_t *j = fakeproc_start(&fake, "STRIPE_FAKE", NULL);
+    if (j == NULL)
         return -1;
-    }
-    if (pipe(in) != 0 || pipe(out) != 0)
-        return -1;
-    fake_pid = fork();
-    if (fake_pid < 0)
-        return -1;
-    if (fake_pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        execl(node, node, fake, "--exit-on-stdin-close", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    fake_stdin = in[1]; /* kept open: the fake exits when it closes (also if this test dies) */
-    while (n < sizeof line - 1) {
-        ssize_t k = read(out[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    close(out[0]);
-    line[n] = '\0';
-    j = json_loads(line, 0, NULL);
-    if (!json_is_object(j)) {
-        printf("Bail out! the fake did not start: '%s'\n", line);
-        json_decref(j);
-        return -1;
-    }
-    snprintf(fake_url, sizeof fake_url, "%s", json_string_value(json_object_get(j, "url")));
-    snprintf(secret_key, sizeof secret_key, "%s", json_string_value(json_object_get(j, "secretKey")));
-    snprintf(webhook_secret, sizeof webhook_secret, "%s",
-             json_string_value(json_object_get(j, "webhookSecret")));
+    fakeproc_str(j, "url", fake_url, sizeof fake_url);
+    fakeproc_str(j, "secretKey", secret_key, sizeof secret_key);
+    fakeproc_str(j, "webhookSecret", webhook_secret, sizeof webhook_secret);
     json_decref(j);
     return 0;
 }
 
-static void stop_fake(void)
-{
-    int st;
-    if (fake_pid <= 0)
-        return;
-    close(fake_stdin);
-    kill(fake_pid, SIGTERM);
-    while (waitpid(fake_pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    fake_pid = -1;
-}
+static void stop_fake(void) { fakeproc_stop(&fake); }
 
 static void sync_done(struct net_call *c)
 {
