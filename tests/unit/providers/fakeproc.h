@@ -1,6 +1,6 @@
 /*
-
-
+ * fakeproc.h - a fake provider (the .mjs servers in tests/fakes) as a child process, for the
+ * C tests that run provider code over the real outbound client. One home for what each needs.
  *
  * The fake is started as `$NODE <script> [args...] --exit-on-stdin-close` with <script> from
  * the environment variable the test's meson entry sets; it prints one JSON line (its URL and
