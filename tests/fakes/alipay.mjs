@@ -44,7 +44,7 @@ import http from 'node:http';
 import { createSign, createVerify, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { runAsProcess } from './lib/process.mjs';
 
 const requireFromE2e = createRequire(new URL('../e2e/package.json', import.meta.url));
 let AlipaySdk;
@@ -518,26 +518,10 @@ export async function startFakeAlipay(opts = {}) {
   return ctl;
 }
 
-// ---- as a child process -----------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2);
-  const opt = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+// ---- as a child process (lib/process.mjs) ----------------------------------------------
+runAsProcess(import.meta.url, async (opt) => {
   const ali = await startFakeAlipay({ port: Number(opt('--port') ?? 0), appId: opt('--app-id') });
   const keysDir = opt('--keys-dir');
   const files = keysDir ? ali.writeKeys(keysDir) : {};
-  process.stdout.write(`${JSON.stringify({ url: ali.url, gateway: ali.gateway, port: ali.port, app_id: ali.appId, keys: files })}\n`);
-  const stop = async () => {
-    await ali.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (args.includes('--exit-on-stdin-close')) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-}
+  return { fake: ali, line: { url: ali.url, gateway: ali.gateway, port: ali.port, app_id: ali.appId, keys: files } };
+});

@@ -39,6 +39,7 @@ import http from 'node:http';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { runAsProcess } from './lib/process.mjs';
 
 const require = createRequire(fileURLToPath(new URL('../e2e/package.json', import.meta.url)));
 const { Webhook } = require('standardwebhooks');
@@ -429,25 +430,9 @@ export async function startFakeCreem(opts = {}) {
   return ctl;
 }
 
-// ---- as a child process -----------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2);
-  const opt = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+// ---- as a child process (lib/process.mjs) ----------------------------------------------
+runAsProcess(import.meta.url, async (opt) => {
   const cr = await startFakeCreem({ port: Number(opt('--port') ?? 0), notifyUrl: opt('--notify-url'),
     apiKey: opt('--api-key'), webhookSecret: opt('--webhook-secret') });
-  process.stdout.write(JSON.stringify({ url: cr.url, port: cr.port, apiKey: cr.apiKey, webhookSecret: cr.webhookSecret }) + '\n');
-  const stop = async () => {
-    await cr.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (args.includes('--exit-on-stdin-close')) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-}
+  return { fake: cr, line: { url: cr.url, port: cr.port, apiKey: cr.apiKey, webhookSecret: cr.webhookSecret } };
+});

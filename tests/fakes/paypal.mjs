@@ -58,7 +58,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runAsProcess } from './lib/process.mjs';
 
 export const DEFAULT_CLIENT = Object.freeze({
   clientId: 'AYfake-client-id-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH',
@@ -820,25 +820,9 @@ export async function startFakePaypal(opts = {}) {
   return ctl;
 }
 
-// ---- as a child process -----------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2);
-  const opt = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+// ---- as a child process (lib/process.mjs) ----------------------------------------------
+runAsProcess(import.meta.url, async (opt) => {
   const pp = await startFakePaypal({ port: Number(opt('--port') ?? 0), webhookUrl: opt('--webhook-url') });
-  process.stdout.write(JSON.stringify({ url: pp.url, port: pp.port, clientId: pp.clientId, clientSecret: pp.clientSecret,
-    webhookId: pp.webhookId, certUrl: pp.certUrl }) + '\n');
-  const stop = async () => {
-    await pp.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (args.includes('--exit-on-stdin-close')) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-}
+  return { fake: pp, line: { url: pp.url, port: pp.port, clientId: pp.clientId, clientSecret: pp.clientSecret,
+    webhookId: pp.webhookId, certUrl: pp.certUrl } };
+});

@@ -46,7 +46,7 @@
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { runAsProcess } from './lib/process.mjs';
 
 const require = createRequire(new URL('../e2e/package.json', import.meta.url));
 const Stripe = require('stripe');
@@ -577,24 +577,8 @@ export async function startFakeStripe(opts = {}) {
   return ctl;
 }
 
-// ---- as a child process -----------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2);
-  const opt = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+// ---- as a child process (lib/process.mjs) ----------------------------------------------
+runAsProcess(import.meta.url, async (opt) => {
   const st = await startFakeStripe({ port: Number(opt('--port') ?? 0), webhookUrl: opt('--webhook-url') });
-  process.stdout.write(JSON.stringify({ url: st.url, port: st.port, secretKey: st.secretKey, webhookSecret: st.webhookSecret }) + '\n');
-  const stop = async () => {
-    await st.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (args.includes('--exit-on-stdin-close')) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-}
+  return { fake: st, line: { url: st.url, port: st.port, secretKey: st.secretKey, webhookSecret: st.webhookSecret } };
+});

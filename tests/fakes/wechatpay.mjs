@@ -41,7 +41,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runAsProcess } from './lib/process.mjs';
 
 const requireFromE2e = createRequire(new URL('../e2e/package.json', import.meta.url));
 let sdk;
@@ -544,16 +544,9 @@ export async function startFakeWechatpay(opts = {}) {
 }
 
 // ---- as a process ----------------------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
-  const wp = await startFakeWechatpay({ port: Number(arg('--port') ?? 0), mode: arg('--mode') ?? 'pubkey',
-    preloadCert: process.argv.includes('--preload-cert') });
-  const stop = async () => { await wp.close(); process.exit(0); };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (process.argv.includes('--exit-on-stdin-close')) {
-    process.stdin.on('end', stop);
-    process.stdin.resume();
-  }
-  process.stdout.write(`${JSON.stringify({ url: wp.url, port: wp.port, env: wp.env })}\n`);
-}
+// ---- as a child process (lib/process.mjs) ----------------------------------------------
+runAsProcess(import.meta.url, async (opt, args) => {
+  const wp = await startFakeWechatpay({ port: Number(opt('--port') ?? 0), mode: opt('--mode') ?? 'pubkey',
+    preloadCert: args.includes('--preload-cert') });
+  return { fake: wp, line: { url: wp.url, port: wp.port, env: wp.env } };
+});
