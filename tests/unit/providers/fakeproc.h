@@ -10,11 +10,13 @@
 #define TG_TEST_FAKEPROC_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -101,6 +103,44 @@ static inline void fakeproc_str(json_t *j, const char *name, char *out, size_t c
 {
     const char *v = json_string_value(json_object_get(j, name));
     snprintf(out, cap, "%s", v ? v : "");
+}
+
+/*
+ * The test's stand-in for a loop's wake-up: net_exec_init(&ex, client, fake_waker_wake, &W),
+ * then loop { net_exec_drain(&ex); if (done) break; fake_waker_nap(&W); }.
+ */
+struct fake_waker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int woken;
+};
+#define FAKE_WAKER_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+static inline void fake_waker_wake(void *arg)
+{
+    struct fake_waker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->woken = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for a wake-up, at most 20 ms. */
+static inline void fake_waker_nap(struct fake_waker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!w->woken) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    w->woken = 0;
+    pthread_mutex_unlock(&w->mu);
 }
 
 #endif

@@ -6,6 +6,7 @@
  * a loop. Node and `npm ci` in tests/e2e are required: without them this test fails.
  */
 #include "../test.h"
+#include "fakeproc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,20 +31,7 @@ static char client_id[256];
 
 /* ---- a loop stand-in: wake signals, this thread drains ---------------------------------- */
 
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int woken;
-} W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-
-static void on_wake(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&W.mu);
-    W.woken = 1;
-    pthread_cond_signal(&W.cv);
-    pthread_mutex_unlock(&W.mu);
-}
+static struct fake_waker W = FAKE_WAKER_INIT;
 
 static int64_t mono_ms(void)
 {
@@ -80,19 +68,7 @@ static int64_t wait_done(struct outcome *o, int timeout_ms)
 {
     int64_t t0 = mono_ms();
     while (o->calls == 0 && mono_ms() - t0 < timeout_ms) {
-        pthread_mutex_lock(&W.mu);
-        if (!W.woken) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&W.cv, &W.mu, &ts);
-        }
-        W.woken = 0;
-        pthread_mutex_unlock(&W.mu);
+        fake_waker_nap(&W);
         net_exec_drain(&ex);
     }
     return mono_ms() - t0;
@@ -449,7 +425,7 @@ int main(void)
         kill(fake_pid, SIGTERM);
         return 1;
     }
-    net_exec_init(&ex, client, on_wake, NULL);
+    net_exec_init(&ex, client, fake_waker_wake, &W);
     net_exec_init(&sx, NULL, NULL, NULL);
     if (load_config() != 0) {
         kill(fake_pid, SIGTERM);

@@ -43,20 +43,7 @@ static struct net_client *client;
 static struct net_exec ex; /* completions woken like a loop's */
 static struct net_exec sx; /* synchronous: the test's own requests to the fake */
 
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int woken;
-} W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-
-static void wake(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&W.mu);
-    W.woken = 1;
-    pthread_cond_signal(&W.cv);
-    pthread_mutex_unlock(&W.mu);
-}
+static struct fake_waker W = FAKE_WAKER_INIT;
 
 static int64_t now_ms(void)
 {
@@ -191,19 +178,7 @@ static struct outcome exchange(const struct auth_provider *p, const char *varian
         net_exec_drain(&ex);
         if (o.calls > 0 || now_ms() > deadline)
             break;
-        pthread_mutex_lock(&W.mu);
-        if (!W.woken) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&W.cv, &W.mu, &ts);
-        }
-        W.woken = 0;
-        pthread_mutex_unlock(&W.mu);
+        fake_waker_nap(&W);
     }
     if (elapsed_ms)
         *elapsed_ms = now_ms() - t0;
@@ -264,7 +239,7 @@ int main(void)
         printf("Bail out! net_client_start: %s\n", err);
         return 1;
     }
-    net_exec_init(&ex, client, wake, NULL);
+    net_exec_init(&ex, client, fake_waker_wake, &W);
     log_set_level("warn");
     configure(web_secret);
 
