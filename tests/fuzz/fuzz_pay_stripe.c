@@ -31,31 +31,7 @@
 #include "providers/pay/stripe.c"
 
 /* stripe.c's calls are never made here: net and the registry are not linked. */
-void net_call_init(struct net_call *c, const char *provider, const char *method, const char *url)
-{
-    (void)c, (void)provider, (void)method, (void)url;
-    abort();
-}
-void net_call_header(struct net_call *c, const char *name, const char *value)
-{
-    (void)c, (void)name, (void)value;
-    abort();
-}
-void net_call_body(struct net_call *c, const char *content_type, const char *body, size_t len)
-{
-    (void)c, (void)content_type, (void)body, (void)len;
-    abort();
-}
-void net_call_release(struct net_call *c)
-{
-    (void)c;
-    abort();
-}
-void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done)
-{
-    (void)ex, (void)c, (void)done;
-    abort();
-}
+#include "net_stubs.h"
 const char *net_err_name(enum net_err e)
 {
     (void)e;
