@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 
 import { Server, freePort, invariantTest, sleep } from './lib/server.mjs';
 import { startFakeAlipay, signContent, rsa2Sign, formBody } from '../fakes/alipay.mjs';
-import { assertAuditClean } from './lib/pay.mjs';
+import { assertAuditClean, decodeQrSvg } from './lib/pay.mjs';
 
 let srv, ali, admin;
 const CN = { 'x-user-region': 'CN' };
@@ -162,6 +162,7 @@ test('QR: alipay.trade.precreate from the server, the code_url and its SVG; paid
   assert.match(o.checkout.code_url, /^https:\/\/qr\.alipay\.com\/bax[0-9a-f]{20}$/);
   assert.equal(o.checkout.code_url, ali.trades.get(o.id).qrCode);
   assert.match(o.checkout.qr_svg, /^<svg/);
+  assert.equal(decodeQrSvg(o.checkout.qr_svg), o.checkout.code_url, 'the QR code we drew says the code_url');
   const r = await ali.pay(o.id);
   assert.equal(r.body, 'success');
   assert.equal((await credits(u)).paid_credits, 115);

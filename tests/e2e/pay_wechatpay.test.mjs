@@ -9,6 +9,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, invariantTest, assertStatus, assertError, LOOSE_LIMITS, sleep } from './lib/server.mjs';
 import { startFakeWechatpay } from '../fakes/wechatpay.mjs';
+import { decodeQrSvg } from './lib/pay.mjs';
 
 const ACK = '{"code":"SUCCESS","message":"成功"}';
 const CN = { 'x-user-region': 'CN' };
@@ -61,6 +62,7 @@ describe('WeChat Pay', () => {
     assert.deepEqual(o.amount, { amount: 6800, currency: 'CNY' });
     assert.match(o.checkout.code_url, /^weixin:\/\/wxpay\/bizpayurl\?pr=/);
     assert.match(o.checkout.qr_svg, /^<svg/);
+    assert.equal(decodeQrSvg(o.checkout.qr_svg), o.checkout.code_url, 'the QR code we drew says the code_url');
     // What WeChat Pay received: our order id as out_trade_no, fen, CNY, our notify URL.
     const at = wp.order(o.id);
     assert.equal(at.request.out_trade_no, o.id);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import jsQR from 'jsqr';
 
 /** POST /api/v1/orders; opts: provider, channel, return_url, openid, key (Idempotency-Key), headers, extra. */
 export function createOrder(srv, token, product, opts = {}) {
@@ -88,4 +89,35 @@ export function postWithHeaderLines(url, body, headers) {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * Reads the QR code Tollgate drew as SVG (api/qr.c: a white square of viewBox size and one
+ * path of "M<x> <y>h<n>v1h-<n>z" runs of dark modules), rasterizes it at 4 px a module and
+ * decodes it with jsQR, a decoder we did not write. Returns the text, or null.
+ */
+export function decodeQrSvg(svg) {
+  const vb = /viewBox="0 0 (\d+) (\d+)"/.exec(svg);
+  const d = /<path[^>]* d="([^"]*)"/.exec(svg);
+  if (!vb || !d || vb[1] !== vb[2]) return null;
+  const size = Number(vb[1]);
+  const px = 4;
+  const w = size * px;
+  const rgba = new Uint8ClampedArray(w * w * 4).fill(255);
+  const runs = /M(\d+) (\d+)h(\d+)v1h-(\d+)z/g;
+  let m;
+  let seen = 0;
+  while ((m = runs.exec(d[1])) !== null) {
+    const [x, y, n] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    seen += m[0].length;
+    for (let yy = y * px; yy < (y + 1) * px; yy++) {
+      for (let xx = x * px; xx < (x + n) * px; xx++) {
+        const i = (yy * w + xx) * 4;
+        rgba[i] = rgba[i + 1] = rgba[i + 2] = 0;
+      }
+    }
+  }
+  if (seen !== d[1].length) return null; // something in the path this reader does not know
+  const code = jsQR(rgba, w, w);
+  return code ? code.data : null;
 }
