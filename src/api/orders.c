@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/config.h"
 #include "core/ids.h"
@@ -70,6 +69,17 @@ json_t *api_order_json(const struct order *o)
                         json_pack("{s:I, s:s}", "amount", (json_int_t)o->refunded_amount, "currency", o->currency));
     json_object_set_new(j, "region", o->region[0] ? json_string(o->region) : json_null());
     return j;
+}
+
+/* The {id} route parameter when it can be an order id; replies 404 and returns NULL when not. */
+static const char *order_id_param_or_reply(struct req *r)
+{
+    const char *id = req_param(r, "id");
+    if (id == NULL || strlen(id) >= TG_ID_MAX || strncmp(id, "ord_", 4) != 0) {
+        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+        return NULL;
+    }
+    return id;
 }
 
 /* ---- POST /api/v1/orders ---- */
@@ -470,11 +480,9 @@ static void order_read_cleanup(struct api_call *ac) { free(((struct order_read *
 
 static void order_read_start(struct req *r, int admin)
 {
-    const char *id = req_param(r, "id");
-    if (id == NULL || strlen(id) >= TG_ID_MAX || strncmp(id, "ord_", 4) != 0) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    const char *id = order_id_param_or_reply(r);
+    if (id == NULL)
         return;
-    }
     struct order_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
     snprintf(c->id, sizeof c->id, "%s", id);
     if (!admin)
@@ -539,16 +547,8 @@ static int time_param(struct req *r, const char *name, int64_t *out)
     *out = 0;
     if (v == NULL || v[0] == '\0')
         return 0;
-    /* "YYYY-MM-DDTHH:MM:SSZ", UTC: what the API writes. */
-    int y, mo, d, h, mi, sec;
-    char z = 0, end = 0;
-    if (strlen(v) == 20 && sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &y, &mo, &d, &h, &mi, &sec, &z, &end) == 7 &&
-        z == 'Z' && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60 && y >= 1970) {
-        struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi,
-                        .tm_sec = sec};
-        *out = (int64_t)timegm(&tm) * 1000;
+    if (time_parse_rfc3339(v, strlen(v), out) == 0)
         return 0;
-    }
     api_reply_field(r, TG_E_VALIDATION, name, "Must be an RFC 3339 time, like 2026-01-31T00:00:00Z.");
     return -1;
 }
@@ -613,12 +613,6 @@ struct order_return {
     struct store_exec *ex;
     char id[TG_ID_MAX];
     struct order o;
-    struct payment_notice_copy {
-        char provider[TG_PROVIDER_MAX], event_id[TG_PROVIDER_REF_MAX], type[48], order_id[TG_ID_MAX];
-        char provider_ref[TG_PROVIDER_REF_MAX], currency[4];
-        int64_t amount;
-    } n;
-    int have_notice;
 };
 
 static void order_return_redirect(struct order_return *c)
@@ -699,11 +693,9 @@ static void order_return_loaded(struct store_call *sc)
 
 void api_orders_return(struct req *r)
 {
-    const char *id = req_param(r, "id");
-    if (id == NULL || strlen(id) >= TG_ID_MAX || strncmp(id, "ord_", 4) != 0) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    const char *id = order_id_param_or_reply(r);
+    if (id == NULL)
         return;
-    }
     struct order_return *c = xcalloc(1, sizeof *c);
     snprintf(c->id, sizeof c->id, "%s", id);
     c->ex = req_exec(r);
@@ -877,12 +869,10 @@ static void order_refund_stage0_done(struct store_call *sc)
 
 void api_admin_order_refund(struct req *r)
 {
-    const char *id = req_param(r, "id");
+    const char *id = order_id_param_or_reply(r);
     const char *key = req_header(r, "idempotency-key");
-    if (id == NULL || strlen(id) >= TG_ID_MAX || strncmp(id, "ord_", 4) != 0) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    if (id == NULL)
         return;
-    }
     if (key != NULL && !idem_key_valid(key)) {
         api_reply_field(r, TG_E_VALIDATION, "Idempotency-Key", "1 to 128 visible ASCII characters.");
         return;

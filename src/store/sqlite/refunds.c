@@ -86,7 +86,6 @@ enum store_rc sq_refund_insert(struct store *s, const struct refund *r)
 struct refund_get_args {
     const char *sql, *k1, *k2;
     struct refund *out;
-    size_t *n; /* list mode when not NULL: out is a struct refund ** */
 };
 
 static enum store_rc refund_get_tx(struct sq *c, void *arg)
@@ -114,14 +113,14 @@ static enum store_rc refund_get_tx(struct sq *c, void *arg)
 
 enum store_rc sq_refund_get(struct store *s, const char *id, struct refund *out)
 {
-    struct refund_get_args a = {SQL_REFUND_BY_ID, id, NULL, out, NULL};
+    struct refund_get_args a = {SQL_REFUND_BY_ID, id, NULL, out};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get", refund_get_tx, &a);
 }
 
 enum store_rc sq_refund_get_by_provider(struct store *s, const char *order_id, const char *provider_refund_id,
                                         struct refund *out)
 {
-    struct refund_get_args a = {SQL_REFUND_BY_PROVIDER, order_id, provider_refund_id, out, NULL};
+    struct refund_get_args a = {SQL_REFUND_BY_PROVIDER, order_id, provider_refund_id, out};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get_by_provider", refund_get_tx, &a);
 }
 
