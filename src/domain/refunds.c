@@ -278,6 +278,27 @@ enum store_rc refunds_notice_tx(struct store *s, const struct payment_notice *n,
         return rc;
     }
 
+    /* A provider that carries no refund id of ours (Creem) may notify before the answer to
+     * our refund call is recorded: a pending refund of ours for that amount, with no
+     * provider id yet, is that refund - completing it, not recording a second one. */
+    if (n->refund_id == NULL || n->refund_id[0] == '\0') {
+        struct refund *list = NULL;
+        size_t nl = 0;
+        rc = store_refund_list(s, o->id, &list, &nl);
+        if (rc != STORE_OK)
+            return rc;
+        for (size_t i = 0; i < nl; i++)
+            if (strcmp(list[i].status, "pending") == 0 && list[i].provider_refund_id[0] == '\0' &&
+                list[i].amount == n->amount) {
+                rc = store_refund_update(s, list[i].id, "pending", "succeeded", n->provider_refund_id, -1, 0, now_ms);
+                free(list);
+                if (rc == STORE_OK)
+                    *outcome = ORDERS_REFUNDED;
+                return rc;
+            }
+        free(list);
+    }
+
     /* A refund made at the provider (its dashboard): record it. */
     int64_t before_amount, before_credits, taken, shortfall;
     int spent;

@@ -486,6 +486,31 @@ static void test_finish(void)
 
 /* ---- refunds_notice_tx ---- */
 
+/* A provider that carries no refund id of ours (Creem) notifies before our refund call's
+ * answer is recorded: the notice completes that pending refund rather than adding one. */
+static void test_notice_before_answer(void)
+{
+    struct user u = make_user();
+    struct order o = paid_order(u.id);
+    struct begin_args a;
+    struct finish_args f;
+    struct notice_args n;
+
+    CHECK(begin(&a, o.id, 990, 0) == STORE_OK, "a refund of everything, reserved");
+    int64_t after_begin = paid_of(u.id);
+    CHECK(refund_notice(&n, "evt_early", o.id, 990, "USD", NULL, "tran_early") == STORE_OK &&
+              n.outcome == ORDERS_REFUNDED && refunds_count(o.id) == 1,
+          "the early notice completes the pending refund: no second refund");
+    struct refund r = refund_of(a.rf.id);
+    CHECK(strcmp(r.status, "succeeded") == 0 && strcmp(r.provider_refund_id, "tran_early") == 0,
+          "succeeded, with the provider's id");
+    CHECK(paid_of(u.id) == after_begin && order_of(o.id).refunded_amount == 990, "credits taken once, amount once");
+    CHECK(finish(&f, a.rf.id, 1, 0, "tran_early") == STORE_OK && strcmp(f.rf.status, "succeeded") == 0 &&
+              paid_of(u.id) == after_begin,
+          "the provider's answer recorded afterwards changes nothing");
+    audit_clean("a notice before the answer");
+}
+
 static void test_notice(void)
 {
     struct user u = make_user();
@@ -668,6 +693,7 @@ int main(void)
     test_begin_spent();
     test_finish();
     test_notice();
+    test_notice_before_answer();
     test_audit_corrupt();
     store_close(g_s);
     config_free();
