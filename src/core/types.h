@@ -78,6 +78,8 @@ struct order {
     char channel[16];                      /* the provider's way to pay ("native", "page"), "" = default */
     int64_t query_attempts;                /* times the pending-order job asked the provider */
     int64_t next_query_at;                 /* when it asks next; 0 = not scheduled */
+    char subscription_id[TG_ID_MAX];       /* plan orders: the subscription it started, extended
+                                              or renewed; "" otherwise */
 };
 
 /* Which orders a search returns (empty strings and zeros: any). */
@@ -86,6 +88,50 @@ struct order_filter {
     const char *status;
     const char *provider;
     int64_t created_from, created_to; /* [from, to) in ms */
+};
+
+/*
+ * A subscription to a plan (DESIGN section 3-4, docs/PAYMENTS.md "Plans"). Two clocks:
+ *   - the paid period [period_start, period_end): what was paid for, a month or a year. A
+ *     provider that renews (Stripe, Creem) moves it at each paid renewal; a prepaid plan
+ *     (WeChat Pay, Alipay, PayPal, the sandbox) moves period_end out by one period per
+ *     order bought;
+ *   - the credit period [credit_start, credit_end): one month (or less, at the end of a paid
+ *     period), numbered credit_index 1, 2, ...; its credits are granted at its start into the
+ *     plan bucket, expiring at credit_end, and what is left is written off as plan_expire
+ *     when it ends. A yearly plan has twelve credit periods in its paid period.
+ * Text fields are "" when unset.
+ */
+struct subscription {
+    char id[TG_ID_MAX];                    /* "sub_..." */
+    char user_id[TG_ID_MAX];
+    char plan[TG_PRODUCT_MAX];             /* the catalog plan: "pro" */
+    char product[TG_PRODUCT_MAX];          /* the plan period in force: "pro_monthly" */
+    char next_product[TG_PRODUCT_MAX];     /* a downgrade that takes effect at next_product_at */
+    int64_t next_product_at;               /* 0 = none */
+    char provider[TG_PROVIDER_MAX];
+    char provider_ref[TG_PROVIDER_REF_MAX];/* the provider's subscription id; "" = prepaid */
+    char status[12];                       /* active, past_due, canceled, expired */
+    int cancel_at_period_end;              /* 1: no renewal; it ends at period_end */
+    int64_t credits_per_month;             /* of `product`, kept as in force when bought */
+    int64_t amount;                        /* price of one paid period, minor units */
+    char currency[4];
+    int64_t period_start, period_end;      /* the paid period */
+    int64_t credit_index;                  /* 1.. (0 before the first grant) */
+    int64_t credit_start, credit_end;      /* the current credit period */
+    int64_t credits_granted;               /* granted in this credit period (upgrades add) */
+    int64_t reminded_for;                  /* the period_end a renewal reminder was sent for */
+    int64_t next_due_at;                   /* when the subscription job must look at it; 0 never */
+    char order_id[TG_ID_MAX];              /* the order that started it */
+    int64_t created_at, updated_at;
+    int64_t ended_at;                      /* 0 while active or past_due */
+};
+
+/* Which subscriptions a search returns (empty strings: any). */
+struct subscription_filter {
+    const char *user_id;
+    const char *status;
+    const char *provider;
 };
 
 /* A refund of (part of) a paid order. */

@@ -35,6 +35,11 @@ enum payment_notice_kind {
     NOTICE_PAID = 0, /* the payment succeeded */
     NOTICE_FAILED,   /* the payment failed or its checkout expired at the provider */
     NOTICE_REFUND,   /* a refund succeeded */
+    /* A subscription the provider renews (domain/subscriptions.h), by subscription_ref: */
+    NOTICE_SUB_PERIOD,   /* a period was paid */
+    NOTICE_SUB_PAST_DUE, /* a renewal payment failed */
+    NOTICE_SUB_STATE,    /* cancel_at_period_end / period_end / product changed */
+    NOTICE_SUB_ENDED,    /* it ended at the provider */
 };
 
 /* A verified notification, as a provider module hands it over (strings borrowed). */
@@ -50,6 +55,12 @@ struct payment_notice {
     enum payment_notice_kind notice; /* NOTICE_PAID unless said otherwise */
     const char *refund_id;          /* NOTICE_REFUND: our refund id when carried, else NULL */
     const char *provider_refund_id; /* NOTICE_REFUND: the provider's refund id, else NULL */
+    /* Subscriptions (a plan's NOTICE_PAID, NOTICE_SUB_*); NULL / 0 when not carried: */
+    const char *subscription_ref;   /* the provider's subscription id */
+    const char *invoice_ref;        /* NOTICE_SUB_PERIOD: the provider's invoice id */
+    int64_t period_start, period_end;
+    const char *product;            /* our product id for the subscription's price */
+    int cancel_at_period_end;       /* NOTICE_SUB_STATE */
 };
 
 enum orders_outcome {
@@ -59,13 +70,17 @@ enum orders_outcome {
     ORDERS_UNKNOWN_ORDER,     /* no such order: nothing written */
     ORDERS_PROVIDER_MISMATCH, /* the order belongs to another provider: nothing written */
     ORDERS_AMOUNT_MISMATCH,   /* amount or currency differ from the order's: nothing written */
-    ORDERS_UNSUPPORTED,       /* a plan order (subscriptions are not built yet): nothing written */
+    ORDERS_UNSUPPORTED,       /* a notice this order cannot take: nothing written */
     ORDERS_MARKED_FAILED,     /* a failure notice moved the pending order to failed */
     ORDERS_NOT_PENDING,       /* a failure notice for an order no longer pending: recorded only */
     ORDERS_REFUNDED,          /* a refund notice was recorded (credits taken back) */
     ORDERS_REFUND_KNOWN,      /* a refund notice for a refund already recorded: recorded only */
     ORDERS_REFUND_MISMATCH,   /* a refund notice past what was paid, or for an unpaid order:
                                  nothing written */
+    ORDERS_SUB_RENEWED,       /* a subscription's new period was paid and granted */
+    ORDERS_SUB_UPDATED,       /* a subscription's state changed (past due, canceling, ended) */
+    ORDERS_SUB_KNOWN,         /* a subscription notice with nothing new: recorded only */
+    ORDERS_UNKNOWN_SUBSCRIPTION, /* a subscription notice for none we know: nothing written */
 };
 
 /* "fulfilled", "duplicate", ... (also the inbox's outcome text). */

@@ -244,6 +244,32 @@ enum store_rc store_payment_event_insert(struct store *s, const struct payment_e
 enum store_rc store_payment_event_get(struct store *s, const char *provider, const char *event_id,
                                       struct payment_event *out);
 
+/* ---- subscriptions ---- */
+
+/* Stores a new subscription. DUPLICATE when its id exists, or when the user already has a
+ * live one (status active or past_due: at most one per user, a unique index). */
+enum store_rc store_sub_insert(struct store *s, const struct subscription *sub);
+/* The subscription with this id. NOTFOUND when none. */
+enum store_rc store_sub_get(struct store *s, const char *id, struct subscription *out);
+/* The user's live subscription (active or past_due). NOTFOUND when none. */
+enum store_rc store_sub_get_live(struct store *s, const char *user_id, struct subscription *out);
+/* The user's newest subscription, live or ended. NOTFOUND when none. */
+enum store_rc store_sub_get_latest(struct store *s, const char *user_id, struct subscription *out);
+/* The subscription a provider knows by ref. NOTFOUND when none. */
+enum store_rc store_sub_get_by_ref(struct store *s, const char *provider, const char *ref, struct subscription *out);
+/* Writes every mutable field of sub (all but id, user_id, order_id, created_at) by id.
+ * NOTFOUND when no such subscription; DUPLICATE when provider_ref is another's. */
+enum store_rc store_sub_update(struct store *s, const struct subscription *sub);
+/* Live subscriptions whose next_due_at is set and <= now, oldest due first, at most limit
+ * (the subscription job). *out: caller frees with free(). */
+enum store_rc store_subs_due(struct store *s, int64_t now, size_t limit, struct subscription **out, size_t *n);
+/* Subscriptions matching f, newest first, before before_id (NULL: from the newest), at most
+ * limit (the admin list). *out: caller frees with free(). */
+enum store_rc store_sub_search(struct store *s, const struct subscription_filter *f, const char *before_id,
+                               size_t limit, struct subscription **out, size_t *n);
+/* Sets the subscription an order belongs to (orders.subscription_id). NOTFOUND when no such order. */
+enum store_rc store_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now);
+
 /* ---- refunds ---- */
 
 /* Stores a refund. DUPLICATE when its id or (order, provider_refund_id) exists. */
@@ -373,5 +399,19 @@ enum store_rc store_ledger_check(struct store *s, store_violation_fn fn, void *a
  * entry without a paid order of that user for those credits. *violations receives the count.
  */
 enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
+/* How late the subscription job may be before `tollgate audit` calls a period not rolled a
+ * violation (the job runs every second; this leaves room for a restart). */
+#define STORE_SUBS_AUDIT_GRACE_MS (5LL * 60 * 1000)
+/*
+ * Checks subscriptions and plan credits in one snapshot as of now (ms), calling fn (may be
+ * NULL) once per violation: a wallet holding plan credits with no expiry, or whose expiry
+ * passed more than STORE_SUBS_AUDIT_GRACE_MS before now (plan credits never outlive their
+ * period); a live subscription whose credit period ended more than the grace before now; a
+ * plan_grant or plan_expire entry of ref_type "subscription" whose subscription (the ref_id
+ * up to its first ':') does not exist or is another user's; a paid plan order not linked to
+ * a subscription. *violations receives the count.
+ */
+enum store_rc store_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations);
 
 #endif

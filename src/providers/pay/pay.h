@@ -63,6 +63,12 @@ struct pay_checkout_req {
     const char *client_ip;           /* the buyer's address (WeChat Pay h5 requires it) */
     const char *provider_product_id; /* the catalog's product id at this provider (Creem's
                                         creem_product_id, Stripe's stripe_price_id), or NULL */
+    /* A plan bought from a provider that runs subscriptions (one whose `subscription`
+     * operation is not NULL): "month" or "year", and the checkout starts a subscription
+     * that the provider renews (Stripe Checkout in subscription mode with
+     * subscription_data.metadata.order_id; Creem's recurring product). NULL for a pack, and
+     * for a plan sold as one prepaid period by a provider without subscriptions. */
+    const char *interval;
     int64_t now_ms;
 };
 
@@ -83,9 +89,20 @@ typedef void (*pay_checkout_fn)(void *arg, const struct pay_checkout_res *res);
 /* ---- what a notification or a query reports ---- */
 
 enum pay_event_kind {
-    PAY_EVENT_PAID = 0, /* the payment succeeded: amount and currency as paid */
+    PAY_EVENT_PAID = 0, /* the payment succeeded: amount and currency as paid. For the first
+                           payment of a subscription also subscription_ref and, when the
+                           event carries it, the period (period_start, period_end) */
     PAY_EVENT_FAILED,   /* the payment failed or the checkout expired at the provider */
     PAY_EVENT_REFUND,   /* a refund succeeded: amount and currency refunded by this refund */
+    /* ---- subscriptions the provider renews (Stripe, Creem); subscription_ref is set ---- */
+    PAY_EVENT_SUB_PERIOD,   /* a period was paid (a renewal; the first one too when the
+                               provider reports it separately): period_start, period_end,
+                               amount, currency, invoice_ref; product when known */
+    PAY_EVENT_SUB_PAST_DUE, /* a renewal payment failed; the provider will retry */
+    PAY_EVENT_SUB_STATE,    /* the subscription changed: cancel_at_period_end, period_end
+                               (0 when not carried), product when known */
+    PAY_EVENT_SUB_ENDED,    /* the subscription ended at the provider (canceled, expired, or
+                               the provider gave up after failed renewals) */
 };
 
 struct pay_event {
@@ -102,6 +119,15 @@ struct pay_event {
     char refund_id[TG_ID_MAX];              /* PAY_EVENT_REFUND: our refund id when carried
                                                (out_refund_no, metadata), else "" */
     char provider_refund_id[TG_PROVIDER_REF_MAX]; /* PAY_EVENT_REFUND: the provider's refund id */
+    /* Subscriptions (PAY_EVENT_PAID of a plan, PAY_EVENT_SUB_*): */
+    char subscription_ref[TG_PROVIDER_REF_MAX]; /* the provider's subscription id (sub_...) */
+    char invoice_ref[TG_PROVIDER_REF_MAX];      /* SUB_PERIOD: the provider's invoice or
+                                                   transaction id for the period, else "" */
+    int64_t period_start, period_end;           /* ms since the epoch; 0 when not carried */
+    /* Our catalog product id for the subscription's price when the event says which
+     * (metadata.product, or the provider product id mapped back through the catalog), else "" */
+    char product[TG_PRODUCT_MAX];
+    int cancel_at_period_end;                   /* SUB_STATE: 1 when it ends at period end */
 };
 
 /* ---- notifications ---- */
@@ -160,6 +186,46 @@ struct pay_refund_res {
 };
 typedef void (*pay_refund_fn)(void *arg, const struct pay_refund_res *res);
 
+/* ---- subscriptions the provider renews ---- */
+
+enum pay_sub_action {
+    PAY_SUB_CANCEL = 0, /* stop renewing: it ends at the end of the paid period */
+    PAY_SUB_RESUME,     /* undo PAY_SUB_CANCEL before the period ends */
+    PAY_SUB_CANCEL_NOW, /* end it now (an admin's decision); no refund is implied */
+    PAY_SUB_CHANGE,     /* switch to another plan product of the same currency */
+};
+
+struct pay_sub_req {
+    enum pay_sub_action action;
+    const char *subscription_ref; /* the provider's subscription id */
+    const char *sub_id;           /* ours ("sub_..."), for logs and metadata */
+    /* PAY_SUB_CHANGE: the new product (our id), its price in the subscription's currency,
+     * its interval ("month" | "year"), the catalog's id of it at this provider (Creem's
+     * creem_product_id, Stripe's stripe_price_id; NULL when none: Stripe then prices it
+     * inline with price_data on the subscription's own product) and whether the provider
+     * should charge the prorated difference now (1: an upgrade, which takes effect at once)
+     * or simply bill the new price from the next period (0: a downgrade). */
+    const char *product;
+    int64_t amount;
+    const char *currency;
+    const char *interval;
+    const char *provider_product_id;
+    int prorate_now;
+    /* A key the provider may use to make a retry of this same change idempotent. */
+    const char *idem_key;
+    int64_t now_ms;
+};
+
+struct pay_sub_res {
+    enum pay_rc rc; /* OK; INVALID (refused: no such subscription, already canceled);
+                       UNAVAILABLE; MISCONFIGURED */
+    char reason[64];
+    /* What the provider reported after the change, when it did (0 / -1 when unknown). */
+    int64_t period_end;
+    int cancel_at_period_end;
+};
+typedef void (*pay_sub_fn)(void *arg, const struct pay_sub_res *res);
+
 struct pay_provider {
     const char *name;
     int (*configured)(void);
@@ -177,6 +243,10 @@ struct pay_provider {
     void (*query)(struct net_exec *nx, const struct order *o, int64_t now_ms, pay_query_fn done, void *arg);
     /* Asks for a refund of req->amount. NULL: refunds are made in the provider's dashboard. */
     void (*refund)(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done, void *arg);
+    /* Changes a subscription the provider renews (cancel, resume, change plan). NULL: the
+     * provider sells plans as prepaid periods (WeChat Pay, Alipay, PayPal, the sandbox), and
+     * Tollgate keeps the subscription alone: the buyer pays each next period as an order. */
+    void (*subscription)(struct net_exec *nx, const struct pay_sub_req *req, pay_sub_fn done, void *arg);
     /* How the provider wants notifications answered: the body (and its Content-Type) for a
      * notification that was handled or ignored (status 200), and the body for one that must
      * be delivered again (status 400 or 5xx). NULL: an empty body / our JSON error. */
