@@ -167,6 +167,179 @@ add('charge_refunded_dashboard', event('evt_1OdChargeDsh00000000001', 'charge.re
 add('charge_refunded_no_list', event('evt_1OdChargeNoL00000000001', 'charge.refunded', charge()),
   { rc: 'ignored', reason: 'charge_without_refunds' });
 
+// ---- subscriptions (plans): Checkout in subscription mode, invoices, subscriptions ----
+// Two API shapes: 2025-03-31.basil and later (invoice.parent.subscription_details, line
+// parent.subscription_item_details and pricing.price_details, the period on the subscription
+// item) and earlier ones (invoice.subscription, subscription_details, line type/price,
+// current_period_* on the subscription). The unit test's catalog maps PRICE_PRO to
+// pro_monthly and PRICE_MAX to max_monthly.
+const SUB = 'sub_1QFakeVectorSub00000001';
+const SI = 'si_QFakeVectorItem001';
+const PRICE_PRO = 'price_1QFakeProMonthly0001';
+const PRICE_MAX = 'price_1QFakeMaxMonthly0001';
+const PROD = 'prod_QFakeProPlan001';
+const INV1 = 'in_1QFakeVectorInv00000001';
+const INV2 = 'in_1QFakeVectorInv00000002';
+const DAY = 86400;
+const P0 = T - 600, P1 = P0 + 30 * DAY, P2 = P1 + 31 * DAY;
+const META = { order_id: ORDER, product: 'pro_monthly' };
+
+function line({ start, end, price = PRICE_PRO, proration = false, legacy = false, amount = 1990, over = {} }) {
+  const common = {
+    id: `il_1QFakeLine${start}`, object: 'line_item', amount, currency: 'usd',
+    description: proration ? 'Remaining time on Max after upgrade' : '1 × Pro (at $19.90 / month)', discount_amounts: [],
+    discountable: !proration, discounts: [], invoice: INV2, livemode: false, metadata: {},
+    period: { start, end }, quantity: 1, taxes: [],
+  };
+  if (legacy)
+    return {
+      ...common, amount_excluding_tax: amount, invoice_item: proration ? 'ii_1QFake' : null,
+      plan: { id: price, object: 'plan', active: true, amount, currency: 'usd', interval: 'month', interval_count: 1, product: PROD },
+      price: { id: price, object: 'price', active: true, currency: 'usd', product: PROD, recurring: { interval: 'month', interval_count: 1 }, type: 'recurring', unit_amount: amount },
+      proration, proration_details: { credited_items: null }, subscription: SUB, subscription_item: SI,
+      type: proration ? 'invoiceitem' : 'subscription', ...over,
+    };
+  return {
+    ...common,
+    parent: {
+      type: 'subscription_item_details', invoice_item_details: null,
+      subscription_item_details: { invoice_item: null, proration, proration_details: { credited_items: null }, subscription: SUB, subscription_item: SI },
+    },
+    pretax_credit_amounts: [], pricing: { type: 'price_details', price_details: { price, product: PROD }, unit_amount_decimal: String(amount) },
+    ...over,
+  };
+}
+
+function invoice({ id = INV2, reason = 'subscription_cycle', lines, meta = META, legacy = false, paid = true, over = {} } = {}) {
+  const data = lines ?? [line({ start: P1, end: P2, legacy })];
+  const base = {
+    id, object: 'invoice', account_country: 'US', account_name: 'Tollgate Test', amount_due: 1990,
+    amount_paid: paid ? 1990 : 0, amount_remaining: paid ? 0 : 1990, attempt_count: 1, attempted: true,
+    auto_advance: !paid, billing_reason: reason, collection_method: 'charge_automatically', created: T - 10,
+    currency: 'usd', customer: 'cus_QFakeBuyer001', customer_email: 'buyer@example.com',
+    hosted_invoice_url: `https://invoice.stripe.com/i/acct_fake/${id}`, lines: { object: 'list', data, has_more: false, total_count: data.length, url: `/v1/invoices/${id}/lines` },
+    livemode: false, metadata: {}, number: 'FAKE-0002', period_end: P1, period_start: P0,
+    status: paid ? 'paid' : 'open', status_transitions: { finalized_at: T - 10, paid_at: paid ? T - 5 : null, voided_at: null },
+    subtotal: 1990, total: 1990,
+  };
+  if (legacy)
+    return { ...base, charge: 'ch_3QFake', paid, payment_intent: 'pi_3QFake', subscription: SUB, subscription_details: { metadata: meta }, ...over };
+  return {
+    ...base, parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: meta, subscription: SUB } },
+    ...over,
+  };
+}
+
+function subscription({ status = 'active', cancel = false, cancelAt = null, meta = META, price = PRICE_PRO, legacy = false, over = {} } = {}) {
+  const item = {
+    id: SI, object: 'subscription_item', created: P0, discounts: [], metadata: {},
+    price: { id: price, object: 'price', active: true, billing_scheme: 'per_unit', currency: 'usd', livemode: false, product: PROD, recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' }, type: 'recurring', unit_amount: 1990 },
+    quantity: 1, subscription: SUB, tax_rates: [],
+  };
+  const base = {
+    id: SUB, object: 'subscription', billing_cycle_anchor: P0, cancel_at: cancelAt, cancel_at_period_end: cancel,
+    canceled_at: cancel || cancelAt ? T - 60 : null, collection_method: 'charge_automatically', created: P0, currency: 'usd',
+    customer: 'cus_QFakeBuyer001', default_payment_method: 'pm_1QFake', ended_at: status === 'canceled' ? T - 5 : null,
+    items: { object: 'list', data: [legacy ? item : { ...item, current_period_end: P1, current_period_start: P0 }], has_more: false, total_count: 1, url: `/v1/subscription_items?subscription=${SUB}` },
+    latest_invoice: INV1, livemode: false, metadata: meta, start_date: P0, status,
+  };
+  return legacy ? { ...base, current_period_end: P1, current_period_start: P0, plan: { id: price, object: 'plan' }, ...over } : { ...base, ...over };
+}
+
+const basil = { api_version: '2025-03-31.basil' };
+const SUBX = { subscription_ref: SUB, product: 'pro_monthly' };
+const subSession = session({ mode: 'subscription', subscription: SUB, invoice: INV1, payment_intent: null, amount_total: 1990, amount_subtotal: 1990 });
+add('sub_session_completed', event('evt_1QSubSession00000000001', 'checkout.session.completed', subSession, basil),
+  { rc: 'ok', kind: 'paid', event_id: 'evt_1QSubSession00000000001', order_id: ORDER, provider_ref: CS, amount: 1990, currency: 'USD', subscription_ref: SUB, invoice_ref: '', period_end: 0 });
+add('sub_session_without_subscription', event('evt_1QSubSessNoSub000000001', 'checkout.session.completed', { ...subSession, subscription: null }, basil),
+  { rc: 'invalid', reason: 'session_malformed' });
+add('sub_session_expired', event('evt_1QSubSessExp0000000001', 'checkout.session.expired', { ...subSession, status: 'expired', payment_status: 'unpaid', subscription: null }, basil),
+  { rc: 'ok', kind: 'failed', order_id: ORDER, provider_ref: CS, amount: 1990, subscription_ref: '' });
+
+const first = invoice({ id: INV1, reason: 'subscription_create', lines: [line({ start: P0, end: P1 })] });
+const FIRST = { rc: 'ok', kind: 'paid', order_id: ORDER, provider_ref: '', amount: 1990, currency: 'USD', invoice_ref: INV1, period_start: P0 * 1000, period_end: P1 * 1000, ...SUBX };
+add('invoice_paid_create', event('evt_1QInvPaidCreate00000001', 'invoice.paid', first, basil), { ...FIRST, event_id: 'evt_1QInvPaidCreate00000001', type: 'invoice.paid' });
+add('invoice_succeeded_create', event('evt_1QInvSuccCreate00000001', 'invoice.payment_succeeded', first, basil), { ...FIRST, event_id: 'evt_1QInvSuccCreate00000001', type: 'invoice.payment_succeeded' });
+add('invoice_paid_create_legacy', event('evt_1QInvPaidCreateLeg00001', 'invoice.paid', invoice({ id: INV1, reason: 'subscription_create', legacy: true, lines: [line({ start: P0, end: P1, legacy: true })] })), FIRST);
+
+const CYCLE = { rc: 'ok', kind: 'sub_period', order_id: '', provider_ref: '', amount: 1990, currency: 'USD', invoice_ref: INV2, period_start: P1 * 1000, period_end: P2 * 1000, cancel_at_period_end: 0, ...SUBX };
+add('invoice_paid_cycle', event('evt_1QInvPaidCycle000000001', 'invoice.paid', invoice(), basil), { ...CYCLE, event_id: 'evt_1QInvPaidCycle000000001', type: 'invoice.paid' });
+add('invoice_succeeded_cycle', event('evt_1QInvSuccCycle000000001', 'invoice.payment_succeeded', invoice(), basil), { ...CYCLE, event_id: 'evt_1QInvSuccCycle000000001' });
+add('invoice_paid_cycle_legacy', event('evt_1QInvPaidCycleLeg000001', 'invoice.paid', invoice({ legacy: true })), CYCLE);
+add('invoice_cycle_price_mapped', event('evt_1QInvCyclePrice00000001', 'invoice.paid', invoice({ meta: { order_id: ORDER }, lines: [line({ start: P1, end: P2, price: PRICE_MAX })] }), basil),
+  { ...CYCLE, product: 'max_monthly' });
+add('invoice_cycle_price_mapped_legacy', event('evt_1QInvCyclePriceL0000001', 'invoice.paid', invoice({ legacy: true, meta: { order_id: ORDER }, lines: [line({ start: P1, end: P2, price: PRICE_MAX, legacy: true })] })),
+  { ...CYCLE, product: 'max_monthly' });
+add('invoice_cycle_price_unknown', event('evt_1QInvCyclePriceU0000001', 'invoice.paid', invoice({ meta: { order_id: ORDER }, lines: [line({ start: P1, end: P2, price: 'price_1QSomeoneElses' })] }), basil),
+  { ...CYCLE, product: '' });
+// A renewal right after an upgrade: the proration lines come first, the period's line last.
+add('invoice_cycle_after_proration', event('evt_1QInvCyclePror00000001', 'invoice.paid', invoice({
+  lines: [line({ start: P1 - DAY, end: P1, proration: true, amount: 100 }), line({ start: P1, end: P2 })] }), basil), CYCLE);
+add('invoice_cycle_after_proration_legacy', event('evt_1QInvCycleProrL0000001', 'invoice.paid', invoice({
+  legacy: true, lines: [line({ start: P1 - DAY, end: P1, proration: true, amount: 100, legacy: true }), line({ start: P1, end: P2, legacy: true })] })), CYCLE);
+add('invoice_update_proration', event('evt_1QInvUpdate000000000001', 'invoice.paid', invoice({
+  reason: 'subscription_update', lines: [line({ start: T, end: P1, proration: true, amount: 2000, price: PRICE_MAX }), line({ start: T, end: P1, proration: true, amount: 1300 })] }), basil),
+  { rc: 'ignored', reason: 'proration_invoice' });
+add('invoice_manual', event('evt_1QInvManual000000000001', 'invoice.paid', invoice({ reason: 'manual', over: { parent: null } }), basil),
+  { rc: 'ignored', reason: 'not_a_subscription_invoice' });
+add('invoice_threshold', event('evt_1QInvThreshold0000000001', 'invoice.paid', invoice({ reason: 'subscription_threshold' }), basil),
+  { rc: 'ignored', reason: 'billing_reason_not_handled' });
+add('invoice_foreign', event('evt_1QInvForeign00000000001', 'invoice.paid', invoice({ meta: { customer_ref: 'acme-42' } }), basil),
+  { rc: 'ignored', reason: 'not_our_subscription' });
+add('invoice_failed_cycle', event('evt_1QInvFailed000000000001', 'invoice.payment_failed', invoice({ paid: false }), basil),
+  { rc: 'ok', kind: 'sub_past_due', event_id: 'evt_1QInvFailed000000000001', order_id: '', amount: 1990, currency: 'USD', invoice_ref: INV2, ...SUBX });
+add('invoice_failed_cycle_legacy', event('evt_1QInvFailedLeg000000001', 'invoice.payment_failed', invoice({ paid: false, legacy: true })),
+  { rc: 'ok', kind: 'sub_past_due', amount: 1990, invoice_ref: INV2, subscription_ref: SUB });
+add('invoice_failed_create', event('evt_1QInvFailedCreate000001', 'invoice.payment_failed', invoice({ id: INV1, reason: 'subscription_create', paid: false }), basil),
+  { rc: 'ignored', reason: 'first_payment_failed' });
+add('invoice_two_subscriptions', event('evt_1QInvTwoSubs0000000001', 'invoice.paid', invoice({ over: { subscription: 'sub_1QSomeoneElses' } }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_cycle_no_lines', event('evt_1QInvNoLines0000000001', 'invoice.paid', invoice({ lines: [] }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_period_backwards', event('evt_1QInvBackwards00000001', 'invoice.paid', invoice({ lines: [line({ start: P2, end: P1 })] }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_period_ms', event('evt_1QInvPeriodMs000000001', 'invoice.paid', invoice({ lines: [line({ start: P1 * 1000, end: P2 * 1000 })] }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_currency_upper', event('evt_1QInvCurUpper000000001', 'invoice.paid', invoice({ over: { currency: 'USD' } }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_id_bad', event('evt_1QInvIdBad00000000001', 'invoice.paid', invoice({ id: 'in_../../x' }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_amount_missing', event('evt_1QInvAmtMissing0000001', 'invoice.paid', invoice({ over: { amount_paid: undefined } }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+add('invoice_amount_negative', event('evt_1QInvAmtNeg0000000001', 'invoice.paid', invoice({ over: { amount_paid: -1990 } }), basil),
+  { rc: 'invalid', reason: 'invoice_malformed' });
+
+const STATE = { rc: 'ok', kind: 'sub_state', order_id: '', provider_ref: '', invoice_ref: '', period_start: P0 * 1000, period_end: P1 * 1000, currency: 'USD', ...SUBX };
+add('sub_updated_cancel', event('evt_1QSubUpdCancel00000001', 'customer.subscription.updated', subscription({ cancel: true }), basil),
+  { ...STATE, event_id: 'evt_1QSubUpdCancel00000001', type: 'customer.subscription.updated', cancel_at_period_end: 1 });
+add('sub_updated_resume', event('evt_1QSubUpdResume00000001', 'customer.subscription.updated', subscription(), basil), { ...STATE, cancel_at_period_end: 0 });
+add('sub_updated_cancel_legacy', event('evt_1QSubUpdCancelLeg00001', 'customer.subscription.updated', subscription({ cancel: true, legacy: true })), { ...STATE, cancel_at_period_end: 1 });
+add('sub_updated_cancel_at_end', event('evt_1QSubUpdCancelAt000001', 'customer.subscription.updated', subscription({ cancelAt: P1 }), basil), { ...STATE, cancel_at_period_end: 1 });
+add('sub_updated_cancel_at_other', event('evt_1QSubUpdCancelAtX00001', 'customer.subscription.updated', subscription({ cancelAt: P1 + DAY }), basil), { ...STATE, cancel_at_period_end: 0 });
+add('sub_updated_price_mapped', event('evt_1QSubUpdPrice000000001', 'customer.subscription.updated', subscription({ meta: { order_id: ORDER }, price: PRICE_MAX }), basil),
+  { ...STATE, product: 'max_monthly' });
+add('sub_updated_meta_product_spelled_badly', event('evt_1QSubUpdBadProd00000001', 'customer.subscription.updated', subscription({ meta: { order_id: ORDER, product: 'Max Monthly!' }, price: PRICE_MAX }), basil),
+  { ...STATE, product: 'max_monthly' });
+add('sub_updated_past_due', event('evt_1QSubUpdPastDue0000001', 'customer.subscription.updated', subscription({ status: 'past_due' }), basil),
+  { ...STATE, kind: 'sub_past_due' });
+add('sub_updated_unpaid', event('evt_1QSubUpdUnpaid00000001', 'customer.subscription.updated', subscription({ status: 'unpaid' }), basil), { ...STATE, kind: 'sub_ended' });
+add('sub_updated_canceled', event('evt_1QSubUpdCanceled000001', 'customer.subscription.updated', subscription({ status: 'canceled' }), basil), { ...STATE, kind: 'sub_ended' });
+add('sub_updated_incomplete_expired', event('evt_1QSubUpdIncExp0000001', 'customer.subscription.updated', subscription({ status: 'incomplete_expired' }), basil), { ...STATE, kind: 'sub_ended' });
+add('sub_updated_incomplete', event('evt_1QSubUpdIncomplete0001', 'customer.subscription.updated', subscription({ status: 'incomplete' }), basil),
+  { rc: 'ignored', reason: 'subscription_status_not_handled' });
+add('sub_updated_trialing', event('evt_1QSubUpdTrial000000001', 'customer.subscription.updated', subscription({ status: 'trialing' }), basil), { ...STATE, kind: 'sub_state' });
+add('sub_deleted', event('evt_1QSubDeleted0000000001', 'customer.subscription.deleted', subscription({ status: 'canceled' }), basil),
+  { ...STATE, kind: 'sub_ended', event_id: 'evt_1QSubDeleted0000000001', type: 'customer.subscription.deleted' });
+add('sub_deleted_legacy', event('evt_1QSubDeletedLeg000001', 'customer.subscription.deleted', subscription({ status: 'canceled', legacy: true })), { ...STATE, kind: 'sub_ended' });
+add('sub_foreign', event('evt_1QSubForeign0000000001', 'customer.subscription.updated', subscription({ meta: {} }), basil),
+  { rc: 'ignored', reason: 'not_our_subscription' });
+add('sub_id_bad', event('evt_1QSubIdBad00000000001', 'customer.subscription.updated', subscription({ over: { id: 'sub_../../v1/x' } }), basil),
+  { rc: 'invalid', reason: 'subscription_malformed' });
+add('sub_period_backwards', event('evt_1QSubBackwards0000001', 'customer.subscription.updated', subscription({ legacy: true, over: { current_period_start: P1, current_period_end: P0 } })),
+  { rc: 'invalid', reason: 'subscription_malformed' });
+add('sub_cancel_flag_string', event('evt_1QSubCancelStr00000001', 'customer.subscription.updated', subscription({ over: { cancel_at_period_end: 'true' } }), basil),
+  { rc: 'invalid', reason: 'subscription_malformed' });
+
 // ---- the signature itself ----
 const body = JSON.stringify(paid, null, 2);
 const good = sign(body);

@@ -9,7 +9,8 @@
  *      every input reaches the event parser;
  *   2: a Stripe-Signature header -> stripe_sig_parse;
  *   3: a Checkout Session answer -> stripe_session_parse;
- *   4: two status bytes then an error answer -> stripe_error_rc.
+ *   4: two status bytes then an error answer -> stripe_error_rc;
+ *   5: a Subscription object (an answer to the subscription calls) -> stripe_subscription_parse.
  * Invariants (abort() when broken):
  *  - verify: OK exactly when the reason is empty; OK reports an evt_ id (a refund: its own
  *    re_/pyr_ id), one of our order
@@ -21,7 +22,12 @@
  *    t of 1..12 digits that appear in the header; failure leaves t = 0 and no entries;
  *  - sessions: success only with a cs_ id of [A-Za-z0-9_], "" or a valid order id, "" or an
  *    upper-case currency, "" or an http(s) URL within its bound, amount >= -1; failure zeroes;
- *  - errors: a reason of [a-z0-9_] only, and the status decides the class as documented.
+ *  - errors: a reason of [a-z0-9_] only, and the status decides the class as documented;
+ *  - subscription events (invoices, subscriptions): a sub_ subscription id, an in_ invoice id
+ *    when set (always for a renewal), no order id but on the first invoice's PAID, periods in
+ *    whole seconds with start before end, a product of [a-z0-9_] or "";
+ *  - subscriptions: success only with a sub_ id, si_ item when set, ordered period, times in
+ *    whole seconds; failure zeroes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +52,7 @@ const char *pay_rc_name(enum pay_rc rc)
 #define SECRET "whsec_fuzz_secret"
 #define T 1700000000
 
-static unsigned long counts[5][8];
+static unsigned long counts[6][8];
 
 static int is_zero(const void *p, size_t n)
 {
@@ -79,6 +85,24 @@ static void check_id_chars(const char *s, const char *prefix)
             abort();
 }
 
+static void check_period(int64_t start, int64_t end)
+{
+    if (start % 1000 != 0 || end % 1000 != 0 || start < 0 || end < 0 || end > STRIPE_TIME_MAX_S * 1000)
+        abort();
+    if (end != 0 && start >= end)
+        abort();
+}
+
+static void check_product(const char *p)
+{
+    size_t n = strnlen(p, TG_PRODUCT_MAX);
+    if (n == TG_PRODUCT_MAX)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+            abort();
+}
+
 static const char *hdr_value;
 static const char *get_header(void *hctx, const char *lname)
 {
@@ -96,6 +120,27 @@ static void check_res(const struct pay_webhook_res *r)
             abort();
         if (r->ev.kind != PAY_EVENT_REFUND)
             check_id_chars(r->ev.event_id, "evt_");
+        if (r->ev.kind >= PAY_EVENT_SUB_PERIOD) {
+            /* subscription events: by subscription, never by order */
+            check_id_chars(r->ev.subscription_ref, "sub_");
+            if (r->ev.order_id[0] || r->ev.provider_ref[0] || r->ev.refund_id[0] || r->ev.provider_refund_id[0])
+                abort();
+            if (r->ev.invoice_ref[0])
+                check_id_chars(r->ev.invoice_ref, "in_");
+            check_period(r->ev.period_start, r->ev.period_end);
+            check_product(r->ev.product);
+            check_currency(r->ev.currency, r->ev.kind >= PAY_EVENT_SUB_STATE);
+            if (r->ev.kind == PAY_EVENT_SUB_PERIOD && (r->ev.invoice_ref[0] == '\0' || r->ev.period_end == 0))
+                abort();
+            if (r->ev.kind != PAY_EVENT_SUB_STATE && r->ev.kind != PAY_EVENT_SUB_ENDED &&
+                r->ev.kind != PAY_EVENT_SUB_PERIOD && r->ev.kind != PAY_EVENT_SUB_PAST_DUE)
+                abort();
+            if (r->ev.amount < 0 || (r->ev.cancel_at_period_end != 0 && r->ev.cancel_at_period_end != 1))
+                abort();
+            if (memchr(r->ev.type, '\0', sizeof r->ev.type) == NULL || r->ev.type[0] == '\0')
+                abort();
+            return;
+        }
         if (!id_valid(r->ev.order_id, "ord"))
             abort();
         check_currency(r->ev.currency, 0);
@@ -112,9 +157,19 @@ static void check_res(const struct pay_webhook_res *r)
                 check_id_chars(r->ev.provider_refund_id, "pyr_");
             if (r->ev.refund_id[0] != '\0' && !id_valid(r->ev.refund_id, "rfd"))
                 abort();
+        } else if (r->ev.kind == PAY_EVENT_PAID && r->ev.invoice_ref[0]) {
+            /* a plan's first invoice: the subscription, its invoice and period, no session */
+            check_id_chars(r->ev.invoice_ref, "in_");
+            check_id_chars(r->ev.subscription_ref, "sub_");
+            check_period(r->ev.period_start, r->ev.period_end);
+            check_product(r->ev.product);
+            if (r->ev.provider_ref[0] || r->ev.refund_id[0] || r->ev.provider_refund_id[0])
+                abort();
         } else if (r->ev.kind == PAY_EVENT_PAID || r->ev.kind == PAY_EVENT_FAILED) {
             check_id_chars(r->ev.provider_ref, "cs_");
-            if (r->ev.refund_id[0] || r->ev.provider_refund_id[0])
+            if (r->ev.subscription_ref[0])
+                check_id_chars(r->ev.subscription_ref, "sub_");
+            if (r->ev.refund_id[0] || r->ev.provider_refund_id[0] || r->ev.invoice_ref[0] || r->ev.period_end)
                 abort();
         } else {
             abort();
@@ -291,11 +346,39 @@ static void mode_error(const uint8_t *d, size_t n)
     free(b);
 }
 
+static void mode_subscription(const uint8_t *d, size_t n)
+{
+    struct stripe_subscription s;
+    char *b = xmalloc(n ? n : 1);
+    memcpy(b, d, n);
+    if (stripe_subscription_parse(b, n, &s) == 0) {
+        counts[5][1]++;
+        check_id_chars(s.id, "sub_");
+        if (s.item_id[0])
+            check_id_chars(s.item_id, "si_");
+        check_period(s.period_start, s.period_end);
+        check_product(s.product);
+        check_currency(s.currency, 1);
+        if (s.order_id[0] && !id_valid(s.order_id, "ord"))
+            abort();
+        if (s.ours != (s.order_id[0] != '\0') || (s.cancel_at_period_end != 0 && s.cancel_at_period_end != 1))
+            abort();
+        if (memchr(s.status, '\0', sizeof s.status) == NULL || memchr(s.price_id, '\0', sizeof s.price_id) == NULL ||
+            memchr(s.stripe_product, '\0', sizeof s.stripe_product) == NULL)
+            abort();
+    } else {
+        counts[5][0]++;
+        if (!is_zero(&s, sizeof s))
+            abort();
+    }
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         mode_verify_raw(data + 1, size - 1);
         break;
@@ -308,8 +391,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         mode_session(data + 1, size - 1);
         break;
-    default:
+    case 4:
         mode_error(data + 1, size - 1);
+        break;
+    default:
+        mode_subscription(data + 1, size - 1);
         break;
     }
     return 0;
@@ -321,6 +407,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     "\"client_reference_id\":\"" ORD "\",\"metadata\":{\"order_id\":\"" ORD "\"},\"payment_intent\":"        \
     "\"pi_3Od\",\"payment_status\":\"paid\",\"status\":\"complete\",\"url\":\"https://checkout.stripe.com/"  \
     "c/pay/x\"}"
+
+#define SUBMETA "{\"order_id\":\"" ORD "\",\"product\":\"pro_monthly\"}"
+#define SUBSCRIPTION                                                                                         \
+    "{\"id\":\"sub_1Q\",\"object\":\"subscription\",\"status\":\"active\",\"cancel_at_period_end\":true,"    \
+    "\"cancel_at\":null,\"currency\":\"usd\",\"metadata\":" SUBMETA ",\"items\":{\"object\":\"list\",\"data\":[{"   \
+    "\"id\":\"si_Q\",\"current_period_start\":1700000000,\"current_period_end\":1702592000,\"price\":{\"id\":"   \
+    "\"price_1Q\",\"product\":\"prod_Q\",\"currency\":\"usd\"}}]}}"
+#define INVOICE(reason)                                                                                      \
+    "{\"id\":\"in_1Q\",\"object\":\"invoice\",\"billing_reason\":\"" reason "\",\"amount_paid\":1990,"            \
+    "\"amount_due\":1990,\"currency\":\"usd\",\"parent\":{\"type\":\"subscription_details\","                   \
+    "\"subscription_details\":{\"metadata\":" SUBMETA ",\"subscription\":\"sub_1Q\"}},\"lines\":{\"data\":[{"     \
+    "\"type\":\"subscription\",\"proration\":false,\"period\":{\"start\":1702592000,\"end\":1705270400},"        \
+    "\"parent\":{\"type\":\"subscription_item_details\",\"subscription_item_details\":{\"proration\":false}},"   \
+    "\"pricing\":{\"type\":\"price_details\",\"price_details\":{\"price\":\"price_1Q\"}}}]}}"
+#define LEGACY_INVOICE                                                                                       \
+    "{\"id\":\"in_2Q\",\"object\":\"invoice\",\"billing_reason\":\"subscription_cycle\",\"amount_paid\":1990,"  \
+    "\"amount_due\":1990,\"currency\":\"usd\",\"subscription\":\"sub_1Q\",\"subscription_details\":{\"metadata\":" SUBMETA "},"       \
+    "\"lines\":{\"data\":[{\"type\":\"subscription\",\"proration\":false,\"period\":{\"start\":1702592000,"   \
+    "\"end\":1705270400},\"price\":{\"id\":\"price_1Q\"},\"plan\":{\"id\":\"price_1Q\"}}]}}"
 
 void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 {
@@ -344,6 +449,22 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
          "}"),
         "{\"id\":\"evt_6\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\",\"data\":{\"object\":{}"
         "}}",
+        "{\"id\":\"evt_7\",\"object\":\"event\",\"type\":\"invoice.paid\",\"data\":{\"object\":"
+        INVOICE("subscription_cycle") "}}",
+        "{\"id\":\"evt_8\",\"object\":\"event\",\"type\":\"invoice.payment_succeeded\",\"data\":{\"object\":"
+        INVOICE("subscription_create") "}}",
+        "{\"id\":\"evt_9\",\"object\":\"event\",\"type\":\"invoice.payment_failed\",\"data\":{\"object\":"
+        INVOICE("subscription_cycle") "}}",
+        "{\"id\":\"evt_10\",\"object\":\"event\",\"type\":\"invoice.paid\",\"data\":{\"object\":"
+        LEGACY_INVOICE "}}",
+        "{\"id\":\"evt_11\",\"object\":\"event\",\"type\":\"customer.subscription.updated\",\"data\":{"
+        "\"object\":" SUBSCRIPTION "}}",
+        "{\"id\":\"evt_12\",\"object\":\"event\",\"type\":\"customer.subscription.deleted\",\"data\":{"
+        "\"object\":" SUBSCRIPTION "}}",
+        "{\"id\":\"evt_13\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"data\":{"
+        "\"object\":{\"id\":\"cs_test_s\",\"object\":\"checkout.session\",\"mode\":\"subscription\","
+        "\"subscription\":\"sub_1Q\",\"amount_total\":1990,\"currency\":\"usd\",\"client_reference_id\":\"" ORD
+        "\",\"payment_status\":\"paid\",\"status\":\"complete\"}}}",
     };
     static const char *headers[] = {
         "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990",
@@ -385,14 +506,19 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         memcpy(buf + 1, errors[i], n);
         add((const uint8_t *)buf, n + 1);
     }
+    n = strlen(SUBSCRIPTION);
+    buf[0] = 5;
+    memcpy(buf + 1, SUBSCRIPTION, n);
+    add((const uint8_t *)buf, n + 1);
 }
 
 void fuzz_report(void)
 {
     printf(
         "fuzz_pay_stripe: raw %lu ok %lu ignored %lu invalid; signed %lu ok %lu ignored %lu invalid; "
-        "headers %lu parsed %lu refused; sessions %lu parsed %lu refused; errors %lu invalid %lu declined\n",
+        "headers %lu parsed %lu refused; sessions %lu parsed %lu refused; errors %lu invalid %lu declined; "
+        "subscriptions %lu parsed %lu refused\n",
         counts[0][PAY_OK], counts[0][PAY_IGNORED], counts[0][PAY_INVALID], counts[1][PAY_OK],
         counts[1][PAY_IGNORED], counts[1][PAY_INVALID], counts[2][1], counts[2][0], counts[3][1],
-        counts[3][0], counts[4][PAY_INVALID], counts[4][PAY_DECLINED]);
+        counts[3][0], counts[4][PAY_INVALID], counts[4][PAY_DECLINED], counts[5][1], counts[5][0]);
 }

@@ -2,9 +2,10 @@
  * stripe.c - the Stripe payment provider (stripe.h; PROVIDERS.md section 1).
  *
  * Every call is made through net.h with the secret key as a Bearer token, which net never
- * logs; the header text is wiped before its memory is released. Every POST carries an
- * Idempotency-Key (our order or refund id), so net may retry it: Stripe answers a repeated
- * key with the first answer instead of creating a second session or refund.
+ * logs; the header text is wiped before its memory is released. Every POST that creates
+ * something carries an Idempotency-Key (our order or refund id, a subscription change's
+ * key), so net may retry it: Stripe answers a repeated key with the first answer instead of
+ * creating a second session, refund or proration invoice.
  */
 #include "providers/pay/stripe.h"
 
@@ -24,6 +25,7 @@
 #include "core/mem.h"
 #include "crypto/encode.h"
 #include "crypto/hash.h"
+#include "domain/catalog.h"
 #include "net/net.h"
 
 /* ---- small checks ------------------------------------------------------------------------ */
@@ -60,6 +62,9 @@ static const char *const CS_PREFIX[] = {"cs_", NULL};
 static const char *const PI_PREFIX[] = {"pi_", NULL};
 /* Refunds of some payment methods are "pyr_" (payment refunds) rather than "re_". */
 static const char *const RE_PREFIX[] = {"re_", "pyr_", NULL};
+static const char *const SUB_PREFIX[] = {"sub_", NULL};
+static const char *const SI_PREFIX[] = {"si_", NULL};
+static const char *const IN_PREFIX[] = {"in_", NULL};
 
 /* Copies the string member key of obj into out (cap bytes) when it is a valid id.
  * Absent or null: out = "" and 0 (when !required). Returns 0 or -1. */
@@ -148,6 +153,114 @@ static int get_our_id(json_t *obj, const char *key, const char *prefix, char out
     return 0;
 }
 
+/* A Stripe id without a fixed prefix (a price, a product: both may be custom ids, and a
+ * legacy plan's id is the price's): [A-Za-z0-9_-], shorter than TG_PROVIDER_REF_MAX.
+ * Absent or null: "". An object (expanded) gives its own "id". Returns 0 or -1. */
+static int get_token(json_t *obj, const char *key, char out[TG_PROVIDER_REF_MAX])
+{
+    json_t *v = json_object_get(obj, key);
+    const char *s;
+    size_t n;
+    out[0] = '\0';
+    if (json_is_object(v))
+        v = json_object_get(v, "id");
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n == 0 || n >= TG_PROVIDER_REF_MAX || strlen(s) != n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '-'))
+            return -1;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+/* An id member that may also be the expanded object (subscription, invoice), by prefix. */
+static int get_ref(json_t *obj, const char *key, const char *const *prefixes, char out[TG_PROVIDER_REF_MAX])
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_object(v))
+        return get_id(v, "id", prefixes, 1, out);
+    return get_id(obj, key, prefixes, 0, out);
+}
+
+/* A Unix time in seconds within STRIPE_TIME_*_S into ms; absent or null: 0. */
+static int get_time(json_t *obj, const char *key, int64_t *ms)
+{
+    json_t *v = json_object_get(obj, key);
+    json_int_t t;
+    *ms = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return -1;
+    t = json_integer_value(v);
+    if (t < STRIPE_TIME_MIN_S || t > STRIPE_TIME_MAX_S)
+        return -1;
+    *ms = (int64_t)t * 1000;
+    return 0;
+}
+
+/* A boolean member; absent or null: 0. */
+static int get_bool(json_t *obj, const char *key, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return -1;
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* A member that must be an object when present: 0 (absent, null or an object) or -1. */
+static int object_or_null(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return v == NULL || json_is_null(v) || json_is_object(v) ? 0 : -1;
+}
+
+/* Our catalog product id from metadata[product] when it is spelled as one ([a-z0-9_]{1,64});
+ * metadata is free text anyone with dashboard access may edit: anything else is "". */
+static void meta_product(json_t *meta, char out[TG_PRODUCT_MAX])
+{
+    json_t *v = json_object_get(meta, "product");
+    const char *s;
+    size_t n;
+    out[0] = '\0';
+    if (!json_is_string(v))
+        return;
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n == 0 || n >= TG_PRODUCT_MAX || strlen(s) != n)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return;
+    memcpy(out, s, n + 1);
+}
+
+/* The catalog product whose stripe_price_id is price, else "" (also before the catalog is
+ * loaded): a subscription changed in Stripe's dashboard carries only its price. */
+static void product_of_price(const char *price, char out[TG_PRODUCT_MAX])
+{
+    const struct catalog *cat = catalog_get();
+    out[0] = '\0';
+    if (cat == NULL || price == NULL || price[0] == '\0')
+        return;
+    for (size_t i = 0; i < cat->n_products; i++)
+        if (strcmp(cat->products[i].stripe_price_id, price) == 0) {
+            snprintf(out, TG_PRODUCT_MAX, "%s", cat->products[i].id);
+            return;
+        }
+}
+
 static json_t *load_object(const char *body, size_t len, size_t max)
 {
     json_t *j;
@@ -199,6 +312,8 @@ static int session_read(json_t *o, struct stripe_session *s)
     if (json_is_object(pi) ? get_id(pi, "id", PI_PREFIX, 1, s->payment_intent) != 0
                            : get_id(o, "payment_intent", PI_PREFIX, 0, s->payment_intent) != 0)
         goto bad;
+    if (get_word(o, "mode", s->mode, sizeof s->mode) != 0 || get_ref(o, "subscription", SUB_PREFIX, s->subscription) != 0)
+        goto bad;
     return 0;
 bad:
     memset(s, 0, sizeof *s);
@@ -216,6 +331,183 @@ int stripe_session_parse(const char *body, size_t len, struct stripe_session *s)
     rc = session_read(j, s);
     json_decref(j);
     return rc;
+}
+
+/* ---- Subscriptions ---------------------------------------------------------------------- */
+
+/* Fills s from a Subscription object; 0 or -1 (s zeroed). */
+static int subscription_read(json_t *o, struct stripe_subscription *s)
+{
+    json_t *obj = json_object_get(o, "object"), *meta = json_object_get(o, "metadata");
+    json_t *items = json_object_get(o, "items"), *data, *item = NULL, *price = NULL;
+    int64_t cancel_at;
+
+    memset(s, 0, sizeof *s);
+    if (!json_is_object(o) ||
+        (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "subscription") == 0)) ||
+        object_or_null(o, "metadata") != 0 || object_or_null(o, "items") != 0)
+        goto bad;
+    if (get_id(o, "id", SUB_PREFIX, 1, s->id) != 0 || get_word(o, "status", s->status, sizeof s->status) != 0 ||
+        get_bool(o, "cancel_at_period_end", &s->cancel_at_period_end) != 0 ||
+        get_time(o, "cancel_at", &cancel_at) != 0 || get_currency(o, "currency", 0, s->currency) != 0 ||
+        get_our_id(meta, "order_id", "ord", s->order_id) != 0)
+        goto bad;
+    /* The subscription's first item: its price and, since API 2025-03-31, its period. */
+    data = json_object_get(items, "data");
+    if (json_is_object(items) && !json_is_array(data))
+        goto bad;
+    if (json_array_size(data) > 0) {
+        item = json_array_get(data, 0);
+        if (!json_is_object(item) || get_id(item, "id", SI_PREFIX, 0, s->item_id) != 0 ||
+            object_or_null(item, "price") != 0 || get_time(item, "current_period_start", &s->period_start) != 0 ||
+            get_time(item, "current_period_end", &s->period_end) != 0)
+            goto bad;
+        price = json_object_get(item, "price");
+        if (json_is_object(price) &&
+            (get_token(price, "id", s->price_id) != 0 || get_token(price, "product", s->stripe_product) != 0 ||
+             (s->currency[0] == '\0' && get_currency(price, "currency", 0, s->currency) != 0)))
+            goto bad;
+    }
+    if (s->period_end == 0) { /* API versions before 2025-03-31 */
+        if (get_time(o, "current_period_start", &s->period_start) != 0 ||
+            get_time(o, "current_period_end", &s->period_end) != 0)
+            goto bad;
+    }
+    if (s->period_end != 0 && s->period_start >= s->period_end)
+        goto bad;
+    /* Newer dashboards cancel "at period end" by setting cancel_at to the period's end. */
+    if (cancel_at != 0 && cancel_at == s->period_end)
+        s->cancel_at_period_end = 1;
+    meta_product(meta, s->product);
+    if (s->product[0] == '\0')
+        product_of_price(s->price_id, s->product);
+    s->ours = s->order_id[0] != '\0';
+    return 0;
+bad:
+    memset(s, 0, sizeof *s);
+    return -1;
+}
+
+int stripe_subscription_parse(const char *body, size_t len, struct stripe_subscription *s)
+{
+    json_t *j = load_object(body, len, STRIPE_ANSWER_MAX);
+    int rc;
+    if (j == NULL) {
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    rc = subscription_read(j, s);
+    json_decref(j);
+    return rc;
+}
+
+/* The fields of an Invoice that Tollgate reads (webhooks only). */
+struct stripe_invoice {
+    char id[TG_PROVIDER_REF_MAX]; /* in_... */
+    char billing_reason[32];
+    int64_t amount_paid, amount_due;
+    char currency[4];
+    char subscription[TG_PROVIDER_REF_MAX]; /* sub_..., "" when not a subscription's */
+    int has_meta;                           /* the subscription's metadata is on the invoice */
+    char order_id[TG_ID_MAX];
+    char product[TG_PRODUCT_MAX];
+    int64_t period_start, period_end;       /* of the subscription line, ms; 0 when none */
+};
+
+/* Lines read for the subscription's own line (a renewal has one; an upgrade's a few). */
+#define STRIPE_INVOICE_LINES_MAX 100
+
+/* The period (and price) of the invoice's subscription line: the first line that a
+ * subscription item made and that is not a proration. */
+static int invoice_line(json_t *o, struct stripe_invoice *v, char price[TG_PROVIDER_REF_MAX])
+{
+    json_t *lines = json_object_get(o, "lines"), *data = json_object_get(lines, "data");
+    price[0] = '\0';
+    if (lines == NULL || json_is_null(lines))
+        return 0;
+    if (!json_is_object(lines) || !json_is_array(data))
+        return -1;
+    for (size_t i = 0; i < json_array_size(data) && i < STRIPE_INVOICE_LINES_MAX; i++) {
+        json_t *l = json_array_get(data, i), *parent, *sid, *period, *pricing;
+        char type[32], ptype[32];
+        int proration = 0, sid_proration = 0;
+        if (!json_is_object(l) || object_or_null(l, "parent") != 0 || get_word(l, "type", type, sizeof type) != 0 ||
+            get_bool(l, "proration", &proration) != 0)
+            return -1;
+        parent = json_object_get(l, "parent");
+        sid = json_object_get(parent, "subscription_item_details");
+        if (get_word(parent, "type", ptype, sizeof ptype) != 0 || object_or_null(parent, "subscription_item_details") != 0 ||
+            get_bool(sid, "proration", &sid_proration) != 0)
+            return -1;
+        /* 2025-03-31 and later: parent.type; before: type "subscription" */
+        if (!(strcmp(ptype, "subscription_item_details") == 0 || strcmp(type, "subscription") == 0) || proration ||
+            sid_proration)
+            continue;
+        period = json_object_get(l, "period");
+        if (!json_is_object(period) || get_time(period, "start", &v->period_start) != 0 ||
+            get_time(period, "end", &v->period_end) != 0 || v->period_start == 0 ||
+            v->period_start >= v->period_end)
+            return -1;
+        /* the price: pricing.price_details.price (2025-03-31 and later), else price / plan */
+        pricing = json_object_get(json_object_get(l, "pricing"), "price_details");
+        if (json_is_object(pricing)) {
+            if (get_token(pricing, "price", price) != 0)
+                return -1;
+        } else if (object_or_null(l, "price") != 0 || object_or_null(l, "plan") != 0 ||
+                   get_token(l, "price", price) != 0 || (price[0] == '\0' && get_token(l, "plan", price) != 0)) {
+            return -1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Fills v from an Invoice object; 0 or -1 (v zeroed). */
+static int invoice_read(json_t *o, struct stripe_invoice *v)
+{
+    json_t *obj = json_object_get(o, "object"), *parent = json_object_get(o, "parent"), *sd, *meta = NULL;
+    char legacy[TG_PROVIDER_REF_MAX], price[TG_PROVIDER_REF_MAX];
+
+    memset(v, 0, sizeof *v);
+    if (!json_is_object(o) ||
+        (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "invoice") == 0)) ||
+        object_or_null(o, "parent") != 0 || object_or_null(o, "subscription_details") != 0)
+        goto bad;
+    if (get_id(o, "id", IN_PREFIX, 1, v->id) != 0 ||
+        get_word(o, "billing_reason", v->billing_reason, sizeof v->billing_reason) != 0 ||
+        get_amount(o, "amount_paid", 1, &v->amount_paid) != 0 || get_amount(o, "amount_due", 1, &v->amount_due) != 0 ||
+        get_currency(o, "currency", 1, v->currency) != 0 || get_ref(o, "subscription", SUB_PREFIX, legacy) != 0)
+        goto bad;
+    /* The subscription and a copy of its metadata: parent.subscription_details since API
+     * 2025-03-31; subscription and subscription_details before. */
+    sd = json_object_get(parent, "subscription_details");
+    if (object_or_null(parent, "subscription_details") != 0)
+        goto bad;
+    if (json_is_object(sd)) {
+        if (get_ref(sd, "subscription", SUB_PREFIX, v->subscription) != 0 || object_or_null(sd, "metadata") != 0)
+            goto bad;
+        meta = json_object_get(sd, "metadata");
+    }
+    if (legacy[0] && v->subscription[0] && strcmp(legacy, v->subscription) != 0)
+        goto bad; /* two different subscriptions: ambiguous */
+    if (v->subscription[0] == '\0')
+        snprintf(v->subscription, sizeof v->subscription, "%s", legacy);
+    if (!json_is_object(meta)) {
+        sd = json_object_get(o, "subscription_details");
+        if (object_or_null(sd, "metadata") != 0)
+            goto bad;
+        meta = json_object_get(sd, "metadata");
+    }
+    v->has_meta = json_is_object(meta);
+    if (get_our_id(meta, "order_id", "ord", v->order_id) != 0 || invoice_line(o, v, price) != 0)
+        goto bad;
+    meta_product(meta, v->product);
+    if (v->product[0] == '\0')
+        product_of_price(price, v->product);
+    return 0;
+bad:
+    memset(v, 0, sizeof *v);
+    return -1;
 }
 
 /* ---- forms ----------------------------------------------------------------------------- */
@@ -252,6 +544,12 @@ static int currency_ok(const char *c)
     return 1;
 }
 
+/* A recurring price's interval as the catalog names plan periods. */
+static int interval_ok(const char *interval)
+{
+    return interval != NULL && (strcmp(interval, "month") == 0 || strcmp(interval, "year") == 0);
+}
+
 /* Cuts s to at most max bytes at a UTF-8 character boundary into a new string. */
 static char *utf8_cut(const char *s, size_t max)
 {
@@ -270,6 +568,7 @@ char *stripe_checkout_form(const struct pay_checkout_req *req)
     struct sbuf b = {0};
     char cur[4];
     int64_t now_s = req->now_ms / 1000, exp_s;
+    int sub = req->interval != NULL;
 
     if (o == NULL || o->amount <= 0 || !currency_ok(o->currency) || req->return_url == NULL ||
         req->return_url[0] == '\0' || req->cancel_url == NULL || req->cancel_url[0] == '\0')
@@ -277,13 +576,23 @@ char *stripe_checkout_form(const struct pay_checkout_req *req)
     for (int i = 0; i < 4; i++)
         cur[i] = (char)(i < 3 ? o->currency[i] - 'A' + 'a' : '\0');
 
-    form_add(&b, "mode", "payment");
+    if (sub && !interval_ok(req->interval))
+        return NULL;
+
+    form_add(&b, "mode", sub ? "subscription" : "payment");
     form_add(&b, "success_url", req->return_url);
     form_add(&b, "cancel_url", req->cancel_url);
     form_add(&b, "client_reference_id", o->id);
     form_add(&b, "metadata[order_id]", o->id);
-    /* Session metadata is not copied to the PaymentIntent and its charges: this is. */
-    form_add(&b, "payment_intent_data[metadata][order_id]", o->id);
+    if (sub) {
+        /* Copied to the subscription, and from it to every invoice it makes
+         * (parent.subscription_details.metadata): renewals name our order and product. */
+        form_add(&b, "subscription_data[metadata][order_id]", o->id);
+        form_add(&b, "subscription_data[metadata][product]", o->product);
+    } else {
+        /* Session metadata is not copied to the PaymentIntent and its charges: this is. */
+        form_add(&b, "payment_intent_data[metadata][order_id]", o->id);
+    }
     if (req->provider_product_id != NULL && req->provider_product_id[0] != '\0') {
         form_add(&b, "line_items[0][price]", req->provider_product_id);
     } else {
@@ -292,6 +601,8 @@ char *stripe_checkout_form(const struct pay_checkout_req *req)
         form_add(&b, "line_items[0][price_data][currency]", cur);
         form_add_int(&b, "line_items[0][price_data][unit_amount]", o->amount);
         form_add(&b, "line_items[0][price_data][product_data][name]", name);
+        if (sub)
+            form_add(&b, "line_items[0][price_data][recurring][interval]", req->interval);
         free(name);
     }
     form_add(&b, "line_items[0][quantity]", "1");
@@ -322,6 +633,50 @@ char *stripe_refund_form(const struct pay_refund_req *req, const char *payment_i
         form_add(&b, "metadata[reason]", why);
         free(why);
     }
+    return b.data;
+}
+
+char *stripe_sub_form(const struct pay_sub_req *req, const char *item_id, const char *stripe_product)
+{
+    struct sbuf b = {0};
+    char cur[4];
+
+    switch (req->action) {
+    case PAY_SUB_CANCEL:
+    case PAY_SUB_RESUME:
+        form_add(&b, "cancel_at_period_end", req->action == PAY_SUB_CANCEL ? "true" : "false");
+        return b.data;
+    case PAY_SUB_CHANGE:
+        break;
+    default:
+        return NULL;
+    }
+    if (item_id == NULL || item_id[0] == '\0' || req->product == NULL || req->product[0] == '\0' ||
+        req->amount <= 0 || !currency_ok(req->currency) || !interval_ok(req->interval))
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        cur[i] = (char)(i < 3 ? req->currency[i] - 'A' + 'a' : '\0');
+    form_add(&b, "items[0][id]", item_id);
+    if (req->provider_product_id != NULL && req->provider_product_id[0] != '\0') {
+        form_add(&b, "items[0][price]", req->provider_product_id);
+    } else {
+        if (stripe_product == NULL || stripe_product[0] == '\0') {
+            sbuf_free(&b);
+            return NULL;
+        }
+        form_add(&b, "items[0][price_data][currency]", cur);
+        form_add(&b, "items[0][price_data][product]", stripe_product);
+        form_add_int(&b, "items[0][price_data][unit_amount]", req->amount);
+        form_add(&b, "items[0][price_data][recurring][interval]", req->interval);
+    }
+    /* An upgrade is charged its prorated difference now, and must be paid for the change to
+     * happen (its credits are granted on our answer): a declined card refuses the update
+     * rather than leaving it in force with an open invoice. A downgrade bills the new price
+     * from the next period. */
+    form_add(&b, "proration_behavior", req->prorate_now ? "always_invoice" : "none");
+    if (req->prorate_now)
+        form_add(&b, "payment_behavior", "error_if_incomplete");
+    form_add(&b, "metadata[product]", req->product);
     return b.data;
 }
 
@@ -460,6 +815,12 @@ static void event_session(json_t *obj, const char *type, struct pay_webhook_res 
         if (strcmp(s.payment_status, "paid") != 0 && strcmp(s.payment_status, "no_payment_required") != 0)
             return wh_fail(res, PAY_IGNORED, "payment_processing");
         res->ev.kind = PAY_EVENT_PAID;
+        /* A plan's session: the subscription it started (Stripe sets it on completion). */
+        if (strcmp(s.mode, "subscription") == 0) {
+            if (s.subscription[0] == '\0')
+                return wh_fail(res, PAY_INVALID, "session_malformed");
+            snprintf(res->ev.subscription_ref, sizeof res->ev.subscription_ref, "%s", s.subscription);
+        }
     } else {
         res->ev.kind = PAY_EVENT_FAILED;
     }
@@ -523,6 +884,80 @@ static void event_charge_refunded(json_t *ch, struct pay_webhook_res *res)
     event_refund(json_array_get(data, 0), order_id, res);
 }
 
+/* Fills res->ev from an invoice.* event of a subscription; rc set. */
+static void event_invoice(json_t *obj, const char *type, struct pay_webhook_res *res)
+{
+    struct stripe_invoice v;
+    int failed = strcmp(type, "invoice.payment_failed") == 0;
+
+    if (invoice_read(obj, &v) != 0)
+        return wh_fail(res, PAY_INVALID, "invoice_malformed");
+    if (v.subscription[0] == '\0') /* a one-off invoice: not ours to act on */
+        return wh_fail(res, PAY_IGNORED, "not_a_subscription_invoice");
+    /* The subscription's metadata names none of our orders: another integration's. (An API
+     * version too old to copy it onto the invoice leaves it to the domain to know the id.) */
+    if (v.has_meta && v.order_id[0] == '\0')
+        return wh_fail(res, PAY_IGNORED, "not_our_subscription");
+    if (failed) {
+        /* The first payment is taken by Checkout, which reports its own outcome. */
+        if (strcmp(v.billing_reason, "subscription_create") == 0)
+            return wh_fail(res, PAY_IGNORED, "first_payment_failed");
+        res->ev.kind = PAY_EVENT_SUB_PAST_DUE;
+        res->ev.amount = v.amount_due;
+    } else if (strcmp(v.billing_reason, "subscription_create") == 0) {
+        if (v.order_id[0] == '\0')
+            return wh_fail(res, PAY_IGNORED, "not_our_subscription");
+        res->ev.kind = PAY_EVENT_PAID;
+        snprintf(res->ev.order_id, sizeof res->ev.order_id, "%s", v.order_id);
+        res->ev.amount = v.amount_paid;
+    } else if (strcmp(v.billing_reason, "subscription_cycle") == 0) {
+        if (v.period_end == 0) /* a renewal without its period cannot be placed */
+            return wh_fail(res, PAY_INVALID, "invoice_malformed");
+        res->ev.kind = PAY_EVENT_SUB_PERIOD;
+        res->ev.amount = v.amount_paid;
+    } else if (strcmp(v.billing_reason, "subscription_update") == 0) {
+        /* An upgrade's proration: money only; its credits were granted on our change call. */
+        return wh_fail(res, PAY_IGNORED, "proration_invoice");
+    } else {
+        return wh_fail(res, PAY_IGNORED, "billing_reason_not_handled");
+    }
+    snprintf(res->ev.subscription_ref, sizeof res->ev.subscription_ref, "%s", v.subscription);
+    snprintf(res->ev.invoice_ref, sizeof res->ev.invoice_ref, "%s", v.id);
+    snprintf(res->ev.currency, sizeof res->ev.currency, "%s", v.currency);
+    snprintf(res->ev.product, sizeof res->ev.product, "%s", v.product);
+    res->ev.period_start = v.period_start;
+    res->ev.period_end = v.period_end;
+    res->rc = PAY_OK;
+}
+
+/* Fills res->ev from a customer.subscription.* event; rc set. */
+static void event_subscription(json_t *obj, const char *type, struct pay_webhook_res *res)
+{
+    struct stripe_subscription s;
+    const char *st = s.status;
+
+    if (subscription_read(obj, &s) != 0)
+        return wh_fail(res, PAY_INVALID, "subscription_malformed");
+    if (!s.ours)
+        return wh_fail(res, PAY_IGNORED, "not_our_subscription");
+    if (strcmp(type, "customer.subscription.deleted") == 0 || strcmp(st, "canceled") == 0 ||
+        strcmp(st, "incomplete_expired") == 0 || strcmp(st, "unpaid") == 0)
+        res->ev.kind = PAY_EVENT_SUB_ENDED; /* unpaid: Stripe gave up retrying the renewal */
+    else if (strcmp(st, "past_due") == 0)
+        res->ev.kind = PAY_EVENT_SUB_PAST_DUE;
+    else if (strcmp(st, "active") == 0 || strcmp(st, "trialing") == 0)
+        res->ev.kind = PAY_EVENT_SUB_STATE;
+    else /* incomplete (the first payment pending), paused */
+        return wh_fail(res, PAY_IGNORED, "subscription_status_not_handled");
+    snprintf(res->ev.subscription_ref, sizeof res->ev.subscription_ref, "%s", s.id);
+    snprintf(res->ev.product, sizeof res->ev.product, "%s", s.product);
+    snprintf(res->ev.currency, sizeof res->ev.currency, "%s", s.currency);
+    res->ev.period_start = s.period_start;
+    res->ev.period_end = s.period_end;
+    res->ev.cancel_at_period_end = s.cancel_at_period_end;
+    res->rc = PAY_OK;
+}
+
 static void stripe_event(const char *body, size_t len, struct pay_webhook_res *res)
 {
     json_t *j = load_object(body, len, STRIPE_EVENT_MAX), *data, *obj, *type_j, *o;
@@ -552,6 +987,12 @@ static void stripe_event(const char *body, size_t len, struct pay_webhook_res *r
         event_refund(obj, "", res);
     else if (strcmp(type, "charge.refunded") == 0)
         event_charge_refunded(obj, res);
+    else if (strcmp(type, "invoice.paid") == 0 || strcmp(type, "invoice.payment_succeeded") == 0 ||
+             strcmp(type, "invoice.payment_failed") == 0)
+        event_invoice(obj, type, res);
+    else if (strcmp(type, "customer.subscription.updated") == 0 ||
+             strcmp(type, "customer.subscription.deleted") == 0)
+        event_subscription(obj, type, res);
     else
         wh_fail(res, PAY_IGNORED, "event_type_not_handled");
     if (res->rc == PAY_OK) {
@@ -797,6 +1238,8 @@ static void session_state(const struct stripe_session *s, const char *order_id, 
         snprintf(res->ev.provider_ref, sizeof res->ev.provider_ref, "%s", s->id);
         res->ev.amount = s->amount_total;
         snprintf(res->ev.currency, sizeof res->ev.currency, "%s", s->currency);
+        if (strcmp(s->mode, "subscription") == 0)
+            snprintf(res->ev.subscription_ref, sizeof res->ev.subscription_ref, "%s", s->subscription);
     } else {
         /* open (the buyer has not paid), or complete and unpaid (a delayed method processing) */
         res->state = PAY_STATE_PENDING;
@@ -993,6 +1436,185 @@ static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req,
     net_exec_submit(nx, &x->call, refund_session_done);
 }
 
+/* ---- subscriptions: one call, or (CHANGE) the subscription first, then the update ---- */
+
+struct stripe_sub {
+    struct net_call call;
+    struct net_exec *nx;
+    struct pay_sub_req req; /* its strings point into the copies below */
+    char sub_ref[TG_PROVIDER_REF_MAX];
+    char sub_id[TG_ID_MAX];
+    char product[TG_PRODUCT_MAX];
+    char currency[4];
+    char interval[8];
+    char price_id[CATALOG_PROVIDER_ID_MAX];
+    char idem_key[TG_PROVIDER_REF_MAX];
+    pay_sub_fn done;
+    void *arg;
+};
+
+static const char *const SUB_ACTION_NAMES[] = {"cancel", "resume", "cancel_now", "change"};
+
+static struct stripe_sub *sub_of(struct net_call *c)
+{
+    return (struct stripe_sub *)(void *)((char *)c - offsetof(struct stripe_sub, call));
+}
+
+static void sub_finish(struct stripe_sub *x, struct pay_sub_res *res)
+{
+    if (res->rc != PAY_OK)
+        log_event(res->rc == PAY_MISCONFIGURED ? LOG_ERROR
+                  : res->rc == PAY_UNAVAILABLE ? LOG_WARN
+                                               : LOG_INFO,
+                  "stripe_call_failed", "op", "subscription", "action", SUB_ACTION_NAMES[x->req.action],
+                  "subscription_id", x->sub_id, "outcome", pay_rc_name(res->rc), "reason", res->reason, NULL);
+    x->done(x->arg, res);
+    free(x);
+}
+
+/* What a 2xx or error answer to a subscription call means, into res (period_end -1 when
+ * the answer does not say). */
+static void sub_answer(struct net_call *c, struct stripe_sub *x, struct pay_sub_res *res,
+                       struct stripe_subscription *s)
+{
+    memset(res, 0, sizeof *res);
+    res->period_end = -1;
+    res->cancel_at_period_end = -1;
+    res->rc = answer_rc(c, res->reason);
+    /* The contract knows no NOTFOUND or DECLINED here: a subscription Stripe does not know,
+     * or an upgrade whose proration the card refused, is a refusal of the request. */
+    if (res->rc == PAY_NOTFOUND || res->rc == PAY_DECLINED)
+        res->rc = PAY_INVALID;
+    if (res->rc != PAY_OK)
+        return;
+    if (stripe_subscription_parse(c->resp_body, c->resp_len, s) != 0 || strcmp(s->id, x->sub_ref) != 0) {
+        res->rc = PAY_UNAVAILABLE;
+        set_reason(res->reason, "bad_answer");
+        return;
+    }
+    res->period_end = s->period_end != 0 ? s->period_end : -1;
+    res->cancel_at_period_end = s->cancel_at_period_end;
+}
+
+static void sub_updated(struct net_call *c)
+{
+    struct stripe_sub *x = sub_of(c);
+    struct pay_sub_res res;
+    struct stripe_subscription s;
+
+    sub_answer(c, x, &res, &s);
+    call_wipe(c);
+    sub_finish(x, &res);
+}
+
+/* CHANGE: the subscription as it stands (its item, product and currency), then the update. */
+static void sub_read_done(struct net_call *c)
+{
+    struct stripe_sub *x = sub_of(c);
+    struct pay_sub_res res;
+    struct stripe_subscription s;
+    char *form = NULL, *path;
+
+    sub_answer(c, x, &res, &s);
+    call_wipe(c);
+    if (res.rc == PAY_OK) {
+        if (s.item_id[0] == '\0' || (s.currency[0] && strcmp(s.currency, x->currency) != 0)) {
+            res.rc = PAY_INVALID;
+            set_reason(res.reason, s.item_id[0] ? "currency_mismatch" : "subscription_without_item");
+        } else if ((form = stripe_sub_form(&x->req, s.item_id, s.stripe_product)) == NULL) {
+            res.rc = PAY_INVALID;
+            set_reason(res.reason, "change_not_expressible");
+        }
+    }
+    if (res.rc != PAY_OK) {
+        res.period_end = -1;
+        res.cancel_at_period_end = -1;
+        sub_finish(x, &res);
+        return;
+    }
+    path = xasprintf("/v1/subscriptions/%s", x->sub_ref);
+    call_start(&x->call, "POST", path, x->idem_key[0] ? x->idem_key : NULL, form);
+    /* A proration charged twice is money: without a key, net must not repeat it. */
+    x->call.idempotent = x->idem_key[0] != '\0';
+    free(path);
+    free(form);
+    net_exec_submit(x->nx, &x->call, sub_updated);
+}
+
+static void stripe_subscription(struct net_exec *nx, const struct pay_sub_req *req, pay_sub_fn done, void *arg)
+{
+    struct stripe_sub *x;
+    struct pay_sub_res res;
+    char *path, *form = NULL;
+
+    memset(&res, 0, sizeof res);
+    res.period_end = -1;
+    res.cancel_at_period_end = -1;
+    if (secret_key() == NULL) {
+        res.rc = PAY_MISCONFIGURED;
+        set_reason(res.reason, "secret_key_missing");
+    } else if ((unsigned)req->action > PAY_SUB_CHANGE || req->subscription_ref == NULL ||
+               !stripe_id_ok(req->subscription_ref, strlen(req->subscription_ref), SUB_PREFIX)) {
+        res.rc = PAY_INVALID;
+        set_reason(res.reason, "no_subscription");
+    } else if (req->idem_key != NULL && strlen(req->idem_key) >= TG_PROVIDER_REF_MAX) {
+        res.rc = PAY_INVALID;
+        set_reason(res.reason, "bad_subscription_request");
+    } else if (req->action == PAY_SUB_CHANGE &&
+               (req->product == NULL || strlen(req->product) >= TG_PRODUCT_MAX || req->amount <= 0 ||
+                !currency_ok(req->currency) || !interval_ok(req->interval) ||
+                (req->provider_product_id != NULL && strlen(req->provider_product_id) >= CATALOG_PROVIDER_ID_MAX))) {
+        res.rc = PAY_INVALID;
+        set_reason(res.reason, "bad_subscription_request");
+    }
+    if (res.rc != PAY_OK) {
+        log_event(LOG_INFO, "stripe_call_failed", "op", "subscription", "outcome", pay_rc_name(res.rc), "reason",
+                  res.reason, NULL);
+        done(arg, &res);
+        return;
+    }
+    x = xcalloc(1, sizeof *x);
+    x->nx = nx;
+    x->done = done;
+    x->arg = arg;
+    snprintf(x->sub_ref, sizeof x->sub_ref, "%s", req->subscription_ref);
+    snprintf(x->sub_id, sizeof x->sub_id, "%s", req->sub_id != NULL ? req->sub_id : "");
+    snprintf(x->product, sizeof x->product, "%s", req->product != NULL ? req->product : "");
+    snprintf(x->currency, sizeof x->currency, "%s", req->currency != NULL ? req->currency : "");
+    snprintf(x->interval, sizeof x->interval, "%s", req->interval != NULL ? req->interval : "");
+    snprintf(x->price_id, sizeof x->price_id, "%s", req->provider_product_id != NULL ? req->provider_product_id : "");
+    snprintf(x->idem_key, sizeof x->idem_key, "%s", req->idem_key != NULL ? req->idem_key : "");
+    x->req = *req;
+    x->req.subscription_ref = x->sub_ref;
+    x->req.sub_id = x->sub_id;
+    x->req.product = x->product;
+    x->req.currency = x->currency;
+    x->req.interval = x->interval;
+    x->req.provider_product_id = x->price_id;
+    x->req.idem_key = x->idem_key;
+    path = xasprintf("/v1/subscriptions/%s", x->sub_ref);
+    switch (req->action) {
+    case PAY_SUB_CANCEL:
+    case PAY_SUB_RESUME:
+        /* Setting a flag: the same request twice leaves the same state, so a retry is safe
+         * with or without a key. */
+        form = stripe_sub_form(&x->req, NULL, NULL);
+        call_start(&x->call, "POST", path, x->idem_key[0] ? x->idem_key : NULL, form);
+        net_exec_submit(nx, &x->call, sub_updated);
+        break;
+    case PAY_SUB_CANCEL_NOW:
+        call_start(&x->call, "DELETE", path, NULL, NULL);
+        net_exec_submit(nx, &x->call, sub_updated);
+        break;
+    default:
+        call_start(&x->call, "GET", path, NULL, NULL);
+        net_exec_submit(nx, &x->call, sub_read_done);
+        break;
+    }
+    free(path);
+    free(form);
+}
+
 /* ---- notifications ---- */
 
 static void stripe_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
@@ -1011,6 +1633,7 @@ const struct pay_provider pay_stripe = {
     .verify_webhook = stripe_verify,
     .query = stripe_query,
     .refund = stripe_refund,
+    .subscription = stripe_subscription,
     /* Stripe reads only the status; its own libraries answer this body. */
     .ack_type = "application/json",
     .ack_body = "{\"received\":true}",

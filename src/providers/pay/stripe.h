@@ -1,6 +1,7 @@
 /*
- * stripe.h - the Stripe payment provider: Checkout Sessions in payment mode, signed webhook
- * events, session queries and refunds (wire formats in PROVIDERS.md section 1).
+ * stripe.h - the Stripe payment provider: Checkout Sessions (payment mode for packs,
+ * subscription mode for plans), signed webhook events, session queries, refunds and
+ * subscription changes (wire formats in PROVIDERS.md section 1).
  *
  *   checkout  POST {TG_STRIPE_API_BASE}/v1/checkout/sessions (form), Idempotency-Key = our
  *             order id; provider_ref = the session id (cs_...), checkout {"url": session.url}
@@ -10,6 +11,10 @@
  *   query     GET {base}/v1/checkout/sessions/{cs}
  *   refund    GET the session for its payment_intent, then POST {base}/v1/refunds (form),
  *             Idempotency-Key = our refund id
+ *   subscription  CANCEL / RESUME: POST {base}/v1/subscriptions/{sub} cancel_at_period_end;
+ *             CANCEL_NOW: DELETE {base}/v1/subscriptions/{sub}; CHANGE: GET the subscription
+ *             (its item and product), then POST it with the new price (Idempotency-Key =
+ *             the request's idem_key on POSTs)
  *
  * Sessions and refunds carry our ids back: client_reference_id and metadata[order_id] on the
  * session, payment_intent_data[metadata][order_id] (so charges carry it), and
@@ -47,6 +52,10 @@ extern const struct pay_provider pay_stripe;
  * for expires_at), with a minute of margin each side for clock differences. */
 #define STRIPE_EXPIRES_MIN_S (30 * 60 + 60)
 #define STRIPE_EXPIRES_MAX_S (24 * 60 * 60 - 60)
+/* Unix seconds Tollgate accepts from Stripe for a period boundary: after 2001-09-09 and
+ * before 5138 (anything else is malformed, and the bound keeps the ms product in range). */
+#define STRIPE_TIME_MIN_S INT64_C(1000000000)
+#define STRIPE_TIME_MAX_S INT64_C(99999999999)
 
 /*
  * Parses a Stripe-Signature header: exactly one t (1 to 12 digits) and 1 to STRIPE_SIG_MAX_V1
@@ -68,6 +77,26 @@ int stripe_sig_parse(const char *h, int64_t *t, char v1[STRIPE_SIG_MAX_V1][65], 
  *   refund.created, refund.updated    status succeeded -> REFUND of that refund, else IGNORED
  *   charge.refunded                   the newest refund in charge.refunds (API versions that
  *                                     still include it) when succeeded -> REFUND, else IGNORED
+ * Subscriptions (a session in subscription mode, invoices and subscriptions that name one of
+ * our orders in their metadata; one that names none is another integration's: IGNORED):
+ *   checkout.session.completed        mode subscription, paid -> PAID with subscription_ref
+ *   invoice.paid, invoice.payment_succeeded (both are sent for one invoice: the same report)
+ *                                     billing_reason subscription_create -> PAID of the order
+ *                                     (amount_paid, subscription_ref, invoice_ref, period of
+ *                                     the subscription line); subscription_cycle -> SUB_PERIOD;
+ *                                     subscription_update (an upgrade's proration) and the
+ *                                     others -> IGNORED
+ *   invoice.payment_failed            a renewal's -> SUB_PAST_DUE (the first payment's is the
+ *                                     checkout's business: IGNORED)
+ *   customer.subscription.updated     status canceled | incomplete_expired | unpaid ->
+ *                                     SUB_ENDED, past_due -> SUB_PAST_DUE, active | trialing
+ *                                     -> SUB_STATE, others (incomplete, paused) -> IGNORED
+ *   customer.subscription.deleted     -> SUB_ENDED
+ * The subscription's period is items.data[0].current_period_* (API 2025-03-31 and later) or
+ * the top-level current_period_* (earlier versions); an invoice's subscription and metadata
+ * are parent.subscription_details (2025-03-31 and later) or subscription and
+ * subscription_details (earlier). The product is metadata[product], else the price id mapped
+ * back through the catalog's stripe_price_id (catalog_get()), else "". Times become ms.
  *   anything else -> IGNORED
  * The event id is the event's evt_ id, except for a refund: the refund's own id (re_...),
  * the same in every event that tells of it, so that it is taken once.
@@ -85,6 +114,8 @@ struct stripe_session {
     int64_t amount_total;                     /* -1 when null */
     char currency[4];                         /* upper-case, "" when null */
     char payment_intent[TG_PROVIDER_REF_MAX]; /* pi_..., "" when null */
+    char mode[16];                            /* payment | subscription | setup, "" when absent */
+    char subscription[TG_PROVIDER_REF_MAX];   /* sub_..., "" when null */
 };
 
 /*
@@ -96,10 +127,48 @@ struct stripe_session {
 int stripe_session_parse(const char *body, size_t len, struct stripe_session *s);
 
 /*
- * The form body of the Checkout Session create call for req (caller frees), or NULL when the
- * request cannot be expressed (amount not positive, currency not three letters, a URL missing).
+ * The form body of the Checkout Session create call for req (caller frees): payment mode for a
+ * pack; subscription mode when req->interval is set (a recurring price: the catalog's
+ * stripe_price_id, else price_data with recurring[interval], and subscription_data[metadata]
+ * naming our order and product). NULL when the request cannot be expressed (amount not
+ * positive, currency not three letters, a URL missing, an interval other than month/year).
  */
 char *stripe_checkout_form(const struct pay_checkout_req *req);
+
+/* The fields of a Subscription object that Tollgate reads (an API answer, or data.object of
+ * a customer.subscription.* event). Times in ms, 0 when absent. */
+struct stripe_subscription {
+    char id[TG_PROVIDER_REF_MAX];             /* sub_... */
+    char status[24];                          /* active | past_due | canceled | ... */
+    int cancel_at_period_end;                 /* 1 also when cancel_at is the period's end */
+    int64_t period_start, period_end;         /* items.data[0].current_period_*, else top-level */
+    char item_id[TG_PROVIDER_REF_MAX];        /* items.data[0].id (si_...), "" when absent */
+    char price_id[TG_PROVIDER_REF_MAX];       /* items.data[0].price.id, "" when absent */
+    char stripe_product[TG_PROVIDER_REF_MAX]; /* items.data[0].price.product (prod_... or a
+                                                 custom id), "" when absent */
+    char currency[4];                         /* upper-case, "" when absent */
+    char order_id[TG_ID_MAX];                 /* metadata[order_id] when one of our ids, else "" */
+    char product[TG_PRODUCT_MAX];             /* metadata[product], else the catalog product of
+                                                 price_id, else "" */
+    int ours;                                 /* metadata names one of our orders */
+};
+
+/*
+ * Parses a Subscription object from JSON text, bounding and checking every field it reads
+ * (ids by prefix and characters, times within STRIPE_TIME_*_S, a lower-case currency).
+ * Returns 0, or -1 with *s zeroed.
+ */
+int stripe_subscription_parse(const char *body, size_t len, struct stripe_subscription *s);
+
+/*
+ * The form body of a subscription update (POST /v1/subscriptions/{id}) for req (caller
+ * frees): CANCEL / RESUME set cancel_at_period_end; CHANGE replaces item item_id's price
+ * (the catalog's stripe_price_id, else price_data on stripe_product) with the proration
+ * req->prorate_now asks for, and records our product in metadata. NULL when req cannot be
+ * expressed (CANCEL_NOW, which is a DELETE without a body; a CHANGE without an item, a
+ * product, a positive amount, a currency or a month/year interval).
+ */
+char *stripe_sub_form(const struct pay_sub_req *req, const char *item_id, const char *stripe_product);
 
 /* The form body of the refund create call (caller frees). */
 char *stripe_refund_form(const struct pay_refund_req *req, const char *payment_intent);

@@ -9,7 +9,10 @@
  *  - the form bodies of the session and refund calls, byte for byte;
  *  - checkout, query and refund call by call: URL, method, headers (Bearer key,
  *    Idempotency-Key), retry policy, and every answer class (2xx, 4xx, 5xx, net errors,
- *    malformed and mismatching answers).
+ *    malformed and mismatching answers);
+ *  - plans: the subscription-mode checkout form, the subscription events of the vectors
+ *    (a catalog of this test's own maps the vectors' prices back to products), and the
+ *    subscription operation (cancel, resume, cancel now, change) call by call.
  */
 #include "../test.h"
 
@@ -120,6 +123,28 @@ void net_exec_submit(struct net_exec *ex, struct net_call *c, net_done_fn done)
     done(c);
 }
 
+/* domain/catalog.c's, which this test does not link: two plan periods with Stripe prices and
+ * a pack without one (the prices are those of data/stripe/vectors.json). */
+#define PRICE_PRO "price_1QFakeProMonthly0001"
+#define PRICE_MAX "price_1QFakeMaxMonthly0001"
+static struct catalog test_catalog;
+
+const struct catalog *catalog_get(void)
+{
+    return &test_catalog;
+}
+
+static void catalog_setup(void)
+{
+    static const char *const ids[][2] = {{"credits_115", ""}, {"pro_monthly", PRICE_PRO}, {"max_monthly", PRICE_MAX}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(test_catalog.products[i].id, sizeof test_catalog.products[i].id, "%s", ids[i][0]);
+        snprintf(test_catalog.products[i].stripe_price_id, sizeof test_catalog.products[i].stripe_price_id, "%s",
+                 ids[i][1]);
+    }
+    test_catalog.n_products = 3;
+}
+
 /* registry.c's, which this test does not link. */
 const char *pay_rc_name(enum pay_rc rc)
 {
@@ -220,10 +245,14 @@ static void verify(const char *secret, const char *header, const char *body, siz
 
 static const char *kind_name(enum pay_event_kind k)
 {
-    return k == PAY_EVENT_PAID     ? "paid"
-           : k == PAY_EVENT_FAILED ? "failed"
-           : k == PAY_EVENT_REFUND ? "refund"
-                                   : "?";
+    return k == PAY_EVENT_PAID           ? "paid"
+           : k == PAY_EVENT_FAILED       ? "failed"
+           : k == PAY_EVENT_REFUND       ? "refund"
+           : k == PAY_EVENT_SUB_PERIOD   ? "sub_period"
+           : k == PAY_EVENT_SUB_PAST_DUE ? "sub_past_due"
+           : k == PAY_EVENT_SUB_STATE    ? "sub_state"
+           : k == PAY_EVENT_SUB_ENDED    ? "sub_ended"
+                                         : "?";
 }
 
 static json_t *vectors;
@@ -250,7 +279,7 @@ static void test_vectors(void)
 
     snprintf(path, sizeof path, "%s/stripe/vectors.json", dir ? dir : "data");
     vectors = json_load_file(path, 0, NULL);
-    CHECK(json_array_size(json_object_get(vectors, "vectors")) >= 40,
+    CHECK(json_array_size(json_object_get(vectors, "vectors")) >= 90,
           "vectors.json has the generated vectors");
     if (vectors == NULL) {
         printf("Bail out! %s missing: run tests/fakes/gen_stripe_vectors.mjs\n", path);
@@ -292,6 +321,18 @@ static void test_vectors(void)
                 CHECK_STR_EQ(res.ev.refund_id, json_string_value(f), "%s: refund id", name);
             else if (strcmp(key, "provider_refund_id") == 0)
                 CHECK_STR_EQ(res.ev.provider_refund_id, json_string_value(f), "%s: provider refund id", name);
+            else if (strcmp(key, "subscription_ref") == 0)
+                CHECK_STR_EQ(res.ev.subscription_ref, json_string_value(f), "%s: subscription ref", name);
+            else if (strcmp(key, "invoice_ref") == 0)
+                CHECK_STR_EQ(res.ev.invoice_ref, json_string_value(f), "%s: invoice ref", name);
+            else if (strcmp(key, "product") == 0)
+                CHECK_STR_EQ(res.ev.product, json_string_value(f), "%s: product", name);
+            else if (strcmp(key, "period_start") == 0)
+                CHECK_INT_EQ(res.ev.period_start, json_integer_value(f), "%s: period start", name);
+            else if (strcmp(key, "period_end") == 0)
+                CHECK_INT_EQ(res.ev.period_end, json_integer_value(f), "%s: period end", name);
+            else if (strcmp(key, "cancel_at_period_end") == 0)
+                CHECK_INT_EQ(res.ev.cancel_at_period_end, json_integer_value(f), "%s: cancel at period end", name);
             else
                 CHECK(0, "%s: unknown expectation %s", name, key);
         }
@@ -883,6 +924,320 @@ static void test_refund(void)
     free(unpaid);
 }
 
+/* ---- plans ------------------------------------------------------------------------------- */
+
+#define SUB "sub_1QFakeVectorSub00000001"
+#define SI "si_QFakeVectorItem001"
+#define PROD "prod_QFakeProPlan001"
+
+static void test_sub_forms(void)
+{
+    struct order o;
+    struct pay_checkout_req r;
+    struct pay_sub_req q;
+    char *f;
+
+    order_init(&o);
+    snprintf(o.product, sizeof o.product, "pro_monthly");
+    snprintf(o.kind, sizeof o.kind, "plan");
+    o.amount = 1990;
+    creq_init(&r, &o);
+    r.description = "Pro, monthly";
+    r.interval = "month";
+    f = stripe_checkout_form(&r);
+    CHECK_STR_EQ(f,
+                 "mode=subscription&success_url=https%3A%2F%2Fpay.example.com%2Fapi%2Fv1%2Forders%2F" ORDER
+                 "%2Freturn&cancel_url=https%3A%2F%2Fapp.example.com%2Fbuy%3Fcancel%3D1%26x%3Da%20b"
+                 "&client_reference_id=" ORDER "&metadata[order_id]=" ORDER
+                 "&subscription_data[metadata][order_id]=" ORDER "&subscription_data[metadata][product]=pro_monthly"
+                 "&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=1990"
+                 "&line_items[0][price_data][product_data][name]=Pro%2C%20monthly"
+                 "&line_items[0][price_data][recurring][interval]=month&line_items[0][quantity]=1"
+                 "&expires_at=1700007200",
+                 "plan checkout form: subscription mode, recurring inline price, metadata for the subscription");
+    free(f);
+    r.provider_product_id = PRICE_PRO;
+    r.interval = "year";
+    f = stripe_checkout_form(&r);
+    CHECK(f != NULL && strstr(f, "&line_items[0][price]=" PRICE_PRO "&line_items[0][quantity]=1&") != NULL &&
+              strstr(f, "price_data") == NULL && strstr(f, "recurring") == NULL &&
+              strstr(f, "payment_intent_data") == NULL,
+          "plan checkout form with the catalog's price: the price carries its interval");
+    free(f);
+    r.interval = "week";
+    CHECK(stripe_checkout_form(&r) == NULL, "plan checkout form: an interval the catalog has not: no form");
+    r.interval = "";
+    CHECK(stripe_checkout_form(&r) == NULL, "plan checkout form: an empty interval: no form");
+
+    memset(&q, 0, sizeof q);
+    q.action = PAY_SUB_CANCEL;
+    q.subscription_ref = SUB;
+    f = stripe_sub_form(&q, NULL, NULL);
+    CHECK_STR_EQ(f, "cancel_at_period_end=true", "cancel form");
+    free(f);
+    q.action = PAY_SUB_RESUME;
+    f = stripe_sub_form(&q, NULL, NULL);
+    CHECK_STR_EQ(f, "cancel_at_period_end=false", "resume form");
+    free(f);
+    q.action = PAY_SUB_CANCEL_NOW;
+    CHECK(stripe_sub_form(&q, SI, PROD) == NULL, "cancel now is a DELETE: no form");
+
+    q.action = PAY_SUB_CHANGE;
+    q.product = "max_monthly";
+    q.amount = 4990;
+    q.currency = "USD";
+    q.interval = "month";
+    q.prorate_now = 1;
+    f = stripe_sub_form(&q, SI, PROD);
+    CHECK_STR_EQ(f,
+                 "items[0][id]=" SI "&items[0][price_data][currency]=usd&items[0][price_data][product]=" PROD
+                 "&items[0][price_data][unit_amount]=4990&items[0][price_data][recurring][interval]=month"
+                 "&proration_behavior=always_invoice&payment_behavior=error_if_incomplete"
+                 "&metadata[product]=max_monthly",
+                 "upgrade form: inline price on the subscription's product, prorated and charged now");
+    free(f);
+    q.provider_product_id = PRICE_MAX;
+    q.prorate_now = 0;
+    q.product = "pro_monthly";
+    f = stripe_sub_form(&q, SI, PROD);
+    CHECK_STR_EQ(f,
+                 "items[0][id]=" SI "&items[0][price]=" PRICE_MAX
+                 "&proration_behavior=none&metadata[product]=pro_monthly",
+                 "downgrade form: the catalog's price, no proration");
+    free(f);
+    CHECK(stripe_sub_form(&q, NULL, PROD) == NULL, "change without the item: no form");
+    q.provider_product_id = NULL;
+    CHECK(stripe_sub_form(&q, SI, "") == NULL, "inline price without the Stripe product: no form");
+    q.provider_product_id = PRICE_MAX;
+    q.amount = 0;
+    CHECK(stripe_sub_form(&q, SI, PROD) == NULL, "change to a zero price: no form");
+    q.amount = 4990;
+    q.currency = "usd";
+    CHECK(stripe_sub_form(&q, SI, PROD) == NULL, "change with a lower-case currency: no form");
+    q.currency = "USD";
+    q.interval = "day";
+    CHECK(stripe_sub_form(&q, SI, PROD) == NULL, "change to another interval: no form");
+}
+
+static char *sub_json(const char *status, int cancel, const char *extra)
+{
+    return xasprintf("{\"id\":\"" SUB "\",\"object\":\"subscription\",\"status\":\"%s\",\"cancel_at_period_end\":%s,"
+                     "\"currency\":\"usd\",\"metadata\":{\"order_id\":\"" ORDER "\",\"product\":\"pro_monthly\"},"
+                     "\"items\":{\"object\":\"list\",\"data\":[{\"id\":\"" SI "\",\"object\":\"subscription_item\","
+                     "\"current_period_start\":1700000000,\"current_period_end\":1702592000,\"price\":{\"id\":"
+                     "\"" PRICE_PRO "\",\"object\":\"price\",\"currency\":\"usd\",\"product\":\"" PROD "\"}}]}%s}",
+                     status, cancel ? "true" : "false", extra ? extra : "");
+}
+
+static void test_subscription_parse(void)
+{
+    struct stripe_subscription s;
+    char *j = sub_json("active", 1, NULL);
+    const char *legacy = "{\"id\":\"" SUB "\",\"object\":\"subscription\",\"status\":\"past_due\","
+                         "\"current_period_start\":1700000000,\"current_period_end\":1731536000,\"metadata\":{},"
+                         "\"items\":{\"data\":[{\"id\":\"" SI "\",\"price\":{\"id\":\"" PRICE_MAX "\","
+                         "\"product\":{\"id\":\"my-custom-product\",\"object\":\"product\"}}}]}}";
+
+    CHECK(stripe_subscription_parse(j, strlen(j), &s) == 0, "subscription: parsed");
+    CHECK(strcmp(s.id, SUB) == 0 && strcmp(s.status, "active") == 0 && s.cancel_at_period_end == 1 &&
+              s.period_start == 1700000000000LL && s.period_end == 1702592000000LL && strcmp(s.item_id, SI) == 0 &&
+              strcmp(s.price_id, PRICE_PRO) == 0 && strcmp(s.stripe_product, PROD) == 0 &&
+              strcmp(s.currency, "USD") == 0 && strcmp(s.order_id, ORDER) == 0 &&
+              strcmp(s.product, "pro_monthly") == 0 && s.ours == 1,
+          "subscription: every field, times in ms");
+    free(j);
+    CHECK(stripe_subscription_parse(legacy, strlen(legacy), &s) == 0, "legacy subscription: parsed");
+    CHECK(s.period_end == 1731536000000LL && strcmp(s.product, "max_monthly") == 0 &&
+              strcmp(s.stripe_product, "my-custom-product") == 0 && strcmp(s.currency, "") == 0 && s.ours == 0,
+          "legacy subscription: top-level period, product from the catalog's price, expanded product, not ours");
+    j = sub_json("active", 0, ",\"extra\":1,\"metadata\":{}");
+    CHECK(stripe_subscription_parse(j, strlen(j), &s) != 0 && s.id[0] == '\0' && s.period_end == 0,
+          "subscription with a duplicated key: refused, zeroed");
+    free(j);
+    j = sub_json("active", 0, ",\"cancel_at\":17000000000000");
+    CHECK(stripe_subscription_parse(j, strlen(j), &s) != 0, "cancel_at in milliseconds: refused");
+    free(j);
+    CHECK(stripe_subscription_parse("{\"id\":\"sub_1\",\"items\":{\"data\":{}}}", 34, &s) != 0,
+          "items.data not a list: refused");
+    CHECK(stripe_subscription_parse("[]", 2, &s) != 0, "not an object: refused");
+}
+
+static struct pay_sub_res got_sub;
+
+static void sub_done(void *arg, const struct pay_sub_res *r)
+{
+    (void)arg;
+    got_sub = *r;
+    n_done++;
+}
+
+static void run_sub(const struct pay_sub_req *r, size_t n, const struct scripted *s)
+{
+    scripts(n, s);
+    n_done = 0;
+    memset(&got_sub, 0xa5, sizeof got_sub);
+    pay_stripe.subscription(NULL, r, sub_done, NULL);
+}
+
+static void test_subscription_op(void)
+{
+    struct pay_sub_req q;
+    char *active = sub_json("active", 0, NULL), *canceling = sub_json("active", 1, NULL);
+    char *canceled = sub_json("canceled", 0, NULL);
+    char *eur = xasprintf("{\"id\":\"" SUB "\",\"object\":\"subscription\",\"status\":\"active\",\"currency\":\"eur\","
+                          "\"items\":{\"data\":[{\"id\":\"" SI "\",\"price\":{\"id\":\"" PRICE_PRO "\"}}]}}");
+    const char *no_item = "{\"id\":\"" SUB "\",\"object\":\"subscription\",\"status\":\"active\",\"items\":{\"data\":[]}}";
+    const char *other = "{\"id\":\"sub_1QSomeoneElses\",\"object\":\"subscription\",\"status\":\"active\"}";
+    const char *missing = "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"resource_missing\"}}";
+    const char *card = "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\"}}";
+
+    memset(&q, 0, sizeof q);
+    q.action = PAY_SUB_CANCEL;
+    q.subscription_ref = SUB;
+    q.sub_id = "sub_01JDZ8K6Q3V5X7Y9A1B2C3D4E7";
+    q.idem_key = "subchg_cancel_1";
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, canceling}});
+    CHECK(n_done == 1 && got_sub.rc == PAY_OK && got_sub.cancel_at_period_end == 1 &&
+              got_sub.period_end == 1702592000000LL && got_sub.reason[0] == '\0',
+          "cancel: ok, the answer's period end and flag");
+    CHECK(n_seen == 1 && strcmp(seen[0].method, "POST") == 0, "cancel: one POST");
+    CHECK_STR_EQ(seen[0].url, BASE "/v1/subscriptions/" SUB, "cancel: the subscription's URL");
+    CHECK_STR_EQ(seen[0].body, "cancel_at_period_end=true", "cancel: the form");
+    CHECK_STR_EQ(seen_header(0, "Authorization"), "Bearer " SK, "cancel: Bearer key");
+    CHECK_STR_EQ(seen_header(0, "Idempotency-Key"), "subchg_cancel_1", "cancel: the request's key");
+    CHECK_STR_EQ(seen_header(0, "Content-Type"), "application/x-www-form-urlencoded", "cancel: form-encoded");
+    CHECK(seen[0].idempotent == 1 && seen[0].retries == STRIPE_RETRIES && seen[0].timeout_ms == STRIPE_CALL_TIMEOUT_MS,
+          "cancel: setting a flag is retried");
+
+    q.action = PAY_SUB_RESUME;
+    q.idem_key = NULL;
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, active}});
+    CHECK(got_sub.rc == PAY_OK && got_sub.cancel_at_period_end == 0, "resume: ok, no longer canceling");
+    CHECK_STR_EQ(seen[0].body, "cancel_at_period_end=false", "resume: the form");
+    CHECK(seen_header(0, "Idempotency-Key") == NULL && seen[0].idempotent == 1,
+          "resume without a key: no header, still retried (same state twice)");
+
+    q.action = PAY_SUB_CANCEL_NOW;
+    q.idem_key = "subchg_now_1";
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, canceled}});
+    CHECK(got_sub.rc == PAY_OK, "cancel now: ok");
+    CHECK(n_seen == 1 && strcmp(seen[0].method, "DELETE") == 0 && seen[0].body[0] == '\0' &&
+              seen_header(0, "Idempotency-Key") == NULL,
+          "cancel now: a DELETE without body or key");
+    CHECK_STR_EQ(seen[0].url, BASE "/v1/subscriptions/" SUB, "cancel now: the subscription's URL");
+
+    q.action = PAY_SUB_CHANGE;
+    q.product = "max_monthly";
+    q.amount = 4990;
+    q.currency = "USD";
+    q.interval = "month";
+    q.prorate_now = 1;
+    q.idem_key = "subchg_01JDZ8K6Q3V5X7Y9A1B2C3D4E8";
+    run_sub(&q, 2, (struct scripted[]){{NET_OK, 200, active}, {NET_OK, 200, active}});
+    CHECK(n_done == 1 && got_sub.rc == PAY_OK && got_sub.period_end == 1702592000000LL, "upgrade: ok");
+    CHECK(n_seen == 2 && strcmp(seen[0].method, "GET") == 0 && strcmp(seen[1].method, "POST") == 0,
+          "upgrade: the subscription, then the update");
+    CHECK_STR_EQ(seen[0].url, BASE "/v1/subscriptions/" SUB, "upgrade: GET the subscription");
+    CHECK(seen_header(0, "Idempotency-Key") == NULL, "upgrade: no key on the GET");
+    CHECK_STR_EQ(seen[1].url, BASE "/v1/subscriptions/" SUB, "upgrade: POST the subscription");
+    CHECK_STR_EQ(seen[1].body,
+                 "items[0][id]=" SI "&items[0][price_data][currency]=usd&items[0][price_data][product]=" PROD
+                 "&items[0][price_data][unit_amount]=4990&items[0][price_data][recurring][interval]=month"
+                 "&proration_behavior=always_invoice&payment_behavior=error_if_incomplete"
+                 "&metadata[product]=max_monthly",
+                 "upgrade: the item and product read from the subscription");
+    CHECK_STR_EQ(seen_header(1, "Idempotency-Key"), "subchg_01JDZ8K6Q3V5X7Y9A1B2C3D4E8", "upgrade: the request's key");
+    CHECK(seen[1].idempotent == 1, "upgrade under a key: retried");
+
+    q.idem_key = NULL;
+    q.provider_product_id = PRICE_MAX;
+    run_sub(&q, 2, (struct scripted[]){{NET_OK, 200, active}, {NET_OK, 200, active}});
+    CHECK(got_sub.rc == PAY_OK && strstr(seen[1].body, "items[0][price]=" PRICE_MAX "&") != NULL &&
+              seen_header(1, "Idempotency-Key") == NULL && seen[1].idempotent == 0,
+          "upgrade without a key: never repeated by net (a proration charged twice is money)");
+    q.provider_product_id = NULL;
+    q.idem_key = "subchg_x";
+
+    run_sub(&q, 2, (struct scripted[]){{NET_OK, 200, active}, {NET_OK, 402, card}});
+    CHECK(got_sub.rc == PAY_INVALID && strcmp(got_sub.reason, "stripe_card_declined") == 0 &&
+              got_sub.period_end == -1 && got_sub.cancel_at_period_end == -1,
+          "upgrade whose proration the card refused: invalid, nothing reported");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, eur}});
+    CHECK(n_seen == 1 && got_sub.rc == PAY_INVALID && strcmp(got_sub.reason, "currency_mismatch") == 0,
+          "change to a price in another currency than the subscription's: no update sent");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, no_item}});
+    CHECK(n_seen == 1 && got_sub.rc == PAY_INVALID && strcmp(got_sub.reason, "subscription_without_item") == 0,
+          "change of a subscription without items: no update sent");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, other}});
+    CHECK(n_seen == 1 && got_sub.rc == PAY_UNAVAILABLE && strcmp(got_sub.reason, "bad_answer") == 0,
+          "an answer about another subscription is not this one");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 404, missing}});
+    CHECK(got_sub.rc == PAY_INVALID && strcmp(got_sub.reason, "stripe_resource_missing") == 0,
+          "change of a subscription Stripe does not know: invalid");
+    run_sub(&q, 2, (struct scripted[]){{NET_OK, 200, active}, {NET_TIMEOUT, 0, NULL}});
+    CHECK(got_sub.rc == PAY_UNAVAILABLE && strcmp(got_sub.reason, "timeout") == 0, "update timed out: unavailable");
+
+    q.action = PAY_SUB_CANCEL;
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 503, NULL}});
+    CHECK(got_sub.rc == PAY_UNAVAILABLE && strcmp(got_sub.reason, "http_503") == 0, "cancel: 503 -> unavailable");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 401, NULL}});
+    CHECK(got_sub.rc == PAY_MISCONFIGURED, "cancel: 401 -> misconfigured");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 404, missing}});
+    CHECK(got_sub.rc == PAY_INVALID, "cancel: unknown subscription -> invalid");
+    run_sub(&q, 1, (struct scripted[]){{NET_OK, 200, "{\"id\":\"" SUB "\""}});
+    CHECK(got_sub.rc == PAY_UNAVAILABLE && strcmp(got_sub.reason, "bad_answer") == 0, "cancel: truncated answer");
+    run_sub(&q, 1, (struct scripted[]){{NET_CONNECT, 0, NULL}});
+    CHECK(got_sub.rc == PAY_UNAVAILABLE && strcmp(got_sub.reason, "connect") == 0, "cancel: connection refused");
+
+    q.subscription_ref = "sub_../../v1/charges";
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_INVALID && strcmp(got_sub.reason, "no_subscription") == 0,
+          "a malformed subscription id never reaches a URL");
+    q.subscription_ref = "";
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_INVALID, "no subscription id: no call");
+    q.subscription_ref = SUB;
+    q.action = PAY_SUB_CHANGE;
+    q.amount = -1;
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_INVALID, "change to a negative price: no call");
+    q.amount = 4990;
+    q.interval = "fortnight";
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_INVALID, "change to an unknown interval: no call");
+    q.interval = "month";
+    q.action = (enum pay_sub_action)7;
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_INVALID, "an unknown action: no call");
+    q.action = PAY_SUB_CANCEL;
+    configure(NULL, WHSEC);
+    run_sub(&q, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_sub.rc == PAY_MISCONFIGURED, "no secret key: misconfigured, no call");
+    configure(SK, WHSEC);
+    free(active);
+    free(canceling);
+    free(canceled);
+    free(eur);
+}
+
+static void test_sub_query(void)
+{
+    struct order o;
+    char *paid = xasprintf(
+        "{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":1990,\"currency\":\"usd\","
+        "\"client_reference_id\":\"" ORDER "\",\"metadata\":{\"order_id\":\"" ORDER "\"},\"mode\":\"subscription\","
+        "\"payment_intent\":null,\"invoice\":\"in_1QFake\",\"subscription\":\"" SUB "\",\"payment_status\":\"paid\","
+        "\"status\":\"complete\",\"url\":null}");
+    order_init(&o);
+    snprintf(o.provider_ref, sizeof o.provider_ref, "%s", CS);
+    o.amount = 1990;
+    run_query(&o, 1, (struct scripted[]){{NET_OK, 200, paid}});
+    CHECK(got_q.rc == PAY_OK && got_q.state == PAY_STATE_PAID && got_q.ev.amount == 1990 &&
+              strcmp(got_q.ev.subscription_ref, SUB) == 0 && strcmp(got_q.ev.order_id, ORDER) == 0,
+          "query of a plan's session: paid, with the subscription it started");
+    free(paid);
+}
+
 static void test_error_rc(void)
 {
     char reason[64];
@@ -924,6 +1279,7 @@ static void test_no_secrets_logged(void)
     test_checkout();
     test_query();
     test_refund();
+    test_subscription_op();
     {
         struct pay_webhook_res res;
         verify(WHSEC, "t=1,v1=00", "{}", 2, 1, &res);
@@ -947,6 +1303,7 @@ int main(void)
     if (sodium_init() < 0 || mkdtemp(tmp_root) == NULL)
         return 1;
     configure(SK, WHSEC);
+    catalog_setup();
     test_vectors();
     test_webhook_attacks();
     test_sig_parse();
@@ -954,6 +1311,10 @@ int main(void)
     test_checkout();
     test_query();
     test_refund();
+    test_sub_forms();
+    test_subscription_parse();
+    test_subscription_op();
+    test_sub_query();
     test_error_rc();
     test_no_secrets_logged();
     json_decref(vectors);
