@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { startFakeStripe, parseStripeForm } from '../fakes/stripe.mjs';
+import { startFakeStripe, parseStripeForm, addMonths } from '../fakes/stripe.mjs';
 
 const require = createRequire(import.meta.url);
 const Stripe = require('stripe');
@@ -32,7 +32,8 @@ before(async () => {
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       try {
-        const ev = client.webhooks.constructEvent(raw, req.headers['stripe-signature'], st.webhookSecret);
+        // the fake's clock may be moved (setNow): the signature is checked as of that time
+        const ev = client.webhooks.constructEvent(raw, req.headers['stripe-signature'], st.webhookSecret, undefined, undefined, st.now() * 1000);
         received.push({ ev, contentType: req.headers['content-type'] });
         res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"received":true}');
       } catch (e) {
@@ -213,6 +214,172 @@ test('controls: lose the next event, deliver one many times in parallel, forced 
   await st.expire(exp.id);
   assert.equal((await client.checkout.sessions.retrieve(exp.id)).status, 'expired');
   assert.equal(received.at(-1).ev.type, 'checkout.session.expired');
+});
+
+// ---- subscriptions ----------------------------------------------------------------------------
+
+const SUB_ORDER = 'ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S1';
+function subParams(oid = SUB_ORDER, over = {}) {
+  return {
+    mode: 'subscription',
+    success_url: `https://pay.example.com/api/v1/orders/${oid}/return`,
+    cancel_url: 'https://app.example.com/buy',
+    client_reference_id: oid,
+    metadata: { order_id: oid },
+    subscription_data: { metadata: { order_id: oid, product: 'pro_monthly' } },
+    line_items: [{ price_data: { currency: 'usd', unit_amount: 1990, product_data: { name: 'Pro' }, recurring: { interval: 'month' } }, quantity: 1 }],
+    ...over,
+  };
+}
+const byType = (type) => received.filter((x) => x.ev?.type === type).map((x) => x.ev.data.object);
+
+test('addMonths: calendar months, the day clamped to the month', () => {
+  const t = (s) => Date.parse(s) / 1000;
+  assert.equal(addMonths(t('2026-01-31T05:00:00Z'), 1), t('2026-02-28T05:00:00Z'));
+  assert.equal(addMonths(t('2028-01-31T05:00:00Z'), 1), t('2028-02-29T05:00:00Z'));
+  assert.equal(addMonths(t('2026-11-15T12:34:56Z'), 2), t('2027-01-15T12:34:56Z'));
+  assert.equal(addMonths(t('2026-03-31T00:00:00Z'), 12), t('2027-03-31T00:00:00Z'));
+});
+
+test('subscription mode: the SDK\'s session needs a recurring price and refuses payment_intent_data; payment mode refuses a recurring one', async () => {
+  const s = await client.checkout.sessions.create(subParams('ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S0'));
+  assert.equal(s.mode, 'subscription');
+  assert.equal(s.subscription, null);
+  assert.equal(s.amount_total, 1990);
+  const noRecurring = subParams('ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S0');
+  delete noRecurring.line_items[0].price_data.recurring;
+  await assert.rejects(client.checkout.sessions.create(noRecurring), (e) => e.statusCode === 400 && e.param === 'line_items[0]');
+  await assert.rejects(client.checkout.sessions.create(subParams(undefined, { payment_intent_data: { metadata: { order_id: SUB_ORDER } } })),
+    (e) => e.statusCode === 400 && e.param === 'payment_intent_data');
+  await assert.rejects(client.checkout.sessions.create(sessionParams({ line_items: subParams().line_items })), (e) => e.statusCode === 400);
+  await assert.rejects(client.checkout.sessions.create(sessionParams({ subscription_data: { metadata: { order_id: ORDER } } })), (e) => e.param === 'subscription_data');
+  st.setPrice('price_fake_pro_monthly', { unit_amount: 1990, currency: 'usd', interval: 'month' });
+  const byPrice = await client.checkout.sessions.create(subParams('ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S0', { line_items: [{ price: 'price_fake_pro_monthly', quantity: 1 }] }));
+  assert.equal(byPrice.amount_total, 1990);
+});
+
+test('paying a subscription session at a moved clock: subscription, first invoice, events signed at that time', async () => {
+  received.length = 0;
+  const t0 = Math.floor(Date.now() / 1000) + 40 * 86400; // Tollgate's clock moved 40 days ahead
+  const s = await client.checkout.sessions.create(subParams());
+  const r = await st.pay(SUB_ORDER, { now: t0, both: true });
+  assert.equal(st.now() - t0 <= 2, true);
+  assert.match(r.subscription, /^sub_/);
+  assert.match(r.invoice, /^in_/);
+  assert.deepEqual(received.map((x) => x.ev?.type), ['checkout.session.completed', 'invoice.paid', 'invoice.payment_succeeded']);
+  for (const { ev } of received) assert.ok(Math.abs(ev.created - t0) <= 2, 'stamped with the fake clock');
+  const cs = byType('checkout.session.completed')[0];
+  assert.equal(cs.id, s.id);
+  assert.equal(cs.mode, 'subscription');
+  assert.equal(cs.subscription, r.subscription);
+  assert.equal(cs.payment_status, 'paid');
+  assert.equal(cs.payment_intent, null);
+  const inv = byType('invoice.paid')[0];
+  assert.equal(inv.id, r.invoice);
+  assert.equal(inv.billing_reason, 'subscription_create');
+  assert.equal(inv.amount_paid, 1990);
+  assert.deepEqual(inv.parent.subscription_details, { metadata: { order_id: SUB_ORDER, product: 'pro_monthly' }, subscription: r.subscription });
+  const line = inv.lines.data[0];
+  assert.equal(line.parent.subscription_item_details.proration, false);
+  const sub = await client.subscriptions.retrieve(r.subscription);
+  assert.deepEqual(line.period, { start: sub.items.data[0].current_period_start, end: sub.items.data[0].current_period_end });
+  assert.equal(sub.items.data[0].current_period_end, addMonths(sub.items.data[0].current_period_start, 1));
+  assert.equal(sub.status, 'active');
+  assert.deepEqual(sub.metadata, { order_id: SUB_ORDER, product: 'pro_monthly' });
+  assert.equal(byType('invoice.payment_succeeded')[0].id, r.invoice, 'the same invoice in both events');
+  assert.equal((await client.checkout.sessions.retrieve(s.id)).subscription, r.subscription);
+});
+
+test('the SDK cancels at period end, resumes, changes the price with an invoiced proration, and cancels now', async () => {
+  const sub0 = st.subscriptionFor(SUB_ORDER);
+  received.length = 0;
+  const c = await client.subscriptions.update(sub0.id, { cancel_at_period_end: true }, { idempotencyKey: 'k-cancel-1' });
+  assert.equal(c.cancel_at_period_end, true);
+  const r = await client.subscriptions.update(sub0.id, { cancel_at_period_end: false });
+  assert.equal(r.cancel_at_period_end, false);
+  const item = r.items.data[0];
+  const up = await client.subscriptions.update(sub0.id, {
+    items: [{ id: item.id, price_data: { currency: 'usd', product: item.price.product, unit_amount: 4990, recurring: { interval: 'month' } } }],
+    proration_behavior: 'always_invoice', payment_behavior: 'error_if_incomplete', metadata: { product: 'max_monthly' },
+  }, { idempotencyKey: 'k-up-1' });
+  assert.equal(up.items.data[0].price.unit_amount, 4990);
+  assert.equal(up.items.data[0].id, item.id);
+  assert.equal(up.metadata.product, 'max_monthly');
+  assert.equal(up.metadata.order_id, SUB_ORDER);
+  const replay = await client.subscriptions.update(sub0.id, {
+    items: [{ id: item.id, price_data: { currency: 'usd', product: item.price.product, unit_amount: 4990, recurring: { interval: 'month' } } }],
+    proration_behavior: 'always_invoice', payment_behavior: 'error_if_incomplete', metadata: { product: 'max_monthly' },
+  }, { idempotencyKey: 'k-up-1' });
+  assert.equal(replay.lastResponse.headers['idempotent-replayed'], 'true');
+  await waitFor(() => byType('invoice.paid').length === 1);
+  const pr = byType('invoice.paid')[0];
+  assert.equal(pr.billing_reason, 'subscription_update');
+  assert.equal(pr.lines.data.length, 2);
+  assert.ok(pr.lines.data.every((l) => l.parent.subscription_item_details.proration === true));
+  assert.equal(pr.amount_paid, pr.lines.data[0].amount + pr.lines.data[1].amount);
+  assert.equal(st.invoicesFor(sub0.id).filter((i) => i.billing_reason === 'subscription_update').length, 1, 'the replay made no second proration');
+  await waitFor(() => byType('customer.subscription.updated').length === 3);
+  assert.deepEqual(byType('customer.subscription.updated').map((x) => x.cancel_at_period_end), [true, false, false]);
+  assert.equal(byType('customer.subscription.updated')[2].items.data[0].price.unit_amount, 4990);
+  await assert.rejects(client.subscriptions.update(sub0.id, { items: [{ id: 'si_nope', price: 'price_fake_pro_monthly' }] }), (e) => e.statusCode === 400);
+  await assert.rejects(client.subscriptions.update('sub_nope', { cancel_at_period_end: true }), (e) => e.statusCode === 404 && e.code === 'resource_missing');
+  const forms = st.requestsTo(`/v1/subscriptions/${sub0.id}`).filter((x) => x.method === 'POST');
+  assert.deepEqual(forms[0].form, { cancel_at_period_end: 'true' });
+  assert.equal(forms[0].idempotencyKey, 'k-cancel-1');
+  const gone = await client.subscriptions.cancel(sub0.id);
+  assert.equal(gone.status, 'canceled');
+  await waitFor(() => byType('customer.subscription.deleted').length === 1);
+  await assert.rejects(client.subscriptions.cancel(sub0.id), (e) => e.statusCode === 400);
+  await assert.rejects(client.subscriptions.update(sub0.id, { cancel_at_period_end: false }), (e) => e.statusCode === 400);
+});
+
+test('renewals: the next calendar month, invoice.paid and invoice.payment_succeeded, repeated; a failed one, then Stripe gives up', async () => {
+  const oid = 'ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S2';
+  await client.checkout.sessions.create(subParams(oid));
+  const t0 = Math.floor(Date.now() / 1000);
+  const p = await st.pay(oid, { now: t0 });
+  const sub = await client.subscriptions.retrieve(p.subscription);
+  const end0 = sub.items.data[0].current_period_end;
+  received.length = 0;
+  const r1 = await st.renew(oid, { now: end0 + 60, times: 2, both: true, updated: true });
+  assert.deepEqual(r1.period, { start: end0, end: addMonths(end0, 1) });
+  assert.deepEqual(received.map((x) => x.ev.type), ['customer.subscription.updated', 'invoice.paid', 'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_succeeded']);
+  assert.equal(new Set(received.slice(1).map((x) => x.ev.id)).size, 2, 'a repeat is the same event');
+  const inv = byType('invoice.paid')[0];
+  assert.equal(inv.id, r1.invoice);
+  assert.equal(inv.billing_reason, 'subscription_cycle');
+  assert.deepEqual(inv.lines.data[0].period, r1.period);
+  assert.equal(byType('customer.subscription.updated')[0].items.data[0].current_period_end, r1.period.end);
+  received.length = 0;
+  const f = await st.failRenewal(oid, { now: r1.period.end + 60 });
+  assert.deepEqual(received.map((x) => x.ev.type), ['invoice.payment_failed', 'customer.subscription.updated']);
+  assert.equal(byType('invoice.payment_failed')[0].amount_paid, 0);
+  assert.equal(byType('invoice.payment_failed')[0].id, f.invoice);
+  assert.equal(byType('customer.subscription.updated')[0].status, 'past_due');
+  await st.giveUp(oid, { now: r1.period.end + 86400 * 14 });
+  assert.equal(received.at(-1).ev.type, 'customer.subscription.deleted');
+  assert.equal(received.at(-1).ev.data.object.status, 'canceled');
+  assert.equal(received.at(-1).ev.created, st.now());
+});
+
+test('the legacy API shape: invoice.subscription, subscription_details, period on the subscription', async () => {
+  const oid = 'ord_01JDZ8K6Q3V5X7Y9A1B2C3D4S3';
+  st.setApiShape('legacy');
+  try {
+    await client.checkout.sessions.create(subParams(oid));
+    received.length = 0;
+    const p = await st.pay(oid, { now: Math.floor(Date.now() / 1000) });
+    const inv = byType('invoice.paid')[0];
+    assert.equal(inv.subscription, p.subscription);
+    assert.equal(inv.parent, undefined);
+    assert.deepEqual(inv.subscription_details.metadata, { order_id: oid, product: 'pro_monthly' });
+    assert.equal(inv.lines.data[0].type, 'subscription');
+    const sub = await client.subscriptions.retrieve(p.subscription);
+    assert.equal(sub.current_period_end, inv.lines.data[0].period.end);
+    assert.equal(sub.items.data[0].current_period_end, undefined);
+  } finally {
+    st.setApiShape('basil');
+  }
 });
 
 test('as a child process: prints its address and obeys POST /__control/<method>', async () => {

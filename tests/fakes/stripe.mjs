@@ -2,8 +2,16 @@
 // on one local port, in the real wire formats (PROVIDERS.md section 1):
 //
 //   POST /v1/checkout/sessions        form-encoded (nested keys as Stripe reads them:
-//                                     line_items[0][price_data][currency]=usd), payment mode
+//                                     line_items[0][price_data][currency]=usd), payment mode,
+//                                     or subscription mode (a recurring price; paying it
+//                                     creates a subscription, its first invoice and events)
 //   GET  /v1/checkout/sessions/{id}
+//   GET  /v1/subscriptions/{id}       the Subscription object (API 2025-03-31 shape: the period
+//                                     on items.data[0]; setApiShape('legacy') for the older one)
+//   POST /v1/subscriptions/{id}       cancel_at_period_end, items[0][id|price|price_data],
+//                                     proration_behavior (always_invoice makes and pays a
+//                                     proration invoice), payment_behavior, metadata
+//   DELETE /v1/subscriptions/{id}     cancels now (customer.subscription.deleted)
 //   POST /v1/refunds                  payment_intent (or charge), amount, metadata[...]
 //   GET  /v1/refunds/{id}
 //   GET  /c/pay/{session id}          the hosted page's address (answers a small HTML page)
@@ -33,8 +41,31 @@
 //   failCheckout(status|'timeout', {times})  checkout creation answers 5xx or never answers
 //   failRefund(status|'timeout', {times}), failQuery(status|'timeout', {times})
 //   refundStatus('succeeded'|'pending'|'failed')  what new refunds are
-//   setPrice(id, {unit_amount, currency})  a catalog price (line_items[0][price])
+//   setPrice(id, {unit_amount, currency, interval})  a catalog price (line_items[0][price]);
+//                                     with interval a recurring one (subscription mode)
 //   sessionFor(orderOrRef), events, deliveries, counters, reset()
+// Subscriptions (plans). Tollgate's clock may be moved by a test (TG_TEST_CLOCK), and a
+// Stripe-Signature t= must be within 300 s of it, so the fake keeps a clock of its own that
+// signs events, stamps objects and bounds periods: setNow(unixSeconds) moves it (every
+// control below also takes {now}); months are calendar months as Stripe bills them.
+//   pay(order, {now, both})           a subscription-mode session: creates sub_..., its first
+//                                     invoice (subscription_create), delivers
+//                                     checkout.session.completed then invoice.paid (and
+//                                     invoice.payment_succeeded too with both)
+//   renew(subOrOrder, {now, times, both, updated, lose})  the next period is billed and paid:
+//                                     new in_... for [old end, old end + 1 month],
+//                                     invoice.paid (times deliveries; both: also
+//                                     invoice.payment_succeeded); updated: the
+//                                     customer.subscription.updated Stripe sends when the period
+//                                     moves, first, as Stripe does
+//   failRenewal(subOrOrder, {now})    the renewal's payment fails: invoice.payment_failed, then
+//                                     customer.subscription.updated (status past_due)
+//   giveUp(subOrOrder, {now, status}) retries exhausted: canceled (customer.subscription.deleted,
+//                                     the default) or unpaid (customer.subscription.updated)
+//   endPeriod(subOrOrder, {now})      a subscription set to cancel reaches its period end:
+//                                     canceled, customer.subscription.deleted
+//   sendSubscription(subOrOrder, type, {now})  delivers customer.subscription.<type> as it stands
+//   subscriptionFor(subOrOrder), invoicesFor(subOrOrder), setApiShape('basil'|'legacy')
 //
 // Use in-process:
 //   import { startFakeStripe } from '../fakes/stripe.mjs';
@@ -56,7 +87,17 @@ export const DEFAULT_SECRET_KEY = 'sk_test_51FakeStripeKey0000000000000000000000
 export const DEFAULT_WEBHOOK_SECRET = 'whsec_fake_0123456789abcdefABCDEF';
 
 const rid = (n = 14) => randomBytes(n).toString('base64url').replace(/[-_]/g, 'x');
-const now = () => Math.floor(Date.now() / 1000);
+const realNow = () => Math.floor(Date.now() / 1000);
+
+/** t (unix seconds) plus n calendar months, the day clamped to the month's last (Jan 31 + 1 = Feb 28/29). */
+export function addMonths(t, n) {
+  const d = new Date(t * 1000);
+  const day = d.getUTCDate();
+  const r = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + n, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()));
+  const last = new Date(Date.UTC(r.getUTCFullYear(), r.getUTCMonth() + 1, 0)).getUTCDate();
+  r.setUTCDate(Math.min(day, last));
+  return Math.floor(r.getTime() / 1000);
+}
 
 /**
  * Parses an application/x-www-form-urlencoded body the way Stripe reads it: `a[b][c]=v` nests
@@ -137,6 +178,15 @@ export async function startFakeStripe(opts = {}) {
   const host = opts.host ?? '127.0.0.1';
   const timers = new Set();
   let state;
+  let clockOffset = 0; // the fake's clock minus the real one, seconds (setNow)
+  const now = () => realNow() + clockOffset;
+  /** Applies a control's {now} (unix seconds) to the fake's clock. */
+  const at = (t) => {
+    if (t !== undefined && t !== null) {
+      if (!Number.isSafeInteger(t) || t < 1e9 || t > 1e11) throw new Error(`now must be unix seconds, got ${t}`);
+      clockOffset = t - realNow();
+    }
+  };
 
   function reset() {
     state = {
@@ -147,9 +197,12 @@ export async function startFakeStripe(opts = {}) {
       intents: new Map(), // pi id -> {id, amount, currency, metadata, charge, session}
       refunds: new Map(), // re id -> refund
       prices: new Map(),
+      subscriptions: new Map(), // sub id -> subscription (internal form)
+      invoices: new Map(), // in id -> invoice
+      apiShape: 'basil',
       idem: new Map(), // `${path} ${key}` -> {hash, status, body}
       lose: 0,
-      forced: { checkout: null, refund: null, query: null },
+      forced: { checkout: null, refund: null, query: null, subscription: null },
       refundStatus: 'succeeded',
     };
     ctl.events.length = 0;
@@ -163,17 +216,24 @@ export async function startFakeStripe(opts = {}) {
     const id = `cs_test_${rid(24)}`;
     const created = now();
     const li = p.line_items[0];
-    let amount, currency, name;
+    let amount, currency, name, priceId, interval;
     if (li.price !== undefined) {
       const price = state.prices.get(li.price);
       if (!price) throw new ApiError(400, 'resource_missing', `No such price: '${li.price}'`, 'line_items[0][price]');
       ({ unit_amount: amount, currency } = price);
       name = price.name ?? li.price;
+      priceId = li.price;
+      interval = price.interval;
     } else {
       amount = li.price_data.unit_amount;
       currency = li.price_data.currency;
       name = li.price_data.product_data.name;
+      interval = li.price_data.recurring?.interval;
     }
+    if (p.mode === 'subscription' && !interval)
+      throw new ApiError(400, 'parameter_invalid', 'You must provide at least one recurring price in `subscription` mode when using prices.', 'line_items[0]');
+    if (p.mode === 'payment' && interval)
+      throw new ApiError(400, 'parameter_invalid', 'You specified `payment` mode but passed a recurring price.', 'line_items[0]');
     const total = amount * li.quantity;
     return {
       id, object: 'checkout.session', after_expiration: null, allow_promotion_codes: null,
@@ -182,7 +242,7 @@ export async function startFakeStripe(opts = {}) {
       client_secret: null, consent: null, consent_collection: null, created, currency, custom_fields: [],
       customer: null, customer_creation: 'if_required', customer_details: null, customer_email: p.customer_email ?? null,
       expires_at: p.expires_at ?? created + 86400, invoice: null, invoice_creation: null, livemode: !testKey,
-      locale: null, metadata: p.metadata, mode: 'payment', payment_intent: null, payment_link: null,
+      locale: null, metadata: p.metadata, mode: p.mode, payment_intent: null, payment_link: null,
       payment_method_collection: 'if_required', payment_method_types: ['card'], payment_status: 'unpaid',
       phone_number_collection: { enabled: false }, recovered_from: null, setup_intent: null,
       shipping_address_collection: null, shipping_cost: null, shipping_details: null, shipping_options: [],
@@ -191,6 +251,7 @@ export async function startFakeStripe(opts = {}) {
       url: `${ctl.url}/c/pay/${id}#${rid(40)}`,
       // not Stripe's: what the fake keeps to build the PaymentIntent and the line item
       _pi_metadata: p.payment_intent_data?.metadata ?? {}, _name: name,
+      _sub_metadata: p.subscription_data?.metadata ?? {}, _price: priceId, _interval: interval,
     };
   }
   const pub = (o) => Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('_')));
@@ -265,9 +326,17 @@ export async function startFakeStripe(opts = {}) {
   // ---- API --------------------------------------------------------------------------------
   function createSession(p) {
     checkKeys(p, ['mode', 'success_url', 'cancel_url', 'client_reference_id', 'metadata', 'payment_intent_data', 'line_items',
-      'customer_email', 'expires_at', 'locale', 'payment_method_types', 'submit_type', 'allow_promotion_codes']);
+      'customer_email', 'expires_at', 'locale', 'payment_method_types', 'submit_type', 'allow_promotion_codes', 'subscription_data']);
     if (p.mode === undefined) throw missing('mode');
-    if (p.mode !== 'payment') throw new ApiError(400, 'parameter_invalid', 'The fake supports payment mode only', 'mode');
+    if (p.mode !== 'payment' && p.mode !== 'subscription') throw new ApiError(400, 'parameter_invalid', 'The fake supports payment and subscription modes', 'mode');
+    if (p.mode === 'subscription' && p.payment_intent_data !== undefined)
+      throw new ApiError(400, 'parameter_invalid', 'You can not pass `payment_intent_data` in `subscription` mode.', 'payment_intent_data');
+    if (p.mode === 'payment' && p.subscription_data !== undefined)
+      throw new ApiError(400, 'parameter_invalid', 'You can only pass `subscription_data` in `subscription` mode.', 'subscription_data');
+    if (p.subscription_data !== undefined) {
+      checkKeys(p.subscription_data, ['metadata', 'description', 'trial_period_days'], 'subscription_data');
+      p.subscription_data.metadata = metadataParam(p.subscription_data.metadata, 'subscription_data[metadata]');
+    }
     if (!p.success_url) throw missing('success_url');
     if (!/^https?:\/\//.test(p.success_url)) throw new ApiError(400, 'url_invalid', 'Not a valid URL', 'success_url');
     if (p.cancel_url !== undefined && !/^https?:\/\//.test(p.cancel_url)) throw new ApiError(400, 'url_invalid', 'Not a valid URL', 'cancel_url');
@@ -287,7 +356,12 @@ export async function startFakeStripe(opts = {}) {
       throw new ApiError(400, 'parameter_invalid', 'Exactly one of price or price_data', 'line_items[0]');
     if (li.price_data !== undefined) {
       const pd = li.price_data;
-      checkKeys(pd, ['currency', 'unit_amount', 'product_data', 'product'], 'line_items[0][price_data]');
+      checkKeys(pd, ['currency', 'unit_amount', 'product_data', 'product', 'recurring'], 'line_items[0][price_data]');
+      if (pd.recurring !== undefined) {
+        checkKeys(pd.recurring, ['interval', 'interval_count'], 'line_items[0][price_data][recurring]');
+        if (!['day', 'week', 'month', 'year'].includes(pd.recurring.interval))
+          throw new ApiError(400, 'parameter_invalid', 'Invalid interval', 'line_items[0][price_data][recurring][interval]');
+      }
       if (pd.currency === undefined) throw missing('line_items[0][price_data][currency]');
       pd.currency = currencyParam(pd.currency, 'line_items[0][price_data][currency]');
       if (pd.unit_amount === undefined) throw missing('line_items[0][price_data][unit_amount]');
@@ -336,6 +410,201 @@ export async function startFakeStripe(opts = {}) {
       if (r.status === 'succeeded') await emit('charge.refunded', chargeOf(pi));
     });
     return r;
+  }
+
+  // ---- subscriptions -----------------------------------------------------------------------
+  function priceObject(sub) {
+    return {
+      id: sub.price, object: 'price', active: true, billing_scheme: 'per_unit', created: sub.created, currency: sub.currency,
+      livemode: false, lookup_key: null, metadata: {}, product: sub.product,
+      recurring: { interval: sub.interval, interval_count: 1, usage_type: 'licensed' }, type: 'recurring', unit_amount: sub.amount,
+    };
+  }
+
+  /** The Subscription object as the API shows it (state.apiShape). */
+  function subPublic(sub) {
+    const item = {
+      id: sub.item, object: 'subscription_item', created: sub.created, discounts: [], metadata: {}, price: priceObject(sub),
+      quantity: 1, subscription: sub.id, tax_rates: [],
+    };
+    const o = {
+      id: sub.id, object: 'subscription', billing_cycle_anchor: sub.anchor, cancel_at: null, cancel_at_period_end: sub.cancel_at_period_end,
+      canceled_at: sub.canceled_at, collection_method: 'charge_automatically', created: sub.created, currency: sub.currency,
+      customer: sub.customer, default_payment_method: sub.payment_method, ended_at: sub.ended_at,
+      items: { object: 'list', data: [item], has_more: false, total_count: 1, url: `/v1/subscription_items?subscription=${sub.id}` },
+      latest_invoice: sub.latest_invoice, livemode: false, metadata: { ...sub.metadata }, start_date: sub.created, status: sub.status,
+    };
+    if (state.apiShape === 'legacy') {
+      o.current_period_start = sub.start;
+      o.current_period_end = sub.end;
+      o.plan = { id: sub.price, object: 'plan', amount: sub.amount, currency: sub.currency, interval: sub.interval, product: sub.product };
+    } else {
+      item.current_period_start = sub.start;
+      item.current_period_end = sub.end;
+    }
+    return o;
+  }
+
+  function invoiceLine(sub, inv, { start, end, amount, proration = false, price = sub.price }) {
+    const line = {
+      id: `il_${rid(18)}`, object: 'line_item', amount, currency: sub.currency,
+      description: proration ? `Remaining time on ${price} after ${new Date(start * 1000).toISOString().slice(0, 10)}` : `1 × ${sub.name} (at ${sub.amount} / ${sub.interval})`,
+      discount_amounts: [], discountable: !proration, discounts: [], invoice: inv, livemode: false, metadata: {},
+      period: { start, end }, quantity: 1, taxes: [],
+    };
+    if (state.apiShape === 'legacy')
+      return {
+        ...line, amount_excluding_tax: amount, invoice_item: proration ? `ii_${rid(14)}` : null,
+        plan: { id: price, object: 'plan', amount: sub.amount, currency: sub.currency, interval: sub.interval, product: sub.product },
+        price: { ...priceObject(sub), id: price }, proration, proration_details: { credited_items: null },
+        subscription: sub.id, subscription_item: sub.item, type: proration ? 'invoiceitem' : 'subscription',
+      };
+    return {
+      ...line,
+      parent: {
+        type: 'subscription_item_details', invoice_item_details: null,
+        subscription_item_details: { invoice_item: null, proration, proration_details: { credited_items: null }, subscription: sub.id, subscription_item: sub.item },
+      },
+      pretax_credit_amounts: [], pricing: { type: 'price_details', price_details: { price, product: sub.product }, unit_amount_decimal: String(amount) },
+    };
+  }
+
+  /** A new invoice of sub (paid or open), kept in state.invoices; returns it. */
+  function newInvoice(sub, reason, lineSpecs, { paid = true } = {}) {
+    const id = `in_${rid(18)}`;
+    const lines = lineSpecs.map((l) => invoiceLine(sub, id, l));
+    const total = lines.reduce((a, l) => a + l.amount, 0);
+    const t = now();
+    const inv = {
+      id, object: 'invoice', account_country: 'US', account_name: 'Fake Stripe', amount_due: total, amount_paid: paid ? total : 0,
+      amount_remaining: paid ? 0 : total, attempt_count: 1, attempted: true, auto_advance: !paid, billing_reason: reason,
+      collection_method: 'charge_automatically', created: t, currency: sub.currency, customer: sub.customer,
+      customer_email: sub.email, hosted_invoice_url: `${ctl.url}/i/${id}`,
+      lines: { object: 'list', data: lines, has_more: false, total_count: lines.length, url: `/v1/invoices/${id}/lines` },
+      livemode: false, metadata: {}, number: `FAKE-${String(state.invoices.size + 1).padStart(4, '0')}`,
+      period_end: lineSpecs[0].start, period_start: reason === 'subscription_create' ? lineSpecs[0].start : sub.start,
+      status: paid ? 'paid' : 'open', status_transitions: { finalized_at: t, paid_at: paid ? t : null, voided_at: null },
+      subtotal: total, total,
+    };
+    if (state.apiShape === 'legacy') {
+      Object.assign(inv, { charge: paid ? `ch_${rid(18)}` : null, paid, payment_intent: `pi_${rid(18)}`, subscription: sub.id,
+        subscription_details: { metadata: { ...sub.metadata } } });
+    } else {
+      inv.parent = { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...sub.metadata }, subscription: sub.id } };
+    }
+    state.invoices.set(id, inv);
+    sub.latest_invoice = id;
+    return inv;
+  }
+
+  function findSubscription(ref) {
+    if (state.subscriptions.has(ref)) return state.subscriptions.get(ref);
+    const all = [...state.subscriptions.values()].filter((x) => x.metadata.order_id === ref || x.session === ref);
+    if (all.length === 0) throw new Error(`no subscription for ${ref}`);
+    return all[all.length - 1];
+  }
+
+  /** The buyer pays a subscription-mode session: the subscription and its first invoice. */
+  function startSubscription(s) {
+    const t = now();
+    const sub = {
+      id: `sub_${rid(18)}`, item: `si_${rid(14)}`, price: s._price ?? `price_${rid(18)}`, product: `prod_${rid(14)}`,
+      name: s._name, amount: s.amount_total, currency: s.currency, interval: s._interval, created: t, anchor: t,
+      start: t, end: addMonths(t, s._interval === 'year' ? 12 : 1), status: 'active', cancel_at_period_end: false,
+      canceled_at: null, ended_at: null, customer: `cus_${rid(14)}`, payment_method: `pm_${rid(14)}`,
+      email: s.customer_email ?? 'buyer@example.com', metadata: { ...s._sub_metadata }, session: s.id, latest_invoice: null,
+    };
+    state.subscriptions.set(sub.id, sub);
+    const inv = newInvoice(sub, 'subscription_create', [{ start: sub.start, end: sub.end, amount: sub.amount }]);
+    return { sub, inv };
+  }
+
+  /** POST /v1/subscriptions/{id}. */
+  function updateSubscription(id, p) {
+    const sub = state.subscriptions.get(id);
+    if (!sub) throw new ApiError(404, 'resource_missing', `No such subscription: '${id}'`, 'id');
+    checkKeys(p, ['cancel_at_period_end', 'items', 'proration_behavior', 'payment_behavior', 'metadata', 'description']);
+    if (sub.status === 'canceled' || sub.status === 'incomplete_expired')
+      throw new ApiError(400, null, 'A canceled subscription can only update its cancellation_details and metadata.', null);
+    const bool = (v, param) => {
+      if (v !== 'true' && v !== 'false') throw new ApiError(400, 'parameter_invalid', `Invalid boolean: ${v}`, param);
+      return v === 'true';
+    };
+    if (p.proration_behavior !== undefined && !['create_prorations', 'none', 'always_invoice'].includes(p.proration_behavior))
+      throw new ApiError(400, 'parameter_invalid', 'Invalid proration_behavior', 'proration_behavior');
+    if (p.payment_behavior !== undefined && !['allow_incomplete', 'error_if_incomplete', 'pending_if_incomplete', 'default_incomplete'].includes(p.payment_behavior))
+      throw new ApiError(400, 'parameter_invalid', 'Invalid payment_behavior', 'payment_behavior');
+    const metadata = p.metadata === undefined ? undefined : metadataParam(p.metadata, 'metadata');
+    let change = null;
+    if (p.items !== undefined) {
+      if (!Array.isArray(p.items) || p.items.length !== 1) throw new ApiError(400, 'parameter_invalid', 'The fake takes one item', 'items');
+      const it = p.items[0];
+      checkKeys(it, ['id', 'price', 'price_data', 'quantity'], 'items[0]');
+      if (it.id !== sub.item) throw new ApiError(400, 'resource_missing', `No such subscription item: '${it.id}'`, 'items[0][id]');
+      if ((it.price === undefined) === (it.price_data === undefined))
+        throw new ApiError(400, 'parameter_invalid', 'Exactly one of price or price_data', 'items[0]');
+      if (it.price !== undefined) {
+        const pr = state.prices.get(it.price);
+        if (!pr) throw new ApiError(400, 'resource_missing', `No such price: '${it.price}'`, 'items[0][price]');
+        if (!pr.interval) throw new ApiError(400, 'parameter_invalid', 'The price must be recurring', 'items[0][price]');
+        change = { price: it.price, amount: pr.unit_amount, currency: pr.currency, interval: pr.interval, product: pr.product ?? sub.product };
+      } else {
+        const pd = it.price_data;
+        checkKeys(pd, ['currency', 'product', 'unit_amount', 'recurring'], 'items[0][price_data]');
+        if (pd.product === undefined) throw missing('items[0][price_data][product]');
+        if (pd.product !== sub.product) throw new ApiError(400, 'resource_missing', `No such product: '${pd.product}'`, 'items[0][price_data][product]');
+        if (!pd.recurring?.interval) throw missing('items[0][price_data][recurring][interval]');
+        change = { price: `price_${rid(18)}`, amount: intParam(pd.unit_amount, 'items[0][price_data][unit_amount]', 1),
+          currency: currencyParam(pd.currency, 'items[0][price_data][currency]'), interval: pd.recurring.interval, product: pd.product };
+      }
+      if (change.currency !== sub.currency) throw new ApiError(400, 'parameter_invalid', 'Currency must match the subscription', 'items[0]');
+    }
+    // all checked: apply
+    if (p.cancel_at_period_end !== undefined) {
+      sub.cancel_at_period_end = bool(p.cancel_at_period_end, 'cancel_at_period_end');
+      sub.canceled_at = sub.cancel_at_period_end ? now() : null;
+    }
+    if (metadata) sub.metadata = { ...sub.metadata, ...metadata };
+    let proration = null;
+    if (change) {
+      const t = now();
+      const behavior = p.proration_behavior ?? 'create_prorations';
+      const left = Math.max(0, sub.end - t) / (sub.end - sub.start);
+      const old = { price: sub.price, amount: sub.amount };
+      Object.assign(sub, { price: change.price, amount: change.amount, interval: change.interval, product: change.product });
+      if (behavior === 'always_invoice') {
+        const credit = -Math.round(old.amount * left), debit = Math.round(change.amount * left);
+        proration = newInvoice(sub, 'subscription_update', [
+          { start: t, end: sub.end, amount: credit, proration: true, price: old.price },
+          { start: t, end: sub.end, amount: debit, proration: true },
+        ]);
+      }
+    }
+    ctl.counters.subscription_updates++;
+    setImmediate(async () => {
+      await emit('customer.subscription.updated', subPublic(sub));
+      if (proration) await emit('invoice.paid', { ...proration });
+    });
+    return subPublic(sub);
+  }
+
+  /** DELETE /v1/subscriptions/{id}. */
+  function cancelSubscription(id) {
+    const sub = state.subscriptions.get(id);
+    if (!sub) throw new ApiError(404, 'resource_missing', `No such subscription: '${id}'`, 'id');
+    if (sub.status === 'canceled') throw new ApiError(400, null, `This subscription has already been canceled: '${id}'`, null);
+    endSubscription(sub, 'canceled');
+    ctl.counters.subscription_cancels++;
+    setImmediate(() => emit('customer.subscription.deleted', subPublic(sub)));
+    return subPublic(sub);
+  }
+
+  function endSubscription(sub, status) {
+    sub.status = status;
+    if (status === 'canceled') {
+      sub.ended_at = now();
+      sub.canceled_at ??= sub.ended_at;
+    }
   }
 
   // ---- HTTP -------------------------------------------------------------------------------
@@ -402,7 +671,8 @@ export async function startFakeStripe(opts = {}) {
       } catch (e) {
         return sendError(res, new ApiError(400, 'parameter_invalid', String(e.message), null));
       }
-      const which = url.pathname === '/v1/checkout/sessions' ? 'checkout' : url.pathname === '/v1/refunds' ? 'refund' : null;
+      const subPath = /^\/v1\/subscriptions\/([^/]+)$/.exec(url.pathname);
+      const which = url.pathname === '/v1/checkout/sessions' ? 'checkout' : url.pathname === '/v1/refunds' ? 'refund' : subPath ? 'subscription' : null;
       if (!which) return sendError(res, new ApiError(404, 'resource_missing', 'Unrecognized request URL', null));
       if (forced(which, req, res)) return undefined;
       const slot = idemKey ? `${url.pathname} ${idemKey}` : null;
@@ -416,7 +686,8 @@ export async function startFakeStripe(opts = {}) {
       }
       let status = 200, out;
       try {
-        out = which === 'checkout' ? createSession(params) : createRefund(params);
+        out = which === 'checkout' ? createSession(params) : which === 'refund' ? createRefund(params)
+          : updateSubscription(decodeURIComponent(subPath[1]), params);
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
         status = e.status;
@@ -435,6 +706,21 @@ export async function startFakeStripe(opts = {}) {
       if (!s) return sendError(res, new ApiError(404, 'resource_missing', `No such checkout.session: '${m[1]}'`, 'id'));
       return send(res, 200, pub(s));
     }
+    if ((req.method === 'GET' || req.method === 'DELETE') && (m = /^\/v1\/subscriptions\/([^/]+)$/.exec(url.pathname))) {
+      if (forced('subscription', req, res)) return undefined;
+      const id = decodeURIComponent(m[1]);
+      if (req.method === 'GET') {
+        const sub = state.subscriptions.get(id);
+        if (!sub) return sendError(res, new ApiError(404, 'resource_missing', `No such subscription: '${id}'`, 'id'));
+        return send(res, 200, subPublic(sub));
+      }
+      try {
+        return send(res, 200, cancelSubscription(id));
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        return sendError(res, e);
+      }
+    }
     if (req.method === 'GET' && (m = /^\/v1\/refunds\/([^/]+)$/.exec(url.pathname))) {
       const r = state.refunds.get(decodeURIComponent(m[1]));
       if (!r) return sendError(res, new ApiError(404, 'resource_missing', `No such refund: '${m[1]}'`, 'id'));
@@ -448,7 +734,8 @@ export async function startFakeStripe(opts = {}) {
     if (method === 'state' && req.method === 'GET')
       return json(200, { result: { counters: ctl.counters, deliveries: ctl.deliveries, events: ctl.events.map((e) => ({ id: e.id, type: e.type })) } });
     const CONTROLS = ['setWebhook', 'pay', 'asyncSucceed', 'asyncFail', 'expire', 'refundAt', 'deliver', 'loseNext', 'failCheckout',
-      'failRefund', 'failQuery', 'refundStatus', 'setPrice', 'sessionFor', 'reset'];
+      'failRefund', 'failQuery', 'refundStatus', 'setPrice', 'sessionFor', 'reset', 'setNow', 'renew', 'failRenewal', 'giveUp',
+      'endPeriod', 'sendSubscription', 'subscriptionFor', 'invoicesFor', 'setApiShape', 'failSubscription', 'clearFailures', 'requestsTo'];
     if (req.method !== 'POST' || !CONTROLS.includes(method)) return json(404, { error: 'unknown control' });
     let args;
     try {
@@ -483,7 +770,8 @@ export async function startFakeStripe(opts = {}) {
     events: [],
     deliveries: [],
     requests: [],
-    counters: { sessions: 0, queries: 0, refunds: 0, replayed: 0, unauthorized: 0, lost: 0, forced_checkout: 0, forced_refund: 0, forced_query: 0 },
+    counters: { sessions: 0, queries: 0, refunds: 0, replayed: 0, unauthorized: 0, lost: 0, forced_checkout: 0, forced_refund: 0, forced_query: 0,
+      forced_subscription: 0, subscription_updates: 0, subscription_cancels: 0, renewals: 0 },
     setWebhook(url, secret) {
       state.webhookUrl = url;
       if (secret) state.webhookSecret = secret;
@@ -491,9 +779,20 @@ export async function startFakeStripe(opts = {}) {
     /** The session (public fields) of an order id or session id. */
     sessionFor(orderOrRef) { return pub(findSession(orderOrRef)); },
     /** The buyer pays. async: a delayed method (completed arrives unpaid first). */
-    async pay(orderOrRef, { async = false } = {}) {
+    async pay(orderOrRef, { async = false, now: t, both = false } = {}) {
+      at(t);
       const s = findSession(orderOrRef);
       if (s.status !== 'open') throw new Error(`session ${s.id} is ${s.status}`);
+      if (s.mode === 'subscription') {
+        if (async) throw new Error('the fake pays subscriptions by card only');
+        const { sub, inv } = startSubscription(s);
+        Object.assign(s, { status: 'complete', payment_status: 'paid', subscription: sub.id, invoice: inv.id, customer: sub.customer, url: null,
+          customer_details: { address: null, email: sub.email, name: 'Jenny Rosen', phone: null, tax_exempt: 'none', tax_ids: [] } });
+        const d = await emit('checkout.session.completed', pub(s));
+        const di = await emit('invoice.paid', { ...inv });
+        const ds = both ? await emit('invoice.payment_succeeded', { ...inv }) : null;
+        return { session: s.id, subscription: sub.id, invoice: inv.id, delivery: d, invoiceDeliveries: [di, ds].filter(Boolean) };
+      }
       const pi = { id: `pi_${rid(18)}`, charge: `ch_${rid(18)}`, amount: s.amount_total, currency: s.currency, metadata: s._pi_metadata, created: now(), session: s.id };
       state.intents.set(pi.id, pi);
       s.status = 'complete';
@@ -545,12 +844,89 @@ export async function startFakeStripe(opts = {}) {
     failCheckout(status = 500, { times = Infinity } = {}) { state.forced.checkout = { status, times }; },
     failRefund(status = 500, { times = Infinity } = {}) { state.forced.refund = { status, times }; },
     failQuery(status = 500, { times = Infinity } = {}) { state.forced.query = { status, times }; },
-    clearFailures() { state.forced = { checkout: null, refund: null, query: null }; },
+    clearFailures() { state.forced = { checkout: null, refund: null, query: null, subscription: null }; },
+    failSubscription(status = 500, { times = Infinity } = {}) { state.forced.subscription = { status, times }; },
     refundStatus(s) {
       if (!['succeeded', 'pending', 'failed'].includes(s)) throw new Error('succeeded | pending | failed');
       state.refundStatus = s;
     },
-    setPrice(id, { unit_amount, currency, name }) { state.prices.set(id, { unit_amount, currency: currency.toLowerCase(), name }); },
+    setPrice(id, { unit_amount, currency, name, interval, product }) {
+      state.prices.set(id, { unit_amount, currency: currency.toLowerCase(), name, interval, product });
+    },
+    /** Moves the fake's clock (unix seconds): what it signs with and stamps objects with. */
+    setNow(t) { at(t); return now(); },
+    now() { return now(); },
+    setApiShape(shape) {
+      if (shape !== 'basil' && shape !== 'legacy') throw new Error('basil | legacy');
+      state.apiShape = shape;
+    },
+    subscriptionFor(ref) { return subPublic(findSubscription(ref)); },
+    invoicesFor(ref) {
+      const sub = findSubscription(ref);
+      return [...state.invoices.values()].filter((i) => (i.parent?.subscription_details?.subscription ?? i.subscription) === sub.id);
+    },
+    /** The API requests made to path (a string prefix), with their parsed forms. */
+    requestsTo(prefix) {
+      return ctl.requests.filter((r) => r.path.startsWith(prefix)).map((r) => ({ ...r, form: r.body ? parseStripeForm(r.body) : null }));
+    },
+    /**
+     * The next period is billed and paid. times: deliveries of invoice.paid; both: also
+     * invoice.payment_succeeded (Stripe sends both for one invoice); updated: first the
+     * customer.subscription.updated Stripe sends when the period moves; lose: the invoice
+     * events are made but not sent. Resolves {invoice, period: {start, end}, deliveries}.
+     */
+    async renew(ref, { now: t, times = 1, both = false, updated = false, lose = false } = {}) {
+      at(t);
+      const sub = findSubscription(ref);
+      if (sub.status === 'canceled') throw new Error(`subscription ${sub.id} is canceled`);
+      if (sub.cancel_at_period_end) throw new Error(`subscription ${sub.id} is set to cancel: endPeriod() it`);
+      const start = sub.end, end = addMonths(sub.end, sub.interval === 'year' ? 12 : 1);
+      const inv = newInvoice(sub, 'subscription_cycle', [{ start, end, amount: sub.amount }]);
+      Object.assign(sub, { start, end, status: 'active' });
+      ctl.counters.renewals++;
+      const deliveries = [];
+      if (updated) deliveries.push(await emit('customer.subscription.updated', subPublic(sub)));
+      const paid = newEvent('invoice.paid', { ...inv });
+      const succeeded = both ? newEvent('invoice.payment_succeeded', { ...inv }) : null;
+      if (!lose && state.webhookUrl) {
+        for (let i = 0; i < times; i++) deliveries.push(await post(paid));
+        if (succeeded) for (let i = 0; i < times; i++) deliveries.push(await post(succeeded));
+      }
+      return { invoice: inv.id, events: [paid.id, succeeded?.id].filter(Boolean), period: { start, end }, deliveries };
+    },
+    /** The renewal's payment fails: invoice.payment_failed, then the subscription goes past_due. */
+    async failRenewal(ref, { now: t } = {}) {
+      at(t);
+      const sub = findSubscription(ref);
+      const start = sub.end, end = addMonths(sub.end, sub.interval === 'year' ? 12 : 1);
+      const inv = newInvoice(sub, 'subscription_cycle', [{ start, end, amount: sub.amount }], { paid: false });
+      Object.assign(sub, { start, end, status: 'past_due' });
+      const d1 = await emit('invoice.payment_failed', { ...inv });
+      const d2 = await emit('customer.subscription.updated', subPublic(sub));
+      return { invoice: inv.id, period: { start, end }, deliveries: [d1, d2] };
+    },
+    /** Stripe stops retrying: the subscription is canceled (default) or left unpaid. */
+    async giveUp(ref, { now: t, status = 'canceled' } = {}) {
+      at(t);
+      const sub = findSubscription(ref);
+      if (status !== 'canceled' && status !== 'unpaid') throw new Error('canceled | unpaid');
+      endSubscription(sub, status);
+      return emit(status === 'canceled' ? 'customer.subscription.deleted' : 'customer.subscription.updated', subPublic(sub));
+    },
+    /** A subscription set to cancel at period end reaches it. */
+    async endPeriod(ref, { now: t } = {}) {
+      at(t);
+      const sub = findSubscription(ref);
+      if (!sub.cancel_at_period_end) throw new Error(`subscription ${sub.id} is not set to cancel`);
+      endSubscription(sub, 'canceled');
+      return emit('customer.subscription.deleted', subPublic(sub));
+    },
+    /** Delivers customer.subscription.<type> ('updated' | 'deleted') with the subscription as it stands. */
+    async sendSubscription(ref, type = 'updated', { now: t } = {}) {
+      at(t);
+      if (type !== 'updated' && type !== 'deleted') throw new Error('updated | deleted');
+      return emit(`customer.subscription.${type}`, subPublic(findSubscription(ref)));
+    },
     sign(payload, { timestamp, secret } = {}) {
       return sdk.webhooks.generateTestHeaderString({ payload, secret: secret ?? state.webhookSecret, timestamp: timestamp ?? now() });
     },
