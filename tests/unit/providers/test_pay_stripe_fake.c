@@ -9,7 +9,10 @@
  * session); a 503 answered once (retried under the key: one session) and always
  * (unavailable); a wrong key (misconfigured); a catalog price id; query before and after the
  * buyer pays, and after the session expired; refunds partial, pending, too large (declined),
- * the rest, then already refunded (declined).
+ * the rest, then already refunded (declined). Plans: a subscription-mode checkout, paid, queried
+ * (the subscription it started), then cancel, resume, an upgrade with an inline price and a
+ * downgrade to a catalog price (the fake holds what each set), cancel now, and the refusals
+ * of a canceled or unknown subscription.
  *
  * Needs node (NODE, found by meson) and the fake (STRIPE_FAKE); missing either fails the test.
  */
@@ -167,6 +170,8 @@ static void new_order(struct order *o, int64_t amount, const char *currency)
     o->expires_at = o->created_at + 2 * 3600 * 1000;
 }
 
+static const char *co_interval; /* a plan's checkout: "month" */
+
 static void checkout(const struct pay_provider *p, struct order *o, const char *price_id, int64_t now)
 {
     struct pay_checkout_req r;
@@ -181,11 +186,143 @@ static void checkout(const struct pay_provider *p, struct order *o, const char *
     r.cancel_url = "https://app.example.com/buy?cancelled=1";
     r.email = "buyer@example.com";
     r.provider_product_id = price_id;
+    r.interval = co_interval;
     r.now_ms = now;
     done_flag = 0;
     memset(&co, 0, sizeof co);
     p->checkout(&ex, &r, co_done, NULL);
     wait_for(&done_flag);
+}
+
+static struct pay_sub_res sr;
+static void query(const struct pay_provider *p, const struct order *o);
+
+static void sr_done(void *arg, const struct pay_sub_res *r)
+{
+    (void)arg;
+    sr = *r;
+    done_flag = 1;
+}
+
+static void sub_op(const struct pay_provider *p, enum pay_sub_action a, const char *sub_ref, const char *product,
+                   int64_t amount, const char *price_id, int prorate_now)
+{
+    struct pay_sub_req r;
+    char key[TG_ID_MAX];
+    memset(&r, 0, sizeof r);
+    id_new(key, "sch");
+    r.action = a;
+    r.subscription_ref = sub_ref;
+    r.sub_id = "sub_01JDZ8K6Q3V5X7Y9A1B2C3D4E7";
+    r.product = product;
+    r.amount = amount;
+    r.currency = "USD";
+    r.interval = "month";
+    r.provider_product_id = price_id;
+    r.prorate_now = prorate_now;
+    r.idem_key = key;
+    r.now_ms = wall_ms();
+    done_flag = 0;
+    memset(&sr, 0, sizeof sr);
+    p->subscription(&ex, &r, sr_done, NULL);
+    wait_for(&done_flag);
+}
+
+/* The fake's subscription (public form) of ref; caller decrefs. */
+static json_t *fake_sub(const char *ref)
+{
+    char *args = xasprintf("[\"%s\"]", ref);
+    json_t *j = control("subscriptionFor", args);
+    free(args);
+    return j;
+}
+
+static void test_plans(const struct pay_provider *p)
+{
+    struct order o;
+    char *args, sub_ref[TG_PROVIDER_REF_MAX];
+    json_t *s, *item;
+    int64_t end;
+
+    CHECK(p->subscription != NULL, "stripe renews plans itself (the subscription operation)");
+    new_order(&o, 1990, "USD");
+    snprintf(o.product, sizeof o.product, "pro_monthly");
+    co_interval = "month";
+    checkout(p, &o, NULL, wall_ms());
+    co_interval = NULL;
+    CHECK(co.rc == PAY_OK, "plan checkout: a subscription-mode session (%s %s)", pay_rc_name(co.rc), co.reason);
+    snprintf(o.provider_ref, sizeof o.provider_ref, "%s", co.provider_ref);
+    args = xasprintf("[\"%s\"]", o.id);
+    s = control("sessionFor", args);
+    CHECK(strcmp(json_string_value(json_object_get(s, "mode")), "subscription") == 0 &&
+              json_integer_value(json_object_get(s, "amount_total")) == 1990,
+          "the fake holds a subscription-mode session for the plan's price");
+    json_decref(s);
+    json_decref(control("pay", args));
+    free(args);
+    query(p, &o);
+    CHECK(qr.rc == PAY_OK && qr.state == PAY_STATE_PAID && qr.ev.amount == 1990 &&
+              strncmp(qr.ev.subscription_ref, "sub_", 4) == 0,
+          "query of the paid plan: paid, with the subscription (%s)", qr.ev.subscription_ref);
+    snprintf(sub_ref, sizeof sub_ref, "%s", qr.ev.subscription_ref);
+    s = fake_sub(sub_ref);
+    item = json_array_get(json_object_get(json_object_get(s, "items"), "data"), 0);
+    end = json_integer_value(json_object_get(item, "current_period_end"));
+    CHECK(strcmp(json_string_value(json_object_get(json_object_get(s, "metadata"), "order_id")), o.id) == 0 &&
+              strcmp(json_string_value(json_object_get(json_object_get(s, "metadata"), "product")), "pro_monthly") == 0 &&
+              json_is_string(json_object_get(json_object_get(json_object_get(item, "price"), "recurring"), "interval")) &&
+              strcmp(json_string_value(json_object_get(json_object_get(json_object_get(item, "price"), "recurring"), "interval")),
+                     "month") == 0,
+          "the subscription carries our order and product, monthly");
+    json_decref(s);
+
+    sub_op(p, PAY_SUB_CANCEL, sub_ref, NULL, 0, NULL, 0);
+    CHECK(sr.rc == PAY_OK && sr.cancel_at_period_end == 1 && sr.period_end == end * 1000,
+          "cancel: ok, ends at the period's end (%s %s)", pay_rc_name(sr.rc), sr.reason);
+    sub_op(p, PAY_SUB_RESUME, sub_ref, NULL, 0, NULL, 0);
+    CHECK(sr.rc == PAY_OK && sr.cancel_at_period_end == 0, "resume: ok, renews again");
+
+    sub_op(p, PAY_SUB_CHANGE, sub_ref, "max_monthly", 4990, NULL, 1);
+    CHECK(sr.rc == PAY_OK && sr.period_end == end * 1000, "upgrade with an inline price: ok (%s %s)",
+          pay_rc_name(sr.rc), sr.reason);
+    s = fake_sub(sub_ref);
+    item = json_array_get(json_object_get(json_object_get(s, "items"), "data"), 0);
+    CHECK(json_integer_value(json_object_get(json_object_get(item, "price"), "unit_amount")) == 4990 &&
+              strcmp(json_string_value(json_object_get(json_object_get(s, "metadata"), "product")), "max_monthly") == 0,
+          "the fake's subscription is at the new price, metadata names the new product");
+    json_decref(s);
+    args = xasprintf("[\"%s\"]", sub_ref);
+    s = control("invoicesFor", args);
+    free(args);
+    CHECK(json_array_size(s) == 2 &&
+              strcmp(json_string_value(json_object_get(json_array_get(s, 1), "billing_reason")), "subscription_update") == 0,
+          "always_invoice: the proration was invoiced at once");
+    json_decref(s);
+
+    json_decref(control("setPrice", "[\"price_1ProMonthly\",{\"unit_amount\":1990,\"currency\":\"usd\",\"interval\":\"month\"}]"));
+    sub_op(p, PAY_SUB_CHANGE, sub_ref, "pro_monthly", 1990, "price_1ProMonthly", 0);
+    CHECK(sr.rc == PAY_OK, "downgrade to the catalog's price: ok (%s %s)", pay_rc_name(sr.rc), sr.reason);
+    s = fake_sub(sub_ref);
+    item = json_array_get(json_object_get(json_object_get(s, "items"), "data"), 0);
+    CHECK(strcmp(json_string_value(json_object_get(json_object_get(item, "price"), "id")), "price_1ProMonthly") == 0,
+          "the fake's subscription is at the catalog's price");
+    json_decref(s);
+    args = xasprintf("[\"%s\"]", sub_ref);
+    s = control("invoicesFor", args);
+    free(args);
+    CHECK(json_array_size(s) == 2, "proration none: no invoice now");
+    json_decref(s);
+
+    sub_op(p, PAY_SUB_CANCEL_NOW, sub_ref, NULL, 0, NULL, 0);
+    CHECK(sr.rc == PAY_OK, "cancel now: ok");
+    s = fake_sub(sub_ref);
+    CHECK(strcmp(json_string_value(json_object_get(s, "status")), "canceled") == 0, "the fake's subscription is canceled");
+    json_decref(s);
+    sub_op(p, PAY_SUB_RESUME, sub_ref, NULL, 0, NULL, 0);
+    CHECK(sr.rc == PAY_INVALID, "resume of a canceled subscription: invalid");
+    sub_op(p, PAY_SUB_CANCEL, "sub_1QNoSuchOne", NULL, 0, NULL, 0);
+    CHECK(sr.rc == PAY_INVALID && strcmp(sr.reason, "stripe_resource_missing") == 0,
+          "cancel of a subscription Stripe does not know: invalid");
 }
 
 static void query(const struct pay_provider *p, const struct order *o)
@@ -332,6 +469,8 @@ int main(void)
               co.provider_ref[0] == '\0',
           "500 every time: unavailable (the next provider is tried)");
     json_decref(control("clearFailures", "[]"));
+
+    test_plans(p);
 
     query(p, &(struct order){.id = "ord_01JDZ8K6Q3V5X7Y9A1B2C3D4Z9", .provider_ref = "cs_test_unknown"});
     CHECK(qr.rc == PAY_NOTFOUND, "query of a session Stripe does not know: not found");
