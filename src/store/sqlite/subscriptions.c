@@ -342,27 +342,29 @@ enum store_rc sq_order_set_subscription(struct store *s, const char *order_id, c
 
 /* ---- the audit ---- */
 
+/* Each query reports in (user, what) order, so two audits of the same data read the same. */
+
 /* Wallets holding plan credits with no expiry, or past it by more than the grace (?1 is the
  * latest expiry still within it). */
 static const char SQL_CHECK_PLAN_EXPIRED[] =
     "SELECT user_id, CASE WHEN plan_expires_at IS NULL THEN 'no expiry' ELSE 'expired at ' || plan_expires_at END"
-    " FROM wallets WHERE plan_credits > 0 AND (plan_expires_at IS NULL OR plan_expires_at < ?1)";
+    " FROM wallets WHERE plan_credits > 0 AND (plan_expires_at IS NULL OR plan_expires_at < ?1) ORDER BY 1";
 /* Live subscriptions whose credit period ended more than the grace ago: the job did not roll
  * them. */
 static const char SQL_CHECK_CREDIT_PERIOD[] =
     "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due')"
-    " AND credit_end IS NOT NULL AND credit_end < ?1";
+    " AND credit_end IS NOT NULL AND credit_end < ?1 ORDER BY 1, 2";
 /* Plan entries that name no subscription of their user (ref_id is '<sub_id>:<n>' or
  * '<sub_id>:<n>:<product>'). */
 static const char SQL_CHECK_ENTRY_NO_SUB[] =
     "SELECT l.user_id, l.kind || ' ' || l.ref_id FROM ledger l WHERE l.kind IN ('plan_grant', 'plan_expire')"
     " AND l.ref_type = 'subscription' AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = l.user_id"
     " AND s.id = CASE WHEN instr(l.ref_id, ':') > 0 THEN substr(l.ref_id, 1, instr(l.ref_id, ':') - 1)"
-    " ELSE l.ref_id END)";
+    " ELSE l.ref_id END) ORDER BY 1, 2";
 /* Paid (or refunded) plan orders that no subscription accounts for. */
 static const char SQL_CHECK_ORDER_NO_SUB[] =
     "SELECT o.user_id, o.id FROM orders o WHERE o.kind = 'plan'"
-    " AND o.status IN ('paid', 'refunded', 'partially_refunded') AND o.subscription_id IS NULL";
+    " AND o.status IN ('paid', 'refunded', 'partially_refunded') AND o.subscription_id IS NULL ORDER BY 1, 2";
 
 struct subs_check_args {
     int64_t cutoff;
