@@ -12,6 +12,8 @@
 //                                     proration_behavior (always_invoice makes and pays a
 //                                     proration invoice), payment_behavior, metadata
 //   DELETE /v1/subscriptions/{id}     cancels now (customer.subscription.deleted)
+//   GET  /v1/invoices/{id}            an invoice; expand[]=payments lists the PaymentIntent that
+//                                     paid it (which POST /v1/refunds takes like a session's)
 //   POST /v1/refunds                  payment_intent (or charge), amount, metadata[...]
 //   GET  /v1/refunds/{id}
 //   GET  /c/pay/{session id}          the hosted page's address (answers a small HTML page)
@@ -486,8 +488,14 @@ export async function startFakeStripe(opts = {}) {
       status: paid ? 'paid' : 'open', status_transitions: { finalized_at: t, paid_at: paid ? t : null, voided_at: null },
       subtotal: total, total,
     };
+    // A paid invoice was paid by a PaymentIntent (refundable like a session's).
+    const pi = paid && total > 0
+      ? { id: `pi_${rid(18)}`, charge: `ch_${rid(18)}`, amount: total, currency: sub.currency, metadata: {}, created: t, session: null, invoice: id }
+      : null;
+    if (pi) state.intents.set(pi.id, pi);
+    inv._pi = pi?.id ?? null;
     if (state.apiShape === 'legacy') {
-      Object.assign(inv, { charge: paid ? `ch_${rid(18)}` : null, paid, payment_intent: `pi_${rid(18)}`, subscription: sub.id,
+      Object.assign(inv, { charge: pi?.charge ?? null, paid, payment_intent: pi?.id ?? null, subscription: sub.id,
         subscription_details: { metadata: { ...sub.metadata } } });
     } else {
       inv.parent = { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...sub.metadata }, subscription: sub.id } };
@@ -583,7 +591,7 @@ export async function startFakeStripe(opts = {}) {
     ctl.counters.subscription_updates++;
     setImmediate(async () => {
       await emit('customer.subscription.updated', subPublic(sub));
-      if (proration) await emit('invoice.paid', { ...proration });
+      if (proration) await emit('invoice.paid', pub(proration));
     });
     return subPublic(sub);
   }
@@ -721,6 +729,24 @@ export async function startFakeStripe(opts = {}) {
         return sendError(res, e);
       }
     }
+    if (req.method === 'GET' && (m = /^\/v1\/invoices\/([^/]+)$/.exec(url.pathname))) {
+      const inv = state.invoices.get(decodeURIComponent(m[1]));
+      if (!inv) return sendError(res, new ApiError(404, 'resource_missing', `No such invoice: '${m[1]}'`, 'id'));
+      const out = pub(inv);
+      const expand = url.searchParams.getAll('expand[]');
+      if (expand.some((e) => e !== 'payments')) return sendError(res, new ApiError(400, 'parameter_invalid', 'This property cannot be expanded', 'expand'));
+      // `payments` is an includable list since 2025-03-31, present only when expanded
+      if (state.apiShape !== 'legacy' && expand.includes('payments')) {
+        const data = inv._pi ? [{
+          id: `inpay_${rid(18)}`, object: 'invoice_payment', amount_paid: inv.amount_paid, amount_requested: inv.amount_due, created: inv.created,
+          currency: inv.currency, invoice: inv.id, is_default: true, livemode: false,
+          payment: { type: 'payment_intent', payment_intent: inv._pi }, status: 'paid',
+          status_transitions: { canceled_at: null, paid_at: inv.created },
+        }] : [];
+        out.payments = { object: 'list', data, has_more: false, total_count: data.length, url: `/v1/invoice_payments?invoice=${inv.id}` };
+      }
+      return send(res, 200, out);
+    }
     if (req.method === 'GET' && (m = /^\/v1\/refunds\/([^/]+)$/.exec(url.pathname))) {
       const r = state.refunds.get(decodeURIComponent(m[1]));
       if (!r) return sendError(res, new ApiError(404, 'resource_missing', `No such refund: '${m[1]}'`, 'id'));
@@ -789,8 +815,8 @@ export async function startFakeStripe(opts = {}) {
         Object.assign(s, { status: 'complete', payment_status: 'paid', subscription: sub.id, invoice: inv.id, customer: sub.customer, url: null,
           customer_details: { address: null, email: sub.email, name: 'Jenny Rosen', phone: null, tax_exempt: 'none', tax_ids: [] } });
         const d = await emit('checkout.session.completed', pub(s));
-        const di = await emit('invoice.paid', { ...inv });
-        const ds = both ? await emit('invoice.payment_succeeded', { ...inv }) : null;
+        const di = await emit('invoice.paid', pub(inv));
+        const ds = both ? await emit('invoice.payment_succeeded', pub(inv)) : null;
         return { session: s.id, subscription: sub.id, invoice: inv.id, delivery: d, invoiceDeliveries: [di, ds].filter(Boolean) };
       }
       const pi = { id: `pi_${rid(18)}`, charge: `ch_${rid(18)}`, amount: s.amount_total, currency: s.currency, metadata: s._pi_metadata, created: now(), session: s.id };
@@ -863,7 +889,7 @@ export async function startFakeStripe(opts = {}) {
     subscriptionFor(ref) { return subPublic(findSubscription(ref)); },
     invoicesFor(ref) {
       const sub = findSubscription(ref);
-      return [...state.invoices.values()].filter((i) => (i.parent?.subscription_details?.subscription ?? i.subscription) === sub.id);
+      return [...state.invoices.values()].filter((i) => (i.parent?.subscription_details?.subscription ?? i.subscription) === sub.id).map(pub);
     },
     /** The API requests made to path (a string prefix), with their parsed forms. */
     requestsTo(prefix) {
@@ -886,8 +912,8 @@ export async function startFakeStripe(opts = {}) {
       ctl.counters.renewals++;
       const deliveries = [];
       if (updated) deliveries.push(await emit('customer.subscription.updated', subPublic(sub)));
-      const paid = newEvent('invoice.paid', { ...inv });
-      const succeeded = both ? newEvent('invoice.payment_succeeded', { ...inv }) : null;
+      const paid = newEvent('invoice.paid', pub(inv));
+      const succeeded = both ? newEvent('invoice.payment_succeeded', pub(inv)) : null;
       if (!lose && state.webhookUrl) {
         for (let i = 0; i < times; i++) deliveries.push(await post(paid));
         if (succeeded) for (let i = 0; i < times; i++) deliveries.push(await post(succeeded));
@@ -901,7 +927,7 @@ export async function startFakeStripe(opts = {}) {
       const start = sub.end, end = addMonths(sub.end, sub.interval === 'year' ? 12 : 1);
       const inv = newInvoice(sub, 'subscription_cycle', [{ start, end, amount: sub.amount }], { paid: false });
       Object.assign(sub, { start, end, status: 'past_due' });
-      const d1 = await emit('invoice.payment_failed', { ...inv });
+      const d1 = await emit('invoice.payment_failed', pub(inv));
       const d2 = await emit('customer.subscription.updated', subPublic(sub));
       return { invoice: inv.id, period: { start, end }, deliveries: [d1, d2] };
     },

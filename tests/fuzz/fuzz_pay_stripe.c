@@ -10,7 +10,8 @@
  *   2: a Stripe-Signature header -> stripe_sig_parse;
  *   3: a Checkout Session answer -> stripe_session_parse;
  *   4: two status bytes then an error answer -> stripe_error_rc;
- *   5: a Subscription object (an answer to the subscription calls) -> stripe_subscription_parse.
+ *   5: a Subscription object (an answer to the subscription calls) -> stripe_subscription_parse;
+ *   6: an Invoice (the refund of a plan's payment) -> stripe_invoice_pi_parse.
  * Invariants (abort() when broken):
  *  - verify: OK exactly when the reason is empty; OK reports an evt_ id (a refund: its own
  *    re_/pyr_ id), one of our order
@@ -27,7 +28,8 @@
  *    when set (always for a renewal), no order id but on the first invoice's PAID, periods in
  *    whole seconds with start before end, a product of [a-z0-9_] or "";
  *  - subscriptions: success only with a sub_ id, si_ item when set, ordered period, times in
- *    whole seconds; failure zeroes.
+ *    whole seconds; failure zeroes;
+ *  - invoices: success only with an in_ id and "" or a pi_ payment intent; failure leaves both "".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +54,7 @@ const char *pay_rc_name(enum pay_rc rc)
 #define SECRET "whsec_fuzz_secret"
 #define T 1700000000
 
-static unsigned long counts[6][8];
+static unsigned long counts[7][8];
 
 static int is_zero(const void *p, size_t n)
 {
@@ -374,11 +376,29 @@ static void mode_subscription(const uint8_t *d, size_t n)
     free(b);
 }
 
+static void mode_invoice(const uint8_t *d, size_t n)
+{
+    char id[TG_PROVIDER_REF_MAX], pi[TG_PROVIDER_REF_MAX];
+    char *b = xmalloc(n ? n : 1);
+    memcpy(b, d, n);
+    if (stripe_invoice_pi_parse(b, n, id, pi) == 0) {
+        counts[6][1]++;
+        check_id_chars(id, "in_");
+        if (pi[0])
+            check_id_chars(pi, "pi_");
+    } else {
+        counts[6][0]++;
+        if (id[0] || pi[0])
+            abort();
+    }
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
         mode_verify_raw(data + 1, size - 1);
         break;
@@ -394,8 +414,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         mode_error(data + 1, size - 1);
         break;
-    default:
+    case 5:
         mode_subscription(data + 1, size - 1);
+        break;
+    default:
+        mode_invoice(data + 1, size - 1);
         break;
     }
     return 0;
@@ -476,6 +499,11 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         "\x01\x92{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\"}}",
         "\x01\x91{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"Invalid API Key\"}}",
     };
+    static const char *invoices[] = {
+        "{\"id\":\"in_1Q\",\"object\":\"invoice\",\"payments\":{\"object\":\"list\",\"data\":[{\"status\":\"paid\","
+        "\"payment\":{\"type\":\"payment_intent\",\"payment_intent\":\"pi_3Q\"}}]}}",
+        "{\"id\":\"in_2Q\",\"object\":\"invoice\",\"payment_intent\":{\"id\":\"pi_3R\",\"object\":\"payment_intent\"}}",
+    };
     char buf[4096];
     size_t i, n;
 
@@ -510,6 +538,12 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
     buf[0] = 5;
     memcpy(buf + 1, SUBSCRIPTION, n);
     add((const uint8_t *)buf, n + 1);
+    for (i = 0; i < sizeof invoices / sizeof *invoices; i++) {
+        n = strlen(invoices[i]);
+        buf[0] = 6;
+        memcpy(buf + 1, invoices[i], n);
+        add((const uint8_t *)buf, n + 1);
+    }
 }
 
 void fuzz_report(void)
@@ -517,8 +551,8 @@ void fuzz_report(void)
     printf(
         "fuzz_pay_stripe: raw %lu ok %lu ignored %lu invalid; signed %lu ok %lu ignored %lu invalid; "
         "headers %lu parsed %lu refused; sessions %lu parsed %lu refused; errors %lu invalid %lu declined; "
-        "subscriptions %lu parsed %lu refused\n",
+        "subscriptions %lu parsed %lu refused; invoices %lu parsed %lu refused\n",
         counts[0][PAY_OK], counts[0][PAY_IGNORED], counts[0][PAY_INVALID], counts[1][PAY_OK],
         counts[1][PAY_IGNORED], counts[1][PAY_INVALID], counts[2][1], counts[2][0], counts[3][1],
-        counts[3][0], counts[4][PAY_INVALID], counts[4][PAY_DECLINED], counts[5][1], counts[5][0]);
+        counts[3][0], counts[4][PAY_INVALID], counts[4][PAY_DECLINED], counts[5][1], counts[5][0], counts[6][1], counts[6][0]);
 }

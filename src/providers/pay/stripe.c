@@ -312,7 +312,8 @@ static int session_read(json_t *o, struct stripe_session *s)
     if (json_is_object(pi) ? get_id(pi, "id", PI_PREFIX, 1, s->payment_intent) != 0
                            : get_id(o, "payment_intent", PI_PREFIX, 0, s->payment_intent) != 0)
         goto bad;
-    if (get_word(o, "mode", s->mode, sizeof s->mode) != 0 || get_ref(o, "subscription", SUB_PREFIX, s->subscription) != 0)
+    if (get_word(o, "mode", s->mode, sizeof s->mode) != 0 || get_ref(o, "subscription", SUB_PREFIX, s->subscription) != 0 ||
+        get_ref(o, "invoice", IN_PREFIX, s->invoice) != 0)
         goto bad;
     return 0;
 bad:
@@ -397,6 +398,46 @@ int stripe_subscription_parse(const char *body, size_t len, struct stripe_subscr
         return -1;
     }
     rc = subscription_read(j, s);
+    json_decref(j);
+    return rc;
+}
+
+/* Invoice payments read for the one that paid it (an invoice is paid once; retries of a
+ * failed attempt add a few). */
+#define STRIPE_INVOICE_PAYMENTS_MAX 16
+
+int stripe_invoice_pi_parse(const char *body, size_t len, char id[TG_PROVIDER_REF_MAX], char pi[TG_PROVIDER_REF_MAX])
+{
+    json_t *j = load_object(body, len, STRIPE_ANSWER_MAX), *obj = json_object_get(j, "object");
+    json_t *payments, *data;
+    int rc = -1;
+
+    id[0] = pi[0] = '\0';
+    if (j == NULL || (obj != NULL && !(json_is_string(obj) && strcmp(json_string_value(obj), "invoice") == 0)) ||
+        get_id(j, "id", IN_PREFIX, 1, id) != 0 || object_or_null(j, "payments") != 0)
+        goto done;
+    /* API versions before 2025-03-31: the invoice's own payment_intent. */
+    if (get_ref(j, "payment_intent", PI_PREFIX, pi) != 0)
+        goto done;
+    /* Since then: payments (expanded), the paid one's payment intent. */
+    payments = json_object_get(j, "payments");
+    data = json_object_get(payments, "data");
+    if (json_is_object(payments) && !json_is_array(data))
+        goto done;
+    for (size_t i = 0; pi[0] == '\0' && i < json_array_size(data) && i < STRIPE_INVOICE_PAYMENTS_MAX; i++) {
+        json_t *ip = json_array_get(data, i), *pay = json_object_get(ip, "payment");
+        char status[24], type[24];
+        if (!json_is_object(ip) || !json_is_object(pay) || get_word(ip, "status", status, sizeof status) != 0 ||
+            get_word(pay, "type", type, sizeof type) != 0)
+            goto done;
+        if (strcmp(status, "paid") == 0 && strcmp(type, "payment_intent") == 0 &&
+            get_ref(pay, "payment_intent", PI_PREFIX, pi) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0)
+        id[0] = pi[0] = '\0';
     json_decref(j);
     return rc;
 }
@@ -1303,6 +1344,7 @@ struct stripe_refund {
     struct net_exec *nx;
     struct order order;
     char refund_id[TG_ID_MAX];
+    char invoice[TG_PROVIDER_REF_MAX]; /* the invoice asked for, when the payment is one's */
     int64_t amount;
     char *reason;
     pay_refund_fn done;
@@ -1360,23 +1402,38 @@ static void refund_created(struct net_call *c)
     refund_finish(x, &res);
 }
 
-static void refund_session_done(struct net_call *c)
+/* The refund itself, of payment intent pi. */
+static void refund_post(struct stripe_refund *x, const char *pi)
+{
+    struct pay_refund_req req;
+    char *form;
+    memset(&req, 0, sizeof req);
+    req.order = &x->order;
+    req.refund_id = x->refund_id;
+    req.amount = x->amount;
+    req.reason = x->reason;
+    form = stripe_refund_form(&req, pi);
+    call_start(&x->call, "POST", "/v1/refunds", x->refund_id, form);
+    free(form);
+    net_exec_submit(x->nx, &x->call, refund_created);
+}
+
+/* A plan's payment is an invoice's: its payment intent, then the refund. */
+static void refund_invoice_done(struct net_call *c)
 {
     struct stripe_refund *x = refund_of(c);
     struct pay_refund_res res;
-    struct stripe_session s;
-    struct pay_refund_req req;
-    char *form;
+    char id[TG_PROVIDER_REF_MAX], pi[TG_PROVIDER_REF_MAX];
 
     memset(&res, 0, sizeof res);
     res.rc = answer_rc(c, res.reason);
-    if (res.rc == PAY_OK && stripe_session_parse(c->resp_body, c->resp_len, &s) != 0) {
+    if (res.rc == PAY_OK && stripe_invoice_pi_parse(c->resp_body, c->resp_len, id, pi) != 0) {
         res.rc = PAY_UNAVAILABLE;
         set_reason(res.reason, "bad_answer");
-    } else if (res.rc == PAY_OK && strcmp(s.order_id, x->order.id) != 0) {
+    } else if (res.rc == PAY_OK && strcmp(id, x->invoice) != 0) {
         res.rc = PAY_UNAVAILABLE;
-        set_reason(res.reason, "session_order_mismatch");
-    } else if (res.rc == PAY_OK && s.payment_intent[0] == '\0') {
+        set_reason(res.reason, "invoice_mismatch");
+    } else if (res.rc == PAY_OK && pi[0] == '\0') {
         res.rc = PAY_DECLINED;
         set_reason(res.reason, "not_paid");
     } else if (res.rc == PAY_NOTFOUND) {
@@ -1387,15 +1444,48 @@ static void refund_session_done(struct net_call *c)
         refund_finish(x, &res);
         return;
     }
-    memset(&req, 0, sizeof req);
-    req.order = &x->order;
-    req.refund_id = x->refund_id;
-    req.amount = x->amount;
-    req.reason = x->reason;
-    form = stripe_refund_form(&req, s.payment_intent);
-    call_start(&x->call, "POST", "/v1/refunds", x->refund_id, form);
-    free(form);
-    net_exec_submit(x->nx, &x->call, refund_created);
+    refund_post(x, pi);
+}
+
+static void refund_invoice_get(struct stripe_refund *x, const char *invoice)
+{
+    /* payments is included only when asked for (API 2025-03-31 and later). */
+    char *path = xasprintf("/v1/invoices/%s?expand%%5B%%5D=payments", invoice);
+    snprintf(x->invoice, sizeof x->invoice, "%s", invoice);
+    call_start(&x->call, "GET", path, NULL, NULL);
+    free(path);
+    net_exec_submit(x->nx, &x->call, refund_invoice_done);
+}
+
+static void refund_session_done(struct net_call *c)
+{
+    struct stripe_refund *x = refund_of(c);
+    struct pay_refund_res res;
+    struct stripe_session s;
+
+    memset(&res, 0, sizeof res);
+    res.rc = answer_rc(c, res.reason);
+    if (res.rc == PAY_OK && stripe_session_parse(c->resp_body, c->resp_len, &s) != 0) {
+        res.rc = PAY_UNAVAILABLE;
+        set_reason(res.reason, "bad_answer");
+    } else if (res.rc == PAY_OK && strcmp(s.order_id, x->order.id) != 0) {
+        res.rc = PAY_UNAVAILABLE;
+        set_reason(res.reason, "session_order_mismatch");
+    } else if (res.rc == PAY_OK && s.payment_intent[0] == '\0' && s.invoice[0] == '\0') {
+        res.rc = PAY_DECLINED;
+        set_reason(res.reason, "not_paid");
+    } else if (res.rc == PAY_NOTFOUND) {
+        res.rc = PAY_INVALID;
+    }
+    call_wipe(c);
+    if (res.rc != PAY_OK) {
+        refund_finish(x, &res);
+        return;
+    }
+    if (s.payment_intent[0] == '\0') /* a subscription-mode session: paid by its invoice */
+        refund_invoice_get(x, s.invoice);
+    else
+        refund_post(x, s.payment_intent);
 }
 
 static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req, pay_refund_fn done,
@@ -1409,7 +1499,8 @@ static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req,
     if (secret_key() == NULL) {
         res.rc = PAY_MISCONFIGURED;
         set_reason(res.reason, "secret_key_missing");
-    } else if (!session_id_ok(req->order->provider_ref)) {
+    } else if (!session_id_ok(req->order->provider_ref) &&
+               !stripe_id_ok(req->order->provider_ref, strlen(req->order->provider_ref), IN_PREFIX)) {
         res.rc = PAY_INVALID;
         set_reason(res.reason, "no_session");
     } else if (req->amount <= 0 || req->refund_id == NULL || !id_valid(req->refund_id, "rfd") ||
@@ -1430,6 +1521,10 @@ static void stripe_refund(struct net_exec *nx, const struct pay_refund_req *req,
     x->reason = xstrdup(req->reason != NULL ? req->reason : "");
     x->done = done;
     x->arg = arg;
+    if (strncmp(req->order->provider_ref, "in_", 3) == 0) { /* a plan's renewal: its invoice */
+        refund_invoice_get(x, req->order->provider_ref);
+        return;
+    }
     path = xasprintf("/v1/checkout/sessions/%s", req->order->provider_ref);
     call_start(&x->call, "GET", path, NULL, NULL);
     free(path);

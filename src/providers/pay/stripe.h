@@ -10,7 +10,10 @@
  *             may match, STRIPE_TOLERANCE_S either way
  *   query     GET {base}/v1/checkout/sessions/{cs}
  *   refund    GET the session for its payment_intent, then POST {base}/v1/refunds (form),
- *             Idempotency-Key = our refund id
+ *             Idempotency-Key = our refund id. A plan's payment is an invoice's: the
+ *             subscription-mode session's invoice, or a renewal order's own (provider_ref
+ *             in_...), read with GET {base}/v1/invoices/{in}?expand[]=payments for its
+ *             payment intent
  *   subscription  CANCEL / RESUME: POST {base}/v1/subscriptions/{sub} cancel_at_period_end;
  *             CANCEL_NOW: DELETE {base}/v1/subscriptions/{sub}; CHANGE: GET the subscription
  *             (its item and product), then POST it with the new price (Idempotency-Key =
@@ -116,6 +119,7 @@ struct stripe_session {
     char payment_intent[TG_PROVIDER_REF_MAX]; /* pi_..., "" when null */
     char mode[16];                            /* payment | subscription | setup, "" when absent */
     char subscription[TG_PROVIDER_REF_MAX];   /* sub_..., "" when null */
+    char invoice[TG_PROVIDER_REF_MAX];        /* in_... (subscription mode), "" when null */
 };
 
 /*
@@ -169,6 +173,14 @@ int stripe_subscription_parse(const char *body, size_t len, struct stripe_subscr
  * product, a positive amount, a currency or a month/year interval).
  */
 char *stripe_sub_form(const struct pay_sub_req *req, const char *item_id, const char *stripe_product);
+
+/*
+ * Reads an Invoice (an API answer) for its id and the payment intent that paid it: the
+ * top-level payment_intent (API versions before 2025-03-31), else the first paid entry of the
+ * expanded payments list of type payment_intent. Returns 0 with id set and pi set or "" (not
+ * paid by a payment intent), or -1 with both "" (malformed).
+ */
+int stripe_invoice_pi_parse(const char *body, size_t len, char id[TG_PROVIDER_REF_MAX], char pi[TG_PROVIDER_REF_MAX]);
 
 /* The form body of the refund create call (caller frees). */
 char *stripe_refund_form(const struct pay_refund_req *req, const char *payment_intent);

@@ -1238,6 +1238,72 @@ static void test_sub_query(void)
     free(paid);
 }
 
+static void test_invoice_refund(void)
+{
+    struct order o;
+    struct pay_refund_req r;
+    char id[TG_PROVIDER_REF_MAX], pi[TG_PROVIDER_REF_MAX];
+    char *sess = xasprintf(
+        "{\"id\":\"" CS "\",\"object\":\"checkout.session\",\"amount_total\":1990,\"currency\":\"usd\","
+        "\"client_reference_id\":\"" ORDER "\",\"mode\":\"subscription\",\"payment_intent\":null,"
+        "\"invoice\":\"in_1QFirst\",\"subscription\":\"" SUB "\",\"payment_status\":\"paid\",\"status\":\"complete\"}");
+    const char *basil = "{\"id\":\"in_1QFirst\",\"object\":\"invoice\",\"payments\":{\"object\":\"list\",\"data\":["
+                        "{\"id\":\"inpay_1\",\"object\":\"invoice_payment\",\"status\":\"canceled\",\"payment\":"
+                        "{\"type\":\"payment_intent\",\"payment_intent\":\"pi_3QFailed\"}},"
+                        "{\"id\":\"inpay_2\",\"object\":\"invoice_payment\",\"status\":\"paid\",\"payment\":"
+                        "{\"type\":\"payment_intent\",\"payment_intent\":\"pi_3QPaid\"}}]}}";
+    const char *legacy = "{\"id\":\"in_1QRenewal\",\"object\":\"invoice\",\"payment_intent\":{\"id\":\"pi_3QLegacy\","
+                         "\"object\":\"payment_intent\"}}";
+    const char *unpaid = "{\"id\":\"in_1QFirst\",\"object\":\"invoice\",\"payments\":{\"data\":[]}}";
+    const char *re_ok = "{\"id\":\"re_3QPlan\",\"object\":\"refund\",\"amount\":500,\"currency\":\"usd\","
+                        "\"status\":\"succeeded\"}";
+
+    CHECK(stripe_invoice_pi_parse(basil, strlen(basil), id, pi) == 0 && strcmp(id, "in_1QFirst") == 0 &&
+              strcmp(pi, "pi_3QPaid") == 0,
+          "invoice (2025-03-31): the paid payment's intent, not the canceled attempt's");
+    CHECK(stripe_invoice_pi_parse(legacy, strlen(legacy), id, pi) == 0 && strcmp(pi, "pi_3QLegacy") == 0,
+          "invoice (earlier): its expanded payment_intent");
+    CHECK(stripe_invoice_pi_parse(unpaid, strlen(unpaid), id, pi) == 0 && pi[0] == '\0', "invoice without payments");
+    CHECK(stripe_invoice_pi_parse("{\"id\":\"in_1\",\"payment_intent\":42}", 34, id, pi) != 0 && id[0] == '\0',
+          "invoice with a numeric payment_intent: malformed");
+    CHECK(stripe_invoice_pi_parse("{\"id\":\"in_1\",\"payments\":{\"data\":[{\"status\":\"paid\"}]}}", 52, id, pi) != 0,
+          "invoice payment without its payment: malformed");
+    CHECK(stripe_invoice_pi_parse("{\"id\":\"cs_1\"}", 13, id, pi) != 0, "not an invoice id: malformed");
+
+    order_init(&o);
+    snprintf(o.provider_ref, sizeof o.provider_ref, "%s", CS);
+    o.amount = 1990;
+    memset(&r, 0, sizeof r);
+    r.order = &o;
+    r.refund_id = REFUND;
+    r.amount = 500;
+    r.reason = "";
+    run_refund(&r, 3, (struct scripted[]){{NET_OK, 200, sess}, {NET_OK, 200, basil}, {NET_OK, 200, re_ok}});
+    CHECK(n_done == 1 && got_rf.rc == PAY_OK && strcmp(got_rf.provider_refund_id, "re_3QPlan") == 0,
+          "refund of a plan's first order: ok");
+    CHECK(n_seen == 3 && strcmp(seen[1].method, "GET") == 0, "the session, its invoice, the refund");
+    CHECK_STR_EQ(seen[1].url, BASE "/v1/invoices/in_1QFirst?expand%5B%5D=payments", "the invoice with its payments");
+    CHECK_STR_EQ(seen[2].body, "payment_intent=pi_3QPaid&amount=500&metadata[refund_id]=" REFUND "&metadata[order_id]=" ORDER,
+                 "the refund of the invoice's payment intent");
+    run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, sess}, {NET_OK, 200, legacy}});
+    CHECK(n_seen == 2 && got_rf.rc == PAY_UNAVAILABLE && strcmp(got_rf.reason, "invoice_mismatch") == 0,
+          "an answer about another invoice: no refund");
+    run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, sess}, {NET_OK, 200, unpaid}});
+    CHECK(n_seen == 2 && got_rf.rc == PAY_DECLINED && strcmp(got_rf.reason, "not_paid") == 0,
+          "an invoice nothing paid: declined");
+
+    snprintf(o.provider_ref, sizeof o.provider_ref, "in_1QRenewal");
+    run_refund(&r, 2, (struct scripted[]){{NET_OK, 200, legacy}, {NET_OK, 200, re_ok}});
+    CHECK(got_rf.rc == PAY_OK && n_seen == 2, "refund of a renewal order: its invoice, then the refund");
+    CHECK_STR_EQ(seen[0].url, BASE "/v1/invoices/in_1QRenewal?expand%5B%5D=payments", "the renewal's invoice");
+    run_refund(&r, 1, (struct scripted[]){{NET_OK, 404, "{\"error\":{\"code\":\"resource_missing\"}}"}});
+    CHECK(got_rf.rc == PAY_INVALID, "an invoice Stripe does not know: invalid");
+    snprintf(o.provider_ref, sizeof o.provider_ref, "in_../../v1/x");
+    run_refund(&r, 0, NULL);
+    CHECK(n_done == 1 && n_seen == 0 && got_rf.rc == PAY_INVALID, "a malformed invoice id never reaches a URL");
+    free(sess);
+}
+
 static void test_error_rc(void)
 {
     char reason[64];
@@ -1315,6 +1381,7 @@ int main(void)
     test_subscription_parse();
     test_subscription_op();
     test_sub_query();
+    test_invoice_refund();
     test_error_rc();
     test_no_secrets_logged();
     json_decref(vectors);

@@ -196,6 +196,7 @@ static void checkout(const struct pay_provider *p, struct order *o, const char *
 
 static struct pay_sub_res sr;
 static void query(const struct pay_provider *p, const struct order *o);
+static void refund(const struct pay_provider *p, const struct order *o, int64_t amount, char rid[TG_ID_MAX]);
 
 static void sr_done(void *arg, const struct pay_sub_res *r)
 {
@@ -265,6 +266,35 @@ static void test_plans(const struct pay_provider *p)
               strncmp(qr.ev.subscription_ref, "sub_", 4) == 0,
           "query of the paid plan: paid, with the subscription (%s)", qr.ev.subscription_ref);
     snprintf(sub_ref, sizeof sub_ref, "%s", qr.ev.subscription_ref);
+    {
+        /* A plan's payment is its invoice's: refunds of the first order (through the session's
+         * invoice) and of a renewal's (its own invoice). */
+        struct order r2;
+        char rid[TG_ID_MAX];
+        json_t *rn;
+        refund(p, &o, 500, rid);
+        CHECK(rf.rc == PAY_OK && rf.pending == 0 && strncmp(rf.provider_refund_id, "re_", 3) == 0,
+              "refund of a plan's first payment: through its invoice's payment intent (%s %s)", pay_rc_name(rf.rc),
+              rf.reason);
+        args = xasprintf("[\"%s\"]", sub_ref);
+        rn = control("renew", args);
+        free(args);
+        new_order(&r2, 1990, "USD");
+        snprintf(r2.product, sizeof r2.product, "pro_monthly");
+        snprintf(r2.provider_ref, sizeof r2.provider_ref, "%s", json_string_value(json_object_get(rn, "invoice")));
+        json_decref(rn);
+        CHECK(strncmp(r2.provider_ref, "in_", 3) == 0, "a renewal: its invoice");
+        refund(p, &r2, 1990, rid);
+        CHECK(rf.rc == PAY_OK && rf.pending == 0, "refund of a renewal order (provider_ref the invoice): ok (%s %s)",
+              pay_rc_name(rf.rc), rf.reason);
+        refund(p, &r2, 1, rid);
+        CHECK(rf.rc == PAY_DECLINED && strcmp(rf.reason, "stripe_charge_already_refunded") == 0,
+              "refund more of the renewal: declined");
+        snprintf(r2.provider_ref, sizeof r2.provider_ref, "in_1QNoSuchInvoice");
+        refund(p, &r2, 100, rid);
+        CHECK(rf.rc == PAY_INVALID && strcmp(rf.reason, "stripe_resource_missing") == 0,
+              "refund of an invoice Stripe does not know: invalid");
+    }
     s = fake_sub(sub_ref);
     item = json_array_get(json_object_get(json_object_get(s, "items"), "data"), 0);
     end = json_integer_value(json_object_get(item, "current_period_end"));
@@ -294,8 +324,8 @@ static void test_plans(const struct pay_provider *p)
     args = xasprintf("[\"%s\"]", sub_ref);
     s = control("invoicesFor", args);
     free(args);
-    CHECK(json_array_size(s) == 2 &&
-              strcmp(json_string_value(json_object_get(json_array_get(s, 1), "billing_reason")), "subscription_update") == 0,
+    CHECK(json_array_size(s) == 3 &&
+              strcmp(json_string_value(json_object_get(json_array_get(s, 2), "billing_reason")), "subscription_update") == 0,
           "always_invoice: the proration was invoiced at once");
     json_decref(s);
 
@@ -310,7 +340,7 @@ static void test_plans(const struct pay_provider *p)
     args = xasprintf("[\"%s\"]", sub_ref);
     s = control("invoicesFor", args);
     free(args);
-    CHECK(json_array_size(s) == 2, "proration none: no invoice now");
+    CHECK(json_array_size(s) == 3, "proration none: no invoice now");
     json_decref(s);
 
     sub_op(p, PAY_SUB_CANCEL_NOW, sub_ref, NULL, 0, NULL, 0);
