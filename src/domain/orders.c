@@ -29,6 +29,7 @@ const char *orders_outcome_name(enum orders_outcome o)
     case ORDERS_REFUNDED: return "refunded";
     case ORDERS_REFUND_KNOWN: return "refund_known";
     case ORDERS_REFUND_MISMATCH: return "refund_mismatch";
+    default: return "unknown"; /* TEMP */
     }
     return "unknown";
 }
@@ -103,6 +104,7 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
     }
 
     switch (n->notice) {
+    default: *outcome = ORDERS_UNSUPPORTED; return STORE_CONFLICT; /* TEMP */
     case NOTICE_PAID:
         /* ... and pays exactly what was asked. */
         if (n->amount != o.amount) {
