@@ -100,6 +100,7 @@ void api_reply_subs_check(struct req *r, enum subs_check c)
     case SUBS_SAME_PLAN: res_error(r, TG_E_SUBSCRIPTION_SAME_PLAN, NULL, NULL); return;
     case SUBS_NOT_RESUMABLE: res_error(r, TG_E_SUBSCRIPTION_NOT_RESUMABLE, NULL, NULL); return;
     case SUBS_CURRENCY: res_error(r, TG_E_SUBSCRIPTION_CURRENCY, NULL, NULL); return;
+    case SUBS_PERIOD_CHANGE: res_error(r, TG_E_SUBSCRIPTION_PERIOD_CHANGE, NULL, NULL); return;
     case SUBS_OK: break;
     }
     /* Never asked to reply for SUBS_OK: a caller's mistake, answered as one. */
