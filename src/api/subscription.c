@@ -433,7 +433,8 @@ static void sub_change_provider_done(void *arg, const struct pay_sub_res *res)
     /* No answer, or our own settings refused: nothing changed, and trying later may work. A
      * refusal is the provider's word on this subscription: say why. */
     if (res->rc == PAY_UNAVAILABLE || res->rc == PAY_MISCONFIGURED)
-        sub_change_reply_error(c, TG_E_PAYMENT_UNAVAILABLE, "The payment provider could not be reached; nothing was changed. Please try again later.", NULL);
+        sub_change_reply_error(c, TG_E_PAYMENT_UNAVAILABLE, NULL,
+                               json_pack("{s:s, s:s}", "subscription_id", c->sub.id, "provider", c->sub.provider));
     else
         sub_change_reply_error(c, TG_E_SUBSCRIPTION_DECLINED, NULL,
                                json_pack("{s:s, s:s}", "subscription_id", c->sub.id, "reason",
