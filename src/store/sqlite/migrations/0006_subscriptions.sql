@@ -42,7 +42,9 @@ CREATE TABLE subscriptions (
     updated_at           INTEGER NOT NULL,
     ended_at             INTEGER,
     CHECK (period_end > period_start),
-    CHECK (credit_start IS NULL OR credit_end IS NULL OR credit_end > credit_start),
+    -- credit_end = credit_start: the credit period was written off and none is open (a
+    -- renewing subscription waiting for its renewal, a past_due one).
+    CHECK (credit_start IS NULL OR credit_end IS NULL OR credit_end >= credit_start),
     -- Live (active, past_due) exactly while it has not ended.
     CHECK ((status IN ('active', 'past_due')) = (ended_at IS NULL))
 ) STRICT;
