@@ -17,9 +17,9 @@
  * A plan ("pro_monthly") is bought the same way: its first paid order starts the
  * subscription, a later one extends a prepaid subscription (domain/subscriptions.h). The
  * first transaction also reads the buyer's live subscription and keeps only the providers
- * the domain lets sell this plan to them (subs_may_order: never a second plan next to one a
- * provider renews, nor at another provider than the live one's), so the check holds for the
- * provider actually used, whichever the fallback reaches. A provider that runs
+ * the domain lets sell this plan to them (subs_may_order: never a second subscription next
+ * to one a provider renews, nor a renewing one next to a prepaid one), so the check holds
+ * for the provider actually used, whichever the fallback reaches. A provider that runs
  * subscriptions (a `subscription` operation) is asked for a renewing checkout ("interval");
  * the others sell one prepaid period.
  */

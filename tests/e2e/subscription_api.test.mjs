@@ -2,13 +2,13 @@
 // validation, a user without a subscription, the admin's views; a prepaid plan bought with the
 // sandbox provider (GET shows it with its 300 plan credits, cancel at period end, resume, a
 // plan change refused as prepaid, the admin's list, get and cancel with their audit rows); a
-// second plan refused at another provider while one is live, whichever provider the fallback
-// would reach; and the test clock (TG_TEST_CLOCK): moving it forward moves `now`, the Date
+// plan never sold by a provider that renews subscriptions (Creem) next to a live prepaid one,
+// whether asked for or reached by the fallback; and the test clock (TG_TEST_CLOCK): moving it forward moves `now`, the Date
 // header and token expiry, `tollgate audit --now`, and 404 when the key is off.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, invariantTest, assertError, assertStatus, LOOSE_LIMITS } from './lib/server.mjs';
-import { createOrder, ledgerEntries, assertAuditClean } from './lib/pay.mjs';
+import { createOrder, ledgerEntries, eventually } from './lib/pay.mjs';
 import { assertSchema } from './lib/openapi.mjs';
 
 const DAY = 24 * 3600 * 1000;
@@ -32,8 +32,9 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
       env: {
         TG_TEST_CLOCK: 'on',
         TG_SIGNUP_CREDITS_REQUIRE_VERIFIED: 'off',
-        // Creem is offered first but its API is unreachable: a checkout there fails and the
-        // order falls back to the sandbox, unless the subscription check already left it out.
+        // Creem (it renews subscriptions) is offered first but its API is unreachable: a
+        // checkout there fails and the order falls back to the sandbox, unless the subscription
+        // check already left Creem out.
         TG_CREEM_API_KEY: 'creem_test_key_subscriptions_e2e',
         TG_CREEM_WEBHOOK_SECRET: 'whsec_subscriptions_e2e_0123456789',
         TG_CREEM_API_BASE: 'http://127.0.0.1:9',
@@ -263,7 +264,7 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     assert.deepEqual((await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}&status=canceled`, { token: admin.token })).body.items.map((x) => x.id), [s.id]);
   });
 
-  it('a second plan is never sold at another provider than the live subscription\'s: asked for, 409 subscription_exists; not asked for, the fallback skips it', async () => {
+  it('next to a live prepaid plan, a provider that renews (Creem) never sells another: asked for, 409 subscription_exists; not asked for, the fallback skips it', async () => {
     const u = await srv.register({ tag: 'second' });
     // No subscription: Creem, offered first, is tried and cannot be reached; the sandbox sells it.
     const first = await createOrder(srv, u.token, 'pro_monthly');
@@ -280,7 +281,8 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     // The refusal stored nothing, not even the key: the same key may buy something else.
     const pack = await createOrder(srv, u.token, 'credits_115', { provider: 'sandbox', key: 'second-plan-1' });
     assertStatus(pack, 201);
-    // Not asked for: only the sandbox may extend the prepaid subscription, and Creem is not tried.
+    // Not asked for: the sandbox extends the prepaid subscription, and Creem (a second,
+    // renewing subscription) is not even tried.
     const next = await createOrder(srv, u.token, 'pro_monthly');
     assertStatus(next, 201);
     assert.equal(next.body.provider, 'sandbox');
@@ -319,9 +321,17 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     const c1 = await srv.get('/api/v1/admin/clock', { token: admin.token });
     assert.ok(c1.body.now_ms >= adv.body.now_ms);
 
-    // `tollgate audit --now` as of the server's instant: the prepaid periods bought above have
-    // ended there and the subscription job rolls them; the audit is then clean.
-    const r = srv.cli(['audit', '--now', String(c1.body.now_ms)]);
+    // The prepaid months bought above ended 40 days ago on the server's clock: the
+    // subscription job (every second) ends them and writes their plan credits off. Then
+    // `tollgate audit --now` as of the server's instant is clean.
+    await eventually(async () => {
+      const live = await srv.get('/api/v1/admin/subscriptions?status=active&limit=100', { token: admin.token });
+      return live.status === 200 && live.body.items.length === 0;
+    }, 15000, 'the subscription job to end the prepaid subscriptions');
+    const ended = await srv.get('/api/v1/admin/subscriptions?status=expired&limit=100', { token: admin.token });
+    assert.ok(ended.body.items.length >= 2, 'the prepaid subscriptions expired');
+    for (const x of ended.body.items) assert.deepEqual([x.credits.remaining, x.ends_at, x.auto_renew], [0, null, false]);
+    const r = srv.cli(['audit', '--now', String((await srv.get('/api/v1/admin/clock', { token: admin.token })).body.now_ms)]);
     assert.equal(r.code, 0, `tollgate audit --now: ${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /^order audit: 0 violations$/m);
     assert.match(r.stdout, /^subscription audit: 0 violations$/m);
