@@ -325,8 +325,11 @@ struct sub_change {
     struct subscription sub;
     struct wallet w;
     char idem_key[TG_ID_MAX + TG_PRODUCT_MAX + 40];
+    int asked; /* the provider was asked (it renews the subscription) */
     struct pay_sub_res pres;
 };
+
+static const char *const sub_op_names[] = {"cancel", "resume", "change", "admin_cancel"};
 
 static void sub_change_reply_error(struct sub_change *c, enum tg_err e, const char *msg, json_t *details)
 {
@@ -375,6 +378,11 @@ static enum store_rc sub_change_run(struct store *s, struct store_call *sc)
 static void sub_change_recorded(struct store_call *sc)
 {
     struct sub_change *c = (struct sub_change *)sc;
+    /* The provider agreed but we could not record it: its own notice of the change will
+     * bring the subscription in line; the operator should know meanwhile. */
+    if (sc->rc != STORE_OK && c->pres.rc == PAY_OK && c->asked)
+        log_event(LOG_WARN, "subscription_record_failed", "request_id", c->request_id, "subscription_id", c->sub.id,
+                  "provider", c->sub.provider, "op", sub_op_names[c->op], "rc", store_rc_name(sc->rc), NULL);
     struct req *r = req_ref_take(c->ref);
     if (r == NULL) {
         free(c);
@@ -416,8 +424,6 @@ static void sub_change_record(struct sub_change *c)
     c->stage = 1;
     store_exec_call(c->ex, &c->call, STORE_CALL_WRITE, sub_change_run, sub_change_recorded);
 }
-
-static const char *const sub_op_names[] = {"cancel", "resume", "change", "admin_cancel"};
 
 static void sub_change_provider_done(void *arg, const struct pay_sub_res *res)
 {
@@ -529,6 +535,7 @@ static void sub_change_checked(struct store_call *sc)
         break;
     }
     }
+    c->asked = 1;
     pp->subscription(c->nx, &rq, sub_change_provider_done, c);
 }
 
