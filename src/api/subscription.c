@@ -17,6 +17,10 @@
  * provider's own notification of the change (a SUB_STATE notice) brings us in line. A
  * prepaid subscription (WeChat Pay, Alipay, PayPal, the sandbox) is Tollgate's alone: no
  * provider call.
+ *
+ * Changing a subscription needs a signed-in session, not an API key: an upgrade charges the
+ * buyer's card at once, and a key leaked from a script must not be able to spend money or end
+ * a subscription. Reading it with a key is fine.
  */
 #include "api/api.h"
 
@@ -584,6 +588,8 @@ static void sub_change_start(struct req *r, enum sub_op op, const char *id, cons
 
 void api_subscription_cancel(struct req *r)
 {
+    if (api_require_session_or_reply(r) != 0)
+        return;
     static const char *const allowed[] = {NULL};
     int empty;
     if (sub_body_or_reply(r, allowed, &empty) == NULL && !empty)
@@ -593,6 +599,8 @@ void api_subscription_cancel(struct req *r)
 
 void api_subscription_resume(struct req *r)
 {
+    if (api_require_session_or_reply(r) != 0)
+        return;
     static const char *const allowed[] = {NULL};
     int empty;
     if (sub_body_or_reply(r, allowed, &empty) == NULL && !empty)
@@ -602,6 +610,8 @@ void api_subscription_resume(struct req *r)
 
 void api_subscription_change(struct req *r)
 {
+    if (api_require_session_or_reply(r) != 0)
+        return;
     static const char *const allowed[] = {"product", NULL};
     struct jerr e;
     json_t *body = req_json_or_reply(r);

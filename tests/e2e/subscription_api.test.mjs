@@ -86,6 +86,19 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     assertError(await srv.post('/api/v1/admin/clock', { advance_ms: DAY }, { token: u.token }), 403, 'forbidden');
   });
 
+  it('an API key reads the subscription but cannot change it (403): an upgrade charges the card, a leaked key must not', async () => {
+    const u = await srv.register({ tag: 'apikey' });
+    const k = await srv.post('/api/v1/api-keys', { name: 'script' }, { token: u.token });
+    assertStatus(k, 201);
+    const key = k.body.key;
+    const got = await srv.get('/api/v1/subscription', { token: key });
+    assertStatus(got, 200);
+    assert.deepEqual(got.body, { subscription: null });
+    assertError(await srv.post('/api/v1/subscription/cancel', undefined, { token: key }), 403, 'forbidden');
+    assertError(await srv.post('/api/v1/subscription/resume', undefined, { token: key }), 403, 'forbidden');
+    assertError(await srv.post('/api/v1/subscription/change', { product: 'max_monthly' }, { token: key }), 403, 'forbidden');
+  });
+
   it('a user without a subscription: GET is null, cancel, resume and change are 404 no_subscription; the admin list is empty', async () => {
     const u = await srv.register({ tag: 'nosub' });
     assert.equal(await mine(u.token), null);
