@@ -679,6 +679,15 @@ static void test_check_credit_period(void)
     snprintf(sub.status, sizeof sub.status, "past_due");
     CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "past_due");
     CHECK_INT_EQ(check(d.s, at + 1, &v), 1, "past_due is live: still a violation");
+    /* The job wrote the period off (closed: credit_start = credit_end) and the provider's
+     * renewal has not been paid yet (Stripe retries a failed one for days): no violation,
+     * active or past_due. */
+    sub.credit_start = sub.credit_end;
+    CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "closed credit period");
+    CHECK_INT_EQ(check(d.s, at + 1, &v), 0, "past_due with its credit period written off: no violation");
+    snprintf(sub.status, sizeof sub.status, "active");
+    CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "active");
+    CHECK_INT_EQ(check(d.s, at + 1, &v), 0, "active, waiting for the renewal, written off: no violation");
     snprintf(sub.status, sizeof sub.status, "canceled");
     sub.ended_at = sub.credit_end;
     CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "canceled");

@@ -351,9 +351,12 @@ static const char SQL_CHECK_PLAN_EXPIRED[] =
     " FROM wallets WHERE plan_credits > 0 AND (plan_expires_at IS NULL OR plan_expires_at < ?1) ORDER BY 1";
 /* Live subscriptions whose credit period ended more than the grace ago: the job did not roll
  * them. */
+/* An open credit period (credit_start < credit_end) that ended. A closed one (written off:
+ * credit_start = credit_end) of a subscription the provider renews stays behind its period's
+ * end until the renewal is paid: Stripe retries a failed one for days (past_due). */
 static const char SQL_CHECK_CREDIT_PERIOD[] =
     "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due')"
-    " AND credit_end IS NOT NULL AND credit_end < ?1 ORDER BY 1, 2";
+    " AND credit_end IS NOT NULL AND credit_start < credit_end AND credit_end < ?1 ORDER BY 1, 2";
 /* Plan entries that name no subscription of their user (ref_id is '<sub_id>:<n>' or
  * '<sub_id>:<n>:<product>'). */
 static const char SQL_CHECK_ENTRY_NO_SUB[] =
