@@ -66,11 +66,18 @@ export async function subscribeSandbox(srv, token, product = 'pro_monthly') {
   return o.body;
 }
 
-/** Runs `tollgate audit` against the server's data and asserts it is clean. */
-export function assertAuditClean(srv) {
-  const r = srv.cli(['audit']);
-  assert.equal(r.code, 0, `tollgate audit: ${r.stdout}\n${r.stderr}`);
+/**
+ * Runs `tollgate audit` against the server's data and asserts it is clean: exit 0, and every
+ * audit's line reports 0 violations. opts.now (ms): audit as of the server's time (a test that
+ * moved the server's clock passes GET /api/v1/admin/clock's now_ms).
+ */
+export function assertAuditClean(srv, opts = {}) {
+  const args = opts.now === undefined ? ['audit'] : ['audit', '--now', String(opts.now)];
+  const r = srv.cli(args);
+  assert.equal(r.code, 0, `tollgate ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /order audit: 0 violations/);
+  for (const line of r.stdout.split('\n').filter((l) => /violations?\b/.test(l)))
+    assert.match(line, /\b0 violations\b/, `tollgate ${args.join(' ')}: ${line}`);
 }
 
 /** Polls fn until it returns a truthy value (or throws after ms). */
