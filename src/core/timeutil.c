@@ -121,3 +121,32 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *ms)
     *ms = t * 1000 + frac;
     return 0;
 }
+
+int64_t time_add_months(int64_t ms, int n)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t days = ms / 86400000, rest = ms % 86400000;
+    if (rest < 0) {
+        rest += 86400000;
+        days -= 1;
+    }
+    /* civil_from_days (Howard Hinnant), the inverse of days_from_civil above. */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t y = yoe + era * 400 + (m <= 2);
+
+    int64_t mi = (int64_t)(m - 1) + (n > 0 ? n : 0);
+    y += mi / 12;
+    m = (int)(mi % 12) + 1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int last = mdays[m - 1] + (m == 2 && leap);
+    if (d > last)
+        d = last;
+    return days_from_civil((int)y, m, d) * 86400000 + rest;
+}

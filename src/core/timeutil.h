@@ -28,4 +28,11 @@ char *time_rfc5322(int64_t ms, char out[32]);
  * with *ms untouched. For providers' timestamps (PayPal's PAYPAL-TRANSMISSION-TIME).
  */
 int time_parse_rfc3339(const char *s, size_t len, int64_t *ms);
+
+/*
+ * ms (since the epoch, >= 0) plus n calendar months in UTC (n >= 0): the same day of the
+ * month and time of day, the day clamped to the target month's last (Jan 31 + 1 month is
+ * Feb 28, or 29 in a leap year). For subscription periods.
+ */
+int64_t time_add_months(int64_t ms, int n);
 #endif

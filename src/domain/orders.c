@@ -29,6 +29,10 @@ const char *orders_outcome_name(enum orders_outcome o)
     case ORDERS_REFUNDED: return "refunded";
     case ORDERS_REFUND_KNOWN: return "refund_known";
     case ORDERS_REFUND_MISMATCH: return "refund_mismatch";
+    case ORDERS_SUB_RENEWED: return "subscription_renewed";
+    case ORDERS_SUB_UPDATED: return "subscription_updated";
+    case ORDERS_SUB_KNOWN: return "subscription_known";
+    case ORDERS_UNKNOWN_SUBSCRIPTION: return "unknown_subscription";
     }
     return "unknown";
 }
@@ -143,6 +147,12 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
         if (rc != STORE_OK)
             return rc;
         break;
+    case NOTICE_SUB_PERIOD:
+    case NOTICE_SUB_PAST_DUE:
+    case NOTICE_SUB_STATE:
+    case NOTICE_SUB_ENDED:
+        *outcome = ORDERS_UNSUPPORTED;
+        return STORE_CONFLICT;
     }
 
     rc = orders_inbox_tx(s, n, o.id, *outcome, now_ms);

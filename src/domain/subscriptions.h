@@ -69,7 +69,11 @@ enum subs_check {
                             (409 subscription_prepaid) */
     SUBS_SAME_PLAN,      /* a change to the product in force: 409 subscription_same_plan */
     SUBS_NOT_RESUMABLE,  /* resume of one not canceling, or past its period: 409 */
-    SUBS_CURRENCY,       /* a change to a product not sold in the subscription's currency: 409 */
+    SUBS_CURRENCY,       /* a change to a product not sold in the subscription's currency:
+                            409 subscription_currency */
+    SUBS_PERIOD_CHANGE,  /* a change between a monthly and a yearly plan (the provider would
+                            restart the billing period): 409 subscription_period_change;
+                            cancel, then subscribe to the other at period end */
 };
 /* "ok", "none", ... */
 const char *subs_check_name(enum subs_check c);

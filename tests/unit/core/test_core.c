@@ -73,6 +73,44 @@ static void test_time(void)
         }
     }
     CHECK(time_now_ms() > 1600000000000LL, "wall clock is sane");
+
+    /* Calendar months (subscription periods): the day clamps to the month's last, the time
+     * of day and milliseconds stay. */
+    {
+        static const struct {
+            const char *from;
+            int n;
+            const char *want;
+        } v[] = {
+            {"2026-01-15T10:20:30.456Z", 1, "2026-02-15T10:20:30.456Z"},
+            {"2026-01-31T00:00:00.000Z", 1, "2026-02-28T00:00:00.000Z"},
+            {"2028-01-31T23:59:59.999Z", 1, "2028-02-29T23:59:59.999Z"},
+            {"2026-03-31T12:00:00.000Z", 1, "2026-04-30T12:00:00.000Z"},
+            {"2026-12-31T08:00:00.000Z", 1, "2027-01-31T08:00:00.000Z"},
+            {"2026-11-29T11:00:00.000Z", 12, "2027-11-29T11:00:00.000Z"},
+            {"2028-02-29T00:00:00.000Z", 12, "2029-02-28T00:00:00.000Z"},
+            {"2026-05-10T00:00:00.000Z", 0, "2026-05-10T00:00:00.000Z"},
+            {"2026-01-31T00:00:00.000Z", 25, "2028-02-29T00:00:00.000Z"},
+            {"1970-01-01T00:00:00.000Z", 1, "1970-02-01T00:00:00.000Z"},
+        };
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            int64_t from = 0;
+            char sbuf_[32];
+            CHECK(time_parse_rfc3339(v[i].from, strlen(v[i].from), &from) == 0, "parse %s", v[i].from);
+            CHECK_STR_EQ(time_rfc3339(time_add_months(from, v[i].n), sbuf_), v[i].want, "%s + %d months", v[i].from,
+                         v[i].n);
+        }
+        /* Twelve single steps from the 31st drift to the 28th; one step of 12 does not: periods
+         * are counted from their anchor. */
+        int64_t a = 0, t;
+        time_parse_rfc3339("2026-01-31T00:00:00Z", 20, &a);
+        t = a;
+        for (int k = 0; k < 12; k++)
+            t = time_add_months(t, 1);
+        char b1[32], b2[32];
+        CHECK_STR_EQ(time_rfc3339(t, b1), "2027-01-28T00:00:00.000Z", "stepwise months drift");
+        CHECK_STR_EQ(time_rfc3339(time_add_months(a, 12), b2), "2027-01-31T00:00:00.000Z", "anchored months do not");
+    }
 }
 
 static void test_sbuf(void)
