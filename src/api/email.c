@@ -41,12 +41,10 @@ static const char EMAIL_RESET_ACCEPTED[] =
 
 void api_mail_send(enum mail_kind kind, const char *to, const char *locale, const char *token)
 {
-    unsigned char raw[16];
-    char id[2 * sizeof raw + 1];
+    char id[MAIL_ID_MAX];
     int64_t ttl_s = kind == MAIL_RESET ? tg_cfg->password_reset_ttl_s : tg_cfg->email_verify_ttl_s;
 
-    rand_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, id);
+    mail_id_new(id);
     struct mail_msg *m = mail_build(kind, tg_cfg->smtp_from ? tg_cfg->smtp_from : MAILER_DEFAULT_FROM, to,
                                     locale, tg_cfg->public_url, token, ttl_s, time_now_ms(), id);
     if (m == NULL) {

@@ -655,6 +655,9 @@ static void order_return_queried(void *arg, const struct pay_query_res *res)
         .amount = ev->amount,
         .currency = ev->currency,
         .notice = NOTICE_PAID,
+        .subscription_ref = ev->subscription_ref[0] ? ev->subscription_ref : NULL,
+        .period_start = ev->period_start,
+        .period_end = ev->period_end,
     };
     orders_fulfil(c->ex, &n, time_now_ms(), order_return_fulfilled, c);
 }

@@ -140,6 +140,20 @@ static void webhook_applied(void *arg, const struct orders_fulfil_result *res)
     }
 }
 
+static enum payment_notice_kind webhook_notice_kind(enum pay_event_kind k)
+{
+    switch (k) {
+    case PAY_EVENT_PAID: return NOTICE_PAID;
+    case PAY_EVENT_FAILED: return NOTICE_FAILED;
+    case PAY_EVENT_REFUND: return NOTICE_REFUND;
+    case PAY_EVENT_SUB_PERIOD: return NOTICE_SUB_PERIOD;
+    case PAY_EVENT_SUB_PAST_DUE: return NOTICE_SUB_PAST_DUE;
+    case PAY_EVENT_SUB_STATE: return NOTICE_SUB_STATE;
+    case PAY_EVENT_SUB_ENDED: return NOTICE_SUB_ENDED;
+    }
+    return NOTICE_PAID;
+}
+
 static void webhook_verified(void *arg, const struct pay_webhook_res *res)
 {
     struct webhook *w = arg;
@@ -171,11 +185,15 @@ static void webhook_verified(void *arg, const struct pay_webhook_res *res)
         .provider_ref = ev->provider_ref[0] ? ev->provider_ref : NULL,
         .amount = ev->amount,
         .currency = ev->currency,
-        .notice = ev->kind == PAY_EVENT_PAID     ? NOTICE_PAID
-                  : ev->kind == PAY_EVENT_FAILED ? NOTICE_FAILED
-                                                 : NOTICE_REFUND,
+        .notice = webhook_notice_kind(ev->kind),
         .refund_id = ev->refund_id[0] ? ev->refund_id : NULL,
         .provider_refund_id = ev->provider_refund_id[0] ? ev->provider_refund_id : NULL,
+        .subscription_ref = ev->subscription_ref[0] ? ev->subscription_ref : NULL,
+        .invoice_ref = ev->invoice_ref[0] ? ev->invoice_ref : NULL,
+        .period_start = ev->period_start,
+        .period_end = ev->period_end,
+        .product = ev->product[0] ? ev->product : NULL,
+        .cancel_at_period_end = ev->cancel_at_period_end,
     };
     snprintf(w->order_id, sizeof w->order_id, "%s", ev->order_id);
     orders_fulfil(w->ex, &n, time_now_ms(), webhook_applied, w);

@@ -13,6 +13,7 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 #include "crypto/encode.h"
+#include "crypto/random.h"
 #include "domain/accounts.h"
 
 /* RFC 2045 6.8: encoded lines are at most 76 characters. */
@@ -29,14 +30,15 @@
 /* ---- the words, one table per locale ---- */
 
 struct mail_strings {
-    const char *subject[2]; /* by enum mail_kind */
-    const char *body[2];    /* {link}, {token} and {ttl} are filled in */
+    const char *subject[MAIL__COUNT]; /* by enum mail_kind */
+    const char *body[MAIL__COUNT];    /* {link}, {token}, {ttl} and {date} are filled in */
     /* what follows the number in "24 hours": singular and plural (the same in Chinese) */
     const char *days[2], *hours[2], *minutes[2];
 };
 
 static const struct mail_strings mail_en = {
-    .subject = {"Verify your email address", "Reset your password"},
+    .subject = {"Verify your email address", "Reset your password", "Your plan ends soon",
+                "Your plan's renewal payment failed", "Your plan has ended"},
     .body =
         {
             "Hello,\n"
@@ -68,6 +70,33 @@ static const struct mail_strings mail_en = {
             "{token}\n"
             "\n"
             "If you did not ask for this, ignore this email: your password stays as it is.\n",
+
+            "Hello,\n"
+            "\n"
+            "Your prepaid plan ends on {date} (UTC). Its monthly credits stop then, and plan credits\n"
+            "not spent by that day expire.\n"
+            "\n"
+            "To keep it, buy the next period before then; it starts where this one ends:\n"
+            "\n"
+            "{link}\n",
+
+            "Hello,\n"
+            "\n"
+            "The payment for your plan's renewal did not go through. The payment provider will try\n"
+            "again; until a payment succeeds, no new monthly credits are added.\n"
+            "\n"
+            "Please check your payment method with the provider. Your plan:\n"
+            "\n"
+            "{link}\n",
+
+            "Hello,\n"
+            "\n"
+            "Your plan ended on {date} (UTC). Plan credits not spent by then have expired; credits you\n"
+            "bought as packs stay yours.\n"
+            "\n"
+            "You can choose a plan again at any time:\n"
+            "\n"
+            "{link}\n",
         },
     .days = {" day", " days"},
     .hours = {" hour", " hours"},
@@ -75,7 +104,7 @@ static const struct mail_strings mail_en = {
 };
 
 static const struct mail_strings mail_zh = {
-    .subject = {"请验证您的邮箱地址", "重置您的密码"},
+    .subject = {"请验证您的邮箱地址", "重置您的密码", "您的套餐即将到期", "您的套餐续费扣款失败", "您的套餐已结束"},
     .body =
         {
             "您好：\n"
@@ -105,6 +134,30 @@ static const struct mail_strings mail_zh = {
             "{token}\n"
             "\n"
             "如果这不是您本人的操作，请忽略这封邮件，您的密码不会改变。\n",
+
+            "您好：\n"
+            "\n"
+            "您的预付费套餐将于 {date}（UTC）到期。届时每月积分停止发放，未用完的套餐积分将过期。\n"
+            "\n"
+            "如需继续使用，请在到期前购买下一个周期，新周期从本周期结束时开始：\n"
+            "\n"
+            "{link}\n",
+
+            "您好：\n"
+            "\n"
+            "您的套餐续费扣款未成功。支付服务商会再次尝试；扣款成功之前不会发放新的月度积分。\n"
+            "\n"
+            "请在支付服务商处检查您的支付方式。您的套餐：\n"
+            "\n"
+            "{link}\n",
+
+            "您好：\n"
+            "\n"
+            "您的套餐已于 {date}（UTC）结束，届时未用完的套餐积分已过期；单独购买的积分包不受影响。\n"
+            "\n"
+            "您可以随时重新选择套餐：\n"
+            "\n"
+            "{link}\n",
         },
     .days = {" 天", " 天"},
     .hours = {" 小时", " 小时"},
@@ -112,7 +165,8 @@ static const struct mail_strings mail_zh = {
 };
 
 /* The web UI pages the links open (web/ reads the token from the fragment). */
-static const char *const mail_paths[2] = {"/verify-email", "/reset-password"};
+static const char *const mail_paths[MAIL__COUNT] = {"/verify-email", "/reset-password", "/pricing", "/dashboard",
+                                                    "/pricing"};
 
 /* Frees s, first wiping it: texts and messages carry a one-time token. */
 static void mail_wipe_free(char *s, size_t len)
@@ -123,9 +177,24 @@ static void mail_wipe_free(char *s, size_t len)
     free(s);
 }
 
+void mail_id_new(char out[MAIL_ID_MAX])
+{
+    unsigned char raw[16];
+    rand_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, out);
+}
+
 const char *mail_kind_name(enum mail_kind kind)
 {
-    return kind == MAIL_RESET ? "reset" : "verify";
+    switch (kind) {
+    case MAIL_VERIFY: return "verify";
+    case MAIL_RESET: return "reset";
+    case MAIL_SUB_REMIND: return "sub_remind";
+    case MAIL_SUB_PAST_DUE: return "sub_past_due";
+    case MAIL_SUB_ENDED: return "sub_ended";
+    case MAIL__COUNT: break;
+    }
+    return "unknown";
 }
 
 const char *mail_domain(const char *addr)
@@ -153,8 +222,8 @@ static void mail_ttl_text(const struct mail_strings *t, int64_t ttl_s, char *out
 /* Appends tmpl with {link}, {token} and {ttl} replaced. */
 static void mail_fill(struct sbuf *b, const char *tmpl, const char *link, const char *token, const char *ttl)
 {
-    static const char *const names[3] = {"{link}", "{token}", "{ttl}"};
-    const char *vals[3] = {link, token, ttl};
+    static const char *const names[4] = {"{link}", "{token}", "{ttl}", "{date}"};
+    const char *vals[4] = {link, token, ttl, token};
     const char *p = tmpl;
     for (;;) {
         const char *brace = strchr(p, '{');
@@ -163,10 +232,10 @@ static void mail_fill(struct sbuf *b, const char *tmpl, const char *link, const 
         sbuf_append(b, p, (size_t)(brace - p));
         p = brace;
         int k;
-        for (k = 0; k < 3; k++)
+        for (k = 0; k < 4; k++)
             if (strncmp(p, names[k], strlen(names[k])) == 0)
                 break;
-        if (k == 3) {
+        if (k == 4) {
             sbuf_append(b, p, 1);
             p++;
             continue;
@@ -182,12 +251,15 @@ void mail_text_render(enum mail_kind kind, const char *locale, const char *publi
 {
     const struct mail_strings *t =
         locale != NULL && strcmp(locale, ACCOUNTS_LOCALE_ZH) == 0 ? &mail_zh : &mail_en;
-    int k = kind == MAIL_RESET ? 1 : 0;
+    int k = kind >= 0 && kind < MAIL__COUNT ? (int)kind : 0;
     char ttl[64];
     struct sbuf link = {0}, body = {0};
 
     mail_ttl_text(t, ttl_s, ttl, sizeof ttl);
-    sbuf_printf(&link, "%s%s#token=%s", public_url, mail_paths[k], token);
+    if (kind == MAIL_VERIFY || kind == MAIL_RESET)
+        sbuf_printf(&link, "%s%s#token=%s", public_url, mail_paths[k], token);
+    else
+        sbuf_printf(&link, "%s%s", public_url, mail_paths[k]);
     mail_fill(&body, t->body[k], link.data, token, ttl);
     out->subject = xstrdup(t->subject[k]);
     out->body = body.data;

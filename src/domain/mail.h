@@ -25,8 +25,12 @@
 struct sbuf;
 
 enum mail_kind {
-    MAIL_VERIFY = 0, /* "verify your email" */
-    MAIL_RESET,      /* "reset your password" */
+    MAIL_VERIFY = 0,    /* "verify your email" */
+    MAIL_RESET,         /* "reset your password" */
+    MAIL_SUB_REMIND,    /* a prepaid plan ends on {date}: buy the next period (no token) */
+    MAIL_SUB_PAST_DUE,  /* the plan's renewal payment failed (no token) */
+    MAIL_SUB_ENDED,     /* the plan ended on {date} (no token) */
+    MAIL__COUNT
 };
 
 /* Room for the random part of a Message-ID (32 hex digits), which also names outbox files. */
@@ -45,7 +49,10 @@ struct mail_msg {
     size_t len;
 };
 
-/* "verify", "reset" (logs). */
+/* A new random Message-ID part (32 hex digits). */
+void mail_id_new(char out[MAIL_ID_MAX]);
+
+/* "verify", "reset", "sub_remind", ... (logs). */
 const char *mail_kind_name(enum mail_kind kind);
 
 /* The recipient's domain (the part after the last '@', or "" when none): what logs may
@@ -61,6 +68,8 @@ struct mail_text {
  * The subject and text of `kind` in `locale` ("zh-CN"; anything else is en-US): the link
  * public_url + "/verify-email#token=" + token (MAIL_VERIFY) or "/reset-password#token=" +
  * token (MAIL_RESET), the token on a line of its own, and how long it stays valid (ttl_s).
+ * The subscription mails carry no token: `token` is then the date they speak of
+ * ("2026-12-29", UTC) and the link opens public_url + "/pricing" or "/dashboard".
  * Caller frees with mail_text_free.
  */
 void mail_text_render(enum mail_kind kind, const char *locale, const char *public_url, const char *token,

@@ -12,6 +12,7 @@
 #include "domain/idempotency.h"
 #include "domain/ledger.h"
 #include "domain/refunds.h"
+#include "domain/subscriptions.h"
 #include "store/call.h"
 
 const char *orders_outcome_name(enum orders_outcome o)
@@ -83,6 +84,19 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
     if (rc != STORE_NOTFOUND)
         return rc;
 
+    /* A subscription's own notice names the subscription, not an order. */
+    if (n->notice == NOTICE_SUB_PERIOD || n->notice == NOTICE_SUB_PAST_DUE || n->notice == NOTICE_SUB_STATE ||
+        n->notice == NOTICE_SUB_ENDED) {
+        char oid[TG_ID_MAX] = "";
+        rc = subs_notice_tx(s, n, now_ms, outcome, oid);
+        if (rc != STORE_OK)
+            return rc;
+        rc = orders_inbox_tx(s, n, oid, *outcome, now_ms);
+        if (rc == STORE_OK && order != NULL && oid[0])
+            rc = store_order_get(s, oid, order);
+        return rc;
+    }
+
     if (n->order_id != NULL && n->order_id[0])
         rc = store_order_get(s, n->order_id, &o);
     else if (n->provider_ref != NULL && n->provider_ref[0])
@@ -113,12 +127,15 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
             *outcome = ORDERS_AMOUNT_MISMATCH;
             return STORE_CONFLICT;
         }
-        if (strcmp(o.kind, "pack") != 0) {
-            *outcome = ORDERS_UNSUPPORTED;
-            return STORE_CONFLICT;
-        }
         rc = store_order_transition(s, o.id, orders_payable, "paid", now_ms);
-        if (rc == STORE_OK) {
+        if (rc == STORE_OK && strcmp(o.kind, "plan") == 0) {
+            /* A plan: the subscription starts (or a prepaid one is extended) and its
+             * period's credits go to the plan bucket. */
+            rc = subs_order_paid_tx(s, &o, n, now_ms);
+            if (rc != STORE_OK)
+                return rc;
+            *outcome = ORDERS_FULFILLED;
+        } else if (rc == STORE_OK) {
             enum ledger_rc lrc = ledger_grant_tx(s, o.user_id, BUCKET_PAID, o.credits, LK_PURCHASE, "order", o.id,
                                                  o.product, 0, now_ms, NULL);
             /* The order just moved to paid, so its purchase entry cannot exist yet; if it
@@ -128,6 +145,13 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
             *outcome = ORDERS_FULFILLED;
         } else if (rc == STORE_CONFLICT) {
             *outcome = ORDERS_ALREADY_PAID;
+            /* Stripe reports a subscription's first payment twice (the session, the first
+             * invoice): the second may bring the provider's own period. */
+            if (strcmp(o.kind, "plan") == 0) {
+                rc = subs_order_repaid_tx(s, &o, n, now_ms);
+                if (rc != STORE_OK)
+                    return rc;
+            }
         } else {
             return rc;
         }
@@ -150,7 +174,7 @@ enum store_rc orders_notice_tx(struct store *s, const struct payment_notice *n, 
     case NOTICE_SUB_PERIOD:
     case NOTICE_SUB_PAST_DUE:
     case NOTICE_SUB_STATE:
-    case NOTICE_SUB_ENDED:
+    case NOTICE_SUB_ENDED: /* handled above */
         *outcome = ORDERS_UNSUPPORTED;
         return STORE_CONFLICT;
     }
@@ -176,8 +200,10 @@ struct orders_fulfil_call {
     char provider[TG_PROVIDER_MAX], event_id[TG_PROVIDER_REF_MAX], kind[48], order_id[TG_ID_MAX];
     char provider_ref[TG_PROVIDER_REF_MAX], currency[4];
     char refund_id[TG_ID_MAX], provider_refund_id[TG_PROVIDER_REF_MAX];
+    char subscription_ref[TG_PROVIDER_REF_MAX], invoice_ref[TG_PROVIDER_REF_MAX], product[TG_PRODUCT_MAX];
     enum payment_notice_kind notice;
-    int64_t amount, now_ms;
+    int64_t amount, now_ms, period_start, period_end;
+    int cancel_at_period_end;
     struct orders_fulfil_result res;
     orders_fulfil_fn cb;
     void *arg;
@@ -186,8 +212,24 @@ struct orders_fulfil_call {
 static enum store_rc orders_fulfil_run(struct store *s, struct store_call *sc)
 {
     struct orders_fulfil_call *c = (struct orders_fulfil_call *)sc;
-    struct payment_notice n = {c->provider, c->event_id, c->kind, c->order_id, c->provider_ref, c->amount,
-                               c->currency, c->notice, c->refund_id, c->provider_refund_id};
+    struct payment_notice n = {
+        .provider = c->provider,
+        .event_id = c->event_id,
+        .kind = c->kind,
+        .order_id = c->order_id,
+        .provider_ref = c->provider_ref,
+        .amount = c->amount,
+        .currency = c->currency,
+        .notice = c->notice,
+        .refund_id = c->refund_id,
+        .provider_refund_id = c->provider_refund_id,
+        .subscription_ref = c->subscription_ref,
+        .invoice_ref = c->invoice_ref,
+        .period_start = c->period_start,
+        .period_end = c->period_end,
+        .product = c->product,
+        .cancel_at_period_end = c->cancel_at_period_end,
+    };
     return orders_notice_tx(s, &n, c->now_ms, &c->res.outcome, &c->res.order);
 }
 
@@ -214,6 +256,12 @@ void orders_fulfil(struct store_exec *ex, const struct payment_notice *n, int64_
     snprintf(c->refund_id, sizeof c->refund_id, "%s", n->refund_id ? n->refund_id : "");
     snprintf(c->provider_refund_id, sizeof c->provider_refund_id, "%s",
              n->provider_refund_id ? n->provider_refund_id : "");
+    snprintf(c->subscription_ref, sizeof c->subscription_ref, "%s", n->subscription_ref ? n->subscription_ref : "");
+    snprintf(c->invoice_ref, sizeof c->invoice_ref, "%s", n->invoice_ref ? n->invoice_ref : "");
+    snprintf(c->product, sizeof c->product, "%s", n->product ? n->product : "");
+    c->period_start = n->period_start;
+    c->period_end = n->period_end;
+    c->cancel_at_period_end = n->cancel_at_period_end;
     c->notice = n->notice;
     c->amount = n->amount;
     c->now_ms = now_ms;

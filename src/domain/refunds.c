@@ -62,21 +62,28 @@ static enum store_rc refunds_sums_tx(struct store *s, const char *order_id, int6
     return STORE_OK;
 }
 
+/* The bucket a refund of o takes credits back from: a pack's went to the paid bucket, a
+ * plan's to the plan bucket (what is left of the plan's credits; the subscription itself is
+ * ended by an admin's cancel, not by a refund). */
+static enum ledger_bucket refunds_bucket(const char *order_kind)
+{
+    return strcmp(order_kind, "plan") == 0 ? BUCKET_PLAN : BUCKET_PAID;
+}
+
 /*
- * Takes back up to `want` credits for refund rid from the paid bucket. strict: all or
- * nothing (REFUNDS_SPENT); else as many as are left, the rest in *shortfall.
+ * Takes back up to `want` credits for refund rid from `bucket`. strict: all or nothing
+ * (REFUNDS_SPENT); else as many as are left, the rest in *shortfall.
  */
-static enum store_rc refunds_take_tx(struct store *s, const char *user_id, const char *ref_type, const char *rid,
-                                     int64_t want,
-                                     int strict, int64_t now_ms, int64_t *taken, int64_t *shortfall,
-                                     int *spent)
+static enum store_rc refunds_take_tx(struct store *s, const char *user_id, enum ledger_bucket bucket,
+                                     const char *ref_type, const char *rid, int64_t want, int strict, int64_t now_ms,
+                                     int64_t *taken, int64_t *shortfall, int *spent)
 {
     *taken = *shortfall = 0;
     *spent = 0;
     if (want <= 0)
         return STORE_OK;
     enum ledger_rc lrc =
-        ledger_take_tx(s, user_id, BUCKET_PAID, want, LK_PAYMENT_REFUND, ref_type, rid, "payment refund", now_ms, NULL);
+        ledger_take_tx(s, user_id, bucket, want, LK_PAYMENT_REFUND, ref_type, rid, "payment refund", now_ms, NULL);
     if (lrc == LEDGER_OK) {
         *taken = want;
         return STORE_OK;
@@ -91,9 +98,10 @@ static enum store_rc refunds_take_tx(struct store *s, const char *user_id, const
     enum store_rc rc = store_wallet_get(s, user_id, &w);
     if (rc != STORE_OK)
         return rc;
-    int64_t have = w.paid_credits < want ? w.paid_credits : want;
+    int64_t bal = bucket == BUCKET_PLAN ? w.plan_credits : w.paid_credits;
+    int64_t have = bal < want ? bal : want;
     if (have > 0) {
-        lrc = ledger_take_tx(s, user_id, BUCKET_PAID, have, LK_PAYMENT_REFUND, ref_type, rid, "payment refund",
+        lrc = ledger_take_tx(s, user_id, bucket, have, LK_PAYMENT_REFUND, ref_type, rid, "payment refund",
                              now_ms, NULL);
         if (lrc != LEDGER_OK)
             return ledger_to_store(lrc);
@@ -141,7 +149,7 @@ enum store_rc refunds_begin_tx(struct store *s, const struct refund_request *rq,
     memset(&r, 0, sizeof r);
     id_new(r.id, "rfd");
     int64_t want = refunds_credits_for(o.credits, o.amount, before_amount, before_credits, rq->amount);
-    rc = refunds_take_tx(s, o.user_id, "refund", r.id, want, !rq->allow_negative, now_ms, &taken, &shortfall, &spent);
+    rc = refunds_take_tx(s, o.user_id, refunds_bucket(o.kind), "refund", r.id, want, !rq->allow_negative, now_ms, &taken, &shortfall, &spent);
     if (spent) {
         *out = REFUNDS_SPENT;
         return STORE_CONFLICT;
@@ -200,7 +208,11 @@ static enum store_rc refunds_undo_tx(struct store *s, const struct refund *r, in
     if (rc != STORE_OK)
         return rc;
     if (r->credits > 0) {
-        enum ledger_rc lrc = ledger_grant_tx(s, r->user_id, BUCKET_PAID, r->credits, LK_PAYMENT_REFUND,
+        struct order o;
+        rc = store_order_get(s, r->order_id, &o);
+        if (rc != STORE_OK)
+            return rc;
+        enum ledger_rc lrc = ledger_grant_tx(s, r->user_id, refunds_bucket(o.kind), r->credits, LK_PAYMENT_REFUND,
                                              "refund_reversal", r->id, "refund declined", 0, now_ms, NULL);
         if (lrc != LEDGER_OK)
             return ledger_to_store(lrc);
@@ -269,7 +281,7 @@ enum store_rc refunds_notice_tx(struct store *s, const struct payment_notice *n,
             return STORE_CONFLICT;
         if (rc != STORE_OK)
             return rc;
-        rc = refunds_take_tx(s, o->user_id, "refund_revived", r.id, r.credits + r.shortfall, 0, now_ms, &taken,
+        rc = refunds_take_tx(s, o->user_id, refunds_bucket(o->kind), "refund_revived", r.id, r.credits + r.shortfall, 0, now_ms, &taken,
                              &shortfall, &spent);
         if (rc != STORE_OK)
             return rc;
@@ -310,7 +322,7 @@ enum store_rc refunds_notice_tx(struct store *s, const struct payment_notice *n,
         return rc;
     memset(&r, 0, sizeof r);
     id_new(r.id, "rfd");
-    rc = refunds_take_tx(s, o->user_id, "refund", r.id,
+    rc = refunds_take_tx(s, o->user_id, refunds_bucket(o->kind), "refund", r.id,
                          refunds_credits_for(o->credits, o->amount, before_amount, before_credits, n->amount), 0,
                          now_ms, &taken, &shortfall, &spent);
     if (rc != STORE_OK)

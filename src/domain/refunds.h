@@ -9,11 +9,11 @@
  *   - a refund takes back the credits the money bought, in proportion (floor of
  *     credits * amount / paid), and the refund that completes the order takes back exactly
  *     what is left, so a sequence of partial refunds takes back the order's credits in full;
- *   - credits are taken from the paid bucket only, before the provider is asked, in the same
- *     transaction that reserves the amount. When they were spent the refund is refused
- *     (402 insufficient_credits), unless the admin passed allow_negative: then what is left is
- *     taken and the rest is recorded as the refund's shortfall (balances never go below zero,
- *     DESIGN section 3);
+ *   - credits are taken from the bucket the order filled (paid for a pack, plan for a
+ *     plan), before the provider is asked, in the same transaction that reserves the
+ *     amount. When they were spent the refund is refused (402 insufficient_credits),
+ *     unless the admin passed allow_negative: then what is left is taken and the rest is
+ *     recorded as the refund's shortfall (balances never go below zero, DESIGN section 3);
  *   - when the provider declines, the reservation is undone: amount released, credits
  *     returned (a payment_refund entry referring to "refund_reversal"), refund failed;
  *   - a refund notification completes a pending refund, revives a failed one whose money did

@@ -7,4 +7,5 @@ void jobs_tick(struct store_exec *ex, struct net_exec *nx, int64_t now_ms)
 {
     jobs_pending_orders(ex, nx, now_ms);
     jobs_pending_refunds(ex, nx, now_ms);
+    jobs_subscriptions(ex, now_ms);
 }

@@ -8,8 +8,8 @@
  * running when the next tick comes is not started again. With several nodes each runs its
  * jobs; every job is safe to run twice (the queries are reads, the outcomes idempotent).
  *
- * Jobs now: the pending-order job (pending_orders.c) and pending refunds (pending_refunds.c). Subscription renewals and task
- * polling join here.
+ * Jobs now: the pending-order job (pending_orders.c), pending refunds (pending_refunds.c) and
+ * subscriptions (subscriptions.c). Task polling joins here.
  */
 #ifndef TG_JOBS_JOBS_H
 #define TG_JOBS_JOBS_H
@@ -36,5 +36,9 @@ void jobs_pending_orders(struct store_exec *ex, struct net_exec *nx, int64_t now
 /* Pending refunds not settled TG_ORDER_QUERY_AFTER after their last change: the same refund
  * is asked for again (pending_refunds.c). */
 void jobs_pending_refunds(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
+
+/* Subscriptions whose credit period ended, whose paid period ran out, or whose prepaid
+ * reminder or past-due notice is due (subscriptions.c, domain/subscriptions.h). */
+void jobs_subscriptions(struct store_exec *ex, int64_t now_ms);
 
 #endif

@@ -97,6 +97,10 @@ static void pending_queried(void *arg, const struct pay_query_res *res)
         .provider_ref = res->ev.provider_ref[0] ? res->ev.provider_ref : NULL,
         .amount = res->ev.amount,
         .currency = res->ev.currency,
+        /* A subscription's first payment found by asking: its subscription and period. */
+        .subscription_ref = res->ev.subscription_ref[0] ? res->ev.subscription_ref : NULL,
+        .period_start = res->ev.period_start,
+        .period_end = res->ev.period_end,
     };
     if (res->state == PAY_STATE_PAID) {
         n.event_id = res->ev.event_id[0] ? res->ev.event_id : "query:paid";

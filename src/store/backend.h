@@ -106,6 +106,19 @@ struct store_ops {
     enum store_rc (*payment_event_get)(struct store *s, const char *provider, const char *event_id,
                                        struct payment_event *out);
     enum store_rc (*orders_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+    enum store_rc (*sub_insert)(struct store *s, const struct subscription *sub);
+    enum store_rc (*sub_get)(struct store *s, const char *id, struct subscription *out);
+    enum store_rc (*sub_get_live)(struct store *s, const char *user_id, struct subscription *out);
+    enum store_rc (*sub_get_latest)(struct store *s, const char *user_id, struct subscription *out);
+    enum store_rc (*sub_get_by_ref)(struct store *s, const char *provider, const char *ref,
+                                    struct subscription *out);
+    enum store_rc (*sub_update)(struct store *s, const struct subscription *sub);
+    enum store_rc (*subs_due)(struct store *s, int64_t now, size_t limit, struct subscription **out, size_t *n);
+    enum store_rc (*sub_search)(struct store *s, const struct subscription_filter *f, const char *before_id,
+                                size_t limit, struct subscription **out, size_t *n);
+    enum store_rc (*order_set_subscription)(struct store *s, const char *order_id, const char *sub_id, int64_t now);
+    enum store_rc (*subs_check)(struct store *s, int64_t now, store_violation_fn fn, void *arg,
+                                int64_t *violations);
 
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],

@@ -425,6 +425,76 @@ enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *a
     return s->ops->orders_check(s, fn, arg, violations);
 }
 
+/* ---- subscriptions ---- */
+
+enum store_rc store_sub_insert(struct store *s, const struct subscription *sub)
+{
+    return s->ops->sub_insert(s, sub);
+}
+
+enum store_rc store_sub_get(struct store *s, const char *id, struct subscription *out)
+{
+    enum store_rc rc = s->ops->sub_get(s, id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_sub_get_live(struct store *s, const char *user_id, struct subscription *out)
+{
+    enum store_rc rc = s->ops->sub_get_live(s, user_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_sub_get_latest(struct store *s, const char *user_id, struct subscription *out)
+{
+    enum store_rc rc = s->ops->sub_get_latest(s, user_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_sub_get_by_ref(struct store *s, const char *provider, const char *ref, struct subscription *out)
+{
+    enum store_rc rc = s->ops->sub_get_by_ref(s, provider, ref, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_sub_update(struct store *s, const struct subscription *sub)
+{
+    return s->ops->sub_update(s, sub);
+}
+
+enum store_rc store_subs_due(struct store *s, int64_t now, size_t limit, struct subscription **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->subs_due(s, now, limit, out, n), (void **)out, n);
+}
+
+enum store_rc store_sub_search(struct store *s, const struct subscription_filter *f, const char *before_id,
+                               size_t limit, struct subscription **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->sub_search(s, f, before_id, limit, out, n), (void **)out, n);
+}
+
+enum store_rc store_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now)
+{
+    return s->ops->order_set_subscription(s, order_id, sub_id, now);
+}
+
+enum store_rc store_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations)
+{
+    *violations = 0;
+    return s->ops->subs_check(s, now, fn, arg, violations);
+}
+
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)

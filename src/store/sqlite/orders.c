@@ -13,11 +13,11 @@
 #define ORDER_COLS                                                                                          \
     "id, user_id, product, kind, credits, amount, currency, provider, provider_ref, status, region, "     \
     "checkout, refunded_amount, created_at, updated_at, paid_at, expires_at, return_url, channel, query_attempts, " \
-    "next_query_at"
+    "next_query_at, subscription_id"
 
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders(" ORDER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-    " ?16, ?17, ?18, ?19, ?20, ?21)";
+    " ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 static const char SQL_ORDER_BY_ID[] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?1";
 static const char SQL_ORDER_BY_REF[] = "SELECT " ORDER_COLS " FROM orders WHERE provider = ?1 AND provider_ref = ?2";
 static const char SQL_ORDER_CHECKOUT[] =
@@ -63,7 +63,8 @@ static int order_read(sqlite3_stmt *st, struct order *o)
         sq_col_text(st, 9, o->status, sizeof o->status) < 0 || sq_col_text(st, 10, o->region, sizeof o->region) < 0 ||
         sq_col_text(st, 11, o->checkout, sizeof o->checkout) < 0 ||
         sq_col_text(st, 17, o->return_url, sizeof o->return_url) < 0 ||
-        sq_col_text(st, 18, o->channel, sizeof o->channel) < 0)
+        sq_col_text(st, 18, o->channel, sizeof o->channel) < 0 ||
+        sq_col_text(st, 21, o->subscription_id, sizeof o->subscription_id) < 0)
         return -1;
     o->credits = sq_col_int(st, 4);
     o->amount = sq_col_int(st, 5);
@@ -84,7 +85,8 @@ static int order_fields_ok(const struct order *o)
            sq_fits(o->currency, sizeof o->currency) && sq_fits(o->provider, sizeof o->provider) &&
            sq_fits(o->provider_ref, sizeof o->provider_ref) && sq_fits(o->status, sizeof o->status) &&
            sq_fits(o->region, sizeof o->region) && sq_fits(o->checkout, sizeof o->checkout) &&
-           sq_fits(o->return_url, sizeof o->return_url) && sq_fits(o->channel, sizeof o->channel);
+           sq_fits(o->return_url, sizeof o->return_url) && sq_fits(o->channel, sizeof o->channel) &&
+           sq_fits(o->subscription_id, sizeof o->subscription_id);
 }
 
 static enum store_rc order_insert_tx(struct sq *c, void *arg)
@@ -121,6 +123,7 @@ static enum store_rc order_insert_tx(struct sq *c, void *arg)
         sqlite3_bind_int64(st, 21, o->next_query_at);
     else
         sqlite3_bind_null(st, 21);
+    sq_bind_text_or_null(st, 22, o->subscription_id);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         rc = sq_fail(c, src, "order_insert", 1);

@@ -184,6 +184,19 @@ enum store_rc sq_payment_event_get(struct store *s, const char *provider, const 
                                    struct payment_event *out);
 enum store_rc sq_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
 
+/* subscriptions.c */
+enum store_rc sq_sub_insert(struct store *s, const struct subscription *sub);
+enum store_rc sq_sub_get(struct store *s, const char *id, struct subscription *out);
+enum store_rc sq_sub_get_live(struct store *s, const char *user_id, struct subscription *out);
+enum store_rc sq_sub_get_latest(struct store *s, const char *user_id, struct subscription *out);
+enum store_rc sq_sub_get_by_ref(struct store *s, const char *provider, const char *ref, struct subscription *out);
+enum store_rc sq_sub_update(struct store *s, const struct subscription *sub);
+enum store_rc sq_subs_due(struct store *s, int64_t now, size_t limit, struct subscription **out, size_t *n);
+enum store_rc sq_sub_search(struct store *s, const struct subscription_filter *f, const char *before_id,
+                            size_t limit, struct subscription **out, size_t *n);
+enum store_rc sq_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now);
+enum store_rc sq_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations);
+
 /* secrets.c */
 enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
                                    const char *provider, int64_t now, int64_t expires_at);

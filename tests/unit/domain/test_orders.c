@@ -150,9 +150,13 @@ static void test_rule(void)
           "a late payment for an expired order is fulfilled");
 
     struct order plan = make_order(u.id, "stripe", "plan", NULL);
-    CHECK(fulfil_on(g_s, "stripe", "evt_9", plan.id, NULL, 990, "USD", &out) == STORE_CONFLICT &&
-              out == ORDERS_UNSUPPORTED,
-          "plan orders wait for subscriptions");
+    CHECK(fulfil_on(g_s, "stripe", "evt_9", plan.id, NULL, 990, "USD", &out) == STORE_OK && out == ORDERS_FULFILLED &&
+              paid_of(u.id) == 230,
+          "a plan order is fulfilled into the plan bucket, not the paid one");
+    struct subscription sub;
+    CHECK(store_sub_get_live(g_s, u.id, &sub) == STORE_OK && strcmp(sub.order_id, plan.id) == 0 &&
+              store_order_get(g_s, plan.id, &got) == STORE_OK && strcmp(got.subscription_id, sub.id) == 0,
+          "it starts a subscription (test_subscriptions.c tests what follows)");
 
     CHECK(store_order_set_checkout(g_s, p.id, "stripe", "cs_x", "{\"url\":\"https://x\"}", time_now_ms()) ==
               STORE_CONFLICT,
