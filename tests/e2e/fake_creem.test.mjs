@@ -367,3 +367,21 @@ test('the SDK cancels (scheduled, then immediate), resumes and upgrades; each ch
   await assert.rejects(sdk.subscriptions.get(sub2), (e) => e.statusCode === 503);
   cr.setNow(Date.now());
 });
+
+test('event timing: an API call\'s event after a delay, or delivered before the call is answered', async () => {
+  const c = await newCheckout('ord_sub_5', { productId: 'prod_pro_monthly' });
+  const { subscription: sub } = await cr.pay(c.id);
+  received.length = 0;
+  cr.setEventTiming({ before: true });
+  await sdk.subscriptions.cancel(sub, { mode: 'scheduled' });
+  assert.equal(received.length, 1, 'delivered before the answer came back');
+  assert.equal(JSON.parse(received[0].body).eventType, 'subscription.scheduled_cancel');
+  cr.setEventTiming({ delayMs: 150 });
+  const t = Date.now();
+  await sdk.subscriptions.resume(sub);
+  assert.equal(received.length, 1, 'not yet');
+  await cr.settle();
+  assert.equal(received.length, 2);
+  assert.ok(Date.now() - t >= 150);
+  cr.setEventTiming();
+});

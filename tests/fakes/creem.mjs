@@ -39,7 +39,8 @@
 // whose first period is [paid time, +1 month or +12 months), and delivers checkout.completed
 // (with the subscription), subscription.active and subscription.paid, in that order. Every
 // notification goes out one after another (a queue), events caused by an API call after its
-// answer; `settle()` waits until the queue is empty. The fake has a clock of its own, Date.now()
+// answer (`setEventTiming({delayMs})` later, `{before: true}` before it); `settle()` waits until
+// the queue is empty. The fake has a clock of its own, Date.now()
 // unless `setNow(ms)` moved it (it then runs on from there): event times, periods and the
 // Standard Webhooks timestamps all read it, so a test that moves Tollgate's clock moves the
 // fake's with it (a timestamp must be within 5 minutes of Tollgate's clock).
@@ -130,6 +131,7 @@ export async function startFakeCreem(opts = {}) {
       subscriptions: new Map(), // id -> the subscription (see startSubscription)
       queue: Promise.resolve(), // notifications go out one after another
       clockOffset: 0, // the fake's clock: Date.now() + clockOffset
+      eventTiming: { delayMs: 0, before: false }, // when an API call's event goes out
       failing: {}, // endpoint -> {status | timeout, times}
       lose: 0,
       signing: 'both',
@@ -448,8 +450,20 @@ export async function startFakeCreem(opts = {}) {
       return error(res, 404, `Cannot POST ${url.pathname}`);
     }
     touch(s);
-    sendJson(res, 200, subscriptionEntity(s));
-    if (type) notify(subEvent(type, s)).catch(() => {});
+    const answer = subscriptionEntity(s);
+    if (type) {
+      const ev = subEvent(type, s);
+      const { delayMs, before } = state.eventTiming;
+      const sent = queued(async () => {
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        return notifyNow(ev);
+      });
+      // 'before': the event is delivered (and answered) before the API call is: a webhook
+      // that overtakes the answer, as it can at Creem.
+      if (before) await sent.catch(() => {});
+      else sent.catch(() => {});
+    }
+    sendJson(res, 200, answer);
   }
 
   // ---- the hosted checkout page -----------------------------------------------------------
@@ -465,7 +479,7 @@ export async function startFakeCreem(opts = {}) {
   // ---- controls -------------------------------------------------------------------------------
   const CONTROLS = ['pay', 'event', 'deliver', 'loseNext', 'fail', 'clearFailures', 'refund', 'expire', 'setSigning',
     'setNotifyUrl', 'setRefundStatus', 'checkout', 'sign', 'reset', 'redeliverLost', 'setNow', 'now', 'settle',
-    'subscription', 'renew', 'failRenewal', 'giveUp', 'runToPeriodEnd', 'sendUpdate', 'subEvent'];
+    'setEventTiming', 'subscription', 'subscriptions', 'renew', 'failRenewal', 'giveUp', 'runToPeriodEnd', 'sendUpdate', 'subEvent'];
   async function control(req, res, method) {
     if (method === 'counters' && req.method === 'GET') return sendJson(res, 200, { result: ctl.counters });
     if (req.method !== 'POST' || !CONTROLS.includes(method)) return sendJson(res, 404, { error: 'unknown control' });
@@ -550,6 +564,16 @@ export async function startFakeCreem(opts = {}) {
     },
     /** The subscription entity, by its id or by the checkout (or our order id) that started it. */
     subscription(ref) { return subscriptionEntity(mustSub(ref)); },
+    /** When the event an API call causes goes out: delayMs after its answer (default 0), or
+     * (before: true) delivered before the call is answered. */
+    setEventTiming({ delayMs = 0, before = false } = {}) {
+      state.eventTiming = { delayMs, before };
+    },
+    /** Every subscription: [{id, status, product, current_period_end_date}]. */
+    subscriptions() {
+      return [...state.subscriptions.values()].map((x) => ({ id: x.id, status: x.status, product: x.product,
+        current_period_end_date: iso(x.periodEnd) }));
+    },
     /** A subscription event of the subscription as it is now, not delivered. */
     subEvent(type, ref) { return subEvent(type, mustSub(ref)); },
     /** The next period is paid (as Creem charges at period end): a new transaction, the period
