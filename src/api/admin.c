@@ -32,6 +32,9 @@ static void admin_adjust_reply_error(struct req *r, enum ledger_rc rc)
     case LEDGER_CONFLICT:
         res_error(r, TG_E_IDEMPOTENCY_MISMATCH, NULL, NULL);
         break;
+    case LEDGER_NO_PLAN:
+        res_error(r, TG_E_NO_PLAN_PERIOD, NULL, NULL);
+        break;
     case LEDGER_OVERFLOW:
         res_error(r, TG_E_UNPROCESSABLE, "The balance would exceed the largest allowed balance.", NULL);
         break;

@@ -37,6 +37,8 @@ const char *ledger_rc_name(enum ledger_rc rc)
         return "overflow";
     case LEDGER_CONFLICT:
         return "conflict";
+    case LEDGER_NO_PLAN:
+        return "no_plan";
     case LEDGER_BUSY:
         return "busy";
     case LEDGER_UNAVAILABLE:
@@ -113,6 +115,7 @@ enum store_rc ledger_to_store(enum ledger_rc rc)
     case LEDGER_UNAVAILABLE:
         return STORE_UNAVAILABLE;
     case LEDGER_CONFLICT:
+    case LEDGER_NO_PLAN:
         return STORE_CONFLICT;
     case LEDGER_INVALID:
     case LEDGER_OVERFLOW:
@@ -283,6 +286,18 @@ static enum store_rc adjust_run(struct store *s, struct store_call *c)
         .ref_id = a->ref_id,
         .note = adj->reason,
     };
+    if (adj->delta > 0 && adj->bucket == BUCKET_PLAN) {
+        /* Plan credits live as long as the plan's month (DESIGN section 3): without one
+         * running they would never expire, which `tollgate audit` reports. */
+        struct wallet w;
+        rc = store_wallet_get(s, adj->user_id, &w);
+        if (rc != STORE_OK)
+            return rc;
+        if (w.plan_expires_at <= a->now_ms) {
+            a->res.rc = LEDGER_NO_PLAN;
+            return STORE_CONFLICT;
+        }
+    }
     if (adj->delta > 0) {
         a->res.rc = ledger_headroom_tx(s, adj->user_id, adj->bucket, adj->delta);
         if (a->res.rc != LEDGER_OK)

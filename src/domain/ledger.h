@@ -34,6 +34,8 @@ enum ledger_rc {
     LEDGER_INSUFFICIENT, /* a debit larger than the balance: nothing changed */
     LEDGER_OVERFLOW,     /* the credit would take the bucket past LEDGER_MAX_BALANCE */
     LEDGER_CONFLICT,     /* admin adjust: the Idempotency-Key was used for another change */
+    LEDGER_NO_PLAN,      /* admin adjust: plan credits for a user with no plan month running
+                            (they would never expire): nothing changed */
     LEDGER_BUSY,         /* the store is contended: retry later (503) */
     LEDGER_UNAVAILABLE,  /* the database cannot write now (disk full): retry later (503) */
     LEDGER_ERROR,        /* the store failed (already logged) */

@@ -719,6 +719,12 @@ enum store_rc subs_resume_tx(struct store *s, const char *sub_id, const char *ac
     enum store_rc rc = action_get(s, sub_id, now_ms, &sub);
     if (rc != STORE_OK)
         return rc;
+    /* Already not canceling: the provider's own notice of this resume came first. */
+    if (!sub.cancel_at_period_end) {
+        if (out)
+            *out = sub;
+        return STORE_OK;
+    }
     if (subs_may_resume(&sub, now_ms) != SUBS_OK)
         return STORE_CONFLICT;
     sub.cancel_at_period_end = 0;
@@ -740,6 +746,12 @@ enum store_rc subs_change_tx(struct store *s, const char *sub_id, const char *pr
     enum store_rc rc = action_get(s, sub_id, now_ms, &sub);
     if (rc != STORE_OK)
         return rc;
+    /* Already done: the provider's own notice of this change came first. */
+    if (p != NULL && (strcmp(sub.product, p->id) == 0 || strcmp(sub.next_product, p->id) == 0)) {
+        if (out)
+            *out = sub;
+        return STORE_OK;
+    }
     if (p == NULL || subs_may_change(&sub, p, &upgrade) != SUBS_OK)
         return STORE_CONFLICT;
     char from[TG_PRODUCT_MAX];

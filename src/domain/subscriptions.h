@@ -140,11 +140,15 @@ enum store_rc subs_due_tx(struct store *s, const char *sub_id, int64_t now_ms, e
  * user themselves is written as the user). Idempotent. */
 enum store_rc subs_cancel_tx(struct store *s, const char *sub_id, int at_period_end, const char *actor_id,
                              const char *ip, const char *request_id, int64_t now_ms, struct subscription *out);
-/* Undo a cancel at period end, after the provider agreed. CONFLICT when not resumable. */
+/* Undo a cancel at period end, after the provider agreed. Idempotent: when it is not
+ * canceling (the provider's notice of this resume came first) nothing changes. CONFLICT when
+ * it ended or its period is over. */
 enum store_rc subs_resume_tx(struct store *s, const char *sub_id, const char *actor_id, const char *ip,
                              const char *request_id, int64_t now_ms, struct subscription *out);
 /* Switch to product (after the provider agreed when it renews): an upgrade now (the
- * difference of this credit period granted), a downgrade at period end. */
+ * difference of this credit period granted), a downgrade at period end. Idempotent: when the
+ * product is already in force or already the pending downgrade (the provider's notice came
+ * first) nothing changes. CONFLICT when the change is not allowed (subs_may_change). */
 enum store_rc subs_change_tx(struct store *s, const char *sub_id, const char *product, const char *actor_id,
                              const char *ip, const char *request_id, int64_t now_ms, struct subscription *out);
 

@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, invariantTest, assertError, assertStatus, USER_ID_RE } from './lib/server.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
+import { subscribeSandbox } from './lib/pay.mjs';
 
 const LEDGER = '/api/v1/credits/ledger';
 const ADJ = '/api/v1/admin/users/{id}/credits';
@@ -78,17 +79,27 @@ describe('credits, ledger, admin adjustments, audit log', () => {
     assert.equal((await credits()).available, 13);
   });
 
-  it('admin adjust of the plan bucket', async () => {
-    const r = await srv.adjust(admin.token, u.id, 3, { bucket: 'plan', reason: 'plan top-up' });
+  it('admin adjust of the plan bucket: only while a plan month runs (plan credits expire with it)', async () => {
+    const none = await srv.adjust(admin.token, u.id, 3, { bucket: 'plan', reason: 'plan top-up' });
+    assertError(none, 409, 'no_plan_period', 'no plan: the credits would never expire');
+    assertDocumented(none, 'POST', ADJ);
+    assert.deepEqual(await credits(), { available: 13, plan_credits: 0, paid_credits: 13, plan_expires_at: null });
+
+    const p = await srv.register({ tag: 'plan-adjust' });
+    await subscribeSandbox(srv, p.token, 'pro_monthly');
+    const expires = (await srv.get('/api/v1/credits', { token: p.token })).body.plan_expires_at;
+    assert.ok(Date.parse(expires) > Date.now() + 27 * 86400000, 'a month of plan');
+    const r = await srv.adjust(admin.token, p.id, 3, { bucket: 'plan', reason: 'plan top-up' });
     assertStatus(r, 200);
     assert.equal(r.body.bucket, 'plan');
-    assert.equal(r.body.old, 0);
-    assert.equal(r.body.new, 3);
-    assert.equal(r.body.credits.plan_credits, 3);
-    assert.equal(r.body.credits.available, 16);
-    const back = await srv.adjust(admin.token, u.id, -3, { bucket: 'plan', reason: 'plan top-up reverted' });
+    assert.equal(r.body.old, 300);
+    assert.equal(r.body.new, 303);
+    assert.equal(r.body.credits.plan_credits, 303);
+    assert.equal(r.body.credits.plan_expires_at, expires, 'they expire with the month');
+    assert.equal(r.body.credits.available, 8 + 303);
+    const back = await srv.adjust(admin.token, p.id, -3, { bucket: 'plan', reason: 'plan top-up reverted' });
     assertStatus(back, 200);
-    assert.equal(back.body.credits.plan_credits, 0);
+    assert.equal(back.body.credits.plan_credits, 300);
   });
 
   it('below zero -> 402 insufficient_credits and nothing changes', async () => {

@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, invariantTest, assertError, assertStatus, strongPassword } from './lib/server.mjs';
+import { subscribeSandbox } from './lib/pay.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
 
 describe('authorization freshness', () => {
@@ -129,6 +130,7 @@ describe('authorization freshness', () => {
 
   it('the same Idempotency-Key with another body is always 409, also concurrently (200 pairs)', async () => {
     const u = await srv.register({ tag: 'idem-pairs' });
+    await subscribeSandbox(srv, u.token, 'pro_monthly'); // plan credits need a plan month running
     const before = (await srv.get('/api/v1/credits', { token: u.token })).body;
     const pairs = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>

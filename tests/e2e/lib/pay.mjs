@@ -57,6 +57,15 @@ export async function ledgerEntries(srv, token, kind, refId) {
   return r.body.data.filter((e) => e.kind === kind && (refId === undefined || e.ref_id === refId));
 }
 
+/** Buys a plan with the sandbox provider (its checkout page's Pay button); returns the order. */
+export async function subscribeSandbox(srv, token, product = 'pro_monthly') {
+  const o = await createOrder(srv, token, product, { provider: 'sandbox' });
+  assert.equal(o.status, 201, o.text);
+  const pay = await srv.req('POST', `/sandbox/checkout/${o.body.id}/pay`);
+  assert.equal(pay.status, 303, pay.text);
+  return o.body;
+}
+
 /** Runs `tollgate audit` against the server's data and asserts it is clean. */
 export function assertAuditClean(srv) {
   const r = srv.cli(['audit']);

@@ -351,6 +351,19 @@ static void test_admin_adjust(struct store *s)
     a.delta = -1;
     CHECK_INT_EQ(adjust(&a, now, &res), LEDGER_INSUFFICIENT,
                  "plan bucket below zero is refused");
+    /* Plan credits only while a plan month runs: they expire with it. */
+    a.delta = 5;
+    CHECK_INT_EQ(adjust(&a, now, &res), LEDGER_NO_PLAN, "plan credits without a plan month: refused");
+    wallet_is(s, u.id, 0, 0, "refused plan credits changed nothing");
+    CHECK_INT_EQ(ledger_grant(s, u.id, BUCKET_PLAN, 10, LK_PLAN_GRANT, "subscription", "adj_plan:1", NULL,
+                              now + 60000, now, NULL),
+                 LEDGER_OK, "a plan month (until now + 60 s)");
+    CHECK_INT_EQ(adjust(&a, now, &res), LEDGER_OK, "plan credits while it runs");
+    CHECK(res.old_balance == 10 && res.new_balance == 15 && res.wallet.plan_expires_at == now + 60000,
+          "they join the month and expire with it");
+    CHECK_INT_EQ(adjust(&a, now + 60000, &res), LEDGER_NO_PLAN, "at the month's end: refused again");
+    a.delta = -15;
+    CHECK_INT_EQ(adjust(&a, now, &res), LEDGER_OK, "taking plan credits back needs no month");
 
     /* Validation. */
     a.bucket = BUCKET_PAID;
@@ -432,7 +445,7 @@ static void test_admin_adjust(struct store *s)
             strcmp(au[i].actor_id, admin.id) == 0 && au[i].details_json &&
             strstr(au[i].details_json, "\"old\"") && strstr(au[i].details_json, "goodwill"))
             found++;
-    CHECK(found == 4, "one credits.adjust audit row per applied adjustment, with old/new (found %d)", found);
+    CHECK(found == 6, "one credits.adjust audit row per applied adjustment, with old/new (found %d)", found);
     found = 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(au[i].action, "credits.adjust") == 0 && strcmp(au[i].target_id, u.id) == 0 &&
