@@ -48,7 +48,10 @@ static void main_usage(void)
           "  admin create --email EMAIL --password-file FILE [--role admin|user]\n"
           "               [--display-name NAME] [--config FILE]\n"
           "                            create a user, or reset an existing user's password and role\n"
-          "  audit [--config FILE]     check the ledger and order invariants (exit 1 on any violation)\n"
+          "  audit [--config FILE] [--now MS]\n"
+          "                            check the ledger, order and subscription invariants (exit 1 on\n"
+          "                            any violation); --now audits as of that instant, in ms since the\n"
+          "                            epoch (a server run with TG_TEST_CLOCK: pass its now_ms)\n"
           "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
           "  version                   print the version\n"
           "\n"
@@ -63,12 +66,13 @@ struct main_opts {
     const char *password_file;
     const char *role;
     const char *display_name;
+    const char *now;
 };
 
 /*
  * Parses "--name VALUE" and "--name=VALUE" options from argv[first..]. Only the options
  * whose slot is listed in `allowed` (a string of letters: c=config, e=email,
- * p=password-file, r=role, d=display-name) are accepted. Returns 0 or -1 (message printed).
+ * p=password-file, r=role, d=display-name, n=now) are accepted. Returns 0 or -1 (message printed).
  */
 static int main_parse_opts(int argc, char **argv, int first, const char *allowed, struct main_opts *o)
 {
@@ -82,6 +86,7 @@ static int main_parse_opts(int argc, char **argv, int first, const char *allowed
         {"password-file", 'p', offsetof(struct main_opts, password_file)},
         {"role", 'r', offsetof(struct main_opts, role)},
         {"display-name", 'd', offsetof(struct main_opts, display_name)},
+        {"now", 'n', offsetof(struct main_opts, now)},
     };
 
     memset(o, 0, sizeof *o);
@@ -255,6 +260,9 @@ static int cmd_serve(const struct main_opts *o)
     log_event(LOG_INFO, "start", "version", TG_VERSION, "listen", listen, "workers", workers, "data_dir",
               tg_cfg->data_dir, "database", main_db_kind(tg_cfg->database_url), "public_url",
               tg_cfg->public_url, "mail", mailer_transport(), NULL);
+    if (tg_cfg->test_clock)
+        log_event(LOG_WARN, "test_clock_enabled", "detail",
+                  "TG_TEST_CLOCK is on: admins can move this server's clock (tests only)", NULL);
     http_server_set_job(jobs_tick, JOBS_INTERVAL_MS);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
     mailer_stop(); /* after the workers: nothing queues mail any more */
@@ -424,6 +432,17 @@ static int cmd_audit(const struct main_opts *o)
     int64_t violations = 0, wallets = 0;
     int ret;
 
+    if (o->now != NULL) {
+        /* As of that instant: every time_now_ms() of this run answers it. */
+        char *end = NULL;
+        errno = 0;
+        long long now = strtoll(o->now, &end, 10);
+        if (o->now[0] < '0' || o->now[0] > '9' || *end != '\0' || errno != 0 || now <= 0) {
+            fprintf(stderr, "tollgate: --now must be a time in milliseconds since the epoch\n");
+            return 2;
+        }
+        time_set_offset_ms((int64_t)now - time_now_ms());
+    }
     if (main_config(o->config) != 0)
         return 2;
     struct store *s = store_open(tg_cfg->database_url, &err);
@@ -449,7 +468,16 @@ static int cmd_audit(const struct main_opts *o)
             ret = 2;
         } else {
             printf("order audit: %lld violation%s\n", (long long)order_violations, order_violations == 1 ? "" : "s");
-            ret = violations > 0 || order_violations > 0 ? 1 : 0;
+            int64_t sub_violations = 0;
+            rc = store_subs_check(s, time_now_ms(), main_print_violation, NULL, &sub_violations);
+            if (rc != STORE_OK) {
+                fprintf(stderr, "tollgate: the subscription check failed (%s)\n", store_rc_name(rc));
+                ret = 2;
+            } else {
+                printf("subscription audit: %lld violation%s\n", (long long)sub_violations,
+                       sub_violations == 1 ? "" : "s");
+                ret = violations > 0 || order_violations > 0 || sub_violations > 0 ? 1 : 0;
+            }
         }
     }
     store_close(s);
@@ -481,7 +509,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "migrate") == 0)
         return main_parse_opts(argc, argv, 2, "c", &o) == 0 ? cmd_migrate(&o) : 2;
     if (strcmp(cmd, "audit") == 0)
-        return main_parse_opts(argc, argv, 2, "c", &o) == 0 ? cmd_audit(&o) : 2;
+        return main_parse_opts(argc, argv, 2, "cn", &o) == 0 ? cmd_audit(&o) : 2;
     if (strcmp(cmd, "admin") == 0 && argc > 2 && strcmp(argv[2], "create") == 0)
         return main_parse_opts(argc, argv, 3, "cepdr", &o) == 0 ? cmd_admin_create(&o) : 2;
 

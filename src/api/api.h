@@ -18,6 +18,7 @@
 #include "domain/mail.h"
 #include "domain/region.h"
 #include "domain/session.h"
+#include "domain/subscriptions.h"
 #include "core/types.h"
 #include "http/http.h"
 #include "store/call.h"
@@ -87,6 +88,19 @@ void api_orders_return(struct req *r);
 void api_admin_orders_list(struct req *r);
 void api_admin_order_get(struct req *r);
 void api_admin_order_refund(struct req *r);
+/* subscription.c: GET /api/v1/subscription, POST /api/v1/subscription/{cancel,resume,change},
+ * GET /api/v1/admin/subscriptions, GET /api/v1/admin/subscriptions/{id},
+ * POST /api/v1/admin/subscriptions/{id}/cancel */
+void api_subscription_get(struct req *r);
+void api_subscription_cancel(struct req *r);
+void api_subscription_resume(struct req *r);
+void api_subscription_change(struct req *r);
+void api_admin_subscriptions_list(struct req *r);
+void api_admin_subscription_get(struct req *r);
+void api_admin_subscription_cancel(struct req *r);
+/* clock.c: GET and POST /api/v1/admin/clock (the test clock; 404 unless TG_TEST_CLOCK) */
+void api_admin_clock_get(struct req *r);
+void api_admin_clock_advance(struct req *r);
 /* webhooks.c: POST /api/v1/webhooks/{provider} */
 void api_webhooks_post(struct req *r);
 /* sandbox.c: the sandbox checkout page, GET /sandbox/checkout/{order}, POST .../pay and .../fail */
@@ -100,6 +114,22 @@ struct pay_provider;
 /* The order shape of DESIGN section 11 (checkout with "qr_svg" added for a code_url). New
  * reference, NULL only when out of memory. */
 json_t *api_order_json(const struct order *o);
+/* The catalog's own product id of p at payment provider `provider` (Creem's
+ * creem_product_id, Stripe's stripe_price_id), or NULL when it names none (orders.c). */
+const char *api_provider_product_id(const struct catalog_product *p, const char *provider);
+/*
+ * A subscription as clients see it (subscription.c): {"id","plan","product","period",
+ * "status","provider","auto_renew","cancel_at_period_end","current_period":{"start","end"},
+ * "credit_period":{"start","end"},"credits":{"per_month","granted","used","remaining"},
+ * "renews_at","ends_at","next_product","amount":{"amount","currency"},"created_at",
+ * "updated_at","ended_at"}. w is the owner's wallet, for the credits left of this credit
+ * period at now_ms; NULL makes "used" and "remaining" null. New reference, NULL only when
+ * out of memory.
+ */
+json_t *api_subscription_json(const struct subscription *sub, const struct wallet *w, int64_t now_ms);
+/* Replies with the error a refused check stands for (SUBS_NONE 404 no_subscription, the
+ * others 409 subscription_*). c is never SUBS_OK. */
+void api_reply_subs_check(struct req *r, enum subs_check c);
 /* A refund {"id","order_id","amount":{...},"credits","shortfall","status",...}. New reference. */
 json_t *api_refund_json(const struct refund *rf);
 /* text as a QR code in SVG (new string, caller frees), or NULL when empty or too long. */

@@ -1,5 +1,5 @@
 /*
- * orders.c - buying packs (DESIGN sections 4 and 11):
+ * orders.c - buying packs and plans (DESIGN sections 4 and 11):
  *   POST /api/v1/orders                       create an order and its checkout (Idempotency-Key)
  *   GET  /api/v1/orders, /api/v1/orders/{id}  the caller's orders
  *   GET  /api/v1/orders/{id}/return           where a provider sends the browser back
@@ -13,6 +13,15 @@
  * The order is stored before the first provider is called and the checkout recorded after,
  * in two transactions, so a crash in between leaves a pending order without a checkout,
  * which expires; nothing is charged for it.
+ *
+ * A plan ("pro_monthly") is bought the same way: its first paid order starts the
+ * subscription, a later one extends a prepaid subscription (domain/subscriptions.h). The
+ * first transaction also reads the buyer's live subscription and keeps only the providers
+ * the domain lets sell this plan to them (subs_may_order: never a second subscription next
+ * to one a provider renews, nor a renewing one next to a prepaid one), so the check holds
+ * for the provider actually used, whichever the fallback reaches. A provider that runs
+ * subscriptions (a `subscription` operation) is asked for a renewing checkout ("interval");
+ * the others sell one prepaid period.
  */
 #include "api/api.h"
 
@@ -100,6 +109,12 @@ struct order_create {
     char notify_url[512], return_url[512], cancel_url[600];
     char cand[ORDERS_MAX_CANDIDATES][TG_PROVIDER_MAX];
     size_t n_cand, next;
+    /* Plans: the candidates before the subscription check, which keeps those it allows in
+     * cand (the run may be retried, so it starts again from these every time). */
+    char cand0[ORDERS_MAX_CANDIDATES][TG_PROVIDER_MAX];
+    size_t n_cand0;
+    int wanted;              /* cand0[0] was asked for by name */
+    enum subs_check refused; /* SUBS_OK, or why no candidate may sell this plan */
     struct orders_attempt at[ORDERS_MAX_CANDIDATES];
     size_t n_at;
     struct pay_checkout_res res;
@@ -204,17 +219,11 @@ static void order_create_next(struct order_create *c)
         };
         snprintf(c->notify_url, sizeof c->notify_url, "%s/api/v1/webhooks/%s", tg_cfg->public_url, p->name);
         const struct catalog_product *prod = catalog_find(c->o.product);
-        const char *ppid = NULL;
-        if (prod != NULL) {
-            char key[48];
-            snprintf(key, sizeof key, "%s_product_id", p->name);
-            ppid = catalog_provider_id(prod, key);
-            if (ppid == NULL) {
-                snprintf(key, sizeof key, "%s_price_id", p->name);
-                ppid = catalog_provider_id(prod, key);
-            }
-        }
-        rq.provider_product_id = ppid;
+        rq.provider_product_id = prod ? api_provider_product_id(prod, p->name) : NULL;
+        /* A plan at a provider that renews it starts a subscription there; elsewhere it is
+         * one prepaid period, paid like a pack. */
+        if (prod != NULL && prod->kind == CATALOG_PLAN && p->subscription != NULL)
+            rq.interval = catalog_period_name(prod->period);
         p->checkout(c->nx, &rq, order_create_checkout_done, c);
         return;
     }
@@ -223,10 +232,64 @@ static void order_create_next(struct order_create *c)
     store_exec_call(c->ex, &c->call, STORE_CALL_WRITE, order_create_final_run, order_create_final_done);
 }
 
+const char *api_provider_product_id(const struct catalog_product *p, const char *provider)
+{
+    char key[48];
+    snprintf(key, sizeof key, "%s_product_id", provider);
+    const char *id = catalog_provider_id(p, key);
+    if (id == NULL) {
+        snprintf(key, sizeof key, "%s_price_id", provider);
+        id = catalog_provider_id(p, key);
+    }
+    return id;
+}
+
+/*
+ * A plan order: keeps in cand the candidates that may sell plan p to a buyer whose live
+ * subscription is live (NULL: none). A provider asked for by name that may not is not
+ * swapped for another: the buyer is told why. c->refused receives SUBS_OK, or the reason
+ * when none is left.
+ */
+static void order_plan_candidates(struct order_create *c, const struct subscription *live,
+                                  const struct catalog_product *p)
+{
+    enum subs_check first = SUBS_OK;
+    c->n_cand = 0;
+    for (size_t i = 0; i < c->n_cand0; i++) {
+        const struct pay_provider *pp = pay_provider_find(c->cand0[i]);
+        enum subs_check chk = subs_may_order(live, p, c->cand0[i], pp != NULL && pp->subscription != NULL);
+        if (chk == SUBS_OK) {
+            memcpy(c->cand[c->n_cand++], c->cand0[i], TG_PROVIDER_MAX);
+            continue;
+        }
+        if (first == SUBS_OK)
+            first = chk;
+        if (i == 0 && c->wanted)
+            break;
+    }
+    c->refused = c->n_cand > 0 ? SUBS_OK : first;
+}
+
 static enum store_rc order_create_insert_run(struct store *s, struct store_call *sc)
 {
     struct order_create *c = (struct order_create *)sc;
-    return orders_create_tx(s, c->has_idem ? &c->idem : NULL, &c->o, c->now, &c->outcome, &c->existing);
+    const struct catalog_product *p = catalog_find(c->o.product);
+    c->refused = SUBS_OK;
+    if (p != NULL && p->kind == CATALOG_PLAN) {
+        struct subscription live;
+        enum store_rc rc = store_sub_get_live(s, c->o.user_id, &live);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+        order_plan_candidates(c, rc == STORE_OK ? &live : NULL, p);
+        /* The order names the provider it will try first. */
+        snprintf(c->o.provider, sizeof c->o.provider, "%s", c->n_cand ? c->cand[0] : c->cand0[0]);
+    }
+    enum store_rc rc = orders_create_tx(s, c->has_idem ? &c->idem : NULL, &c->o, c->now, &c->outcome, &c->existing);
+    /* Refused: nothing is stored (the rollback takes the Idempotency-Key's marker with it),
+     * but a key whose answer exists still replays it. */
+    if (rc == STORE_OK && c->outcome == ORDERS_CREATED && c->refused != SUBS_OK)
+        return STORE_CONFLICT;
+    return rc;
 }
 
 static void order_create_insert_done(struct store_call *sc)
@@ -234,7 +297,9 @@ static void order_create_insert_done(struct store_call *sc)
     struct order_create *c = (struct order_create *)sc;
     if (sc->rc != STORE_OK) {
         struct req *r = req_ref_take(c->ref);
-        if (r != NULL)
+        if (r != NULL && sc->rc == STORE_CONFLICT && c->refused != SUBS_OK)
+            api_reply_subs_check(r, c->refused);
+        else if (r != NULL)
             api_reply_store(r, sc->rc, "order_create");
         order_create_free(c);
         return;
@@ -265,11 +330,14 @@ static void order_create_insert_done(struct store_call *sc)
 static void order_candidates(struct order_create *c, const struct region_profile *p, const char *wanted)
 {
     c->n_cand = 0;
+    c->wanted = wanted != NULL;
     if (wanted != NULL)
         snprintf(c->cand[c->n_cand++], TG_PROVIDER_MAX, "%s", wanted);
     for (size_t i = 0; i < p->n_payment && c->n_cand < ORDERS_MAX_CANDIDATES; i++)
         if (wanted == NULL || strcmp(p->payment[i], wanted) != 0)
             snprintf(c->cand[c->n_cand++], TG_PROVIDER_MAX, "%s", p->payment[i]);
+    memcpy(c->cand0, c->cand, sizeof c->cand0);
+    c->n_cand0 = c->n_cand;
 }
 
 static int profile_offers(const struct region_profile *p, const char *provider)
@@ -294,10 +362,8 @@ static void order_create_region_done(struct req *r, const struct region_decision
         order_create_free(c);
         return;
     }
-    if (prod->kind != CATALOG_PACK || price == NULL) {
-        api_reply_field(r, TG_E_PRODUCT_UNAVAILABLE, "product",
-                        prod->kind != CATALOG_PACK ? "Plans are sold as subscriptions, not yet here."
-                                                   : "This product is not sold in your region's currency.");
+    if (price == NULL) {
+        api_reply_field(r, TG_E_PRODUCT_UNAVAILABLE, "product", "This product is not sold in your region's currency.");
         order_create_free(c);
         return;
     }
@@ -317,7 +383,7 @@ static void order_create_region_done(struct req *r, const struct region_decision
     c->now = time_now_ms();
     id_new(c->o.id, "ord");
     memcpy(c->o.user_id, req_principal(r)->user_id, sizeof c->o.user_id);
-    snprintf(c->o.kind, sizeof c->o.kind, "pack");
+    snprintf(c->o.kind, sizeof c->o.kind, "%s", prod->kind == CATALOG_PLAN ? "plan" : "pack");
     c->o.credits = prod->credits;
     c->o.amount = price->amount;
     snprintf(c->o.currency, sizeof c->o.currency, "%s", price->currency);
@@ -329,7 +395,11 @@ static void order_create_region_done(struct req *r, const struct region_decision
     c->o.expires_at = c->now + (int64_t)tg_cfg->order_ttl_s * 1000;
     c->o.next_query_at = orders_next_query_at(c->now, 0, (int64_t)tg_cfg->order_query_after_s * 1000,
                                               tg_cfg->order_query_max);
-    snprintf(c->description, sizeof c->description, "%lld credits", (long long)prod->credits);
+    if (prod->kind == CATALOG_PLAN)
+        snprintf(c->description, sizeof c->description, "%s plan, %lld credits a month, one %s",
+                 prod->plan ? prod->plan->id : prod->id, (long long)prod->credits, catalog_period_name(prod->period));
+    else
+        snprintf(c->description, sizeof c->description, "%lld credits", (long long)prod->credits);
     snprintf(c->return_url, sizeof c->return_url, "%s/api/v1/orders/%s/return", tg_cfg->public_url, c->o.id);
     snprintf(c->cancel_url, sizeof c->cancel_url, "%s%s", tg_cfg->public_url,
              c->o.return_url[0] ? c->o.return_url : "/");

@@ -60,6 +60,13 @@ const struct route api_routes[] = {
      * a backlog must get through). */
     {"POST", "/api/v1/webhooks/{provider}", api_webhooks_post, AUTH_NONE, RL_NONE},
 
+    /* Plans bought: reading, cancelling and resuming are queries; a change of plan may
+     * charge (an upgrade's proration), so it counts against the payment policy. */
+    {"GET", "/api/v1/subscription", api_subscription_get, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/subscription/cancel", api_subscription_cancel, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/subscription/resume", api_subscription_resume, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/subscription/change", api_subscription_change, AUTH_USER, RL_PAYMENT},
+
     {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
 
@@ -70,6 +77,12 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/orders", api_admin_orders_list, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/orders/{id}", api_admin_order_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/orders/{id}/refund", api_admin_order_refund, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/subscriptions", api_admin_subscriptions_list, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/subscriptions/{id}", api_admin_subscription_get, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/subscriptions/{id}/cancel", api_admin_subscription_cancel, AUTH_ADMIN, RL_NONE},
+    /* The test clock: 404 unless TG_TEST_CLOCK is on (tests only). */
+    {"GET", "/api/v1/admin/clock", api_admin_clock_get, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/clock", api_admin_clock_advance, AUTH_ADMIN, RL_NONE},
 
     /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
     {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},

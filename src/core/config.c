@@ -147,6 +147,9 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_REFRESH_TOKEN_TTL", CFG_INT, 0, "604800", 300, 31536000, NULL, FIELD(refresh_token_ttl_s)},
     {"TG_LOG_LEVEL", CFG_ENUM, 0, "info", 0, 0, "debug|info|warn|error", FIELD(log_level)},
     {"TG_ACCESS_LOG", CFG_BOOL, 0, "on", 0, 0, NULL, FIELD(access_log)},
+    /* Tests only: lets an admin move the server's clock forward (api/clock.c). Off, and
+     * never on in production: it would let an admin end every subscription period. */
+    {"TG_TEST_CLOCK", CFG_BOOL, 0, "off", 0, 0, NULL, FIELD(test_clock)},
     /* payments */
     {"TG_STRIPE_SECRET_KEY", CFG_SECRET, CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_STRIPE_WEBHOOK_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},

@@ -58,6 +58,7 @@ struct tg_config {
     int refresh_token_ttl_s;  /* TG_REFRESH_TOKEN_TTL (604800 = 7 days, as in the seeds) */
     char *log_level;          /* TG_LOG_LEVEL debug|info|warn|error (info) */
     int access_log;           /* TG_ACCESS_LOG on/off (on) */
+    int test_clock;           /* TG_TEST_CLOCK on/off (off): POST /api/v1/admin/clock (tests only) */
 };
 
 /* The loaded configuration; valid after config_load() succeeded. Read-only afterwards. */

@@ -1,14 +1,23 @@
 #include "core/timeutil.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
+
+/* Relaxed is enough: the offset is one value read on its own, and a thread that reads the
+ * old one a moment after another moved it sees a clock a moment behind, nothing worse. */
+static _Atomic int64_t time_offset;
 
 int64_t time_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load_explicit(&time_offset, memory_order_relaxed);
 }
+
+void time_set_offset_ms(int64_t offset_ms) { atomic_store_explicit(&time_offset, offset_ms, memory_order_relaxed); }
+
+int64_t time_offset_ms(void) { return atomic_load_explicit(&time_offset, memory_order_relaxed); }
 
 int64_t time_mono_ns(void)
 {

@@ -7,8 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wall clock, milliseconds since the Unix epoch (UTC). */
+/* Wall clock, milliseconds since the Unix epoch (UTC), plus the offset of
+ * time_set_offset_ms (0 unless a test moved the clock). */
 int64_t time_now_ms(void);
+/*
+ * The test clock (TG_TEST_CLOCK, api/clock.c; `tollgate audit --now`): every later
+ * time_now_ms() in the process, on any thread, answers the real time plus offset_ms. Never
+ * moved in production, where the offset stays 0. Thread-safe (an atomic).
+ */
+void time_set_offset_ms(int64_t offset_ms);
+/* The offset time_now_ms() adds (0 unless moved). */
+int64_t time_offset_ms(void);
 /* Monotonic clock in nanoseconds (for durations only). */
 int64_t time_mono_ns(void);
 /* Formats ms since epoch as "2026-11-22T02:43:17.123Z" into out (at least 32 bytes).

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "http/internal.h"
 #include "worker/pool.h"
 
@@ -81,7 +82,9 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
     r->w = w;
     r->ip[0] = '\0';
     r->start_ns = http_now_ns();
-    r->now_ms = r->start_ns / 1000000;
+    /* The request's "now" (tokens, rate limits, ids) follows the test clock like
+     * time_now_ms(); durations are measured on start_ns, which does not. */
+    r->now_ms = r->start_ns / 1000000 + time_offset_ms();
     w->in_flight++;
     http_metrics_inflight_add(w->metrics, 1);
     http_reqid_new(w, r->id, r->now_ms);

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "http/internal.h"
 
 /* ---- constant headers ---- */
@@ -406,6 +407,26 @@ void res_header(struct req *r, const char *name, const char *value)
     http_res_header_static(r, n, nlen, v, vlen);
 }
 
+/*
+ * The test clock (TG_TEST_CLOCK) moves time_now_ms(), but h2o writes the Date header itself
+ * from its loop's cached timestamp string, which is not ours to replace header by header
+ * (h2o 2.2 prints Date unconditionally). So while the clock is moved, the cached string is
+ * rewritten to the moved time just before the answer is flattened: the refresh below makes
+ * it current for this loop tick, and h2o reuses it until the second changes, when it
+ * allocates a new one that the next answer rewrites again. Never runs with the clock unmoved.
+ */
+static void http_date_follow_clock(h2o_req_t *h)
+{
+    h2o_context_t *ctx = h->conn->ctx;
+    h2o_get_timestamp(ctx, NULL, NULL);
+    if (ctx->_timestamp_cache.value == NULL)
+        return;
+    time_t secs = (time_t)(time_now_ms() / 1000);
+    struct tm gmt;
+    gmtime_r(&secs, &gmt);
+    h2o_time2str_rfc1123(ctx->_timestamp_cache.value->rfc1123, &gmt);
+}
+
 void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_len, int json, const char *body,
                    size_t len)
 {
@@ -436,6 +457,8 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
     if (r->rl_set)
         http_limit_add_headers(r);
 
+    if (time_offset_ms() != 0)
+        http_date_follow_clock(h);
     int no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     h->res.content_length = no_body ? SIZE_MAX : len;
     h2o_start_response(h, &http_res_generator);

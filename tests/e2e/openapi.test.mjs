@@ -320,6 +320,42 @@ describe('every documented operation answers as documented', () => {
     assertError(notAdmin, 403, 'forbidden');
     check(notAdmin, 'POST', '/api/v1/admin/orders/{id}/refund');
 
+    // Plans: the buyer has no subscription yet, so there is nothing to cancel, resume or
+    // change; the admin's views; the test clock is off on this server (404).
+    const noSub = await srv.get('/api/v1/subscription', { token: buyer.token });
+    assertStatus(noSub, 200);
+    assert.deepEqual(noSub.body, { subscription: null });
+    check(noSub, 'GET', '/api/v1/subscription');
+    const cancelNone = await srv.post('/api/v1/subscription/cancel', undefined, { token: buyer.token });
+    assertError(cancelNone, 404, 'no_subscription');
+    check(cancelNone, 'POST', '/api/v1/subscription/cancel');
+    const resumeNone = await srv.post('/api/v1/subscription/resume', {}, { token: buyer.token });
+    assertError(resumeNone, 404, 'no_subscription');
+    check(resumeNone, 'POST', '/api/v1/subscription/resume');
+    const changePack = await srv.post('/api/v1/subscription/change', { product: 'credits_115' }, { token: buyer.token });
+    assertError(changePack, 400, 'product_unavailable');
+    check(changePack, 'POST', '/api/v1/subscription/change');
+    const changeNone = await srv.post('/api/v1/subscription/change', { product: 'max_monthly' }, { token: buyer.token });
+    assertError(changeNone, 404, 'no_subscription');
+    check(changeNone, 'POST', '/api/v1/subscription/change');
+    const subs = await srv.get(`/api/v1/admin/subscriptions?user_id=${buyer.id}&status=active&provider=sandbox&limit=10`, { token: admin.token });
+    assertStatus(subs, 200);
+    assert.deepEqual(subs.body, { items: [], next_cursor: null });
+    check(subs, 'GET', '/api/v1/admin/subscriptions');
+    const noSuchSub = 'sub_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+    const subGet = await srv.get(`/api/v1/admin/subscriptions/${noSuchSub}`, { token: admin.token });
+    assertError(subGet, 404, 'not_found');
+    check(subGet, 'GET', '/api/v1/admin/subscriptions/{id}');
+    const subCancel = await srv.post(`/api/v1/admin/subscriptions/${noSuchSub}/cancel`, { at_period_end: false }, { token: admin.token });
+    assertError(subCancel, 404, 'not_found');
+    check(subCancel, 'POST', '/api/v1/admin/subscriptions/{id}/cancel');
+    const clockOff = await srv.get('/api/v1/admin/clock', { token: admin.token });
+    assertError(clockOff, 404, 'not_found');
+    check(clockOff, 'GET', '/api/v1/admin/clock');
+    const advanceOff = await srv.post('/api/v1/admin/clock', { advance_ms: 1000 }, { token: admin.token });
+    assertError(advanceOff, 404, 'not_found');
+    check(advanceOff, 'POST', '/api/v1/admin/clock');
+
     // The mail flows, with the tokens from the outbox folder (no SMTP server configured).
     const email = reg.body.user.email;
     const mailsTo = async (n) => {

@@ -173,6 +173,12 @@ static void test_types(void)
     CHECK(load(NULL) == 0 && tg_cfg->sandbox == 1 && tg_cfg->access_log == 1, "bools 1/True");
     expect_bad("TG_SANDBOX", "yes", "TG_SANDBOX");
     expect_bad("TG_ACCESS_LOG", "2", "TG_ACCESS_LOG");
+    fresh();
+    CHECK(load(NULL) == 0 && tg_cfg->test_clock == 0, "the test clock is off by default");
+    fresh();
+    setenv("TG_TEST_CLOCK", "1", 1);
+    CHECK(load(NULL) == 0 && tg_cfg->test_clock == 1, "TG_TEST_CLOCK=1 turns it on");
+    expect_bad("TG_TEST_CLOCK", "sometimes", "TG_TEST_CLOCK");
 
     fresh();
     setenv("TG_STRIPE_SECRET_KEY", "sk_test_x", 1);

@@ -74,6 +74,17 @@ static void test_time(void)
     }
     CHECK(time_now_ms() > 1600000000000LL, "wall clock is sane");
 
+    /* The test clock: an offset moves every later reading, and 0 puts it back. */
+    CHECK(time_offset_ms() == 0, "the clock starts unmoved");
+    int64_t before = time_now_ms();
+    const int64_t year = 365LL * 24 * 3600 * 1000;
+    time_set_offset_ms(year);
+    int64_t moved = time_now_ms();
+    CHECK(time_offset_ms() == year, "offset read back");
+    CHECK(moved - before >= year && moved - before < year + 60000, "time_now_ms moved by the offset");
+    time_set_offset_ms(0);
+    CHECK(time_now_ms() - before < 60000, "offset 0 is the real clock again");
+
     /* Calendar months (subscription periods): the day clamps to the month's last, the time
      * of day and milliseconds stay. */
     {
