@@ -259,7 +259,7 @@ static void sub_list_reply(struct req *r, struct api_call *ac)
     }
     json_t *next = c->n > c->limit ? json_string(c->subs[c->limit - 1].id) : json_null();
     res_header(r, "cache-control", "no-store");
-    res_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+    res_json(r, 200, json_pack("{s:o, s:o}", "data", items, "next_cursor", next));
 }
 
 static void sub_list_cleanup(struct api_call *ac)
