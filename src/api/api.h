@@ -234,6 +234,11 @@ int api_require_session_or_reply(struct req *r);
  * absent, else an id with prefix cursor_prefix). Replies 400 and returns -1 on bad input.
  */
 int api_page_params_or_reply(struct req *r, const char *cursor_prefix, size_t *limit, const char **cursor);
+/* The admin lists' filters: ?status= (one of statuses, a NULL-terminated list), ?provider= (a
+ * payment provider Tollgate knows) and ?user_id=, each copied ("" when absent) into its
+ * TG_*-sized field. Returns 0, or -1 after answering 400 naming the bad field. */
+int api_admin_filters_or_reply(struct req *r, const char *const *statuses, const char *status_help,
+                               char status[24], char provider[TG_PROVIDER_MAX], char user_id[TG_ID_MAX]);
 
 /* {"id","email","email_verified","display_name","role","region","locale"} (email, region and
  * locale null when none). New reference. */

@@ -16,6 +16,7 @@
 #include "domain/ledger.h"
 #include "domain/signin.h"
 #include "domain/users.h"
+#include "providers/providers.h"
 
 void api_reply_store(struct req *r, enum store_rc rc, const char *what)
 {
@@ -294,4 +295,36 @@ void api_secret_free(char *s, size_t len)
     /* explicit_bzero is not optimized away like a memset before free() may be. */
     explicit_bzero(s, len);
     free(s);
+}
+
+int api_admin_filters_or_reply(struct req *r, const char *const *statuses, const char *status_help,
+                               char status[24], char provider[TG_PROVIDER_MAX], char user_id[TG_ID_MAX])
+{
+    const char *u = req_query(r, "user_id"), *st = req_query(r, "status"), *pv = req_query(r, "provider");
+    status[0] = provider[0] = user_id[0] = '\0';
+    if (st != NULL && st[0]) {
+        int ok = 0;
+        for (size_t i = 0; statuses[i]; i++)
+            ok |= strcmp(statuses[i], st) == 0;
+        if (!ok) {
+            api_reply_field(r, TG_E_VALIDATION, "status", status_help);
+            return -1;
+        }
+        snprintf(status, 24, "%s", st);
+    }
+    if (pv != NULL && pv[0]) {
+        if (!providers_payment_known(pv)) {
+            api_reply_field(r, TG_E_VALIDATION, "provider", NULL);
+            return -1;
+        }
+        snprintf(provider, TG_PROVIDER_MAX, "%s", pv);
+    }
+    if (u != NULL && u[0]) {
+        if (strlen(u) >= TG_ID_MAX) {
+            api_reply_field(r, TG_E_VALIDATION, "user_id", NULL);
+            return -1;
+        }
+        snprintf(user_id, TG_ID_MAX, "%s", u);
+    }
+    return 0;
 }

@@ -636,31 +636,8 @@ static void order_list_start(struct req *r, int admin)
     if (!admin) {
         memcpy(c->user_id, req_principal(r)->user_id, sizeof c->user_id);
     } else {
-        const char *u = req_query(r, "user_id"), *st = req_query(r, "status"), *pv = req_query(r, "provider");
-        int ok = 0;
-        if (st != NULL && st[0]) {
-            for (size_t i = 0; order_statuses[i]; i++)
-                ok |= strcmp(order_statuses[i], st) == 0;
-            if (!ok) {
-                api_reply_field(r, TG_E_VALIDATION, "status", NULL);
-                return;
-            }
-            snprintf(c->status, sizeof c->status, "%s", st);
-        }
-        if (pv != NULL && pv[0]) {
-            if (!providers_payment_known(pv)) {
-                api_reply_field(r, TG_E_VALIDATION, "provider", NULL);
-                return;
-            }
-            snprintf(c->provider, sizeof c->provider, "%s", pv);
-        }
-        if (u != NULL && u[0]) {
-            if (strlen(u) >= sizeof c->user_id) {
-                api_reply_field(r, TG_E_VALIDATION, "user_id", NULL);
-                return;
-            }
-            snprintf(c->user_id, sizeof c->user_id, "%s", u);
-        }
+        if (api_admin_filters_or_reply(r, order_statuses, NULL, c->status, c->provider, c->user_id) != 0)
+            return;
         if (time_param(r, "from", &c->f.created_from) != 0 || time_param(r, "to", &c->f.created_to) != 0)
             return;
     }

@@ -210,7 +210,7 @@ void api_admin_subscription_get(struct req *r)
 
 struct sub_list {
     struct api_call base;
-    char user_id[TG_ID_MAX], status[12], provider[TG_PROVIDER_MAX], cursor[TG_ID_MAX];
+    char user_id[TG_ID_MAX], status[24], provider[TG_PROVIDER_MAX], cursor[TG_ID_MAX];
     size_t limit;
     struct subscription *subs;
     struct wallet *wallets; /* one per shown subscription */
@@ -259,7 +259,7 @@ static void sub_list_reply(struct req *r, struct api_call *ac)
     }
     json_t *next = c->n > c->limit ? json_string(c->subs[c->limit - 1].id) : json_null();
     res_header(r, "cache-control", "no-store");
-    res_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+    res_json(r, 200, json_pack("{s:o, s:o}", "data", items, "next_cursor", next));
 }
 
 static void sub_list_cleanup(struct api_call *ac)
@@ -277,34 +277,12 @@ void api_admin_subscriptions_list(struct req *r)
     const char *cursor;
     if (api_page_params_or_reply(r, "sub", &limit, &cursor) != 0)
         return;
-    const char *u = req_query(r, "user_id"), *st = req_query(r, "status"), *pv = req_query(r, "provider");
     struct sub_list *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
     c->limit = limit;
     snprintf(c->cursor, sizeof c->cursor, "%s", cursor ? cursor : "");
-    if (st != NULL && st[0]) {
-        int ok = 0;
-        for (size_t i = 0; sub_statuses[i]; i++)
-            ok |= strcmp(sub_statuses[i], st) == 0;
-        if (!ok) {
-            api_reply_field(r, TG_E_VALIDATION, "status", "One of active, past_due, canceled, expired.");
-            return;
-        }
-        snprintf(c->status, sizeof c->status, "%s", st);
-    }
-    if (pv != NULL && pv[0]) {
-        if (!providers_payment_known(pv)) {
-            api_reply_field(r, TG_E_VALIDATION, "provider", NULL);
-            return;
-        }
-        snprintf(c->provider, sizeof c->provider, "%s", pv);
-    }
-    if (u != NULL && u[0]) {
-        if (strlen(u) >= sizeof c->user_id) {
-            api_reply_field(r, TG_E_VALIDATION, "user_id", NULL);
-            return;
-        }
-        snprintf(c->user_id, sizeof c->user_id, "%s", u);
-    }
+    if (api_admin_filters_or_reply(r, sub_statuses, "One of active, past_due, canceled, expired.", c->status,
+                                   c->provider, c->user_id) != 0)
+        return;
     api_submit(r, &c->base, sub_list_run, sub_list_reply, sub_list_cleanup);
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Creem } from 'creem';
 import { verifyWebhookSignature, constructWebhookEventEntity } from 'creem/webhooks.js';
 import { Webhook } from 'standardwebhooks';
-import { startFakeCreem } from '../fakes/creem.mjs';
+import { startFakeCreem, addMonths } from '../fakes/creem.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -207,4 +207,181 @@ test('as a child process: prints its URL and credentials, takes controls over HT
   const exited = new Promise((r) => child.on('exit', (code) => r(code)));
   child.stdin.end();
   assert.equal(await exited, 0);
+});
+
+// ---- subscriptions -------------------------------------------------------------------------
+
+/** The events received since `from`, each verified and parsed by the creem SDK (its event
+ * models are strict: a field of the wrong shape fails here). Both signatures are checked: the
+ * Standard Webhooks one at the fake's clock (the SDK reads Date.now(), moved for the call),
+ * then the SDK parses the body as verified by its creem-signature. */
+async function parsed(from = 0) {
+  const out = [];
+  for (const x of received.slice(from)) {
+    const realNow = Date.now;
+    const fake = cr.now() - Date.now();
+    Date.now = () => realNow() + fake;
+    try {
+      await verifyWebhookSignature(x.body, x.headers, cr.webhookSecret);
+    } finally {
+      Date.now = realNow;
+    }
+    out.push(await constructWebhookEventEntity(x.body, { 'creem-signature': x.headers['creem-signature'] }, cr.webhookSecret));
+  }
+  return out;
+}
+
+const lastEvent = async () => (await parsed(received.length - 1))[0];
+
+test('a recurring product: paying starts a subscription; checkout.completed, subscription.active, subscription.paid follow in order', async () => {
+  const c = await newCheckout('ord_sub_1', { productId: 'prod_pro_monthly', metadata: { order_id: 'ord_sub_1', product: 'pro_monthly' } });
+  const t0 = Date.parse('2031-01-31T10:00:00.000Z');
+  cr.setNow(t0);
+  received.length = 0;
+  const r = await cr.pay(c.id);
+  assert.equal(r.status, 200);
+  assert.match(r.subscription, /^sub_[A-Za-z0-9]{22}$/);
+  const evs = await parsed();
+  assert.deepEqual(evs.map((e) => e.eventType), ['checkout.completed', 'subscription.active', 'subscription.paid']);
+  const [done, , paid] = evs;
+  assert.equal(done.object.order.type, 'recurring');
+  assert.equal(done.object.order.amount, 1990);
+  assert.equal(done.object.subscription.id, r.subscription);
+  assert.equal(paid.object.id, r.subscription);
+  assert.equal(paid.object.status, 'active');
+  assert.equal(paid.object.product.id, 'prod_pro_monthly');
+  assert.equal(paid.object.product.billingType, 'recurring');
+  const start = paid.object.currentPeriodStartDate.getTime();
+  assert.ok(start >= t0 && start < t0 + 1000, 'the period starts when paid (fake clock)');
+  assert.equal(paid.object.currentPeriodEndDate.getTime(), addMonths(start, 1));
+  assert.match(paid.object.currentPeriodEndDate.toISOString(), /^2031-02-28T10:00:00/, 'a calendar month, clamped');
+  assert.equal(paid.object.lastTransactionId, done.object.order.transaction);
+  assert.equal(paid.object.lastTransaction.amount, 1990);
+  assert.deepEqual(paid.object.metadata, { order_id: 'ord_sub_1', product: 'pro_monthly' }, 'the checkout metadata, inherited');
+  assert.ok(done.createdAt >= t0 && done.createdAt < t0 + 1000, 'event time on the fake clock');
+  assert.ok(Math.abs(Number(received[0].headers['webhook-timestamp']) - t0 / 1000) < 5, 'signed on the fake clock');
+  const got = await sdk.subscriptions.get(r.subscription);
+  assert.equal(got.id, r.subscription);
+  assert.equal(got.status, 'active');
+  assert.equal((await sdk.checkouts.retrieve(c.id)).subscription.id, r.subscription);
+  await assert.rejects(sdk.subscriptions.get('sub_unknown'), (e) => e.statusCode === 404);
+});
+
+test('renew, fail, give up: periods follow on, duplicates share one event id, each signed on the fake clock', async () => {
+  const c = await newCheckout('ord_sub_2', { productId: 'prod_pro_monthly' });
+  cr.setNow(Date.parse('2031-03-01T00:00:00.000Z'));
+  const { subscription: sub } = await cr.pay(c.id);
+  const end1 = Date.parse(cr.subscription(sub).current_period_end_date);
+  cr.setNow(Date.parse('2031-04-01T00:00:10.000Z'));
+  received.length = 0;
+  const r = await cr.renew(sub, { times: 3, parallel: true });
+  assert.deepEqual(r.answers.map((a) => a.status), [200, 200, 200]);
+  const evs = await parsed();
+  assert.equal(new Set(evs.map((e) => e.id)).size, 1, 'one event, delivered three times');
+  assert.equal(evs[0].eventType, 'subscription.paid');
+  assert.equal(evs[0].object.currentPeriodStartDate.getTime(), end1, 'the next period starts where the last ended');
+  assert.equal(evs[0].object.currentPeriodEndDate.getTime(), addMonths(end1, 1));
+  assert.equal(evs[0].object.lastTransactionId, r.transaction);
+  assert.notEqual(r.transaction, cr.checkout(c.id).order.transaction);
+  for (const x of received) assert.ok(Math.abs(Number(x.headers['webhook-timestamp']) - Date.parse('2031-04-01T00:00:10Z') / 1000) < 5);
+
+  received.length = 0;
+  await cr.failRenewal(sub);
+  await cr.giveUp(sub, { type: 'expired' });
+  const [pd, ex] = await parsed();
+  assert.equal(pd.eventType, 'subscription.past_due');
+  assert.equal(pd.object.status, 'past_due');
+  assert.equal(ex.eventType, 'subscription.expired');
+  assert.equal(ex.object.status, 'canceled');
+  await assert.rejects(cr.renew(sub), /is canceled/);
+  cr.setNow(Date.now());
+});
+
+test('the SDK cancels (scheduled, then immediate), resumes and upgrades; each change is notified after the answer', async () => {
+  const c = await newCheckout('ord_sub_3', { productId: 'prod_pro_monthly' });
+  const t0 = Date.parse('2031-06-01T00:00:00.000Z');
+  cr.setNow(t0);
+  const { subscription: sub } = await cr.pay(c.id);
+  received.length = 0;
+
+  const sc = await sdk.subscriptions.cancel(sub, { mode: 'scheduled', onExecute: 'cancel' });
+  assert.equal(sc.status, 'scheduled_cancel');
+  const end = sc.currentPeriodEndDate.getTime();
+  assert.equal(end, addMonths(sc.currentPeriodStartDate.getTime(), 1));
+  await cr.settle();
+  assert.equal((await lastEvent()).eventType, 'subscription.scheduled_cancel');
+  assert.equal((await sdk.subscriptions.cancel(sub, { mode: 'scheduled' })).status, 'scheduled_cancel', 'a repeat is a no-op');
+  await cr.settle();
+  assert.equal(received.length, 1, 'and sends nothing');
+
+  const rs = await sdk.subscriptions.resume(sub);
+  assert.equal(rs.status, 'active');
+  assert.equal(rs.canceledAt, null);
+  await cr.settle();
+  const up1 = (await lastEvent());
+  assert.equal(up1.eventType, 'subscription.update');
+  assert.equal(up1.object.status, 'active');
+  await assert.rejects(sdk.subscriptions.resume(sub), (e) => e.statusCode === 400);
+
+  cr.setNow(t0 + 15 * 86400000); // half of June
+  const ug = await sdk.subscriptions.upgrade(sub, { productId: 'prod_max_monthly', updateBehavior: 'proration-charge-immediately' });
+  assert.equal(ug.product.id, 'prod_max_monthly');
+  assert.equal(ug.currentPeriodEndDate.getTime(), end, 'same period');
+  const prorated = cr.transaction(ug.lastTransactionId);
+  assert.equal(prorated.amount, 1500, '(4990 - 1990) x 15/30 days, charged now');
+  await cr.settle();
+  const up2 = (await lastEvent());
+  assert.equal(up2.eventType, 'subscription.update');
+  assert.equal(up2.object.product.id, 'prod_max_monthly');
+  await assert.rejects(sdk.subscriptions.upgrade(sub, { productId: 'prod_max_monthly' }), (e) => e.statusCode === 400);
+  await assert.rejects(sdk.subscriptions.upgrade(sub, { productId: 'prod_credits_115' }), (e) => e.statusCode === 400);
+  await assert.rejects(sdk.subscriptions.upgrade(sub, { productId: 'prod_nope' }), (e) => e.statusCode === 404);
+  const down = await sdk.subscriptions.upgrade(sub, { productId: 'prod_pro_monthly', updateBehavior: 'proration-none' });
+  assert.equal(down.product.id, 'prod_pro_monthly');
+  assert.equal(down.lastTransactionId, ug.lastTransactionId, 'nothing charged');
+  const renewed = await cr.renew(sub, { deliver: false });
+  assert.equal(cr.transaction(renewed.transaction).amount, 1990, 'the next period at the new price');
+
+  const now = await sdk.subscriptions.cancel(sub, { mode: 'immediate' });
+  assert.equal(now.status, 'canceled');
+  await cr.settle();
+  assert.equal((await lastEvent()).eventType, 'subscription.canceled');
+  await assert.rejects(sdk.subscriptions.cancel(sub, { mode: 'scheduled' }), (e) => e.statusCode === 400);
+  await assert.rejects(sdk.subscriptions.cancel('sub_unknown', { mode: 'scheduled' }), (e) => e.statusCode === 404);
+  const bad = new Creem({ apiKey: 'creem_test_wrong', serverURL: cr.url });
+  await assert.rejects(bad.subscriptions.cancel(sub, { mode: 'scheduled' }), (e) => e.statusCode === 401);
+
+  // A scheduled cancel that runs to its end.
+  const d = await newCheckout('ord_sub_4', { productId: 'prod_pro_yearly' });
+  const { subscription: sub2 } = await cr.pay(d.id);
+  const y = cr.subscription(sub2);
+  assert.equal(Date.parse(y.current_period_end_date), addMonths(Date.parse(y.current_period_start_date), 12), 'a yearly product: +12 months');
+  await sdk.subscriptions.cancel(sub2, { mode: 'scheduled' });
+  await cr.settle();
+  received.length = 0;
+  await cr.runToPeriodEnd(sub2);
+  const [ended] = await parsed();
+  assert.equal(ended.eventType, 'subscription.canceled');
+  assert.equal(ended.object.status, 'canceled');
+  cr.fail('subscription', { status: 503, times: 1 });
+  await assert.rejects(sdk.subscriptions.get(sub2), (e) => e.statusCode === 503);
+  cr.setNow(Date.now());
+});
+
+test('event timing: an API call\'s event after a delay, or delivered before the call is answered', async () => {
+  const c = await newCheckout('ord_sub_5', { productId: 'prod_pro_monthly' });
+  const { subscription: sub } = await cr.pay(c.id);
+  received.length = 0;
+  cr.setEventTiming({ before: true });
+  await sdk.subscriptions.cancel(sub, { mode: 'scheduled' });
+  assert.equal(received.length, 1, 'delivered before the answer came back');
+  assert.equal(JSON.parse(received[0].body).eventType, 'subscription.scheduled_cancel');
+  cr.setEventTiming({ delayMs: 150 });
+  const t = Date.now();
+  await sdk.subscriptions.resume(sub);
+  assert.equal(received.length, 1, 'not yet');
+  await cr.settle();
+  assert.equal(received.length, 2);
+  assert.ok(Date.now() - t >= 150);
+  cr.setEventTiming();
 });

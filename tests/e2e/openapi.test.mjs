@@ -340,7 +340,7 @@ describe('every documented operation answers as documented', () => {
     check(changeNone, 'POST', '/api/v1/subscription/change');
     const subs = await srv.get(`/api/v1/admin/subscriptions?user_id=${buyer.id}&status=active&provider=sandbox&limit=10`, { token: admin.token });
     assertStatus(subs, 200);
-    assert.deepEqual(subs.body, { items: [], next_cursor: null });
+    assert.deepEqual(subs.body, { data: [], next_cursor: null });
     check(subs, 'GET', '/api/v1/admin/subscriptions');
     const noSuchSub = 'sub_01ARZ3NDEKTSV4RRFFQ69G5FAV';
     const subGet = await srv.get(`/api/v1/admin/subscriptions/${noSuchSub}`, { token: admin.token });

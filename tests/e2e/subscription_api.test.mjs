@@ -109,7 +109,7 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     assertError(await srv.post('/api/v1/subscription/change', { product: 'max_monthly' }, { token: u.token }), 404, 'no_subscription');
     const list = await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}`, { token: admin.token });
     assertStatus(list, 200);
-    assert.deepEqual(list.body, { items: [], next_cursor: null });
+    assert.deepEqual(list.body, { data: [], next_cursor: null });
     assertError(await srv.get(`/api/v1/admin/subscriptions/${NO_SUCH_SUB}`, { token: admin.token }), 404, 'not_found');
     assertError(await srv.post(`/api/v1/admin/subscriptions/${NO_SUCH_SUB}/cancel`, {}, { token: admin.token }), 404, 'not_found');
   });
@@ -221,22 +221,22 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     const list = await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}`, { token: admin.token });
     assertStatus(list, 200);
     assertSchema(list.body, 'AdminSubscriptionPage');
-    assert.deepEqual(list.body, { items: [expected], next_cursor: null });
+    assert.deepEqual(list.body, { data: [expected], next_cursor: null });
     const filtered = await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}&status=active&provider=sandbox`, { token: admin.token });
-    assert.deepEqual(filtered.body.items.map((x) => x.id), [s.id]);
+    assert.deepEqual(filtered.body.data.map((x) => x.id), [s.id]);
     for (const q of ['status=expired', 'status=canceled', 'provider=creem']) {
       const none = await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}&${q}`, { token: admin.token });
-      assert.deepEqual(none.body, { items: [], next_cursor: null }, q);
+      assert.deepEqual(none.body, { data: [], next_cursor: null }, q);
     }
     // Pages: newest first, the cursor continues after the last one shown.
     const all = await srv.get('/api/v1/admin/subscriptions?limit=100', { token: admin.token });
-    assert.ok(all.body.items.length >= 2);
-    assert.equal(all.body.items[0].id, s.id);
+    assert.ok(all.body.data.length >= 2);
+    assert.equal(all.body.data[0].id, s.id);
     const p1 = await srv.get('/api/v1/admin/subscriptions?limit=1', { token: admin.token });
-    assert.deepEqual(p1.body.items.map((x) => x.id), [s.id]);
+    assert.deepEqual(p1.body.data.map((x) => x.id), [s.id]);
     assert.equal(p1.body.next_cursor, s.id);
     const p2 = await srv.get(`/api/v1/admin/subscriptions?limit=100&cursor=${p1.body.next_cursor}`, { token: admin.token });
-    assert.deepEqual(p2.body.items.map((x) => x.id), all.body.items.slice(1).map((x) => x.id));
+    assert.deepEqual(p2.body.data.map((x) => x.id), all.body.data.slice(1).map((x) => x.id));
 
     const one = await srv.get(`/api/v1/admin/subscriptions/${s.id}`, { token: admin.token });
     assertStatus(one, 200);
@@ -274,7 +274,7 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     assert.equal(ended.status, 'canceled');
     assertError(await srv.post('/api/v1/subscription/cancel', undefined, { token: u.token }), 404, 'no_subscription');
     assertError(await srv.post(`/api/v1/admin/subscriptions/${s.id}/cancel`, { at_period_end: false }, { token: admin.token }), 409, 'conflict');
-    assert.deepEqual((await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}&status=canceled`, { token: admin.token })).body.items.map((x) => x.id), [s.id]);
+    assert.deepEqual((await srv.get(`/api/v1/admin/subscriptions?user_id=${u.id}&status=canceled`, { token: admin.token })).body.data.map((x) => x.id), [s.id]);
   });
 
   it('next to a live prepaid plan, a provider that renews (Creem) never sells another: asked for, 409 subscription_exists; not asked for, the fallback skips it', async () => {
@@ -339,11 +339,11 @@ describe('subscriptions over HTTP (test clock on, sandbox payments)', () => {
     // `tollgate audit --now` as of the server's instant is clean.
     await eventually(async () => {
       const live = await srv.get('/api/v1/admin/subscriptions?status=active&limit=100', { token: admin.token });
-      return live.status === 200 && live.body.items.length === 0;
+      return live.status === 200 && live.body.data.length === 0;
     }, 15000, 'the subscription job to end the prepaid subscriptions');
     const ended = await srv.get('/api/v1/admin/subscriptions?status=expired&limit=100', { token: admin.token });
-    assert.ok(ended.body.items.length >= 2, 'the prepaid subscriptions expired');
-    for (const x of ended.body.items) assert.deepEqual([x.credits.remaining, x.ends_at, x.auto_renew], [0, null, false]);
+    assert.ok(ended.body.data.length >= 2, 'the prepaid subscriptions expired');
+    for (const x of ended.body.data) assert.deepEqual([x.credits.remaining, x.ends_at, x.auto_renew], [0, null, false]);
     const r = srv.cli(['audit', '--now', String((await srv.get('/api/v1/admin/clock', { token: admin.token })).body.now_ms)]);
     assert.equal(r.code, 0, `tollgate audit --now: ${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /^order audit: 0 violations$/m);

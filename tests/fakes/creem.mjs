@@ -11,6 +11,20 @@
 //   POST /v1/refunds                   x-api-key; {"transaction_id"} -> {"status"}: the full
 //                                      remaining amount, as Creem refunds; 400 when nothing
 //                                      is left; then refund.created is delivered
+//   GET  /v1/subscriptions?subscription_id=   x-api-key -> the subscription entity, 404 unknown
+//   POST /v1/subscriptions/<id>/cancel  x-api-key; {"mode": "scheduled" | "immediate" (the
+//                                      default here, a store setting at Creem), "onExecute"?:
+//                                      "cancel" | "pause"} -> the subscription (scheduled:
+//                                      status scheduled_cancel, subscription.scheduled_cancel
+//                                      follows; immediate: canceled, subscription.canceled);
+//                                      400 for one already canceled, 404 unknown
+//   POST /v1/subscriptions/<id>/resume  x-api-key -> active again (only from scheduled_cancel
+//                                      or paused, else 400); subscription.update follows
+//   POST /v1/subscriptions/<id>/upgrade x-api-key; {"product_id", "update_behavior"?:
+//                                      "proration-charge-immediately" (default) |
+//                                      "proration-charge" | "proration-none"} -> the product
+//                                      changes now (same period); charged now: a transaction of
+//                                      the prorated difference; subscription.update follows
 //   GET  /checkout/<id>                the hosted checkout page (HTML)
 // Errors have Creem's (NestJS) shape {"statusCode","message","error"}; a missing or wrong
 // x-api-key is 401.
@@ -19,6 +33,22 @@
 // dashboard: setNotifyUrl) as POST application/json with webhook-id, webhook-timestamp,
 // webhook-signature (Standard Webhooks) and/or creem-signature (setSigning: 'standard',
 // 'legacy' or 'both', the default).
+//
+// Subscriptions: paying a checkout of a recurring product (prod_pro_monthly 1990 USD,
+// prod_max_monthly 4990, prod_pro_yearly, prod_max_yearly) starts a subscription (sub_...)
+// whose first period is [paid time, +1 month or +12 months), and delivers checkout.completed
+// (with the subscription), subscription.active and subscription.paid, in that order. Every
+// notification goes out one after another (a queue), events caused by an API call after its
+// answer (`setEventTiming({delayMs})` later, `{before: true}` before it); `settle()` waits until
+// the queue is empty. The fake has a clock of its own, Date.now()
+// unless `setNow(ms)` moved it (it then runs on from there): event times, periods and the
+// Standard Webhooks timestamps all read it, so a test that moves Tollgate's clock moves the
+// fake's with it (a timestamp must be within 5 minutes of Tollgate's clock).
+//   await cr.renew('sub_...', { times: 2 });  // the next period paid: subscription.paid (twice)
+//   await cr.failRenewal('sub_...');          // past_due, subscription.past_due
+//   await cr.giveUp('sub_...', { type: 'expired' | 'canceled' });  // Creem stops retrying
+//   await cr.runToPeriodEnd('sub_...');       // a scheduled cancel executes: subscription.canceled
+//   await cr.sendUpdate('sub_...');           // subscription.update with the state as it is
 //
 // Use in-process:
 //   import { startFakeCreem } from '../fakes/creem.mjs';
@@ -47,14 +77,31 @@ const { Webhook } = require('standardwebhooks');
 const host = '127.0.0.1';
 const b62 = (n) => randomBytes(n * 2).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, n);
 const newId = (prefix) => `${prefix}_${b62(22)}`;
-const ENDPOINTS = ['checkout', 'query', 'refund'];
+const ENDPOINTS = ['checkout', 'query', 'refund', 'subscription'];
+
+/** ms plus n calendar months in UTC, the day clamped to the month's last (Jan 31 + 1 = Feb 28/29). */
+export function addMonths(ms, n) {
+  const d = new Date(ms);
+  const m = d.getUTCMonth() + n;
+  const y = d.getUTCFullYear() + Math.floor(m / 12);
+  const mm = ((m % 12) + 12) % 12;
+  const last = new Date(Date.UTC(y, mm + 1, 0)).getUTCDate();
+  return Date.UTC(y, mm, Math.min(d.getUTCDate(), last), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(),
+    d.getUTCMilliseconds());
+}
 
 /** Catalog products at the fake Creem: prices are set on the product, as at Creem. */
 export const DEFAULT_PRODUCTS = Object.freeze({
   prod_credits_115: { name: '115 credits', price: 990, currency: 'USD' },
   prod_credits_355: { name: '355 credits', price: 3000, currency: 'USD' },
   prod_credits_1450: { name: '1450 credits', price: 9900, currency: 'USD' },
+  // Recurring products (billing_period): paying one starts a subscription.
+  prod_pro_monthly: { name: 'Pro monthly', price: 1990, currency: 'USD', billing: 'every-month' },
+  prod_pro_yearly: { name: 'Pro yearly', price: 19900, currency: 'USD', billing: 'every-year' },
+  prod_max_monthly: { name: 'Max monthly', price: 4990, currency: 'USD', billing: 'every-month' },
+  prod_max_yearly: { name: 'Max yearly', price: 49900, currency: 'USD', billing: 'every-year' },
 });
+const MONTHS = { 'every-month': 1, 'every-three-months': 3, 'every-six-months': 6, 'every-year': 12 };
 
 /** Signs body as Creem does: Standard Webhooks headers and/or the legacy creem-signature. */
 export function signCreem(secret, body, { scheme = 'both', msgId = newId('msg'), timestamp = Math.floor(Date.now() / 1000) } = {}) {
@@ -80,14 +127,18 @@ export async function startFakeCreem(opts = {}) {
     state = {
       checkouts: new Map(), // id -> checkout
       byRequest: new Map(), // request_id -> checkout id (the latest)
-      transactions: new Map(), // id -> {id, checkout, amount, currency, refunded}
+      transactions: new Map(), // id -> {id, checkout, amount, currency, refunded, subscription?, periodStart?, periodEnd?}
+      subscriptions: new Map(), // id -> the subscription (see startSubscription)
+      queue: Promise.resolve(), // notifications go out one after another
+      clockOffset: 0, // the fake's clock: Date.now() + clockOffset
+      eventTiming: { delayMs: 0, before: false }, // when an API call's event goes out
       failing: {}, // endpoint -> {status | timeout, times}
       lose: 0,
       signing: 'both',
       refundStatus: 'succeeded',
       notifyUrl: opts.notifyUrl ?? null,
     };
-    ctl.counters = { checkout: 0, query: 0, refund: 0, unauthorized: 0, delivered: 0, lost: 0 };
+    ctl.counters = { checkout: 0, query: 0, refund: 0, subscription: 0, unauthorized: 0, delivered: 0, lost: 0 };
     ctl.deliveries = [];
     ctl.requests = [];
   }
@@ -100,6 +151,8 @@ export async function startFakeCreem(opts = {}) {
   const error = (res, status, message) =>
     sendJson(res, status, { statusCode: status, message, error: http.STATUS_CODES[status] ?? 'Error' });
 
+  const now = () => Date.now() + state.clockOffset;
+  const iso = (ms) => new Date(ms).toISOString();
   const find = (ref) => state.checkouts.get(ref) ?? state.checkouts.get(state.byRequest.get(ref));
   const must = (ref) => {
     const c = find(ref);
@@ -111,10 +164,31 @@ export async function startFakeCreem(opts = {}) {
   const created = new Date().toISOString();
   const productEntity = (id) => ({ id, mode: 'test', object: 'product', name: products[id].name,
     description: `${products[id].name} for Tollgate`, price: products[id].price, currency: products[id].currency,
-    billing_type: 'onetime', billing_period: 'once', status: 'active', tax_mode: 'inclusive',
-    tax_category: 'digital-goods-service', created_at: created, updated_at: created });
+    billing_type: products[id].billing ? 'recurring' : 'onetime', billing_period: products[id].billing ?? 'once',
+    status: 'active', tax_mode: 'inclusive', tax_category: products[id].billing ? 'saas' : 'digital-goods-service',
+    created_at: created, updated_at: created });
   const customerEntity = (c) => ({ id: c.customer.id, mode: 'test', object: 'customer', email: c.customer.email,
     name: 'Test Buyer', country: 'NL', created_at: created, updated_at: created });
+  const transactionEntity = (t) => {
+    const e = { id: t.id, mode: 'test', object: 'transaction', amount: t.amount, amount_paid: t.amount, currency: t.currency,
+      type: t.subscription ? 'invoice' : 'payment', status: t.refunded >= t.amount ? 'refunded' : t.refunded > 0 ? 'partialRefund' : 'paid',
+      refunded_amount: t.refunded, customer: t.customer, created_at: t.created };
+    if (t.subscription) Object.assign(e, { subscription: t.subscription, period_start: t.periodStart, period_end: t.periodEnd });
+    return e;
+  };
+  /** The subscription entity (SubscriptionEntity, with its product and customer expanded). */
+  function subscriptionEntity(s) {
+    const t = state.transactions.get(s.lastTransactionId);
+    const e = { id: s.id, mode: 'test', object: 'subscription', product: productEntity(s.product),
+      customer: customerEntity({ customer: s.customer }), items: [{ id: s.itemId, mode: 'test', object: 'subscription_item',
+        product_id: s.product, units: 1 }], collection_method: 'charge_automatically', status: s.status,
+      last_transaction_id: s.lastTransactionId, last_transaction: transactionEntity(t), last_transaction_date: iso(t.created),
+      current_period_start_date: iso(s.periodStart), current_period_end_date: iso(s.periodEnd),
+      canceled_at: s.canceledAt ? iso(s.canceledAt) : null, created_at: iso(s.created), updated_at: iso(s.updated),
+      metadata: s.metadata ?? {} };
+    if (s.status === 'active' || s.status === 'past_due') e.next_transaction_date = iso(s.periodEnd);
+    return e;
+  }
   const orderEntity = (c) => c.order && { ...c.order };
   function checkoutEntity(c, { expand = false } = {}) {
     const e = { id: c.id, mode: 'test', object: 'checkout', status: c.status, product: expand ? productEntity(c.product) : c.product,
@@ -123,10 +197,11 @@ export async function startFakeCreem(opts = {}) {
     if (c.metadata !== undefined) e.metadata = c.metadata;
     if (c.order) e.order = orderEntity(c);
     if (c.customer) e.customer = expand ? customerEntity(c) : c.customer.id;
+    if (c.subscription) e.subscription = expand ? subscriptionEntity(state.subscriptions.get(c.subscription)) : c.subscription;
     if (expand) e.custom_fields = [];
     return e;
   }
-  const event = (eventType, object) => ({ id: newId('evt'), eventType, created_at: Date.now(), object });
+  const event = (eventType, object) => ({ id: newId('evt'), eventType, created_at: now(), object });
 
   // ---- failures ---------------------------------------------------------------------------
   // Returns true when the request was answered (or left hanging) by a forced failure.
@@ -201,19 +276,41 @@ export async function startFakeCreem(opts = {}) {
   // ---- payments and notifications ----------------------------------------------------------
   function markPaid(c, { amount, currency } = {}) {
     const p = products[c.product];
+    const at = now();
     const t = { id: newId('tran'), checkout: c.id, amount: amount ?? p.price * (c.units ?? 1), currency: currency ?? p.currency, refunded: 0,
-    created: Date.now() };
+      customer: c.customer.id, created: at };
     state.transactions.set(t.id, t);
     c.status = 'completed';
     c.order = { id: newId('ord'), object: 'order', customer: c.customer.id, product: c.product, transaction: t.id,
       amount: t.amount, sub_total: t.amount, tax_amount: 0, amount_due: t.amount, amount_paid: t.amount,
-      currency: t.currency, status: 'paid', type: 'onetime', created_at: new Date().toISOString(),
-      updated_at: new Date().toISOString(), mode: 'test' };
+      currency: t.currency, status: 'paid', type: p.billing ? 'recurring' : 'onetime', created_at: iso(at),
+      updated_at: iso(at), mode: 'test' };
+    if (p.billing) startSubscription(c, t, at);
     return t;
   }
 
+  /** A paid checkout of a recurring product starts a subscription: its first period from now,
+   * its metadata the checkout's (as Creem copies it). */
+  function startSubscription(c, t, at) {
+    const s = { id: newId('sub'), itemId: newId('sitem'), product: c.product, customer: c.customer, status: 'active',
+      periodStart: at, periodEnd: addMonths(at, MONTHS[products[c.product].billing]), lastTransactionId: t.id,
+      canceledAt: null, created: at, updated: at, metadata: c.metadata ?? {}, checkout: c.id };
+    Object.assign(t, { subscription: s.id, periodStart: s.periodStart, periodEnd: s.periodEnd });
+    state.subscriptions.set(s.id, s);
+    c.subscription = s.id;
+    return s;
+  }
+
+  const subEvent = (type, s) => event(type, subscriptionEntity(s));
+  const mustSub = (ref) => {
+    const s = state.subscriptions.get(ref) ?? state.subscriptions.get(find(ref)?.subscription);
+    if (!s) throw new Error(`no subscription ${ref}`);
+    return s;
+  };
+  const touch = (s) => { s.updated = now(); };
+
   function refundEvent(t, amount) {
-    const c = state.checkouts.get(t.checkout);
+    const c = state.checkouts.get(t.checkout) ?? state.checkouts.get(state.subscriptions.get(t.subscription)?.checkout);
     t.refunded += amount;
     return event('refund.created', { id: newId('ref'), object: 'refund', status: 'succeeded', refund_amount: amount,
       refund_currency: t.currency, reason: 'requested_by_customer',
@@ -237,9 +334,16 @@ export async function startFakeCreem(opts = {}) {
   }
 
   /** Signs an event (object or raw string) as Creem would now; headers may be overridden. */
-  function sign(ev, { scheme = state.signing, timestamp, msgId } = {}) {
+  function sign(ev, { scheme = state.signing, timestamp = Math.floor(now() / 1000), msgId } = {}) {
     const body = typeof ev === 'string' ? ev : JSON.stringify(ev);
     return { body, headers: signCreem(webhookSecret, body, { scheme, timestamp, msgId }) };
+  }
+
+  /** Runs fn after every notification queued before it (one delivery at a time, in order). */
+  function queued(fn) {
+    const p = state.queue.then(fn);
+    state.queue = p.catch(() => {});
+    return p;
   }
 
   async function post(body, headers) {
@@ -257,8 +361,11 @@ export async function startFakeCreem(opts = {}) {
     }
   }
 
-  /** Delivers ev once, unless a loss is pending. */
-  async function notify(ev) {
+  /** Delivers ev once (after those queued before it), unless a loss is pending. */
+  function notify(ev) {
+    return queued(() => notifyNow(ev));
+  }
+  async function notifyNow(ev) {
     const { body, headers } = sign(ev);
     if (state.lose > 0) {
       state.lose--;
@@ -268,6 +375,95 @@ export async function startFakeCreem(opts = {}) {
     }
     const r = await post(body, headers);
     return { ...r, sent: body, headers };
+  }
+
+  // ---- subscriptions --------------------------------------------------------------------
+  function getSubscription(req, res, url) {
+    ctl.requests.push({ endpoint: 'subscription', url: req.url, headers: { ...req.headers } });
+    if (failed('subscription', req, res)) return;
+    const id = url.searchParams.get('subscription_id');
+    if (!id) return error(res, 400, ['subscription_id must be a string']);
+    const s = state.subscriptions.get(id);
+    if (!s) return error(res, 404, 'Subscription not found');
+    sendJson(res, 200, subscriptionEntity(s));
+  }
+
+  // POST /v1/subscriptions/<id>/<verb>: answers, then notifies (queued).
+  async function postSubscription(req, res, url) {
+    const [, , , id, verb] = url.pathname.split('/');
+    const { text, json: b } = await readJson(req);
+    ctl.requests.push({ endpoint: 'subscription', verb, url: req.url, body: text, headers: { ...req.headers } });
+    if (failed('subscription', req, res)) return;
+    const s = state.subscriptions.get(decodeURIComponent(id));
+    if (!s) return error(res, 404, 'Subscription not found');
+    if (text !== '' && (!b || typeof b !== 'object' || Array.isArray(b))) return error(res, 400, ['body must be a JSON object']);
+    const body = b ?? {};
+    let type;
+    if (verb === 'cancel') {
+      const mode = body.mode ?? 'immediate';
+      if (!['immediate', 'scheduled'].includes(mode)) return error(res, 400, ['mode must be one of: immediate, scheduled']);
+      if (body.onExecute !== undefined && !['cancel', 'pause'].includes(body.onExecute))
+        return error(res, 400, ['onExecute must be one of: cancel, pause']);
+      if (s.status === 'canceled') return error(res, 400, 'Subscription is already canceled');
+      if (mode === 'scheduled') {
+        if (s.status !== 'scheduled_cancel') {
+          Object.assign(s, { status: 'scheduled_cancel', canceledAt: now(), onExecute: body.onExecute ?? 'cancel' });
+          type = 'subscription.scheduled_cancel';
+        }
+      } else {
+        Object.assign(s, { status: 'canceled', canceledAt: now() });
+        type = 'subscription.canceled';
+      }
+    } else if (verb === 'resume') {
+      if (s.status !== 'scheduled_cancel' && s.status !== 'paused')
+        return error(res, 400, 'Subscription must be in paused or scheduled_cancel status');
+      Object.assign(s, { status: 'active', canceledAt: null });
+      type = 'subscription.update';
+    } else if (verb === 'upgrade') {
+      const behavior = body.update_behavior ?? 'proration-charge-immediately';
+      if (typeof body.product_id !== 'string') return error(res, 400, ['product_id must be a string']);
+      if (!['proration-charge-immediately', 'proration-charge', 'proration-none'].includes(behavior))
+        return error(res, 400, ['update_behavior must be one of: proration-charge-immediately, proration-charge, proration-none']);
+      const np = products[body.product_id];
+      if (!np) return error(res, 404, 'Product not found');
+      if (!np.billing) return error(res, 400, 'Product is not a subscription product');
+      if (body.product_id === s.product) return error(res, 400, 'Subscription is already on this product');
+      if (s.status !== 'active') return error(res, 400, `Subscription is ${s.status}`);
+      const op = products[s.product];
+      if (behavior === 'proration-charge-immediately') {
+        const at = now();
+        const left = Math.max(0, s.periodEnd - at) / (s.periodEnd - s.periodStart);
+        const amount = Math.round((np.price - op.price) * left);
+        if (amount > 0) {
+          const t = { id: newId('tran'), checkout: null, amount, currency: np.currency, refunded: 0, customer: s.customer.id,
+            created: at, subscription: s.id, periodStart: at, periodEnd: s.periodEnd, proration: true };
+          state.transactions.set(t.id, t);
+          s.lastTransactionId = t.id;
+        }
+      } else if (behavior === 'proration-charge') {
+        s.pendingProration = (s.pendingProration ?? 0) + Math.round((np.price - op.price) * Math.max(0, s.periodEnd - now()) /
+          (s.periodEnd - s.periodStart));
+      }
+      s.product = body.product_id;
+      type = 'subscription.update';
+    } else {
+      return error(res, 404, `Cannot POST ${url.pathname}`);
+    }
+    touch(s);
+    const answer = subscriptionEntity(s);
+    if (type) {
+      const ev = subEvent(type, s);
+      const { delayMs, before } = state.eventTiming;
+      const sent = queued(async () => {
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        return notifyNow(ev);
+      });
+      // 'before': the event is delivered (and answered) before the API call is: a webhook
+      // that overtakes the answer, as it can at Creem.
+      if (before) await sent.catch(() => {});
+      else sent.catch(() => {});
+    }
+    sendJson(res, 200, answer);
   }
 
   // ---- the hosted checkout page -----------------------------------------------------------
@@ -282,7 +478,8 @@ export async function startFakeCreem(opts = {}) {
 
   // ---- controls -------------------------------------------------------------------------------
   const CONTROLS = ['pay', 'event', 'deliver', 'loseNext', 'fail', 'clearFailures', 'refund', 'expire', 'setSigning',
-    'setNotifyUrl', 'setRefundStatus', 'checkout', 'sign', 'reset', 'redeliverLost'];
+    'setNotifyUrl', 'setRefundStatus', 'checkout', 'sign', 'reset', 'redeliverLost', 'setNow', 'now', 'settle',
+    'setEventTiming', 'subscription', 'subscriptions', 'renew', 'failRenewal', 'giveUp', 'runToPeriodEnd', 'sendUpdate', 'subEvent'];
   async function control(req, res, method) {
     if (method === 'counters' && req.method === 'GET') return sendJson(res, 200, { result: ctl.counters });
     if (req.method !== 'POST' || !CONTROLS.includes(method)) return sendJson(res, 404, { error: 'unknown control' });
@@ -299,11 +496,14 @@ export async function startFakeCreem(opts = {}) {
     const url = new URL(req.url, 'http://fake');
     if (url.pathname.startsWith('/__control/')) return control(req, res, url.pathname.slice(11));
     if (req.method === 'GET' && url.pathname.startsWith('/checkout/')) return page(res, url.pathname.slice(10));
+    const subPath = /^\/v1\/subscriptions\/[^/]+\/(cancel|resume|upgrade)$/.test(url.pathname) ? '/v1/subscriptions/*' : url.pathname;
     const api = {
       'POST /v1/checkouts': ['checkout', createCheckout],
       'GET /v1/checkouts': ['query', getCheckout],
       'POST /v1/refunds': ['refund', postRefund],
-    }[`${req.method} ${url.pathname}`];
+      'GET /v1/subscriptions': ['subscription', getSubscription],
+      'POST /v1/subscriptions/*': ['subscription', postSubscription],
+    }[`${req.method} ${subPath}`];
     if (!api) return error(res, 404, `Cannot ${req.method} ${url.pathname}`);
     ctl.counters[api[0]]++;
     if (req.headers['x-api-key'] !== apiKey) {
@@ -335,7 +535,95 @@ export async function startFakeCreem(opts = {}) {
       if (c.status === 'completed') throw new Error(`checkout ${c.id} is already paid`);
       markPaid(c, { amount, currency });
       const ev = event('checkout.completed', checkoutEntity(c, { expand: true }));
-      if (!deliver) return { event: ev };
+      if (!c.subscription) {
+        if (!deliver) return { event: ev };
+        return { event: ev, ...(await notify(ev)) };
+      }
+      // A recurring product: the subscription's own events follow the checkout's.
+      const s = state.subscriptions.get(c.subscription);
+      const events = [ev, subEvent('subscription.active', s), subEvent('subscription.paid', s)];
+      if (!deliver) return { event: ev, events, subscription: s.id };
+      const answers = [];
+      for (const e of events) answers.push(await notify(e));
+      return { event: ev, ...answers[0], events, answers, subscription: s.id };
+    },
+    /** The fake's clock (ms): Date.now() unless setNow moved it. */
+    now() { return now(); },
+    /** Moves the fake's clock to ms (it runs on from there). */
+    setNow(ms) {
+      if (!Number.isFinite(ms)) throw new Error('setNow(ms): a number');
+      state.clockOffset = ms - Date.now();
+    },
+    /** Waits until every queued notification was delivered (or lost). */
+    async settle() {
+      let q;
+      do {
+        q = state.queue;
+        await q;
+      } while (q !== state.queue);
+    },
+    /** The subscription entity, by its id or by the checkout (or our order id) that started it. */
+    subscription(ref) { return subscriptionEntity(mustSub(ref)); },
+    /** When the event an API call causes goes out: delayMs after its answer (default 0), or
+     * (before: true) delivered before the call is answered. */
+    setEventTiming({ delayMs = 0, before = false } = {}) {
+      state.eventTiming = { delayMs, before };
+    },
+    /** Every subscription: [{id, status, product, current_period_end_date}]. */
+    subscriptions() {
+      return [...state.subscriptions.values()].map((x) => ({ id: x.id, status: x.status, product: x.product,
+        current_period_end_date: iso(x.periodEnd) }));
+    },
+    /** A subscription event of the subscription as it is now, not delivered. */
+    subEvent(type, ref) { return subEvent(type, mustSub(ref)); },
+    /** The next period is paid (as Creem charges at period end): a new transaction, the period
+     * [old end, +1 period), status active, and subscription.paid delivered `times` times (the
+     * same event: Creem's retries), one after another or in parallel. */
+    async renew(ref, { times = 1, parallel = false, deliver = true } = {}) {
+      const s = mustSub(ref);
+      if (s.status !== 'active' && s.status !== 'past_due') throw new Error(`subscription ${s.id} is ${s.status}`);
+      const p = products[s.product];
+      const start = s.periodEnd;
+      const end = addMonths(start, MONTHS[p.billing]);
+      const t = { id: newId('tran'), checkout: null, amount: p.price + (s.pendingProration ?? 0), currency: p.currency, refunded: 0,
+        customer: s.customer.id, created: now(), subscription: s.id, periodStart: start, periodEnd: end };
+      state.transactions.set(t.id, t);
+      Object.assign(s, { periodStart: start, periodEnd: end, lastTransactionId: t.id, status: 'active', pendingProration: 0 });
+      touch(s);
+      const ev = subEvent('subscription.paid', s);
+      if (!deliver) return { event: ev, transaction: t.id };
+      const answers = await queued(() => ctl.deliver(ev, { times, parallel }));
+      return { event: ev, transaction: t.id, answers };
+    },
+    /** A renewal payment fails: past_due, subscription.past_due delivered (Creem retries). */
+    async failRenewal(ref) {
+      const s = mustSub(ref);
+      s.status = 'past_due';
+      touch(s);
+      const ev = subEvent('subscription.past_due', s);
+      return { event: ev, ...(await notify(ev)) };
+    },
+    /** Creem gives up: the subscription ends, subscription.expired (or .canceled) delivered. */
+    async giveUp(ref, { type = 'expired' } = {}) {
+      if (!['expired', 'canceled'].includes(type)) throw new Error(`giveUp type ${type}`);
+      const s = mustSub(ref);
+      Object.assign(s, { status: 'canceled', canceledAt: now() });
+      touch(s);
+      const ev = subEvent(`subscription.${type}`, s);
+      return { event: ev, ...(await notify(ev)) };
+    },
+    /** A scheduled cancel reaches the end of its period: canceled, subscription.canceled. */
+    async runToPeriodEnd(ref) {
+      const s = mustSub(ref);
+      if (s.status !== 'scheduled_cancel') throw new Error(`subscription ${s.id} is ${s.status}, not scheduled_cancel`);
+      Object.assign(s, { status: s.onExecute === 'pause' ? 'paused' : 'canceled' });
+      touch(s);
+      const ev = subEvent(s.status === 'paused' ? 'subscription.paused' : 'subscription.canceled', s);
+      return { event: ev, ...(await notify(ev)) };
+    },
+    /** subscription.update with the subscription as it is. */
+    async sendUpdate(ref) {
+      const ev = subEvent('subscription.update', mustSub(ref));
       return { event: ev, ...(await notify(ev)) };
     },
     /** An event as Creem would send it now: 'checkout.completed' or 'refund.created' (of the
@@ -373,7 +661,7 @@ export async function startFakeCreem(opts = {}) {
       for (const l of ctl.lost.splice(0)) out.push(await post(l.body, l.headers));
       return out;
     },
-    /** The next `times` calls of endpoint ('checkout' | 'query' | 'refund') answer status
+    /** The next `times` calls of endpoint ('checkout' | 'query' | 'refund' | 'subscription') answer status
      * (default 500) or never answer (timeout: true). */
     fail(endpoint, { status = 500, timeout = false, times = Infinity } = {}) {
       if (!ENDPOINTS.includes(endpoint)) throw new Error(`unknown endpoint ${endpoint}`);
@@ -405,6 +693,10 @@ export async function startFakeCreem(opts = {}) {
     reset() {
       ctl.lost = [];
       reset();
+    },
+    transaction(id) {
+      const t = state.transactions.get(id);
+      return t && transactionEntity(t);
     },
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -130,7 +130,7 @@ ok('duplicate_key', PAID.replace('"eventType":"checkout.completed"', '"eventType
 ok('not_json', 'checkout.completed', invalid('body_not_json'));
 ok('json_array', '[]', invalid('body_not_json'));
 ok('trailing_garbage', `${PAID}x`, invalid('body_not_json'));
-ok('subscription_paid', event('subscription.paid', { id: 'sub_1', object: 'subscription' }), ignored('event_type_not_handled'));
+ok('subscription_paid_bare', event('subscription.paid', { id: 'sub_1', object: 'subscription' }), invalid('period_missing'));
 ok('dispute_created', event('dispute.created', { id: 'dis_1', object: 'dispute' }), ignored('event_type_not_handled'));
 const refunded = { rc: 'ok', kind: 'refund', event_id: 'evt_R1', order_id: ORDER, provider_ref: 'ch_4l0N34kxo16AhRKUHFUuXr',
   amount: 990, currency: 'USD', provider_refund_id: 'tran_3JQq2rj4Xz' };
@@ -148,6 +148,126 @@ ok('refund_created_no_checkout', event('refund.created', refund({ checkout: unde
 ok('refund_created_amount_missing', event('refund.created', refund({ refund_amount: undefined }), 'evt_R1'), invalid('amount_malformed'));
 ok('refund_created_currency_bad', event('refund.created', refund({ refund_currency: 'dollars' }), 'evt_R1'), invalid('currency_malformed'));
 ok('refund_created_id_missing', event('refund.created', refund({ id: undefined }), 'evt_R1'), invalid('refund_id_malformed'));
+
+// ---- subscriptions (the SDK's WebhookSubscriptionEntity; every body below that the SDK's
+// own inbound schema for its event type accepts says so with "sdk_shape": true) ----------
+// The unit test loads a catalog selling pro_monthly as prod_pro_monthly and max_monthly as
+// prod_max_monthly (and credits_115 as prod_115, a pack: never a plan's product).
+const P_START = '2026-11-29T08:00:00.000Z';
+const P_END = '2026-12-29T08:00:00.000Z';
+const ms = (d) => Date.parse(d);
+const product = (id = 'prod_pro_monthly', o = {}) => ({ id, mode: 'test', object: 'product', name: 'Pro monthly',
+  description: 'Pro, 300 credits a month', price: 1990, currency: 'USD', billing_type: 'recurring',
+  billing_period: 'every-month', status: 'active', tax_mode: 'inclusive', tax_category: 'saas',
+  created_at: '2026-11-01T00:00:00.000Z', updated_at: '2026-11-01T00:00:00.000Z', ...o });
+const customer = { id: 'cust_1', mode: 'test', object: 'customer', email: 'buyer@example.com', name: 'Buyer', country: 'NL',
+  created_at: '2026-11-01T00:00:00.000Z', updated_at: '2026-11-01T00:00:00.000Z' };
+const transaction = (o = {}) => ({ id: 'tran_R2', mode: 'test', object: 'transaction', amount: 1990, amount_paid: 1990,
+  currency: 'USD', type: 'invoice', status: 'paid', subscription: 'sub_6pC2lNB6joCRQIZ1aMrTpi', customer: 'cust_1',
+  period_start: ms(P_START), period_end: ms(P_END), created_at: ms(P_START) + 1000, ...o });
+const subscription = (o = {}) => ({ id: 'sub_6pC2lNB6joCRQIZ1aMrTpi', mode: 'test', object: 'subscription',
+  product: product(), customer, collection_method: 'charge_automatically', status: 'active',
+  last_transaction_id: 'tran_R2', last_transaction: transaction(), last_transaction_date: P_START,
+  next_transaction_date: P_END, current_period_start_date: P_START, current_period_end_date: P_END, canceled_at: null,
+  created_at: '2026-10-29T08:00:00.000Z', updated_at: P_START, metadata: { order_id: ORDER, product: 'pro_monthly' }, ...o });
+const SUB = 'sub_6pC2lNB6joCRQIZ1aMrTpi';
+const subEv = (type, o, id = 'evt_S1') => event(type, subscription(o), id);
+const sub = (kind, o = {}) => ({ rc: 'ok', kind, event_id: 'evt_S1', order_id: '', provider_ref: '', amount: 0, currency: '',
+  subscription_ref: SUB, invoice_ref: '', period_start: ms(P_START), period_end: ms(P_END), product: 'pro_monthly',
+  cancel_at_period_end: 0, ...o });
+const period = sub('sub_period', { provider_ref: 'tran_R2', invoice_ref: 'tran_R2', amount: 1990, currency: 'USD' });
+const sdkShape = { sdk_shape: true };
+ok('subscription_paid', subEv('subscription.paid'), period, sdkShape);
+ok('subscription_paid_no_last_transaction', subEv('subscription.paid', { last_transaction: undefined }), period, sdkShape);
+ok('subscription_paid_transaction_only', subEv('subscription.paid', { last_transaction_id: undefined }), period, sdkShape);
+ok('subscription_paid_no_transaction_at_all', subEv('subscription.paid', { last_transaction_id: undefined, last_transaction: undefined }),
+  { ...period, provider_ref: 'evt_S1', invoice_ref: 'evt_S1' }, sdkShape);
+ok('subscription_paid_product_price', subEv('subscription.paid', { last_transaction: undefined, product: product('prod_pro_monthly', { price: 2490, currency: 'EUR' }) }),
+  { ...period, amount: 2490, currency: 'EUR' }, sdkShape);
+ok('subscription_paid_transaction_amount_wins', subEv('subscription.paid', { last_transaction: transaction({ amount: 1500 }) }),
+  { ...period, amount: 1500 }, sdkShape);
+ok('subscription_paid_period_from_transaction', subEv('subscription.paid', { current_period_start_date: undefined, current_period_end_date: undefined }),
+  period, sdkShape);
+ok('subscription_paid_offset_dates', subEv('subscription.paid', { current_period_start_date: '2026-11-29T16:00:00.000+08:00',
+  current_period_end_date: '2026-12-29T16:00:00+08:00' }), period, sdkShape);
+ok('subscription_paid_max', subEv('subscription.paid', { product: product('prod_max_monthly', { price: 4990 }), last_transaction: transaction({ amount: 4990 }) }),
+  { ...period, amount: 4990, product: 'max_monthly' }, sdkShape);
+ok('subscription_paid_product_unknown', subEv('subscription.paid', { product: product('prod_someone_elses') }), { ...period, product: '' }, sdkShape);
+ok('subscription_paid_product_a_pack', subEv('subscription.paid', { product: product('prod_115') }), { ...period, product: '' }, sdkShape);
+ok('subscription_paid_product_id_only', subEv('subscription.paid', { product: 'prod_pro_monthly' }), period);
+ok('subscription_paid_metadata_not_believed', subEv('subscription.paid', { metadata: { order_id: ORDER, product: 'max_monthly' } }), period, sdkShape);
+ok('subscription_paid_transaction_conflict', subEv('subscription.paid', { last_transaction_id: 'tran_other' }), invalid('transaction_id_conflict'), sdkShape);
+ok('subscription_paid_transaction_id_oversized', subEv('subscription.paid', { last_transaction_id: `tran_${'x'.repeat(200)}`, last_transaction: undefined }),
+  invalid('transaction_id_malformed'), sdkShape);
+ok('subscription_paid_transaction_not_object', subEv('subscription.paid', { last_transaction: 'tran_R2' }), invalid('transaction_malformed'));
+ok('subscription_paid_amount_real', subEv('subscription.paid', { last_transaction: transaction({ amount: 19.9 }) }), invalid('amount_malformed'));
+ok('subscription_paid_amount_zero', subEv('subscription.paid', { last_transaction: transaction({ amount: 0 }) }), invalid('amount_malformed'), sdkShape);
+ok('subscription_paid_currency_bad', subEv('subscription.paid', { last_transaction: transaction({ currency: 'US$' }) }), invalid('currency_malformed'), sdkShape);
+ok('subscription_paid_no_amount', subEv('subscription.paid', { last_transaction: undefined, product: 'prod_pro_monthly' }), invalid('amount_missing'));
+ok('subscription_paid_period_missing_end', subEv('subscription.paid', { current_period_end_date: undefined, last_transaction: undefined }),
+  invalid('period_missing'), sdkShape);
+ok('subscription_paid_period_reversed', subEv('subscription.paid', { current_period_start_date: P_END, current_period_end_date: P_START }),
+  invalid('period_malformed'), sdkShape);
+ok('subscription_paid_period_empty', subEv('subscription.paid', { current_period_end_date: P_START }), invalid('period_malformed'), sdkShape);
+ok('subscription_paid_date_not_rfc3339', subEv('subscription.paid', { current_period_end_date: 'December 29, 2026' }), invalid('period_malformed'));
+ok('subscription_paid_date_number', subEv('subscription.paid', { current_period_end_date: ms(P_END) }), invalid('period_malformed'));
+ok('subscription_paid_period_in_seconds', subEv('subscription.paid', { current_period_start_date: undefined, current_period_end_date: undefined,
+  last_transaction: transaction({ period_start: ms(P_START) / 1000, period_end: ms(P_END) / 1000 }) }), invalid('period_malformed'), sdkShape);
+ok('subscription_paid_id_missing', subEv('subscription.paid', { id: undefined }), invalid('subscription_id_malformed'));
+ok('subscription_paid_id_oversized', subEv('subscription.paid', { id: `sub_${'x'.repeat(200)}` }), invalid('subscription_id_malformed'), sdkShape);
+ok('subscription_paid_status_not_string', subEv('subscription.paid', { status: 1 }), invalid('subscription_status_malformed'));
+ok('subscription_paid_product_malformed', subEv('subscription.paid', { product: 7 }), invalid('product_malformed'));
+ok('subscription_paid_event_id_missing', JSON.stringify({ eventType: 'subscription.paid', object: subscription() }), invalid('event_id_malformed'));
+ok('subscription_past_due', subEv('subscription.past_due', { status: 'past_due' }), sub('sub_past_due'), sdkShape);
+ok('subscription_unpaid', subEv('subscription.unpaid', { status: 'unpaid' }), sub('sub_past_due'), sdkShape);
+ok('subscription_scheduled_cancel', subEv('subscription.scheduled_cancel', { status: 'scheduled_cancel', canceled_at: P_START }),
+  sub('sub_state', { cancel_at_period_end: 1 }), sdkShape);
+ok('subscription_canceled_scheduled', subEv('subscription.canceled', { status: 'scheduled_cancel', canceled_at: P_START }),
+  sub('sub_state', { cancel_at_period_end: 1 }), sdkShape);
+ok('subscription_canceled', subEv('subscription.canceled', { status: 'canceled', canceled_at: P_START }), sub('sub_ended'), sdkShape);
+ok('subscription_canceled_no_status', subEv('subscription.canceled', { status: undefined }), sub('sub_ended'));
+ok('subscription_expired', subEv('subscription.expired', { status: 'canceled' }), sub('sub_ended'), sdkShape);
+ok('subscription_update', subEv('subscription.update', { product: product('prod_max_monthly') }), sub('sub_state', { product: 'max_monthly' }), sdkShape);
+ok('subscription_update_scheduled', subEv('subscription.update', { status: 'scheduled_cancel' }), sub('sub_state', { cancel_at_period_end: 1 }), sdkShape);
+ok('subscription_update_end_only', subEv('subscription.update', { current_period_start_date: undefined, last_transaction: undefined }),
+  sub('sub_state', { period_start: 0 }), sdkShape);
+ok('subscription_update_no_period', subEv('subscription.update', { current_period_start_date: undefined, current_period_end_date: undefined,
+  last_transaction: undefined }), sub('sub_state', { period_start: 0, period_end: 0 }), sdkShape);
+ok('subscription_active', subEv('subscription.active'), ignored('event_type_not_handled'), sdkShape);
+ok('subscription_trialing', subEv('subscription.trialing', { status: 'trialing' }), ignored('event_type_not_handled'), sdkShape);
+ok('subscription_paused', subEv('subscription.paused', { status: 'paused' }), ignored('event_type_not_handled'), sdkShape);
+// The first payment of a recurring product: checkout.completed carries the subscription.
+const subCheckout = (s, o = {}) => checkout({ order: order({ product: 'prod_pro_monthly', amount: 1990, type: 'recurring' }),
+  product: product(), customer, subscription: s, metadata: { order_id: ORDER, product: 'pro_monthly' }, ...o });
+const subPaid = { ...paid, amount: 1990, subscription_ref: SUB, period_start: ms(P_START), period_end: ms(P_END), product: 'pro_monthly' };
+ok('checkout_subscription', event('checkout.completed', subCheckout(subscription())), subPaid, sdkShape);
+ok('checkout_subscription_id_only', event('checkout.completed', subCheckout(SUB)), { ...subPaid, period_start: 0, period_end: 0 });
+// Creem's documented example: a subscription without period dates.
+ok('checkout_subscription_docs_example', event('checkout.completed', subCheckout({ id: SUB, object: 'subscription', product: 'prod_pro_monthly',
+  customer: 'cust_1', collection_method: 'charge_automatically', status: 'active', canceled_at: null, created_at: P_START, updated_at: P_START,
+  metadata: { order_id: ORDER }, mode: 'test' })), { ...subPaid, period_start: 0, period_end: 0 });
+ok('checkout_subscription_half_period', event('checkout.completed', subCheckout(subscription({ current_period_end_date: undefined,
+  last_transaction: undefined }))), { ...subPaid, period_start: 0, period_end: 0 }, sdkShape);
+ok('checkout_subscription_period_malformed', event('checkout.completed', subCheckout(subscription({ current_period_end_date: 'soon' }))),
+  invalid('period_malformed'));
+ok('checkout_subscription_id_malformed', event('checkout.completed', subCheckout({ id: 'sub 1' })), invalid('subscription_id_malformed'));
+ok('checkout_subscription_not_object', event('checkout.completed', subCheckout(12)), invalid('subscription_id_malformed'));
+ok('checkout_subscription_unpaid', event('checkout.completed', subCheckout(subscription(), { order: order({ status: 'pending' }) })),
+  ignored('order_not_paid'));
+ok('checkout_pack_has_no_product', PAID, paid);
+
+// Every body marked sdk_shape is one the creem SDK's own model of its event type reads.
+const { components } = await (async () => ({ components: await import(pathToFileURL(`${e2e}node_modules/creem/dist/esm/models/components/index.js`).href) }))();
+const schemaOf = (type) => {
+  const name = { 'checkout.completed': 'CheckoutCompleted', 'subscription.scheduled_cancel': 'SubscriptionScheduledCancel',
+    'subscription.past_due': 'SubscriptionPastDue' }[type] ?? type.split('.').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+  return components[`Webhook${name}EventEntity$inboundSchema`];
+};
+for (const c of cases.filter((x) => x.sdk_shape)) {
+  const body = JSON.parse(c.body);
+  const r = schemaOf(body.eventType).safeParse(body);
+  if (!r.success) throw new Error(`${c.name}: the creem SDK's model refuses the body: ${JSON.stringify(r.error.issues.flatMap((i) => i.unionErrors ? i.unionErrors.flatMap((u) => u.issues) : [i]).map((i) => `${i.path.join(".")}: ${i.message}`))}`);
+}
 
 // The creem SDK's verdict on each signature, at NOW.
 for (const c of cases) {

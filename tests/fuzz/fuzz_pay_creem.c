@@ -10,20 +10,28 @@
  *   1: the same body signed with the Standard Webhooks headers, at the edge of the tolerance;
  *   2: webhook-id NUL webhook-timestamp NUL webhook-signature NUL creem-signature NUL body,
  *      all attacker-chosen (an empty field is an absent header);
- *   3: a checkout answer;  4: a checkout query answer;  5: a refund answer
+ *   3: a checkout answer;  4: a checkout query answer;  5: a refund answer;
+ *   6: the answer of a subscription call (cancel, resume, upgrade)
  *      (the second byte picks the HTTP status from a short list).
  * Invariants (abort() when broken):
  *  - verification: an empty reason exactly for PAY_OK; on anything but OK the event is all
  *    zero; on OK the event id, provider ref and order id are NUL-terminated printable tokens
- *    within their bounds, the amount is > 0 and the currency three upper-case letters; a
- *    PAID event has a provider ref; a REFUND event has a provider refund id; mode 2 verifies
- *    nothing that was not signed with the secret (the fuzzer does not know it);
+ *    within their bounds; a payment (PAID, REFUND, SUB_PERIOD) has an amount > 0 and a
+ *    currency of three upper-case letters, the other subscription events neither; a PAID
+ *    event has a provider ref; a REFUND event has a provider refund id; every SUB_* event has
+ *    a subscription ref, a SUB_PERIOD also an invoice ref and a whole period (end after
+ *    start), periods are 0 or real dates, the product is "" or one of the catalog's plans,
+ *    cancel_at_period_end is set only by SUB_STATE; mode 2 verifies nothing that was not
+ *    signed with the secret (the fuzzer does not know it);
  *  - answers: a checkout is OK exactly with a provider ref and a {"url"} that is JSON; a
- *    PAID query result carries "query:" + its provider ref; nothing else reports an event.
+ *    PAID query result carries "query:" + its provider ref; nothing else reports an event; a
+ *    subscription call is OK exactly for a 2xx, and what it reports is unknown (0, -1) or
+ *    a real date and 0/1.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 #include "providers/pay/creem.c"
@@ -44,7 +52,7 @@ const char *pay_rc_name(enum pay_rc rc)
 #define SECRET "whsec_dG9sbGdhdGUgY3JlZW0gdGVzdCBrZXksIDMyIGJ5dGVz"
 #define NOW_S 1764400000
 
-static unsigned long counts[6][8];
+static unsigned long counts[7][8];
 
 static const char *hv[4]; /* webhook-id, -timestamp, -signature, creem-signature */
 static const char *hget(void *hctx, const char *lname)
@@ -77,12 +85,50 @@ static void check_token(const char *s, size_t cap, int may_be_empty)
         abort();
 }
 
+static int is_sub_kind(enum pay_event_kind k)
+{
+    return k == PAY_EVENT_SUB_PERIOD || k == PAY_EVENT_SUB_PAST_DUE || k == PAY_EVENT_SUB_STATE ||
+           k == PAY_EVENT_SUB_ENDED;
+}
+
+static void check_period(int64_t start, int64_t end, int whole)
+{
+    if ((start != 0 && (start < CREEM_MS_MIN || start > CREEM_MS_MAX)) ||
+        (end != 0 && (end < CREEM_MS_MIN || end > CREEM_MS_MAX)) || (start != 0 && end != 0 && end <= start) ||
+        (whole && (start == 0 || end == 0)))
+        abort();
+}
+
 static void check_event(const struct pay_event *ev)
 {
+    int payment = ev->kind == PAY_EVENT_PAID || ev->kind == PAY_EVENT_REFUND || ev->kind == PAY_EVENT_SUB_PERIOD;
+
     check_token(ev->event_id, sizeof ev->event_id, 0);
-    check_token(ev->provider_ref, sizeof ev->provider_ref, ev->kind == PAY_EVENT_REFUND);
+    check_token(ev->provider_ref, sizeof ev->provider_ref,
+                ev->kind == PAY_EVENT_REFUND || (is_sub_kind(ev->kind) && ev->kind != PAY_EVENT_SUB_PERIOD));
     check_token(ev->order_id, sizeof ev->order_id, 1);
     check_token(ev->type, sizeof ev->type, 0);
+    check_token(ev->subscription_ref, sizeof ev->subscription_ref, !is_sub_kind(ev->kind));
+    check_token(ev->invoice_ref, sizeof ev->invoice_ref, ev->kind != PAY_EVENT_SUB_PERIOD);
+    check_token(ev->product, sizeof ev->product, 1);
+    check_period(ev->period_start, ev->period_end, ev->kind == PAY_EVENT_SUB_PERIOD);
+    if (ev->product[0] != '\0') {
+        const struct catalog_product *p = catalog_find(ev->product);
+        if (p == NULL || p->kind != CATALOG_PLAN)
+            abort();
+    }
+    if ((ev->cancel_at_period_end != 0 && ev->kind != PAY_EVENT_SUB_STATE) || (unsigned)ev->cancel_at_period_end > 1)
+        abort();
+    if ((ev->kind == PAY_EVENT_REFUND && (ev->subscription_ref[0] != '\0' || ev->period_end != 0)) ||
+        (is_sub_kind(ev->kind) && ev->order_id[0] != '\0'))
+        abort();
+    if (ev->kind == PAY_EVENT_SUB_PERIOD && strcmp(ev->provider_ref, ev->invoice_ref) != 0)
+        abort();
+    if (!payment) {
+        if (ev->amount != 0 || ev->currency[0] != '\0' || ev->provider_ref[0] != '\0')
+            abort();
+        return;
+    }
     if (ev->amount <= 0 || strnlen(ev->currency, 4) != 3)
         abort();
     for (int i = 0; i < 3; i++)
@@ -149,15 +195,41 @@ static void sign_standard(const char *ts, const char *body, size_t len, char out
 
 static const long statuses[] = {200, 201, 400, 401, 404, 429, 500, 302};
 
+/* A catalog selling two plans (and a pack) through Creem, so that product ids map back. */
+static void load_catalog(void)
+{
+    static int done;
+    static const char doc[] =
+        "{\"packs\": [{\"id\": \"credits_115\", \"credits\": 115, \"prices\": {\"USD\": 990},"
+        " \"creem_product_id\": \"prod_115\"}],"
+        " \"plans\": [{\"id\": \"pro\", \"credits_per_month\": 300, \"periods\": ["
+        "   {\"id\": \"pro_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 1990},"
+        "    \"creem_product_id\": \"prod_pro_monthly\"},"
+        "   {\"id\": \"pro_yearly\", \"period\": \"year\", \"prices\": {\"USD\": 19900},"
+        "    \"creem_product_id\": \"prod_pro_yearly\"}]}]}";
+    char path[] = "/tmp/tg_fuzz_pay_creem_catalog.XXXXXX", *err = NULL;
+    int fd;
+
+    if (done)
+        return;
+    done = 1;
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, doc, sizeof doc - 1) != (ssize_t)(sizeof doc - 1) || close(fd) != 0 ||
+        catalog_init(path, &err) != 0)
+        abort();
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int mode;
     const char *in;
     size_t n;
 
+    load_catalog();
     if (size < 1)
         return 0;
-    mode = data[0] % 6;
+    mode = data[0] % 7;
     in = (const char *)data + 1;
     n = size - 1;
     memset(hv, 0, sizeof hv);
@@ -229,6 +301,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((r.rc == PAY_OK) != (r.reason[0] == '\0'))
                 abort();
             counts[4][r.rc < 8 ? r.rc : 7]++;
+        } else if (mode == 6) {
+            struct pay_sub_res r;
+            sub_answer("sub_1", NET_OK, status, body, n, &r);
+            if ((r.rc == PAY_OK) != (status >= 200 && status <= 299) || (r.rc == PAY_OK) != (r.reason[0] == '\0') ||
+                r.cancel_at_period_end < -1 || r.cancel_at_period_end > 1)
+                abort();
+            check_period(0, r.period_end, 0);
+            counts[6][r.rc < 8 ? r.rc : 7]++;
         } else {
             struct pay_refund_res r;
             refund_answer(NET_OK, status, body, n, &r);
@@ -258,6 +338,27 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
          "\"pending\","
          "\"refund_amount\":990,\"refund_currency\":\"EUR\",\"checkout\":\"ch_1\"}}"),
         "{\"id\":\"evt_4\",\"eventType\":\"subscription.paid\",\"object\":{}}",
+        ("{\"id\":\"evt_6\",\"eventType\":\"subscription.paid\",\"object\":{\"id\":\"sub_1\",\"object\":"
+         "\"subscription\",\"status\":\"active\",\"product\":{\"id\":\"prod_pro_monthly\",\"price\":1990,"
+         "\"currency\":\"USD\"},\"last_transaction_id\":\"tran_2\",\"last_transaction\":{\"id\":\"tran_2\","
+         "\"amount\":1990,\"currency\":\"USD\",\"period_start\":1795939200000,\"period_end\":1798531200000},"
+         "\"current_period_start_date\":\"2026-11-29T08:00:00.000Z\",\"current_period_end_date\":"
+         "\"2026-12-29T08:00:00.000Z\",\"metadata\":{\"order_id\":\"ord_1\"}}}"),
+        ("{\"id\":\"evt_7\",\"eventType\":\"subscription.scheduled_cancel\",\"object\":{\"id\":\"sub_1\","
+         "\"status\":\"scheduled_cancel\",\"product\":\"prod_pro_yearly\",\"current_period_end_date\":"
+         "\"2026-12-29T16:00:00+08:00\",\"canceled_at\":\"2026-12-01T00:00:00Z\"}}"),
+        ("{\"id\":\"evt_8\",\"eventType\":\"subscription.canceled\",\"object\":{\"id\":\"sub_1\","
+         "\"status\":\"canceled\"}}"),
+        ("{\"id\":\"evt_9\",\"eventType\":\"subscription.update\",\"object\":{\"id\":\"sub_1\","
+         "\"status\":\"active\",\"product\":{\"id\":\"prod_115\"},\"current_period_start_date\":"
+         "\"2026-11-29T08:00:00Z\",\"current_period_end_date\":\"2026-12-29T08:00:00Z\"}}"),
+        "{\"id\":\"evt_10\",\"eventType\":\"subscription.past_due\",\"object\":{\"id\":\"sub_1\"}}",
+        "{\"id\":\"evt_11\",\"eventType\":\"subscription.expired\",\"object\":{\"id\":\"sub_1\"}}",
+        ("{\"id\":\"evt_12\",\"eventType\":\"checkout.completed\",\"object\":{\"id\":\"ch_2\",\"request_id\":"
+         "\"ord_2\",\"product\":{\"id\":\"prod_pro_monthly\"},\"order\":{\"status\":\"paid\",\"amount\":1990,"
+         "\"currency\":\"USD\",\"type\":\"recurring\"},\"subscription\":{\"id\":\"sub_1\","
+         "\"current_period_start_date\":\"2026-11-29T08:00:00.000Z\",\"current_period_end_date\":"
+         "\"2026-12-29T08:00:00.000Z\"}}}"),
         "{\"id\":\"evt_5\",\"eventType\":\"checkout.completed\",\"object\":{\"id\":\"ch_1\",\"order\":null}}",
     };
     static const char *const answers[] = {
@@ -270,6 +371,8 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         "{\"status\":\"succeeded\"}",
         "{\"status\":\"pending\"}",
         "{\"statusCode\":400,\"message\":[\"x\"],\"error\":\"Bad Request\"}",
+        ("{\"id\":\"sub_1\",\"status\":\"scheduled_cancel\",\"current_period_end_date\":"
+         "\"2026-12-29T08:00:00.000Z\"}"),
     };
     char buf[2048];
     size_t i, n;
@@ -288,7 +391,7 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
                          "sha256=00000000000000000000000000000000000000000000000000000000000000aa", 0,
                          bodies[0]);
     add((const uint8_t *)buf, n);
-    for (m = 3; m < 6; m++)
+    for (m = 3; m < 7; m++)
         for (i = 0; i < sizeof answers / sizeof answers[0]; i++) {
             buf[0] = (char)m;
             buf[1] = (char)(i % 2); /* 200 or 201 */
@@ -300,8 +403,8 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
 
 void fuzz_report(void)
 {
-    static const char *const modes[] = {"legacy", "standard", "headers", "checkout", "query", "refund"};
-    for (int m = 0; m < 6; m++)
+    static const char *const modes[] = {"legacy", "standard", "headers", "checkout", "query", "refund", "subscription"};
+    for (int m = 0; m < 7; m++)
         printf("%s: ok %lu, ignored %lu, invalid %lu, declined %lu, not_found %lu, unavailable %lu, "
                "misconfigured %lu\n",
                modes[m], counts[m][PAY_OK], counts[m][PAY_IGNORED], counts[m][PAY_INVALID],

@@ -18,8 +18,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 #include "crypto/encode.h"
 #include "crypto/hash.h"
+#include "domain/catalog.h"
 #include "net/net.h"
 
 /* One attempt of a checkout or a refund (not idempotent at Creem: never retried), and of
@@ -110,6 +112,186 @@ static enum pay_rc say(char *reason, size_t cap, enum pay_rc rc, const char *why
     return rc;
 }
 
+/* ---- subscriptions: products, dates, periods -------------------------------------------- */
+
+/* Timestamps before 2000-01-01 are refused: a period in seconds read as milliseconds (or a
+ * zero standing for "none") would otherwise pass as a date of 1970. */
+#define CREEM_MS_MIN INT64_C(946684800000)
+/* ... and after 9999-12-31 (time_parse_rfc3339's range). */
+#define CREEM_MS_MAX INT64_C(253402300799999)
+/* An ISO 8601 date as Creem writes it is 24 characters; a numeric offset and nanoseconds
+ * make it 35. */
+#define CREEM_DATE_MAX 40
+
+/* The Creem product id of a "product" member: an id, or an expanded product entity. NULL when
+ * absent, null or of another shape. */
+static const char *product_ref(const json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    return json_is_object(v) ? jstr(v, "id") : NULL;
+}
+
+/* A "product" member that is present must name a product: 1 when absent, null, or an id (or
+ * an entity with one) within bounds. */
+static int product_ok(const json_t *v)
+{
+    return v == NULL || json_is_null(v) || token_ok(product_ref(v), CATALOG_PROVIDER_ID_MAX - 1);
+}
+
+/* Our plan product sold at Creem as creem_id (the catalog's creem_product_id), into out; ""
+ * when the catalog sells no plan as that product (or is not loaded). The checkout's metadata
+ * also names the product bought, but not the one in force after a plan change: Creem's
+ * product id is the truth. */
+static void product_of(const char *creem_id, char out[TG_PRODUCT_MAX])
+{
+    const struct catalog *c = catalog_get();
+
+    out[0] = '\0';
+    if (c == NULL || creem_id == NULL || creem_id[0] == '\0')
+        return;
+    for (size_t i = 0; i < c->n_products; i++) {
+        const struct catalog_product *p = &c->products[i];
+        if (p->kind == CATALOG_PLAN && strcmp(p->creem_product_id, creem_id) == 0) {
+            snprintf(out, TG_PRODUCT_MAX, "%s", p->id);
+            return;
+        }
+    }
+}
+
+/* A date member of o: 0 with *ms 0 when absent or null, 0 with *ms when it is an RFC 3339
+ * date in range, -1 for anything else. */
+static int jdate(const json_t *o, const char *key, int64_t *ms)
+{
+    const json_t *v = json_object_get(o, key);
+
+    *ms = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > CREEM_DATE_MAX ||
+        time_parse_rfc3339(json_string_value(v), json_string_length(v), ms) != 0 || *ms < CREEM_MS_MIN ||
+        *ms > CREEM_MS_MAX) {
+        *ms = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* A millisecond timestamp member of o (a transaction's period_start): as jdate. */
+static int jstamp(const json_t *o, const char *key, int64_t *ms)
+{
+    const json_t *v = json_object_get(o, key);
+
+    *ms = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < CREEM_MS_MIN || json_integer_value(v) > CREEM_MS_MAX)
+        return -1;
+    *ms = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+/*
+ * The current period of a subscription entity: current_period_start_date and
+ * current_period_end_date, else (both absent) its last transaction's period_start and
+ * period_end. Either may be 0 (not carried); when both are carried the end is after the
+ * start. Returns 0, or -1 when one is malformed.
+ */
+static int sub_period(const json_t *so, int64_t *start, int64_t *end)
+{
+    const json_t *tx = json_object_get(so, "last_transaction");
+
+    if (jdate(so, "current_period_start_date", start) != 0 || jdate(so, "current_period_end_date", end) != 0)
+        return -1;
+    if (*start == 0 && *end == 0 && json_is_object(tx) &&
+        (jstamp(tx, "period_start", start) != 0 || jstamp(tx, "period_end", end) != 0))
+        return -1;
+    if (*start != 0 && *end != 0 && *end <= *start)
+        return -1;
+    return 0;
+}
+
+/*
+ * A subscription entity, the object of a subscription.* event of type `type` (envelope id
+ * evid), as ev: the subscription's id, period and product for every kind, and
+ *   subscription.paid                  -> SUB_PERIOD: the period (required), amount and
+ *        currency of the last transaction (else the product's price), invoice_ref and
+ *        provider_ref = the last transaction's id (else the event's);
+ *   subscription.past_due / .unpaid    -> SUB_PAST_DUE (Creem retries the payment);
+ *   subscription.scheduled_cancel      -> SUB_STATE, cancel_at_period_end 1;
+ *   subscription.canceled              -> SUB_ENDED, unless the subscription's status says
+ *        scheduled_cancel (then as above);
+ *   subscription.expired               -> SUB_ENDED;
+ *   subscription.update                -> SUB_STATE, cancel_at_period_end 1 exactly when the
+ *        status is scheduled_cancel.
+ */
+static enum pay_rc sub_event(const char *type, const char *evid, const json_t *so, struct pay_event *ev,
+                             char *reason, size_t cap)
+{
+    const char *sid = jstr(so, "id"), *st = jstr(so, "status");
+    const json_t *prod = json_object_get(so, "product");
+    int scheduled;
+
+    if (!token_ok(sid, CREEM_ID_MAX))
+        return say(reason, cap, PAY_INVALID, "subscription_id_malformed");
+    if (!jstr_or_absent(so, "status"))
+        return say(reason, cap, PAY_INVALID, "subscription_status_malformed");
+    if (!product_ok(prod))
+        return say(reason, cap, PAY_INVALID, "product_malformed");
+    if (sub_period(so, &ev->period_start, &ev->period_end) != 0)
+        return say(reason, cap, PAY_INVALID, "period_malformed");
+    snprintf(ev->subscription_ref, sizeof ev->subscription_ref, "%s", sid);
+    product_of(product_ref(prod), ev->product);
+    scheduled = st != NULL && strcmp(st, "scheduled_cancel") == 0;
+
+    if (strcmp(type, "subscription.paid") == 0) {
+        const json_t *tx = json_object_get(so, "last_transaction");
+        const char *tid = jstr(so, "last_transaction_id"), *txid = NULL;
+
+        ev->kind = PAY_EVENT_SUB_PERIOD;
+        if (ev->period_start == 0 || ev->period_end == 0)
+            return say(reason, cap, PAY_INVALID, "period_missing");
+        if (!jstr_or_absent(so, "last_transaction_id") || (tx != NULL && !json_is_null(tx) && !json_is_object(tx)))
+            return say(reason, cap, PAY_INVALID, "transaction_malformed");
+        if (json_is_object(tx)) {
+            if (!jstr_or_absent(tx, "id"))
+                return say(reason, cap, PAY_INVALID, "transaction_malformed");
+            txid = jstr(tx, "id");
+            if (!amount_ok(json_object_get(tx, "amount"), &ev->amount))
+                return say(reason, cap, PAY_INVALID, "amount_malformed");
+            if (!currency_ok(jstr(tx, "currency"), ev->currency))
+                return say(reason, cap, PAY_INVALID, "currency_malformed");
+        } else if (json_is_object(prod)) {
+            if (!amount_ok(json_object_get(prod, "price"), &ev->amount))
+                return say(reason, cap, PAY_INVALID, "amount_malformed");
+            if (!currency_ok(jstr(prod, "currency"), ev->currency))
+                return say(reason, cap, PAY_INVALID, "currency_malformed");
+        } else {
+            return say(reason, cap, PAY_INVALID, "amount_missing");
+        }
+        if (tid != NULL && txid != NULL && strcmp(tid, txid) != 0)
+            return say(reason, cap, PAY_INVALID, "transaction_id_conflict");
+        if (tid == NULL)
+            tid = txid != NULL ? txid : evid;
+        if (!token_ok(tid, CREEM_ID_MAX))
+            return say(reason, cap, PAY_INVALID, "transaction_id_malformed");
+        snprintf(ev->invoice_ref, sizeof ev->invoice_ref, "%s", tid);
+        snprintf(ev->provider_ref, sizeof ev->provider_ref, "%s", tid);
+    } else if (strcmp(type, "subscription.past_due") == 0 || strcmp(type, "subscription.unpaid") == 0) {
+        ev->kind = PAY_EVENT_SUB_PAST_DUE;
+    } else if (strcmp(type, "subscription.scheduled_cancel") == 0 ||
+               (strcmp(type, "subscription.canceled") == 0 && scheduled)) {
+        ev->kind = PAY_EVENT_SUB_STATE;
+        ev->cancel_at_period_end = 1;
+    } else if (strcmp(type, "subscription.canceled") == 0 || strcmp(type, "subscription.expired") == 0) {
+        ev->kind = PAY_EVENT_SUB_ENDED;
+    } else { /* subscription.update */
+        ev->kind = PAY_EVENT_SUB_STATE;
+        ev->cancel_at_period_end = scheduled;
+    }
+    return PAY_OK;
+}
+
 /* ---- what a checkout entity says ------------------------------------------------------- */
 
 /*
@@ -141,6 +323,34 @@ static enum pay_rc checkout_refs(const json_t *co, struct pay_event *ev, char *r
 }
 
 /*
+ * The subscription a paid checkout of a recurring product started (its "subscription": an id
+ * or the entity): ev->subscription_ref, and the period when the entity carries both ends of
+ * it; the product bought mapped back to ours (plans only). Nothing for a one-time product.
+ */
+static enum pay_rc checkout_subscription(const json_t *co, struct pay_event *ev, char *reason, size_t cap)
+{
+    const json_t *sub = json_object_get(co, "subscription"), *prod = json_object_get(co, "product");
+    const char *sid;
+
+    if (sub == NULL || json_is_null(sub))
+        return PAY_OK;
+    sid = json_is_string(sub) ? json_string_value(sub) : json_is_object(sub) ? jstr(sub, "id") : NULL;
+    if (!token_ok(sid, CREEM_ID_MAX))
+        return say(reason, cap, PAY_INVALID, "subscription_id_malformed");
+    if (!product_ok(prod))
+        return say(reason, cap, PAY_INVALID, "product_malformed");
+    if (json_is_object(sub)) {
+        if (sub_period(sub, &ev->period_start, &ev->period_end) != 0)
+            return say(reason, cap, PAY_INVALID, "period_malformed");
+        if (ev->period_start == 0 || ev->period_end == 0)
+            ev->period_start = ev->period_end = 0; /* half a period says nothing */
+    }
+    snprintf(ev->subscription_ref, sizeof ev->subscription_ref, "%s", sid);
+    product_of(product_ref(prod), ev->product);
+    return PAY_OK;
+}
+
+/*
  * A checkout entity as a payment: PAY_OK with ev's references, amount and currency (from its
  * order) when the order is paid; PAY_IGNORED when there is no paid order (yet); PAY_INVALID
  * when it is malformed.
@@ -163,7 +373,7 @@ static enum pay_rc checkout_payment(const json_t *co, struct pay_event *ev, char
         return say(reason, cap, PAY_INVALID, "amount_malformed");
     if (!currency_ok(jstr(ord, "currency"), ev->currency))
         return say(reason, cap, PAY_INVALID, "currency_malformed");
-    return PAY_OK;
+    return checkout_subscription(co, ev, reason, cap);
 }
 
 /* A refund entity (refund.created's object): PAY_OK for a refund that succeeded, with the
@@ -310,6 +520,19 @@ static int verify_legacy(const struct pay_webhook_req *req, const char *secret, 
     return 0;
 }
 
+/* 1 for the subscription events sub_event maps. */
+static int sub_event_type(const char *type)
+{
+    static const char *const types[] = {"subscription.paid",     "subscription.past_due",
+                                        "subscription.unpaid",   "subscription.scheduled_cancel",
+                                        "subscription.canceled", "subscription.expired",
+                                        "subscription.update",   NULL};
+    for (size_t i = 0; types[i] != NULL; i++)
+        if (strcmp(type, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* What a verified body reports. */
 static void parse_event(const char *body, size_t len, struct pay_webhook_res *res)
 {
@@ -352,8 +575,26 @@ static void parse_event(const char *body, size_t len, struct pay_webhook_res *re
         snprintf(res->ev.type, sizeof res->ev.type, "%s", type);
         res->rc = PAY_OK;
         res->reason[0] = '\0';
+    } else if (sub_event_type(type)) {
+        if (!token_ok(id, CREEM_ID_MAX)) {
+            json_decref(j);
+            return wfail(res, PAY_INVALID, "event_id_malformed");
+        }
+        rc = sub_event(type, id, obj, &res->ev, res->reason, sizeof res->reason);
+        if (rc != PAY_OK) {
+            json_decref(j);
+            memset(&res->ev, 0, sizeof res->ev);
+            res->rc = rc;
+            return;
+        }
+        snprintf(res->ev.event_id, sizeof res->ev.event_id, "%s", id);
+        snprintf(res->ev.type, sizeof res->ev.type, "%s", type);
+        res->rc = PAY_OK;
+        res->reason[0] = '\0';
     } else {
-        /* Subscriptions, disputes, ...: authentic, nothing this build acts on. */
+        /* subscription.active (its first period comes as checkout.completed and
+         * subscription.paid), .trialing (no plan has a trial), .paused (renewals stop: the
+         * period runs out as paid), disputes, ...: authentic, nothing to act on. */
         wfail(res, PAY_IGNORED, "event_type_not_handled");
     }
     json_decref(j);
@@ -407,6 +648,12 @@ static char *checkout_body(const struct pay_checkout_req *req)
     char *s;
     if (j == NULL)
         abort(); /* out of memory, or a NULL string: both bugs here (mem.h's policy) */
+    /* A plan: the Creem product is a recurring one and paying it starts a subscription,
+     * which inherits the checkout's metadata. It also names the plan bought, for whoever
+     * reads the subscription in Creem's dashboard (notifications map Creem's product id
+     * back instead: after a plan change the metadata still names the first one). */
+    if (req->interval != NULL)
+        json_object_set_new(json_object_get(j, "metadata"), "product", json_string(req->order->product));
     /* Creem takes a customer id or an email, not both; we only ever know the email. */
     if (req->email != NULL && req->email[0] != '\0')
         json_object_set_new(j, "customer", json_pack("{s:s}", "email", req->email));
@@ -575,6 +822,94 @@ static void refund_answer(enum net_err err, long status, const char *body, size_
     json_decref(j);
 }
 
+/* The path and body (NULL: none) of the call for a subscription action (caller frees
+ * both). NULL path: the request cannot be made (reason set). */
+static char *sub_request(const struct pay_sub_req *req, char **body, char *reason, size_t cap)
+{
+    char enc[3 * TG_PROVIDER_REF_MAX + 1];
+    const char *verb;
+    json_t *j = NULL;
+
+    *body = NULL;
+    if (!token_ok(req->subscription_ref, CREEM_ID_MAX)) {
+        snprintf(reason, cap, "subscription_ref_malformed");
+        return NULL;
+    }
+    switch (req->action) {
+    case PAY_SUB_CANCEL:
+        /* Scheduled: it ends at the end of the period paid for (status scheduled_cancel
+         * meanwhile, and resume takes it back); onExecute cancel, not pause. */
+        verb = "cancel";
+        j = json_pack("{s:s, s:s}", "mode", "scheduled", "onExecute", "cancel");
+        break;
+    case PAY_SUB_CANCEL_NOW:
+        verb = "cancel";
+        j = json_pack("{s:s}", "mode", "immediate");
+        break;
+    case PAY_SUB_RESUME:
+        /* Creem resumes a subscription in status scheduled_cancel (or paused); no body. */
+        verb = "resume";
+        break;
+    case PAY_SUB_CHANGE:
+        if (req->provider_product_id == NULL || !token_ok(req->provider_product_id, CATALOG_PROVIDER_ID_MAX - 1)) {
+            snprintf(reason, cap, "creem_product_id_missing");
+            return NULL;
+        }
+        /* An upgrade charges the prorated difference now; a downgrade (applied when the
+         * period ends) bills the new price from the next period on, nothing now. */
+        verb = "upgrade";
+        j = json_pack("{s:s, s:s}", "product_id", req->provider_product_id, "update_behavior",
+                      req->prorate_now ? "proration-charge-immediately" : "proration-none");
+        break;
+    default:
+        snprintf(reason, cap, "action_unknown");
+        return NULL;
+    }
+    if (j != NULL) {
+        *body = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (*body == NULL)
+            abort();
+    }
+    pct_encode(req->subscription_ref, strlen(req->subscription_ref), enc);
+    return xasprintf("/v1/subscriptions/%s/%s", enc, verb);
+}
+
+/*
+ * The answer of a subscription call for subscription sref: any 2xx means Creem did it (the
+ * subscription entity it answers, when it is this subscription's and readable, says the
+ * period end and whether it is now scheduled to cancel; unknown: 0 and -1). 404 and other
+ * refusals are INVALID (no such subscription, not in a state for this action).
+ */
+static void sub_answer(const char *sref, enum net_err err, long status, const char *body, size_t len,
+                       struct pay_sub_res *res)
+{
+    json_t *j = NULL;
+    const char *st;
+    int64_t end = 0;
+
+    memset(res, 0, sizeof *res);
+    res->cancel_at_period_end = -1;
+    if (err != NET_OK || status < 200 || status > 299) {
+        res->rc = err != NET_OK ? PAY_UNAVAILABLE : http_rc(status, PAY_INVALID, PAY_INVALID);
+        http_reason(res->reason, sizeof res->reason, err, status);
+        return;
+    }
+    res->rc = PAY_OK;
+    if (body != NULL)
+        j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    st = jstr(j, "status");
+    if (!json_is_object(j) || jstr(j, "id") == NULL || strcmp(jstr(j, "id"), sref) != 0) {
+        json_decref(j);
+        return;
+    }
+    if (jdate(j, "current_period_end_date", &end) == 0)
+        res->period_end = end;
+    if (st != NULL)
+        res->cancel_at_period_end = strcmp(st, "scheduled_cancel") == 0;
+    json_decref(j);
+}
+
 /* ---- operations ---------------------------------------------------------------------------- */
 
 struct creem_op {
@@ -584,10 +919,15 @@ struct creem_op {
         pay_checkout_fn checkout;
         pay_query_fn query;
         pay_refund_fn refund;
+        pay_sub_fn sub;
     } done;
     void *arg;
     struct order order;            /* our copy: the request is borrowed only for the call */
     char txn[TG_PROVIDER_REF_MAX]; /* refund: the paid order's transaction id */
+    /* subscription: which, and what was asked (for the log) */
+    char sub_ref[TG_PROVIDER_REF_MAX];
+    char sub_id[TG_ID_MAX];
+    enum pay_sub_action action;
 };
 
 static struct creem_op *op_of(struct net_call *c)
@@ -817,6 +1157,80 @@ static void creem_refund(struct net_exec *nx, const struct pay_refund_req *req, 
     op_get_checkout(op, key, refund_looked_up);
 }
 
+/* subscription */
+
+static const char *sub_action_name(enum pay_sub_action a)
+{
+    switch (a) {
+    case PAY_SUB_CANCEL:
+        return "cancel";
+    case PAY_SUB_RESUME:
+        return "resume";
+    case PAY_SUB_CANCEL_NOW:
+        return "cancel_now";
+    case PAY_SUB_CHANGE:
+        return "change";
+    }
+    return "?";
+}
+
+static void sub_log(const char *sub_id, const char *sref, enum pay_sub_action a, enum pay_rc rc,
+                    const char *reason)
+{
+    log_event(rc == PAY_OK ? LOG_INFO : rc == PAY_INVALID ? LOG_INFO : LOG_WARN, "creem_subscription",
+              "sub_id", sub_id, "subscription_ref", sref, "action", sub_action_name(a), "result",
+              pay_rc_name(rc), "reason", reason, NULL);
+}
+
+static void sub_done(struct net_call *c)
+{
+    struct creem_op *op = op_of(c);
+    struct pay_sub_res res;
+
+    sub_answer(op->sub_ref, c->err, c->status, c->resp_body, c->resp_len, &res);
+    net_call_release(c);
+    sub_log(op->sub_id, op->sub_ref, op->action, res.rc, res.reason);
+    op->done.sub(op->arg, &res);
+    free(op);
+}
+
+static void creem_subscription(struct net_exec *nx, const struct pay_sub_req *req, pay_sub_fn done, void *arg)
+{
+    const char *key = cfg("TG_CREEM_API_KEY");
+    struct pay_sub_res res;
+    struct creem_op *op;
+    char *path = NULL, *body = NULL;
+
+    memset(&res, 0, sizeof res);
+    res.cancel_at_period_end = -1;
+    if (key == NULL)
+        res.rc = say(res.reason, sizeof res.reason, PAY_MISCONFIGURED, "not_configured");
+    else if ((path = sub_request(req, &body, res.reason, sizeof res.reason)) == NULL)
+        res.rc = strcmp(res.reason, "creem_product_id_missing") == 0 ? PAY_MISCONFIGURED : PAY_INVALID;
+    if (res.rc != PAY_OK) {
+        sub_log(req->sub_id != NULL ? req->sub_id : "", "", req->action, res.rc, res.reason);
+        done(arg, &res);
+        return;
+    }
+    op = xcalloc(1, sizeof *op);
+    op->nx = nx;
+    op->done.sub = done;
+    op->arg = arg;
+    op->action = req->action;
+    snprintf(op->sub_ref, sizeof op->sub_ref, "%s", req->subscription_ref);
+    snprintf(op->sub_id, sizeof op->sub_id, "%s", req->sub_id != NULL ? req->sub_id : "");
+    op_call(op, "POST", path, key);
+    if (body != NULL)
+        net_call_body(&op->call, "application/json", body, strlen(body));
+    free(path);
+    free(body);
+    /* Creem has no idempotency key: an upgrade repeated is charged twice, and a cancel or
+     * resume repeated after a lost answer is refused as being in the wrong state. Never
+     * retried here; UNAVAILABLE lets the caller ask again. */
+    op->call.idempotent = 0;
+    net_exec_submit(nx, &op->call, sub_done);
+}
+
 /* verify_webhook */
 
 static void creem_verify(struct net_exec *nx, const struct pay_webhook_req *req, pay_webhook_fn done,
@@ -838,6 +1252,7 @@ const struct pay_provider pay_creem = {
     .verify_webhook = creem_verify,
     .query = creem_query,
     .refund = creem_refund,
+    .subscription = creem_subscription,
     /* Creem wants a 200 and reads no body (docs.creem.io, Webhooks). */
     .ack_type = NULL,
     .ack_body = NULL,

@@ -10,7 +10,9 @@
  *     "metadata": {"order_id": our order id}, "customer": {"email"} when known}. The price is
  *     the one set on the Creem product: the amount a notification reports is compared with
  *     the order's by the domain like any provider's. provider_ref is the checkout id (ch_...),
- *     the client gets {"url": checkout_url}.
+ *     the client gets {"url": checkout_url}. A plan (req->interval set) is sold the same way
+ *     with the plan's recurring Creem product; its metadata also names the plan
+ *     ({"order_id", "product"}), which the subscription Creem starts inherits.
  *   - query: GET /v1/checkouts?checkout_id=<provider_ref>; "completed" with a paid order is
  *     PAID, "expired" is CLOSED, anything else PENDING.
  *   - refund: Creem refunds a payment in full only (POST /v1/refunds {"transaction_id"}, the
@@ -30,8 +32,34 @@
  *         (no timestamp: a replay is stopped only by the inbox's event id).
  *     When the three Standard Webhooks headers are present they decide, whatever
  *     creem-signature says (the creem SDK's order); only some of them is ambiguous (INVALID).
- *     Events: checkout.completed with a paid order -> PAID; refund.created that succeeded ->
- *     REFUND; anything else authentic -> IGNORED. Creem wants a 200 (any body).
+ *     Events: checkout.completed with a paid order -> PAID (with subscription_ref, and the
+ *     period when its subscription entity carries it, for a recurring product);
+ *     refund.created that succeeded -> REFUND; of the subscription.* events (object: the
+ *     subscription entity, product mapped back to our plan through the catalog's
+ *     creem_product_id):
+ *       paid                 -> SUB_PERIOD (current_period_start_date/_end_date, else the last
+ *                               transaction's period_start/_end; amount and currency of the
+ *                               last transaction, else the product's price; invoice_ref =
+ *                               last_transaction_id, else the event id)
+ *       past_due, unpaid     -> SUB_PAST_DUE
+ *       scheduled_cancel     -> SUB_STATE cancel_at_period_end 1
+ *       canceled             -> SUB_ENDED (SUB_STATE cancel_at_period_end 1 when its status
+ *                               is scheduled_cancel)
+ *       expired              -> SUB_ENDED
+ *       update               -> SUB_STATE (product, period end, cancel_at_period_end 1 exactly
+ *                               when its status is scheduled_cancel)
+ *     anything else authentic (subscription.active, .trialing, .paused, disputes) -> IGNORED.
+ *     Creem wants a 200 (any body).
+ *   - subscription: POST /v1/subscriptions/{id}/cancel {"mode":"scheduled","onExecute":
+ *     "cancel"} (CANCEL) or {"mode":"immediate"} (CANCEL_NOW); POST .../resume, no body
+ *     (RESUME: Creem resumes a subscription in scheduled_cancel); POST .../upgrade
+ *     {"product_id": creem_product_id, "update_behavior": "proration-charge-immediately"
+ *     (prorate_now) | "proration-none"} (CHANGE). Never retried (Creem has no idempotency key;
+ *     an upgrade repeated is charged twice). Any 2xx is done; the subscription entity it
+ *     answers gives period_end and cancel_at_period_end (status scheduled_cancel).
+ *     404 and other 4xx are INVALID, 401/403 MISCONFIGURED, 429/5xx/network UNAVAILABLE.
+ *
+ * The product mapping reads the process's catalog (domain/catalog.h, catalog_get()).
  */
 #ifndef TG_PROVIDERS_PAY_CREEM_H
 #define TG_PROVIDERS_PAY_CREEM_H

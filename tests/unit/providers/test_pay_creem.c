@@ -183,6 +183,64 @@ static void webhook_done(void *arg, const struct pay_webhook_res *res)
     *(struct pay_webhook_res *)arg = *res;
 }
 
+static const char *kind_name(enum pay_event_kind k)
+{
+    switch (k) {
+    case PAY_EVENT_PAID:
+        return "paid";
+    case PAY_EVENT_FAILED:
+        return "failed";
+    case PAY_EVENT_REFUND:
+        return "refund";
+    case PAY_EVENT_SUB_PERIOD:
+        return "sub_period";
+    case PAY_EVENT_SUB_PAST_DUE:
+        return "sub_past_due";
+    case PAY_EVENT_SUB_STATE:
+        return "sub_state";
+    case PAY_EVENT_SUB_ENDED:
+        return "sub_ended";
+    }
+    return "?";
+}
+
+/* A string the vector expects, "" when it names none. */
+static const char *exp_str(const json_t *exp, const char *key)
+{
+    const char *v = json_string_value(json_object_get(exp, key));
+    return v != NULL ? v : "";
+}
+
+/* The catalog the vectors assume: two plans sold through Creem as prod_pro_monthly and
+ * prod_max_monthly, and a pack as prod_115 (a pack is never a subscription's product). */
+static void load_catalog(void)
+{
+    static const char doc[] =
+        "{\"packs\": [{\"id\": \"credits_115\", \"credits\": 115, \"prices\": {\"USD\": 990},"
+        " \"creem_product_id\": \"prod_115\"}],"
+        " \"plans\": ["
+        "  {\"id\": \"pro\", \"credits_per_month\": 300, \"periods\": ["
+        "    {\"id\": \"pro_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 1990},"
+        "     \"creem_product_id\": \"prod_pro_monthly\"},"
+        "    {\"id\": \"pro_yearly\", \"period\": \"year\", \"prices\": {\"USD\": 19900}}]},"
+        "  {\"id\": \"max\", \"credits_per_month\": 900, \"periods\": ["
+        "    {\"id\": \"max_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 4990},"
+        "     \"creem_product_id\": \"prod_max_monthly\"}]}]}";
+    char path[600], *err = NULL;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/catalog.json", tmp_root);
+    f = fopen(path, "w");
+    if (f == NULL || fputs(doc, f) < 0 || fclose(f) != 0) {
+        printf("Bail out! cannot write %s\n", path);
+        exit(1);
+    }
+    if (catalog_init(path, &err) != 0) {
+        printf("Bail out! catalog_init: %s\n", err);
+        exit(1);
+    }
+}
+
 static void test_vectors(void)
 {
     char path[1024];
@@ -233,10 +291,17 @@ static void test_vectors(void)
         }
         if (res.rc == PAY_OK) {
             const char *kind = json_string_value(json_object_get(exp, "kind"));
-            CHECK_STR_EQ(res.ev.kind == PAY_EVENT_PAID     ? "paid"
-                         : res.ev.kind == PAY_EVENT_REFUND ? "refund"
-                                                           : "failed",
-                         kind, "%s: kind", name);
+            CHECK_STR_EQ(kind_name(res.ev.kind), kind, "%s: kind", name);
+            CHECK_STR_EQ(res.ev.subscription_ref, exp_str(exp, "subscription_ref"), "%s: subscription ref", name);
+            CHECK_STR_EQ(res.ev.invoice_ref, exp_str(exp, "invoice_ref"), "%s: invoice ref", name);
+            CHECK_INT_EQ(res.ev.period_start, json_integer_value(json_object_get(exp, "period_start")),
+                         "%s: period start", name);
+            CHECK_INT_EQ(res.ev.period_end, json_integer_value(json_object_get(exp, "period_end")), "%s: period end",
+                         name);
+            CHECK_STR_EQ(res.ev.product, exp_str(exp, "product"), "%s: product", name);
+            CHECK_INT_EQ(res.ev.cancel_at_period_end,
+                         json_integer_value(json_object_get(exp, "cancel_at_period_end")),
+                         "%s: cancel at period end", name);
             CHECK_STR_EQ(res.ev.event_id, json_string_value(json_object_get(exp, "event_id")), "%s: event id",
                          name);
             CHECK_STR_EQ(res.ev.order_id, json_string_value(json_object_get(exp, "order_id")), "%s: order id",
@@ -881,6 +946,252 @@ static void test_refund(void)
 
 /* ---- the log --------------------------------------------------------------------------- */
 
+/* ---- plans ----------------------------------------------------------------------------- */
+
+static void test_plan_checkout(void)
+{
+    struct order o = test_order();
+    struct pay_checkout_req req = {0};
+    struct pay_checkout_res res;
+    struct scripted a[] = {{NET_OK, 200, CH_OK}};
+
+    configure(API_KEY, SECRET);
+    snprintf(o.product, sizeof o.product, "pro_monthly");
+    o.amount = 1990;
+    req.order = &o;
+    req.description = "Pro";
+    req.channel = "";
+    req.notify_url = "http://127.0.0.1:8080/api/v1/webhooks/creem";
+    req.return_url = "http://127.0.0.1:8080/api/v1/orders/ord_01JDCREEM0000000000000001/return";
+    req.cancel_url = "http://127.0.0.1:8080/";
+    req.provider_product_id = "prod_pro_monthly";
+    req.interval = "month";
+    scripted_answers(a, 1);
+    pay_creem.checkout(NULL, &req, checkout_done_cb, &res);
+    CHECK(res.rc == PAY_OK, "plan checkout: ok (%s)", res.reason);
+    CHECK_INT_EQ(n_seen, 1, "plan checkout: one call");
+    CHECK_STR_EQ(seen[0].url, API_BASE "/v1/checkouts", "plan checkout: the same endpoint as a pack");
+    CHECK_STR_EQ(seen[0].body,
+                 "{\"product_id\":\"prod_pro_monthly\",\"request_id\":\"ord_01JDCREEM0000000000000001\","
+                 "\"success_url\":\"http://127.0.0.1:8080/api/v1/orders/ord_01JDCREEM0000000000000001/return\","
+                 "\"metadata\":{\"order_id\":\"ord_01JDCREEM0000000000000001\",\"product\":\"pro_monthly\"}}",
+                 "plan checkout: the recurring product, and metadata names the order and the plan");
+    CHECK(seen[0].idempotent == 0, "plan checkout: never retried");
+
+    /* A pack's body is unchanged: no product in its metadata. */
+    req.interval = NULL;
+    snprintf(o.product, sizeof o.product, "credits_115");
+    req.provider_product_id = "prod_115";
+    scripted_answers(a, 1);
+    pay_creem.checkout(NULL, &req, checkout_done_cb, &res);
+    CHECK_STR_EQ(seen[0].body,
+                 "{\"product_id\":\"prod_115\",\"request_id\":\"ord_01JDCREEM0000000000000001\","
+                 "\"success_url\":\"http://127.0.0.1:8080/api/v1/orders/ord_01JDCREEM0000000000000001/return\","
+                 "\"metadata\":{\"order_id\":\"ord_01JDCREEM0000000000000001\"}}",
+                 "pack checkout: metadata names the order only");
+}
+
+/* A paid checkout of a recurring product, as GET /v1/checkouts answers it. */
+#define CH_SUB_PAID                                                                                          \
+    "{\"id\":\"ch_4l0N34kxo16AhRKUHFUuXr\",\"status\":\"completed\",\"request_id\":"                        \
+    "\"ord_01JDCREEM0000000000000001\",\"product\":{\"id\":\"prod_pro_monthly\",\"price\":1990},"            \
+    "\"order\":{\"transaction\":\"tran_1\",\"status\":\"paid\",\"amount\":1990,\"currency\":\"USD\","       \
+    "\"type\":\"recurring\"},\"subscription\":{\"id\":\"sub_Q1\",\"status\":\"active\","                     \
+    "\"current_period_start_date\":\"2026-11-29T08:00:00.000Z\",\"current_period_end_date\":"               \
+    "\"2026-12-29T08:00:00.000Z\"}}"
+
+static void test_plan_query(void)
+{
+    struct pay_query_res r;
+    struct scripted a[] = {{NET_OK, 200, CH_SUB_PAID}};
+
+    configure(API_KEY, SECRET);
+    r = run_query("ch_4l0N34kxo16AhRKUHFUuXr", a, 1);
+    CHECK(r.rc == PAY_OK && r.state == PAY_STATE_PAID, "plan query: paid (%s)", r.reason);
+    CHECK_INT_EQ(r.ev.kind, PAY_EVENT_PAID, "plan query: a PAID event");
+    CHECK_STR_EQ(r.ev.subscription_ref, "sub_Q1", "plan query: the subscription it started");
+    CHECK_INT_EQ(r.ev.period_start, INT64_C(1795939200000), "plan query: period start 2026-11-29T08:00Z");
+    CHECK_INT_EQ(r.ev.period_end, INT64_C(1798531200000), "plan query: period end 2026-12-29T08:00Z");
+    CHECK_STR_EQ(r.ev.product, "pro_monthly", "plan query: the plan, from Creem's product id");
+    CHECK_INT_EQ(r.ev.amount, 1990, "plan query: amount");
+}
+
+static void sub_done_cb(void *arg, const struct pay_sub_res *res)
+{
+    *(struct pay_sub_res *)arg = *res;
+}
+
+static struct pay_sub_res run_sub(enum pay_sub_action action, const char *ref, const char *creem_product,
+                                  int prorate_now, const struct scripted *a, size_t n)
+{
+    struct pay_sub_req req = {0};
+    struct pay_sub_res res;
+    req.action = action;
+    req.subscription_ref = ref;
+    req.sub_id = "sub_01JDTOLLGATE000000000001";
+    req.product = "max_monthly";
+    req.amount = 4990;
+    req.currency = "USD";
+    req.interval = "month";
+    req.provider_product_id = creem_product;
+    req.prorate_now = prorate_now;
+    req.idem_key = "chg_1";
+    req.now_ms = INT64_C(1796000000000);
+    scripted_answers(a, n);
+    memset(&res, 0x5a, sizeof res);
+    pay_creem.subscription(NULL, &req, sub_done_cb, &res);
+    return res;
+}
+
+#define SUB_ENTITY(status)                                                                                   \
+    "{\"id\":\"sub_Q1\",\"mode\":\"test\",\"object\":\"subscription\",\"product\":\"prod_pro_monthly\","     \
+    "\"customer\":\"cust_1\",\"collection_method\":\"charge_automatically\",\"status\":\"" status "\","       \
+    "\"current_period_start_date\":\"2026-11-29T08:00:00.000Z\",\"current_period_end_date\":"               \
+    "\"2026-12-29T08:00:00.000Z\",\"created_at\":\"2026-11-29T08:00:00.000Z\",\"updated_at\":"              \
+    "\"2026-11-29T08:00:00.000Z\"}"
+
+static void test_subscription_op(void)
+{
+    struct pay_sub_res r;
+
+    configure(API_KEY, SECRET);
+    CHECK(pay_creem.subscription != NULL, "subscriptions: Creem renews them (the operation is offered)");
+
+    /* cancel at period end: scheduled, then canceled (not paused) */
+    {
+        struct scripted a[] = {{NET_OK, 200, SUB_ENTITY("scheduled_cancel")}};
+        r = run_sub(PAY_SUB_CANCEL, "sub_Q1", NULL, 0, a, 1);
+    }
+    CHECK(r.rc == PAY_OK && strcmp(r.reason, "") == 0, "cancel: ok (%s)", r.reason);
+    CHECK_INT_EQ(n_seen, 1, "cancel: one call");
+    CHECK_STR_EQ(seen[0].method, "POST", "cancel: POST");
+    CHECK_STR_EQ(seen[0].url, API_BASE "/v1/subscriptions/sub_Q1/cancel", "cancel: URL");
+    CHECK_STR_EQ(seen[0].body, "{\"mode\":\"scheduled\",\"onExecute\":\"cancel\"}", "cancel: scheduled, then cancel");
+    CHECK(seen_header(&seen[0], "x-api-key: " API_KEY), "cancel: x-api-key");
+    CHECK(seen_header(&seen[0], "Content-Type: application/json"), "cancel: JSON body");
+    CHECK(seen[0].idempotent == 0, "cancel: never retried");
+    CHECK_INT_EQ(r.period_end, INT64_C(1798531200000), "cancel: the period end Creem answers");
+    CHECK_INT_EQ(r.cancel_at_period_end, 1, "cancel: scheduled_cancel reads as cancel at period end");
+
+    /* cancel now */
+    {
+        struct scripted a[] = {{NET_OK, 200, SUB_ENTITY("canceled")}};
+        r = run_sub(PAY_SUB_CANCEL_NOW, "sub_Q1", NULL, 0, a, 1);
+    }
+    CHECK(r.rc == PAY_OK, "cancel now: ok (%s)", r.reason);
+    CHECK_STR_EQ(seen[0].url, API_BASE "/v1/subscriptions/sub_Q1/cancel", "cancel now: URL");
+    CHECK_STR_EQ(seen[0].body, "{\"mode\":\"immediate\"}", "cancel now: immediate");
+    CHECK_INT_EQ(r.cancel_at_period_end, 0, "cancel now: not a cancel at period end");
+
+    /* resume: no body */
+    {
+        struct scripted a[] = {{NET_OK, 200, SUB_ENTITY("active")}};
+        r = run_sub(PAY_SUB_RESUME, "sub_Q1", NULL, 0, a, 1);
+    }
+    CHECK(r.rc == PAY_OK, "resume: ok (%s)", r.reason);
+    CHECK_STR_EQ(seen[0].url, API_BASE "/v1/subscriptions/sub_Q1/resume", "resume: URL");
+    CHECK_STR_EQ(seen[0].method, "POST", "resume: POST");
+    CHECK_STR_EQ(seen[0].body, "", "resume: no body");
+    CHECK(!seen_header(&seen[0], "Content-Type: application/json"), "resume: no Content-Type without a body");
+    CHECK_INT_EQ(r.cancel_at_period_end, 0, "resume: renewing again");
+    CHECK_INT_EQ(r.period_end, INT64_C(1798531200000), "resume: period end");
+
+    /* change: an upgrade is charged now, a downgrade is not */
+    {
+        struct scripted a[] = {{NET_OK, 200, SUB_ENTITY("active")}};
+        r = run_sub(PAY_SUB_CHANGE, "sub_Q1", "prod_max_monthly", 1, a, 1);
+    }
+    CHECK(r.rc == PAY_OK, "upgrade: ok (%s)", r.reason);
+    CHECK_STR_EQ(seen[0].url, API_BASE "/v1/subscriptions/sub_Q1/upgrade", "upgrade: URL");
+    CHECK_STR_EQ(seen[0].body,
+                 "{\"product_id\":\"prod_max_monthly\",\"update_behavior\":\"proration-charge-immediately\"}",
+                 "upgrade: the new Creem product, the prorated difference charged now");
+    CHECK(seen[0].idempotent == 0, "upgrade: never retried (a repeat would be charged twice)");
+    {
+        struct scripted a[] = {{NET_OK, 200, SUB_ENTITY("active")}};
+        r = run_sub(PAY_SUB_CHANGE, "sub_Q1", "prod_pro_monthly", 0, a, 1);
+    }
+    CHECK_STR_EQ(seen[0].body, "{\"product_id\":\"prod_pro_monthly\",\"update_behavior\":\"proration-none\"}",
+                 "downgrade: no proration");
+    r = run_sub(PAY_SUB_CHANGE, "sub_Q1", NULL, 1, NULL, 0);
+    CHECK(r.rc == PAY_MISCONFIGURED && strcmp(r.reason, "creem_product_id_missing") == 0 && n_seen == 0,
+          "change to a plan without creem_product_id: misconfigured, no call (%s)", r.reason);
+    r = run_sub(PAY_SUB_CHANGE, "sub_Q1", "prod max", 1, NULL, 0);
+    CHECK(r.rc == PAY_MISCONFIGURED && n_seen == 0, "a creem_product_id with a space: no call");
+
+    /* the subscription id is bounded and encoded into the path */
+    r = run_sub(PAY_SUB_CANCEL, "sub_1/../../v1/refunds", NULL, 0, (struct scripted[]){{NET_OK, 200, "{}"}}, 1);
+    CHECK(r.rc == PAY_OK && strcmp(seen[0].url, API_BASE "/v1/subscriptions/sub_1%2F..%2F..%2Fv1%2Frefunds/cancel") == 0,
+          "a '/' in the subscription id stays inside its path segment (%s)", seen[0].url);
+    r = run_sub(PAY_SUB_CANCEL, "sub 1", NULL, 0, NULL, 0);
+    CHECK(r.rc == PAY_INVALID && strcmp(r.reason, "subscription_ref_malformed") == 0 && n_seen == 0,
+          "a subscription id with a space: invalid, no call");
+    r = run_sub(PAY_SUB_CANCEL, "", NULL, 0, NULL, 0);
+    CHECK(r.rc == PAY_INVALID && n_seen == 0, "no subscription id: invalid, no call");
+    r = run_sub((enum pay_sub_action)42, "sub_Q1", NULL, 0, NULL, 0);
+    CHECK(r.rc == PAY_INVALID && strcmp(r.reason, "action_unknown") == 0 && n_seen == 0, "an unknown action: no call");
+
+    /* answers */
+    {
+        static const struct {
+            enum net_err err;
+            long status;
+            const char *body;
+            enum pay_rc rc;
+            const char *reason;
+        } cases[] = {
+            {NET_OK, 404, "{\"statusCode\":404,\"message\":\"Subscription not found\"}", PAY_INVALID, "http_404"},
+            {NET_OK, 400, "{\"statusCode\":400,\"message\":[\"already canceled\"]}", PAY_INVALID, "http_400"},
+            {NET_OK, 409, NULL, PAY_INVALID, "http_409"},
+            {NET_OK, 401, NULL, PAY_MISCONFIGURED, "http_401"},
+            {NET_OK, 403, NULL, PAY_MISCONFIGURED, "http_403"},
+            {NET_OK, 429, NULL, PAY_UNAVAILABLE, "http_429"},
+            {NET_OK, 500, NULL, PAY_UNAVAILABLE, "http_500"},
+            {NET_OK, 302, NULL, PAY_UNAVAILABLE, "http_302"},
+            {NET_TIMEOUT, 0, NULL, PAY_UNAVAILABLE, "timeout"},
+            {NET_CONNECT, 0, NULL, PAY_UNAVAILABLE, "connect"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct scripted a[] = {{cases[i].err, cases[i].status, cases[i].body}};
+            r = run_sub(PAY_SUB_CANCEL, "sub_Q1", NULL, 0, a, 1);
+            CHECK(r.rc == cases[i].rc && strcmp(r.reason, cases[i].reason) == 0 && r.period_end == 0 &&
+                      r.cancel_at_period_end == -1,
+                  "answer %ld/%d: %s %s (%s)", cases[i].status, cases[i].err, pay_rc_name(cases[i].rc),
+                  cases[i].reason, r.reason);
+        }
+    }
+    /* A 2xx is Creem having done it, whatever its body says; only this subscription's
+     * entity is read. */
+    {
+        static const char *const bodies[] = {
+            NULL,
+            "not json",
+            "{\"id\":\"sub_other\",\"status\":\"scheduled_cancel\",\"current_period_end_date\":"
+            "\"2026-12-29T08:00:00.000Z\"}",
+            "{\"status\":\"scheduled_cancel\"}",
+        };
+        for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+            struct scripted a[] = {{NET_OK, 200, bodies[i]}};
+            r = run_sub(PAY_SUB_CANCEL, "sub_Q1", NULL, 0, a, 1);
+            CHECK(r.rc == PAY_OK && r.period_end == 0 && r.cancel_at_period_end == -1,
+                  "a 200 with %s: ok, nothing known", bodies[i] ? bodies[i] : "no body");
+        }
+        {
+            struct scripted a[] = {
+                {NET_OK, 201, "{\"id\":\"sub_Q1\",\"status\":\"active\",\"current_period_end_date\":\"soon\"}"}};
+            r = run_sub(PAY_SUB_RESUME, "sub_Q1", NULL, 0, a, 1);
+            CHECK(r.rc == PAY_OK && r.period_end == 0 && r.cancel_at_period_end == 0,
+                  "a malformed period end is not believed, the status is");
+        }
+    }
+    /* not configured: nothing sent */
+    configure(NULL, SECRET);
+    r = run_sub(PAY_SUB_CANCEL, "sub_Q1", NULL, 0, NULL, 0);
+    CHECK(r.rc == PAY_MISCONFIGURED && strcmp(r.reason, "not_configured") == 0 && n_seen == 0,
+          "no API key: misconfigured, no call");
+    configure(API_KEY, SECRET);
+}
+
 static void test_no_secrets_logged(void)
 {
     char path[600], buf[65536];
@@ -924,6 +1235,13 @@ int main(void)
     if (sodium_init() < 0 || mkdtemp(tmp_root) == NULL)
         return 1;
     configure(API_KEY, SECRET);
+    {
+        /* Before the catalog is loaded no product maps back (and nothing crashes). */
+        char out[TG_PRODUCT_MAX] = "x";
+        product_of("prod_pro_monthly", out);
+        CHECK_STR_EQ(out, "", "no catalog: no product");
+    }
+    load_catalog();
     CHECK_STR_EQ(pay_creem.name, "creem", "registered as creem");
     CHECK(pay_creem.query != NULL && pay_creem.refund != NULL, "query and refund offered");
     test_vectors();
@@ -931,7 +1249,11 @@ int main(void)
     test_checkout();
     test_query();
     test_refund();
+    test_plan_checkout();
+    test_plan_query();
+    test_subscription_op();
     test_no_secrets_logged();
+    catalog_shutdown();
     config_free();
     {
         char cmd[600];
