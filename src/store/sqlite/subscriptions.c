@@ -352,8 +352,15 @@ static const char SQL_CHECK_PLAN_EXPIRED[] =
 /* Live subscriptions whose credit period ended more than the grace ago: the job did not roll
  * them. */
 static const char SQL_CHECK_CREDIT_PERIOD[] =
-    "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due')"
-    " AND credit_end IS NOT NULL AND credit_end < ?1 ORDER BY 1, 2";
+    "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due') AND ("
+    /* an open credit period that ended */
+    " (credit_end > credit_start AND credit_end < ?1)"
+    /* a closed one with paid time left and none opened after it */
+    " OR (status = 'active' AND credit_end = credit_start AND credit_end < period_end AND credit_end < ?1)"
+    /* a paid period over that nothing will renew: it should have ended. (One the provider
+     * renews waits for the provider's notice, however late.) */
+    " OR ((provider_ref IS NULL OR cancel_at_period_end = 1) AND period_end < ?1)"
+    ") ORDER BY 1, 2";
 /* Plan entries that name no subscription of their user (ref_id is '<sub_id>:<n>' or
  * '<sub_id>:<n>:<product>'). */
 static const char SQL_CHECK_ENTRY_NO_SUB[] =
