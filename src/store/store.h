@@ -407,8 +407,9 @@ enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *a
  * Checks subscriptions and plan credits in one snapshot as of now (ms), calling fn (may be
  * NULL) once per violation: a wallet holding plan credits with no expiry, or whose expiry
  * passed more than STORE_SUBS_AUDIT_GRACE_MS before now (plan credits never outlive their
- * period); a live subscription whose open credit period ended more than the grace before now
- * (one written off, credit_start = credit_end, waits for the provider's renewal); a
+ * period); a live subscription the job left behind by more than the grace - an open credit
+ * period that ended, none opened after one with paid time left, or a prepaid or canceling
+ * one past its paid period (one the provider renews waits for its notice); a
  * plan_grant or plan_expire entry of ref_type "subscription" whose subscription (the ref_id
  * up to its first ':') does not exist or is another user's; a paid plan order not linked to
  * a subscription. *violations receives the count.

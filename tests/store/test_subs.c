@@ -679,15 +679,29 @@ static void test_check_credit_period(void)
     snprintf(sub.status, sizeof sub.status, "past_due");
     CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "past_due");
     CHECK_INT_EQ(check(d.s, at + 1, &v), 1, "past_due is live: still a violation");
-    /* The job wrote the period off (closed: credit_start = credit_end) and the provider's
-     * renewal has not been paid yet (Stripe retries a failed one for days): no violation,
-     * active or past_due. */
-    sub.credit_start = sub.credit_end;
-    CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "closed credit period");
-    CHECK_INT_EQ(check(d.s, at + 1, &v), 0, "past_due with its credit period written off: no violation");
-    snprintf(sub.status, sizeof sub.status, "active");
-    CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "active");
-    CHECK_INT_EQ(check(d.s, at + 1, &v), 0, "active, waiting for the renewal, written off: no violation");
+
+    /* Written off at the end of the paid period, a subscription the provider renews waits
+     * for the provider's notice, however late: no violation. Prepaid, or canceling, it
+     * should have ended. */
+    struct subscription w = sub;
+    snprintf(w.status, sizeof w.status, "active");
+    snprintf(w.provider_ref, sizeof w.provider_ref, "sub_provider_waiting");
+    w.cancel_at_period_end = 0;
+    w.period_end = w.credit_end;
+    w.credit_start = w.credit_end;
+    CHECK_INT_EQ(store_sub_update(d.s, &w), STORE_OK, "renewing, written off, waiting");
+    CHECK_INT_EQ(check(d.s, at + MONTH, &v), 0, "a renewing subscription waiting for its renewal is no violation");
+    w.cancel_at_period_end = 1;
+    CHECK_INT_EQ(store_sub_update(d.s, &w), STORE_OK, "canceling");
+    CHECK_INT_EQ(check(d.s, at + 1, &v), 1, "canceling and past its end: it should have ended");
+    w.cancel_at_period_end = 0;
+    w.provider_ref[0] = '\0';
+    CHECK_INT_EQ(store_sub_update(d.s, &w), STORE_OK, "prepaid");
+    CHECK_INT_EQ(check(d.s, at + 1, &v), 1, "prepaid and past its end: it should have ended");
+    w.period_end = w.credit_end + MONTH;
+    CHECK_INT_EQ(store_sub_update(d.s, &w), STORE_OK, "paid time left");
+    CHECK_INT_EQ(check(d.s, at + 1, &v), 1, "written off with paid time left and no next period: not rolled");
+    sub = w;
     snprintf(sub.status, sizeof sub.status, "canceled");
     sub.ended_at = sub.credit_end;
     CHECK_INT_EQ(store_sub_update(d.s, &sub), STORE_OK, "canceled");

@@ -351,12 +351,16 @@ static const char SQL_CHECK_PLAN_EXPIRED[] =
     " FROM wallets WHERE plan_credits > 0 AND (plan_expires_at IS NULL OR plan_expires_at < ?1) ORDER BY 1";
 /* Live subscriptions whose credit period ended more than the grace ago: the job did not roll
  * them. */
-/* An open credit period (credit_start < credit_end) that ended. A closed one (written off:
- * credit_start = credit_end) of a subscription the provider renews stays behind its period's
- * end until the renewal is paid: Stripe retries a failed one for days (past_due). */
 static const char SQL_CHECK_CREDIT_PERIOD[] =
-    "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due')"
-    " AND credit_end IS NOT NULL AND credit_start < credit_end AND credit_end < ?1 ORDER BY 1, 2";
+    "SELECT user_id, id FROM subscriptions WHERE status IN ('active', 'past_due') AND ("
+    /* an open credit period that ended */
+    " (credit_end > credit_start AND credit_end < ?1)"
+    /* a closed one with paid time left and none opened after it */
+    " OR (status = 'active' AND credit_end = credit_start AND credit_end < period_end AND credit_end < ?1)"
+    /* a paid period over that nothing will renew: it should have ended. (One the provider
+     * renews waits for the provider's notice, however late.) */
+    " OR ((provider_ref IS NULL OR cancel_at_period_end = 1) AND period_end < ?1)"
+    ") ORDER BY 1, 2";
 /* Plan entries that name no subscription of their user (ref_id is '<sub_id>:<n>' or
  * '<sub_id>:<n>:<product>'). */
 static const char SQL_CHECK_ENTRY_NO_SUB[] =
