@@ -480,8 +480,13 @@ enum store_rc subs_order_repaid_tx(struct store *s, const struct order *o, const
         n->period_end > n->period_start && (n->period_start != sub.period_start || n->period_end != sub.period_end)) {
         sub.period_start = n->period_start;
         sub.period_end = n->period_end;
-        if (credit_open(&sub))
+        if (credit_open(&sub)) {
+            /* The first month's credits now end with the provider's period, in the wallet too. */
             sub.credit_end = credit_end_from(&sub, sub.credit_start);
+            enum store_rc wrc = store_wallet_set_plan_expiry(s, sub.user_id, sub.credit_end, now_ms);
+            if (wrc != STORE_OK)
+                return wrc;
+        }
         changed = 1;
     }
     return changed ? subs_save(s, &sub, now_ms) : STORE_OK;

@@ -117,6 +117,7 @@ struct store_ops {
     enum store_rc (*sub_search)(struct store *s, const struct subscription_filter *f, const char *before_id,
                                 size_t limit, struct subscription **out, size_t *n);
     enum store_rc (*order_set_subscription)(struct store *s, const char *order_id, const char *sub_id, int64_t now);
+    enum store_rc (*wallet_set_plan_expiry)(struct store *s, const char *user_id, int64_t expires_at, int64_t now);
     enum store_rc (*subs_check)(struct store *s, int64_t now, store_violation_fn fn, void *arg,
                                 int64_t *violations);
 

@@ -489,6 +489,11 @@ enum store_rc store_order_set_subscription(struct store *s, const char *order_id
     return s->ops->order_set_subscription(s, order_id, sub_id, now);
 }
 
+enum store_rc store_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now)
+{
+    return s->ops->wallet_set_plan_expiry(s, user_id, expires_at, now);
+}
+
 enum store_rc store_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations)
 {
     *violations = 0;

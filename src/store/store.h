@@ -269,6 +269,10 @@ enum store_rc store_sub_search(struct store *s, const struct subscription_filter
                                size_t limit, struct subscription **out, size_t *n);
 /* Sets the subscription an order belongs to (orders.subscription_id). NOTFOUND when no such order. */
 enum store_rc store_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now);
+/* Moves the end of the wallet's plan credits (no balance changes, so no ledger row): the
+ * provider's own bounds of a first period arrived after its credits were granted.
+ * NOTFOUND when the user has no wallet. */
+enum store_rc store_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now);
 
 /* ---- refunds ---- */
 

@@ -212,13 +212,7 @@ describe('Stripe plans', () => {
     renewer = { u, order, sub, ref };
   });
 
-  // todo: the domain moves the first credit period's end to Stripe's (subs_order_repaid_tx)
-  // but leaves the wallet's plan_expires_at at the end it granted with (Tollgate's own month
-  // from the checkout notice), later by the notice's delay; the job still writes the credits
-  // off at the right end. Reported to the domain's owner; the assertion is the right answer.
-  it("the first month's plan credits expire when Stripe's period ends (the wallet's plan_expires_at is the credit period's end)", {
-    todo: 'domain: the wallet keeps the expiry of the first grant when the invoice moves the credit period',
-  }, async () => {
+  it("the first month's plan credits expire when Stripe's period ends (the wallet's plan_expires_at is the credit period's end)", async () => {
     // checkout.session.completed (no period) starts the subscription at Tollgate's time;
     // invoice.paid then brings Stripe's period, and the credit period's end with it.
     const { u, ref } = renewer;

@@ -781,6 +781,26 @@ static void test_check_orders(void)
     db_close(&d);
 }
 
+static void test_wallet_expiry(void)
+{
+    struct db d;
+    db_open(&d);
+    char u[TG_ID_MAX];
+    struct subscription sub;
+    struct wallet w;
+    clean_user(d.s, u, &sub);
+    CHECK_INT_EQ(store_wallet_get(d.s, u, &w), STORE_OK, "wallet");
+    int64_t credits = w.plan_credits;
+    CHECK_INT_EQ(store_wallet_set_plan_expiry(d.s, u, sub.credit_end - 5000, NOW), STORE_OK, "expiry moved");
+    CHECK_INT_EQ(store_wallet_get(d.s, u, &w), STORE_OK, "wallet again");
+    CHECK(w.plan_expires_at == sub.credit_end - 5000 && w.plan_credits == credits,
+          "the expiry moved, the balance did not");
+    CHECK_INT_EQ(store_wallet_set_plan_expiry(d.s, "usr_nobody", 1, NOW), STORE_NOTFOUND, "no wallet: not found");
+    int64_t nv = -1, nw = -1;
+    CHECK(store_ledger_check(d.s, NULL, NULL, &nv, &nw) == STORE_OK && nv == 0, "the ledger still checks clean");
+    db_close(&d);
+}
+
 int main(void)
 {
     snprintf(g_tmpdir, sizeof g_tmpdir, "%s/tg-subs-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -799,6 +819,7 @@ int main(void)
     test_check_credit_period();
     test_check_entries();
     test_check_orders();
+    test_wallet_expiry();
     if (test_failed_ == 0) {
         char *cmd = xasprintf("rm -rf '%s'", g_tmpdir);
         if (system(cmd) != 0)

@@ -555,6 +555,7 @@ static const struct store_ops sq_ops = {
     .subs_due = sq_subs_due,
     .sub_search = sq_sub_search,
     .order_set_subscription = sq_order_set_subscription,
+    .wallet_set_plan_expiry = sq_wallet_set_plan_expiry,
     .subs_check = sq_subs_check,
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,

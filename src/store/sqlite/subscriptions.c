@@ -43,6 +43,8 @@ static const char SQL_SUBS_SEARCH[] =
     "SELECT " SUB_COLS " FROM subscriptions WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2)"
     " AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5";
 static const char SQL_ORDER_SET_SUB[] = "UPDATE orders SET subscription_id = ?2, updated_at = ?3 WHERE id = ?1";
+static const char SQL_WALLET_PLAN_EXPIRY[] =
+    "UPDATE wallets SET plan_expires_at = ?2, updated_at = ?3 WHERE user_id = ?1";
 
 static int sub_read(sqlite3_stmt *st, struct subscription *s)
 {
@@ -447,4 +449,34 @@ enum store_rc sq_subs_check(struct store *s, int64_t now, store_violation_fn fn,
     }
     subs_check_reset(&a);
     return rc;
+}
+
+struct wallet_expiry_args {
+    const char *user_id;
+    int64_t expires_at, now;
+};
+
+static enum store_rc wallet_expiry_tx(struct sq *c, void *arg)
+{
+    struct wallet_expiry_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, SQL_WALLET_PLAN_EXPIRY);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->user_id);
+    sqlite3_bind_int64(st, 2, a->expires_at);
+    sqlite3_bind_int64(st, 3, a->now);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "wallet_set_plan_expiry", 0);
+    else if (sqlite3_changes(c->db) == 0)
+        rc = STORE_NOTFOUND;
+    sq_done(st);
+    return rc;
+}
+
+enum store_rc sq_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now)
+{
+    struct wallet_expiry_args a = {user_id, expires_at, now};
+    return sq_run((struct sq *)s, SQ_WRITE, "wallet_set_plan_expiry", wallet_expiry_tx, &a);
 }

@@ -430,6 +430,8 @@ static void test_renewing(void)
           "the first invoice: already paid");
     sub = sub_of(u.id);
     CHECK(sub.period_start == p0 && sub.period_end == p1, "aligned to the provider's period");
+    CHECK(sub.credit_end == p1 && wallet_of(u.id).plan_expires_at == p1,
+          "the first month's credits end with the provider's period, in the wallet too");
     CHECK(count_kind(u.id, LK_PLAN_GRANT) == 1, "granted once");
     /* The first period's own renewal-shaped notice (Creem sends subscription.paid for it). */
     CHECK(sub_notice("stripe", "evt_p0", NOTICE_SUB_PERIOD, "sub_S1", "in_0", p0, p1, NULL, 0, T0 + 2000, &out) ==
