@@ -628,6 +628,10 @@ enum store_rc subs_notice_tx(struct store *s, const struct payment_notice *n, in
             rc = subs_end(s, &sub, "canceled", now_ms);
             if (rc != STORE_OK)
                 return rc;
+            /* A cancel at period end that the provider reports before the job got to it
+             * ended at the period's end, not at the notice. */
+            if (sub.cancel_at_period_end && sub.period_end <= now_ms)
+                sub.ended_at = sub.period_end;
             *outcome = ORDERS_SUB_UPDATED;
         }
         break;

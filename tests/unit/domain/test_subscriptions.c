@@ -580,6 +580,22 @@ static void test_past_due(void)
           "a second ending is known");
     audit_clean(s1 + 21 * DAY, "past due");
 
+    /* A cancel at period end that the provider reports ended before the job ran: it ended at
+     * the period's end. */
+    struct user u3 = make_user();
+    struct order o3 = make_order(u3.id, "stripe", "pro_monthly", T0);
+    CHECK(pay(&o3, "evt_c3", "sub_C3", T0) == ORDERS_FULFILLED, "subscribed (3)");
+    struct subscription s3 = sub_of(u3.id), after3;
+    CHECK(action(0, s3.id, NULL, T0 + DAY, &after3) == STORE_OK, "cancel at period end (3)");
+    CHECK(sub_notice("stripe", "evt_del3", NOTICE_SUB_ENDED, "sub_C3", NULL, 0, 0, NULL, 0, s3.period_end + 60000,
+                     &out) == STORE_OK &&
+              out == ORDERS_SUB_UPDATED,
+          "the provider's deletion comes first");
+    s3 = sub_of(u3.id);
+    CHECK(strcmp(s3.status, "canceled") == 0 && s3.ended_at == s3.period_end && wallet_of(u3.id).plan_credits == 0 &&
+              entry(LK_PLAN_EXPIRE, s3.id, "1") == -300,
+          "ended at the period end, credits written off");
+
     /* An admin's cancel now writes the credits off at once. */
     struct user u2 = make_user();
     struct order o2 = make_order(u2.id, "sandbox", "pro_monthly", T0);
