@@ -88,6 +88,29 @@ enum store_rc sq_fail(struct sq *c, int rc, const char *what, int unique_is_dup)
     return out;
 }
 
+enum store_rc sq_row_tx(struct sq *c, void *arg)
+{
+    struct sq_row_args *a = arg;
+    enum store_rc rc = STORE_OK;
+    sqlite3_stmt *st = sq_stmt(c, a->sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    sq_bind_text(st, 1, a->k1);
+    if (a->k2)
+        sq_bind_text(st, 2, a->k2);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        rc = STORE_NOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = sq_fail(c, src, a->op, 0);
+    } else if (a->read(st, a->out) < 0) {
+        sq_log_error(a->op, "a stored field is too long");
+        rc = STORE_ERROR;
+    }
+    sq_done(st);
+    return rc;
+}
+
 /* ---- process-wide set-up ---- */
 
 static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;

@@ -140,45 +140,19 @@ enum store_rc sq_order_insert(struct store *s, const struct order *o)
     return sq_run((struct sq *)s, SQ_WRITE, "order_insert", order_insert_tx, (void *)(uintptr_t)o);
 }
 
-struct order_get_args {
-    const char *sql;
-    const char *k1, *k2;
-    struct order *out;
-};
-
-static enum store_rc order_get_tx(struct sq *c, void *arg)
-{
-    struct order_get_args *a = arg;
-    enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, a->sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    sq_bind_text(st, 1, a->k1);
-    if (a->k2)
-        sq_bind_text(st, 2, a->k2);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_DONE)
-        rc = STORE_NOTFOUND;
-    else if (src != SQLITE_ROW)
-        rc = sq_fail(c, src, "order_get", 0);
-    else if (order_read(st, a->out) < 0) {
-        sq_log_error("order_get", "stored order field too long");
-        rc = STORE_ERROR;
-    }
-    sq_done(st);
-    return rc;
-}
+/* sq_row_tx's reader of one order row. */
+static int order_read_row(sqlite3_stmt *st, void *out) { return order_read(st, out); }
 
 enum store_rc sq_order_get(struct store *s, const char *id, struct order *out)
 {
-    struct order_get_args a = {SQL_ORDER_BY_ID, id, NULL, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get", order_get_tx, &a);
+    struct sq_row_args a = {SQL_ORDER_BY_ID, id, NULL, order_read_row, out, "order_get"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get", sq_row_tx, &a);
 }
 
 enum store_rc sq_order_get_by_ref(struct store *s, const char *provider, const char *ref, struct order *out)
 {
-    struct order_get_args a = {SQL_ORDER_BY_REF, provider, ref, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get_by_ref", order_get_tx, &a);
+    struct sq_row_args a = {SQL_ORDER_BY_REF, provider, ref, order_read_row, out, "order_get_by_ref"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "order_get_by_ref", sq_row_tx, &a);
 }
 
 /* The order's status into buf: STORE_OK, NOTFOUND, or an error. */

@@ -83,45 +83,20 @@ enum store_rc sq_refund_insert(struct store *s, const struct refund *r)
     return sq_run((struct sq *)s, SQ_WRITE, "refund_insert", refund_insert_tx, (void *)(uintptr_t)r);
 }
 
-struct refund_get_args {
-    const char *sql, *k1, *k2;
-    struct refund *out;
-};
-
-static enum store_rc refund_get_tx(struct sq *c, void *arg)
-{
-    struct refund_get_args *a = arg;
-    enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, a->sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    sq_bind_text(st, 1, a->k1);
-    if (a->k2)
-        sq_bind_text(st, 2, a->k2);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_DONE)
-        rc = STORE_NOTFOUND;
-    else if (src != SQLITE_ROW)
-        rc = sq_fail(c, src, "refund_get", 0);
-    else if (refund_read(st, a->out) < 0) {
-        sq_log_error("refund_get", "stored refund field too long");
-        rc = STORE_ERROR;
-    }
-    sq_done(st);
-    return rc;
-}
+/* sq_row_tx's reader of one refund row. */
+static int refund_read_row(sqlite3_stmt *st, void *out) { return refund_read(st, out); }
 
 enum store_rc sq_refund_get(struct store *s, const char *id, struct refund *out)
 {
-    struct refund_get_args a = {SQL_REFUND_BY_ID, id, NULL, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get", refund_get_tx, &a);
+    struct sq_row_args a = {SQL_REFUND_BY_ID, id, NULL, refund_read_row, out, "refund_get"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get", sq_row_tx, &a);
 }
 
 enum store_rc sq_refund_get_by_provider(struct store *s, const char *order_id, const char *provider_refund_id,
                                         struct refund *out)
 {
-    struct refund_get_args a = {SQL_REFUND_BY_PROVIDER, order_id, provider_refund_id, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get_by_provider", refund_get_tx, &a);
+    struct sq_row_args a = {SQL_REFUND_BY_PROVIDER, order_id, provider_refund_id, refund_read_row, out, "refund_get_by_provider"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "refund_get_by_provider", sq_row_tx, &a);
 }
 
 struct refund_update_args {

@@ -100,6 +100,20 @@ enum store_rc sq_fail(struct sq *c, int rc, const char *what, int unique_is_dup)
 /* Logs a store error that did not come from SQLite (bad argument, overflow) and counts it. */
 void sq_log_error(const char *what, const char *msg);
 
+/*
+ * Reading one row by up to two text keys (the get-by-id and get-by-reference of orders,
+ * refunds, subscriptions): sql binds k1 as ?1 and, when not NULL, k2 as ?2; read fills out
+ * from the row and returns < 0 when a stored field does not fit. Run sq_row_tx through
+ * sq_run with a struct sq_row_args: STORE_OK, NOTFOUND when no row, ERROR otherwise.
+ */
+struct sq_row_args {
+    const char *sql, *k1, *k2;
+    int (*read)(sqlite3_stmt *st, void *out);
+    void *out;
+    const char *op; /* for logs */
+};
+enum store_rc sq_row_tx(struct sq *c, void *arg);
+
 /* Binding helpers. Text is bound SQLITE_STATIC: it must outlive the statement's use, which
  * sq_done() ends. A NULL string binds SQL NULL; sq_bind_text_or_null also maps "" to NULL. */
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);

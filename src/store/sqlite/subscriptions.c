@@ -174,57 +174,31 @@ enum store_rc sq_sub_update(struct store *s, const struct subscription *sub)
     return sq_run((struct sq *)s, SQ_WRITE, "sub_update", sub_update_tx, (void *)(uintptr_t)sub);
 }
 
-struct sub_get_args {
-    const char *sql;
-    const char *k1, *k2;
-    struct subscription *out;
-};
-
-static enum store_rc sub_get_tx(struct sq *c, void *arg)
-{
-    struct sub_get_args *a = arg;
-    enum store_rc rc = STORE_OK;
-    sqlite3_stmt *st = sq_stmt(c, a->sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    sq_bind_text(st, 1, a->k1);
-    if (a->k2)
-        sq_bind_text(st, 2, a->k2);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_DONE)
-        rc = STORE_NOTFOUND;
-    else if (src != SQLITE_ROW)
-        rc = sq_fail(c, src, "sub_get", 0);
-    else if (sub_read(st, a->out) < 0) {
-        sq_log_error("sub_get", "stored subscription field too long");
-        rc = STORE_ERROR;
-    }
-    sq_done(st);
-    return rc;
-}
+/* sq_row_tx's reader of one subscription row. */
+static int sub_read_row(sqlite3_stmt *st, void *out) { return sub_read(st, out); }
 
 enum store_rc sq_sub_get(struct store *s, const char *id, struct subscription *out)
 {
-    struct sub_get_args a = {SQL_SUB_BY_ID, id, NULL, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get", sub_get_tx, &a);
+    struct sq_row_args a = {SQL_SUB_BY_ID, id, NULL, sub_read_row, out, "sub_get"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get", sq_row_tx, &a);
 }
 
 enum store_rc sq_sub_get_live(struct store *s, const char *user_id, struct subscription *out)
 {
-    struct sub_get_args a = {SQL_SUB_LIVE, user_id, NULL, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_live", sub_get_tx, &a);
+    struct sq_row_args a = {SQL_SUB_LIVE, user_id, NULL, sub_read_row, out, "sub_get_live"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_live", sq_row_tx, &a);
 }
 
 enum store_rc sq_sub_get_latest(struct store *s, const char *user_id, struct subscription *out)
 {
-    struct sub_get_args a = {SQL_SUB_LATEST, user_id, NULL, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_latest", sub_get_tx, &a);
+    struct sq_row_args a = {SQL_SUB_LATEST, user_id, NULL, sub_read_row, out, "sub_get_latest"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_latest", sq_row_tx, &a);
 }
 
 enum store_rc sq_sub_get_by_ref(struct store *s, const char *provider, const char *ref, struct subscription *out)
 {
-    struct sub_get_args a = {SQL_SUB_BY_REF, provider, ref, out};
-    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_by_ref", sub_get_tx, &a);
+    struct sq_row_args a = {SQL_SUB_BY_REF, provider, ref, sub_read_row, out, "sub_get_by_ref"};
+    return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "sub_get_by_ref", sq_row_tx, &a);
 }
 
 struct sub_list_args {
