@@ -111,6 +111,37 @@ enum store_rc sq_row_tx(struct sq *c, void *arg)
     return rc;
 }
 
+enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                      void **out, size_t *n, const char *op)
+{
+    enum store_rc rc = STORE_OK;
+    size_t cap = 0;
+    int src;
+    *out = NULL;
+    *n = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, cap * size);
+        }
+        if (read(st, (char *)*out + *n * size) < 0) {
+            sq_log_error(op, "a stored row is malformed");
+            rc = STORE_ERROR;
+            break;
+        }
+        (*n)++;
+    }
+    if (rc == STORE_OK && src != SQLITE_DONE)
+        rc = sq_fail(c, src, op, 0);
+    sq_done(st);
+    if (rc != STORE_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* ---- process-wide set-up ---- */
 
 static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;

@@ -291,20 +291,9 @@ struct order_list_args {
     size_t *n;
 };
 
-static void bind_text_or_any(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v != NULL && v[0])
-        sq_bind_text(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static enum store_rc order_list_tx(struct sq *c, void *arg)
 {
     struct order_list_args *a = arg;
-    enum store_rc rc = STORE_OK;
-    size_t cap = 0;
-    int src;
     int64_t lim = a->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)a->limit;
     free(*a->out);
     *a->out = NULL;
@@ -313,41 +302,22 @@ static enum store_rc order_list_tx(struct sq *c, void *arg)
     if (st == NULL)
         return STORE_ERROR;
     if (a->f != NULL) {
-        bind_text_or_any(st, 1, a->f->user_id);
-        bind_text_or_any(st, 2, a->f->status);
-        bind_text_or_any(st, 3, a->f->provider);
+        sq_bind_text_or_null(st, 1, a->f->user_id);
+        sq_bind_text_or_null(st, 2, a->f->status);
+        sq_bind_text_or_null(st, 3, a->f->provider);
         if (a->f->created_from)
             sqlite3_bind_int64(st, 4, a->f->created_from);
         if (a->f->created_to)
             sqlite3_bind_int64(st, 5, a->f->created_to);
-        bind_text_or_any(st, 6, a->before_id);
+        sq_bind_text_or_null(st, 6, a->before_id);
         sqlite3_bind_int64(st, 7, lim);
     } else {
         sqlite3_bind_int64(st, 1, a->now);
         sqlite3_bind_int64(st, 2, lim);
     }
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*a->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            *a->out = xrealloc(*a->out, cap * sizeof **a->out);
-        }
-        if (order_read(st, &(*a->out)[*a->n]) < 0) {
-            sq_log_error("order_list", "stored order malformed");
-            rc = STORE_ERROR;
-            goto cleanup;
-        }
-        (*a->n)++;
-    }
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "order_list", 0);
-
-cleanup:
-    sq_done(st);
-    if (rc != STORE_OK) {
-        free(*a->out);
-        *a->out = NULL;
-        *a->n = 0;
-    }
+    void *rows = NULL;
+    enum store_rc rc = sq_rows(c, st, sizeof **a->out, order_read_row, &rows, a->n, "order_list");
+    *a->out = rows;
     return rc;
 }
 

@@ -113,6 +113,13 @@ struct sq_row_args {
     const char *op; /* for logs */
 };
 enum store_rc sq_row_tx(struct sq *c, void *arg);
+/*
+ * Steps st (bound by the caller) to its end, reading each row with read into a growing heap
+ * array of elements of `size` bytes: *out (caller frees) and *n. Ends st (sq_done). On any
+ * failure *out is NULL and *n 0; a row read refuses (< 0) is logged as `op`.
+ */
+enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                      void **out, size_t *n, const char *op);
 
 /* Binding helpers. Text is bound SQLITE_STATIC: it must outlive the statement's use, which
  * sq_done() ends. A NULL string binds SQL NULL; sq_bind_text_or_null also maps "" to NULL. */
