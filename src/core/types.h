@@ -9,6 +9,7 @@
 #define TG_CORE_TYPES_H
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/ids.h"
 
@@ -294,6 +295,115 @@ struct principal {
     char role[TG_ROLE_MAX];         /* "user" or "admin" */
     char api_key_id[TG_ID_MAX];     /* "" when authenticated by an access token */
     int64_t epoch;                  /* the access token's auth epoch (-1 for an API key) */
+};
+
+/* ---- generation tasks (DESIGN section 7, docs/GENERATION.md) ---- */
+
+#define TG_TASK_KIND_MAX 16      /* "animate_move", "animate_mix", "text_to_video", "image" */
+#define TG_TASK_STATUS_MAX 12    /* "queued" ... "timed_out" */
+#define TG_MODEL_MAX 48          /* "wan2.2-animate-move", "veo3_fast", ... */
+#define TG_PROVIDER_TASK_MAX 129 /* a provider's task id */
+#define TG_TASK_ERROR_CODE_MAX 64
+#define TG_TASK_ERROR_MAX 256    /* error message shown to the user (bytes, UTF-8) */
+
+/*
+ * A generation task. Money: `reserved` credits were debited at submit (kind spend, ref
+ * task/<id>), `reserved_plan` of them from the plan bucket of the month ending
+ * plan_expires_at; a terminal status moves `refunded` back (all of it on failure, timeout
+ * or cancel; reserved - settled on success), so reserved = settled + refunded once terminal.
+ * The dispatcher's own step is `phase`: "submit" (to send), "poll" (at the provider),
+ * "collect" (the provider finished: copying outputs), "" once terminal.
+ * inputs_json / outputs_json are heap strings (task_clear frees them), NULL when absent.
+ */
+struct task {
+    char id[TG_ID_MAX];                    /* "tsk_..." */
+    char user_id[TG_ID_MAX];
+    char kind[TG_TASK_KIND_MAX];
+    char provider[TG_PROVIDER_MAX];        /* "dashscope", "kie", "gemini", "sandbox" */
+    char model[TG_MODEL_MAX];
+    char status[TG_TASK_STATUS_MAX];       /* queued, submitted, running, succeeded, failed, timed_out, canceled */
+    char phase[TG_TASK_STATUS_MAX];        /* submit, poll, collect, "" */
+    int progress;                          /* 0..100 */
+    char *inputs_json;                     /* the validated inputs, as the API shows them */
+    char *outputs_json;                    /* collect: the provider's result; succeeded: our files */
+    char price_unit[8];                    /* "task" or "second" */
+    int64_t unit_credits;                  /* the price in force at submit, per unit */
+    int64_t est_units;                     /* units reserved (estimated seconds, or 1) */
+    int64_t reserved;                      /* unit_credits * est_units, debited at submit */
+    int64_t reserved_plan;                 /* of which from the plan bucket */
+    int64_t plan_expires_at;               /* the plan month those came from (0: none) */
+    int64_t settled;                       /* -1 until terminal; then what was finally charged */
+    int64_t refunded;                      /* credits given back */
+    char provider_task_id[TG_PROVIDER_TASK_MAX]; /* "" until submitted */
+    char key_id[TG_ID_MAX];                /* the pool key that submitted it ("" for sandbox) */
+    int attempts;                          /* submit attempts */
+    int polls;                             /* status queries made */
+    int64_t next_at;                       /* when the dispatcher looks at it next; 0 once terminal */
+    int64_t deadline_at;                   /* timed_out (with a refund) past this */
+    char error_code[TG_TASK_ERROR_CODE_MAX];
+    char error_message[TG_TASK_ERROR_MAX];
+    int64_t created_at, updated_at;
+    int64_t submitted_at;                  /* 0 until the provider accepted it */
+    int64_t finished_at;                   /* 0 until terminal */
+};
+
+static inline void task_clear(struct task *t)
+{
+    free(t->inputs_json);
+    free(t->outputs_json);
+    t->inputs_json = NULL;
+    t->outputs_json = NULL;
+}
+
+/* Which tasks a list returns (NULL or "": any). */
+struct task_filter {
+    const char *user_id;
+    const char *status;
+    const char *kind;
+};
+
+/*
+ * A key of a provider's pool. Keys from TG_*_API_KEYS are recorded with source "env" and no
+ * secret (the secret stays in the environment); keys added by an admin keep theirs sealed
+ * (AES-256-GCM, domain/keypool.h) in secret_box. Health that changes by the second
+ * (consecutive errors, cool-downs) lives in the dispatcher's memory; what must survive a
+ * restart (disabled and why, counters) is stored.
+ */
+#define TG_KEY_SECRET_MAX 512                      /* an API key's text */
+#define TG_KEY_BOX_MAX (TG_KEY_SECRET_MAX + 64)    /* sealed: nonce + ciphertext + tag */
+struct provider_key {
+    char id[TG_ID_MAX];                    /* "pk_..." */
+    char provider[TG_PROVIDER_MAX];        /* "dashscope", "kie", "gemini" */
+    char label[TG_NAME_MAX + 1];
+    char prefix[16];                       /* the secret's first characters, to recognise it */
+    char source[8];                        /* "env" or "admin" */
+    unsigned char secret_box[TG_KEY_BOX_MAX];
+    size_t secret_box_len;                 /* 0 for env keys */
+    int disabled;
+    char disabled_reason[128];             /* "" when enabled */
+    int64_t uses, failures;                /* calls made with it, and of those failed */
+    int64_t last_used_at;
+    char last_error[128];
+    int64_t created_at, updated_at;
+};
+
+/* A file: an upload (input) or a task's output, owned by one user. */
+#define TG_FILE_KEY_MAX 160
+#define TG_CONTENT_TYPE_MAX 64
+struct stored_file {
+    char id[TG_ID_MAX];                    /* "fil_..." */
+    char user_id[TG_ID_MAX];
+    char purpose[8];                       /* "input" or "output" */
+    char task_id[TG_ID_MAX];               /* outputs: the task; "" for inputs */
+    char backend[8];                       /* "local", "s3", "oss" */
+    char key[TG_FILE_KEY_MAX];             /* the object key in the backend */
+    char content_type[TG_CONTENT_TYPE_MAX];
+    int64_t size;                          /* declared at upload; actual once ready */
+    char status[8];                        /* "pending" (upload URL issued) or "ready" */
+    int64_t width, height;                 /* pixels, probed; 0 unknown */
+    int64_t duration_ms;                   /* video length, probed; 0 unknown */
+    int64_t created_at, updated_at;
+    int64_t expires_at;                    /* pending: the upload URL's end */
 };
 
 #endif

@@ -420,4 +420,88 @@ enum store_rc store_orders_check(struct store *s, store_violation_fn fn, void *a
  */
 enum store_rc store_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations);
 
+/* ---- generation tasks ---- */
+
+/* Terminal statuses are succeeded, failed, timed_out and canceled; the others (queued,
+ * submitted, running) are "live". Every function returning tasks fills heap fields that the
+ * caller releases with task_clear() (lists: each element, then free(array)). */
+
+/* Stores new task t. DUPLICATE on an id collision. */
+enum store_rc store_task_insert(struct store *s, const struct task *t);
+/* The task with this id; with user_id not NULL only when it is that user's (NOTFOUND
+ * otherwise: another user's task does not exist for them). */
+enum store_rc store_task_get(struct store *s, const char *id, const char *user_id, struct task *out);
+/* The task a provider knows as (provider, provider_task_id). NOTFOUND when none. */
+enum store_rc store_task_get_by_provider_ref(struct store *s, const char *provider, const char *provider_task_id,
+                                             struct task *out);
+/* Tasks matching f, newest first, with id < before_id when before_id is not NULL or "";
+ * at most limit. *out is NULL when *n is 0. */
+enum store_rc store_task_list(struct store *s, const struct task_filter *f, const char *before_id, size_t limit,
+                              struct task **out, size_t *n);
+/* Number of live tasks of the user (the in-flight cap). */
+enum store_rc store_task_count_live(struct store *s, const char *user_id, int64_t *n);
+/*
+ * Claims for the dispatcher up to limit live tasks whose next_at <= now, earliest first:
+ * in the same statement their next_at becomes lease_until, so that another dispatcher (or
+ * this one after a crash) takes a task again only once its lease ran out. Returns them.
+ */
+enum store_rc store_tasks_claim(struct store *s, int64_t now, int64_t lease_until, size_t limit,
+                                struct task **out, size_t *n);
+/*
+ * Writes the dispatcher's fields of t - status, phase, progress, provider_task_id, key_id,
+ * attempts, polls, next_at, outputs_json, error_code, error_message, submitted_at,
+ * updated_at - but only while the stored status equals expect_status and is live:
+ * STORE_CONFLICT otherwise (a cancel, a timeout or another dispatcher got there first).
+ * Never a terminal status: store_task_finish does that.
+ */
+enum store_rc store_task_update(struct store *s, const struct task *t, const char *expect_status);
+/*
+ * The one way to a terminal status: writes t's status, phase (""), progress, settled,
+ * refunded, outputs_json, error_code, error_message, next_at (0), finished_at and
+ * updated_at, only while the stored status is live: STORE_CONFLICT when it is terminal
+ * already. The caller's ledger rows commit with it (domain/tasks.h).
+ */
+enum store_rc store_task_finish(struct store *s, const struct task *t);
+/* Moves next_at of a live task (a wake-up: a callback arrived, a key recovered). NOTFOUND
+ * when the task is not live. */
+enum store_rc store_task_set_next(struct store *s, const char *id, int64_t next_at, int64_t now);
+
+/*
+ * Checks tasks against the ledger in one snapshot, calling fn (may be NULL) once per
+ * violation: a task whose spend entries (ref task/<id>) do not add up to -reserved; a
+ * terminal task whose refund and settle entries do not add up to `refunded`, or with
+ * settled + refunded != reserved; a live task with any refund or settle entry; a spend
+ * entry of ref_type "task" without its task. *violations receives the count.
+ */
+enum store_rc store_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
+/* ---- provider keys ---- */
+
+/* Stores k. DUPLICATE on an id collision. */
+enum store_rc store_pkey_insert(struct store *s, const struct provider_key *k);
+/* The key with this id. NOTFOUND when none. */
+enum store_rc store_pkey_get(struct store *s, const char *id, struct provider_key *out);
+/* Keys of a provider (NULL: all), oldest first. *out: caller frees with free(). */
+enum store_rc store_pkey_list(struct store *s, const char *provider, struct provider_key **out, size_t *n);
+/* Sets or clears disabled; reason is kept while disabled ("" when enabling). NOTFOUND if none. */
+enum store_rc store_pkey_set_disabled(struct store *s, const char *id, int disabled, const char *reason,
+                                      int64_t now);
+/* Adds to the counters and sets last_used_at (when > stored) and last_error (NULL keeps it). */
+enum store_rc store_pkey_add_stats(struct store *s, const char *id, int64_t uses, int64_t failures,
+                                   int64_t last_used_at, const char *last_error, int64_t now);
+
+/* ---- files (uploads and outputs) ---- */
+
+/* Stores f. DUPLICATE on an id or (backend, key) collision. */
+enum store_rc store_file_insert(struct store *s, const struct stored_file *f);
+/* The file with this id; with user_id not NULL only when it is that user's. */
+enum store_rc store_file_get(struct store *s, const char *id, const char *user_id, struct stored_file *out);
+/* The file stored under (backend, key). */
+enum store_rc store_file_get_by_key(struct store *s, const char *backend, const char *key, struct stored_file *out);
+/* Marks a pending file ready with what was found in its bytes. CONFLICT when not pending. */
+enum store_rc store_file_set_ready(struct store *s, const char *id, const char *content_type, int64_t size,
+                                   int64_t width, int64_t height, int64_t duration_ms, int64_t now);
+/* The outputs of a task, oldest first. *out: caller frees with free(). */
+enum store_rc store_files_of_task(struct store *s, const char *task_id, struct stored_file **out, size_t *n);
+
 #endif
