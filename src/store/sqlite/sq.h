@@ -120,11 +120,38 @@ enum store_rc sq_row_tx(struct sq *c, void *arg);
  */
 enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
                       void **out, size_t *n, const char *op);
+/* sq_rows for elements that own heap memory: on failure, clear(element) runs for every row
+ * read before the array is freed (a failed read must release what it took itself). */
+enum store_rc sq_rows_owned(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                            void (*clear)(void *elem), void **out, size_t *n, const char *op);
+
+/*
+ * The audits (store_orders_check, store_subs_check, store_tasks_check): each query returns
+ * (user_id, detail) rows, one per violation, collected in a read snapshot and reported
+ * through the caller's store_violation_fn after it ends.
+ */
+struct sq_violations {
+    struct {
+        char user_id[TG_ID_MAX];
+        char *what; /* "<what>: <detail>", heap */
+    } *v;
+    size_t n, cap;
+};
+/* Runs sql (with ?1 bound to *param when param is not NULL) and appends one violation per
+ * row, described as "what: <second column>". */
+enum store_rc sq_violations_query(struct sq *c, struct sq_violations *v, const char *sql, const int64_t *param,
+                                  const char *what);
+/* Calls fn (may be NULL) for each violation and sets *count. */
+void sq_violations_report(const struct sq_violations *v, store_violation_fn fn, void *arg, int64_t *count);
+/* Frees the collected violations (a retried attempt starts over with it too). */
+void sq_violations_reset(struct sq_violations *v);
 
 /* Binding helpers. Text is bound SQLITE_STATIC: it must outlive the statement's use, which
  * sq_done() ends. A NULL string binds SQL NULL; sq_bind_text_or_null also maps "" to NULL. */
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 int sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+/* Binds a time where 0 means "none" as SQL NULL. */
+int sq_bind_time(sqlite3_stmt *st, int i, int64_t v);
 
 /*
  * Copies column i (NULL -> "") into buf of size cap. Returns 0, or -1 when the value does
