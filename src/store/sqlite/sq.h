@@ -246,6 +246,37 @@ enum store_rc sq_order_set_subscription(struct store *s, const char *order_id, c
 enum store_rc sq_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now);
 enum store_rc sq_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations);
 
+/* tasks.c */
+enum store_rc sq_task_insert(struct store *s, const struct task *t);
+enum store_rc sq_task_get(struct store *s, const char *id, const char *user_id, struct task *out);
+enum store_rc sq_task_get_by_provider_ref(struct store *s, const char *provider, const char *provider_task_id,
+                                          struct task *out);
+enum store_rc sq_task_list(struct store *s, const struct task_filter *f, const char *before_id, size_t limit,
+                           struct task **out, size_t *n);
+enum store_rc sq_task_count_live(struct store *s, const char *user_id, int64_t *n);
+enum store_rc sq_tasks_claim(struct store *s, int64_t now, int64_t lease_until, size_t limit, struct task **out,
+                             size_t *n);
+enum store_rc sq_task_update(struct store *s, const struct task *t, const char *expect_status);
+enum store_rc sq_task_finish(struct store *s, const struct task *t);
+enum store_rc sq_task_set_next(struct store *s, const char *id, int64_t next_at, int64_t now);
+enum store_rc sq_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
+/* pkeys.c */
+enum store_rc sq_pkey_insert(struct store *s, const struct provider_key *k);
+enum store_rc sq_pkey_get(struct store *s, const char *id, struct provider_key *out);
+enum store_rc sq_pkey_list(struct store *s, const char *provider, struct provider_key **out, size_t *n);
+enum store_rc sq_pkey_set_disabled(struct store *s, const char *id, int disabled, const char *reason, int64_t now);
+enum store_rc sq_pkey_add_stats(struct store *s, const char *id, int64_t uses, int64_t failures,
+                                int64_t last_used_at, const char *last_error, int64_t now);
+
+/* files.c */
+enum store_rc sq_file_insert(struct store *s, const struct stored_file *f);
+enum store_rc sq_file_get(struct store *s, const char *id, const char *user_id, struct stored_file *out);
+enum store_rc sq_file_get_by_key(struct store *s, const char *backend, const char *key, struct stored_file *out);
+enum store_rc sq_file_set_ready(struct store *s, const char *id, const char *content_type, int64_t size,
+                                int64_t width, int64_t height, int64_t duration_ms, int64_t now);
+enum store_rc sq_files_of_task(struct store *s, const char *task_id, struct stored_file **out, size_t *n);
+
 /* secrets.c */
 enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,
                                    const char *provider, int64_t now, int64_t expires_at);
