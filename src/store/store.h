@@ -452,7 +452,8 @@ enum store_rc store_tasks_claim(struct store *s, int64_t now, int64_t lease_unti
  * Writes the dispatcher's fields of t - status, phase, progress, provider_task_id, key_id,
  * attempts, polls, next_at, outputs_json, error_code, error_message, submitted_at,
  * updated_at - but only while the stored status equals expect_status and is live:
- * STORE_CONFLICT otherwise (a cancel, a timeout or another dispatcher got there first).
+ * STORE_CONFLICT otherwise (a cancel, a timeout or another dispatcher got there first);
+ * STORE_DUPLICATE when another task holds (provider, provider_task_id).
  * Never a terminal status: store_task_finish does that.
  */
 enum store_rc store_task_update(struct store *s, const struct task *t, const char *expect_status);
@@ -474,7 +475,8 @@ enum store_rc store_task_set_next(struct store *s, const char *id, int64_t next_
  * settled + refunded != reserved; a live task with any refund or settle entry; a spend
  * entry of ref_type "task" without its task. Also: a task whose plan-bucket spend is not
  * reserved_plan, a settle entry of a task that did not succeed or a refund entry of one
- * that did, and any entry of ref_type "task" whose task is missing or another user's.
+ * that did, and a spend, settle or refund entry of ref_type "task" whose task is missing or
+ * another user's.
  * *violations receives the count.
  */
 enum store_rc store_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);

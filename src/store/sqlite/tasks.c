@@ -414,7 +414,7 @@ enum store_rc sq_task_set_next(struct store *s, const char *id, int64_t next_at,
 
 /* ---- the audit ---- */
 
-/* The sum of a task's entries of one kind (?kind) in the ledger, by its user. */
+/* The sum of t's ledger entries of one kind (and an extra condition), by its user. */
 #define TASK_SUM(kind, extra)                                                                                \
     "(SELECT COALESCE(SUM(l.delta), 0) FROM ledger l WHERE l.kind = '" kind "' AND l.ref_type = 'task'"       \
     " AND l.ref_id = t.id AND l.user_id = t.user_id" extra ")"
@@ -438,9 +438,11 @@ static const char SQL_CHECK_EARLY[] =
     " ON l.ref_type = 'task' AND l.ref_id = t.id AND l.kind IN ('settle', 'refund')"
     " WHERE " "t." TASK_LIVE " OR (t.status = 'succeeded' AND l.kind = 'refund')"
     " OR (t.status <> 'succeeded' AND l.kind = 'settle') ORDER BY 1, 2";
-/* Entries of ref_type task that name no task of their user. */
+/* Task entries that name no task of their user. Spelled with the kinds so that the ledger's
+ * unique (kind, ref_type, ref_id, bucket) index answers it instead of a walk of the ledger. */
 static const char SQL_CHECK_ORPHAN[] =
-    "SELECT l.user_id, l.kind || ' ' || l.ref_id FROM ledger l WHERE l.ref_type = 'task'"
+    "SELECT l.user_id, l.kind || ' ' || l.ref_id FROM ledger l WHERE l.kind IN ('spend', 'settle', 'refund')"
+    " AND l.ref_type = 'task'"
     " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.ref_id AND t.user_id = l.user_id) ORDER BY 1, 2";
 
 static enum store_rc tasks_check_run(struct sq *c, void *arg)
