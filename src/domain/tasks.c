@@ -80,8 +80,9 @@ int64_t tasks_cost(const struct task *t, int64_t units)
     return cost < t->reserved ? cost : t->reserved;
 }
 
-/* Copies src into dst[cap], cut at a UTF-8 character boundary when it does not fit (an
- * error text is shown to the user; half a character would make it invalid). */
+/* Copies src into dst[cap], cut at a UTF-8 character boundary when it does not fit, and
+ * before the first invalid byte (an error text is shown to the user in JSON; half a
+ * character or a stray byte would make it invalid). */
 static void copy_text(char *dst, size_t cap, const char *src)
 {
     size_t n = 0, len = src ? strlen(src) : 0;

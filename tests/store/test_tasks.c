@@ -472,6 +472,8 @@ static pthread_barrier_t g_race_start;
 struct claimer {
     char (*ids)[TG_ID_MAX];
     size_t n;
+    atomic_int claims;           /* claims that returned tasks */
+    const struct claimer *other; /* the other dispatcher */
 };
 
 static void *race_claim(void *arg)
@@ -504,6 +506,11 @@ static void *race_claim(void *arg)
         tasks_free(v, n);
         if (n == 0)
             break;
+        atomic_fetch_add(&c->claims, 1);
+        /* Both must be claiming for the race to mean anything: after its first claim, each
+         * waits (up to 10 s) until the other has made one too. */
+        for (int w = 0; w < 10000 && atomic_load(&c->other->claims) == 0; w++)
+            usleep(1000);
         usleep(200); /* a dispatcher works on what it claimed before it claims again */
     }
     store_close(s);
@@ -528,6 +535,8 @@ static void test_claim_race(void)
     snprintf(g_race_url, sizeof g_race_url, "%s", d.url);
     struct claimer c[2];
     memset(c, 0, sizeof c);
+    c[0].other = &c[1];
+    c[1].other = &c[0];
     pthread_t th[2];
     pthread_barrier_init(&g_race_start, NULL, 2);
     for (int i = 0; i < 2; i++)
