@@ -19,6 +19,7 @@
 #include "domain/idempotency.h"
 #include "domain/ledger.h"
 #include "domain/tasks.h"
+#include "store/backend.h"
 #include "store/call.h"
 #include "store/store.h"
 
@@ -358,6 +359,20 @@ static void test_refund_all(void)
     task_clear(&s);
     w = wallet_of(u);
     CHECK(w.plan_credits == 30 && w.paid_credits == 100, "and nothing moved");
+    /* A caller that ignores the conflict and commits its transaction anyway: the loser wrote
+     * nothing before it was told (the task is finished first, the ledger after). */
+    s = read_task(t.id);
+    snprintf(s.status, sizeof s.status, "running"); /* a stale copy, as a slow dispatcher holds it */
+    CHECK_INT_EQ(g_s->ops->begin(g_s, 1), STORE_OK, "begin a write transaction");
+    CHECK_INT_EQ(tasks_fail_tx(g_s, &s, "timed_out", "timeout", NULL, T0 + 3000), STORE_CONFLICT,
+                 "in txn: the timeout loses");
+    CHECK_INT_EQ(g_s->ops->commit(g_s), STORE_OK, "commit regardless");
+    task_clear(&s);
+    int n_refund = 0;
+    w = wallet_of(u);
+    CHECK(w.plan_credits == 30 && w.paid_credits == 100 && entries(t.id, LK_REFUND, -1, &n_refund) == 48 &&
+              n_refund == 2,
+          "still refunded once");
     audit_clean("a refund");
 
     /* The plan month ends before the task does: its plan part comes back as paid credits. */
