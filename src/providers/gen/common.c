@@ -94,6 +94,27 @@ static size_t keyish_at(const char *s, size_t n)
     return 0;
 }
 
+/* A piece of the key shows at least this many of its bytes (a provider echoing a cut or
+ * masked key, "sk-abcd****wxyz", must not show its longer parts). */
+#define KEY_PIECE_MIN 8
+
+/* Length of the longest piece (KEY_PIECE_MIN bytes or more) of key that s (n bytes left)
+ * starts with, 0 when none. */
+static size_t key_piece_at(const char *s, size_t n, const char *key, size_t klen)
+{
+    size_t best = 0;
+    if (key == NULL || n < KEY_PIECE_MIN || klen < KEY_PIECE_MIN)
+        return 0;
+    for (size_t k = 0; k + KEY_PIECE_MIN <= klen; k++) {
+        size_t m = 0;
+        while (m < n && k + m < klen && s[m] == key[k + m])
+            m++;
+        if (m >= KEY_PIECE_MIN && m > best)
+            best = m;
+    }
+    return best;
+}
+
 /* Most provider bytes looked at: messages are cut to TG_TASK_ERROR_MAX anyway. */
 #define SANITIZE_WINDOW 4096
 
@@ -119,10 +140,10 @@ void gen_sanitize(char *out, size_t cap, const char *in, size_t len, const struc
         uint32_t cp;
         size_t kl;
 
-        if (key != NULL && klen > 0 && len - i >= klen && memcmp(in + i, key, klen) == 0) {
+        if ((kl = key_piece_at(in + i, len - i, key, klen)) > 0) {
             memcpy(piece, "***", 3);
             plen = 3;
-            adv = klen;
+            adv = kl;
         } else if ((kl = keyish_at(in + i, len - i)) > 0) {
             memcpy(piece, "***", 3);
             plen = 3;

@@ -6,7 +6,6 @@
  * polled with GET /api/v1/tasks/{id}, with the key that created it (tasks belong to the
  * account). Billed per second of output, reported in usage.video_duration.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +179,12 @@ static int64_t ds_duration_ms(json_t *root)
     s = json_number_value(v);
     if (!(s > 0) || s > DS_MAX_DURATION_S)
         return 0;
-    return (int64_t)ceil(s * 1000.0 - 1e-6);
+    {
+        /* rounded up, with a micro-second of slack for binary fractions (5.2 * 1000) */
+        double ms = s * 1000.0 - 1e-3;
+        int64_t whole = (int64_t)ms;
+        return whole < ms ? whole + 1 : whole;
+    }
 }
 
 static void ds_parse_poll(const struct net_call *c, struct gen_result *out)

@@ -249,7 +249,7 @@ static void gemini_parse_submit(const struct net_call *c, struct gen_result *out
         snprintf(msg, sizeof msg, "Gemini returned no image (%.64s)", finish);
     else
         snprintf(msg, sizeof msg, "Gemini returned no image");
-    gen_fail(out, GEN_FAILED, block != NULL ? block : finish != NULL ? finish : "NO_IMAGE", msg, NULL, NULL);
+    gen_fail(out, GEN_FAILED, block != NULL ? block : finish != NULL ? finish : "NO_IMAGE", msg, NULL, c);
     if (text != NULL && block == NULL) {
         /* the model's own words say why; appended, sanitized */
         size_t have = strlen(out->error_message);

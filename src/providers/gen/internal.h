@@ -27,7 +27,8 @@ void gen_result_init(struct gen_result *out);
  * Copies provider text (len bytes, any bytes) into out (cap bytes, NUL-terminated) for a
  * message a user or an operator may read: the API key the call `c` carried (its
  * Authorization or x-goog-api-key header; c may be NULL) and anything shaped like a
- * provider key (sk-..., AIza...) become "***", invalid UTF-8 becomes '?', control
+ * provider key (sk-..., AIza...) become "***" (so does any piece of 8 or more bytes of the
+ * key), invalid UTF-8 becomes '?', control
  * characters become spaces, runs of blanks one space, and the text is cut on a character
  * boundary, ending in "..." when cut.
  */
