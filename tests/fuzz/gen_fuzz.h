@@ -99,7 +99,7 @@ static inline void fuzz_check_result(const struct net_call *c, const struct gen_
     if (ml == sizeof r->error_message || !utf8_valid(m, ml))
         FUZZ_FAIL();
     for (size_t k = 0; k + 8 <= strlen(FUZZ_KEY); k++) /* no 8 bytes of the key */
-        if (memmem(m, ml, FUZZ_KEY + k, 8) != NULL)
+        if (memmem(m, ml, &FUZZ_KEY[k], 8) != NULL)
             FUZZ_FAIL();
     for (size_t i = 0; i < ml; i++)
         if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)

@@ -75,7 +75,8 @@ static int ds_build_submit(const struct gen_input *in, const char *api_key, stru
 static int ds_build_poll(const char *provider_task_id, const char *api_key, struct net_call *c)
 {
     char *path;
-    if (!gen_task_id_ok(provider_task_id) || api_key == NULL)
+    /* the id is a path segment: never "." or ".." */
+    if (!gen_task_id_ok(provider_task_id) || api_key == NULL || strspn(provider_task_id, ".") == strlen(provider_task_id))
         return -1;
     path = xasprintf(DS_TASK_PATH "%s", provider_task_id);
     ds_start(c, "GET", path, api_key);

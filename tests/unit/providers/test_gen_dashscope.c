@@ -84,6 +84,7 @@ static void test_build(void)
     gen_call_release(&c);
     CHECK(ds->build_poll("../admin", KEY, &c) == -1, "a task id with a slash refused");
     CHECK(ds->build_poll("", KEY, &c) == -1, "empty task id refused");
+    CHECK(ds->build_poll("..", KEY, &c) == -1, "a dot-dot task id refused");
 }
 
 static void test_submit_answers(void)
