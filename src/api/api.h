@@ -223,6 +223,13 @@ void api_reply_jerr(struct req *r, const struct jerr *e);
 void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message);
 
 /*
+ * An empty body, or a JSON object with only the `allowed` keys (NULL-terminated), for
+ * POSTs whose body is optional. Returns the object (borrowed; NULL with *empty 1 when there
+ * is no body), or NULL with *empty 0 after replying.
+ */
+json_t *api_optional_body_or_reply(struct req *r, const char *const *allowed, int *empty);
+
+/*
  * Replies 403 and returns -1 when the caller authenticated with an API key: changing the
  * password or managing keys needs a signed-in session, so a leaked key cannot mint more
  * keys or lock the owner out. Returns 0 for a session.
