@@ -65,6 +65,12 @@ void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
+/* provider_keys.c: GET, POST /api/v1/admin/provider-keys, POST
+ * /api/v1/admin/provider-keys/{id}/disable and /enable */
+void api_admin_provider_keys_list(struct req *r);
+void api_admin_provider_keys_add(struct req *r);
+void api_admin_provider_key_disable(struct req *r);
+void api_admin_provider_key_enable(struct req *r);
 
 /* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
  * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
