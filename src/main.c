@@ -22,6 +22,7 @@
 #include "crypto/random.h"
 #include "domain/accounts.h"
 #include "domain/catalog.h"
+#include "domain/keypool.h"
 #include "domain/ratelimit.h"
 #include "domain/region.h"
 #include "domain/users.h"
@@ -156,6 +157,26 @@ static int main_migrate_db(int *applied_out)
     return 0;
 }
 
+/* Records the TG_*_API_KEYS keys as rows (source "env", no secret), so that admins see
+ * them and the dispatcher loads them with the rest. Returns 0 or -1 (printed). */
+static int main_sync_env_keys(void)
+{
+    char *err = NULL;
+    struct store *s = store_open(tg_cfg->database_url, &err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate: cannot open the database: %s\n", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    enum store_rc rc = keypool_sync_env(s, time_now_ms());
+    store_close(s);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: recording the provider keys failed (%s)\n", store_rc_name(rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* The database kind only: the URL itself may hold a password. */
 static const char *main_db_kind(const char *url)
 {
@@ -231,7 +252,7 @@ static int cmd_serve(const struct main_opts *o)
         ratelimit_shutdown();
         return 2;
     }
-    if (main_migrate_db(NULL) != 0) {
+    if (main_migrate_db(NULL) != 0 || main_sync_env_keys() != 0) {
         geo_shutdown();
         return 1;
     }

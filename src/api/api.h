@@ -65,6 +65,12 @@ void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
+/* provider_keys.c: GET, POST /api/v1/admin/provider-keys, POST
+ * /api/v1/admin/provider-keys/{id}/disable and /enable */
+void api_admin_provider_keys_list(struct req *r);
+void api_admin_provider_keys_add(struct req *r);
+void api_admin_provider_key_disable(struct req *r);
+void api_admin_provider_key_enable(struct req *r);
 
 /* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
  * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
@@ -221,6 +227,13 @@ void api_reply_own_account_failure(struct req *r, int users_rc);
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */
 void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message);
+
+/*
+ * An empty body, or a JSON object with only the `allowed` keys (NULL-terminated), for
+ * POSTs whose body is optional. Returns the object (borrowed; NULL with *empty 1 when there
+ * is no body), or NULL with *empty 0 after replying.
+ */
+json_t *api_optional_body_or_reply(struct req *r, const char *const *allowed, int *empty);
 
 /*
  * Replies 403 and returns -1 when the caller authenticated with an API key: changing the

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "domain/audit.h"
+#include "domain/keypool.h"
 #include "domain/ledger.h"
 #include "http/server.h"
 #include "net/net.h"
@@ -130,6 +131,7 @@ static void metrics_done(struct req *r, void *arg)
     metrics_outbound(&b);
     metrics_mail(&b);
     api_webhooks_metrics(&b);
+    keypool_metrics_render(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

@@ -80,6 +80,11 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/subscriptions", api_admin_subscriptions_list, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/subscriptions/{id}", api_admin_subscription_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/subscriptions/{id}/cancel", api_admin_subscription_cancel, AUTH_ADMIN, RL_NONE},
+    /* The generation providers' key pools: secrets go in, never come out. */
+    {"GET", "/api/v1/admin/provider-keys", api_admin_provider_keys_list, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys", api_admin_provider_keys_add, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys/{id}/disable", api_admin_provider_key_disable, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys/{id}/enable", api_admin_provider_key_enable, AUTH_ADMIN, RL_NONE},
     /* The test clock: 404 unless TG_TEST_CLOCK is on (tests only). */
     {"GET", "/api/v1/admin/clock", api_admin_clock_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/clock", api_admin_clock_advance, AUTH_ADMIN, RL_NONE},

@@ -356,6 +356,21 @@ describe('every documented operation answers as documented', () => {
     assertError(advanceOff, 404, 'not_found');
     check(advanceOff, 'POST', '/api/v1/admin/clock');
 
+    // The generation providers' key pools (admin): add, list, disable, enable.
+    const pkAdd = await srv.post('/api/v1/admin/provider-keys', { provider: 'kie', key: 'kieTourKey0123456789', label: 'tour' }, { token: admin.token });
+    assertStatus(pkAdd, 201);
+    check(pkAdd, 'POST', '/api/v1/admin/provider-keys');
+    check(await srv.post('/api/v1/admin/provider-keys', { provider: 'openai', key: 'sk-0123456789' }, { token: admin.token }), 'POST', '/api/v1/admin/provider-keys');
+    check(await srv.get('/api/v1/admin/provider-keys', { token: admin.token }), 'GET', '/api/v1/admin/provider-keys');
+    check(await srv.get('/api/v1/admin/provider-keys', { token }), 'GET', '/api/v1/admin/provider-keys');
+    const pkOff = await srv.post(`/api/v1/admin/provider-keys/${pkAdd.body.id}/disable`, { reason: 'tour' }, { token: admin.token });
+    assertStatus(pkOff, 200);
+    check(pkOff, 'POST', '/api/v1/admin/provider-keys/{id}/disable');
+    const pkOn = await srv.req('POST', `/api/v1/admin/provider-keys/${pkAdd.body.id}/enable`, { token: admin.token });
+    assertStatus(pkOn, 200);
+    check(pkOn, 'POST', '/api/v1/admin/provider-keys/{id}/enable');
+    check(await srv.req('POST', '/api/v1/admin/provider-keys/pk_01ARZ3NDEKTSV4RRFFQ69G5FAV/enable', { token: admin.token }), 'POST', '/api/v1/admin/provider-keys/{id}/enable');
+
     // The mail flows, with the tokens from the outbox folder (no SMTP server configured).
     const email = reg.body.user.email;
     const mailsTo = async (n) => {
