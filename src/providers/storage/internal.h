@@ -6,8 +6,6 @@
 
 #include "providers/storage/storage.h"
 
-/* local: links tmp_path to key's file (never replacing one) and removes tmp_path. 0 or -1. */
-int storage_local_link(const char *key, const char *tmp_path);
 /* s3/oss: PUTs the file tmp_path to key (storage_store_file). */
 void storage_s3_put_file(const struct storage_backend *b, struct net_exec *nx, const char *key,
                          const char *content_type, const char *tmp_path, void (*done)(void *arg, int ok),

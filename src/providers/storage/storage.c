@@ -289,22 +289,23 @@ static int storage_mkparents(char *path)
     return 0;
 }
 
-int storage_local_link(const char *key, const char *tmp_path)
+int storage_local_place(const char *key, const char *tmp_path)
 {
     char path[PATH_MAX];
-    int rc = -1;
+    int rc = -1, e = EINVAL;
     if (storage_local_path(key, path, sizeof path) != 0)
         goto cleanup;
-    if (storage_mkparents(path) != 0)
-        goto cleanup;
     /* link, not rename: an existing file is never replaced (two uploads racing to one key). */
-    if (link(tmp_path, path) != 0)
+    if (storage_mkparents(path) != 0 || link(tmp_path, path) != 0) {
+        e = errno;
+        if (e != EEXIST)
+            log_msgf(LOG_WARN, "storage_local_failed", "%s", strerror(e));
         goto cleanup;
+    }
     rc = 0;
 cleanup:
-    if (rc != 0 && errno != EEXIST)
-        log_msgf(LOG_WARN, "storage_local_failed", "%s", strerror(errno));
     unlink(tmp_path);
+    errno = e;
     return rc;
 }
 
@@ -313,7 +314,7 @@ void storage_store_file(const struct storage_backend *b, struct net_exec *nx, co
                         void *arg)
 {
     if (b->kind == STORAGE_LOCAL) {
-        done(arg, storage_local_link(key, tmp_path) == 0);
+        done(arg, storage_local_place(key, tmp_path) == 0);
         return;
     }
     storage_s3_put_file(b, nx, key, content_type, tmp_path, done, arg);

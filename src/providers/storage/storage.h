@@ -105,6 +105,14 @@ int storage_local_path(const char *key, char *out, size_t cap);
  */
 int storage_open_local(const char *key, int64_t *size);
 
+/*
+ * Links the finished temporary file tmp_path (under $TG_DATA_DIR/tmp) into place as key's
+ * local file, creating its folders, and removes tmp_path either way. An existing file is
+ * never replaced (two uploads racing to one key: one wins). Returns 0, or -1 with errno set
+ * (EEXIST when the key is taken, EINVAL for a bad key). File system calls: blocking pool.
+ */
+int storage_local_place(const char *key, const char *tmp_path);
+
 /* A fresh, unique path under $TG_DATA_DIR/tmp (nothing is created). Caller frees. */
 char *storage_tmp_path(void);
 
