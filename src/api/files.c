@@ -91,7 +91,7 @@ static void files_put_work(void *arg)
     struct files_put *j = arg;
     char *tmp = storage_tmp_path();
     j->outcome = FILES_PUT_IO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_msgf(LOG_ERROR, "upload_write_failed", "%s", strerror(errno));
         goto cleanup;
@@ -110,6 +110,7 @@ static void files_put_work(void *arg)
     close(fd);
     j->detected = j->mi.content_type;
     if (mrc == MEDIA_IO) {
+        log_msgf(LOG_ERROR, "upload_probe_failed", "%s", strerror(errno));
         unlink(tmp);
         goto cleanup;
     }

@@ -138,7 +138,7 @@ void res_file(struct req *r, int fd, int64_t size, const char *content_type)
         close(fd);
         int n = snprintf(cr, 80, "bytes */%lld", (long long)size);
         http_res_header_static(r, "content-range", 13, cr, (size_t)n);
-        http_res_send(r, 416, NULL, 0, 0, "", 0);
+        res_error(r, TG_E_RANGE_NOT_SATISFIABLE, NULL, NULL);
         return;
     }
     http_res_header_static(r, "accept-ranges", 13, "bytes", 5);
