@@ -14,7 +14,8 @@
 //
 // In-process: startFakeS3({accessKeyId, secretAccessKey, region, buckets}) ->
 //   {url, port, host, objects (Map "bucket/key" -> {body, contentType}), requests, setNow(ms),
-//    stop()}. As a process: `node tests/fakes/s3.mjs [--port N]` prints {"url","port",...}.
+//    stop()}. As a process: `node tests/fakes/s3.mjs [--port N] [--exit-on-stdin-close]` prints
+//    {"url","port",...}.
 import http from 'node:http';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -201,4 +202,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   };
   process.on('SIGTERM', end);
   process.on('SIGINT', end);
+  // For the C tests (tests/unit/providers/fakeproc.h): gone when the test's end closes.
+  if (process.argv.includes('--exit-on-stdin-close')) {
+    process.stdin.on('end', end);
+    process.stdin.on('error', end);
+    process.stdin.resume();
+  }
 }
