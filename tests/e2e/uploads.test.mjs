@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, invariantTest, repoRoot, assertStatus, assertError } from './lib/server.mjs';
@@ -112,6 +113,38 @@ describe('uploads on local storage', () => {
     assertError(json, 413, 'payload_too_large');
     const nowhere = await srv.req('POST', '/no/such/route', { body: big, headers: { 'content-type': 'application/json' } });
     assertError(nowhere, 413, 'payload_too_large');
+  });
+
+  it('the trade-off of one body limit: over TG_MAX_UPLOAD_BYTES refused from the head, between the two limits only once read', async () => {
+    const head = (len) => `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n\r\n`;
+    const talk = (chunks, ms) => new Promise((resolve) => {
+      const sock = net.connect(srv.port, '127.0.0.1');
+      let data = '';
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve({ how: 'timeout', data });
+      }, ms);
+      sock.on('data', (d) => (data += d));
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve({ how: 'end', data });
+      });
+      sock.on('error', () => {});
+      sock.on('connect', () => chunks.forEach((c, i) => setTimeout(() => sock.write(c), i * 300)));
+    });
+    const over = await talk([head(1048577)], 3000);
+    assert.equal(over.how, 'end', 'answered without one body byte');
+    assert.match(over.data, /^HTTP\/1\.1 413 /);
+    assert.match(over.data, /"payload_too_large"/);
+    // 100000 bytes: over TG_MAX_BODY_BYTES (64 KiB), under the upload limit. Nothing is
+    // answered while the body is missing; the 413 comes once it has arrived.
+    const waits = await talk([head(100000)], 1000);
+    assert.equal(waits.how, 'timeout');
+    assert.equal(waits.data, '', 'no answer before the body');
+    const read = await talk([head(100000), Buffer.alloc(100000, 0x20)], 3000);
+    assert.match(read.data, /^HTTP\/1\.1 413 /);
+    assert.match(read.data, /"payload_too_large"/);
+    assert.match(read.data, /\r\nconnection: close\r\n/i);
   });
 
   it('over TG_MAX_UPLOAD_BYTES the upload route is 413 too', async () => {
