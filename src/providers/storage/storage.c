@@ -6,6 +6,7 @@
  */
 #include "providers/storage/storage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -86,6 +88,27 @@ static struct storage_backend *storage_s3_from_config(const char *name, const ch
     return b;
 }
 
+/* Removes temporary files left by a process that died mid-upload (kill -9, power loss):
+ * ours end in ".part" and none lives longer than an upload, so an hour-old one is garbage. */
+static void storage_sweep_tmp(void)
+{
+    DIR *d = opendir(storage_tmp_dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        struct stat st;
+        if (n < 6 || strcmp(e->d_name + n - 5, ".part") != 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_mtime < now - 3600)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int storage_init(char **err)
 {
     *err = NULL;
@@ -94,6 +117,7 @@ int storage_init(char **err)
     storage_tmp_dir = xasprintf("%s/tmp", tg_cfg->data_dir);
     if (storage_mkdir(storage_files_dir, err) != 0 || storage_mkdir(storage_tmp_dir, err) != 0)
         return -1;
+    storage_sweep_tmp();
     hmac_sha256(tg_cfg->jwt_secret, tg_cfg->jwt_secret_len, "tollgate files v1", 17, storage_sig_key);
     const char *kind = config_get("TG_STORAGE");
     if (kind != NULL && strcmp(kind, "s3") == 0) {

@@ -49,7 +49,8 @@ struct storage_backend {
 
 /*
  * At start, after config_load and before threads: creates $TG_DATA_DIR/files and
- * $TG_DATA_DIR/tmp, sets up the backends the configuration names (local always; s3 when
+ * $TG_DATA_DIR/tmp (removing temporary files over an hour old: left by a process that
+ * died mid-upload), sets up the backends the configuration names (local always; s3 when
  * TG_STORAGE=s3; oss when TG_OSS_BUCKET is set) and derives the local signing key.
  * Returns 0, or -1 with *err set (caller frees).
  */

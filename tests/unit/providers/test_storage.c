@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../test.h"
@@ -278,6 +279,63 @@ static void test_local(void)
     config_free();
 }
 
+/* OSS is all or nothing; with S3 and OSS configured, each region finds its own. */
+static void test_regions(void)
+{
+    char dir[] = "/tmp/tg-storage-XXXXXX", *err = NULL;
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    setenv("TG_DATA_DIR", dir, 1);
+    setenv("TG_OSS_BUCKET", "cn-bucket", 1);
+    CHECK(config_load(NULL, &err) == -1 && err && strstr(err, "TG_OSS_ENDPOINT"), "OSS without an endpoint: %s",
+          err ? err : "");
+    free(err);
+    err = NULL;
+    setenv("TG_OSS_ENDPOINT", "https://oss-cn-hangzhou.aliyuncs.com", 1);
+    setenv("TG_OSS_REGION", "oss-cn-hangzhou", 1);
+    setenv("TG_OSS_ACCESS_KEY_ID", "LTAIexample", 1);
+    setenv("TG_OSS_SECRET_ACCESS_KEY", "oss-secret", 1);
+    setenv("TG_STORAGE", "s3", 1);
+    setenv("TG_S3_BUCKET", "global-bucket", 1);
+    setenv("TG_S3_ACCESS_KEY_ID", "AKIAexample", 1);
+    setenv("TG_S3_SECRET_ACCESS_KEY", "s3-secret", 1);
+    CHECK(config_load(NULL, &err) == 0, "S3 and OSS configured (%s)", err ? err : "");
+    free(err);
+    err = NULL;
+    /* A stale temporary file (two hours old) is swept at start; a fresh one stays. */
+    char tmpdir[300], old[400], fresh[400];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", dir);
+    mkdir(tmpdir, 0700);
+    snprintf(old, sizeof old, "%s/1-1-x.part", tmpdir);
+    snprintf(fresh, sizeof fresh, "%s/1-2-y.part", tmpdir);
+    close(open(old, O_WRONLY | O_CREAT, 0600));
+    close(open(fresh, O_WRONLY | O_CREAT, 0600));
+    struct timespec ts[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    utimensat(AT_FDCWD, old, ts, 0);
+    CHECK(storage_init(&err) == 0, "storage_init with S3 and OSS (%s)", err ? err : "");
+    free(err);
+    CHECK(access(old, F_OK) != 0 && access(fresh, F_OK) == 0, "stale temporary files swept, fresh ones kept");
+    const struct storage_backend *s3 = storage_find("s3"), *oss = storage_find("oss");
+    CHECK(s3 && oss && strcmp(s3->endpoint_host, "s3.us-east-1.amazonaws.com") == 0 && !s3->path_style,
+          "S3 without an endpoint: AWS's for the default region, virtual-hosted");
+    CHECK(storage_for_region("CN") == oss && storage_for_region("GLOBAL") == s3 &&
+              storage_for_region("XX") == storage_find("local") && storage_for_region(NULL) == storage_find("local"),
+          "CN -> oss, GLOBAL -> s3, anything else -> local");
+    CHECK(storage_default() == s3, "server-side files default to TG_STORAGE");
+    char *u = storage_presign_put(oss, "in/usr_a/fil_b", "image/png", 10, 1700000000000, 60);
+    CHECK(u && strncmp(u, "https://cn-bucket.oss-cn-hangzhou.aliyuncs.com/in/usr_a/fil_b?", 62) == 0 &&
+              strstr(u, "%2Foss-cn-hangzhou%2Fs3%2Faws4_request") != NULL,
+          "OSS upload URL: virtual-hosted, scoped to the OSS region: %s", u ? u : "");
+    free(u);
+    storage_shutdown();
+    config_free();
+    unlink(fresh);
+    static const char *const keys[] = {"TG_OSS_BUCKET", "TG_OSS_ENDPOINT", "TG_OSS_REGION", "TG_OSS_ACCESS_KEY_ID",
+                                       "TG_OSS_SECRET_ACCESS_KEY", "TG_STORAGE", "TG_S3_BUCKET", "TG_S3_ACCESS_KEY_ID",
+                                       "TG_S3_SECRET_ACCESS_KEY", NULL};
+    for (size_t i = 0; keys[i]; i++)
+        unsetenv(keys[i]);
+}
+
 int main(void)
 {
     test_suite();
@@ -285,5 +343,6 @@ int main(void)
     test_s3_backend();
     test_keys();
     test_local();
+    test_regions();
     return test_done();
 }
