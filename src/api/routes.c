@@ -87,6 +87,8 @@ const struct route api_routes[] = {
     /* Input files: the upload URL is minted for the caller's own key only. */
     {"POST", "/api/v1/uploads", api_uploads_create, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/uploads/{id}", api_uploads_get, AUTH_USER, RL_API_QUERY},
+    /* S3/OSS: the bytes went to the bucket; this reads them back, probes and marks ready. */
+    {"POST", "/api/v1/uploads/{id}/complete", api_uploads_complete, AUTH_USER, RL_API_QUERY},
     /* The local storage backend: the signed URL is the credential (api/files.c). The PUT is
      * the one route whose body may reach TG_MAX_UPLOAD_BYTES; reads are not rate limited
      * (a video player asks for many ranges). */

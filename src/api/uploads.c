@@ -1,7 +1,8 @@
 /*
- * uploads.c - POST /api/v1/uploads (a signed URL to upload one input file) and
+ * uploads.c - POST /api/v1/uploads (a signed URL to upload one input file),
  * GET /api/v1/uploads/{id} (the caller's file: what was found in it, and a signed URL to
- * read it once ready).
+ * read it once ready) and POST /api/v1/uploads/{id}/complete (S3/OSS: the bytes are in the
+ * bucket - read them back, probe them, mark the file ready).
  *
  * The file's backend follows the caller's region (storage_for_region: OSS for CN, S3 for
  * GLOBAL when configured, else the local disk); its key is in/<user id>/<file id>, so a URL
@@ -10,6 +11,7 @@
  */
 #include "api/api.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,12 @@
 #include "core/ids.h"
 #include "core/media.h"
 #include "core/mem.h"
+#include "core/log.h"
 #include "core/timeutil.h"
+#include "net/net.h"
 #include "providers/storage/storage.h"
+
+#include <unistd.h>
 
 /* How long an upload URL and a download URL stay valid. An hour covers a slow upload of
  * the largest video; the file record expires with its upload URL while pending. */
@@ -150,15 +156,10 @@ static enum store_rc upload_read_run(struct store *s, struct store_call *sc)
     return store_file_get(s, c->id, c->owner, &c->f);
 }
 
-static void upload_read_reply(struct req *r, struct api_call *ac)
+/* The StoredFile shape (docs/openapi.yaml), with a signed read URL once ready. New reference. */
+static json_t *upload_file_json(const struct stored_file *f)
 {
-    struct upload_read *c = (struct upload_read *)ac;
-    const struct stored_file *f = &c->f;
     char ts[32];
-    if (ac->call.rc != STORE_OK) {
-        api_reply_store(r, ac->call.rc, "file_get");
-        return;
-    }
     json_t *url = json_null();
     const struct storage_backend *b = storage_find(f->backend);
     if (strcmp(f->status, "ready") == 0 && b != NULL) {
@@ -167,12 +168,21 @@ static void upload_read_reply(struct req *r, struct api_call *ac)
             url = json_string(u);
         free(u);
     }
-    json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:o}", "id", f->id, "purpose", f->purpose,
-                             "content_type", f->content_type, "size", (json_int_t)f->size, "status", f->status,
-                             "width", (json_int_t)f->width, "height", (json_int_t)f->height, "duration_ms",
-                             (json_int_t)f->duration_ms, "created_at", time_rfc3339(f->created_at, ts), "url", url);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:o}", "id", f->id, "purpose", f->purpose,
+                     "content_type", f->content_type, "size", (json_int_t)f->size, "status", f->status, "width",
+                     (json_int_t)f->width, "height", (json_int_t)f->height, "duration_ms", (json_int_t)f->duration_ms,
+                     "created_at", time_rfc3339(f->created_at, ts), "url", url);
+}
+
+static void upload_read_reply(struct req *r, struct api_call *ac)
+{
+    struct upload_read *c = (struct upload_read *)ac;
+    if (ac->call.rc != STORE_OK) {
+        api_reply_store(r, ac->call.rc, "file_get");
+        return;
+    }
     res_header(r, "cache-control", "no-store");
-    res_json(r, 200, body);
+    res_json(r, 200, upload_file_json(&c->f));
 }
 
 void api_uploads_get(struct req *r)
@@ -188,4 +198,167 @@ void api_uploads_get(struct req *r)
     /* Another user's file does not exist for the caller. */
     snprintf(c->owner, sizeof c->owner, "%s", req_principal(r)->user_id);
     api_submit(r, &c->base, upload_read_run, upload_read_reply, NULL);
+}
+
+/* ---- POST /api/v1/uploads/{id}/complete ---- */
+
+/*
+ * With S3 or OSS the bytes go to the bucket, not through Tollgate, so the client says when
+ * they are there: the object is read back (to a temporary file, at most its declared size),
+ * probed like a local upload - the sniffed type must be the declared one - and the record
+ * marked ready. A local upload is completed by its PUT already: then this only answers.
+ */
+struct upload_fetch {
+    struct net_call call; /* first: the net done() gets it back */
+    struct req_ref *ref;
+    struct stored_file f;
+    char *tmp;
+    struct media_info mi;
+    int probed; /* 1 when the bytes are the declared type */
+};
+
+static void upload_fetch_free(struct upload_fetch *x)
+{
+    if (x->tmp != NULL) {
+        unlink(x->tmp);
+        free(x->tmp);
+    }
+    net_call_release(&x->call);
+    free(x);
+}
+
+struct upload_ready {
+    struct api_call base;
+    struct stored_file f;
+};
+
+static enum store_rc upload_ready_run(struct store *s, struct store_call *sc)
+{
+    struct upload_ready *c = (struct upload_ready *)sc;
+    return store_file_set_ready(s, c->f.id, c->f.content_type, c->f.size, c->f.width, c->f.height,
+                                c->f.duration_ms, time_now_ms());
+}
+
+static void upload_ready_reply(struct req *r, struct api_call *ac)
+{
+    struct upload_ready *c = (struct upload_ready *)ac;
+    if (ac->call.rc == STORE_CONFLICT) {
+        res_error(r, TG_E_CONFLICT, "This file was already completed.", NULL);
+        return;
+    }
+    if (ac->call.rc != STORE_OK) {
+        api_reply_store(r, ac->call.rc, "file_set_ready");
+        return;
+    }
+    snprintf(c->f.status, sizeof c->f.status, "ready");
+    res_header(r, "cache-control", "no-store");
+    res_json(r, 200, upload_file_json(&c->f));
+}
+
+/* Blocking pool: probes the downloaded copy, then removes it. */
+static void upload_probe_work(void *arg)
+{
+    struct upload_fetch *x = arg;
+    int fd = open(x->tmp, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        x->probed = media_probe_fd(fd, x->f.size, &x->mi) == MEDIA_OK &&
+                    strcmp(x->mi.content_type, x->f.content_type) == 0;
+        close(fd);
+    }
+}
+
+static void upload_probe_done(struct req *r, void *arg)
+{
+    struct upload_fetch *x = arg;
+    if (r != NULL && !x->probed) {
+        res_error(r, TG_E_INVALID_INPUT, "The file's content is not of the declared type.",
+                  json_pack("{s:s, s:s, s:o}", "field", "content_type", "declared", x->f.content_type, "detected",
+                            x->mi.content_type ? json_string(x->mi.content_type) : json_null()));
+    } else if (r != NULL) {
+        struct upload_ready *c = api_call_new(r, sizeof *c, STORE_CALL_WRITE);
+        c->f = x->f;
+        c->f.width = x->mi.width;
+        c->f.height = x->mi.height;
+        c->f.duration_ms = x->mi.duration_ms;
+        api_submit(r, &c->base, upload_ready_run, upload_ready_reply, NULL);
+    }
+    upload_fetch_free(x);
+}
+
+static void upload_fetch_done(struct net_call *nc)
+{
+    struct upload_fetch *x = (struct upload_fetch *)nc;
+    struct req *r = req_ref_take(x->ref);
+    if (r == NULL) {
+        upload_fetch_free(x);
+        return;
+    }
+    if (nc->err == NET_OK && (nc->status == 404 || nc->status == 403)) {
+        /* Not there (S3 answers 403 for a missing key without ListBucket permission). */
+        res_error(r, TG_E_FILE_NOT_READY, "The file has not been uploaded yet; PUT it to upload_url first.", NULL);
+        upload_fetch_free(x);
+        return;
+    }
+    if (nc->err == NET_TOO_LARGE || (nc->err == NET_OK && nc->status == 200 && (int64_t)nc->resp_len != x->f.size)) {
+        res_error(r, TG_E_INVALID_INPUT, "The stored object is not the declared size.",
+                  json_pack("{s:s, s:I}", "field", "size", "size", (json_int_t)x->f.size));
+        upload_fetch_free(x);
+        return;
+    }
+    if (nc->err != NET_OK || nc->status != 200) {
+        log_event(LOG_WARN, "upload_fetch_failed", "backend", x->f.backend, "error", net_err_name(nc->err), NULL);
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        upload_fetch_free(x);
+        return;
+    }
+    req_defer(r, REQ_WORK_GENERAL, upload_probe_work, upload_probe_done, x);
+}
+
+static void upload_complete_found(struct req *r, struct api_call *ac)
+{
+    struct upload_read *c = (struct upload_read *)ac;
+    const struct stored_file *f = &c->f;
+    if (ac->call.rc != STORE_OK) {
+        api_reply_store(r, ac->call.rc, "file_get");
+        return;
+    }
+    if (strcmp(f->status, "ready") == 0) {
+        res_header(r, "cache-control", "no-store");
+        res_json(r, 200, upload_file_json(f));
+        return;
+    }
+    const struct storage_backend *b = storage_find(f->backend);
+    if (b == NULL || b->kind == STORAGE_LOCAL) {
+        /* Local uploads are completed by their PUT (or the backend is no longer configured). */
+        res_error(r, TG_E_FILE_NOT_READY, "The file has not been uploaded yet; PUT it to upload_url first.", NULL);
+        return;
+    }
+    char *url = storage_presign_get(b, f->key, time_now_ms(), 600);
+    if (url == NULL) {
+        res_error(r, TG_E_INTERNAL, NULL, NULL);
+        return;
+    }
+    struct upload_fetch *x = xcalloc(1, sizeof *x);
+    x->f = *f;
+    x->tmp = storage_tmp_path();
+    net_call_init(&x->call, b->name, "GET", url);
+    free(url);
+    x->call.max_response = (size_t)f->size;
+    x->call.timeout_ms = 10 * 60 * 1000; /* the largest video over a slow link */
+    net_call_save_to(&x->call, x->tmp);
+    x->ref = req_ref_new(r);
+    net_exec_submit(req_net(r), &x->call, upload_fetch_done);
+}
+
+void api_uploads_complete(struct req *r)
+{
+    const char *id = req_param(r, "id");
+    if (!id_valid(id, "fil")) {
+        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    struct upload_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    snprintf(c->owner, sizeof c->owner, "%s", req_principal(r)->user_id);
+    api_submit(r, &c->base, upload_read_run, upload_complete_found, NULL);
 }

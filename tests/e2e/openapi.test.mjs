@@ -406,12 +406,18 @@ describe('every documented operation answers as documented', () => {
     const pending = await srv.get(`/api/v1/uploads/${up.body.id}`, { token });
     assertStatus(pending, 200);
     check(pending, 'GET', '/api/v1/uploads/{id}');
+    const early = await srv.post(`/api/v1/uploads/${up.body.id}/complete`, undefined, { token });
+    assertError(early, 409, 'file_not_ready');
+    check(early, 'POST', '/api/v1/uploads/{id}/complete');
     const putFile = await srv.req('PUT', local(up.body.upload_url), { body: png, headers: { 'content-type': 'image/png' } });
     assertStatus(putFile, 200);
     check(putFile, 'PUT', '/files/in/{user}/{file}');
     const ready = await srv.get(`/api/v1/uploads/${up.body.id}`, { token });
     assertStatus(ready, 200);
     check(ready, 'GET', '/api/v1/uploads/{id}');
+    const done = await srv.post(`/api/v1/uploads/${up.body.id}/complete`, undefined, { token });
+    assertStatus(done, 200);
+    check(done, 'POST', '/api/v1/uploads/{id}/complete');
     const part = await srv.get(local(ready.body.url), { headers: { range: 'bytes=0-7' } });
     assertStatus(part, 206);
     check(part, 'GET', '/files/in/{user}/{file}');

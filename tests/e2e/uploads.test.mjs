@@ -325,6 +325,32 @@ describe('uploads on S3 (GLOBAL) and OSS (CN), against the fake S3', () => {
     assert.equal(o.contentType, 'image/png');
   });
 
+  it('complete: read back from the bucket, probed, marked ready; early, wrong bytes and other users refused', async () => {
+    const up = await upload(srv, user.token, 'video/mp4', MP4.length);
+    const early = await srv.post(`/api/v1/uploads/${up.id}/complete`, undefined, { token: user.token });
+    assertError(early, 409, 'file_not_ready');
+    assert.equal((await fetch(up.upload_url, { method: 'PUT', body: MP4, headers: { 'content-type': 'video/mp4' } })).status, 200);
+    const other = await srv.register({ tag: 'other' });
+    assertError(await srv.post(`/api/v1/uploads/${up.id}/complete`, undefined, { token: other.token }), 404, 'not_found');
+    const done = await srv.post(`/api/v1/uploads/${up.id}/complete`, undefined, { token: user.token });
+    assertStatus(done, 200);
+    assert.equal(done.body.status, 'ready');
+    assert.deepEqual([done.body.width, done.body.height, done.body.duration_ms], [64, 48, 2000]);
+    assert.ok(done.body.url.startsWith(`${s3.url}/tollgate-test/in/${user.id}/${up.id}?`), done.body.url);
+    const back = await fetch(done.body.url);
+    assert.equal(back.status, 200);
+    assert.ok(Buffer.from(await back.arrayBuffer()).equals(MP4), 'the signed GET reads the object');
+    const again = await srv.post(`/api/v1/uploads/${up.id}/complete`, undefined, { token: user.token });
+    assertStatus(again, 200);
+    // A JPEG's bytes sent as the declared PNG (the bucket checks type and size, not content).
+    const fake = await upload(srv, user.token, 'image/png', JPG.length);
+    assert.equal((await fetch(fake.upload_url, { method: 'PUT', body: JPG, headers: { 'content-type': 'image/png' } })).status, 200);
+    const bad = await srv.post(`/api/v1/uploads/${fake.id}/complete`, undefined, { token: user.token });
+    assertError(bad, 422, 'invalid_input');
+    assert.deepEqual(bad.body.error.details, { field: 'content_type', declared: 'image/png', detected: 'image/jpeg' });
+    assert.equal((await srv.get(`/api/v1/uploads/${fake.id}`, { token: user.token })).body.status, 'pending');
+  });
+
   it('CN: the upload goes to the OSS bucket', async () => {
     assertStatus(await srv.req('PUT', '/api/v1/region', { json: { region: 'CN' }, token: user.token }), 200);
     const up = await upload(srv, user.token, 'video/mp4', MP4.length);
