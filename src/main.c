@@ -30,6 +30,7 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "providers/pay/pay.h"
+#include "providers/storage/storage.h"
 #include "net/net.h"
 #include "providers/mail/mailer.h"
 #include "store/call.h"
@@ -54,6 +55,10 @@ static void main_usage(void)
           "                            on any violation); --now audits as of that instant, in ms since the\n"
           "                            epoch (a server run with TG_TEST_CLOCK: pass its now_ms)\n"
           "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
+          "  storage-presign BACKEND METHOD KEY TIME TTL [CONTENT_TYPE SIZE]\n"
+          "                            print the signed URL the configured backend (local, s3, oss)\n"
+          "                            gives for METHOD (GET or PUT) on KEY at TIME (Unix seconds),\n"
+          "                            valid TTL seconds; a PUT binds CONTENT_TYPE and SIZE\n"
           "  version                   print the version\n"
           "\n"
           "Configuration comes from TG_* environment variables, after the optional dotenv FILE.\n",
@@ -243,6 +248,14 @@ static int cmd_serve(const struct main_opts *o)
         ratelimit_shutdown();
         return 2;
     }
+    /* The storage folders and backends: a bad S3/OSS endpoint stops the start here. */
+    if (storage_init(&err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
+        geo_shutdown();
+        ratelimit_shutdown();
+        return 2;
+    }
     /* The payment providers' key files, read now: never by a loop thread, and a bad key
      * stops the start here rather than failing the first payment. */
     if (pay_providers_preload(&err) != 0) {
@@ -290,6 +303,7 @@ static int cmd_serve(const struct main_opts *o)
     geo_shutdown();
     ratelimit_shutdown();
     catalog_shutdown();
+    storage_shutdown();
     net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
     return rc == 0 ? 0 : 1;
@@ -519,6 +533,59 @@ static int cmd_routes(void)
     return 0;
 }
 
+/* Parses a decimal int64 (digits only, optional leading '-'). 0 or -1. */
+static int main_int64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*
+ * storage-presign: the signed URL of the configured backend for fixed inputs and time, for
+ * checking our SigV4 against the AWS SDK's byte for byte (tests/e2e/storage_presign.test.mjs)
+ * and for operators trying a bucket by hand. Credentials come from the configuration only.
+ */
+static int cmd_storage_presign(int argc, char **argv)
+{
+    char *err = NULL;
+    int64_t at, ttl, size = 0;
+    if ((argc != 7 && argc != 9) || main_int64(argv[5], &at) != 0 || main_int64(argv[6], &ttl) != 0 ||
+        (argc == 9 && main_int64(argv[8], &size) != 0)) {
+        main_usage();
+        return 2;
+    }
+    if (main_config(NULL) != 0)
+        return 2;
+    if (crypto_init() != 0 || storage_init(&err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "crypto");
+        free(err);
+        return 2;
+    }
+    const struct storage_backend *b = storage_find(argv[2]);
+    char *url = NULL;
+    if (b == NULL)
+        fprintf(stderr, "tollgate: storage backend %s is not configured\n", argv[2]);
+    else if (strcmp(argv[3], "PUT") == 0)
+        url = storage_presign_put(b, argv[4], argc == 9 ? argv[7] : "application/octet-stream", size, at * 1000, ttl);
+    else if (strcmp(argv[3], "GET") == 0)
+        url = storage_presign_get(b, argv[4], at * 1000, ttl);
+    else
+        fprintf(stderr, "tollgate: METHOD must be GET or PUT\n");
+    if (b != NULL && url == NULL && (strcmp(argv[3], "GET") == 0 || strcmp(argv[3], "PUT") == 0))
+        fprintf(stderr, "tollgate: bad key or TTL (1..%d s)\n", STORAGE_URL_TTL_MAX_S);
+    if (url != NULL)
+        printf("%s\n", url);
+    int rc = url != NULL ? 0 : 1;
+    free(url);
+    storage_shutdown();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct main_opts o;
@@ -530,6 +597,8 @@ int main(int argc, char **argv)
         printf("tollgate %s\n", TG_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "storage-presign") == 0)
+        return cmd_storage_presign(argc, argv);
     if (strcmp(cmd, "routes") == 0)
         return argc == 2 ? cmd_routes() : (main_usage(), 2);
     if (strcmp(cmd, "serve") == 0)

@@ -114,6 +114,15 @@ void api_sandbox_checkout_page(struct req *r);
 void api_sandbox_checkout_pay(struct req *r);
 void api_sandbox_checkout_fail(struct req *r);
 
+/* uploads.c: POST /api/v1/uploads, GET /api/v1/uploads/{id}, POST /api/v1/uploads/{id}/complete */
+void api_uploads_create(struct req *r);
+void api_uploads_get(struct req *r);
+void api_uploads_complete(struct req *r);
+/* files.c: PUT /files/in/{user}/{file}, GET /files/in/{user}/{file} and
+ * /files/out/{user}/{task}/{n} (the local storage backend's signed URLs) */
+void api_files_put(struct req *r);
+void api_files_get(struct req *r);
+
 /* ---- payments (orders.c, webhooks.c, qr.c) ---- */
 
 struct pay_provider;

@@ -89,6 +89,18 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/clock", api_admin_clock_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/clock", api_admin_clock_advance, AUTH_ADMIN, RL_NONE},
 
+    /* Input files: the upload URL is minted for the caller's own key only. */
+    {"POST", "/api/v1/uploads", api_uploads_create, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/uploads/{id}", api_uploads_get, AUTH_USER, RL_API_QUERY},
+    /* S3/OSS: the bytes went to the bucket; this reads them back, probes and marks ready. */
+    {"POST", "/api/v1/uploads/{id}/complete", api_uploads_complete, AUTH_USER, RL_API_QUERY},
+    /* The local storage backend: the signed URL is the credential (api/files.c). The PUT is
+     * the one route whose body may reach TG_MAX_UPLOAD_BYTES; reads are not rate limited
+     * (a video player asks for many ranges). */
+    {"PUT", "/files/in/{user}/{file}", api_files_put, AUTH_NONE, RL_API_QUERY, ROUTE_BODY_UPLOAD},
+    {"GET", "/files/in/{user}/{file}", api_files_get, AUTH_NONE, RL_NONE},
+    {"GET", "/files/out/{user}/{task}/{n}", api_files_get, AUTH_NONE, RL_NONE},
+
     /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
     {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},
     {"GET", "/sandbox/sign-in/approve", api_sandbox_signin_approve, AUTH_NONE, RL_AUTH_IP},

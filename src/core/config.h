@@ -50,6 +50,7 @@ struct tg_config {
     int order_query_after_s;  /* TG_ORDER_QUERY_AFTER (60): first query of a pending order */
     int order_query_max;      /* TG_ORDER_QUERY_MAX (10): queries of one pending order */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
+    int64_t max_upload_bytes; /* TG_MAX_UPLOAD_BYTES (209715200): PUT /files/{key} body limit */
     int max_connections;      /* TG_MAX_CONNECTIONS (4096): open client connections per process */
     int http2_cleartext;      /* TG_HTTP2_CLEARTEXT on/off (off): h2c upgrade / prior knowledge */
     int http_timeout_s;       /* TG_HTTP_TIMEOUT (10): header/idle timeout, seconds */

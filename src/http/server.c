@@ -669,8 +669,16 @@ static void http_server_configure(struct http_server *s)
      * compares with >=, so a chunked body may be one byte shorter than a sized one), both
      * with 413 and the connection closed; fallback.c makes that 413 our JSON envelope. It
      * is one process-wide number in libh2o 2.2.5, which holds a whole body in memory before
-     * a handler runs: a route may refuse less, never accept more. */
-    s->gconf.max_request_entity_size = (size_t)tg_cfg->max_body_bytes;
+     * a handler runs (lib/http1.c compares the Content-Length, or the chunked size so far,
+     * and lib/http2/connection.c the DATA received, with globalconf->max_request_entity_size
+     * before any handler sees the path). So the uploads' limit (TG_MAX_UPLOAD_BYTES, PUT
+     * /files/...) has to be the process-wide one, and every other route refuses a body over
+     * TG_MAX_BODY_BYTES in dispatch.c once it has arrived - with 413 still, but after it was
+     * buffered. The cost and its remedy (nginx's client_max_body_size per location) are in
+     * docs/OPERATIONS.md. */
+    s->gconf.max_request_entity_size = (size_t)(tg_cfg->max_upload_bytes > tg_cfg->max_body_bytes
+                                                    ? tg_cfg->max_upload_bytes
+                                                    : tg_cfg->max_body_bytes);
     /* Cleartext HTTP/2 (h2c): libh2o 2.2.5 reaches it from HTTP/1 in two ways, both behind
      * this one flag (lib/http1.c): an "Upgrade: h2c" request (process_request) and the
      * prior-knowledge preface "PRI * HTTP/2.0" (handle_incoming_request); h2o's default is
@@ -850,6 +858,7 @@ int http_server_run(void)
         goto cleanup;
     http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
     s->max_body = (size_t)tg_cfg->max_body_bytes;
+    s->max_upload = (size_t)tg_cfg->max_upload_bytes;
     http_max_conns = tg_cfg->max_connections > 0 ? tg_cfg->max_connections : 1;
     s->access_log = tg_cfg->access_log && log_enabled(LOG_INFO);
     s->nworkers = nw;
