@@ -54,11 +54,9 @@ static json_t *task_outputs_json(const struct task *t, int64_t now_ms)
         const char *key = json_string_value(json_object_get(o, "key"));
         const char *backend = json_string_value(json_object_get(o, "backend"));
         const struct storage_backend *b = backend ? storage_find(backend) : NULL;
-        char url[GEN_URL_MAX];
-        json_t *u = json_null();
-        if (b != NULL && key != NULL &&
-            storage_presign_get(b, key, API_OUTPUT_URL_TTL_S, now_ms / 1000, url, sizeof url) == 0)
-            u = json_string(url);
+        char *url = b != NULL && key != NULL ? storage_presign_get(b, key, now_ms, API_OUTPUT_URL_TTL_S) : NULL;
+        json_t *u = url ? json_string(url) : json_null();
+        free(url);
         json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:o}", "file_id", json_object_get(o, "file_id"),
                                              "content_type", json_object_get(o, "content_type"), "size",
                                              json_object_get(o, "size"), "url", u));

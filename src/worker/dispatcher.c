@@ -75,7 +75,7 @@ struct job {
     struct net_call call;
     struct store_call sc;
     struct gen_result res;
-    char secret[TG_KEY_SECRET_MAX];
+    char secret[TG_KEY_SECRET_MAX + 1];
     /* inputs fetched as bytes (Gemini) */
     unsigned char *img[GEN_MAX_IMAGES];
     size_t img_len[GEN_MAX_IMAGES];
@@ -149,7 +149,7 @@ static void job_free(struct job *j)
     d->active--;
     atomic_store(&m_active, (int64_t)d->active);
     task_clear(&j->t);
-    net_call_release(&j->call);
+    gen_call_release(&j->call);
     gen_result_clear(&j->res);
     for (size_t i = 0; i < j->n_img; i++)
         free(j->img[i]);
@@ -275,20 +275,7 @@ static void job_key_report(struct job *j, enum gen_outcome o)
 {
     if (!j->t.key_id[0])
         return;
-    enum keypool_outcome ko = KEYPOOL_OK;
-    switch (o) {
-    case GEN_RETRY:
-        ko = KEYPOOL_ERROR;
-        break;
-    case GEN_RATE_LIMITED:
-        ko = KEYPOOL_RATE_LIMITED;
-        break;
-    case GEN_KEY_REJECTED:
-        ko = KEYPOOL_REJECTED;
-        break;
-    default:
-        ko = KEYPOOL_OK;
-    }
+    enum keypool_outcome ko = keypool_outcome_of(o);
     int persist = 0;
     keypool_report(j->d->kp, j->t.key_id, ko, j->res.retry_after_ms, j->res.error_message, time_now_ms(), &persist);
     if (persist)
@@ -310,9 +297,14 @@ static int job_input_url(struct job *j, json_t *ref, char *out, size_t cap)
     if (fid == NULL || store_file_get(j->d->conn, fid, j->t.user_id, &f) != STORE_OK)
         return -1;
     const struct storage_backend *b = storage_find(f.backend);
-    if (b == NULL)
+    char *u = b ? storage_presign_get(b, f.key, time_now_ms(), DISP_INPUT_URL_TTL_S) : NULL;
+    if (u == NULL || strlen(u) >= cap) {
+        free(u);
         return -1;
-    return storage_presign_get(b, f.key, DISP_INPUT_URL_TTL_S, time_now_ms() / 1000, out, cap);
+    }
+    memcpy(out, u, strlen(u) + 1);
+    free(u);
+    return 0;
 }
 
 static void job_submit_send(struct job *j);
@@ -325,7 +317,7 @@ static void job_image_fetched(struct net_call *c)
     struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, call, c);
     size_t i = j->img_i;
     if (c->err != NET_OK || c->status != 200 || c->resp_len == 0) {
-        net_call_release(c);
+        gen_call_release(c);
         if (j->d->stopping) {
             job_free(j);
             return;
@@ -342,7 +334,7 @@ static void job_image_fetched(struct net_call *c)
         *semi = '\0';
     c->resp_body = NULL;
     c->resp_len = 0;
-    net_call_release(c);
+    gen_call_release(c);
     j->img_i++;
     job_submit_send(j);
 }
@@ -499,7 +491,7 @@ static void job_submit_send(struct job *j)
     int rc = j->p->build_submit(&gi, j->secret, &j->call);
     json_decref(in);
     if (rc != 0) {
-        net_call_release(&j->call);
+        gen_call_release(&j->call);
         job_fail(j, "failed", "invalid_task", "The provider cannot take these inputs.");
         return;
     }
@@ -511,12 +503,12 @@ static void job_submitted(struct net_call *c)
     struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, call, c);
     if (c->err == NET_SHUTDOWN && j->d->stopping) {
         /* Not sent (or not answered) because we are stopping: the lease brings it back. */
-        net_call_release(c);
+        gen_call_release(c);
         job_free(j);
         return;
     }
     j->p->parse_submit(c, &j->res);
-    net_call_release(c);
+    gen_call_release(c);
     job_handle_submit(j);
 }
 
@@ -616,12 +608,12 @@ static void job_polled(struct net_call *c)
 {
     struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, call, c);
     if (c->err == NET_SHUTDOWN && j->d->stopping) {
-        net_call_release(c);
+        gen_call_release(c);
         job_free(j);
         return;
     }
     j->p->parse_poll(c, &j->res);
-    net_call_release(c);
+    gen_call_release(c);
     job_handle_poll(j);
 }
 
@@ -642,7 +634,7 @@ static void job_poll(struct job *j)
         return;
     }
     if (j->p->build_poll(j->t.provider_task_id, j->secret, &j->call) != 0) {
-        net_call_release(&j->call);
+        gen_call_release(&j->call);
         job_fail(j, "failed", "invalid_task", "The provider's task id cannot be queried.");
         return;
     }
@@ -715,7 +707,7 @@ static void job_collect(struct job *j)
     json_decref(j->stored);
     j->stored = json_array();
     j->out_i = 0;
-    j->backend = storage_for_region(NULL);
+    j->backend = storage_default();
     job_collect_next(j);
 }
 
@@ -736,11 +728,11 @@ static void job_downloaded(struct net_call *c)
         json_object_set_new(o, "mime", json_string(mime));
     }
     if (c->err == NET_SHUTDOWN && j->d->stopping) {
-        net_call_release(c);
+        gen_call_release(c);
         job_free(j);
         return;
     }
-    net_call_release(c);
+    gen_call_release(c);
     if (!ok) {
         atomic_fetch_add(&m_collect_errors, 1);
         j->t.attempts++;
@@ -797,9 +789,17 @@ static void job_collect_next(struct job *j)
     json_t *o = json_array_get(j->outs, j->out_i);
     char fid[TG_ID_MAX];
     id_new(fid, "fil");
-    snprintf(j->key, sizeof j->key, "out/%s/%s/%zu", j->t.user_id, j->t.id, j->out_i);
+    /* A key per attempt (the file id): a copy placed by an attempt that died before its
+     * transaction committed is never in the way of the next one. */
+    snprintf(j->key, sizeof j->key, "out/%s/%s/%s", j->t.user_id, j->t.id, fid);
     json_object_set_new(o, "file_id", json_string(fid));
-    if (storage_tmp_path(j->tmp, sizeof j->tmp) != 0) {
+    char *tmp = storage_tmp_path();
+    if (tmp != NULL && strlen(tmp) < sizeof j->tmp)
+        memcpy(j->tmp, tmp, strlen(tmp) + 1);
+    else
+        j->tmp[0] = '\0';
+    free(tmp);
+    if (!j->tmp[0]) {
         job_fail(j, "failed", "storage_unavailable", "The result could not be stored; your credits are back.");
         return;
     }
@@ -875,7 +875,7 @@ static void job_resume_collect(struct job *j)
     j->stored = json_array();
     j->out_i = 0;
     j->units = 0;
-    j->backend = storage_for_region(NULL);
+    j->backend = storage_default();
     job_collect_next(j);
 }
 
@@ -1011,20 +1011,38 @@ static void disp_persist_disable(struct disp *d, const char *key_id, const char 
     store_exec_call(&d->sx, &k->sc, STORE_CALL_WRITE, key_disable_run, key_disable_done);
 }
 
+/* One key's counters to add to its row (copied out of the pool). */
+struct key_stat {
+    char id[TG_ID_MAX];
+    int64_t uses, failures, last_used_at;
+    int has_error;
+    char last_error[KEYPOOL_TEXT_MAX];
+};
+
 struct key_stats {
     struct store_call sc;
-    struct keypool_stat *rows;
+    struct key_stat *rows;
     size_t n, cap;
 };
 
-static void key_stats_add(void *arg, const struct keypool_stat *st)
+static int key_stats_add(void *arg, const struct keypool_stats *st)
 {
     struct key_stats *k = arg;
     if (k->n == k->cap) {
         k->cap = k->cap ? k->cap * 2 : 8;
         k->rows = xrealloc(k->rows, k->cap * sizeof *k->rows);
     }
-    k->rows[k->n++] = *st;
+    struct key_stat *row = &k->rows[k->n++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->id, sizeof row->id, "%s", st->id);
+    row->uses = st->uses;
+    row->failures = st->failures;
+    row->last_used_at = st->last_used_at;
+    if (st->last_error != NULL) {
+        row->has_error = 1;
+        snprintf(row->last_error, sizeof row->last_error, "%s", st->last_error);
+    }
+    return 0; /* taken: the pool forgets them (a failed write loses a few counts, never money) */
 }
 
 static enum store_rc key_stats_run(struct store *s, struct store_call *sc)
@@ -1032,9 +1050,9 @@ static enum store_rc key_stats_run(struct store *s, struct store_call *sc)
     struct key_stats *k = (struct key_stats *)sc;
     int64_t now = time_now_ms();
     for (size_t i = 0; i < k->n; i++) {
-        const struct keypool_stat *st = &k->rows[i];
+        const struct key_stat *st = &k->rows[i];
         enum store_rc rc = store_pkey_add_stats(s, st->id, st->uses, st->failures, st->last_used_at,
-                                                st->last_error[0] ? st->last_error : NULL, now);
+                                                st->has_error ? st->last_error : NULL, now);
         if (rc != STORE_OK && rc != STORE_NOTFOUND)
             return rc;
     }
@@ -1168,12 +1186,6 @@ int dispatcher_start(struct store_writer *writer, struct net_client *client, cha
     /* The dispatcher's reads never wait on a lock either: a busy read is retried next tick. */
     store_set_nowait(d->conn);
     d->kp = keypool_new();
-    if (keypool_sync_env(d->conn, time_now_ms(), err) != 0) {
-        keypool_free(d->kp);
-        store_close(d->conn);
-        free(d);
-        return -1;
-    }
     pthread_mutex_init(&d->ready_mu, NULL);
     pthread_cond_init(&d->ready_cv, NULL);
     int rc = pthread_create(&d->tid, NULL, disp_main, d);
