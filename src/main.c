@@ -35,6 +35,7 @@
 #include "providers/mail/mailer.h"
 #include "store/call.h"
 #include "store/store.h"
+#include "worker/dispatcher.h"
 
 /* The password file is read up to this size; a password is at most 256 bytes, anything
  * longer means the wrong file was given. */
@@ -298,6 +299,7 @@ static int cmd_serve(const struct main_opts *o)
         log_event(LOG_WARN, "test_clock_enabled", "detail",
                   "TG_TEST_CLOCK is on: admins can move this server's clock (tests only)", NULL);
     http_server_set_job(jobs_tick, JOBS_INTERVAL_MS);
+    http_server_set_service(dispatcher_start, dispatcher_stop);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
     mailer_stop(); /* after the workers: nothing queues mail any more */
     geo_shutdown();

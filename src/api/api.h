@@ -122,6 +122,21 @@ void api_uploads_complete(struct req *r);
  * /files/out/{user}/{task}/{n} (the local storage backend's signed URLs) */
 void api_files_put(struct req *r);
 void api_files_get(struct req *r);
+/* tasks.c: POST and GET /api/v1/tasks, GET /api/v1/tasks/{id}, POST /api/v1/tasks/{id}/cancel,
+ * POST /api/v1/callbacks/{provider} */
+void api_tasks_create(struct req *r);
+void api_tasks_list(struct req *r);
+void api_tasks_get(struct req *r);
+void api_tasks_cancel(struct req *r);
+void api_callbacks_post(struct req *r);
+/*
+ * A task as clients see it (DESIGN section 11): {"id","kind","status","provider","model",
+ * "progress","cost":{"reserved","settled","refunded","unit","unit_credits"},"inputs",
+ * "outputs":[{"file_id","content_type","size","url"}],"error":null|{"code","message"},
+ * "created_at","updated_at","submitted_at","finished_at"}; output URLs are signed at now_ms.
+ * New reference, NULL only when out of memory.
+ */
+json_t *api_task_json(const struct task *t, int64_t now_ms);
 
 /* ---- payments (orders.c, webhooks.c, qr.c) ---- */
 

@@ -11,6 +11,7 @@
  * the reply is assembled back on the loop.
  */
 #include "api/api.h"
+#include "worker/dispatcher.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -132,6 +133,7 @@ static void metrics_done(struct req *r, void *arg)
     metrics_mail(&b);
     api_webhooks_metrics(&b);
     keypool_metrics_render(&b);
+    dispatcher_metrics_render(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

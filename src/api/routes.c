@@ -67,6 +67,15 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/subscription/resume", api_subscription_resume, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/subscription/change", api_subscription_change, AUTH_USER, RL_PAYMENT},
 
+    /* Generation: a submission is priced and reserved here; video kinds also count against
+     * the video policy inside the handler (images do not). A provider callback is only a
+     * hint to look again (the task is re-read from the provider), never rate limited. */
+    {"POST", "/api/v1/tasks", api_tasks_create, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/tasks", api_tasks_list, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/tasks/{id}", api_tasks_get, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/tasks/{id}/cancel", api_tasks_cancel, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/callbacks/{provider}", api_callbacks_post, AUTH_NONE, RL_NONE},
+
     {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
 

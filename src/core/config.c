@@ -129,6 +129,11 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_ORDER_TTL", CFG_INT, 0, "7200", 5, 30 * 86400, NULL, FIELD(order_ttl_s)},
     {"TG_ORDER_QUERY_AFTER", CFG_INT, 0, "60", 1, 86400, NULL, FIELD(order_query_after_s)},
     {"TG_ORDER_QUERY_MAX", CFG_INT, 0, "10", 0, 100, NULL, FIELD(order_query_max)},
+    /* Generation: a task that has not finished an hour after it was submitted is given up
+     * (timed_out, refunded): the video models take minutes, never an hour. Five live tasks
+     * per user keep one account from filling the providers' queues for everyone. */
+    {"TG_TASK_TIMEOUT", CFG_INT, 0, "3600", 10, 86400, NULL, FIELD(task_timeout_s)},
+    {"TG_TASKS_MAX_LIVE", CFG_INT, 0, "5", 1, 10000, NULL, FIELD(tasks_max_live)},
     /* Signs the sandbox checkout's notifications; unset, a key derived from the server's secret. */
     {"TG_SANDBOX_WEBHOOK_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer

@@ -59,6 +59,8 @@ struct tg_config {
     int refresh_token_ttl_s;  /* TG_REFRESH_TOKEN_TTL (604800 = 7 days, as in the seeds) */
     char *log_level;          /* TG_LOG_LEVEL debug|info|warn|error (info) */
     int access_log;           /* TG_ACCESS_LOG on/off (on) */
+    int task_timeout_s;       /* TG_TASK_TIMEOUT (3600): a task not finished by then is timed_out */
+    int64_t tasks_max_live;   /* TG_TASKS_MAX_LIVE (5): live tasks per user */
     int test_clock;           /* TG_TEST_CLOCK on/off (off): POST /api/v1/admin/clock (tests only) */
 };
 

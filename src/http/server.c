@@ -167,6 +167,15 @@ void http_server_set_job(http_job_fn fn, int interval_ms)
     http_job_interval_ms = interval_ms > 0 ? interval_ms : 1000;
 }
 
+static http_service_start_fn http_service_start;
+static http_service_stop_fn http_service_stop;
+
+void http_server_set_service(http_service_start_fn start, http_service_stop_fn stop)
+{
+    http_service_start = start;
+    http_service_stop = stop;
+}
+
 static void http_on_job(h2o_timeout_entry_t *e)
 {
     struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, job_entry, e);
@@ -845,7 +854,7 @@ int http_server_run(void)
     sigset_t sigs;
     pthread_mutex_init(&s->phase_mu, NULL);
     pthread_cond_init(&s->phase_cv, NULL);
-    int port = tg_cfg->listen_port, clean = 1, started = 0;
+    int port = tg_cfg->listen_port, clean = 1, started = 0, service_started = 0;
 
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
@@ -888,6 +897,11 @@ int http_server_run(void)
         goto cleanup;
     http_server_configure(s);
     http_srv = s;
+    if (http_service_start != NULL) {
+        if (http_service_start(s->writer, s->net, &err) != 0)
+            goto cleanup;
+        service_started = 1;
+    }
 
     for (size_t i = 0; i < nw; i++) {
         int bound = 0;
@@ -964,6 +978,10 @@ cleanup:
     for (size_t i = 0; s->workers && i < nw; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].tid, NULL);
+    /* The service stops once nothing of the workers' is left, before the client and the
+     * writer it uses. */
+    if (service_started)
+        http_service_stop();
     /*
      * Every worker thread is gone: nothing submits any more. Stopped even when calls
      * outlived TG_SHUTDOWN_TIMEOUT (not clean): they complete with NET_SHUTDOWN into
