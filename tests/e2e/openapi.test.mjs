@@ -440,6 +440,39 @@ describe('every documented operation answers as documented', () => {
     assertError(noOutput, 403, 'forbidden');
     check(noOutput, 'GET', '/files/out/{user}/{task}/{n}');
 
+    // Generation on the sandbox: the uploaded image as an input, a task to the end, its
+    // output served by the signed URL, a cancel, a provider callback.
+    const me = await srv.get('/api/v1/me', { token });
+    assertStatus(await srv.adjust(admin.token, me.body.id, 20), 200);
+    const task = await srv.post('/api/v1/tasks', { kind: 'image', prompt: 'a tour', images: [up.body.id] }, { token, headers: { 'idempotency-key': 'tour-task' } });
+    assertStatus(task, 202);
+    check(task, 'POST', '/api/v1/tasks');
+    check(await srv.post('/api/v1/tasks', { kind: 'image' }, { token }), 'POST', '/api/v1/tasks');
+    const held = await srv.post('/api/v1/tasks', { kind: 'image', prompt: 'held', sandbox: { outcome: 'never' } }, { token });
+    assertStatus(held, 202);
+    const cancel = await srv.post(`/api/v1/tasks/${held.body.id}/cancel`, {}, { token });
+    assertStatus(cancel, 200);
+    check(cancel, 'POST', '/api/v1/tasks/{id}/cancel');
+    check(await srv.post(`/api/v1/tasks/${held.body.id}/cancel`, {}, { token }), 'POST', '/api/v1/tasks/{id}/cancel');
+    let finished;
+    for (let i = 0; i < 200; i++) {
+      finished = await srv.get(`/api/v1/tasks/${task.body.id}`, { token });
+      if (finished.body.status === 'succeeded') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(finished.body.status, 'succeeded');
+    check(finished, 'GET', '/api/v1/tasks/{id}');
+    check(await srv.get('/api/v1/tasks/tsk_01J00000000000000000000000', { token }), 'GET', '/api/v1/tasks/{id}');
+    check(await srv.get('/api/v1/tasks?limit=1', { token }), 'GET', '/api/v1/tasks');
+    check(await srv.get('/api/v1/tasks?status=nope', { token }), 'GET', '/api/v1/tasks');
+    const output = await srv.get(local(finished.body.outputs[0].url));
+    assertStatus(output, 200);
+    check(output, 'GET', '/files/out/{user}/{task}/{n}');
+    const kieCb = await srv.post('/api/v1/callbacks/kie', { code: 200, msg: 'ok', data: { taskId: 'veo_tour_unknown' } });
+    assertStatus(kieCb, 200);
+    check(kieCb, 'POST', '/api/v1/callbacks/{provider}');
+    check(await srv.post('/api/v1/callbacks/kie', { code: 200 }), 'POST', '/api/v1/callbacks/{provider}');
+
     const missing = documentedRoutes().filter((r) => !seen.has(r));
     assert.deepEqual(missing, [], 'every documented operation was exercised');
   });
