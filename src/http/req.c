@@ -427,13 +427,12 @@ static void http_date_follow_clock(h2o_req_t *h)
     h2o_time2str_rfc1123(ctx->_timestamp_cache.value->rfc1123, &gmt);
 }
 
-void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_len, int json, const char *body,
-                   size_t len)
+int http_res_head(struct req *r, int status, const char *ctype, size_t ctype_len, int json)
 {
     h2o_req_t *h = r->h;
     if (NEVER(r->replied)) {
         log_event(LOG_ERROR, "double_reply", "request_id", r->id, NULL);
-        return;
+        return -1;
     }
     r->replied = 1;
     r->status = status;
@@ -459,6 +458,15 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
 
     if (time_offset_ms() != 0)
         http_date_follow_clock(h);
+    return 0;
+}
+
+void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_len, int json, const char *body,
+                   size_t len)
+{
+    h2o_req_t *h = r->h;
+    if (http_res_head(r, status, ctype, ctype_len, json) != 0)
+        return;
     int no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     h->res.content_length = no_body ? SIZE_MAX : len;
     h2o_start_response(h, &http_res_generator);
