@@ -108,6 +108,12 @@ void api_sandbox_checkout_page(struct req *r);
 void api_sandbox_checkout_pay(struct req *r);
 void api_sandbox_checkout_fail(struct req *r);
 
+/*
+ * A task as clients see it, as GET /api/v1/tasks/{id} answers it. New reference, NULL only
+ * when out of memory.
+ */
+json_t *api_task_json(const struct task *t, int64_t now_ms);
+
 /* ---- payments (orders.c, webhooks.c, qr.c) ---- */
 
 struct pay_provider;
