@@ -108,6 +108,9 @@ void api_sandbox_checkout_page(struct req *r);
 void api_sandbox_checkout_pay(struct req *r);
 void api_sandbox_checkout_fail(struct req *r);
 
+/* task_events.c: GET /api/v1/tasks/{id}/events (Server-Sent Events) */
+void api_task_events(struct req *r);
+
 /*
  * A task as clients see it, as GET /api/v1/tasks/{id} answers it. New reference, NULL only
  * when out of memory.

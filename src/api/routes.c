@@ -67,6 +67,9 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/subscription/resume", api_subscription_resume, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/subscription/change", api_subscription_change, AUTH_USER, RL_PAYMENT},
 
+    /* A task's events (Server-Sent Events): opening one is a query; it then stays open. */
+    {"GET", "/api/v1/tasks/{id}/events", api_task_events, AUTH_USER, RL_API_QUERY},
+
     {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
 
