@@ -156,7 +156,8 @@ typedef void (*http_stream_close_fn)(void *arg);
 struct http_stream *res_stream_start(struct req *r, const char *content_type, http_stream_close_fn on_close,
                                      void *arg);
 /*
- * Queues len bytes of data (copied) to be sent as soon as the write before them is done.
+ * Queues len bytes of data (copied) to be sent as soon as the write before them is done;
+ * the response's head goes out with the first write.
  * Returns 0, or -1 when the stream was closed because the client is not reading (more than
  * HTTP_STREAM_BUF_MAX bytes waiting): on_close has run by then, and st is gone.
  */

@@ -204,9 +204,9 @@ struct http_stream *res_stream_start(struct req *r, const char *content_type, ht
         h2o_socket_read_start(sock, http_stream_on_h1_read);
         st->h1_read = 1;
     }
-    /* The head goes now: the client learns the stream is open before the first event. */
-    st->sending = 1;
-    h2o_send(h, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
+    /* The head goes with the first write: libh2o 2.2.5 sends nothing for an empty
+     * h2o_send (checked: it calls proceed without writing), so a handler that wants the
+     * client to see the stream open writes something at once (an SSE `retry:` line). */
     return st;
 }
 
