@@ -41,7 +41,7 @@ struct http_stream {
     void *arg;
     char *out;           /* handed to h2o: valid until proceed or stop */
     char *pend;          /* gathered meanwhile */
-    size_t pend_len;
+    size_t out_cap, pend_cap, pend_len; /* grown on demand: an idle stream holds ~1 KiB */
     unsigned sending : 1; /* an h2o_send is in flight */
     unsigned ending : 1;  /* the final h2o_send goes at the next proceed */
     unsigned closed : 1;  /* on_close has run */
@@ -121,8 +121,11 @@ static void http_stream_flush(struct http_stream *st, int final)
         return;
     }
     char *t = st->out;
+    size_t tc = st->out_cap;
     st->out = st->pend;
+    st->out_cap = st->pend_cap;
     st->pend = t;
+    st->pend_cap = tc;
     h2o_iovec_t buf = h2o_iovec_init(st->out, st->pend_len);
     st->pend_len = 0;
     st->sending = 1;
@@ -194,8 +197,6 @@ struct http_stream *res_stream_start(struct req *r, const char *content_type, ht
     st->w = w;
     st->on_close = on_close;
     st->arg = arg;
-    st->out = xmalloc(HTTP_STREAM_BUF_MAX);
-    st->pend = xmalloc(HTTP_STREAM_BUF_MAX);
     h2o_linklist_insert(&w->streams, &st->link);
     w->nstreams++;
     h2o_start_response(h, &st->gen);
@@ -224,6 +225,13 @@ int http_stream_write(struct http_stream *st, const void *data, size_t len)
         if (http_stream_close_conn(st, "client not reading the stream") != 0 && !st->sending)
             http_stream_flush(st, 1); /* cannot happen with a send in flight past the bound */
         return -1;
+    }
+    if (st->pend_len + len > st->pend_cap) {
+        size_t cap = st->pend_cap ? st->pend_cap : 1024;
+        while (cap < st->pend_len + len)
+            cap *= 2;
+        st->pend_cap = cap < HTTP_STREAM_BUF_MAX ? cap : HTTP_STREAM_BUF_MAX;
+        st->pend = xrealloc(st->pend, st->pend_cap);
     }
     memcpy(st->pend + st->pend_len, data, len);
     st->pend_len += len;
