@@ -6,12 +6,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 
 import { startServer, invariantTest, assertStatus, assertError, LOOSE_LIMITS, SECURITY_HEADERS } from './lib/server.mjs';
 import { eventually } from './lib/pay.mjs';
 
 const LIFECYCLE = ['queued', 'submitted', 'running', 'succeeded'];
-const ENV = { TG_SIGNUP_CREDITS: '0', TG_GEN_SANDBOX_DELAY_MS: '1500', TG_RATE_LIMITS: LOOSE_LIMITS };
+const ENV = { TG_SIGNUP_CREDITS: '0', TG_GEN_SANDBOX_DELAY_MS: '1500', TG_RATE_LIMITS: LOOSE_LIMITS, TG_HTTP2_CLEARTEXT: 'on' };
 
 let srv, admin;
 
@@ -133,6 +134,32 @@ describe('task events', () => {
     assert.equal(older.status, 200);
     assert.equal(await older.ended, 'end');
     assert.deepEqual(older.events.map((e) => e.data.status), ['succeeded']);
+  });
+
+  it('over cleartext HTTP/2 (prior knowledge): the same events, and the stream ends', async () => {
+    const u = await userWith(srv, admin, 10);
+    const t = await submit(srv, u, { kind: 'image', prompt: 'over h2c', aspect_ratio: '1:1' });
+    const session = http2.connect(`http://127.0.0.1:${srv.port}`);
+    try {
+      const req = session.request({ ':path': `/api/v1/tasks/${t.id}/events`, authorization: `Bearer ${u.token}`, accept: 'text/event-stream' });
+      const head = await new Promise((resolve, reject) => {
+        req.on('response', resolve);
+        req.on('error', reject);
+      });
+      assert.equal(head[':status'], 200);
+      assert.equal(head['content-type'], 'text/event-stream');
+      assert.equal(head['cache-control'], 'no-store');
+      let raw = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (raw += d));
+      const how = await Promise.race([new Promise((r) => req.on('end', () => r('end'))), new Promise((r) => setTimeout(() => r('timeout'), 20000))]);
+      assert.equal(how, 'end', 'the stream ended after the terminal event');
+      assert.ok(raw.startsWith('retry: 3000\n\n'));
+      const statuses = [...raw.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]).status);
+      assert.equal(statuses.at(-1), 'succeeded', raw);
+    } finally {
+      session.close();
+    }
   });
 
   it('another user\'s task, an unknown one and a malformed id are 404; no token is 401', async () => {
