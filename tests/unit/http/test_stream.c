@@ -374,5 +374,12 @@ int main(void)
     test_head();
     test_shutting_down_refuses();
     test_timer();
+    /* everything released, for the leak checker */
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    pump(NULL, 20);
+    h2o_context_dispose(&w.ctx);
+    h2o_evloop_destroy(w.loop);
+    h2o_config_dispose(&gconf);
     return test_done();
 }
