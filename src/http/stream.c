@@ -14,8 +14,16 @@
  * seen at once. libh2o 2.2.5's HTTP/1 stops reading a connection while its request is
  * answered (lib/http1.c), which would leave a vanished client unnoticed until a write
  * fails; so while a stream lasts on HTTP/1 its socket is read by http_stream_on_h1_read,
- * which closes the connection through h2o's own reader on EOF - or when the client sends
- * more than a request head's worth meanwhile, which an event-stream client never does.
+ * which closes the connection through h2o's own reader on EOF - or as soon as the client
+ * sends anything, which an event-stream client never does.
+ *
+ * That read must not move h2o's input buffer: the request's headers still point into it
+ * (libh2o 2.2.5 does not copy them), and h2o_buffer_reserve compacts or reallocates the
+ * buffer when fewer than 4096 bytes are free at its end (lib/common/memory.c). So the
+ * watch starts only when that much is free - the read that finds EOF then reserves
+ * nothing - and only after the response's head has been built from the request (the first
+ * proceed); any byte read closes the connection before anything looks at the request
+ * again, and the client address is worked out at the start, for the access log.
  *
  * Neither h2o's HTTP/1 request timeout (not armed while a response is written) nor its
  * HTTP/2 idle timeout (armed only with no stream open) ends a stream; idle proxies in
@@ -28,9 +36,9 @@
 #include "core/mem.h"
 #include "http/internal.h"
 
-/* Bytes an HTTP/1 client may send while its stream lasts before it is taken for a
- * misbehaving one (a pipelined request head is far less). */
-#define HTTP_STREAM_H1_INPUT_MAX 8192
+/* What each read of libh2o 2.2.5's event loop reserves in the input buffer (on_read_core
+ * in lib/common/socket/evloop.c.h). */
+#define HTTP_STREAM_H1_READ_RESERVE 4096
 
 struct http_stream {
     h2o_generator_t gen; /* first: h2o hands it back to proceed and stop */
@@ -46,6 +54,7 @@ struct http_stream {
     unsigned ending : 1;  /* the final h2o_send goes at the next proceed */
     unsigned closed : 1;  /* on_close has run */
     unsigned h1_read : 1; /* we read the HTTP/1 socket (EOF detection) */
+    unsigned h1_tried : 1; /* whether to watch was decided (first proceed) */
 };
 
 static void http_stream_free(struct http_stream *st)
@@ -132,11 +141,30 @@ static void http_stream_flush(struct http_stream *st, int final)
     h2o_send(h, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
+static void http_stream_on_h1_read(h2o_socket_t *sock, const char *err);
+
+/* Starts watching an HTTP/1 stream's socket for the client going away, when that is safe
+ * (see the top of this file). */
+static void http_stream_h1_watch(struct http_stream *st)
+{
+    st->h1_tried = 1;
+    h2o_socket_t *sock = http_stream_h1_sock(st->r);
+    if (sock == NULL || st->w->h1_read_cb == NULL || sock->_cb.read != NULL)
+        return;
+    const h2o_buffer_t *in = sock->input;
+    if (in->bytes != NULL && in->capacity - in->size - (size_t)(in->bytes - in->_buf) < HTTP_STREAM_H1_READ_RESERVE)
+        return; /* a vanished client is then found by the next write (heartbeats) */
+    h2o_socket_read_start(sock, http_stream_on_h1_read);
+    st->h1_read = 1;
+}
+
 static void http_stream_on_proceed(h2o_generator_t *gen, h2o_req_t *h)
 {
     (void)h;
     struct http_stream *st = (struct http_stream *)gen;
     st->sending = 0;
+    if (!st->h1_tried && !st->ending)
+        http_stream_h1_watch(st);
     if (st->ending)
         http_stream_flush(st, 1);
     else if (st->pend_len > 0)
@@ -156,13 +184,13 @@ static void http_stream_on_stop(h2o_generator_t *gen, h2o_req_t *h)
  * stream: it may run after the stream's last write, until h2o's reader takes over. */
 static void http_stream_on_h1_read(h2o_socket_t *sock, const char *err)
 {
-    if (err == NULL && sock->input->size <= HTTP_STREAM_H1_INPUT_MAX)
-        return; /* kept for h2o's reader (a pipelined request) */
+    if (err == NULL && sock->bytes_read == 0)
+        return; /* woken without data */
     /* libh2o 2.2.5's HTTP/1 connection (sock->data) starts with its h2o_conn_t, whose
      * context is our worker's; its reader, called with an error, closes the connection. */
     h2o_conn_t *conn = sock->data;
     struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, ctx, conn->ctx);
-    w->h1_read_cb(sock, err != NULL ? err : "too much input while streaming");
+    w->h1_read_cb(sock, err != NULL ? err : "input while streaming");
 }
 
 struct http_stream *res_stream_start(struct req *r, const char *content_type, http_stream_close_fn on_close,
@@ -199,12 +227,8 @@ struct http_stream *res_stream_start(struct req *r, const char *content_type, ht
     st->arg = arg;
     h2o_linklist_insert(&w->streams, &st->link);
     w->nstreams++;
+    (void)req_client_ip(r); /* worked out now, from headers that will not move (see above) */
     h2o_start_response(h, &st->gen);
-    h2o_socket_t *sock = http_stream_h1_sock(r);
-    if (sock != NULL && w->h1_read_cb != NULL && sock->_cb.read == NULL) {
-        h2o_socket_read_start(sock, http_stream_on_h1_read);
-        st->h1_read = 1;
-    }
     /* The head goes with the first write: libh2o 2.2.5 sends nothing for an empty
      * h2o_send (checked: it calls proceed without writing), so a handler that wants the
      * client to see the stream open writes something at once (an SSE `retry:` line). */

@@ -258,10 +258,30 @@ static void test_client_goes_away(void)
     client_open(&c1, "GET", 0);
     pump(&c1, 30);
     CHECK(cur != NULL, "stream open");
+    http_stream_write(cur, "retry: 1\n\n", 10);
+    pump(&c1, 30);
+    CHECK(has(&c1, "retry: 1"), "first write arrived");
     close(c1.fd);
     pump(NULL, 50);
     CHECK_INT_EQ(closes, 1, "a client that closes is noticed without a write (on_close once)");
     CHECK_INT_EQ(w.nstreams, 0, "and the stream is freed");
+}
+
+static void test_client_sends_while_streaming(void)
+{
+    closes = 0;
+    client_open(&c1, "GET", 0);
+    pump(&c1, 30);
+    http_stream_write(cur, "retry: 1\n\n", 10);
+    pump(&c1, 30);
+    CHECK(cur != NULL && closes == 0, "stream open");
+    if (write(c1.fd, "GET / HTTP/1.1\r\n", 16) != 16)
+        abort();
+    pump(&c1, 50);
+    CHECK_INT_EQ(closes, 1, "a client sending while its stream lasts is cut off (on_close once)");
+    CHECK(c1.eof, "its connection is closed");
+    close(c1.fd);
+    pump(NULL, 20);
 }
 
 static void test_client_not_reading(void)
@@ -369,6 +389,7 @@ int main(void)
     server_start();
     test_stream_in_order();
     test_client_goes_away();
+    test_client_sends_while_streaming();
     test_client_not_reading();
     test_shutdown();
     test_head();
