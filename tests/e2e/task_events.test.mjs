@@ -42,7 +42,6 @@ function openEvents(s, id, token, headers = {}) {
   return new Promise((resolve, reject) => {
     const h = { accept: 'text/event-stream', ...headers };
     if (token) h.authorization = `Bearer ${token}`;
-    s.secrets.add(token ?? '');
     const req = http.get({ host: '127.0.0.1', port: s.port, path: `/api/v1/tasks/${id}/events`, headers: h, agent: false }, (res) => {
       const st = { status: res.statusCode, headers: res.headers, raw: '', events: [], comments: 0, retry: null };
       let buf = '';
