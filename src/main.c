@@ -49,8 +49,8 @@ static void main_usage(void)
           "               [--display-name NAME] [--config FILE]\n"
           "                            create a user, or reset an existing user's password and role\n"
           "  audit [--config FILE] [--now MS]\n"
-          "                            check the ledger, order and subscription invariants (exit 1 on\n"
-          "                            any violation); --now audits as of that instant, in ms since the\n"
+          "                            check the ledger, order, subscription and task invariants (exit 1\n"
+          "                            on any violation); --now audits as of that instant, in ms since the\n"
           "                            epoch (a server run with TG_TEST_CLOCK: pass its now_ms)\n"
           "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
           "  version                   print the version\n"
@@ -451,6 +451,7 @@ static int cmd_audit(const struct main_opts *o)
         free(err);
         return 2;
     }
+    int64_t order_violations = 0, sub_violations = 0, task_violations = 0;
     enum store_rc rc = store_ledger_check(s, main_print_violation, NULL, &violations, &wallets);
     if (rc != STORE_OK) {
         fprintf(
@@ -458,28 +459,34 @@ static int cmd_audit(const struct main_opts *o)
             "tollgate: the ledger check failed (%s); has the database been migrated (tollgate migrate)?\n",
             store_rc_name(rc));
         ret = 2;
-    } else {
-        printf("ledger audit: %lld wallet%s checked, %lld violation%s\n", (long long)wallets,
-               wallets == 1 ? "" : "s", (long long)violations, violations == 1 ? "" : "s");
-        int64_t order_violations = 0;
-        rc = store_orders_check(s, main_print_violation, NULL, &order_violations);
-        if (rc != STORE_OK) {
-            fprintf(stderr, "tollgate: the order check failed (%s)\n", store_rc_name(rc));
-            ret = 2;
-        } else {
-            printf("order audit: %lld violation%s\n", (long long)order_violations, order_violations == 1 ? "" : "s");
-            int64_t sub_violations = 0;
-            rc = store_subs_check(s, time_now_ms(), main_print_violation, NULL, &sub_violations);
-            if (rc != STORE_OK) {
-                fprintf(stderr, "tollgate: the subscription check failed (%s)\n", store_rc_name(rc));
-                ret = 2;
-            } else {
-                printf("subscription audit: %lld violation%s\n", (long long)sub_violations,
-                       sub_violations == 1 ? "" : "s");
-                ret = violations > 0 || order_violations > 0 || sub_violations > 0 ? 1 : 0;
-            }
-        }
+        goto done;
     }
+    printf("ledger audit: %lld wallet%s checked, %lld violation%s\n", (long long)wallets, wallets == 1 ? "" : "s",
+           (long long)violations, violations == 1 ? "" : "s");
+    rc = store_orders_check(s, main_print_violation, NULL, &order_violations);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: the order check failed (%s)\n", store_rc_name(rc));
+        ret = 2;
+        goto done;
+    }
+    printf("order audit: %lld violation%s\n", (long long)order_violations, order_violations == 1 ? "" : "s");
+    rc = store_subs_check(s, time_now_ms(), main_print_violation, NULL, &sub_violations);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: the subscription check failed (%s)\n", store_rc_name(rc));
+        ret = 2;
+        goto done;
+    }
+    printf("subscription audit: %lld violation%s\n", (long long)sub_violations, sub_violations == 1 ? "" : "s");
+    rc = store_tasks_check(s, main_print_violation, NULL, &task_violations);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: the task check failed (%s)\n", store_rc_name(rc));
+        ret = 2;
+        goto done;
+    }
+    printf("task audit: %lld violation%s\n", (long long)task_violations, task_violations == 1 ? "" : "s");
+    ret = violations > 0 || order_violations > 0 || sub_violations > 0 || task_violations > 0 ? 1 : 0;
+
+done:
     store_close(s);
     return ret;
 }

@@ -198,6 +198,12 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_KIE_API_BASE", CFG_URL, 0, "https://api.kie.ai", 0, 0, NULL, NOFIELD},
     {"TG_GEMINI_API_KEYS", CFG_LIST, CFG_F_SECRET | CFG_F_PROVIDER, NULL, 0, 0, NULL, NOFIELD},
     {"TG_GEMINI_API_BASE", CFG_URL, 0, "https://generativelanguage.googleapis.com", 0, 0, NULL, NOFIELD},
+    /* kie.ai signs its callbacks with the account's webhook HMAC key (kie.ai settings);
+     * unset, callbacks are not trusted and tasks are only polled. */
+    {"TG_KIE_WEBHOOK_HMAC_KEY", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    /* The sandbox generation provider finishes a task this long after its submission: long
+     * enough for a user to see it run, short enough for tests; at most 10 minutes. */
+    {"TG_GEN_SANDBOX_DELAY_MS", CFG_INT, 0, "4000", 0, 600000, NULL, NOFIELD},
     /* storage */
     {"TG_STORAGE", CFG_ENUM, 0, "local", 0, 0, "local|s3", NOFIELD},
     {"TG_S3_ENDPOINT", CFG_URL, 0, NULL, 0, 0, NULL, NOFIELD},

@@ -53,8 +53,28 @@ const char catalog_default_json[] =
     "       {\"id\": \"max_monthly\", \"period\": \"month\", \"prices\": {\"USD\": 4990, \"CNY\": 32800}},\n"
     "       {\"id\": \"max_yearly\", \"period\": \"year\", \"prices\": {\"USD\": 49900, \"CNY\": 328000}}\n"
     "     ]}\n"
-    "  ]\n"
+    "  ],\n"
+    "  \"tasks\": {\n"
+    "    \"animate_move\": {\"per_second\": {\"wan-std\": 1, \"wan-pro\": 2}},\n"
+    "    \"animate_mix\": {\"per_second\": {\"wan-std\": 1, \"wan-pro\": 2}},\n"
+    "    \"text_to_video\": {\"credits\": 10},\n"
+    "    \"image\": {\"credits\": 2}\n"
+    "  }\n"
     "}\n";
+
+const char *const catalog_task_kinds[CATALOG_TASK_KINDS] = {"animate_move", "animate_mix", "text_to_video",
+                                                            "image"};
+const char *const catalog_task_modes[CATALOG_TASK_MODES] = {"wan-std", "wan-pro"};
+
+/* What a kind costs when a catalog does not say: the built-in document's prices (seeds: a
+ * Veo3 video is 10 credits; an image 2; animation by the second of output, the professional
+ * mode twice the standard one). catalog_parse starts every catalog from these. */
+static const struct catalog_task_price catalog_task_defaults[CATALOG_TASK_KINDS] = {
+    {1, 0, {1, 2}},
+    {1, 0, {1, 2}},
+    {0, 10, {0, 0}},
+    {0, 2, {0, 0}},
+};
 
 /* Known currencies and their minor-unit exponent (ISO 4217's table). A currency outside
  * this list is refused: its exponent decides how an amount is shown and charged. */
@@ -428,12 +448,62 @@ static int cat_plans(struct cat_ctx *x, json_t *plans)
     return 0;
 }
 
+/* "tasks": {"image": {"credits": 2}, "animate_move": {"per_second": {"wan-std": 1, ...}}} */
+static int cat_tasks(struct cat_ctx *x, json_t *tasks)
+{
+    static const char *const kinds[] = {"animate_move", "animate_mix", "text_to_video", "image", NULL};
+    static const char *const per_task[] = {"credits", NULL};
+    static const char *const per_second[] = {"per_second", NULL};
+    static const char *const modes[] = {"wan-std", "wan-pro", NULL};
+    if (!json_is_object(tasks))
+        return cat_fail(x, "tasks", "must be an object");
+    if (cat_only(x, "tasks", tasks, kinds) != 0)
+        return -1;
+    for (int k = 0; k < CATALOG_TASK_KINDS; k++) {
+        json_t *o = json_object_get(tasks, catalog_task_kinds[k]);
+        char path[64];
+        struct catalog_task_price *tp = &x->c->tasks[k];
+        if (o == NULL)
+            continue;
+        cat_path(path, sizeof path, "tasks.%s", catalog_task_kinds[k]);
+        if (!json_is_object(o))
+            return cat_fail(x, path, "must be an object");
+        /* Animation is billed by the provider per second of output; the others per task. */
+        if (k <= 1) {
+            json_t *m = json_object_get(o, "per_second");
+            char where[96];
+            cat_path(where, sizeof where, "%s.per_second", path);
+            if (cat_only(x, path, o, per_second) != 0)
+                return -1;
+            if (m == NULL)
+                return cat_fail(x, path, "\"per_second\" is required");
+            if (!json_is_object(m))
+                return cat_fail(x, where, "must be an object of modes");
+            if (cat_only(x, where, m, modes) != 0)
+                return -1;
+            for (int i = 0; i < CATALOG_TASK_MODES; i++)
+                if (cat_count(x, where, m, catalog_task_modes[i], CATALOG_MAX_CREDITS / 3600,
+                              &tp->per_second_by_mode[i]) != 0)
+                    return -1;
+            tp->per_second = 1;
+            tp->credits = 0;
+        } else {
+            if (cat_only(x, path, o, per_task) != 0 ||
+                cat_count(x, path, o, "credits", CATALOG_MAX_CREDITS, &tp->credits) != 0)
+                return -1;
+            tp->per_second = 0;
+        }
+    }
+    return 0;
+}
+
 struct catalog *catalog_parse(const char *json, size_t len, const char *source, char **err)
 {
-    static const char *const allowed[] = {"packs", "plans", NULL};
+    static const char *const allowed[] = {"packs", "plans", "tasks", NULL};
     json_error_t je;
     struct catalog *c = xcalloc(1, sizeof *c);
     struct cat_ctx x = {source, err, c};
+    memcpy(c->tasks, catalog_task_defaults, sizeof c->tasks);
     json_t *root = NULL, *v;
     *err = NULL;
     if (len > CATALOG_FILE_MAX) {
@@ -464,6 +534,8 @@ struct catalog *catalog_parse(const char *json, size_t len, const char *source, 
     if ((v = json_object_get(root, "packs")) != NULL && cat_packs(&x, v) != 0)
         goto fail;
     if ((v = json_object_get(root, "plans")) != NULL && cat_plans(&x, v) != 0)
+        goto fail;
+    if ((v = json_object_get(root, "tasks")) != NULL && cat_tasks(&x, v) != 0)
         goto fail;
     json_decref(root);
     return c;
@@ -576,4 +648,24 @@ const struct catalog *catalog_get(void)
 const struct catalog_product *catalog_find(const char *id)
 {
     return catalog_lookup(catalog_current, id);
+}
+
+int catalog_task_price(int kind, const char *mode, const char **unit, int64_t *credits)
+{
+    const struct catalog *c = catalog_get();
+    if (c == NULL || kind < 0 || kind >= CATALOG_TASK_KINDS)
+        return -1;
+    const struct catalog_task_price *tp = &c->tasks[kind];
+    if (!tp->per_second) {
+        *unit = "task";
+        *credits = tp->credits;
+        return 0;
+    }
+    for (int i = 0; i < CATALOG_TASK_MODES; i++)
+        if (mode != NULL && strcmp(mode, catalog_task_modes[i]) == 0) {
+            *unit = "second";
+            *credits = tp->per_second_by_mode[i];
+            return 0;
+        }
+    return -1;
 }

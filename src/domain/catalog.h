@@ -75,7 +75,22 @@ struct catalog_product {
     char stripe_price_id[CATALOG_PROVIDER_ID_MAX];  /* "" when none */
 };
 
+/*
+ * What a generation task costs, per kind (order of enum task_kind_id in domain/tasks.h:
+ * animate_move, animate_mix, text_to_video, image). A kind is priced either per task
+ * ("credits") or per second of output by mode ("per_second": {"wan-std": N, "wan-pro": M}).
+ * A catalog file without "tasks", or without a kind, keeps the built-in price of that kind.
+ */
+#define CATALOG_TASK_KINDS 4
+#define CATALOG_TASK_MODES 2 /* "wan-std", "wan-pro" */
+struct catalog_task_price {
+    int per_second;                            /* 0: per task */
+    int64_t credits;                           /* per task */
+    int64_t per_second_by_mode[CATALOG_TASK_MODES]; /* wan-std, wan-pro */
+};
+
 struct catalog {
+    struct catalog_task_price tasks[CATALOG_TASK_KINDS];
     size_t n_products;
     struct catalog_product products[CATALOG_MAX_PRODUCTS]; /* packs first, then plan periods */
     size_t n_plans;
@@ -113,6 +128,17 @@ const struct catalog_product *catalog_find(const char *id);
 
 /* The price of p in currency (ISO 4217), or NULL when p is not sold in that currency. */
 const struct catalog_price *catalog_price(const struct catalog_product *p, const char *currency);
+/* The task kind names in catalog order ("animate_move", ...), and the mode names
+ * ("wan-std", "wan-pro"). */
+extern const char *const catalog_task_kinds[CATALOG_TASK_KINDS];
+extern const char *const catalog_task_modes[CATALOG_TASK_MODES];
+/*
+ * The price in force for a task of kind (index in catalog_task_kinds) and mode (NULL or ""
+ * for kinds priced per task): *unit "task" or "second" and *credits per unit. 0, or -1 when
+ * the kind or the mode is unknown.
+ */
+int catalog_task_price(int kind, const char *mode, const char **unit, int64_t *credits);
+
 /* The minor-unit exponent of a known currency (USD 2, CNY 2, ...), or -1 when unknown. */
 int catalog_currency_exponent(const char *currency);
 /* A provider's own product id for p ("creem_product_id", "stripe_price_id"), or NULL when

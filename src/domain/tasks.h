@@ -100,7 +100,8 @@ enum store_rc tasks_fail_tx(struct store *s, struct task *t, const char *status,
 /*
  * Inside a write transaction: the user cancels their task id. Reads it, refuses with
  * STORE_NOTFOUND when it is not theirs and STORE_CONFLICT when it is terminal (out then
- * holds it as it is), else tasks_fail_tx(canceled). out receives the task as stored.
+ * holds it as it is), else tasks_fail_tx(canceled). out receives the task as stored; it
+ * must start zeroed or hold a task of an earlier run (released here: run() may repeat).
  */
 enum store_rc tasks_cancel_tx(struct store *s, const char *user_id, const char *id, int64_t now_ms,
                               struct task *out);

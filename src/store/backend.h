@@ -121,6 +121,36 @@ struct store_ops {
     enum store_rc (*subs_check)(struct store *s, int64_t now, store_violation_fn fn, void *arg,
                                 int64_t *violations);
 
+    enum store_rc (*task_insert)(struct store *s, const struct task *t);
+    enum store_rc (*task_get)(struct store *s, const char *id, const char *user_id, struct task *out);
+    enum store_rc (*task_get_by_provider_ref)(struct store *s, const char *provider, const char *provider_task_id,
+                                              struct task *out);
+    enum store_rc (*task_list)(struct store *s, const struct task_filter *f, const char *before_id, size_t limit,
+                               struct task **out, size_t *n);
+    enum store_rc (*task_count_live)(struct store *s, const char *user_id, int64_t *n);
+    enum store_rc (*tasks_claim)(struct store *s, int64_t now, int64_t lease_until, size_t limit,
+                                 struct task **out, size_t *n);
+    enum store_rc (*task_update)(struct store *s, const struct task *t, const char *expect_status);
+    enum store_rc (*task_finish)(struct store *s, const struct task *t);
+    enum store_rc (*task_set_next)(struct store *s, const char *id, int64_t next_at, int64_t now);
+    enum store_rc (*tasks_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
+    enum store_rc (*pkey_insert)(struct store *s, const struct provider_key *k);
+    enum store_rc (*pkey_get)(struct store *s, const char *id, struct provider_key *out);
+    enum store_rc (*pkey_list)(struct store *s, const char *provider, struct provider_key **out, size_t *n);
+    enum store_rc (*pkey_set_disabled)(struct store *s, const char *id, int disabled, const char *reason,
+                                       int64_t now);
+    enum store_rc (*pkey_add_stats)(struct store *s, const char *id, int64_t uses, int64_t failures,
+                                    int64_t last_used_at, const char *last_error, int64_t now);
+
+    enum store_rc (*file_insert)(struct store *s, const struct stored_file *f);
+    enum store_rc (*file_get)(struct store *s, const char *id, const char *user_id, struct stored_file *out);
+    enum store_rc (*file_get_by_key)(struct store *s, const char *backend, const char *key,
+                                     struct stored_file *out);
+    enum store_rc (*file_set_ready)(struct store *s, const char *id, const char *content_type, int64_t size,
+                                    int64_t width, int64_t height, int64_t duration_ms, int64_t now);
+    enum store_rc (*files_of_task)(struct store *s, const char *task_id, struct stored_file **out, size_t *n);
+
     enum store_rc (*refresh_insert)(struct store *s, const struct refresh_token *t);
     enum store_rc (*refresh_rotate)(struct store *s, const unsigned char old_hash[32],
                                     const struct refresh_token *next, int64_t now,

@@ -500,6 +500,167 @@ enum store_rc store_subs_check(struct store *s, int64_t now, store_violation_fn 
     return s->ops->subs_check(s, now, fn, arg, violations);
 }
 
+/* ---- generation tasks ---- */
+
+/* Zeroes a task read that failed, releasing what it holds. */
+static enum store_rc store_task_result(enum store_rc rc, struct task *out)
+{
+    if (rc != STORE_OK) {
+        task_clear(out);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
+/* A task list that failed: every element released, then the array. */
+static enum store_rc store_task_list_result(enum store_rc rc, struct task **out, size_t *n)
+{
+    if (rc != STORE_OK) {
+        for (size_t i = 0; *out != NULL && i < *n; i++)
+            task_clear(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+enum store_rc store_task_insert(struct store *s, const struct task *t)
+{
+    return s->ops->task_insert(s, t);
+}
+
+enum store_rc store_task_get(struct store *s, const char *id, const char *user_id, struct task *out)
+{
+    memset(out, 0, sizeof *out);
+    return store_task_result(s->ops->task_get(s, id, user_id, out), out);
+}
+
+enum store_rc store_task_get_by_provider_ref(struct store *s, const char *provider, const char *provider_task_id,
+                                             struct task *out)
+{
+    memset(out, 0, sizeof *out);
+    return store_task_result(s->ops->task_get_by_provider_ref(s, provider, provider_task_id, out), out);
+}
+
+enum store_rc store_task_list(struct store *s, const struct task_filter *f, const char *before_id, size_t limit,
+                              struct task **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_task_list_result(s->ops->task_list(s, f, before_id, limit, out, n), out, n);
+}
+
+enum store_rc store_task_count_live(struct store *s, const char *user_id, int64_t *n)
+{
+    enum store_rc rc = s->ops->task_count_live(s, user_id, n);
+    if (rc != STORE_OK)
+        *n = 0;
+    return rc;
+}
+
+enum store_rc store_tasks_claim(struct store *s, int64_t now, int64_t lease_until, size_t limit,
+                                struct task **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_task_list_result(s->ops->tasks_claim(s, now, lease_until, limit, out, n), out, n);
+}
+
+enum store_rc store_task_update(struct store *s, const struct task *t, const char *expect_status)
+{
+    return s->ops->task_update(s, t, expect_status);
+}
+
+enum store_rc store_task_finish(struct store *s, const struct task *t)
+{
+    return s->ops->task_finish(s, t);
+}
+
+enum store_rc store_task_set_next(struct store *s, const char *id, int64_t next_at, int64_t now)
+{
+    return s->ops->task_set_next(s, id, next_at, now);
+}
+
+enum store_rc store_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations)
+{
+    *violations = 0;
+    enum store_rc rc = s->ops->tasks_check(s, fn, arg, violations);
+    if (rc != STORE_OK)
+        *violations = 0;
+    return rc;
+}
+
+/* ---- provider keys ---- */
+
+enum store_rc store_pkey_insert(struct store *s, const struct provider_key *k)
+{
+    return s->ops->pkey_insert(s, k);
+}
+
+enum store_rc store_pkey_get(struct store *s, const char *id, struct provider_key *out)
+{
+    enum store_rc rc = s->ops->pkey_get(s, id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_pkey_list(struct store *s, const char *provider, struct provider_key **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->pkey_list(s, provider, out, n), (void **)out, n);
+}
+
+enum store_rc store_pkey_set_disabled(struct store *s, const char *id, int disabled, const char *reason,
+                                      int64_t now)
+{
+    return s->ops->pkey_set_disabled(s, id, disabled, reason, now);
+}
+
+enum store_rc store_pkey_add_stats(struct store *s, const char *id, int64_t uses, int64_t failures,
+                                   int64_t last_used_at, const char *last_error, int64_t now)
+{
+    return s->ops->pkey_add_stats(s, id, uses, failures, last_used_at, last_error, now);
+}
+
+/* ---- files ---- */
+
+enum store_rc store_file_insert(struct store *s, const struct stored_file *f)
+{
+    return s->ops->file_insert(s, f);
+}
+
+enum store_rc store_file_get(struct store *s, const char *id, const char *user_id, struct stored_file *out)
+{
+    enum store_rc rc = s->ops->file_get(s, id, user_id, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_file_get_by_key(struct store *s, const char *backend, const char *key, struct stored_file *out)
+{
+    enum store_rc rc = s->ops->file_get_by_key(s, backend, key, out);
+    if (rc != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+enum store_rc store_file_set_ready(struct store *s, const char *id, const char *content_type, int64_t size,
+                                   int64_t width, int64_t height, int64_t duration_ms, int64_t now)
+{
+    return s->ops->file_set_ready(s, id, content_type, size, width, height, duration_ms, now);
+}
+
+enum store_rc store_files_of_task(struct store *s, const char *task_id, struct stored_file **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return store_list_result(s->ops->files_of_task(s, task_id, out, n), (void **)out, n);
+}
+
 /* ---- refresh tokens ---- */
 
 enum store_rc store_refresh_insert(struct store *s, const struct refresh_token *t)

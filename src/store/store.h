@@ -443,7 +443,8 @@ enum store_rc store_task_count_live(struct store *s, const char *user_id, int64_
 /*
  * Claims for the dispatcher up to limit live tasks whose next_at <= now, earliest first:
  * in the same statement their next_at becomes lease_until, so that another dispatcher (or
- * this one after a crash) takes a task again only once its lease ran out. Returns them.
+ * this one after a crash) takes a task again only once its lease ran out. Returns them,
+ * oldest (by id) first.
  */
 enum store_rc store_tasks_claim(struct store *s, int64_t now, int64_t lease_until, size_t limit,
                                 struct task **out, size_t *n);
@@ -451,7 +452,8 @@ enum store_rc store_tasks_claim(struct store *s, int64_t now, int64_t lease_unti
  * Writes the dispatcher's fields of t - status, phase, progress, provider_task_id, key_id,
  * attempts, polls, next_at, outputs_json, error_code, error_message, submitted_at,
  * updated_at - but only while the stored status equals expect_status and is live:
- * STORE_CONFLICT otherwise (a cancel, a timeout or another dispatcher got there first).
+ * STORE_CONFLICT otherwise (a cancel, a timeout or another dispatcher got there first);
+ * STORE_DUPLICATE when another task holds (provider, provider_task_id).
  * Never a terminal status: store_task_finish does that.
  */
 enum store_rc store_task_update(struct store *s, const struct task *t, const char *expect_status);
@@ -471,7 +473,11 @@ enum store_rc store_task_set_next(struct store *s, const char *id, int64_t next_
  * violation: a task whose spend entries (ref task/<id>) do not add up to -reserved; a
  * terminal task whose refund and settle entries do not add up to `refunded`, or with
  * settled + refunded != reserved; a live task with any refund or settle entry; a spend
- * entry of ref_type "task" without its task. *violations receives the count.
+ * entry of ref_type "task" without its task. Also: a task whose plan-bucket spend is not
+ * reserved_plan, a settle entry of a task that did not succeed or a refund entry of one
+ * that did, and a spend, settle or refund entry of ref_type "task" whose task is missing or
+ * another user's.
+ * *violations receives the count.
  */
 enum store_rc store_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
 
@@ -498,7 +504,8 @@ enum store_rc store_file_insert(struct store *s, const struct stored_file *f);
 enum store_rc store_file_get(struct store *s, const char *id, const char *user_id, struct stored_file *out);
 /* The file stored under (backend, key). */
 enum store_rc store_file_get_by_key(struct store *s, const char *backend, const char *key, struct stored_file *out);
-/* Marks a pending file ready with what was found in its bytes. CONFLICT when not pending. */
+/* Marks a pending file ready with what was found in its bytes. CONFLICT when not pending,
+ * NOTFOUND when no such file. */
 enum store_rc store_file_set_ready(struct store *s, const char *id, const char *content_type, int64_t size,
                                    int64_t width, int64_t height, int64_t duration_ms, int64_t now);
 /* The outputs of a task, oldest first. *out: caller frees with free(). */

@@ -274,4 +274,40 @@ describe('CLI', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('audit exits 1 when a generation task holds credits it never reserved (needs the sqlite3 tool)', (t) => {
+    const has = spawnSync('sqlite3', ['-version'], { encoding: 'utf8' });
+    if (has.error || has.status !== 0) {
+      t.skip('sqlite3 command-line tool not installed: cannot tamper with the database');
+      return;
+    }
+    const dir = tmp();
+    try {
+      const env = { TG_DATA_DIR: dir, TG_JWT_SECRET: JWT_SECRET };
+      const pw = path.join(dir, 'pw');
+      writeFileSync(pw, `${strongPassword()}\n`);
+      const made = runCli(['admin', 'create', '--email', uniqueEmail('cli'), '--password-file', pw], { env });
+      assert.equal(made.code, 0, made.stderr);
+      const userId = made.stdout.trim();
+      const clean = runCli(['audit'], { env });
+      assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
+      assert.match(clean.stdout, /^task audit: 0 violations$/m);
+      const db = readdirSync(dir).find((f) => f.endsWith('.db'));
+      assert.ok(db, `a .db file in ${readdirSync(dir)}`);
+      // A finished task that says it refunded 10 credits the ledger never gave back.
+      const sql = `INSERT INTO tasks (id, user_id, kind, provider, model, status, phase, price_unit, unit_credits,
+        est_units, reserved, settled, refunded, next_at, deadline_at, created_at, updated_at, finished_at)
+        VALUES ('tsk_tampered', '${userId}', 'image', 'sandbox', 'sandbox', 'failed', '', 'task', 10, 1, 10, 0, 10,
+        0, 1, 1, 1, 1);`;
+      const s = spawnSync('sqlite3', [path.join(dir, db), sql], { encoding: 'utf8' });
+      assert.equal(s.status, 0, s.stderr);
+      const a = runCli(['audit'], { env });
+      assert.equal(a.code, 1, `audit after tampering: ${a.code}\n${a.stdout}\n${a.stderr}`);
+      assert.match(a.stdout, /^task audit: 2 violations$/m);
+      assert.match(a.stdout, /violation: user \S+: a task whose spend is not its reservation: tsk_tampered/);
+      assert.match(a.stdout, /^ledger audit: \d+ wallets? checked, 0 violations$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -94,6 +94,9 @@ struct gen_result {
 
 /* Frees the outputs' heap bytes and zeroes r. */
 void gen_result_clear(struct gen_result *r);
+/* Wipes the call's request headers (they carry the API key) and releases it
+ * (net_call_release): how the dispatcher ends every call a provider built. */
+void gen_call_release(struct net_call *c);
 /* "accepted", "running", ... for logs. */
 const char *gen_outcome_name(enum gen_outcome o);
 

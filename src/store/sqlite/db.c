@@ -111,8 +111,8 @@ enum store_rc sq_row_tx(struct sq *c, void *arg)
     return rc;
 }
 
-enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
-                      void **out, size_t *n, const char *op)
+enum store_rc sq_rows_owned(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                            void (*clear)(void *elem), void **out, size_t *n, const char *op)
 {
     enum store_rc rc = STORE_OK;
     size_t cap = 0;
@@ -135,11 +135,67 @@ enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(s
         rc = sq_fail(c, src, op, 0);
     sq_done(st);
     if (rc != STORE_OK) {
+        for (size_t i = 0; clear != NULL && i < *n; i++)
+            clear((char *)*out + i * size);
         free(*out);
         *out = NULL;
         *n = 0;
     }
     return rc;
+}
+
+enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                      void **out, size_t *n, const char *op)
+{
+    return sq_rows_owned(c, st, size, read, NULL, out, n, op);
+}
+
+/* ---- the audits' collector ---- */
+
+enum store_rc sq_violations_query(struct sq *c, struct sq_violations *v, const char *sql, const int64_t *param,
+                                  const char *what)
+{
+    enum store_rc rc = STORE_OK;
+    int src;
+    sqlite3_stmt *st = sq_stmt(c, sql);
+    if (st == NULL)
+        return STORE_ERROR;
+    if (param != NULL)
+        sqlite3_bind_int64(st, 1, *param);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (v->n == v->cap) {
+            v->cap = v->cap ? v->cap * 2 : 8;
+            v->v = xrealloc(v->v, v->cap * sizeof *v->v);
+        }
+        char detail[TG_REF_MAX + 32];
+        if (sq_col_text(st, 0, v->v[v->n].user_id, sizeof v->v[v->n].user_id) < 0)
+            snprintf(v->v[v->n].user_id, sizeof v->v[v->n].user_id, "(oversized id)");
+        if (sq_col_text(st, 1, detail, sizeof detail) < 0)
+            snprintf(detail, sizeof detail, "(oversized)");
+        v->v[v->n].what = xasprintf("%s: %s", what, detail);
+        v->n++;
+    }
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, "audit", 0);
+    sq_done(st);
+    return rc;
+}
+
+void sq_violations_report(const struct sq_violations *v, store_violation_fn fn, void *arg, int64_t *count)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (fn != NULL)
+            fn(arg, v->v[i].user_id, v->v[i].what);
+    *count = (int64_t)v->n;
+}
+
+void sq_violations_reset(struct sq_violations *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        free(v->v[i].what);
+    free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
 }
 
 /* ---- process-wide set-up ---- */
@@ -241,6 +297,11 @@ int sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
     if (s == NULL || s[0] == '\0')
         return sqlite3_bind_null(st, i);
     return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+int sq_bind_time(sqlite3_stmt *st, int i, int64_t v)
+{
+    return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
 }
 
 int sq_col_text(sqlite3_stmt *st, int i, char *buf, size_t cap)
@@ -611,6 +672,26 @@ static const struct store_ops sq_ops = {
     .order_set_subscription = sq_order_set_subscription,
     .wallet_set_plan_expiry = sq_wallet_set_plan_expiry,
     .subs_check = sq_subs_check,
+    .task_insert = sq_task_insert,
+    .task_get = sq_task_get,
+    .task_get_by_provider_ref = sq_task_get_by_provider_ref,
+    .task_list = sq_task_list,
+    .task_count_live = sq_task_count_live,
+    .tasks_claim = sq_tasks_claim,
+    .task_update = sq_task_update,
+    .task_finish = sq_task_finish,
+    .task_set_next = sq_task_set_next,
+    .tasks_check = sq_tasks_check,
+    .pkey_insert = sq_pkey_insert,
+    .pkey_get = sq_pkey_get,
+    .pkey_list = sq_pkey_list,
+    .pkey_set_disabled = sq_pkey_set_disabled,
+    .pkey_add_stats = sq_pkey_add_stats,
+    .file_insert = sq_file_insert,
+    .file_get = sq_file_get,
+    .file_get_by_key = sq_file_get_by_key,
+    .file_set_ready = sq_file_set_ready,
+    .files_of_task = sq_files_of_task,
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,
     .refresh_revoke_family = sq_refresh_revoke_family,

@@ -489,77 +489,32 @@ static const char SQL_CHECK_REFUND_CREDITS[] =
     " <> -(SELECT COALESCE(SUM(l.delta), 0) FROM ledger l WHERE l.kind = 'payment_refund'"
     " AND l.ref_type IN ('refund', 'refund_reversal', 'refund_revived') AND l.ref_id = r.id)";
 
-struct orders_check_args {
-    struct {
-        char user_id[TG_ID_MAX];
-        char *what;
-    } *v;
-    size_t n, cap;
-};
-
-static void orders_check_reset(struct orders_check_args *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i].what);
-    free(a->v);
-    a->v = NULL;
-    a->n = a->cap = 0;
-}
-
-static enum store_rc orders_check_query(struct sq *c, struct orders_check_args *a, const char *sql, const char *what)
-{
-    enum store_rc rc = STORE_OK;
-    int src;
-    sqlite3_stmt *st = sq_stmt(c, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (a->n == a->cap) {
-            a->cap = a->cap ? a->cap * 2 : 8;
-            a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-        }
-        char ref[TG_REF_MAX + 1];
-        if (sq_col_text(st, 0, a->v[a->n].user_id, sizeof a->v[a->n].user_id) < 0)
-            snprintf(a->v[a->n].user_id, sizeof a->v[a->n].user_id, "(oversized id)");
-        if (sq_col_text(st, 1, ref, sizeof ref) < 0)
-            snprintf(ref, sizeof ref, "(oversized)");
-        a->v[a->n].what = xasprintf("%s: %s", what, ref);
-        a->n++;
-    }
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "orders_check", 0);
-    sq_done(st);
-    return rc;
-}
-
 static enum store_rc orders_check_run(struct sq *c, void *arg)
 {
-    struct orders_check_args *a = arg;
-    orders_check_reset(a); /* a retried attempt starts over */
-    enum store_rc rc = orders_check_query(c, a, SQL_CHECK_PAID_NO_PURCHASE, "a paid order without its purchase entry");
+    struct sq_violations *v = arg;
+    sq_violations_reset(v); /* a retried attempt starts over */
+    enum store_rc rc =
+        sq_violations_query(c, v, SQL_CHECK_PAID_NO_PURCHASE, NULL, "a paid order without its purchase entry");
     if (rc == STORE_OK)
-        rc = orders_check_query(c, a, SQL_CHECK_PURCHASE_NO_ORDER,
-                                "a purchase entry without a paid order for those credits");
+        rc = sq_violations_query(c, v, SQL_CHECK_PURCHASE_NO_ORDER, NULL,
+                                 "a purchase entry without a paid order for those credits");
     if (rc == STORE_OK)
-        rc = orders_check_query(c, a, SQL_CHECK_REFUND_SUM, "an order whose refunded amount is not its refunds' sum");
+        rc = sq_violations_query(c, v, SQL_CHECK_REFUND_SUM, NULL,
+                                 "an order whose refunded amount is not its refunds' sum");
     if (rc == STORE_OK)
-        rc = orders_check_query(c, a, SQL_CHECK_REFUND_OVER, "refunds past the payment or in another currency");
+        rc = sq_violations_query(c, v, SQL_CHECK_REFUND_OVER, NULL, "refunds past the payment or in another currency");
     if (rc == STORE_OK)
-        rc = orders_check_query(c, a, SQL_CHECK_REFUND_CREDITS,
-                                "a refund whose credits differ from its ledger entries");
+        rc = sq_violations_query(c, v, SQL_CHECK_REFUND_CREDITS, NULL,
+                                 "a refund whose credits differ from its ledger entries");
     return rc;
 }
 
 enum store_rc sq_orders_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations)
 {
-    struct orders_check_args a = {0};
-    enum store_rc rc = sq_run((struct sq *)s, SQ_READ, "orders_check", orders_check_run, &a);
-    if (rc == STORE_OK) {
-        for (size_t i = 0; i < a.n; i++)
-            if (fn != NULL)
-                fn(arg, a.v[i].user_id, a.v[i].what);
-        *violations = (int64_t)a.n;
-    }
-    orders_check_reset(&a);
+    struct sq_violations v = {0};
+    enum store_rc rc = sq_run((struct sq *)s, SQ_READ, "orders_check", orders_check_run, &v);
+    if (rc == STORE_OK)
+        sq_violations_report(&v, fn, arg, violations);
+    sq_violations_reset(&v);
     return rc;
 }

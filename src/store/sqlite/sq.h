@@ -120,11 +120,38 @@ enum store_rc sq_row_tx(struct sq *c, void *arg);
  */
 enum store_rc sq_rows(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
                       void **out, size_t *n, const char *op);
+/* sq_rows for elements that own heap memory: on failure, clear(element) runs for every row
+ * read before the array is freed (a failed read must release what it took itself). */
+enum store_rc sq_rows_owned(struct sq *c, sqlite3_stmt *st, size_t size, int (*read)(sqlite3_stmt *st, void *out),
+                            void (*clear)(void *elem), void **out, size_t *n, const char *op);
+
+/*
+ * The audits (store_orders_check, store_subs_check, store_tasks_check): each query returns
+ * (user_id, detail) rows, one per violation, collected in a read snapshot and reported
+ * through the caller's store_violation_fn after it ends.
+ */
+struct sq_violations {
+    struct {
+        char user_id[TG_ID_MAX];
+        char *what; /* "<what>: <detail>", heap */
+    } *v;
+    size_t n, cap;
+};
+/* Runs sql (with ?1 bound to *param when param is not NULL) and appends one violation per
+ * row, described as "what: <second column>". */
+enum store_rc sq_violations_query(struct sq *c, struct sq_violations *v, const char *sql, const int64_t *param,
+                                  const char *what);
+/* Calls fn (may be NULL) for each violation and sets *count. */
+void sq_violations_report(const struct sq_violations *v, store_violation_fn fn, void *arg, int64_t *count);
+/* Frees the collected violations (a retried attempt starts over with it too). */
+void sq_violations_reset(struct sq_violations *v);
 
 /* Binding helpers. Text is bound SQLITE_STATIC: it must outlive the statement's use, which
  * sq_done() ends. A NULL string binds SQL NULL; sq_bind_text_or_null also maps "" to NULL. */
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 int sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+/* Binds a time where 0 means "none" as SQL NULL. */
+int sq_bind_time(sqlite3_stmt *st, int i, int64_t v);
 
 /*
  * Copies column i (NULL -> "") into buf of size cap. Returns 0, or -1 when the value does
@@ -218,6 +245,37 @@ enum store_rc sq_sub_search(struct store *s, const struct subscription_filter *f
 enum store_rc sq_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now);
 enum store_rc sq_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now);
 enum store_rc sq_subs_check(struct store *s, int64_t now, store_violation_fn fn, void *arg, int64_t *violations);
+
+/* tasks.c */
+enum store_rc sq_task_insert(struct store *s, const struct task *t);
+enum store_rc sq_task_get(struct store *s, const char *id, const char *user_id, struct task *out);
+enum store_rc sq_task_get_by_provider_ref(struct store *s, const char *provider, const char *provider_task_id,
+                                          struct task *out);
+enum store_rc sq_task_list(struct store *s, const struct task_filter *f, const char *before_id, size_t limit,
+                           struct task **out, size_t *n);
+enum store_rc sq_task_count_live(struct store *s, const char *user_id, int64_t *n);
+enum store_rc sq_tasks_claim(struct store *s, int64_t now, int64_t lease_until, size_t limit, struct task **out,
+                             size_t *n);
+enum store_rc sq_task_update(struct store *s, const struct task *t, const char *expect_status);
+enum store_rc sq_task_finish(struct store *s, const struct task *t);
+enum store_rc sq_task_set_next(struct store *s, const char *id, int64_t next_at, int64_t now);
+enum store_rc sq_tasks_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations);
+
+/* pkeys.c */
+enum store_rc sq_pkey_insert(struct store *s, const struct provider_key *k);
+enum store_rc sq_pkey_get(struct store *s, const char *id, struct provider_key *out);
+enum store_rc sq_pkey_list(struct store *s, const char *provider, struct provider_key **out, size_t *n);
+enum store_rc sq_pkey_set_disabled(struct store *s, const char *id, int disabled, const char *reason, int64_t now);
+enum store_rc sq_pkey_add_stats(struct store *s, const char *id, int64_t uses, int64_t failures,
+                                int64_t last_used_at, const char *last_error, int64_t now);
+
+/* files.c */
+enum store_rc sq_file_insert(struct store *s, const struct stored_file *f);
+enum store_rc sq_file_get(struct store *s, const char *id, const char *user_id, struct stored_file *out);
+enum store_rc sq_file_get_by_key(struct store *s, const char *backend, const char *key, struct stored_file *out);
+enum store_rc sq_file_set_ready(struct store *s, const char *id, const char *content_type, int64_t size,
+                                int64_t width, int64_t height, int64_t duration_ms, int64_t now);
+enum store_rc sq_files_of_task(struct store *s, const char *task_id, struct stored_file **out, size_t *n);
 
 /* secrets.c */
 enum store_rc sq_login_code_insert(struct store *s, const unsigned char hash[32], const char *user_id,

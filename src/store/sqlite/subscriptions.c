@@ -85,15 +85,6 @@ static int sub_fields_ok(const struct subscription *s)
            sq_fits(s->currency, sizeof s->currency) && sq_fits(s->order_id, sizeof s->order_id);
 }
 
-/* A time where 0 means "none": stored as NULL. */
-static void bind_time(sqlite3_stmt *st, int i, int64_t v)
-{
-    if (v)
-        sqlite3_bind_int64(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 /* Binds every column in SUB_COLS order to ?1..?25. */
 static void sub_bind(sqlite3_stmt *st, const struct subscription *s)
 {
@@ -102,7 +93,7 @@ static void sub_bind(sqlite3_stmt *st, const struct subscription *s)
     sq_bind_text(st, 3, s->plan);
     sq_bind_text(st, 4, s->product);
     sq_bind_text_or_null(st, 5, s->next_product);
-    bind_time(st, 6, s->next_product_at);
+    sq_bind_time(st, 6, s->next_product_at);
     sq_bind_text(st, 7, s->provider);
     sq_bind_text_or_null(st, 8, s->provider_ref);
     sq_bind_text(st, 9, s->status);
@@ -113,15 +104,15 @@ static void sub_bind(sqlite3_stmt *st, const struct subscription *s)
     sqlite3_bind_int64(st, 14, s->period_start);
     sqlite3_bind_int64(st, 15, s->period_end);
     sqlite3_bind_int64(st, 16, s->credit_index);
-    bind_time(st, 17, s->credit_start);
-    bind_time(st, 18, s->credit_end);
+    sq_bind_time(st, 17, s->credit_start);
+    sq_bind_time(st, 18, s->credit_end);
     sqlite3_bind_int64(st, 19, s->credits_granted);
-    bind_time(st, 20, s->reminded_for);
-    bind_time(st, 21, s->next_due_at);
+    sq_bind_time(st, 20, s->reminded_for);
+    sq_bind_time(st, 21, s->next_due_at);
     sq_bind_text_or_null(st, 22, s->order_id);
     sqlite3_bind_int64(st, 23, s->created_at);
     sqlite3_bind_int64(st, 24, s->updated_at ? s->updated_at : s->created_at);
-    bind_time(st, 25, s->ended_at);
+    sq_bind_time(st, 25, s->ended_at);
 }
 
 static enum store_rc sub_insert_tx(struct sq *c, void *arg)
@@ -321,63 +312,23 @@ static const char SQL_CHECK_ORDER_NO_SUB[] =
 
 struct subs_check_args {
     int64_t cutoff;
-    struct {
-        char user_id[TG_ID_MAX];
-        char *what;
-    } *v;
-    size_t n, cap;
+    struct sq_violations v;
 };
-
-static void subs_check_reset(struct subs_check_args *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->v[i].what);
-    free(a->v);
-    a->v = NULL;
-    a->n = a->cap = 0;
-}
-
-static enum store_rc subs_check_query(struct sq *c, struct subs_check_args *a, const char *sql, int with_cutoff,
-                                      const char *what)
-{
-    enum store_rc rc = STORE_OK;
-    int src;
-    sqlite3_stmt *st = sq_stmt(c, sql);
-    if (st == NULL)
-        return STORE_ERROR;
-    if (with_cutoff)
-        sqlite3_bind_int64(st, 1, a->cutoff);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (a->n == a->cap) {
-            a->cap = a->cap ? a->cap * 2 : 8;
-            a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-        }
-        char ref[TG_REF_MAX + 32];
-        if (sq_col_text(st, 0, a->v[a->n].user_id, sizeof a->v[a->n].user_id) < 0)
-            snprintf(a->v[a->n].user_id, sizeof a->v[a->n].user_id, "(oversized id)");
-        if (sq_col_text(st, 1, ref, sizeof ref) < 0)
-            snprintf(ref, sizeof ref, "(oversized)");
-        a->v[a->n].what = xasprintf("%s: %s", what, ref);
-        a->n++;
-    }
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "subs_check", 0);
-    sq_done(st);
-    return rc;
-}
 
 static enum store_rc subs_check_run(struct sq *c, void *arg)
 {
     struct subs_check_args *a = arg;
-    subs_check_reset(a); /* a retried attempt starts over */
-    enum store_rc rc = subs_check_query(c, a, SQL_CHECK_PLAN_EXPIRED, 1, "plan credits outlive their period");
+    struct sq_violations *v = &a->v;
+    sq_violations_reset(v); /* a retried attempt starts over */
+    enum store_rc rc =
+        sq_violations_query(c, v, SQL_CHECK_PLAN_EXPIRED, &a->cutoff, "plan credits outlive their period");
     if (rc == STORE_OK)
-        rc = subs_check_query(c, a, SQL_CHECK_CREDIT_PERIOD, 1,
-                              "a live subscription whose credit period was not rolled");
+        rc = sq_violations_query(c, v, SQL_CHECK_CREDIT_PERIOD, &a->cutoff,
+                                 "a live subscription whose credit period was not rolled");
     if (rc == STORE_OK)
-        rc = subs_check_query(c, a, SQL_CHECK_ENTRY_NO_SUB, 0, "a plan entry without its user's subscription");
+        rc = sq_violations_query(c, v, SQL_CHECK_ENTRY_NO_SUB, NULL, "a plan entry without its user's subscription");
     if (rc == STORE_OK)
-        rc = subs_check_query(c, a, SQL_CHECK_ORDER_NO_SUB, 0, "a paid plan order without a subscription");
+        rc = sq_violations_query(c, v, SQL_CHECK_ORDER_NO_SUB, NULL, "a paid plan order without a subscription");
     return rc;
 }
 
@@ -385,13 +336,9 @@ enum store_rc sq_subs_check(struct store *s, int64_t now, store_violation_fn fn,
 {
     struct subs_check_args a = {.cutoff = now - STORE_SUBS_AUDIT_GRACE_MS};
     enum store_rc rc = sq_run((struct sq *)s, SQ_READ, "subs_check", subs_check_run, &a);
-    if (rc == STORE_OK) {
-        for (size_t i = 0; i < a.n; i++)
-            if (fn != NULL)
-                fn(arg, a.v[i].user_id, a.v[i].what);
-        *violations = (int64_t)a.n;
-    }
-    subs_check_reset(&a);
+    if (rc == STORE_OK)
+        sq_violations_report(&a.v, fn, arg, violations);
+    sq_violations_reset(&a.v);
     return rc;
 }
 

@@ -76,6 +76,7 @@ export function assertAuditClean(srv, opts = {}) {
   const r = srv.cli(args);
   assert.equal(r.code, 0, `tollgate ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /order audit: 0 violations/);
+  assert.match(r.stdout, /^task audit: 0 violations$/m);
   for (const line of r.stdout.split('\n').filter((l) => /violations?\b/.test(l)))
     assert.match(line, /\b0 violations\b/, `tollgate ${args.join(' ')}: ${line}`);
 }

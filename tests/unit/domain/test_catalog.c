@@ -148,7 +148,7 @@ static void test_bad_files(void)
 {
     refused("", "test.json: line 1 column 0: not valid JSON: '[' or '{' expected near end of file");
     refused("[]", "test.json: $: must be a JSON object with \"packs\" and \"plans\"");
-    refused("{\"tasks\":{}}", "test.json: $: unknown key \"tasks\"");
+    refused("{\"prices\":{}}", "test.json: $: unknown key \"prices\"");
     refused("{\"packs\":[],\"packs\":[]}",
             "test.json: line 1 column 19: not valid JSON: duplicate object key near '\"packs\"'");
     refused("{\"packs\":{}}", "test.json: packs: must be an array");
@@ -261,6 +261,43 @@ static void test_bad_files(void)
     free(err);
 }
 
+static void test_task_prices(void)
+{
+    char *err = NULL;
+    const char *unit = NULL;
+    int64_t credits = -1;
+    CHECK_INT_EQ(catalog_init(NULL, &err), 0, "defaults");
+    CHECK(catalog_task_price(2, NULL, &unit, &credits) == 0 && strcmp(unit, "task") == 0 && credits == 10,
+          "a Veo3 video is 10 credits (seeds)");
+    CHECK(catalog_task_price(3, "", &unit, &credits) == 0 && strcmp(unit, "task") == 0 && credits == 2,
+          "an image is 2 credits");
+    CHECK(catalog_task_price(0, "wan-std", &unit, &credits) == 0 && strcmp(unit, "second") == 0 &&
+              credits == 1,
+          "animate_move wan-std: 1 credit per second");
+    CHECK(catalog_task_price(1, "wan-pro", &unit, &credits) == 0 && credits == 2, "animate_mix wan-pro: 2");
+    CHECK_INT_EQ(catalog_task_price(0, NULL, &unit, &credits), -1, "animation needs a mode");
+    CHECK_INT_EQ(catalog_task_price(0, "wan-max", &unit, &credits), -1, "an unknown mode");
+    CHECK_INT_EQ(catalog_task_price(4, NULL, &unit, &credits), -1, "an unknown kind");
+
+    struct catalog *c = parse("{\"tasks\":{\"image\":{\"credits\":3}}}", &err);
+    CHECK(c != NULL && c->tasks[3].credits == 3 && !c->tasks[3].per_second, "a kind given is priced");
+    CHECK(c != NULL && c->tasks[2].credits == 10 && c->tasks[0].per_second_by_mode[1] == 2,
+          "kinds not given keep the built-in prices");
+    catalog_free(c);
+    refused("{\"tasks\":[]}", "test.json: tasks: must be an object");
+    refused("{\"tasks\":{\"video\":{}}}", "test.json: tasks: unknown key \"video\"");
+    refused("{\"tasks\":{\"image\":{\"credits\":0}}}",
+            "test.json: tasks.image.credits: must be an integer from 1 to 1000000000");
+    refused("{\"tasks\":{\"image\":{\"per_second\":{}}}}", "test.json: tasks.image: unknown key \"per_second\"");
+    refused("{\"tasks\":{\"animate_mix\":{\"credits\":3}}}",
+            "test.json: tasks.animate_mix: unknown key \"credits\"");
+    refused("{\"tasks\":{\"animate_mix\":{\"per_second\":{\"wan-std\":1}}}}",
+            "test.json: tasks.animate_mix.per_second: \"wan-pro\" is required");
+    refused("{\"tasks\":{\"animate_move\":{\"per_second\":{\"wan-std\":1,\"wan-pro\":277778}}}}",
+            "test.json: tasks.animate_move.per_second.wan-pro: must be an integer from 1 to 277777");
+    catalog_shutdown();
+}
+
 static void test_init(void)
 {
     char *err = NULL;
@@ -306,6 +343,7 @@ int main(void)
     test_defaults();
     test_good_file();
     test_bad_files();
+    test_task_prices();
     test_init();
     return test_done();
 }
