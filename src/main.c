@@ -22,6 +22,7 @@
 #include "crypto/random.h"
 #include "domain/accounts.h"
 #include "domain/catalog.h"
+#include "domain/keypool.h"
 #include "domain/ratelimit.h"
 #include "domain/region.h"
 #include "domain/users.h"
@@ -29,10 +30,12 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "providers/pay/pay.h"
+#include "providers/storage/storage.h"
 #include "net/net.h"
 #include "providers/mail/mailer.h"
 #include "store/call.h"
 #include "store/store.h"
+#include "worker/dispatcher.h"
 
 /* The password file is read up to this size; a password is at most 256 bytes, anything
  * longer means the wrong file was given. */
@@ -53,6 +56,10 @@ static void main_usage(void)
           "                            on any violation); --now audits as of that instant, in ms since the\n"
           "                            epoch (a server run with TG_TEST_CLOCK: pass its now_ms)\n"
           "  routes                    print the HTTP routes, one \"METHOD PATTERN\" per line\n"
+          "  storage-presign BACKEND METHOD KEY TIME TTL [CONTENT_TYPE SIZE]\n"
+          "                            print the signed URL the configured backend (local, s3, oss)\n"
+          "                            gives for METHOD (GET or PUT) on KEY at TIME (Unix seconds),\n"
+          "                            valid TTL seconds; a PUT binds CONTENT_TYPE and SIZE\n"
           "  version                   print the version\n"
           "\n"
           "Configuration comes from TG_* environment variables, after the optional dotenv FILE.\n",
@@ -156,6 +163,26 @@ static int main_migrate_db(int *applied_out)
     return 0;
 }
 
+/* Records the TG_*_API_KEYS keys as rows (source "env", no secret), so that admins see
+ * them and the dispatcher loads them with the rest. Returns 0 or -1 (printed). */
+static int main_sync_env_keys(void)
+{
+    char *err = NULL;
+    struct store *s = store_open(tg_cfg->database_url, &err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate: cannot open the database: %s\n", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    enum store_rc rc = keypool_sync_env(s, time_now_ms());
+    store_close(s);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "tollgate: recording the provider keys failed (%s)\n", store_rc_name(rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* The database kind only: the URL itself may hold a password. */
 static const char *main_db_kind(const char *url)
 {
@@ -222,6 +249,14 @@ static int cmd_serve(const struct main_opts *o)
         ratelimit_shutdown();
         return 2;
     }
+    /* The storage folders and backends: a bad S3/OSS endpoint stops the start here. */
+    if (storage_init(&err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
+        geo_shutdown();
+        ratelimit_shutdown();
+        return 2;
+    }
     /* The payment providers' key files, read now: never by a loop thread, and a bad key
      * stops the start here rather than failing the first payment. */
     if (pay_providers_preload(&err) != 0) {
@@ -231,7 +266,7 @@ static int cmd_serve(const struct main_opts *o)
         ratelimit_shutdown();
         return 2;
     }
-    if (main_migrate_db(NULL) != 0) {
+    if (main_migrate_db(NULL) != 0 || main_sync_env_keys() != 0) {
         geo_shutdown();
         return 1;
     }
@@ -264,11 +299,13 @@ static int cmd_serve(const struct main_opts *o)
         log_event(LOG_WARN, "test_clock_enabled", "detail",
                   "TG_TEST_CLOCK is on: admins can move this server's clock (tests only)", NULL);
     http_server_set_job(jobs_tick, JOBS_INTERVAL_MS);
+    http_server_set_service(dispatcher_start, dispatcher_stop);
     int rc = http_server_run(); /* starts and stops the net client around the workers */
     mailer_stop(); /* after the workers: nothing queues mail any more */
     geo_shutdown();
     ratelimit_shutdown();
     catalog_shutdown();
+    storage_shutdown();
     net_global_cleanup();
     log_event(LOG_INFO, "stop", "status", rc == 0 ? "ok" : "error", NULL);
     return rc == 0 ? 0 : 1;
@@ -498,6 +535,59 @@ static int cmd_routes(void)
     return 0;
 }
 
+/* Parses a decimal int64 (digits only, optional leading '-'). 0 or -1. */
+static int main_int64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*
+ * storage-presign: the signed URL of the configured backend for fixed inputs and time, for
+ * checking our SigV4 against the AWS SDK's byte for byte (tests/e2e/storage_presign.test.mjs)
+ * and for operators trying a bucket by hand. Credentials come from the configuration only.
+ */
+static int cmd_storage_presign(int argc, char **argv)
+{
+    char *err = NULL;
+    int64_t at, ttl, size = 0;
+    if ((argc != 7 && argc != 9) || main_int64(argv[5], &at) != 0 || main_int64(argv[6], &ttl) != 0 ||
+        (argc == 9 && main_int64(argv[8], &size) != 0)) {
+        main_usage();
+        return 2;
+    }
+    if (main_config(NULL) != 0)
+        return 2;
+    if (crypto_init() != 0 || storage_init(&err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "crypto");
+        free(err);
+        return 2;
+    }
+    const struct storage_backend *b = storage_find(argv[2]);
+    char *url = NULL;
+    if (b == NULL)
+        fprintf(stderr, "tollgate: storage backend %s is not configured\n", argv[2]);
+    else if (strcmp(argv[3], "PUT") == 0)
+        url = storage_presign_put(b, argv[4], argc == 9 ? argv[7] : "application/octet-stream", size, at * 1000, ttl);
+    else if (strcmp(argv[3], "GET") == 0)
+        url = storage_presign_get(b, argv[4], at * 1000, ttl);
+    else
+        fprintf(stderr, "tollgate: METHOD must be GET or PUT\n");
+    if (b != NULL && url == NULL && (strcmp(argv[3], "GET") == 0 || strcmp(argv[3], "PUT") == 0))
+        fprintf(stderr, "tollgate: bad key or TTL (1..%d s)\n", STORAGE_URL_TTL_MAX_S);
+    if (url != NULL)
+        printf("%s\n", url);
+    int rc = url != NULL ? 0 : 1;
+    free(url);
+    storage_shutdown();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct main_opts o;
@@ -509,6 +599,8 @@ int main(int argc, char **argv)
         printf("tollgate %s\n", TG_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "storage-presign") == 0)
+        return cmd_storage_presign(argc, argv);
     if (strcmp(cmd, "routes") == 0)
         return argc == 2 ? cmd_routes() : (main_usage(), 2);
     if (strcmp(cmd, "serve") == 0)

@@ -65,6 +65,12 @@ void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
+/* provider_keys.c: GET, POST /api/v1/admin/provider-keys, POST
+ * /api/v1/admin/provider-keys/{id}/disable and /enable */
+void api_admin_provider_keys_list(struct req *r);
+void api_admin_provider_keys_add(struct req *r);
+void api_admin_provider_key_disable(struct req *r);
+void api_admin_provider_key_enable(struct req *r);
 
 /* oauth.c: browser sign-in (GET /api/v1/auth/oauth/{provider}/start and /callback),
  * POST /api/v1/auth/exchange, POST /api/v1/auth/oauth/{provider}/link,
@@ -111,9 +117,27 @@ void api_sandbox_checkout_fail(struct req *r);
 /* task_events.c: GET /api/v1/tasks/{id}/events (Server-Sent Events) */
 void api_task_events(struct req *r);
 
+/* uploads.c: POST /api/v1/uploads, GET /api/v1/uploads/{id}, POST /api/v1/uploads/{id}/complete */
+void api_uploads_create(struct req *r);
+void api_uploads_get(struct req *r);
+void api_uploads_complete(struct req *r);
+/* files.c: PUT /files/in/{user}/{file}, GET /files/in/{user}/{file} and
+ * /files/out/{user}/{task}/{n} (the local storage backend's signed URLs) */
+void api_files_put(struct req *r);
+void api_files_get(struct req *r);
+/* tasks.c: POST and GET /api/v1/tasks, GET /api/v1/tasks/{id}, POST /api/v1/tasks/{id}/cancel,
+ * POST /api/v1/callbacks/{provider} */
+void api_tasks_create(struct req *r);
+void api_tasks_list(struct req *r);
+void api_tasks_get(struct req *r);
+void api_tasks_cancel(struct req *r);
+void api_callbacks_post(struct req *r);
 /*
- * A task as clients see it, as GET /api/v1/tasks/{id} answers it. New reference, NULL only
- * when out of memory.
+ * A task as clients see it (DESIGN section 11): {"id","kind","status","provider","model",
+ * "progress","cost":{"reserved","settled","refunded","unit","unit_credits"},"inputs",
+ * "outputs":[{"file_id","content_type","size","url"}],"error":null|{"code","message"},
+ * "created_at","updated_at","submitted_at","finished_at"}; output URLs are signed at now_ms.
+ * New reference, NULL only when out of memory.
  */
 json_t *api_task_json(const struct task *t, int64_t now_ms);
 
@@ -230,6 +254,13 @@ void api_reply_own_account_failure(struct req *r, int users_rc);
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */
 void api_reply_field(struct req *r, enum tg_err e, const char *field, const char *message);
+
+/*
+ * An empty body, or a JSON object with only the `allowed` keys (NULL-terminated), for
+ * POSTs whose body is optional. Returns the object (borrowed; NULL with *empty 1 when there
+ * is no body), or NULL with *empty 0 after replying.
+ */
+json_t *api_optional_body_or_reply(struct req *r, const char *const *allowed, int *empty);
 
 /*
  * Replies 403 and returns -1 when the caller authenticated with an API key: changing the

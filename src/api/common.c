@@ -67,6 +67,24 @@ void api_reply_jerr(struct req *r, const struct jerr *e)
     api_reply_field(r, TG_E_VALIDATION, e->field, e->msg);
 }
 
+json_t *api_optional_body_or_reply(struct req *r, const char *const *allowed, int *empty)
+{
+    size_t len;
+    req_body(r, &len);
+    *empty = len == 0;
+    if (*empty)
+        return NULL;
+    json_t *body = req_json_or_reply(r);
+    if (body == NULL)
+        return NULL;
+    struct jerr e;
+    if (jv_only(body, allowed, &e) != 0) {
+        api_reply_jerr(r, &e);
+        return NULL;
+    }
+    return body;
+}
+
 int api_require_session_or_reply(struct req *r)
 {
     const struct principal *p = req_principal(r);

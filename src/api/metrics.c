@@ -11,6 +11,7 @@
  * the reply is assembled back on the loop.
  */
 #include "api/api.h"
+#include "worker/dispatcher.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "domain/audit.h"
+#include "domain/keypool.h"
 #include "domain/ledger.h"
 #include "http/server.h"
 #include "net/net.h"
@@ -130,6 +132,8 @@ static void metrics_done(struct req *r, void *arg)
     metrics_outbound(&b);
     metrics_mail(&b);
     api_webhooks_metrics(&b);
+    keypool_metrics_render(&b);
+    dispatcher_metrics_render(&b);
     metrics_header(&b, "tollgate_ledger_scrape_success", "gauge",
                    "1 when the ledger totals below could be read, else 0.");
     sbuf_printf(&b, "tollgate_ledger_scrape_success %d\n", ctx->ok);

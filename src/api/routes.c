@@ -67,6 +67,14 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/subscription/resume", api_subscription_resume, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/subscription/change", api_subscription_change, AUTH_USER, RL_PAYMENT},
 
+    /* Generation: a submission is priced and reserved here; video kinds also count against
+     * the video policy inside the handler (images do not). A provider callback is only a
+     * hint to look again (the task is re-read from the provider), never rate limited. */
+    {"POST", "/api/v1/tasks", api_tasks_create, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/tasks", api_tasks_list, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/tasks/{id}", api_tasks_get, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/tasks/{id}/cancel", api_tasks_cancel, AUTH_USER, RL_API_QUERY},
+    {"POST", "/api/v1/callbacks/{provider}", api_callbacks_post, AUTH_NONE, RL_NONE},
     /* A task's events (Server-Sent Events): opening one is a query; it then stays open. */
     {"GET", "/api/v1/tasks/{id}/events", api_task_events, AUTH_USER, RL_API_QUERY},
 
@@ -83,9 +91,26 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/admin/subscriptions", api_admin_subscriptions_list, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/subscriptions/{id}", api_admin_subscription_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/subscriptions/{id}/cancel", api_admin_subscription_cancel, AUTH_ADMIN, RL_NONE},
+    /* The generation providers' key pools: secrets go in, never come out. */
+    {"GET", "/api/v1/admin/provider-keys", api_admin_provider_keys_list, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys", api_admin_provider_keys_add, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys/{id}/disable", api_admin_provider_key_disable, AUTH_ADMIN, RL_NONE},
+    {"POST", "/api/v1/admin/provider-keys/{id}/enable", api_admin_provider_key_enable, AUTH_ADMIN, RL_NONE},
     /* The test clock: 404 unless TG_TEST_CLOCK is on (tests only). */
     {"GET", "/api/v1/admin/clock", api_admin_clock_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/clock", api_admin_clock_advance, AUTH_ADMIN, RL_NONE},
+
+    /* Input files: the upload URL is minted for the caller's own key only. */
+    {"POST", "/api/v1/uploads", api_uploads_create, AUTH_USER, RL_API_QUERY},
+    {"GET", "/api/v1/uploads/{id}", api_uploads_get, AUTH_USER, RL_API_QUERY},
+    /* S3/OSS: the bytes went to the bucket; this reads them back, probes and marks ready. */
+    {"POST", "/api/v1/uploads/{id}/complete", api_uploads_complete, AUTH_USER, RL_API_QUERY},
+    /* The local storage backend: the signed URL is the credential (api/files.c). The PUT is
+     * the one route whose body may reach TG_MAX_UPLOAD_BYTES; reads are not rate limited
+     * (a video player asks for many ranges). */
+    {"PUT", "/files/in/{user}/{file}", api_files_put, AUTH_NONE, RL_API_QUERY, ROUTE_BODY_UPLOAD},
+    {"GET", "/files/in/{user}/{file}", api_files_get, AUTH_NONE, RL_NONE},
+    {"GET", "/files/out/{user}/{task}/{n}", api_files_get, AUTH_NONE, RL_NONE},
 
     /* The sandbox provider's pages (404 unless TG_SANDBOX is on). */
     {"GET", "/sandbox/sign-in", api_sandbox_signin_page, AUTH_NONE, RL_AUTH_IP},

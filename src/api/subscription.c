@@ -521,29 +521,6 @@ static void sub_change_checked(struct store_call *sc)
     pp->subscription(c->nx, &rq, sub_change_provider_done, c);
 }
 
-/*
- * An empty body, or a JSON object with only the `allowed` keys (NULL-terminated). Returns
- * the object (borrowed; NULL with *empty 1 when there is no body), or NULL with *empty 0
- * after replying.
- */
-static json_t *sub_body_or_reply(struct req *r, const char *const *allowed, int *empty)
-{
-    size_t len;
-    req_body(r, &len);
-    *empty = len == 0;
-    if (*empty)
-        return NULL;
-    json_t *body = req_json_or_reply(r);
-    if (body == NULL)
-        return NULL;
-    struct jerr e;
-    if (jv_only(body, allowed, &e) != 0) {
-        api_reply_jerr(r, &e);
-        return NULL;
-    }
-    return body;
-}
-
 static void sub_change_start(struct req *r, enum sub_op op, const char *id, const char *product, int at_period_end)
 {
     struct sub_change *c = xcalloc(1, sizeof *c);
@@ -570,7 +547,7 @@ void api_subscription_cancel(struct req *r)
         return;
     static const char *const allowed[] = {NULL};
     int empty;
-    if (sub_body_or_reply(r, allowed, &empty) == NULL && !empty)
+    if (api_optional_body_or_reply(r, allowed, &empty) == NULL && !empty)
         return;
     sub_change_start(r, SUB_OP_CANCEL, NULL, NULL, 1);
 }
@@ -581,7 +558,7 @@ void api_subscription_resume(struct req *r)
         return;
     static const char *const allowed[] = {NULL};
     int empty;
-    if (sub_body_or_reply(r, allowed, &empty) == NULL && !empty)
+    if (api_optional_body_or_reply(r, allowed, &empty) == NULL && !empty)
         return;
     sub_change_start(r, SUB_OP_RESUME, NULL, NULL, 0);
 }
@@ -624,7 +601,7 @@ void api_admin_subscription_cancel(struct req *r)
         return;
     static const char *const allowed[] = {"at_period_end", NULL};
     int empty;
-    json_t *body = sub_body_or_reply(r, allowed, &empty);
+    json_t *body = api_optional_body_or_reply(r, allowed, &empty);
     if (body == NULL && !empty)
         return;
     json_t *ape = body ? json_object_get(body, "at_period_end") : NULL;

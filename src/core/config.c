@@ -129,6 +129,11 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_ORDER_TTL", CFG_INT, 0, "7200", 5, 30 * 86400, NULL, FIELD(order_ttl_s)},
     {"TG_ORDER_QUERY_AFTER", CFG_INT, 0, "60", 1, 86400, NULL, FIELD(order_query_after_s)},
     {"TG_ORDER_QUERY_MAX", CFG_INT, 0, "10", 0, 100, NULL, FIELD(order_query_max)},
+    /* Generation: a task that has not finished an hour after it was submitted is given up
+     * (timed_out, refunded): the video models take minutes, never an hour. Five live tasks
+     * per user keep one account from filling the providers' queues for everyone. */
+    {"TG_TASK_TIMEOUT", CFG_INT, 0, "3600", 10, 86400, NULL, FIELD(task_timeout_s)},
+    {"TG_TASKS_MAX_LIVE", CFG_INT, 0, "5", 1, 10000, NULL, FIELD(tasks_max_live)},
     /* Signs the sandbox checkout's notifications; unset, a key derived from the server's secret. */
     {"TG_SANDBOX_WEBHOOK_SECRET", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     /* 1 KiB is the smallest useful JSON body; 32 MiB bounds what one request may buffer
@@ -211,6 +216,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"TG_S3_BUCKET", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_S3_ACCESS_KEY_ID", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
     {"TG_S3_SECRET_ACCESS_KEY", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    /* Aliyun OSS through its S3-compatible API (SigV4): the CN region's uploads when set. */
+    {"TG_OSS_ENDPOINT", CFG_URL, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_OSS_REGION", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_OSS_BUCKET", CFG_STRING, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_OSS_ACCESS_KEY_ID", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    {"TG_OSS_SECRET_ACCESS_KEY", CFG_SECRET, 0, NULL, 0, 0, NULL, NOFIELD},
+    /* Largest upload (PUT /files/{key}, and the size a video upload may declare). 200 MiB is
+     * DashScope's input video limit (PROVIDERS.md); 4 GiB bounds what one request may buffer
+     * (libh2o 2.2.5 holds a whole body in memory: see docs/OPERATIONS.md). */
+    {"TG_MAX_UPLOAD_BYTES", CFG_INT, 0, "209715200", 1024 * 1024, 4LL * 1024 * 1024 * 1024, NULL,
+     FIELD(max_upload_bytes)},
 };
 // clang-format on
 
@@ -1452,6 +1468,19 @@ static int cfg_cross_checks(struct cfg_state *st, char **err)
         for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
             if (st->vals[cfg_index(need[k])] == NULL) {
                 *err = xasprintf("TG_STORAGE: s3 needs %s", need[k]);
+                return -1;
+            }
+    }
+    {
+        /* OSS is all or nothing: a bucket without credentials (or the reverse) is a typo. */
+        static const char *const oss[] = {"TG_OSS_ENDPOINT", "TG_OSS_REGION", "TG_OSS_BUCKET", "TG_OSS_ACCESS_KEY_ID",
+                                          "TG_OSS_SECRET_ACCESS_KEY"};
+        size_t set = 0;
+        for (size_t k = 0; k < sizeof oss / sizeof oss[0]; k++)
+            set += st->vals[cfg_index(oss[k])] != NULL;
+        for (size_t k = 0; set != 0 && k < sizeof oss / sizeof oss[0]; k++)
+            if (st->vals[cfg_index(oss[k])] == NULL) {
+                *err = xasprintf("TG_OSS_BUCKET: OSS storage needs %s too", oss[k]);
                 return -1;
             }
     }

@@ -50,6 +50,7 @@ struct tg_config {
     int order_query_after_s;  /* TG_ORDER_QUERY_AFTER (60): first query of a pending order */
     int order_query_max;      /* TG_ORDER_QUERY_MAX (10): queries of one pending order */
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
+    int64_t max_upload_bytes; /* TG_MAX_UPLOAD_BYTES (209715200): PUT /files/{key} body limit */
     int max_connections;      /* TG_MAX_CONNECTIONS (4096): open client connections per process */
     int max_event_streams;    /* TG_MAX_EVENT_STREAMS (2000): open task event streams per process */
     int http2_cleartext;      /* TG_HTTP2_CLEARTEXT on/off (off): h2c upgrade / prior knowledge */
@@ -59,6 +60,8 @@ struct tg_config {
     int refresh_token_ttl_s;  /* TG_REFRESH_TOKEN_TTL (604800 = 7 days, as in the seeds) */
     char *log_level;          /* TG_LOG_LEVEL debug|info|warn|error (info) */
     int access_log;           /* TG_ACCESS_LOG on/off (on) */
+    int task_timeout_s;       /* TG_TASK_TIMEOUT (3600): a task not finished by then is timed_out */
+    int64_t tasks_max_live;   /* TG_TASKS_MAX_LIVE (5): live tasks per user */
     int test_clock;           /* TG_TEST_CLOCK on/off (off): POST /api/v1/admin/clock (tests only) */
 };
 

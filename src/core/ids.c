@@ -32,7 +32,8 @@ static void id_random(unsigned char out[10])
     id_pool_left -= 10;
 }
 
-char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms)
+/* Writes prefix + '_' + 26 symbols: 48 bits of t, then the 80 bits of b. */
+static char *id_encode(char out[TG_ID_MAX], const char *prefix, uint64_t t, const unsigned char b[10])
 {
     size_t plen = strlen(prefix);
     if (plen > 8)
@@ -40,19 +41,17 @@ char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms)
     memcpy(out, prefix, plen);
     out[plen] = '_';
     char *p = out + plen + 1;
-    uint64_t t = (uint64_t)ms & 0xFFFFFFFFFFFFULL;
+    t &= 0xFFFFFFFFFFFFULL;
     for (int i = 9; i >= 0; i--) {
         p[i] = id_alphabet[t & 31];
         t >>= 5;
     }
-    unsigned char rnd[10];
-    id_random(rnd);
     /* 80 bits -> 16 symbols of 5 bits. */
     uint64_t hi = 0, lo = 0;
     for (int i = 0; i < 5; i++)
-        hi = (hi << 8) | rnd[i];
+        hi = (hi << 8) | b[i];
     for (int i = 5; i < 10; i++)
-        lo = (lo << 8) | rnd[i];
+        lo = (lo << 8) | b[i];
     for (int i = 7; i >= 0; i--) {
         p[10 + i] = id_alphabet[hi & 31];
         hi >>= 5;
@@ -61,6 +60,21 @@ char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms)
     }
     p[26] = '\0';
     return out;
+}
+
+char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms)
+{
+    unsigned char rnd[10];
+    id_random(rnd);
+    return id_encode(out, prefix, (uint64_t)ms, rnd);
+}
+
+char *id_from_bytes(char out[TG_ID_MAX], const char *prefix, const unsigned char b[16])
+{
+    uint64_t t = 0;
+    for (int i = 0; i < 6; i++)
+        t = (t << 8) | b[i];
+    return id_encode(out, prefix, t, b + 6);
 }
 
 char *id_new(char out[TG_ID_MAX], const char *prefix)

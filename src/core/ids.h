@@ -18,6 +18,9 @@
 char *id_new(char out[TG_ID_MAX], const char *prefix);
 /* Same, with an explicit timestamp (tests). */
 char *id_new_at(char out[TG_ID_MAX], const char *prefix, int64_t ms);
+/* A deterministic id in the same format from 16 bytes (6 in place of the timestamp, then
+ * 10), for names derived from something else (a MAC): not time-ordered. Returns out. */
+char *id_from_bytes(char out[TG_ID_MAX], const char *prefix, const unsigned char b[16]);
 /* 1 if s looks like an id with this prefix (right prefix, 26 base32 chars), else 0.
  * Use it to reject garbage path parameters before touching the store. */
 int id_valid(const char *s, const char *prefix);

@@ -27,7 +27,8 @@
  * the aad_len bytes at aad too (aad may be NULL when aad_len is 0). Writes ciphertext ||
  * tag, n + AESGCM_TAG_LEN bytes, to out (room for cap bytes). Returns that length, or -1 on
  * a bad key or nonce length, n or aad_len over AESGCM_MAX_LEN, cap too small, or an
- * OpenSSL failure. For fakes and tests: Tollgate itself only decrypts.
+ * OpenSSL failure. Used to seal admin-added provider keys (domain/keypool.h), and by fakes and
+ * tests.
  */
 long aesgcm_encrypt(const void *key, size_t keylen, const void *nonce, size_t nonce_len, const void *aad,
                     size_t aad_len, const void *plain, size_t n, void *out, size_t cap);

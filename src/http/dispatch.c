@@ -150,6 +150,16 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         http_cors_options(r, m.allow);
         return 0;
     }
+    /* h2o enforces only the largest limit while the body streams in (server.c): each route's
+     * own limit is applied here, before authentication or any handler; a path that matches
+     * no route gets the API limit. */
+    size_t limit = m.status == 200 && m.rc->route->body == ROUTE_BODY_UPLOAD ? http_srv->max_upload
+                                                                             : http_srv->max_body;
+    if (h->entity.base != NULL && h->entity.len > limit) {
+        h->http1_is_persistent = 0;
+        res_error(r, TG_E_PAYLOAD_TOO_LARGE, NULL, NULL);
+        return 0;
+    }
     if (m.status == 404) {
         res_error(r, TG_E_NOT_FOUND, NULL, NULL);
         return 0;
@@ -172,12 +182,6 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         }
     }
 
-    /* h2o enforces TG_MAX_BODY_BYTES itself while the body streams in (server.c); this only
-     * keeps the rule true should that ever change. */
-    if (h->entity.base != NULL && h->entity.len > http_srv->max_body) {
-        res_error(r, TG_E_PAYLOAD_TOO_LARGE, NULL, NULL);
-        return 0;
-    }
     /* Continues in http_dispatch_authenticated, now or when the store has answered. */
     http_auth_start(r, r->rc->route->auth);
     return 0;

@@ -32,10 +32,17 @@ enum auth_level {
 
 typedef void (*http_handler_fn)(struct req *r);
 
+/* How large a request body a route takes. */
+enum route_body {
+    ROUTE_BODY_API = 0, /* TG_MAX_BODY_BYTES (the default: JSON and forms) */
+    ROUTE_BODY_UPLOAD,  /* TG_MAX_UPLOAD_BYTES (PUT /files/...: file bytes) */
+};
+
 /*
  * One row of the route table (api/routes.c). Patterns are literal segments and `{name}`
  * parameters ("/api/v1/api-keys/{id}"). `rate` is applied before the handler, keyed by user
- * id when authenticated and by client IP otherwise; RL_NONE for none.
+ * id when authenticated and by client IP otherwise; RL_NONE for none. `body` is the route's
+ * body limit (left out: ROUTE_BODY_API); a larger body is answered 413 before anything else.
  */
 struct route {
     const char *method;
@@ -43,6 +50,7 @@ struct route {
     http_handler_fn handler;
     enum auth_level auth;
     enum rl_policy rate;
+    enum route_body body;
 };
 
 /* The route table, defined in api/routes.c. */
@@ -125,6 +133,21 @@ void res_json_text(struct req *r, int status, const char *json, size_t len);
 void res_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
 /* Replies with no body (204, or 200 with empty body). */
 void res_empty(struct req *r, int status);
+/*
+ * Replies with the file open at fd (taken: closed when the answer ends, whatever happens)
+ * of `size` bytes and type content_type, honouring a single-range Range header (RFC 9233:
+ * 206 with Content-Range; an unsatisfiable range 416 with "Content-Range: bytes * /size";
+ * several ranges or a malformed header: the whole file, 200). Accept-Ranges: bytes. HEAD
+ * gets the headers only. The bytes are read in 64 KiB preads as the client takes them, on
+ * the loop (as h2o's own file handler does: page-cache reads of a local disk).
+ */
+void res_file(struct req *r, int fd, int64_t size, const char *content_type);
+/*
+ * The single range a Range header value asks of a body of `size` bytes (pure; exposed for
+ * tests): 1 with *start and *len set, 0 when the header is to be ignored (absent, not
+ * "bytes=", malformed, several ranges: the whole body is sent), -1 when unsatisfiable.
+ */
+int http_range_parse(const char *v, int64_t size, int64_t *start, int64_t *len);
 
 /* ---- streamed answers (Server-Sent Events) ---- */
 

@@ -111,6 +111,7 @@ struct http_server {
     struct http_worker *workers;
     size_t nworkers;
     size_t max_body;      /* TG_MAX_BODY_BYTES */
+    size_t max_upload;    /* TG_MAX_UPLOAD_BYTES (routes with ROUTE_BODY_UPLOAD) */
     int access_log;
     /*
      * Start and end of the workers' loops. Each worker creates and disposes of its h2o loop
@@ -161,11 +162,10 @@ struct req {
  * ctype may be NULL (no body type). json adds Cache-Control: no-store unless set. */
 void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_len, int json, const char *body,
                    size_t len);
-/* The head of every answer: marks r replied with status and adds the common headers
- * (identity and security set, Content-Type when ctype, no-store when json, CORS, rate
- * limits, the test clock's Date). Returns 0, or -1 (logged) when r was already answered.
- * The caller then starts the h2o response itself. */
-int http_res_head(struct req *r, int status, const char *ctype, size_t ctype_len, int json);
+/* The first half of http_res_send for answers that stream their body (res_file): marks r
+ * replied and sets status and the common headers, but starts nothing. 0, or -1 when r was
+ * already answered (a bug, logged). */
+int http_res_begin(struct req *r, int status, const char *ctype, size_t ctype_len, int json);
 /* res_error with an explicit message and no details (for middleware). */
 void http_res_error_msg(struct req *r, enum tg_err e, const char *message);
 /* Adds a header whose name and value live at least until the response is sent

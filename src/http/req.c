@@ -76,6 +76,7 @@ const char *http_reason(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 303: return "See Other";
@@ -93,6 +94,7 @@ const char *http_reason(int status)
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
@@ -427,7 +429,7 @@ static void http_date_follow_clock(h2o_req_t *h)
     h2o_time2str_rfc1123(ctx->_timestamp_cache.value->rfc1123, &gmt);
 }
 
-int http_res_head(struct req *r, int status, const char *ctype, size_t ctype_len, int json)
+int http_res_begin(struct req *r, int status, const char *ctype, size_t ctype_len, int json)
 {
     h2o_req_t *h = r->h;
     if (NEVER(r->replied)) {
@@ -465,7 +467,7 @@ void http_res_send(struct req *r, int status, const char *ctype, size_t ctype_le
                    size_t len)
 {
     h2o_req_t *h = r->h;
-    if (http_res_head(r, status, ctype, ctype_len, json) != 0)
+    if (http_res_begin(r, status, ctype, ctype_len, json) != 0)
         return;
     int no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     h->res.content_length = no_body ? SIZE_MAX : len;

@@ -167,6 +167,15 @@ void http_server_set_job(http_job_fn fn, int interval_ms)
     http_job_interval_ms = interval_ms > 0 ? interval_ms : 1000;
 }
 
+static http_service_start_fn http_service_start;
+static http_service_stop_fn http_service_stop;
+
+void http_server_set_service(http_service_start_fn start, http_service_stop_fn stop)
+{
+    http_service_start = start;
+    http_service_stop = stop;
+}
+
 static void http_on_job(h2o_timeout_entry_t *e)
 {
     struct http_worker *w = H2O_STRUCT_FROM_MEMBER(struct http_worker, job_entry, e);
@@ -672,8 +681,16 @@ static void http_server_configure(struct http_server *s)
      * compares with >=, so a chunked body may be one byte shorter than a sized one), both
      * with 413 and the connection closed; fallback.c makes that 413 our JSON envelope. It
      * is one process-wide number in libh2o 2.2.5, which holds a whole body in memory before
-     * a handler runs: a route may refuse less, never accept more. */
-    s->gconf.max_request_entity_size = (size_t)tg_cfg->max_body_bytes;
+     * a handler runs (lib/http1.c compares the Content-Length, or the chunked size so far,
+     * and lib/http2/connection.c the DATA received, with globalconf->max_request_entity_size
+     * before any handler sees the path). So the uploads' limit (TG_MAX_UPLOAD_BYTES, PUT
+     * /files/...) has to be the process-wide one, and every other route refuses a body over
+     * TG_MAX_BODY_BYTES in dispatch.c once it has arrived - with 413 still, but after it was
+     * buffered. The cost and its remedy (nginx's client_max_body_size per location) are in
+     * docs/OPERATIONS.md. */
+    s->gconf.max_request_entity_size = (size_t)(tg_cfg->max_upload_bytes > tg_cfg->max_body_bytes
+                                                    ? tg_cfg->max_upload_bytes
+                                                    : tg_cfg->max_body_bytes);
     /* Cleartext HTTP/2 (h2c): libh2o 2.2.5 reaches it from HTTP/1 in two ways, both behind
      * this one flag (lib/http1.c): an "Upgrade: h2c" request (process_request) and the
      * prior-knowledge preface "PRI * HTTP/2.0" (handle_incoming_request); h2o's default is
@@ -841,7 +858,7 @@ int http_server_run(void)
     sigset_t sigs;
     pthread_mutex_init(&s->phase_mu, NULL);
     pthread_cond_init(&s->phase_cv, NULL);
-    int port = tg_cfg->listen_port, clean = 1, started = 0;
+    int port = tg_cfg->listen_port, clean = 1, started = 0, service_started = 0;
 
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
@@ -854,6 +871,7 @@ int http_server_run(void)
         goto cleanup;
     http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
     s->max_body = (size_t)tg_cfg->max_body_bytes;
+    s->max_upload = (size_t)tg_cfg->max_upload_bytes;
     http_max_conns = tg_cfg->max_connections > 0 ? tg_cfg->max_connections : 1;
     s->access_log = tg_cfg->access_log && log_enabled(LOG_INFO);
     s->nworkers = nw;
@@ -883,6 +901,11 @@ int http_server_run(void)
         goto cleanup;
     http_server_configure(s);
     http_srv = s;
+    if (http_service_start != NULL) {
+        if (http_service_start(s->writer, s->net, &err) != 0)
+            goto cleanup;
+        service_started = 1;
+    }
 
     for (size_t i = 0; i < nw; i++) {
         int bound = 0;
@@ -959,6 +982,10 @@ cleanup:
     for (size_t i = 0; s->workers && i < nw; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].tid, NULL);
+    /* The service stops once nothing of the workers' is left, before the client and the
+     * writer it uses. */
+    if (service_started)
+        http_service_stop();
     /*
      * Every worker thread is gone: nothing submits any more. Stopped even when calls
      * outlived TG_SHUTDOWN_TIMEOUT (not clean): they complete with NET_SHUTDOWN into

@@ -38,6 +38,19 @@ struct net_exec;
 typedef void (*http_job_fn)(struct store_exec *ex, struct net_exec *nx, int64_t now_ms);
 void http_server_set_job(http_job_fn fn, int interval_ms);
 
+struct store_writer;
+struct net_client;
+/*
+ * A background service with a thread of its own (the generation dispatcher): start runs once
+ * the group-commit writer and the net client are up, before any worker accepts; stop runs at
+ * shutdown once the workers have drained, before the writer and the client stop. start
+ * returns 0, or -1 with *err set (the server then does not start). Set before
+ * http_server_run (NULL: none).
+ */
+typedef int (*http_service_start_fn)(struct store_writer *writer, struct net_client *client, char **err);
+typedef void (*http_service_stop_fn)(void);
+void http_server_set_service(http_service_start_fn start, http_service_stop_fn stop);
+
 /*
  * Appends the HTTP metrics in Prometheus text format 0.0.4 to out:
  * tollgate_http_requests_total{route,status}, tollgate_http_request_duration_seconds

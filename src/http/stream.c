@@ -209,7 +209,7 @@ struct http_stream *res_stream_start(struct req *r, const char *content_type, ht
         http_hdr_push(h, &H2O_TOKEN_CACHE_CONTROL->buf, H2O_STRLIT("no-store"));
     static h2o_iovec_t hn_accel = {"x-accel-buffering", 17};
     http_hdr_push(h, &hn_accel, H2O_STRLIT("no"));
-    if (http_res_head(r, 200, ct, ctlen, 0) != 0)
+    if (http_res_begin(r, 200, ct, ctlen, 0) != 0)
         return NULL;
     h->res.content_length = SIZE_MAX;
     if (r->is_head) {

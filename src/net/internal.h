@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <curl/curl.h>
 
@@ -65,6 +66,11 @@ struct net_xfer {
     size_t read_off;      /* SMTP: bytes of the message already handed to libcurl */
     size_t hdr_bytes;     /* kept response header bytes of the current attempt */
     int too_large, is_smtp, is_head;
+    FILE *in;             /* net_call_body_file: the open body file */
+    int64_t in_size;
+    int save_fd;          /* net_call_save_to: the file of this attempt, or -1 */
+    int save_state;       /* per attempt: 0 undecided, 1 writing to the file, 2 to memory */
+    int save_failed;      /* a write to the file failed (the call ends in NET_ERROR) */
     int retries;                  /* effective (clamped) */
     int64_t start_ns, due_ns;     /* first attempt's start; when a waiting retry is due */
     struct net_xfer *prev, *next; /* the client's list of running transfers */

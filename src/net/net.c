@@ -164,6 +164,23 @@ void net_call_body(struct net_call *c, const char *content_type, const char *bod
         net_call_header(c, "Content-Type", content_type);
 }
 
+void net_call_body_file(struct net_call *c, const char *content_type, const char *path)
+{
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    free(c->body_path);
+    c->body_path = xstrdup(path);
+    if (content_type != NULL)
+        net_call_header(c, "Content-Type", content_type);
+}
+
+void net_call_save_to(struct net_call *c, const char *path)
+{
+    free(c->save_path);
+    c->save_path = xstrdup(path);
+}
+
 void net_call_mail(struct net_call *c, const char *from, const char *rcpt)
 {
     free(c->mail_from);
@@ -186,6 +203,8 @@ void net_call_release(struct net_call *c)
     for (size_t i = 0; i < c->n_headers; i++)
         free(c->headers[i]);
     free(c->body);
+    free(c->body_path);
+    free(c->save_path);
     free(c->mail_from);
     free(c->mail_rcpt);
     free(c->resp_body);

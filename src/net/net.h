@@ -92,6 +92,8 @@ struct net_call {
     int timeout_ms;         /* total per attempt (NET_DEFAULT_TIMEOUT_MS; <= 0: the default) */
     int connect_timeout_ms; /* NET_DEFAULT_CONNECT_TIMEOUT_MS (<= 0: the default) */
     size_t max_response;    /* NET_DEFAULT_MAX_RESPONSE (0: the default) */
+    char *body_path;        /* net_call_body_file: the request body is this file's bytes */
+    char *save_path;        /* net_call_save_to: a 2xx answer's body goes to this file */
     int idempotent;         /* 1: may be retried (GET and HEAD default to 1, others to 0) */
     int retries;            /* extra attempts when idempotent (default 2, at most NET_MAX_RETRIES) */
 
@@ -100,8 +102,8 @@ struct net_call {
     long status;     /* HTTP status (or the last SMTP reply code) of the final
                       * attempt; 0 when none. Only an answer when err == NET_OK
                       * (or, for SMTP, the code of the refusing reply). */
-    char *resp_body; /* NUL-terminated (NUL not counted), NULL when empty */
-    size_t resp_len;
+    char *resp_body; /* NUL-terminated (NUL not counted), NULL when empty or saved to a file */
+    size_t resp_len; /* body bytes (also when saved to a file) */
     struct net_resp_header resp_headers[NET_MAX_RESP_HEADERS]; /* of the final attempt */
     size_t n_resp_headers;
     int attempts;
@@ -133,6 +135,24 @@ void net_call_header(struct net_call *c, const char *name, const char *value);
 /* Sets the request body (copied; a second call replaces it) and, when content_type is not
  * NULL, adds its Content-Type header. GET and HEAD never send a body. */
 void net_call_body(struct net_call *c, const char *content_type, const char *body, size_t len);
+/*
+ * Streams the request body from the file at path (copied) instead of memory: the client
+ * opens it when the call starts (a missing or unreadable file fails the call with
+ * NET_ERROR, unsent), sends its size as Content-Length and reads it as it goes, from the
+ * start again on a retry. Adds Content-Type when content_type is not NULL. Replaces a body
+ * set with net_call_body. For PUT and POST (and other methods with a body); the file must
+ * not change while the call is in flight. The file is left in place.
+ */
+void net_call_body_file(struct net_call *c, const char *content_type, const char *path);
+/*
+ * Writes the body of a 2xx answer to the file at path (copied; created with mode 0600,
+ * truncated at each attempt) instead of memory: resp_body stays NULL and resp_len counts
+ * the bytes written. max_response still bounds it (NET_TOO_LARGE). The file is removed
+ * before done() runs unless the call ended with err == NET_OK and a 2xx status, so the
+ * caller never finds a partial file; a non-2xx answer's body comes in memory as usual.
+ * Writing to the file fails the call with NET_ERROR (disk full, bad folder).
+ */
+void net_call_save_to(struct net_call *c, const char *path);
 /* Sets the SMTP envelope (both copied). */
 void net_call_mail(struct net_call *c, const char *from, const char *rcpt);
 /* Value of a response header by lower-case name (the first one), or NULL. */

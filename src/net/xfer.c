@@ -6,10 +6,15 @@
  */
 #include "net/internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -29,6 +34,24 @@ static void xfer_clear_headers(struct net_call *c)
     c->n_resp_headers = 0;
 }
 
+/* Writes a 2xx body chunk to the call's file (net_call_save_to). Returns len, or 0 to abort. */
+static size_t xfer_save(struct net_xfer *x, const char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t k = write(x->save_fd, p + off, len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            x->save_failed = 1;
+            return 0;
+        }
+        off += (size_t)k;
+    }
+    x->len += len;
+    return len;
+}
+
 static size_t xfer_on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct net_xfer *x = arg;
@@ -37,6 +60,13 @@ static size_t xfer_on_body(char *p, size_t size, size_t n, void *arg)
         x->too_large = 1;
         return 0; /* anything but len aborts the transfer */
     }
+    if (x->call->save_path != NULL && x->save_state == 0) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        x->save_state = status >= 200 && status <= 299 ? 1 : 2;
+    }
+    if (x->save_state == 1)
+        return xfer_save(x, p, len);
     if (x->len + len + 1 > x->cap) {
         size_t cap = x->cap ? x->cap : 4096;
         while (cap < x->len + len + 1)
@@ -109,6 +139,15 @@ static size_t xfer_on_read(char *buf, size_t size, size_t n, void *arg)
     return k;
 }
 
+static size_t xfer_on_read_file(char *buf, size_t size, size_t n, void *arg)
+{
+    struct net_xfer *x = arg;
+    size_t k = fread(buf, 1, size * n, x->in);
+    if (k == 0 && ferror(x->in))
+        return CURL_READFUNC_ABORT;
+    return k;
+}
+
 static int xfer_has_crlf(const char *s)
 {
     return s != NULL && strpbrk(s, "\r\n") != NULL;
@@ -151,6 +190,7 @@ enum net_err net_xfer_setup(struct net_call *c)
 
     c->priv = x;
     x->call = c;
+    x->save_fd = -1;
     x->max = c->max_response > 0 ? c->max_response : NET_DEFAULT_MAX_RESPONSE;
     if (x->max > SIZE_MAX / 4)
         x->max = SIZE_MAX / 4; /* keeps the buffer arithmetic far from overflow */
@@ -229,6 +269,23 @@ enum net_err net_xfer_setup(struct net_call *c)
         } else if (strcmp(c->method, "HEAD") == 0) {
             x->is_head = 1;
             SETOPT(CURLOPT_NOBODY, 1L);
+        } else if (c->body_path != NULL) {
+            struct stat st;
+            x->in = fopen(c->body_path, "rbe");
+            if (x->in == NULL || fstat(fileno(x->in), &st) != 0 || !S_ISREG(st.st_mode))
+                goto cleanup;
+            x->in_size = (int64_t)st.st_size;
+            SETOPT(CURLOPT_READFUNCTION, xfer_on_read_file);
+            SETOPT(CURLOPT_READDATA, (void *)x);
+            if (strcmp(c->method, "POST") == 0) {
+                SETOPT(CURLOPT_POST, 1L);
+                SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->in_size);
+            } else {
+                SETOPT(CURLOPT_UPLOAD, 1L);
+                SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->in_size);
+                if (strcmp(c->method, "PUT") != 0)
+                    SETOPT(CURLOPT_CUSTOMREQUEST, c->method);
+            }
         } else if (c->body == NULL && strcmp(c->method, "POST") != 0) {
             SETOPT(CURLOPT_CUSTOMREQUEST, c->method); /* DELETE and the like: no body at all */
         } else {
@@ -259,6 +316,15 @@ void net_xfer_begin_attempt(struct net_xfer *x)
     x->len = 0;
     x->read_off = 0;
     x->too_large = 0;
+    x->save_state = 0;
+    if (x->in != NULL)
+        rewind(x->in); /* a retry sends the whole file again */
+    if (c->save_path != NULL) {
+        if (x->save_fd >= 0)
+            close(x->save_fd);
+        x->save_fd = open(c->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        x->save_failed = x->save_fd < 0;
+    }
 }
 
 enum net_err net_err_from_curl(CURLcode rc, int too_large, int is_smtp, long status)
@@ -319,6 +385,8 @@ enum net_err net_xfer_result(struct net_xfer *x, CURLcode rc)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     x->call->status = status;
+    if (x->save_failed)
+        return NET_ERROR; /* the file could not be opened or written: not worth a retry */
     return net_err_from_curl(rc, x->too_large, x->is_smtp, status);
 }
 
@@ -350,6 +418,26 @@ void net_finish(struct net_call *c, enum net_err err)
     c->err = err;
     if (x != NULL && x->start_ns != 0)
         c->duration_ms = (time_mono_ns() - x->start_ns) / 1000000;
+    if (x != NULL && x->save_fd >= 0) {
+        int keep = err == NET_OK && c->status >= 200 && c->status <= 299;
+        if (close(x->save_fd) != 0 && keep) {
+            keep = 0;
+            c->err = err = NET_ERROR;
+        }
+        x->save_fd = -1;
+        if (keep) {
+            c->resp_len = x->len;
+            x->len = 0; /* nothing in memory to hand over */
+        } else {
+            unlink(c->save_path);
+        }
+    } else if (x == NULL && c->save_path != NULL) {
+        unlink(c->save_path); /* never started: no file of ours should be there */
+    }
+    if (x != NULL && x->in != NULL) {
+        fclose(x->in);
+        x->in = NULL;
+    }
     if (x != NULL && x->len > 0 && err == NET_OK) {
         x->buf[x->len] = '\0';
         c->resp_body = x->buf;

@@ -3,7 +3,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { startServer, invariantTest, runCli, assertStatus, assertError, strongPassword, sleep, STATUS_OF_CODE, LOOSE_LIMITS } from './lib/server.mjs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, invariantTest, runCli, repoRoot, assertStatus, assertError, strongPassword, sleep, STATUS_OF_CODE, LOOSE_LIMITS } from './lib/server.mjs';
 import { readOutbox, tokenOf } from './lib/mail.mjs';
 import { doc, deref, documentedRoutes, assertDocumented } from './lib/openapi.mjs';
 
@@ -46,9 +48,14 @@ describe('docs/openapi.yaml', () => {
       const authenticated = security.some((s) => Object.keys(s).length > 0);
       if (authenticated) assert.ok(op.responses['401'], `${where}: documents 401`);
       if (p.includes('/admin/')) assert.ok(op.responses['403'], `${where}: documents 403`);
-      if (op.requestBody) {
+      if (op.requestBody?.content?.['application/json']) {
         for (const s of ['400', '413', '415']) assert.ok(op.responses[s], `${where}: documents ${s}`);
-        assert.ok(op.requestBody.content?.['application/json']?.schema, `${where}: JSON request schema`);
+        assert.ok(op.requestBody.content['application/json'].schema, `${where}: JSON request schema`);
+      } else if (op.requestBody) {
+        // Raw bytes (an upload): their size limit and a schema per media type.
+        assert.ok(op.responses['413'], `${where}: documents 413`);
+        const media = Object.values(op.requestBody.content ?? {});
+        assert.ok(media.length > 0 && media.every((m) => m.schema), `${where}: request schema`);
       }
       // Every error response uses the Error schema.
       for (const [status, resp0] of Object.entries(op.responses)) {
@@ -358,6 +365,21 @@ describe('every documented operation answers as documented', () => {
     assertError(advanceOff, 404, 'not_found');
     check(advanceOff, 'POST', '/api/v1/admin/clock');
 
+    // The generation providers' key pools (admin): add, list, disable, enable.
+    const pkAdd = await srv.post('/api/v1/admin/provider-keys', { provider: 'kie', key: 'kieTourKey0123456789', label: 'tour' }, { token: admin.token });
+    assertStatus(pkAdd, 201);
+    check(pkAdd, 'POST', '/api/v1/admin/provider-keys');
+    check(await srv.post('/api/v1/admin/provider-keys', { provider: 'openai', key: 'sk-0123456789' }, { token: admin.token }), 'POST', '/api/v1/admin/provider-keys');
+    check(await srv.get('/api/v1/admin/provider-keys', { token: admin.token }), 'GET', '/api/v1/admin/provider-keys');
+    check(await srv.get('/api/v1/admin/provider-keys', { token }), 'GET', '/api/v1/admin/provider-keys');
+    const pkOff = await srv.post(`/api/v1/admin/provider-keys/${pkAdd.body.id}/disable`, { reason: 'tour' }, { token: admin.token });
+    assertStatus(pkOff, 200);
+    check(pkOff, 'POST', '/api/v1/admin/provider-keys/{id}/disable');
+    const pkOn = await srv.req('POST', `/api/v1/admin/provider-keys/${pkAdd.body.id}/enable`, { token: admin.token });
+    assertStatus(pkOn, 200);
+    check(pkOn, 'POST', '/api/v1/admin/provider-keys/{id}/enable');
+    check(await srv.req('POST', '/api/v1/admin/provider-keys/pk_01ARZ3NDEKTSV4RRFFQ69G5FAV/enable', { token: admin.token }), 'POST', '/api/v1/admin/provider-keys/{id}/enable');
+
     // The mail flows, with the tokens from the outbox folder (no SMTP server configured).
     const email = reg.body.user.email;
     const mailsTo = async (n) => {
@@ -387,6 +409,38 @@ describe('every documented operation answers as documented', () => {
     const confirmed = await srv.post('/api/v1/auth/password-reset/confirm', { token: resetToken, password: strongPassword() });
     assertStatus(confirmed, 204);
     check(confirmed, 'POST', '/api/v1/auth/password-reset/confirm');
+
+    // Uploads: a PNG through the local storage's signed URL, read back with a range.
+    const png = readFileSync(path.join(repoRoot, 'tests', 'data', 'media', 'img.png'));
+    token = (await srv.register({ tag: 'uploader' })).token; // the password reset above ended the old sessions
+    const up = await srv.post('/api/v1/uploads', { content_type: 'image/png', size: png.length }, { token });
+    assertStatus(up, 201);
+    check(up, 'POST', '/api/v1/uploads');
+    const badType = await srv.post('/api/v1/uploads', { content_type: 'image/gif', size: 10 }, { token });
+    assertError(badType, 422, 'invalid_input');
+    check(badType, 'POST', '/api/v1/uploads');
+    const local = (u) => { const x = new URL(u); return x.pathname + x.search; };
+    const pending = await srv.get(`/api/v1/uploads/${up.body.id}`, { token });
+    assertStatus(pending, 200);
+    check(pending, 'GET', '/api/v1/uploads/{id}');
+    const early = await srv.post(`/api/v1/uploads/${up.body.id}/complete`, undefined, { token });
+    assertError(early, 409, 'file_not_ready');
+    check(early, 'POST', '/api/v1/uploads/{id}/complete');
+    const putFile = await srv.req('PUT', local(up.body.upload_url), { body: png, headers: { 'content-type': 'image/png' } });
+    assertStatus(putFile, 200);
+    check(putFile, 'PUT', '/files/in/{user}/{file}');
+    const ready = await srv.get(`/api/v1/uploads/${up.body.id}`, { token });
+    assertStatus(ready, 200);
+    check(ready, 'GET', '/api/v1/uploads/{id}');
+    const done = await srv.post(`/api/v1/uploads/${up.body.id}/complete`, undefined, { token });
+    assertStatus(done, 200);
+    check(done, 'POST', '/api/v1/uploads/{id}/complete');
+    const part = await srv.get(local(ready.body.url), { headers: { range: 'bytes=0-7' } });
+    assertStatus(part, 206);
+    check(part, 'GET', '/files/in/{user}/{file}');
+    const noOutput = await srv.get(`/files/out/${reg.body.user.id}/tsk_01J00000000000000000000000/0?expires=1&sig=${'0'.repeat(64)}`);
+    assertError(noOutput, 403, 'forbidden');
+    check(noOutput, 'GET', '/files/out/{user}/{task}/{n}');
 
     const missing = documentedRoutes().filter((r) => !seen.has(r));
     assert.deepEqual(missing, [], 'every documented operation was exercised');

@@ -29,6 +29,17 @@ static void test_ids(void)
     /* 2^48-1 is the largest ULID time: 10 symbols "7ZZZZZZZZZ" */
     id_new_at(a, "x", 0xFFFFFFFFFFFFLL);
     CHECK(strncmp(a, "x_7ZZZZZZZZZ", 12) == 0, "max timestamp encodes as 7ZZZZZZZZZ");
+    /* Derived ids: the 128 bits as they are (48 + 80), the same bytes the same id. */
+    unsigned char bytes[16];
+    memset(bytes, 0xFF, sizeof bytes);
+    id_from_bytes(a, "pk", bytes);
+    CHECK_STR_EQ(a, "pk_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "all ones: the largest id");
+    for (int i = 0; i < 16; i++)
+        bytes[i] = (unsigned char)(i * 17);
+    id_from_bytes(a, "pk", bytes);
+    id_from_bytes(b, "pk", bytes);
+    CHECK(id_valid(a, "pk") && strcmp(a, b) == 0, "id_from_bytes: valid and deterministic (%s)", a);
+    CHECK_STR_EQ(a, "pk_0024H36H2NCSVRH6DAQF6DVVQZ", "id_from_bytes: the bytes 00 11 22 .. ff in base32");
 }
 
 static void test_time(void)

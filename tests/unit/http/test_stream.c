@@ -21,7 +21,7 @@ void http_hdr_push(h2o_req_t *h, h2o_iovec_t *name, const char *v, size_t vlen)
     h2o_add_header_by_str(&h->pool, &h->res.headers, name->base, name->len, 1, NULL, v, vlen);
 }
 
-int http_res_head(struct req *r, int status, const char *ctype, size_t ctype_len, int json)
+int http_res_begin(struct req *r, int status, const char *ctype, size_t ctype_len, int json)
 {
     (void)json;
     if (r->replied)
@@ -41,7 +41,7 @@ void res_error(struct req *r, enum tg_err e, const char *message, json_t *detail
     (void)message;
     json_decref(details);
     errors_sent++;
-    http_res_head(r, 503, H2O_STRLIT("application/json"), 1);
+    http_res_begin(r, 503, H2O_STRLIT("application/json"), 1);
     static h2o_generator_t none = {NULL, NULL};
     h2o_start_response(r->h, &none);
     h2o_send(r->h, NULL, 0, H2O_SEND_STATE_FINAL);

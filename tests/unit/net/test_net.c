@@ -699,6 +699,144 @@ static void test_smtp(void)
     smtp_stop(s);
 }
 
+/* ---- bodies in files: net_call_save_to, net_call_body_file ---- */
+
+/* Size of the file at path, or -1 when it does not exist. */
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void test_files(void)
+{
+    char dir[] = "/tmp/tg-net-files-XXXXXX";
+    struct tcall t;
+    if (mkdtemp(dir) == NULL)
+        abort();
+    char *out = xasprintf("%s/out", dir), *in = xasprintf("%s/in", dir);
+
+    tcall_init(&t, "GET", "/big/300000");
+    t.call.max_response = 1000000;
+    net_call_save_to(&t.call, out);
+    run(&t);
+    CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.resp_body == NULL && t.call.resp_len == 300000,
+          "save_to: a 2xx body goes to the file, not memory");
+    CHECK(file_size(out) == 300000, "save_to: the file holds all of it");
+    net_call_release(&t.call);
+
+    tcall_init(&t, "GET", "/bigchunked/300000");
+    t.call.max_response = 100000;
+    net_call_save_to(&t.call, out);
+    run(&t);
+    CHECK(t.call.err == NET_TOO_LARGE && file_size(out) == -1,
+          "save_to: max_response still holds (chunked), and the partial file is removed");
+    net_call_release(&t.call);
+
+    tcall_init(&t, "GET", "/big/300000?sized");
+    t.call.max_response = 100000;
+    net_call_save_to(&t.call, out);
+    run(&t);
+    CHECK(t.call.err == NET_TOO_LARGE && file_size(out) == -1, "save_to: an announced size over the cap too");
+    net_call_release(&t.call);
+
+    tcall_init(&t, "GET", "/status/404");
+    net_call_save_to(&t.call, out);
+    run(&t);
+    CHECK(t.call.err == NET_OK && t.call.status == 404 && t.call.resp_body && strcmp(t.call.resp_body, "s") == 0 &&
+              file_size(out) == -1,
+          "save_to: a non-2xx answer's body comes in memory and no file is left");
+    net_call_release(&t.call);
+
+    tcall_init(&t, "GET", "/flaky/1/save");
+    net_call_save_to(&t.call, out);
+    run(&t);
+    CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.attempts == 2 && file_size(out) == 9,
+          "save_to: a retried call keeps the final answer only (\"recovered\")");
+    net_call_release(&t.call);
+
+    char *nodir = xasprintf("%s/missing/out", dir);
+    tcall_init(&t, "GET", "/ok?nodir");
+    net_call_save_to(&t.call, nodir);
+    run(&t);
+    CHECK(t.call.err == NET_ERROR, "save_to: a file that cannot be created fails the call");
+    net_call_release(&t.call);
+    free(nodir);
+    unlink(out);
+
+    /* body_file: PUT and POST stream the file with its Content-Length. */
+    FILE *f = fopen(in, "wb");
+    for (int i = 0; i < 200000; i++)
+        fputc('a' + i % 26, f);
+    fclose(f);
+    tcall_init(&t, "PUT", "/echo?case=file");
+    t.call.max_response = 1000000;
+    net_call_body_file(&t.call, "video/mp4", in);
+    run(&t);
+    struct srv_request *r = srv_last("/echo?case=file");
+    int same = r && r->body_len == 200000;
+    for (int i = 0; same && i < 200000; i++)
+        same = r->body[i] == 'a' + i % 26;
+    CHECK(t.call.err == NET_OK && t.call.status == 200 && same && strcmp(r->method, "PUT") == 0,
+          "body_file: PUT sends the file's bytes");
+    CHECK(r && strstr(r->head, "\r\nContent-Length: 200000\r\n") && strstr(r->head, "\r\nContent-Type: video/mp4\r\n") &&
+              strcasestr(r->head, "\r\nExpect:") == NULL && strcasestr(r->head, "chunked") == NULL,
+          "body_file: Content-Length and Content-Type, no chunking, no Expect");
+    srv_request_free(r);
+    net_call_release(&t.call);
+
+    tcall_init(&t, "POST", "/echo?case=filepost");
+    t.call.max_response = 1000000;
+    net_call_body_file(&t.call, NULL, in);
+    run(&t);
+    r = srv_last("/echo?case=filepost");
+    CHECK(t.call.err == NET_OK && r && strcmp(r->method, "POST") == 0 && r->body_len == 200000,
+          "body_file: POST too");
+    srv_request_free(r);
+    net_call_release(&t.call);
+
+    tcall_init(&t, "PUT", "/flaky/1/bodyfile");
+    t.call.idempotent = 1;
+    net_call_body_file(&t.call, NULL, in);
+    run(&t);
+    r = srv_last("/flaky/1/bodyfile");
+    CHECK(t.call.err == NET_OK && t.call.status == 200 && t.call.attempts == 2 && r && r->body_len == 200000 &&
+              r->body[0] == 'a',
+          "body_file: a retry sends the whole file again from its start");
+    srv_request_free(r);
+    net_call_release(&t.call);
+
+    char *missing = xasprintf("%s/none", dir);
+    tcall_init(&t, "PUT", "/echo?case=missing");
+    net_call_body_file(&t.call, NULL, missing);
+    run(&t);
+    CHECK(t.call.err == NET_ERROR && srv_hits("/echo?case=missing") == 0,
+          "body_file: a missing file fails the call unsent");
+    net_call_release(&t.call);
+    free(missing);
+
+    /* The synchronous executor behaves the same. */
+    struct net_exec sx;
+    net_exec_init(&sx, NULL, NULL, NULL);
+    tcall_init(&t, "GET", "/big/1234?sync");
+    net_call_save_to(&t.call, out);
+    net_exec_submit(&sx, &t.call, tcall_done);
+    CHECK(t.done == 1 && t.call.err == NET_OK && file_size(out) == 1234, "save_to on the synchronous executor");
+    net_call_release(&t.call);
+    net_exec_dispose(&sx);
+
+    unlink(out);
+    unlink(in);
+    rmdir(dir);
+    free(out);
+    free(in);
+}
+
 /* ---- the synchronous executor ---- */
 
 static void test_sync(void)
@@ -853,6 +991,7 @@ int main(void)
     test_smtp();
     test_stop_in_flight();
     test_sync();
+    test_files();
 
     CHECK(ex.inflight == 0, "main executor empty at the end");
     CHECK(W.wakes > 0, "completions arrived through wake()");
