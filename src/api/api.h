@@ -114,6 +114,9 @@ void api_sandbox_checkout_page(struct req *r);
 void api_sandbox_checkout_pay(struct req *r);
 void api_sandbox_checkout_fail(struct req *r);
 
+/* task_events.c: GET /api/v1/tasks/{id}/events (Server-Sent Events) */
+void api_task_events(struct req *r);
+
 /* uploads.c: POST /api/v1/uploads, GET /api/v1/uploads/{id}, POST /api/v1/uploads/{id}/complete */
 void api_uploads_create(struct req *r);
 void api_uploads_get(struct req *r);

@@ -75,6 +75,8 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/tasks/{id}", api_tasks_get, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/tasks/{id}/cancel", api_tasks_cancel, AUTH_USER, RL_API_QUERY},
     {"POST", "/api/v1/callbacks/{provider}", api_callbacks_post, AUTH_NONE, RL_NONE},
+    /* A task's events (Server-Sent Events): opening one is a query; it then stays open. */
+    {"GET", "/api/v1/tasks/{id}/events", api_task_events, AUTH_USER, RL_API_QUERY},
 
     {"GET", "/api/v1/credits", api_credits_get, AUTH_USER, RL_API_QUERY},
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},

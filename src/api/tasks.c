@@ -70,14 +70,14 @@ json_t *api_task_json(const struct task *t, int64_t now_ms)
     json_t *inputs = t->inputs_json ? json_loads(t->inputs_json, 0, NULL) : NULL;
     json_t *err = t->error_code[0] ? json_pack("{s:s, s:s}", "code", t->error_code, "message", t->error_message)
                                    : json_null();
-    char ts[32];
+    char cts[32], uts[32]; /* one buffer each: both are read only once json_pack runs */
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:I, s:o, s:I, s:s, s:I}, s:o, s:o, s:o, s:s, s:s}", "id", t->id, "kind",
         t->kind, "status", t->status, "provider", t->provider, "model", t->model, "progress", t->progress, "cost",
         "reserved", (json_int_t)t->reserved, "settled", t->settled >= 0 ? json_integer(t->settled) : json_null(),
         "refunded", (json_int_t)t->refunded, "unit", t->price_unit, "unit_credits", (json_int_t)t->unit_credits,
         "inputs", inputs ? inputs : json_object(), "outputs", task_outputs_json(t, now_ms), "error", err,
-        "created_at", time_rfc3339(t->created_at, ts), "updated_at", time_rfc3339(t->updated_at, ts));
+        "created_at", time_rfc3339(t->created_at, cts), "updated_at", time_rfc3339(t->updated_at, uts));
     if (j == NULL)
         return NULL;
     json_object_set_new(j, "submitted_at", api_time_or_null(t->submitted_at));

@@ -143,6 +143,10 @@ static const struct cfg_opt cfg_opts[] = {
     /* Open client connections per process; past it accepting pauses (the kernel's backlog
      * holds the rest) so that running out of descriptors cannot spin the loops. */
     {"TG_MAX_CONNECTIONS", CFG_INT, 0, "4096", 16, 1048576, NULL, FIELD(max_connections)},
+    /* Open task event streams per process (each holds a connection, within
+     * TG_MAX_CONNECTIONS); past it a new one is answered 503. Measured: 1,000 open streams
+     * cost a few MB and well under 1% of a core (docs/PERFORMANCE.md). */
+    {"TG_MAX_EVENT_STREAMS", CFG_INT, 0, "2000", 0, 1048576, NULL, FIELD(max_event_streams)},
     /* HTTP/2 without TLS (h2c upgrade or prior knowledge): off, since the proxy in front
      * speaks HTTP/1.1 to us and h2c is where the HTTP/2 denial-of-service CVEs live. */
     {"TG_HTTP2_CLEARTEXT", CFG_BOOL, 0, "off", 0, 0, NULL, FIELD(http2_cleartext)},

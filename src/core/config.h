@@ -52,6 +52,7 @@ struct tg_config {
     int64_t max_body_bytes;   /* TG_MAX_BODY_BYTES (1048576), JSON API body limit */
     int64_t max_upload_bytes; /* TG_MAX_UPLOAD_BYTES (209715200): PUT /files/{key} body limit */
     int max_connections;      /* TG_MAX_CONNECTIONS (4096): open client connections per process */
+    int max_event_streams;    /* TG_MAX_EVENT_STREAMS (2000): open task event streams per process */
     int http2_cleartext;      /* TG_HTTP2_CLEARTEXT on/off (off): h2c upgrade / prior knowledge */
     int http_timeout_s;       /* TG_HTTP_TIMEOUT (10): header/idle timeout, seconds */
     int shutdown_timeout_s;   /* TG_SHUTDOWN_TIMEOUT (30): grace for in-flight requests */

@@ -149,6 +149,55 @@ void res_file(struct req *r, int fd, int64_t size, const char *content_type);
  */
 int http_range_parse(const char *v, int64_t size, int64_t *start, int64_t *len);
 
+/* ---- streamed answers (Server-Sent Events) ---- */
+
+/*
+ * A response whose body is written piece by piece for as long as it lasts: HTTP/1.1 chunked
+ * or HTTP/2 DATA frames. All calls on the request's loop thread.
+ */
+struct http_stream;
+typedef void (*http_stream_close_fn)(void *arg);
+
+/* Bytes a stream may hold that the client has not taken yet (queued behind a write in
+ * flight). An event of a task is ~1 KiB; a client that lets 64 KiB pile up is not reading,
+ * and is cut off instead of growing memory (1,000 streams can hold at most 64 MiB). */
+#define HTTP_STREAM_BUF_MAX 65536
+
+/*
+ * Answers r with status 200 and a body of content_type (copied) to be written later, with
+ * the headers of every answer (request id, security set, CORS), any res_header() set
+ * before, Cache-Control: no-store (unless set) and X-Accel-Buffering: no (a proxy must not
+ * hold the stream back). This is r's reply: no res_* afterwards.
+ * Returns the stream, or NULL when none was opened and r was answered already: a HEAD
+ * request (headers only), or the server is shutting down (503); on_close never runs then.
+ * on_close(arg) runs exactly once, on this loop thread, when the stream is over for its
+ * handler: the client went away, it stopped reading (HTTP_STREAM_BUF_MAX), the server is
+ * shutting down, or http_stream_end was called (then before that returns). The stream must
+ * not be used once on_close has been called. The request counts as in flight and its
+ * access-log line is written when the response has really ended.
+ */
+struct http_stream *res_stream_start(struct req *r, const char *content_type, http_stream_close_fn on_close,
+                                     void *arg);
+/*
+ * Queues len bytes of data (copied) to be sent as soon as the write before them is done;
+ * the response's head goes out with the first write.
+ * Returns 0, or -1 when the stream was closed because the client is not reading (more than
+ * HTTP_STREAM_BUF_MAX bytes waiting): on_close has run by then, and st is gone.
+ */
+int http_stream_write(struct http_stream *st, const void *data, size_t len);
+/* Ends the response after what was written (on_close runs before this returns). */
+void http_stream_end(struct http_stream *st);
+
+/*
+ * A periodic callback on a loop thread, for work that concerns many requests of one loop
+ * at once (one timer for all the streams of a loop rather than one each): fn(arg) runs on
+ * r's loop thread every interval_ms until http_timer_stop. r is only used to find the loop.
+ */
+struct http_timer;
+struct http_timer *http_timer_start(struct req *r, unsigned interval_ms, void (*fn)(void *arg), void *arg);
+/* Stops and frees t (also from within its own fn). */
+void http_timer_stop(struct http_timer *t);
+
 /* ---- continuing later ---- */
 
 /*

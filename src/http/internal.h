@@ -95,6 +95,8 @@ struct http_worker {
     h2o_timeout_t linger_timeout;      /* HTTP_LINGER_MS */
     h2o_timeout_t job_timeout;         /* worker 0 only: the periodic job (http_server_set_job) */
     h2o_timeout_entry_t job_entry;
+    h2o_linklist_t streams;            /* struct http_stream open on this loop (stream.c) */
+    uint64_t nstreams;
 };
 
 /* Process-wide server state, set up once by http_server_run. */
@@ -333,6 +335,15 @@ int http_framing_ok(h2o_req_t *h);
  * with that method or has no end within len).
  */
 int http_framing_check(const char *head, size_t len, const char *method, size_t method_len, int http10);
+
+/* ---- stream.c: streamed answers (http.h's res_stream_start) ---- */
+
+/*
+ * Ends every stream open on w (shutdown): their handlers' on_close run now, and each
+ * response ends as soon as what it had queued is written; an HTTP/1 connection is closed
+ * after it. Loop thread of w only.
+ */
+void http_streams_shutdown(struct http_worker *w);
 
 /* ---- fallback.c: answers h2o gives before any handler ---- */
 

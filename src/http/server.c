@@ -529,6 +529,9 @@ static void http_worker_begin_shutdown(struct http_worker *w)
      */
     w->ctx.http1.req_timeout.timeout = 0;
     w->ctx.http2.idle_timeout.timeout = 0;
+    /* A stream never ends by itself: without this, one open event stream would hold the
+     * shutdown until TG_SHUTDOWN_TIMEOUT. Its client reconnects to another instance. */
+    http_streams_shutdown(w);
     if (!h2o_timeout_is_linked(&w->tick_entry))
         h2o_timeout_link(w->loop, &w->tick, &w->tick_entry);
     http_worker_check_drained(w);
@@ -747,6 +750,7 @@ static void http_worker_setup_loop(struct http_server *s, struct http_worker *w)
     h2o_timeout_init(w->loop, &w->tick, HTTP_TICK_MS);
     w->tick_entry.cb = http_on_tick;
     h2o_linklist_init_anchor(&w->conns);
+    h2o_linklist_init_anchor(&w->streams);
     h2o_timeout_init(w->loop, &w->accept_backoff, HTTP_ACCEPT_BACKOFF_MS);
     w->accept_backoff_entry.cb = http_on_accept_backoff;
     h2o_multithread_register_receiver(w->ctx.queue, &w->evict, http_on_evict);

@@ -188,6 +188,8 @@ struct store_ops {
     enum store_rc (*ledger_totals)(struct store *s, struct ledger_totals *out);
     enum store_rc (*ledger_check)(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                                   int64_t *wallets_checked);
+    enum store_rc (*task_versions)(struct store *s, const char *const *ids, size_t n, struct task_version *out,
+                                   size_t *found);
 };
 
 /* The first member of every backend connection struct. */

@@ -883,3 +883,17 @@ enum store_rc store_ledger_check(struct store *s, store_violation_fn fn, void *a
     }
     return rc;
 }
+
+/* ---- event streams ---- */
+
+enum store_rc store_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,
+                                  size_t *found)
+{
+    *found = 0;
+    if (n == 0)
+        return STORE_OK;
+    enum store_rc rc = s->ops->task_versions(s, ids, n, out, found);
+    if (rc != STORE_OK)
+        *found = 0;
+    return rc;
+}

@@ -511,4 +511,22 @@ enum store_rc store_file_set_ready(struct store *s, const char *id, const char *
 /* The outputs of a task, oldest first. *out: caller frees with free(). */
 enum store_rc store_files_of_task(struct store *s, const char *task_id, struct stored_file **out, size_t *n);
 
+/* What a task's event stream watches for change (api/task_events.c). */
+struct task_version {
+    char id[TG_ID_MAX];
+    char status[TG_TASK_STATUS_MAX];
+    int progress;
+    int64_t updated_at;
+};
+/* Most ids one store_task_versions call takes. */
+#define STORE_TASK_VERSIONS_MAX 1000
+/*
+ * The version of each existing task among ids[0..n) (n <= STORE_TASK_VERSIONS_MAX), read
+ * in one statement - one look for all the event streams of a loop. out has room for n;
+ * *found receives how many were filled, in no particular order; ids with no task are left
+ * out. ERROR for n too large or an id that is not id-shaped.
+ */
+enum store_rc store_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,
+                                  size_t *found);
+
 #endif

@@ -143,6 +143,8 @@ describe('every documented operation answers as documented', () => {
     // Credits through the API key (both security schemes work on these routes).
     check(await srv.get('/api/v1/credits', { token: mk.body.key }), 'GET', '/api/v1/credits');
     check(await srv.get('/api/v1/credits/ledger?limit=5', { token: mk.body.key }), 'GET', '/api/v1/credits/ledger');
+    // A task's event stream (the stream itself: task_events.test.mjs): no such task, 404.
+    check(await srv.get('/api/v1/tasks/tsk_0/events', { token: mk.body.key }), 'GET', '/api/v1/tasks/{id}/events');
     const del = await srv.del(`/api/v1/api-keys/${mk.body.id}`, { token });
     assertStatus(del, 204);
     check(del, 'DELETE', '/api/v1/api-keys/{id}');

@@ -918,6 +918,74 @@ static void test_files(void)
     db_close(&d);
 }
 
+/* store_task_versions: the event streams' one-statement look at many tasks. */
+static void test_task_versions(void)
+{
+    struct db d;
+    db_open(&d);
+    char uid[TG_ID_MAX];
+    make_user(d.s, uid, "versions");
+    struct task t[3];
+    for (int i = 0; i < 3; i++) {
+        task_fill(&t[i], uid, 5000 + i);
+        t[i].progress = 10 * i;
+        CHECK(store_task_insert(d.s, &t[i]) == STORE_OK, "versions: insert %d", i);
+    }
+    char missing[TG_ID_MAX];
+    id_new(missing, "tsk");
+    const char *ids[4] = {t[2].id, missing, t[0].id, t[1].id};
+    struct task_version v[4];
+    size_t found = 99;
+    CHECK(store_task_versions(d.s, ids, 4, v, &found) == STORE_OK, "versions: read");
+    CHECK_INT_EQ(found, 3, "versions: the three that exist, the unknown id left out");
+    int seen = 0;
+    for (size_t i = 0; i < found; i++)
+        for (int j = 0; j < 3; j++)
+            if (strcmp(v[i].id, t[j].id) == 0) {
+                seen |= 1 << j;
+                CHECK(strcmp(v[i].status, "queued") == 0 && v[i].progress == 10 * j &&
+                          v[i].updated_at == t[j].updated_at,
+                      "versions: task %d's status, progress and updated_at", j);
+            }
+    CHECK_INT_EQ(seen, 7, "versions: each task once");
+
+    char *sql = xasprintf("UPDATE tasks SET status = 'running', phase = 'poll', progress = 55, updated_at = 9000"
+                          " WHERE id = '%s'",
+                          t[1].id);
+    CHECK(raw_exec(d.raw, sql), "versions: another connection moves a task");
+    free(sql);
+    const char *one[1] = {t[1].id};
+    CHECK(store_task_versions(d.s, one, 1, v, &found) == STORE_OK && found == 1, "versions: read one");
+    CHECK(strcmp(v[0].status, "running") == 0 && v[0].progress == 55 && v[0].updated_at == 9000,
+          "versions: the change is seen");
+
+    CHECK(store_task_versions(d.s, ids, 0, v, &found) == STORE_OK && found == 0, "versions: no ids, nothing");
+
+    /* The largest batch: STORE_TASK_VERSIONS_MAX ids, three of them stored. */
+    const char **many = xcalloc(STORE_TASK_VERSIONS_MAX + 1, sizeof *many);
+    char(*mids)[TG_ID_MAX] = xcalloc(STORE_TASK_VERSIONS_MAX + 1, TG_ID_MAX);
+    for (size_t i = 0; i <= STORE_TASK_VERSIONS_MAX; i++) {
+        id_new(mids[i], "tsk");
+        many[i] = mids[i];
+    }
+    many[7] = t[0].id;
+    many[500] = t[1].id;
+    many[STORE_TASK_VERSIONS_MAX - 1] = t[2].id;
+    struct task_version *mv = xcalloc(STORE_TASK_VERSIONS_MAX + 1, sizeof *mv);
+    CHECK(store_task_versions(d.s, many, STORE_TASK_VERSIONS_MAX, mv, &found) == STORE_OK && found == 3,
+          "versions: %d ids in one statement", STORE_TASK_VERSIONS_MAX);
+    CHECK(store_task_versions(d.s, many, STORE_TASK_VERSIONS_MAX + 1, mv, &found) == STORE_ERROR && found == 0,
+          "versions: one id more is refused");
+    /* An id is spliced into a JSON array: anything but an id's characters is refused. */
+    const char *evil[2] = {t[0].id, "tsk_x\",\"y"};
+    CHECK(store_task_versions(d.s, evil, 2, mv, &found) == STORE_ERROR && found == 0,
+          "versions: an id with a quote is refused, not spliced");
+    free(mv);
+    free(mids);
+    free(many);
+    db_close(&d);
+}
+
 int main(void)
 {
     snprintf(g_tmpdir, sizeof g_tmpdir, "%s/tg-tasks-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -933,6 +1001,7 @@ int main(void)
     test_check();
     test_pkeys();
     test_files();
+    test_task_versions();
     if (test_failed_ == 0) {
         char *cmd = xasprintf("rm -rf '%s'", g_tmpdir);
         if (system(cmd) != 0)

@@ -713,6 +713,7 @@ static const struct store_ops sq_ops = {
     .idem_delete = sq_idem_delete,
     .ledger_totals = sq_ledger_totals,
     .ledger_check = sq_ledger_check,
+    .task_versions = sq_task_versions,
 };
 
 /* Runs one PRAGMA or setup statement that returns at most one row; copies its first column

@@ -338,4 +338,8 @@ enum store_rc sq_ledger_totals(struct store *s, struct ledger_totals *out);
 enum store_rc sq_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                               int64_t *wallets_checked);
 
+/* task_versions.c */
+enum store_rc sq_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,
+                               size_t *found);
+
 #endif
