@@ -118,6 +118,7 @@ struct disp {
     int claiming;
     int stopping;
     int stopped;
+    int clean; /* stopped with nothing in flight: everything was released */
     int64_t keys_loaded_at, stats_flushed_at;
     struct store_call claim_call;
     struct task *claimed;
@@ -1167,9 +1168,26 @@ static void *disp_main(void *arg)
     char left[24];
     snprintf(left, sizeof left, "%zu", d->active);
     log_event(LOG_INFO, "dispatcher_stopped", "tasks_left", left, NULL);
-    /* Whatever is still out completes into executors nobody drains: the loop and its queue
-     * stay allocated (the process is exiting) so that a late wake-up finds them. */
     d->stopped = 1;
+    if (d->sx.inflight > 0 || d->nx.inflight > 0 || d->active > 0)
+        return NULL; /* Whatever is still out completes into executors nobody drains: the loop
+                      * and its queue stay allocated (the process is exiting) so that a late
+                      * wake-up finds them. */
+    /* Nothing left: released here, on the loop's own thread, like the HTTP workers' loops. */
+    d->clean = 1;
+    if (h2o_timeout_is_linked(&d->tick_entry))
+        h2o_timeout_unlink(&d->tick_entry);
+    h2o_timeout_dispose(d->loop, &d->tick);
+    store_exec_dispose(&d->sx);
+    net_exec_dispose(&d->nx);
+    h2o_multithread_unregister_receiver(d->queue, &d->store_rcv);
+    h2o_multithread_unregister_receiver(d->queue, &d->net_rcv);
+    h2o_multithread_unregister_receiver(d->queue, &d->ctl_rcv);
+    h2o_multithread_destroy_queue(d->queue);
+    /* libh2o 2.2.5's h2o_multithread_destroy_queue closes the queue's socket but never frees
+     * the queue itself (as in http/server.c). */
+    free(d->queue);
+    h2o_evloop_destroy(d->loop);
     return NULL;
 }
 
@@ -1213,7 +1231,16 @@ void dispatcher_stop(void)
     h2o_multithread_send_message(&d->ctl_rcv, &d->ctl_msg);
     pthread_join(d->tid, NULL);
     disp_global = NULL;
-    /* Left allocated on purpose (see disp_main): the process ends next. */
+    if (!d->clean)
+        return; /* left allocated on purpose (see disp_main): the process ends next */
+    for (size_t i = 0; i < d->n_claimed; i++)
+        task_clear(&d->claimed[i]);
+    free(d->claimed);
+    keypool_free(d->kp);
+    store_close(d->conn);
+    pthread_mutex_destroy(&d->ready_mu);
+    pthread_cond_destroy(&d->ready_cv);
+    free(d);
 }
 
 void dispatcher_metrics_render(struct sbuf *out)
