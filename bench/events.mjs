@@ -23,6 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
+import { sleep, request, waitHealthy } from './lib.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.resolve(ROOT, process.env.BENCH_BIN ?? 'build-release/tollgate');
 const N = Number(process.env.BENCH_STREAMS ?? 1000);
@@ -31,7 +33,6 @@ const PEER_PORT = Number(process.env.BENCH_PEER_PORT ?? 18091);
 const DOC = path.join(ROOT, 'docs/PERFORMANCE.md');
 const IDLE_S = 10;
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 const cpuTicks = (pid) => {
@@ -39,32 +40,6 @@ const cpuTicks = (pid) => {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
 };
-
-function request(port, method, p, { token, json } = {}) {
-  return new Promise((resolve, reject) => {
-    const body = json ? JSON.stringify(json) : undefined;
-    const headers = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (body) headers['content-type'] = 'application/json';
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode, text, json: text.startsWith('{') ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function waitHealthy(port) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await request(port, 'GET', '/health')).status === 200) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`nothing answers on port ${port}`);
-}
 
 /** Opens one event stream; calls onEvent(data) per `event: task`; resolves on the 200. */
 function openStream(port, p, token, onEvent, onEnd) {

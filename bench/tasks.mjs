@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 import { startFakeDashscope, DEFAULT_KEYS } from '../tests/fakes/dashscope.mjs';
+import { sleep, memKiB, request, waitHealthy } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.resolve(ROOT, process.env.BENCH_BIN ?? 'build-release/tollgate');
@@ -30,38 +31,8 @@ const USERS = 100;
 const TG_PORT = Number(process.env.BENCH_TG_PORT ?? 18092);
 const PEER_PORT = Number(process.env.BENCH_PEER_PORT ?? 18093);
 const DOC = path.join(ROOT, 'docs/PERFORMANCE.md');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rss = (pid) => {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) };
-};
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
-
-function request(port, method, p, { token, json, keep } = {}) {
-  return new Promise((resolve, reject) => {
-    const body = json ? JSON.stringify(json) : undefined;
-    const headers = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (body) headers['content-type'] = 'application/json';
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers, agent: keep ? agent : false }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode, text, json: text.startsWith('{') ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function waitHealthy(port) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await request(port, 'GET', '/health')).status === 200) return;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`nothing answers on port ${port}`);
-}
+const rss = memKiB;
 
 /** POSTs n tasks with conc connections; returns {rps, p50, p99, non202}. */
 async function submitAll(port, users, n, conc) {
@@ -74,7 +45,7 @@ async function submitAll(port, users, n, conc) {
       const i = next++;
       if (i >= n) return;
       const s = process.hrtime.bigint();
-      const r = await request(port, 'POST', '/api/v1/tasks', { token: users[i % users.length].token, json: body, keep: true });
+      const r = await request(port, 'POST', '/api/v1/tasks', { token: users[i % users.length].token, json: body, agent });
       lat.push(Number(process.hrtime.bigint() - s) / 1e6);
       if (r.status !== 202) {
         non202++;

@@ -250,6 +250,9 @@ void api_reply_signin_failure(struct req *r, int signin_rc);
  * USERS_OK): the account gone -> 401 invalid_token (its token with it), UNAVAILABLE -> 503,
  * anything else -> 500. */
 void api_reply_own_account_failure(struct req *r, int users_rc);
+/* The {id} route parameter when it is an id with this prefix ("tsk", "fil", ...); else
+ * replies 404 (garbage never reaches the store) and returns NULL. */
+const char *api_id_param_or_reply(struct req *r, const char *prefix);
 /* Replies 400 validation_failed with e's message and details {"field": e->field}. */
 void api_reply_jerr(struct req *r, const struct jerr *e);
 /* Replies error e with `message` and details {"field": field}. */

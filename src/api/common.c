@@ -346,3 +346,13 @@ int api_admin_filters_or_reply(struct req *r, const char *const *statuses, const
     }
     return 0;
 }
+
+const char *api_id_param_or_reply(struct req *r, const char *prefix)
+{
+    const char *id = req_param(r, "id");
+    if (id == NULL || !id_valid(id, prefix)) {
+        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+        return NULL;
+    }
+    return id;
+}

@@ -80,17 +80,6 @@ json_t *api_order_json(const struct order *o)
     return j;
 }
 
-/* The {id} route parameter when it can be an order id; replies 404 and returns NULL when not. */
-static const char *order_id_param_or_reply(struct req *r)
-{
-    const char *id = req_param(r, "id");
-    if (id == NULL || strlen(id) >= TG_ID_MAX || strncmp(id, "ord_", 4) != 0) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
-        return NULL;
-    }
-    return id;
-}
-
 /* ---- POST /api/v1/orders ---- */
 
 struct order_create {
@@ -550,7 +539,7 @@ static void order_read_cleanup(struct api_call *ac) { free(((struct order_read *
 
 static void order_read_start(struct req *r, int admin)
 {
-    const char *id = order_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "ord");
     if (id == NULL)
         return;
     struct order_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
@@ -743,7 +732,7 @@ static void order_return_loaded(struct store_call *sc)
 
 void api_orders_return(struct req *r)
 {
-    const char *id = order_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "ord");
     if (id == NULL)
         return;
     struct order_return *c = xcalloc(1, sizeof *c);
@@ -919,7 +908,7 @@ static void order_refund_stage0_done(struct store_call *sc)
 
 void api_admin_order_refund(struct req *r)
 {
-    const char *id = order_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "ord");
     const char *key = req_header(r, "idempotency-key");
     if (id == NULL)
         return;

@@ -186,19 +186,10 @@ void api_subscription_get(struct req *r)
 
 /* The {id} route parameter when it can be a subscription id; replies 404 and returns NULL
  * when not. */
-static const char *sub_id_param_or_reply(struct req *r)
-{
-    const char *id = req_param(r, "id");
-    if (id == NULL || !id_valid(id, "sub")) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
-        return NULL;
-    }
-    return id;
-}
 
 void api_admin_subscription_get(struct req *r)
 {
-    const char *id = sub_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "sub");
     if (id == NULL)
         return;
     struct sub_get *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
@@ -596,7 +587,7 @@ void api_subscription_change(struct req *r)
 
 void api_admin_subscription_cancel(struct req *r)
 {
-    const char *id = sub_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "sub");
     if (id == NULL)
         return;
     static const char *const allowed[] = {"at_period_end", NULL};

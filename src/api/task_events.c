@@ -481,11 +481,9 @@ static void tev_open_reply(struct req *r, struct api_call *c)
 
 void api_task_events(struct req *r)
 {
-    const char *id = req_param(r, "id");
-    if (id == NULL || !id_valid(id, "tsk")) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    const char *id = api_id_param_or_reply(r, "tsk");
+    if (id == NULL)
         return;
-    }
     struct tev_open *o = api_call_new(r, sizeof *o, STORE_CALL_READ);
     snprintf(o->id, sizeof o->id, "%s", id);
     memcpy(o->user_id, req_principal(r)->user_id, sizeof o->user_id);

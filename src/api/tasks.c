@@ -619,20 +619,9 @@ static void task_read_reply(struct req *r, struct api_call *ac)
 
 static void task_read_cleanup(struct api_call *ac) { task_clear(&((struct task_read *)ac)->t); }
 
-/* The {id} path parameter as a task id, or NULL after answering 404. */
-static const char *task_id_param_or_reply(struct req *r)
-{
-    const char *id = req_param(r, "id");
-    if (id == NULL || !id_valid(id, "tsk")) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
-        return NULL;
-    }
-    return id;
-}
-
 void api_tasks_get(struct req *r)
 {
-    const char *id = task_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "tsk");
     if (id == NULL)
         return;
     struct task_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
@@ -735,7 +724,7 @@ static void task_cancel_reply(struct req *r, struct api_call *ac)
 
 void api_tasks_cancel(struct req *r)
 {
-    const char *id = task_id_param_or_reply(r);
+    const char *id = api_id_param_or_reply(r, "tsk");
     if (id == NULL)
         return;
     struct task_read *c = api_call_new(r, sizeof *c, STORE_CALL_WRITE);

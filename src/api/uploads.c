@@ -187,12 +187,9 @@ static void upload_read_reply(struct req *r, struct api_call *ac)
 
 void api_uploads_get(struct req *r)
 {
-    const char *id = req_param(r, "id");
-    /* Garbage ids cannot name a file: 404 without asking the store. */
-    if (!id_valid(id, "fil")) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    const char *id = api_id_param_or_reply(r, "fil");
+    if (id == NULL)
         return;
-    }
     struct upload_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
     snprintf(c->id, sizeof c->id, "%s", id);
     /* Another user's file does not exist for the caller. */
@@ -352,11 +349,9 @@ static void upload_complete_found(struct req *r, struct api_call *ac)
 
 void api_uploads_complete(struct req *r)
 {
-    const char *id = req_param(r, "id");
-    if (!id_valid(id, "fil")) {
-        res_error(r, TG_E_NOT_FOUND, NULL, NULL);
+    const char *id = api_id_param_or_reply(r, "fil");
+    if (id == NULL)
         return;
-    }
     struct upload_read *c = api_call_new(r, sizeof *c, STORE_CALL_READ);
     snprintf(c->id, sizeof c->id, "%s", id);
     snprintf(c->owner, sizeof c->owner, "%s", req_principal(r)->user_id);
