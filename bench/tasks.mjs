@@ -72,7 +72,7 @@ async function main() {
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TG_'))),
       TG_DATA_DIR: path.join(tmp, 'data'), TG_LISTEN: `127.0.0.1:${TG_PORT}`, TG_PUBLIC_URL: `http://127.0.0.1:${TG_PORT}`,
       TG_WORKERS: '2', TG_JWT_SECRET: randomBytes(32).toString('hex'), TG_ACCESS_LOG: 'on', TG_SIGNUP_CREDITS: '0',
-      TG_TASKS_MAX_LIVE: '100000', TG_TASK_TIMEOUT: '86400', TG_SANDBOX: 'on',
+      TG_TASKS_MAX_LIVE: '10000', TG_TASK_TIMEOUT: '86400', TG_SANDBOX: 'on',
       TG_DASHSCOPE_API_KEYS: DEFAULT_KEYS.join(','), TG_DASHSCOPE_API_BASE: ds.url,
       TG_RATE_LIMITS: 'api_query=1000000/1s,auth_ip=1000000/1s,auth_account=1000000/1s,register_ip=1000000/1s,register_global=1000000/1s,auth_fail=1000000/1s,video=1000000/1s' };
     const log = openSync(path.join(tmp, 'tollgate.log'), 'w');
