@@ -36,6 +36,27 @@ static json_t *catalog_features_json(const struct catalog_plan *plan, const char
     return a;
 }
 
+/* What each kind of generation task costs, in credits: {"image":{"unit":"task","credits":2},
+ * "animate_move":{"unit":"second","credits":{"wan-std":1,"wan-pro":2}}, ...}. */
+static json_t *catalog_tasks_json(const struct catalog *c)
+{
+    json_t *t = json_object();
+    for (int k = 0; c != NULL && k < CATALOG_TASK_KINDS; k++) {
+        const struct catalog_task_price *tp = &c->tasks[k];
+        json_t *credits;
+        if (tp->per_second) {
+            credits = json_object();
+            for (int m = 0; m < CATALOG_TASK_MODES; m++)
+                json_object_set_new(credits, catalog_task_modes[m], json_integer((json_int_t)tp->per_second_by_mode[m]));
+        } else {
+            credits = json_integer((json_int_t)tp->credits);
+        }
+        json_object_set_new(t, catalog_task_kinds[k],
+                            json_pack("{s:s, s:o}", "unit", tp->per_second ? "second" : "task", "credits", credits));
+    }
+    return t;
+}
+
 /* The body for region decision d. New reference (NULL only when out of memory). */
 static json_t *catalog_body(const struct catalog *c, const struct region_decision *d)
 {
@@ -57,8 +78,8 @@ static json_t *catalog_body(const struct catalog *c, const struct region_decisio
                                  catalog_features_json(p->plan, d->profile->locale)));
         }
     }
-    return json_pack("{s:s, s:s, s:o, s:o}", "region", region_name(d->region), "currency", currency, "packs",
-                     packs, "plans", plans);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "region", region_name(d->region), "currency", currency, "packs",
+                     packs, "plans", plans, "tasks", catalog_tasks_json(c));
 }
 
 static void catalog_get_done(struct req *r, const struct region_decision *d, void *arg)

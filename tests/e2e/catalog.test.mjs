@@ -20,6 +20,21 @@ const MAX_EN = ['900 credits every month', 'About 90 Veo3 videos a month', 'Unus
 const PRO_ZH = ['每月 300 积分', '每月约 30 个 Veo3 视频', '未用积分在本周期内有效', '随时取消'];
 const MAX_ZH = ['每月 900 积分', '每月约 90 个 Veo3 视频', '未用积分在本周期内有效', '优先支持', '随时取消'];
 
+/** The built-in task prices (a catalog file without "tasks" keeps them). */
+const DEFAULT_TASKS = {
+  animate_move: { unit: 'second', credits: { 'wan-std': 1, 'wan-pro': 2 } },
+  animate_mix: { unit: 'second', credits: { 'wan-std': 1, 'wan-pro': 2 } },
+  text_to_video: { unit: 'task', credits: 10 },
+  image: { unit: 'task', credits: 2 },
+};
+
+/** The file's task prices: the kinds it names, the built-in ones for the others. */
+const FILE_TASKS = {
+  ...DEFAULT_TASKS,
+  image: { unit: 'task', credits: 3 },
+  animate_mix: { unit: 'second', credits: { 'wan-std': 4, 'wan-pro': 9 } },
+};
+
 /** The defaults priced in one currency, features in one language. */
 function defaults(region, currency, proFeatures, maxFeatures) {
   const usd = currency === 'USD';
@@ -39,6 +54,7 @@ function defaults(region, currency, proFeatures, maxFeatures) {
       plan('max_monthly', 'max', 'month', 900, 4990, 32800, maxFeatures),
       plan('max_yearly', 'max', 'year', 900, 49900, 328000, maxFeatures),
     ],
+    tasks: DEFAULT_TASKS,
   };
 }
 const GLOBAL_DEFAULTS = defaults('GLOBAL', 'USD', PRO_EN, MAX_EN);
@@ -147,6 +163,7 @@ describe('a TG_CATALOG file', () => {
             ],
           },
         ],
+        tasks: { image: { credits: 3 }, animate_mix: { per_second: { 'wan-std': 4, 'wan-pro': 9 } } },
       }),
     );
     srv = await startServer({ env: { TG_CATALOG: file(), TG_TRUSTED_PROXIES: '127.0.0.1/32' } });
@@ -168,6 +185,7 @@ describe('a TG_CATALOG file', () => {
         { id: 'team_monthly', plan: 'team', period: 'month', credits_per_month: 5000, price: { amount: 9900, currency: 'USD' }, features: ['Five thousand credits'] },
         { id: 'team_yearly', plan: 'team', period: 'year', credits_per_month: 5000, price: { amount: 99000, currency: 'USD' }, features: ['Five thousand credits'] },
       ],
+      tasks: FILE_TASKS,
     }, 'GLOBAL');
     // zh-CN has no features in this file: the English list is shown.
     assertCatalog(await srv.get('/api/v1/catalog', { headers: { 'x-user-region': 'CN' } }), {
@@ -180,6 +198,7 @@ describe('a TG_CATALOG file', () => {
       plans: [
         { id: 'team_yearly', plan: 'team', period: 'year', credits_per_month: 5000, price: { amount: 700000, currency: 'CNY' }, features: ['Five thousand credits'] },
       ],
+      tasks: FILE_TASKS,
     }, 'CN');
   });
 
