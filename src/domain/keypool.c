@@ -450,6 +450,12 @@ void keypool_metrics_render(struct sbuf *out)
         rows[n].h = h;
         n++;
     }
+    if (n == 0) {
+        /* No key loaded (none configured, or the dispatcher has not read them yet): a family
+         * is announced only with samples. */
+        free(rows);
+        return;
+    }
     sbuf_printf(out, "# HELP tollgate_provider_key_calls_total Calls made with a provider key, by what the answer "
                      "said of the key (ok, error, rate_limited, rejected).\n"
                      "# TYPE tollgate_provider_key_calls_total counter\n");
