@@ -499,15 +499,22 @@ static void job_submit_send(struct job *j)
     net_exec_submit(&j->d->nx, &j->call, job_submitted);
 }
 
+/* A provider call that ended because the dispatcher is stopping: the job is dropped
+ * (released, never recorded), and its lease brings the task back. 1 when so. */
+static int job_dropped_by_stop(struct job *j, struct net_call *c)
+{
+    if (c->err != NET_SHUTDOWN || !j->d->stopping)
+        return 0;
+    gen_call_release(c);
+    job_free(j);
+    return 1;
+}
+
 static void job_submitted(struct net_call *c)
 {
     struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, call, c);
-    if (c->err == NET_SHUTDOWN && j->d->stopping) {
-        /* Not sent (or not answered) because we are stopping: the lease brings it back. */
-        gen_call_release(c);
-        job_free(j);
+    if (job_dropped_by_stop(j, c))
         return;
-    }
     j->p->parse_submit(c, &j->res);
     gen_call_release(c);
     job_handle_submit(j);
@@ -608,11 +615,8 @@ static void job_handle_poll(struct job *j);
 static void job_polled(struct net_call *c)
 {
     struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, call, c);
-    if (c->err == NET_SHUTDOWN && j->d->stopping) {
-        gen_call_release(c);
-        job_free(j);
+    if (job_dropped_by_stop(j, c))
         return;
-    }
     j->p->parse_poll(c, &j->res);
     gen_call_release(c);
     job_handle_poll(j);
@@ -728,11 +732,8 @@ static void job_downloaded(struct net_call *c)
             *semi = '\0';
         json_object_set_new(o, "mime", json_string(mime));
     }
-    if (c->err == NET_SHUTDOWN && j->d->stopping) {
-        gen_call_release(c);
-        job_free(j);
+    if (job_dropped_by_stop(j, c))
         return;
-    }
     gen_call_release(c);
     if (!ok) {
         atomic_fetch_add(&m_collect_errors, 1);

@@ -283,6 +283,18 @@ void sq_done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
+enum store_rc sq_exec(struct sq *c, sqlite3_stmt *st, const char *what, int unique_is_dup, enum store_rc unchanged)
+{
+    enum store_rc rc = STORE_OK;
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = sq_fail(c, src, what, unique_is_dup);
+    else if (unchanged != STORE_OK && sqlite3_changes(c->db) == 0)
+        rc = unchanged;
+    sq_done(st);
+    return rc;
+}
+
 /* ---- helpers ---- */
 
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s)

@@ -55,7 +55,6 @@ static int file_fields_ok(const struct stored_file *f)
 static enum store_rc file_insert_tx(struct sq *c, void *arg)
 {
     const struct stored_file *f = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_FILE_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -74,11 +73,7 @@ static enum store_rc file_insert_tx(struct sq *c, void *arg)
     sqlite3_bind_int64(st, 13, f->created_at);
     sqlite3_bind_int64(st, 14, f->updated_at ? f->updated_at : f->created_at);
     sq_bind_time(st, 15, f->expires_at);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "file_insert", 1);
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "file_insert", 1, STORE_OK);
 }
 
 enum store_rc sq_file_insert(struct store *s, const struct stored_file *f)

@@ -65,7 +65,6 @@ static int pkey_fields_ok(const struct provider_key *k)
 static enum store_rc pkey_insert_tx(struct sq *c, void *arg)
 {
     const struct provider_key *k = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_PKEY_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -86,11 +85,7 @@ static enum store_rc pkey_insert_tx(struct sq *c, void *arg)
     sq_bind_text(st, 12, k->last_error);
     sqlite3_bind_int64(st, 13, k->created_at);
     sqlite3_bind_int64(st, 14, k->updated_at ? k->updated_at : k->created_at);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "pkey_insert", 1);
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "pkey_insert", 1, STORE_OK);
 }
 
 enum store_rc sq_pkey_insert(struct store *s, const struct provider_key *k)
@@ -143,14 +138,7 @@ struct pkey_write_args {
 
 static enum store_rc pkey_step(struct sq *c, sqlite3_stmt *st, const char *op)
 {
-    enum store_rc rc = STORE_OK;
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, op, 0);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_NOTFOUND;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, op, 0, STORE_NOTFOUND);
 }
 
 static enum store_rc pkey_disable_tx(struct sq *c, void *arg)

@@ -87,6 +87,12 @@ void sq_rollback_to(struct store *s);
 sqlite3_stmt *sq_stmt(struct sq *c, const char *sql);
 /* Resets the statement and clears its bindings so the next user starts clean. NULL is fine. */
 void sq_done(sqlite3_stmt *st);
+/*
+ * Steps st, a statement that returns no row (INSERT, UPDATE, DELETE), then sq_done(st).
+ * STORE_OK; `unchanged` when it changed no row (pass STORE_OK when that is fine); else the
+ * failure as sq_fail(c, rc, what, unique_is_dup) names it.
+ */
+enum store_rc sq_exec(struct sq *c, sqlite3_stmt *st, const char *what, int unique_is_dup, enum store_rc unchanged);
 
 /*
  * Maps a failed SQLite result code to a store result: BUSY/LOCKED -> STORE_BUSY (the runner

@@ -118,16 +118,11 @@ static void sub_bind(sqlite3_stmt *st, const struct subscription *s)
 static enum store_rc sub_insert_tx(struct sq *c, void *arg)
 {
     const struct subscription *s = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_SUB_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     sub_bind(st, s);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "sub_insert", 1);
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "sub_insert", 1, STORE_OK);
 }
 
 enum store_rc sq_sub_insert(struct store *s, const struct subscription *sub)
@@ -142,18 +137,11 @@ enum store_rc sq_sub_insert(struct store *s, const struct subscription *sub)
 static enum store_rc sub_update_tx(struct sq *c, void *arg)
 {
     const struct subscription *s = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_SUB_UPDATE);
     if (st == NULL)
         return STORE_ERROR;
     sub_bind(st, s);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "sub_update", 1);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_NOTFOUND;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "sub_update", 1, STORE_NOTFOUND);
 }
 
 enum store_rc sq_sub_update(struct store *s, const struct subscription *sub)
@@ -250,20 +238,13 @@ struct order_sub_args {
 static enum store_rc order_sub_tx(struct sq *c, void *arg)
 {
     struct order_sub_args *a = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_ORDER_SET_SUB);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->order_id);
     sq_bind_text_or_null(st, 2, a->sub_id);
     sqlite3_bind_int64(st, 3, a->now);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "order_set_subscription", 0);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_NOTFOUND;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "order_set_subscription", 0, STORE_NOTFOUND);
 }
 
 enum store_rc sq_order_set_subscription(struct store *s, const char *order_id, const char *sub_id, int64_t now)
@@ -350,20 +331,13 @@ struct wallet_expiry_args {
 static enum store_rc wallet_expiry_tx(struct sq *c, void *arg)
 {
     struct wallet_expiry_args *a = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_WALLET_PLAN_EXPIRY);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->user_id);
     sqlite3_bind_int64(st, 2, a->expires_at);
     sqlite3_bind_int64(st, 3, a->now);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "wallet_set_plan_expiry", 0);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_NOTFOUND;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "wallet_set_plan_expiry", 0, STORE_NOTFOUND);
 }
 
 enum store_rc sq_wallet_set_plan_expiry(struct store *s, const char *user_id, int64_t expires_at, int64_t now)

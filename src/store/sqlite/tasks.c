@@ -118,7 +118,6 @@ static int task_fields_ok(const struct task *t)
 static enum store_rc task_insert_tx(struct sq *c, void *arg)
 {
     const struct task *t = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_TASK_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -152,11 +151,7 @@ static enum store_rc task_insert_tx(struct sq *c, void *arg)
     sqlite3_bind_int64(st, 28, t->updated_at ? t->updated_at : t->created_at);
     sq_bind_time(st, 29, t->submitted_at);
     sq_bind_time(st, 30, t->finished_at);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "task_insert", 1);
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "task_insert", 1, STORE_OK);
 }
 
 enum store_rc sq_task_insert(struct store *s, const struct task *t)
@@ -307,7 +302,6 @@ static enum store_rc task_update_tx(struct sq *c, void *arg)
 {
     struct task_write_args *a = arg;
     const struct task *t = a->t;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_TASK_UPDATE);
     if (st == NULL)
         return STORE_ERROR;
@@ -326,13 +320,7 @@ static enum store_rc task_update_tx(struct sq *c, void *arg)
     sq_bind_text(st, 13, t->error_message);
     sq_bind_time(st, 14, t->submitted_at);
     sqlite3_bind_int64(st, 15, t->updated_at);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "task_update", 1);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_CONFLICT;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "task_update", 1, STORE_CONFLICT);
 }
 
 enum store_rc sq_task_update(struct store *s, const struct task *t, const char *expect_status)
@@ -349,7 +337,6 @@ static enum store_rc task_finish_tx(struct sq *c, void *arg)
 {
     struct task_write_args *a = arg;
     const struct task *t = a->t;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_TASK_FINISH);
     if (st == NULL)
         return STORE_ERROR;
@@ -363,13 +350,7 @@ static enum store_rc task_finish_tx(struct sq *c, void *arg)
     sq_bind_text(st, 8, t->error_message);
     sqlite3_bind_int64(st, 9, t->finished_at);
     sqlite3_bind_int64(st, 10, t->updated_at);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "task_finish", 0);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_CONFLICT;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "task_finish", 0, STORE_CONFLICT);
 }
 
 enum store_rc sq_task_finish(struct store *s, const struct task *t)
@@ -390,20 +371,13 @@ struct set_next_args {
 static enum store_rc task_set_next_tx(struct sq *c, void *arg)
 {
     struct set_next_args *a = arg;
-    enum store_rc rc = STORE_OK;
     sqlite3_stmt *st = sq_stmt(c, SQL_TASK_SET_NEXT);
     if (st == NULL)
         return STORE_ERROR;
     sq_bind_text(st, 1, a->id);
     sqlite3_bind_int64(st, 2, a->next_at);
     sqlite3_bind_int64(st, 3, a->now);
-    int src = sqlite3_step(st);
-    if (src != SQLITE_DONE)
-        rc = sq_fail(c, src, "task_set_next", 0);
-    else if (sqlite3_changes(c->db) == 0)
-        rc = STORE_NOTFOUND;
-    sq_done(st);
-    return rc;
+    return sq_exec(c, st, "task_set_next", 0, STORE_NOTFOUND);
 }
 
 enum store_rc sq_task_set_next(struct store *s, const char *id, int64_t next_at, int64_t now)
