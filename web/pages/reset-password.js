@@ -74,9 +74,15 @@ function NewPasswordForm({ token }) {
 export default function ResetPassword() {
   const [token, setToken] = useState(undefined);
   useEffect(() => {
-    const tok = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token');
-    if (tok) history.replaceState(null, '', window.location.pathname + window.location.search);
-    setToken(tok || null);
+    // A link from the mail opened on this very page changes only the fragment.
+    const read = () => {
+      const tok = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token');
+      if (tok) history.replaceState(null, '', window.location.pathname + window.location.search);
+      setToken((old) => tok || (old === undefined ? null : old));
+    };
+    read();
+    window.addEventListener('hashchange', read);
+    return () => window.removeEventListener('hashchange', read);
   }, []);
   return html`<section class="narrow">
     <h1>${t('auth.reset.title')}</h1>

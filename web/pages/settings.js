@@ -37,7 +37,7 @@ function Profile({ me, onSaved }) {
   };
   return html`<section class="card" aria-labelledby="set-profile">
     <h2 id="set-profile">${t('settings.profile.title')}</h2>
-    <p>${t('settings.profile.email')}: <strong>${me.email || t('settings.profile.no_email')}</strong>
+    <p>${t('settings.profile.email')}${t('settings.profile.colon')}<strong>${me.email || t('settings.profile.no_email')}</strong>
       ${me.email ? html` <span class=${'badge ' + (me.email_verified ? 'ok' : 'warn')}>${me.email_verified ? t('settings.profile.verified') : t('settings.profile.unverified')}</span>` : null}</p>
     <form onSubmit=${save}>
       <${Field} id="set-name" label=${t('settings.profile.name')} maxlength="100" value=${name} onInput=${(e) => setName(e.target.value)} />
@@ -74,7 +74,7 @@ function Preferences({ me }) {
           <span>${t('settings.prefs.region_' + k)}</span></label>`)}
       </fieldset>
       ${region ? html`<p class="muted small">${t('settings.prefs.region_now', {
-        region: t('pricing.region.' + region.region), currency: region.profile.currency, source: t('settings.prefs.source.' + region.source) })}</p>` : null}
+        region: t('settings.prefs.region_name.' + region.region), currency: region.profile.currency, source: t('settings.prefs.source.' + region.source) })}</p>` : null}
       <div class="row"><button type="submit" class="btn primary" disabled=${st.busy}>${t('settings.prefs.save_region')}</button><${Saved} ok=${st.ok} error=${st.error} /></div>
     </form>
   </section>`;

@@ -1,7 +1,7 @@
 // verify-email.js - the link in the "verify your email" mail (`#token=`): POST
 // /auth/verify-email, then the result; without a token, what to do (and a new mail when signed in).
 import { html, useEffect, useState } from '../lib.js';
-import { api, updateUser } from '../api.js';
+import { api, sessionUser, updateUser } from '../api.js';
 import { t } from '../i18n.js';
 import { loadBalance, useShared } from '../state.js';
 import { ErrorBox, Loading } from '../components/ui.js';
@@ -13,10 +13,18 @@ export default function VerifyEmail() {
   const { user } = useShared();
   const [state, setState] = useState({ phase: 'start', error: null });
   useEffect(() => {
+    const onHash = () => check(false);
+    check(true);
+    // A link from the mail opened on this very page changes only the fragment.
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  function check(first) {
     const token = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('token');
-    history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (token) history.replaceState(null, '', window.location.pathname + window.location.search);
     if (!token) {
-      setState({ phase: 'no_token' });
+      if (first) setState({ phase: 'no_token' });
       return;
     }
     if (tried.has(token)) return;
@@ -25,15 +33,16 @@ export default function VerifyEmail() {
     api('/auth/verify-email', { method: 'POST', body: { token } }).then(
       (answer) => {
         // The signed-in account is the one verified: its banner goes, its signup credits come.
-        if (user && answer.user && answer.user.id === user.id) {
-          updateUser({ ...user, ...answer.user });
+        const u = sessionUser();
+        if (u && answer.user && answer.user.id === u.id) {
+          updateUser({ ...u, ...answer.user });
           loadBalance().catch(() => {});
         }
         setState({ phase: 'done' });
       },
       (error) => setState({ phase: 'failed', error }),
     );
-  }, []);
+  }
 
   return html`<section class="narrow">
     <h1>${t('auth.verify.title')}</h1>
