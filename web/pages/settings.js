@@ -214,14 +214,14 @@ function PlanSection() {
           : sub.ends_at ? t('dashboard.plan.ends', { date: date(sub.ends_at) }) : null}</p>
         ${sub.next_product ? html`<p class="notice">${t('subscription.next', { plan: productLabel({ product: sub.next_product, kind: 'plan' }), date: date(sub.current_period.end) })}</p>` : null}
         ${!renewing ? html`<p class="muted small">${t('subscription.prepaid_note')} <a href="/pricing">${t('subscription.to_pricing')}</a></p>` : null}
-        <div class="row">
+        ${renewing ? html`<div class="row">
           ${sub.cancel_at_period_end
             ? html`<${ConfirmButton} label=${t('subscription.resume')} title=${t('subscription.resume_title')}
                 text=${t('subscription.resume_text')} onConfirm=${act('resume')} />`
             : html`<${ConfirmButton} danger=${true} label=${t('subscription.cancel')} title=${t('subscription.cancel_title')}
                 text=${t('subscription.cancel_text', { date: date(sub.current_period.end) })}
                 confirmLabel=${t('subscription.cancel_confirm')} onConfirm=${act('cancel')} />`}
-        </div>
+        </div>` : null}
         ${renewing && !sub.cancel_at_period_end ? html`<${ChangePlan} sub=${sub} plans=${cat.plans} onDone=${() => { setNote(t('subscription.done_change')); load.reload(); }} />` : null}`;
     }}</${Async}>
   </section>`;
