@@ -1,7 +1,7 @@
 // settings.js - the account: display name, language and region, sign-in methods (link and
 // unlink), password, the plan (cancel, resume, change) and signing out everywhere.
 import { html, useEffect, useState } from '../lib.js';
-import { api, refresh, signOut, updateUser } from '../api.js';
+import { api, signOut, startSession, updateUser } from '../api.js';
 import { LANGS, date, has, number, setLang, t } from '../i18n.js';
 import { navigate } from '../router.js';
 import { chooseRegion, useShared } from '../state.js';
@@ -137,14 +137,13 @@ function Password({ me }) {
     if (f.next !== f.again) return setSt({ busy: false, ok: false, error: { code: 'mismatch', message: t('auth.mismatch'), details: {} } });
     setSt({ busy: true, ok: false, error: null });
     try {
-      // Every other session ends; this one continues on the new session's cookie.
-      await api('/me/password', { method: 'POST', body: { current_password: f.current, new_password: f.next },
-        headers: { 'X-Tollgate-Session': 'cookie' } });
-      await refresh().catch(() => {});
+      // Every session ends (this access token too); this page carries on with the new one.
+      await startSession('/me/password', { current_password: f.current, new_password: f.next }, { auth: true });
       setF({ current: '', next: '', again: '' });
       setSt({ busy: false, ok: true, error: null });
     } catch (error) {
-      setSt({ busy: false, ok: false, error });
+      if (error.code === 'invalid_credentials') error.message = t('settings.password.wrong_current');
+      setSt({ busy: false, ok: false, error: error.code === 'invalid_credentials' ? { code: 'wrong_current', message: error.message, details: {} } : error });
     }
   };
   return html`<section class="card" aria-labelledby="set-password">
