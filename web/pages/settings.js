@@ -142,8 +142,10 @@ function Password({ me }) {
       setF({ current: '', next: '', again: '' });
       setSt({ busy: false, ok: true, error: null });
     } catch (error) {
-      if (error.code === 'invalid_credentials') error.message = t('settings.password.wrong_current');
-      setSt({ busy: false, ok: false, error: error.code === 'invalid_credentials' ? { code: 'wrong_current', message: error.message, details: {} } : error });
+      const shown = error.code === 'invalid_credentials'
+        ? { code: 'wrong_current', message: t('settings.password.wrong_current'), details: {} }
+        : error;
+      setSt({ busy: false, ok: false, error: shown });
     }
   };
   return html`<section class="card" aria-labelledby="set-password">
