@@ -2,7 +2,7 @@
 // what each kind of task costs, and buying: sign in first, choose a payment method when the
 // region offers several, create the order (POST /orders with an Idempotency-Key), then follow
 // its checkout (a URL, a QR code to scan, or "open in WeChat") and watch it until it is paid.
-import { html, useRef, useState } from '../lib.js';
+import { html, useEffect, useRef, useState } from '../lib.js';
 import { api, newIdempotencyKey } from '../api.js';
 import { money, number, percent, t } from '../i18n.js';
 import { navigate } from '../router.js';
@@ -15,8 +15,12 @@ const LIVE = ['active', 'past_due'];
 const TASK_KINDS = ['animate_move', 'animate_mix', 'text_to_video', 'image'];
 
 /** A created or returning order, watched until the provider reports it. */
-function WatchedOrder({ id, initial }) {
+function WatchedOrder({ id, initial, onPaid }) {
   const { order, error } = useOrderWatch(id, initial);
+  const paid = !!order && order.status === 'paid';
+  useEffect(() => {
+    if (paid && onPaid) onPaid();
+  }, [paid]);
   if (!order) return error ? html`<${ErrorBox} error=${error} />` : html`<${Loading} />`;
   return html`<div class="watched-order">
     <p class="spread"><span>${productLabel(order)} · ${money(order.amount.amount, order.amount.currency)}</span>
@@ -143,7 +147,7 @@ export default function Pricing({ query }) {
     <p class="lead">${t('pricing.lead')}</p>
     ${query.order_id ? html`<section class="card" aria-labelledby="returned-order">
       <h2 id="returned-order">${t('pricing.returned')}</h2>
-      ${user ? html`<${WatchedOrder} id=${query.order_id} />` : html`<p><a href=${'/sign-in?next=' + encodeURIComponent('/orders/' + query.order_id)}>${t('pricing.sign_in_to_see')}</a></p>`}
+      ${user ? html`<${WatchedOrder} id=${query.order_id} onPaid=${load.reload} />` : html`<p><a href=${'/sign-in?next=' + encodeURIComponent('/orders/' + query.order_id)}>${t('pricing.sign_in_to_see')}</a></p>`}
     </section>` : null}
     <${Async} load=${load}>${([cat, sub]) => {
       const monthlyOf = (p) => cat.plans.find((x) => x.plan === p.plan && x.period === 'month');
@@ -180,7 +184,7 @@ export default function Pricing({ query }) {
       ${buy && buy.step === 'choose' ? html`<${ChooseMethod} methods=${methods} busy=${busy} onChoose=${(m) => create(buy.product, m)} />` : null}
       ${buy && buy.step === 'creating' ? html`<${Loading} label=${t('pricing.checkout.creating')} />` : null}
       ${buy && buy.step === 'redirect' ? html`<${Loading} label=${t('pricing.checkout.redirecting')} />` : null}
-      ${buy && buy.step === 'pay' ? html`<${WatchedOrder} id=${buy.order.id} initial=${buy.order} />` : null}
+      ${buy && buy.step === 'pay' ? html`<${WatchedOrder} id=${buy.order.id} initial=${buy.order} onPaid=${load.reload} />` : null}
       ${buy && buy.step === 'error' ? html`<${ErrorBox} error=${buy.error}
           retry=${buy.provider && !['subscription_exists', 'payment_method_unavailable'].includes(buy.error.code) ? () => create(buy.product, buy.provider) : undefined} />
         ${buy.error.code === 'subscription_exists' ? html`<p><a href="/settings#plan">${t('pricing.manage')}</a></p>` : null}` : null}
