@@ -124,6 +124,9 @@ export default function Pricing({ query }) {
       if (followCheckout(order)) setBuy({ product, step: 'redirect', order });
       else setBuy({ product, step: 'pay', order });
     } catch (error) {
+      // The same key again only where the first attempt may still create the order (the
+      // answer was lost, or it is in progress); an answered error is a new attempt's business.
+      if (!(error.status === 0 || error.code === 'idempotency_in_progress')) keys.current.delete(k);
       setBuy({ product, step: 'error', error, provider });
     }
   };
