@@ -62,7 +62,10 @@ async function boot() {
   const region = await loadRegion().catch(() => null);
   await setLang(initialLang((sessionUser() && sessionUser().locale) || (region && region.profile.locale)));
   if (sessionUser()) loadBalance().catch(() => {});
-  render(html`<${Page} routes=${routes} />`, document.getElementById('app'));
+  // The boot text goes: Preact would keep it after the app (under the footer).
+  const root = document.getElementById('app');
+  root.textContent = '';
+  render(html`<${Page} routes=${routes} />`, root);
 }
 
 boot().catch((e) => {
