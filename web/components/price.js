@@ -1,0 +1,58 @@
+// price.js - what a generation task will reserve, computed as Tollgate prices it
+// (src/api/tasks.c): the catalog's `tasks` price for the kind, per task, or per second by mode
+// times the input video's probed length rounded up to the second (30 s when unknown).
+import { html } from '../lib.js';
+import { number, t } from '../i18n.js';
+
+/** Seconds reserved for a per-second kind whose video length is not known (a URL). */
+export const UNKNOWN_VIDEO_S = 30;
+
+/** Modes of the per-second kinds, in the order shown. */
+export const MODES = ['wan-std', 'wan-pro'];
+
+/**
+ * The price of a task: {credits, unit, unitCredits, units, estimated} or null when the catalog
+ * has no price for the kind. videoMs: the input video's probed length (0 or null: unknown).
+ */
+export function taskPrice(tasks, kind, mode, videoMs) {
+  const p = tasks && tasks[kind];
+  if (!p) return null;
+  if (p.unit === 'second') {
+    const unitCredits = p.credits[mode || 'wan-std'];
+    if (!unitCredits) return null;
+    const known = videoMs > 0;
+    const units = known ? Math.ceil(videoMs / 1000) : UNKNOWN_VIDEO_S;
+    return { credits: unitCredits * units, unit: 'second', unitCredits, units, estimated: !known };
+  }
+  return { credits: p.credits, unit: 'task', unitCredits: p.credits, units: 1, estimated: false };
+}
+
+/**
+ * The price box before a submission: what it costs, the balance, and what to do when the
+ * balance is short (a link to the pricing page). waiting: the price depends on a video not
+ * uploaded yet.
+ */
+export function PriceBox({ price, balance, waiting, id = 'price' }) {
+  if (!price) return null;
+  const short = balance && price.credits > balance.available;
+  return html`<div class="card price-box" id=${id} aria-live="polite">
+    <p class="price-line">
+      <span>${t('generate.price_label')}</span>
+      <strong class="price-total">${waiting ? t('generate.price_per_second', { n: number(price.unitCredits) }) : t('generate.credits', { n: number(price.credits) })}</strong>
+    </p>
+    ${price.unit === 'second' && !waiting
+      ? html`<p class="hint">${t('generate.price_breakdown', { s: number(price.units), n: number(price.unitCredits) })}</p>`
+      : null}
+    ${waiting ? html`<p class="hint">${t('generate.price_waiting')}</p>` : null}
+    ${price.unit === 'second' ? html`<p class="hint">${t('generate.price_settle')}</p>` : null}
+    ${balance
+      ? html`<p class="hint">${t('generate.balance', { n: number(balance.available) })}</p>`
+      : null}
+    ${short && !waiting
+      ? html`<p class="notice bad" role="alert">
+          ${t('generate.short', { need: number(price.credits), have: number(balance.available) })}
+          ${' '}<a href="/pricing">${t('generate.buy_credits')}</a>
+        </p>`
+      : null}
+  </div>`;
+}
