@@ -2,7 +2,12 @@
 // (src/api/tasks.c): the catalog's `tasks` price for the kind, per task, or per second by mode
 // times the input video's probed length rounded up to the second (30 s when unknown).
 import { html } from '../lib.js';
-import { number, t } from '../i18n.js';
+import { has, number, t } from '../i18n.js';
+
+/** A message with a count: key_one for exactly 1 when the catalog has it ("1 credit"). */
+export function tn(key, n, vars) {
+  return t(n === 1 && has(key + '_one') ? key + '_one' : key, { ...vars, n: number(n) });
+}
 
 /** Seconds reserved for a per-second kind whose video length is not known (a URL). */
 export const UNKNOWN_VIDEO_S = 30;
@@ -38,15 +43,15 @@ export function PriceBox({ price, balance, waiting, id = 'price' }) {
   return html`<div class="card price-box" id=${id} aria-live="polite">
     <p class="price-line">
       <span>${t('generate.price_label')}</span>
-      <strong class="price-total">${waiting ? t('generate.price_per_second', { n: number(price.unitCredits) }) : t('generate.credits', { n: number(price.credits) })}</strong>
+      <strong class="price-total">${waiting ? tn('generate.price_per_second', price.unitCredits) : tn('generate.credits', price.credits)}</strong>
     </p>
     ${price.unit === 'second' && !waiting
-      ? html`<p class="hint">${t('generate.price_breakdown', { s: number(price.units), n: number(price.unitCredits) })}</p>`
+      ? html`<p class="hint">${tn('generate.price_breakdown', price.unitCredits, { s: number(price.units) })}</p>`
       : null}
     ${waiting ? html`<p class="hint">${t('generate.price_waiting')}</p>` : null}
     ${price.unit === 'second' ? html`<p class="hint">${t('generate.price_settle')}</p>` : null}
     ${balance
-      ? html`<p class="hint">${t('generate.balance', { n: number(balance.available) })}</p>`
+      ? html`<p class="hint">${tn('generate.balance', balance.available)}</p>`
       : null}
     ${short && !waiting
       ? html`<p class="notice bad" role="alert">

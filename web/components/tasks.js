@@ -5,6 +5,7 @@ import { html } from '../lib.js';
 import { api, newIdempotencyKey } from '../api.js';
 import { has, number, t } from '../i18n.js';
 import { errorText } from './ui.js';
+import { tn } from './price.js';
 
 export const KINDS = ['animate_move', 'animate_mix', 'text_to_video', 'image'];
 export const STATUSES = ['queued', 'submitted', 'running', 'succeeded', 'failed', 'timed_out', 'canceled'];
@@ -24,7 +25,7 @@ export function StatusBadge({ status }) {
 export function costText(task) {
   const c = task.cost;
   if (isLive(task)) return t('tasks.cost_reserved', { n: number(c.reserved) });
-  if (c.settled !== null && c.settled !== undefined && task.status === 'succeeded') return t('tasks.cost_settled', { n: number(c.settled) });
+  if (c.settled !== null && c.settled !== undefined && task.status === 'succeeded') return tn('tasks.cost_settled', c.settled);
   return t('tasks.cost_none');
 }
 

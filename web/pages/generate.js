@@ -8,7 +8,7 @@ import { navigate } from '../router.js';
 import { loadBalance, useShared } from '../state.js';
 import { Async, useLoad } from '../components/ui.js';
 import { UploadField } from '../components/upload.js';
-import { MODES, PriceBox, taskPrice } from '../components/price.js';
+import { MODES, PriceBox, taskPrice, tn } from '../components/price.js';
 import { KINDS, submitErrorText, submitTask } from '../components/tasks.js';
 
 const VIDEO_ASPECTS = ['16:9', '9:16'];
@@ -16,6 +16,31 @@ const IMAGE_ASPECTS = ['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', 
 const PROMPT_MAX = 4000;
 /** Input images per kind (text_to_video: first and last frame). */
 const MAX_IMAGES = { text_to_video: 2, image: 4 };
+
+/**
+ * The models' limits (PROVIDERS.md; Tollgate checks the same on submission and has the last
+ * word): warned about as soon as the upload is probed, before anything is submitted.
+ */
+const LIMITS = {
+  image: { mb: 5, minPx: 200, maxPx: 4096, aspect3: true },
+  video: { mb: 200, minPx: 200, maxPx: 2048, aspect3: true, minS: 2, maxS: 30 },
+  frame: { mb: 5, minPx: 1, maxPx: 8192 },
+};
+
+/** What breaks a limit in a probed file, in words (null: within the limits). */
+function limitError(lim, v) {
+  const f = v && v.status === 'ready' && v.stored;
+  if (!f) return null;
+  if (f.size > lim.mb * 1048576) return t('upload.limit_mb', { n: lim.mb });
+  if (f.width && f.height) {
+    if (Math.min(f.width, f.height) < lim.minPx || Math.max(f.width, f.height) > lim.maxPx)
+      return t('upload.limit_px', { min: lim.minPx, max: lim.maxPx });
+    if (lim.aspect3 && (f.width > 3 * f.height || f.height > 3 * f.width)) return t('upload.limit_aspect');
+  }
+  if (lim.minS && f.duration_ms && (f.duration_ms < lim.minS * 1000 || f.duration_ms > lim.maxS * 1000))
+    return t('upload.limit_seconds', { min: lim.minS, max: lim.maxS });
+  return null;
+}
 
 function isAnimate(kind) {
   return kind === 'animate_move' || kind === 'animate_mix';
@@ -82,6 +107,10 @@ function GenerateForm({ catalog, initialKind }) {
   const slots = animate ? [] : images.slice(0, MAX_IMAGES[kind]);
   const uploading = [image, video, ...slots].some((v) => v && v.status === 'uploading');
   const short = !!(price && balance && !waiting && price.credits > balance.available);
+  const warn = animate
+    ? { image: limitError(LIMITS.image, image), video: limitError(LIMITS.video, video) }
+    : Object.fromEntries(slots.map((v, i) => ['images.' + i, limitError(LIMITS.frame, v)]));
+  const fieldError = (k) => warn[k] || errors[k] || undefined;
 
   const setSlot = (i) => (v) =>
     setImages((xs) => {
@@ -161,9 +190,9 @@ function GenerateForm({ catalog, initialKind }) {
 
     ${animate
       ? html`<div class="grid two">
-            <${UploadField} id="gen-image" kind="image" value=${image} onChange=${setImage} error=${errors.image}
+            <${UploadField} id="gen-image" kind="image" value=${image} onChange=${setImage} error=${fieldError('image')}
               label=${t(kind === 'animate_move' ? 'generate.image_move' : 'generate.image_mix')} hint=${t('generate.image_hint')} />
-            <${UploadField} id="gen-video" kind="video" value=${video} onChange=${setVideo} error=${errors.video}
+            <${UploadField} id="gen-video" kind="video" value=${video} onChange=${setVideo} error=${fieldError('video')}
               label=${t(kind === 'animate_move' ? 'generate.video_move' : 'generate.video_mix')} hint=${t('generate.video_hint')} />
           </div>
           <fieldset class="modes">
@@ -172,7 +201,7 @@ function GenerateForm({ catalog, initialKind }) {
               (m) => html`<label class="radio" for=${'mode-' + m}>
                 <input type="radio" name="mode" id=${'mode-' + m} value=${m} checked=${m === mode} onChange=${() => setMode(m)} />
                 ${t('generate.mode.' + m)}
-                <span class="muted small">${t('generate.price_per_second', { n: catalog.tasks[kind].credits[m] })}</span>
+                <span class="muted small">${tn('generate.price_per_second', catalog.tasks[kind].credits[m])}</span>
               </label>`,
             )}
           </fieldset>`
@@ -203,7 +232,7 @@ function GenerateForm({ catalog, initialKind }) {
             <div class="grid two">
               ${Array.from({ length: Math.min(lastFilled(slots) + 2, MAX_IMAGES[kind]) }, (_, i) => html`
                 <${UploadField} key=${kind + i} id=${'gen-images-' + i} kind="image" value=${slots[i] || null} onChange=${setSlot(i)}
-                  error=${errors['images.' + i]}
+                  error=${fieldError('images.' + i)}
                   label=${kind === 'text_to_video' ? t(i === 0 ? 'generate.frame_first' : 'generate.frame_last') : t('generate.image_n', { n: i + 1 })} />`)}
             </div>
           </fieldset>`}

@@ -8,7 +8,7 @@ import { navigate } from '../router.js';
 import { openStream } from '../sse.js';
 import { loadBalance, useShared } from '../state.js';
 import { Async, ErrorBox, Loading, useLoad, errorText } from '../components/ui.js';
-import { PriceBox, taskPrice } from '../components/price.js';
+import { PriceBox, taskPrice, tn } from '../components/price.js';
 import { StatusBadge, isLive, retryBody, submitErrorText, submitTask, taskErrorText } from '../components/tasks.js';
 import { describeFile, fileSize } from '../components/upload.js';
 
@@ -85,10 +85,10 @@ function Outputs({ task, onExpired }) {
 
 function Cost({ task }) {
   const c = task.cost;
-  const rows = [[t('task.cost_reserved'), t('generate.credits', { n: number(c.reserved) })]];
-  if (c.settled !== null && c.settled !== undefined) rows.push([t('task.cost_settled'), t('generate.credits', { n: number(c.settled) })]);
-  if (c.refunded) rows.push([t('task.cost_refunded'), t('generate.credits', { n: number(c.refunded) })]);
-  rows.push([t('task.cost_unit'), c.unit === 'second' ? t('generate.price_per_second', { n: number(c.unit_credits) }) : t('generate.price_per_task', { n: number(c.unit_credits) })]);
+  const rows = [[t('task.cost_reserved'), tn('generate.credits', c.reserved)]];
+  if (task.status === 'succeeded' && c.settled !== null && c.settled !== undefined) rows.push([t('task.cost_settled'), tn('generate.credits', c.settled)]);
+  if (c.refunded) rows.push([t('task.cost_refunded'), tn('generate.credits', c.refunded)]);
+  rows.push([t('task.cost_unit'), c.unit === 'second' ? tn('generate.price_per_second', c.unit_credits) : tn('generate.price_per_task', c.unit_credits)]);
   return html`<dl class="facts">
     ${rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`)}
   </dl>`;
@@ -284,10 +284,10 @@ function TaskView({ initial, reload }) {
       : null}
 
     ${failed
-      ? html`<div class="notice bad" role="alert">
+      ? html`<div class=${task.status === 'canceled' ? 'notice' : 'notice bad'} role="alert">
           <p>${t('task.why.' + task.status)}</p>
           ${reason && task.status !== 'canceled' ? html`<p class="small">${t('task.reason', { reason })}</p>` : null}
-          <p><strong>${t('task.refunded', { n: number(task.cost.refunded) })}</strong> <a href="/ledger">${t('task.see_ledger')}</a></p>
+          <p><strong>${tn('task.refunded', task.cost.refunded)}</strong> <a href="/ledger">${t('task.see_ledger')}</a></p>
         </div>
         <${Retry} task=${task} files=${files} />`
       : null}
@@ -311,8 +311,9 @@ function TaskView({ initial, reload }) {
 }
 
 export default function Task({ params }) {
-  const load = useLoad(() => api('/tasks/' + encodeURIComponent(params.id)), [params.id]);
-  if (load.error && load.error.status === 404) {
+  // No id: this module is still mounted while the next page's loads (the router's gap).
+  const load = useLoad(() => (params.id ? api('/tasks/' + encodeURIComponent(params.id)) : new Promise(() => {})), [params.id]);
+  if (load.error && (load.error.status === 404 || load.error.code === 'validation_failed')) {
     return html`<section class="narrow"><h1>${t('task.not_found_title')}</h1>
       <p>${t('task.not_found')}</p><p><a class="btn" href="/tasks">${t('task.back')}</a></p></section>`;
   }

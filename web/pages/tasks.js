@@ -79,6 +79,25 @@ export default function Tasks({ query }) {
     };
   }, [status, kind, n]);
 
+  // While a task on the first page runs, its row follows it (the first page, read again).
+  const anyLive = rows.some(isLive);
+  useEffect(() => {
+    if (!anyLive) return undefined;
+    const id = setInterval(() => {
+      fetchPage(null).then(
+        (p) => {
+          const fresh = new Map(p.data.map((x) => [x.id, x]));
+          setRows((r) => {
+            const known = new Set(r.map((x) => x.id));
+            return p.data.filter((x) => !known.has(x.id)).concat(r.map((x) => fresh.get(x.id) || x));
+          });
+        },
+        () => {},
+      );
+    }, 5000);
+    return () => clearInterval(id);
+  }, [anyLive, status, kind]);
+
   const more = async () => {
     setLoading(true);
     try {
