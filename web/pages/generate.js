@@ -239,7 +239,7 @@ function GenerateForm({ catalog, initialKind }) {
 
     <${PriceBox} price=${price} balance=${balance} waiting=${waiting} />
 
-    ${formError
+    ${formError && !(formError.code === 'insufficient_credits' && short)
       ? html`<div class="notice bad" role="alert">
           <p>${submitErrorText(formError)}</p>
           ${formError.code === 'insufficient_credits' ? html`<p><a href="/pricing">${t('generate.buy_credits')}</a></p>` : null}
