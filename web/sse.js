@@ -6,6 +6,18 @@ import { accessToken, refresh, ApiError } from './api.js';
 
 const MAX_DELAY = 30000;
 
+/** Milliseconds until a JWT's `exp` (0 when there is no token or it cannot be read). */
+function expiresIn(token) {
+  if (!token) return 0;
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).exp;
+    return typeof exp === 'number' ? exp * 1000 - Date.now() : Infinity;
+  } catch {
+    return Infinity; // not a JWT we can read: let the server judge it
+  }
+}
+
 /**
  * Opens url (absolute path, e.g. /api/v1/tasks/tsk_1/events) and calls
  *   onEvent({id, event, data})   for each event (data is the raw text; the caller parses it),
@@ -20,6 +32,7 @@ export function openStream(url, { onEvent, onState = () => {}, onError = () => {
   let delay = 1000; // the server's `retry:` replaces it
   let stopped = false;
   let failures = 0;
+  let renewed = false; // one session renewal per 401 in a row
 
   const stop = () => {
     if (stopped) return;
@@ -52,15 +65,16 @@ export function openStream(url, { onEvent, onState = () => {}, onError = () => {
   }
 
   async function connect() {
-    // A token about to expire is renewed first (the stream may be long).
-    if (!accessToken()) await refresh().catch(() => {});
+    // A token missing or about to expire is renewed first (a reconnect may come much later).
+    if (expiresIn(accessToken()) < 30000) await refresh().catch(() => {});
     const headers = { Accept: 'text/event-stream' };
     const token = accessToken();
     if (token) headers.Authorization = 'Bearer ' + token;
     if (lastId) headers['Last-Event-ID'] = lastId;
     const res = await fetch(url, { headers, signal: ctl.signal, cache: 'no-store', credentials: 'same-origin' });
     if (res.status === 204) return 'end';
-    if (res.status === 401 && failures === 0) {
+    if (res.status === 401 && !renewed) {
+      renewed = true;
       await refresh();
       return 'retry-now';
     }
@@ -82,6 +96,7 @@ export function openStream(url, { onEvent, onState = () => {}, onError = () => {
     }
     onState('open');
     failures = 0;
+    renewed = false;
     const reader = res.body.getReader();
     const dec = new TextDecoder();
     let buf = '';
@@ -112,10 +127,7 @@ export function openStream(url, { onEvent, onState = () => {}, onError = () => {
         outcome = 'drop';
       }
       if (outcome === 'end') break;
-      if (outcome === 'retry-now') {
-        failures++;
-        continue;
-      }
+      if (outcome === 'retry-now') continue;
       failures++;
       onState('reconnecting');
       // Backoff: the server's retry, doubling with each failure in a row, with jitter.
