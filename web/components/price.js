@@ -12,6 +12,9 @@ export function tn(key, n, vars) {
 /** Seconds reserved for a per-second kind whose video length is not known (a URL). */
 export const UNKNOWN_VIDEO_S = 30;
 
+/** The shortest input video the per-second kinds take (seconds). */
+export const MIN_VIDEO_S = 2;
+
 /** Modes of the per-second kinds, in the order shown. */
 export const MODES = ['wan-std', 'wan-pro'];
 
@@ -39,7 +42,9 @@ export function taskPrice(tasks, kind, mode, videoMs) {
  */
 export function PriceBox({ price, balance, waiting, id = 'price' }) {
   if (!price) return null;
-  const short = balance && price.credits > balance.available;
+  // Before the video is known, the least it can cost: its shortest length.
+  const need = waiting ? price.unitCredits * MIN_VIDEO_S : price.credits;
+  const short = balance && need > balance.available;
   return html`<div class="card price-box" id=${id} aria-live="polite">
     <p class="price-line">
       <span>${t('generate.price_label')}</span>
@@ -53,9 +58,9 @@ export function PriceBox({ price, balance, waiting, id = 'price' }) {
     ${balance
       ? html`<p class="hint">${tn('generate.balance', balance.available)}</p>`
       : null}
-    ${short && !waiting
+    ${short
       ? html`<p class="notice bad" role="alert">
-          ${t('generate.short', { need: number(price.credits), have: number(balance.available) })}
+          ${t('generate.short', { need: number(need), have: number(balance.available) })}
           ${' '}<a href="/pricing">${t('generate.buy_credits')}</a>
         </p>`
       : null}
