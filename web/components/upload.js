@@ -130,14 +130,16 @@ export function UploadField({ id, label, hint, kind, value, onChange, error, opt
       aria-describedby=${[hintId, statusId, msg ? errId : null].filter(Boolean).join(' ')}
       aria-invalid=${msg ? 'true' : undefined} />
     ${hint ? html`<p class="hint" id=${hintId}>${hint}</p>` : null}
-    <div id=${statusId} role="status" aria-live="polite" class="upload-status">
+    <div class="upload-status">
       ${v.status === 'uploading'
         ? html`<label class="sr-only" for=${id + '-progress'}>${t('upload.progress_label')}</label>
             <progress id=${id + '-progress'} max="100" value=${Math.round((v.progress || 0) * 100)}></progress>
-            <span class="small">${t('upload.uploading', { p: percent(v.progress || 0) })}</span>`
-        : v.status === 'ready'
-          ? html`<span class="small ok-text">${t('upload.ready')} · ${describeFile(v.stored)}</span>`
-          : null}
+            <span class="small" aria-hidden="true">${t('upload.uploading', { p: percent(v.progress || 0) })}</span>`
+        : null}
+      <span id=${statusId} role="status" aria-live="polite" class=${'small' + (v.status === 'ready' ? ' ok-text' : '')}>
+        ${v.status === 'uploading' ? html`<span class="sr-only">${t('upload.started')}</span>` : null}
+        ${v.status === 'ready' ? html`${t('upload.ready')} · ${describeFile(v.stored)}` : null}
+      </span>
     </div>
     ${msg ? html`<p class="field-error" id=${errId}>${msg}</p>` : null}
     ${v.preview && v.status !== 'error'

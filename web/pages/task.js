@@ -47,8 +47,9 @@ function inputFiles(task) {
 function Progress({ task, elapsed, conn }) {
   const live = isLive(task);
   return html`<div class="card task-progress">
-    <p class="task-status" role="status" aria-live="polite">
-      ${t('task.state.' + task.status, { p: percent(task.progress / 100) })}
+    <p class="task-status">
+      <span role="status" aria-live="polite">${t('task.state.' + task.status)}</span>
+      ${live ? html` <span class="muted" aria-hidden="true">${percent(task.progress / 100)}</span>` : null}
     </p>
     ${live
       ? html`<label class="sr-only" for="task-progress">${t('task.progress_label')}</label>
@@ -103,7 +104,12 @@ function Inputs({ task, files }) {
     ${i.aspect_ratio ? html`<div><dt>${t('generate.aspect')}</dt><dd>${i.aspect_ratio}</dd></div>` : null}
     ${inputFiles(task).map(([field, id]) => {
       const f = files && files[id];
-      return html`<div key=${field}><dt>${t('task.input.' + field.split('.')[0], { n: Number(field.split('.')[1] || 0) + 1 })}</dt>
+      const [name, n] = field.split('.');
+      const label =
+        task.kind === 'text_to_video' && name === 'images'
+          ? t(n === '0' ? 'generate.frame_first' : 'generate.frame_last')
+          : t('task.input.' + name, { n: Number(n || 0) + 1 });
+      return html`<div key=${field}><dt>${label}</dt>
         <dd>${f && f.url
           ? html`${f.content_type.startsWith('video/')
               ? html`<video class="thumb" src=${f.url} muted controls preload="metadata" aria-label=${t('upload.preview')}></video>`
