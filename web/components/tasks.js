@@ -62,7 +62,10 @@ export function submitTask(body, keyRef) {
  * person's words, with the wait when the server gave one.
  */
 export function submitErrorText(e) {
-  const wait = e.retryAfter ? ' ' + t('generate.retry_after', { n: number(e.retryAfter) }) : '';
+  // The catalog's sentence carries its own leading space where the language needs one.
+  const wait = !e.retryAfter
+    ? ''
+    : (e.retryAfter >= 90 ? tn('generate.retry_after_min', Math.ceil(e.retryAfter / 60)) : t('generate.retry_after', { n: number(e.retryAfter) }));
   if (e.code === 'insufficient_credits') return t('errors.insufficient_credits', { required: number(e.details.required || 0) });
   if (e.code === 'too_many_tasks') return t('errors.too_many_tasks', { limit: number(e.details.limit || 0) }) + wait;
   if (e.code === 'rate_limited') return t('generate.rate_limited') + wait;
