@@ -14,7 +14,7 @@ function Ref({ e }) {
   const label = has('ledger.ref.' + e.ref_type) ? t('ledger.ref.' + e.ref_type) : e.ref_type;
   return base
     ? html`<a href=${base + e.ref_id}>${label}</a>`
-    : html`<span>${label}</span> <code class="small">${e.ref_id}</code>`;
+    : html`<span title=${e.ref_id}>${label}</span>`;
 }
 
 export default function Ledger() {
@@ -36,7 +36,7 @@ export default function Ledger() {
         <th scope="col" class="num">${t('ledger.col.after')}</th><th scope="col">${t('ledger.col.ref')}</th>
       </tr></thead>
       <tbody>${list.items.map((e) => html`<tr>
-        <td>${dateTime(e.created_at)}</td>
+        <td class="nowrap">${dateTime(e.created_at)}</td>
         <td>${has('ledger.kind.' + e.kind) ? t('ledger.kind.' + e.kind) : e.kind}${e.note ? html`<div class="muted small">${e.note}</div>` : null}</td>
         <td>${t('ledger.bucket.' + e.bucket)}</td>
         <td class=${'num ' + (e.delta < 0 ? 'minus' : 'plus')}>${(e.delta > 0 ? '+' : '') + number(e.delta)}</td>

@@ -13,7 +13,7 @@ export default function Orders() {
     ${list.error && !list.items.length ? html`<${ErrorBox} error=${list.error} retry=${list.reload} />` : null}
     ${!list.loading && !list.error && !list.items.length
       ? html`<${Empty}>${t('orders.empty')} <a href="/pricing">${t('orders.to_pricing')}</a><//>` : null}
-    ${list.items.length ? html`<div class="table-wrap"><table>
+    ${list.items.length ? html`<div class="table-wrap"><table class="orders">
       <caption class="sr-only">${t('orders.title')}</caption>
       <thead><tr>
         <th scope="col">${t('orders.col.date')}</th><th scope="col">${t('orders.col.product')}</th>
