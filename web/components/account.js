@@ -82,7 +82,7 @@ let dialogs = 0;
 
 /**
  * A button that asks first, in a modal <dialog>: onConfirm runs on "yes" (it may return a
- * promise; its error is shown in the dialog).
+ * promise; its error is shown in the dialog). A dangerous one opens with the focus on Cancel.
  */
 export function ConfirmButton({ label, ariaLabel, title, text, confirmLabel, onConfirm, danger, small, disabled }) {
   const ref = useRef(null);
@@ -114,7 +114,7 @@ export function ConfirmButton({ label, ariaLabel, title, text, confirmLabel, onC
       <${ErrorBox} error=${error} />
       <div class="row">
         <button type="button" class=${'btn' + (danger ? ' danger' : ' primary')} onClick=${yes} disabled=${busy}>${confirmLabel || label}</button>
-        <button type="button" class="btn" onClick=${close}>${t('common.cancel')}</button>
+        <button type="button" class="btn" onClick=${close} autofocus=${!!danger}>${t('common.cancel')}</button>
       </div>
     </dialog>`;
 }
