@@ -50,7 +50,7 @@ function List({ query }) {
         <thead><tr>
           <th scope="col">${t('admin.orders.order')}</th>
           <th scope="col">${t('admin.orders.created')}</th>
-          <th scope="col">${t('admin.orders.user')}</th>
+          <th scope="col">${t('admin.orders.user_col')}</th>
           <th scope="col">${t('admin.orders.product')}</th>
           <th scope="col" class="num">${t('admin.orders.amount')}</th>
           <th scope="col">${t('admin.orders.status')}</th>
@@ -84,7 +84,7 @@ function outcomeText(rf, cur) {
   return parts.join(' ');
 }
 
-function RefundForm({ o, onDone }) {
+function RefundForm({ o, setMsg, onDone }) {
   const cur = o.amount.currency;
   const left = o.amount.amount - (o.refunded ? o.refunded.amount : 0);
   const [amount, setAmount] = useState('');
@@ -92,7 +92,6 @@ function RefundForm({ o, onDone }) {
   const [neg, setNeg] = useState(false);
   const [ask, setAsk] = useState(null); // {minor}
   const [busy, setBusy] = useState(false);
-  const [msg, setMsg] = useState(null);
   const [key, setKey] = useState(newIdempotencyKey);
   const d = minorDigits(cur);
   const check = (e) => {
@@ -154,7 +153,6 @@ function RefundForm({ o, onDone }) {
       <p class="hint" id="refund-neg-hint">${t('admin.orders.allow_negative_hint')}</p>
       <button type="submit" class="btn danger">${t('admin.orders.refund_submit')}</button>
     </form>
-    <div role="status" aria-live="polite">${msg ? html`<p class=${'notice ' + (msg.ok ? 'ok' : 'bad')}>${msg.text}</p>` : null}</div>
     <${ConfirmDialog} open=${!!ask} busy=${busy} danger onConfirm=${run} onCancel=${() => setAsk(null)}
       title=${ask ? t('admin.orders.refund_q', { amount: money(ask.minor, cur), id: o.id }) : ''} confirmLabel=${t('admin.orders.refund_confirm')}>
       <p>${t('admin.orders.refund_q_text')}</p>
@@ -162,8 +160,14 @@ function RefundForm({ o, onDone }) {
   </section>`;
 }
 
+/** The last refund's outcome (kept here: a full refund makes the form go away). */
+function Outcome({ msg }) {
+  return html`<div role="status" aria-live="polite">${msg ? html`<p class=${'notice ' + (msg.ok ? 'ok' : 'bad')}>${msg.text}</p>` : null}</div>`;
+}
+
 function Detail({ id }) {
   const load = useLoad(() => api('/admin/orders/' + encodeURIComponent(id)), [id]);
+  const [msg, setMsg] = useState(null);
   return html`<p><a href="/admin/orders">${t('admin.orders.back')}</a></p>
     <h1>${t('admin.orders.detail_title', { id })}</h1>
     <${Async} load=${load}>
@@ -186,10 +190,14 @@ function Detail({ id }) {
               [t('admin.orders.query_attempts'), number(o.query_attempts)],
             ]} />
           </section>
-          ${o.status === 'paid' || o.status === 'partially_refunded'
-            ? html`<${RefundForm} o=${o} onDone=${load.reload} />`
-            : html`<section class="card"><h2>${t('admin.orders.refund')}</h2><p class="muted">${t('admin.orders.not_refundable')}</p></section>`}
+          ${o.kind === 'pack' && (o.status === 'paid' || o.status === 'partially_refunded')
+            ? html`<${RefundForm} o=${o} setMsg=${setMsg} onDone=${load.reload} />`
+            : html`<section class="card"><h2>${t('admin.orders.refund')}</h2>
+                <p class="muted">${t(o.kind !== 'pack' ? 'admin.orders.plan_not_refundable'
+                  : o.status === 'refunded' ? 'admin.orders.fully_refunded' : 'admin.orders.not_refundable')}</p>
+                </section>`}
         </div>
+        <${Outcome} msg=${msg} />
         <h2>${t('admin.orders.refunds')}</h2>
         ${o.refunds.length
           ? html`<div class="table-wrap"><table>
