@@ -80,9 +80,10 @@ function Chart({ id, title, summary, days, series }) {
     addChartCss();
     import('../../vendor/uplot.js').then(
       ({ default: uPlot }) => {
-        if (!live || !box.current) return;
+        const el = box.current;
+        if (!live || !el) return;
         const xs = days.map((d) => dayMs(d.date) / 1000);
-        const width = () => Math.max(260, box.current.clientWidth);
+        const width = () => Math.max(260, el.clientWidth);
         const opts = {
           width: width(),
           height: 220,
@@ -103,9 +104,9 @@ function Chart({ id, title, summary, days, series }) {
             })),
           ],
         };
-        plot = new uPlot(opts, [xs, ...series.map((s) => s.values)], box.current);
-        ro = new ResizeObserver(() => plot && plot.setSize({ width: width(), height: 220 }));
-        ro.observe(box.current);
+        plot = new uPlot(opts, [xs, ...series.map((s) => s.values)], el);
+        ro = new ResizeObserver(() => live && plot && plot.setSize({ width: width(), height: 220 }));
+        ro.observe(el);
       },
       (e) => live && setFailed(e),
     );
@@ -291,7 +292,7 @@ export default function Stats({ query }) {
 
   return html`<section class="admin">
     <h1>${t('admin.stats.title')}</h1>
-    <form class="filters" onSubmit=${submit} aria-label=${t('admin.stats.filters')}>
+    <form class="filters" onSubmit=${submit}>
       <${Select} id="stats-period" label=${t('admin.stats.period')} value=${period} onChange=${setPeriod}
         options=${[['7', t('admin.stats.last_days', { n: 7 })], ['30', t('admin.stats.last_days', { n: 30 })],
           ['90', t('admin.stats.last_days', { n: 90 })], ['custom', t('admin.stats.custom')]]} />
