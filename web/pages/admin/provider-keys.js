@@ -110,7 +110,7 @@ export default function ProviderKeys() {
               <td class="num">${number(k.failures)}${k.uses ? html`<br /><span class="muted small">${percent(k.failures / k.uses)}</span>` : null}</td>
               <td class="num">${number(k.consecutive_errors)}</td>
               <td>${k.last_used_at ? dateTime(k.last_used_at) : t('admin.common.none')}</td>
-              <td class="wrap">${k.last_error || t('admin.common.none')}</td>
+              <td class="wrap"><div class="clip">${k.last_error || t('admin.common.none')}</div></td>
               <td>${k.status === 'disabled'
                 ? html`<button type="button" class="btn small" onClick=${() => open(k, 'enable')}
                     aria-label=${t('admin.keys.enable_named', { label: k.label })}>${t('admin.keys.enable')}</button>`
