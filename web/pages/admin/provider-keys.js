@@ -3,7 +3,7 @@
 import { html, useState } from '../../lib.js';
 import { api } from '../../api.js';
 import { dateTime, number, percent, relative, t } from '../../i18n.js';
-import { Async, ErrorBox, errorText, useLoad } from '../../components/ui.js';
+import { Async, errorText, useLoad } from '../../components/ui.js';
 import { ConfirmDialog, Select, StatusBadge, tr } from '../../components/admin.js';
 
 const PROVIDERS = ['dashscope', 'kie', 'gemini'];
