@@ -2,7 +2,7 @@
 // cookie), then the layout around the page module the route names (pages/<page>.js, loaded on
 // first visit).
 import { html, render, useEffect, useState } from './lib.js';
-import { refresh, sessionUser } from './api.js';
+import { maybeSignedIn, refresh, sessionUser } from './api.js';
 import { initialLang, setLang, t } from './i18n.js';
 import { location, match, navigate, onNavigate } from './router.js';
 import { loadBalance, loadRegion, useShared } from './state.js';
@@ -36,7 +36,7 @@ function Page({ routes }) {
     setFailed(null);
     let live = true;
     loadPage(allowed ? name : 'forbidden').then(
-      (x) => live && setMod(() => x.default),
+      (x) => live && setMod({ name: allowed ? name : 'forbidden', Page: x.default }),
       (e) => live && setFailed(e),
     );
     return () => {
@@ -50,19 +50,23 @@ function Page({ routes }) {
 
   let body;
   if (failed) body = html`<${ErrorBox} error=${failed} />`;
-  else if (!mod || (need && !shared.user)) body = html`<${Loading} />`;
-  else body = html`<${mod} params=${m ? m.params : {}} query=${loc.query} key=${loc.path} />`;
+  // Until the module of *this* route has loaded, the previous page is not shown with the new
+  // route's params (it would fetch /tasks/undefined and the like).
+  else if (!mod || mod.name !== (allowed ? name : 'forbidden') || (need && !shared.user)) body = html`<${Loading} />`;
+  else body = html`<${mod.Page} params=${m ? m.params : {}} query=${loc.query} key=${loc.path} />`;
   return html`<${Layout} admin=${name.startsWith('admin/')}>${body}</${Layout}>`;
 }
 
 async function boot() {
   const routes = await (await fetch(new URL('./routes.json', import.meta.url))).json();
   // A session from the refresh cookie, if there is one (a 401 just means signed out).
-  await refresh().catch(() => {});
+  if (maybeSignedIn()) await refresh().catch(() => {});
   const region = await loadRegion().catch(() => null);
   await setLang(initialLang((sessionUser() && sessionUser().locale) || (region && region.profile.locale)));
   if (sessionUser()) loadBalance().catch(() => {});
-  render(html`<${Page} routes=${routes} />`, document.getElementById('app'));
+  const root = document.getElementById('app');
+  root.replaceChildren();
+  render(html`<${Page} routes=${routes} />`, root);
 }
 
 boot().catch((e) => {

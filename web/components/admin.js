@@ -24,7 +24,7 @@ export function ConfirmDialog({ open, title, confirmLabel, danger, busy, onConfi
     e.preventDefault();
     onCancel();
   };
-  return html`<dialog ref=${ref} class="confirm" aria-labelledby="confirm-title" onCancel=${cancel}>
+  return html`<dialog ref=${ref} class="confirm-dialog" aria-labelledby="confirm-title" onCancel=${cancel}>
     ${open
       ? html`<form onSubmit=${submit}>
           <h2 id="confirm-title">${title}</h2>
