@@ -612,8 +612,14 @@ static void *http_worker_main(void *arg)
 /*
  * Opens a listening socket on host:port with SO_REUSEPORT. *port_out receives the bound
  * port (useful with port 0). Returns the fd or -1 with *err set (caller frees).
+ *
+ * probe: only binds, without SO_REUSEPORT, and does not listen. The kernel lets every socket
+ * of the same user with SO_REUSEPORT share a port, so a second Tollgate (or anything else
+ * of that user's) started on a port already served would bind without error and silently
+ * take part of its connections; a socket without the option is refused with EADDRINUSE
+ * while any listener holds the port, so a probe bound first makes that a start-up error.
  */
-static int http_listen_open(const char *host, int port, int *port_out, char **err)
+static int http_listen_open(const char *host, int port, int *port_out, int probe, char **err)
 {
     int fd = -1, ret = -1;
     struct addrinfo hints = {0}, *res = NULL;
@@ -641,15 +647,23 @@ static int http_listen_open(const char *host, int port, int *port_out, char **er
     }
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)) {
         *err = xasprintf("setsockopt: %s", strerror(errno));
         goto cleanup;
     }
     /* inherited by accepted sockets: small JSON replies must not wait for Nagle */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        *err = xasprintf("bind %s:%d: %s", host, port, strerror(errno));
+        if (errno == EADDRINUSE)
+            *err = xasprintf("TG_LISTEN %s:%d is already in use (is another tollgate running?)", host, port);
+        else
+            *err = xasprintf("bind %s:%d: %s", host, port, strerror(errno));
         goto cleanup;
+    }
+    if (probe) {
+        *port_out = port;
+        ret = 0;
+        goto cleanup; /* closes the probe */
     }
     if (listen(fd, SOMAXCONN) != 0) {
         *err = xasprintf("listen: %s", strerror(errno));
@@ -907,9 +921,14 @@ int http_server_run(void)
         service_started = 1;
     }
 
+    if (port != 0) {
+        int probed = 0;
+        if (http_listen_open(tg_cfg->listen_host, port, &probed, 1, &err) != 0)
+            goto cleanup;
+    }
     for (size_t i = 0; i < nw; i++) {
         int bound = 0;
-        s->workers[i].listen_fd = http_listen_open(tg_cfg->listen_host, port, &bound, &err);
+        s->workers[i].listen_fd = http_listen_open(tg_cfg->listen_host, port, &bound, 0, &err);
         if (s->workers[i].listen_fd < 0)
             goto cleanup;
         port = bound; /* with port 0 the first bind picks one and the others share it */
