@@ -1,6 +1,7 @@
 /*
  * dispatch.c - the middleware chain, in order:
  *   request id -> path checks -> CORS origin -> routing (404/405/OPTIONS) -> body limit
+ *   -> the web UI's pages and assets (static.c) for paths no route has
  *   -> authentication (route.auth) -> rate limit (route.rate) -> handler
  * and its end: the access log line, metrics and in-flight bookkeeping when h2o disposes
  * the request (an h2o logger, which runs whether or not a response was sent).
@@ -161,6 +162,9 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         return 0;
     }
     if (m.status == 404) {
+        /* Not the API's: the web UI's page paths and assets, else the JSON 404. */
+        if (http_static_try(r, h->path.base, plen))
+            return 0;
         res_error(r, TG_E_NOT_FOUND, NULL, NULL);
         return 0;
     }

@@ -281,6 +281,29 @@ long http_cookie_get(const char *header, size_t len, const char *name, char *out
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);
 
+/*
+ * Reads one Accept-Encoding header value: *q_gzip receives gzip's (or x-gzip's) qvalue in
+ * thousandths (0..1000) and *q_star that of "*", each only when still -1 (not mentioned so
+ * far: the first mention counts, also across header lines). A malformed element is skipped.
+ * gzip is acceptable when q_gzip > 0, or q_gzip == -1 and q_star > 0.
+ */
+void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_star);
+/*
+ * 1 when the If-None-Match value v lists "*" or an entity tag equal to etag (quotes
+ * included, e.g. "\"abc\"") by the weak comparison of RFC 9110 13.1.2 (W/ ignored); 0 when
+ * not, or when v is not a list of entity tags.
+ */
+int http_etag_listed(const char *v, size_t len, const char *etag, size_t etag_len);
+
+/* ---- static.c: the web UI (static.h) ---- */
+
+/* Compiles the page paths (web/routes.json) at start. 0, or -1 with *err set (caller frees). */
+int http_static_init(char **err);
+void http_static_free(void);
+/* Answers a GET or HEAD of path[0..plen) (no query) that is an asset of this build or a page
+ * path and returns 1; returns 0 without touching r for anything else. */
+int http_static_try(struct req *r, const char *path, size_t plen);
+
 /* ---- defer.c ---- */
 
 /* Called on completion instead of done(r, arg) when given; must call done(r, arg) itself. */

@@ -869,6 +869,8 @@ int http_server_run(void)
 
     if (http_router_compile(&s->router, api_routes, api_routes_count, &err) != 0)
         goto cleanup;
+    if (http_static_init(&err) != 0)
+        goto cleanup;
     http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
     s->max_body = (size_t)tg_cfg->max_body_bytes;
     s->max_upload = (size_t)tg_cfg->max_upload_bytes;
@@ -1006,6 +1008,7 @@ cleanup:
             h2o_config_dispose(&s->gconf);
         http_metrics_free(&s->metrics);
         http_router_free(&s->router);
+        http_static_free();
         pthread_cond_destroy(&s->phase_cv);
         pthread_mutex_destroy(&s->phase_mu);
         free(s->workers);
