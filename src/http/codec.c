@@ -211,12 +211,13 @@ int http_etag_listed(const char *v, size_t len, const char *etag, size_t etag_le
         if (i >= len)
             return 0;
         i++;
-        if (i - start == etag_len && memcmp(v + start, etag, etag_len) == 0)
-            return 1;
+        size_t tag_len = i - start;
         while (i < len && http_ows(v[i]))
             i++;
         if (i < len && v[i] != ',')
-            return 0;
+            return 0; /* "tag"x: not an entity tag */
+        if (tag_len == etag_len && memcmp(v + start, etag, etag_len) == 0)
+            return 1;
     }
     return 0;
 }

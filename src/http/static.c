@@ -130,6 +130,8 @@ int http_static_try(struct req *r, const char *path, size_t plen)
         static_send(r, a, cc_immutable, sizeof cc_immutable - 1);
         return 1;
     }
+    if (memmem(path, plen, "//", 2) != NULL)
+        return 0; /* empty segments never match ("//" is not "/") */
     struct http_match m;
     http_router_match(&static_pages, "GET", 3, path, plen, &m);
     if (m.status != 200)
