@@ -164,7 +164,7 @@ void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_st
             b++;
         if (b == a)
             continue; /* empty element */
-        int q = 1000;
+        int q = 1000, bad = 0;
         size_t p = b;
         while (p < end) {
             while (p < end && (http_ows(v[p]) || v[p] == ';'))
@@ -178,9 +178,9 @@ void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_st
             if (pe - ps >= 2 && (v[ps] == 'q' || v[ps] == 'Q') && v[ps + 1] == '=')
                 q = http_qvalue(v + ps + 2, pe - ps - 2);
             else if (pe > ps && memchr(v + ps, '=', pe - ps) == NULL)
-                q = -1; /* not a parameter: a malformed element */
+                bad = 1; /* not a parameter: a malformed element */
         }
-        if (q < 0)
+        if (bad || q < 0)
             continue; /* a malformed element says nothing */
         /* The first mention of a coding counts; "x-gzip" is gzip (RFC 9110 8.4.1.3). */
         if ((h2o_lcstris(v + a, b - a, H2O_STRLIT("gzip")) || h2o_lcstris(v + a, b - a, H2O_STRLIT("x-gzip"))) &&
