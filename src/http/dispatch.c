@@ -221,7 +221,10 @@ void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
         dur_ns = 0; /* the wall clock stepped back */
     /* 499 (nginx's "client closed request"): the request ended before we answered */
     int status = r->replied ? r->status : 499;
-    http_metrics_observe(w->metrics, r->rc ? r->rc->index : (size_t)-1, status, (uint64_t)dur_ns);
+    size_t slot = r->rc                ? r->rc->index
+                  : r->web_route != 0 ? http_srv->router.n + r->web_route - 1
+                                      : (size_t)-1;
+    http_metrics_observe(w->metrics, slot, status, (uint64_t)dur_ns);
     http_metrics_inflight_add(w->metrics, -1);
     if (w->alog_on) {
         struct http_accesslog_fields f = {
@@ -231,7 +234,7 @@ void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
             .method_len = r->method_len,
             .path = r->path,
             .path_len = r->path_len,
-            .route = r->rc ? r->rc->route->pattern : NULL,
+            .route = r->rc ? r->rc->route->pattern : http_static_pattern(r),
             .status = status,
             .bytes_sent = h->bytes_sent,
             .duration_us = dur_ns / 1000,

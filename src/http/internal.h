@@ -103,6 +103,7 @@ struct http_worker {
 struct http_server {
     h2o_globalconf_t gconf;
     struct http_router router;
+    char **metric_labels;    /* the router's labels, then the web UI's (static.c) */
     struct http_metrics metrics;
     struct pool *pool;       /* blocking work */
     struct pool *pw_pool;    /* password hashing: its own bounded share of threads */
@@ -149,6 +150,7 @@ struct req {
     unsigned is_head : 1;
     unsigned ip_done : 1;
     unsigned rl_set : 1;
+    unsigned web_route; /* static.c's answer: its metrics slot past the API's + 1 (0: none) */
     unsigned deferred; /* req_defer jobs outstanding */
     struct rl_result rl;
     struct principal principal;
@@ -303,6 +305,12 @@ void http_static_free(void);
 /* Answers a GET or HEAD of path[0..plen) (no query) that is an asset of this build or a page
  * path and returns 1; returns 0 without touching r for anything else. */
 int http_static_try(struct req *r, const char *path, size_t plen);
+/* How many metrics slots (routes) the web UI's answers use: one per page path, then one for
+ * the assets. Their labels ("GET /tasks/{id}", "GET /assets/{build}/{path}") go into
+ * labels[0 .. count). Valid after http_static_init. */
+size_t http_static_labels(char **labels);
+/* The route pattern of r's web UI answer for the access log, or NULL when it had none. */
+const char *http_static_pattern(const struct req *r);
 
 /* ---- defer.c ---- */
 

@@ -29,6 +29,25 @@ static const char cc_no_cache[] = "no-cache";
 static struct http_router static_pages;
 static struct route *static_page_routes;
 
+static char static_assets_label[] = "GET /assets/{build}/{path}";
+#define STATIC_ASSETS_PATTERN (static_assets_label + 4)
+
+size_t http_static_labels(char **labels)
+{
+    for (size_t i = 0; i < static_pages.n; i++)
+        labels[i] = static_pages.labels[i];
+    labels[static_pages.n] = static_assets_label;
+    return static_pages.n + 1;
+}
+
+const char *http_static_pattern(const struct req *r)
+{
+    if (r->web_route == 0)
+        return NULL;
+    size_t i = r->web_route - 1;
+    return i < static_pages.n ? web_page_patterns[i] : STATIC_ASSETS_PATTERN;
+}
+
 static void static_page_unused(struct req *r)
 {
     (void)r; /* never called: the page router is only matched, answers are static_send's */
@@ -127,6 +146,7 @@ int http_static_try(struct req *r, const char *path, size_t plen)
         const struct web_asset *a = bsearch(&key, web_assets, web_assets_count, sizeof web_assets[0], static_cmp);
         if (a == NULL)
             return 0;
+        r->web_route = (unsigned)static_pages.n + 1;
         static_send(r, a, cc_immutable, sizeof cc_immutable - 1);
         return 1;
     }
@@ -136,6 +156,7 @@ int http_static_try(struct req *r, const char *path, size_t plen)
     http_router_match(&static_pages, "GET", 3, path, plen, &m);
     if (m.status != 200)
         return 0;
+    r->web_route = (unsigned)m.rc->index + 1;
     static_send(r, &web_index, cc_no_cache, sizeof cc_no_cache - 1);
     return 1;
 }

@@ -324,6 +324,15 @@ describe('web UI served by tollgate', () => {
     assert.ok(!/<script|<style|\sstyle=|\son[a-z]+=/i.test(checkout.text), 'nothing the policy would block');
   });
 
+  it('metrics count page paths and assets by their pattern, not as unmatched', async () => {
+    const m = (await raw(srv, 'GET', '/metrics')).text;
+    assert.match(m, /tollgate_http_requests_total\{route="GET \/assets\/\{build\}\/\{path\}",status="200"\} \d+/);
+    assert.match(m, /tollgate_http_requests_total\{route="GET \/assets\/\{build\}\/\{path\}",status="304"\} \d+/);
+    assert.match(m, /tollgate_http_requests_total\{route="GET \/tasks\/\{id\}",status="200"\} \d+/);
+    assert.match(m, /tollgate_http_requests_total\{route="GET \/",status="200"\} \d+/);
+    assert.ok(!m.includes('x_1') && !m.includes(build), 'raw paths never become label values');
+  });
+
   invariantTest(() => srv);
 });
 
