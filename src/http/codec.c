@@ -183,10 +183,11 @@ void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_st
         if (bad || q < 0)
             continue; /* a malformed element says nothing */
         /* The first mention of a coding counts; "x-gzip" is gzip (RFC 9110 8.4.1.3). */
-        if ((h2o_lcstris(v + a, b - a, H2O_STRLIT("gzip")) || h2o_lcstris(v + a, b - a, H2O_STRLIT("x-gzip"))) &&
-            *q_gzip < 0)
+        int gzip =
+            h2o_lcstris(v + a, b - a, H2O_STRLIT("gzip")) || h2o_lcstris(v + a, b - a, H2O_STRLIT("x-gzip"));
+        if (gzip && *q_gzip < 0)
             *q_gzip = q;
-        else if (b - a == 1 && v[a] == '*' && *q_star < 0)
+        else if (!gzip && b - a == 1 && v[a] == '*' && *q_star < 0)
             *q_star = q;
     }
 }

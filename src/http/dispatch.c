@@ -221,9 +221,11 @@ void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
         dur_ns = 0; /* the wall clock stepped back */
     /* 499 (nginx's "client closed request"): the request ended before we answered */
     int status = r->replied ? r->status : 499;
-    size_t slot = r->rc                ? r->rc->index
-                  : r->web_route != 0 ? http_srv->router.n + r->web_route - 1
-                                      : (size_t)-1;
+    size_t slot = (size_t)-1;
+    if (r->rc != NULL)
+        slot = r->rc->index;
+    else if (r->web_route != 0)
+        slot = http_srv->router.n + r->web_route - 1;
     http_metrics_observe(w->metrics, slot, status, (uint64_t)dur_ns);
     http_metrics_inflight_add(w->metrics, -1);
     if (w->alog_on) {

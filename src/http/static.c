@@ -57,9 +57,14 @@ int http_static_init(char **err)
 {
     size_t n = web_page_patterns_count;
     static_page_routes = xcalloc(n ? n : 1, sizeof *static_page_routes);
-    for (size_t i = 0; i < n; i++)
-        static_page_routes[i] = (struct route){"GET", web_page_patterns[i], static_page_unused, AUTH_NONE, RL_NONE,
-                                               ROUTE_BODY_API};
+    for (size_t i = 0; i < n; i++) {
+        struct route *rt = &static_page_routes[i];
+        rt->method = "GET";
+        rt->pattern = web_page_patterns[i];
+        rt->handler = static_page_unused;
+        rt->auth = AUTH_NONE;
+        rt->rate = RL_NONE;
+    }
     if (http_router_compile(&static_pages, static_page_routes, n, err) != 0) {
         free(static_page_routes);
         static_page_routes = NULL;
@@ -143,7 +148,8 @@ int http_static_try(struct req *r, const char *path, size_t plen)
         if (rest <= idlen + 1 || memcmp(id, web_build_id, idlen) != 0 || id[idlen] != '/')
             return 0;
         h2o_iovec_t key = h2o_iovec_init(id + idlen + 1, rest - idlen - 1);
-        const struct web_asset *a = bsearch(&key, web_assets, web_assets_count, sizeof web_assets[0], static_cmp);
+        const struct web_asset *a =
+            bsearch(&key, web_assets, web_assets_count, sizeof web_assets[0], static_cmp);
         if (a == NULL)
             return 0;
         r->web_route = (unsigned)static_pages.n + 1;

@@ -30,10 +30,10 @@ struct web_asset {
     const char *etag_gz;
 };
 
-extern const char web_build_id[];         /* 12 hex digits */
+extern const char web_build_id[];           /* 12 hex digits */
 extern const struct web_asset web_assets[]; /* sorted by path (strcmp) */
 extern const size_t web_assets_count;
-extern const struct web_asset web_index;  /* index.html, /assets/ already /assets/<id>/ */
+extern const struct web_asset web_index; /* index.html, /assets/ already /assets/<id>/ */
 /* web/routes.json's paths as router patterns ("/tasks/{id}"). */
 extern const char *const web_page_patterns[];
 extern const size_t web_page_patterns_count;

@@ -115,7 +115,8 @@ static void ref_scan(const char *v, size_t len, int *g, int *st)
         }
         if (bad || q < 0)
             continue;
-        int is_gzip = (cn == 4 && strncasecmp(el, "gzip", 4) == 0) || (cn == 6 && strncasecmp(el, "x-gzip", 6) == 0);
+        int is_gzip =
+            (cn == 4 && strncasecmp(el, "gzip", 4) == 0) || (cn == 6 && strncasecmp(el, "x-gzip", 6) == 0);
         if (is_gzip && *g < 0)
             *g = q;
         else if (!is_gzip && cn == 1 && el[0] == '*' && *st < 0)
