@@ -124,9 +124,10 @@ static void static_send(struct req *r, const struct web_asset *a, const char *ca
     if (a->gz != NULL)
         http_hdr_push(h, &H2O_TOKEN_VARY->buf, H2O_STRLIT("Accept-Encoding"));
     if (static_not_modified(h, a)) {
-        /* 304: no Content-Type, so the answer carries the API's security set, which is
-         * harmless on a body-less answer; the cached one keeps its own headers. */
-        http_res_send(r, 304, NULL, 0, 0, NULL, 0);
+        /* The 304 carries the 200's Content-Type, so that it gets the same security headers:
+         * a cache refreshes the stored answer's headers from it, and the page's policy must
+         * not become the API's. */
+        http_res_send(r, 304, a->ctype, strlen(a->ctype), 0, NULL, 0);
         return;
     }
     if (gz)

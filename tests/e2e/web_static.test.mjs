@@ -203,6 +203,9 @@ describe('web UI served by tollgate', () => {
         assert.equal(r.body.length, 0);
         assert.equal(r.headers.get('etag'), tag);
         assert.equal(r.headers.get('cache-control'), first.headers.get('cache-control'));
+        // a cache refreshes the stored headers from a 304: the same policy as the 200
+        assert.equal(r.headers.get('content-security-policy'), first.headers.get('content-security-policy'));
+        assert.equal(r.headers.get('x-frame-options'), 'DENY');
       }
       for (const inm of ['"nope"', tag.slice(0, -2) + '"', tag.replace(/"/g, ''), `${tag}x`, '']) {
         const r = await raw(srv, 'GET', u, { 'if-none-match': inm });
