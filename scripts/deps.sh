@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # deps.sh - installs the Debian 12 packages Tollgate needs, and nothing that is already there.
 #
-#   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library
+#   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library,
+#                           Node.js and npm, then `npm ci` in web/ (the npm files the web UI
+#                           serves, which the build compiles into the binary)
 #   scripts/deps.sh test    build + clang 14 with its libFuzzer runtime (the fuzz stage) +
-#                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for)
-#                           and npm, then `npm ci` in tests/e2e
+#                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for),
+#                           then `npm ci` in tests/e2e
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
 #   scripts/deps.sh bench-webhooks   bench + Node.js and `npm ci` in tests/e2e (the npm SDKs
 #                           bench/webhooks-gen.mjs signs notifications with)
@@ -127,41 +129,51 @@ ensure_node() {
         die "node $(node -v) found first on PATH ($(command -v node)) is older than $need"
 }
 
-# npm ci in tests/e2e when it has a lock file and node_modules is missing or older than it.
-ensure_e2e_modules() {
-    local dir="$ROOT/tests/e2e"
+# npm ci in folder $1 (relative to the repository) when it has a lock file and node_modules
+# is missing or older than it (npm ci writes node_modules/.package-lock.json last).
+ensure_npm_modules() {
+    local rel="$1" dir="$ROOT/$1"
     [[ -f "$dir/package.json" ]] || return 0
     if [[ -f "$dir/package-lock.json" ]]; then
         local stamp="$dir/node_modules/.package-lock.json"
         if [[ ! -d "$dir/node_modules" || ! -f "$stamp" || "$dir/package-lock.json" -nt "$stamp" ||
             "$dir/package.json" -nt "$stamp" ]]; then
-            say "npm ci in tests/e2e"
+            say "npm ci in $rel"
             (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
-                die "npm ci failed in tests/e2e"
+                die "npm ci failed in $rel"
         fi
     elif [[ ! -d "$dir/node_modules" ]] && grep -q '"dependencies"\|"devDependencies"' "$dir/package.json"; then
-        say "tests/e2e has no package-lock.json; running npm install (commit the lock file)"
+        say "$rel has no package-lock.json; running npm install (commit the lock file)"
         (cd "$dir" && npm install --no-audit --no-fund --loglevel=error </dev/null) ||
-            die "npm install failed in tests/e2e"
+            die "npm install failed in $rel"
     fi
 }
+ensure_e2e_modules() { ensure_npm_modules tests/e2e; }
+# The web UI's npm files (web/vendor.json): the build reads them from web/node_modules.
+ensure_web_modules() { ensure_npm_modules web; }
 
 [[ $# -eq 1 ]] || usage
 case "$1" in
 build)
     ensure_pkgs "${BUILD_PKGS[@]}"
+    ensure_node
+    ensure_web_modules
     ;;
 test)
     ensure_pkgs "${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}"
     ensure_node
+    ensure_web_modules
     ensure_e2e_modules
     ;;
 bench)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
+    ensure_node
+    ensure_web_modules
     ;;
 bench-webhooks)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
     ensure_node
+    ensure_web_modules
     ensure_e2e_modules
     ;;
 *)

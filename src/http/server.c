@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/internal.h"
+#include "http/static.h"
 #include "store/call.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -883,7 +884,17 @@ int http_server_run(void)
 
     if (http_router_compile(&s->router, api_routes, api_routes_count, &err) != 0)
         goto cleanup;
-    http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
+    if (http_static_init(&err) != 0)
+        goto cleanup;
+    {
+        /* the API's routes, then the web UI's page paths and its assets */
+        size_t nweb = web_page_patterns_count + 1;
+        s->metric_labels = xcalloc(s->router.n + nweb, sizeof *s->metric_labels);
+        for (size_t i = 0; i < s->router.n; i++)
+            s->metric_labels[i] = s->router.labels[i];
+        nweb = http_static_labels(s->metric_labels + s->router.n);
+        http_metrics_init(&s->metrics, s->router.n + nweb, s->metric_labels, nw);
+    }
     s->max_body = (size_t)tg_cfg->max_body_bytes;
     s->max_upload = (size_t)tg_cfg->max_upload_bytes;
     http_max_conns = tg_cfg->max_connections > 0 ? tg_cfg->max_connections : 1;
@@ -1025,6 +1036,8 @@ cleanup:
             h2o_config_dispose(&s->gconf);
         http_metrics_free(&s->metrics);
         http_router_free(&s->router);
+        http_static_free();
+        free(s->metric_labels);
         pthread_cond_destroy(&s->phase_cv);
         pthread_mutex_destroy(&s->phase_mu);
         free(s->workers);
