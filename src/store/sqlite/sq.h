@@ -359,6 +359,9 @@ enum store_rc sq_stats_tasks(struct store *s, int64_t from, int64_t to, int64_t 
                              size_t *n);
 enum store_rc sq_stats_latencies(struct store *s, int64_t from, int64_t to, size_t max, struct stats_latency **out,
                                  size_t *n);
+/* The i-th statement of stats.c (0..), NULL past the last: tests/store/test_stats.c checks
+ * their query plans. */
+const char *sq_stats_sql(size_t i);
 
 /* task_versions.c */
 enum store_rc sq_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,

@@ -301,3 +301,10 @@ enum store_rc sq_stats_latencies(struct store *s, int64_t from, int64_t to, size
     struct latency_args a = {from, to, max, out, n};
     return sq_run((struct sq *)s, SQ_AUTOCOMMIT, "stats_latencies", latency_tx, &a);
 }
+
+const char *sq_stats_sql(size_t i)
+{
+    static const char *const all[] = {SQL_USER_SEARCH,       SQL_STATS_USERS, SQL_STATS_ACTIVE,   SQL_STATS_ORDERS_PAID,
+                                      SQL_STATS_REFUNDS,     SQL_STATS_TASKS, SQL_STATS_LATENCIES};
+    return i < sizeof all / sizeof all[0] ? all[i] : NULL;
+}

@@ -13,6 +13,9 @@ ALTER TABLE users ADD COLUMN signup_region TEXT
 -- tasks created in a range by provider and status (and their latency); the sessions
 -- started or refreshed in a range; orders created in a range (active users).
 CREATE INDEX users_created ON users(created_at, region, signup_region);
+-- The region of the user of each task and each active user, read by id without touching the
+-- table (one B-tree search instead of two per row).
+CREATE INDEX users_region ON users(id, region, signup_region);
 CREATE INDEX orders_paid ON orders(paid_at, region, currency, amount) WHERE paid_at IS NOT NULL;
 CREATE INDEX orders_created ON orders(created_at, user_id);
 CREATE INDEX tasks_created ON tasks(created_at, user_id, provider, status, submitted_at, finished_at);
