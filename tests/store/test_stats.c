@@ -500,7 +500,7 @@ static void bench(long n)
 
 int main(void)
 {
-    snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/tg-stats-XXXXXX");
+    snprintf(g_tmpdir, sizeof g_tmpdir, "%s/tg-stats-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(g_tmpdir) == NULL) {
         printf("Bail out! mkdtemp\n");
         return 1;
