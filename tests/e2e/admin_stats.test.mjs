@@ -15,6 +15,7 @@ import {
 } from './lib/server.mjs';
 import { createOrder, eventually } from './lib/pay.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
+import { CookieJar, fragment } from './lib/browser.mjs';
 
 const DAY = 86400000;
 const TTL = 60 * 86400; // seconds: outlives every clock move here
@@ -357,13 +358,51 @@ describe('GET /api/v1/admin/stats', () => {
   invariantTest(() => srv);
 });
 
-describe('a demoted admin', () => {
+describe('a demoted admin; the signup region of a first sign-in with a provider', () => {
   let srv, root;
   before(async () => {
-    srv = await startServer();
+    srv = await startServer({ env: { TG_SANDBOX: 'on', TG_TRUSTED_PROXIES: '127.0.0.1/32' } });
     root = await srv.admin();
   });
   after(() => srv?.cleanup());
+
+  /** The browser flow at the sandbox sign-in provider, the callback sent with `headers`. */
+  async function providerSignIn(who, headers) {
+    const jar = new CookieJar();
+    const start = await fetch(`${srv.url}/api/v1/auth/oauth/sandbox/start?return_to=%2Fwelcome`, { redirect: 'manual' });
+    srv.requests += 1;
+    assert.equal(start.status, 302);
+    jar.take(start);
+    const page = new URL(start.headers.get('location'));
+    const ok = await srv.get(`/sandbox/sign-in/approve?state=${page.searchParams.get('state')}&code_challenge=${page.searchParams.get('code_challenge')}&who=${who}`);
+    assertStatus(ok, 302);
+    const cb = new URL(ok.headers.get('location'));
+    const r = await srv.req('GET', cb.pathname + cb.search, { headers: { cookie: jar.header(cb.pathname), ...headers } });
+    assertStatus(r, 302);
+    const { login_code: code } = fragment(new URL(r.headers.get('location'), srv.url).href);
+    srv.secrets.add(code);
+    const ex = await srv.post('/api/v1/auth/exchange', { code });
+    assertStatus(ex, 200);
+    return ex.body.user;
+  }
+
+  it('an account made by a first sign-in keeps the region of that request', async () => {
+    const cn = await providerSignIn('alice', { 'x-user-region': 'CN' });
+    const g = await providerSignIn('bob', {});
+    const a = await srv.get(`/api/v1/admin/users/${cn.id}`, { token: root.token });
+    assertStatus(a, 200);
+    assert.equal(a.body.user.signup_region, 'CN');
+    assert.equal(a.body.user.region, null, 'the signup region is not a saved choice');
+    const b = await srv.get(`/api/v1/admin/users/${g.id}`, { token: root.token });
+    assert.equal(b.body.user.signup_region, 'GLOBAL', 'no header, no GeoIP: the default region');
+    // Signing in again from elsewhere changes nothing.
+    assert.equal((await providerSignIn('alice', { 'x-user-region': 'GLOBAL' })).id, cn.id);
+    assert.equal((await srv.get(`/api/v1/admin/users/${cn.id}`, { token: root.token })).body.user.signup_region, 'CN');
+    const s = await srv.get('/api/v1/admin/stats?region=CN', { token: root.token });
+    assertStatus(s, 200);
+    assert.equal(s.body.totals.users, 1);
+    assert.equal(s.body.totals.active_users, 1, 'its sessions are activity');
+  });
 
   it('loses /api/v1/admin/users and /api/v1/admin/stats on the next request', async () => {
     const other = await srv.admin();
