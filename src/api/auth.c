@@ -242,7 +242,9 @@ struct auth_tok {
 
 /*
  * Reads the body - {"refresh_token"?, "everywhere"? (logout only)}, {} or nothing - and finds
- * the refresh token: the body's, else the session cookie's. A cookie is an ambient
+ * the refresh token: the body's, else the session cookie's. Without either, a request that
+ * asked for a browser session (or a sign-out everywhere, which may rest on the bearer) goes
+ * on with src NONE; any other is the 400 of a missing field, as it always was. A cookie is an ambient
  * credential, so it only counts on a request whose Origin is this site's (a page elsewhere
  * cannot make the browser spend it), and only when there is exactly one: two cookies of that
  * name mean another path or a sibling domain planted one, and guessing which is ours could
@@ -260,7 +262,10 @@ static int auth_token_or_reply(struct req *r, int logout, struct auth_tok *t)
 
     memset(t, 0, sizeof *t);
     (void)req_body(r, &blen);
-    if (blen > 0) {
+    size_t n = req_cookie_count(r, name);
+    /* A browser (X-Tollgate-Session: cookie) or a request with the cookie may send no body
+     * at all; for anyone else an empty body is the 400 it always was. */
+    if (blen > 0 || (n == 0 && !api_session_cookie_asked(r))) {
         json_t *body = req_json_or_reply(r);
         if (body == NULL)
             return -1;
@@ -275,9 +280,15 @@ static int auth_token_or_reply(struct req *r, int logout, struct auth_tok *t)
         t->src = AUTH_SRC_BODY;
         return 0;
     }
-    size_t n = req_cookie_count(r, name);
-    if (n == 0)
+    if (n == 0) {
+        /* API clients keep the answer they always had for a missing token; a browser gets
+         * the 401 of a session that is over. */
+        if (!api_session_cookie_asked(r) && !t->everywhere) {
+            api_reply_field(r, TG_E_VALIDATION, "refresh_token", "refresh_token: is required");
+            return -1;
+        }
         return 0;
+    }
     const char *origin = req_header_unique(r, "origin");
     if (!session_origin_ok(origin, tg_cfg->public_origin)) {
         log_event(LOG_INFO, "session_cookie_origin_refused", "request_id", req_id(r), "ip", req_client_ip(r), NULL);

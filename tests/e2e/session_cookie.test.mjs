@@ -284,15 +284,25 @@ describe('browser sessions (http public URL)', () => {
     assertCleared(body);
   });
 
-  it('no token anywhere: refresh and logout are 401 invalid_refresh_token (reason missing); logout still deletes the cookie', async () => {
+  it('no token anywhere: a browser gets 401 invalid_refresh_token (reason missing), an API client the 400 it always had', async () => {
     for (const p of [REFRESH, LOGOUT]) {
-      for (const send of [() => srv.post(p, {}), () => srv.req('POST', p, {}), () => srv.post(p, {}, { headers: { cookie: 'other=1; tg_refreshx=rt_x', origin } })]) {
+      for (const send of [
+        () => srv.post(p, {}, { headers: SESSION }),
+        () => srv.req('POST', p, { headers: SESSION }),
+        () => srv.post(p, {}, { headers: { ...SESSION, cookie: 'other=1; tg_refreshx=rt_x', origin } }),
+      ]) {
         const r = await send();
         assertError(r, 401, 'invalid_refresh_token', p);
         assert.equal(r.body.error.details.reason, 'missing');
         if (p === LOGOUT) assertCleared(r);
         else assert.deepEqual(setCookies(r), []);
       }
+    }
+    // Without the header (an API client) and without the cookie: the field is missing.
+    for (const p of [REFRESH, LOGOUT]) {
+      const r = await srv.post(p, {});
+      assertError(r, 400, 'validation_failed', p);
+      assert.equal(r.body.error.details.field, 'refresh_token');
     }
     // A malformed body is still a 400, as before.
     assertError(await srv.post(REFRESH, { refresh_token: ['x'] }), 400, 'validation_failed');
@@ -461,7 +471,7 @@ describe('browser sessions (https public URL)', () => {
     assertError(await srv.post(REFRESH, {}, { headers: { cookie: `${NAME}=${rt}`, origin: 'https://example.test:443' } }), 403, 'origin_mismatch', 'browsers never send the default port');
     assertError(await srv.post(REFRESH, {}, { headers: { cookie: `${NAME}=${rt}`, origin: srv.url } }), 403, 'origin_mismatch');
     // The unprefixed name (what a plain-http page could set) is not the session cookie here.
-    const plain = await srv.post(REFRESH, {}, { headers: { cookie: `tg_refresh=${rt}`, origin: ORIGIN } });
+    const plain = await srv.post(REFRESH, {}, { headers: { ...SESSION, cookie: `tg_refresh=${rt}`, origin: ORIGIN } });
     assertError(plain, 401, 'invalid_refresh_token');
     assert.equal(plain.body.error.details.reason, 'missing');
 
