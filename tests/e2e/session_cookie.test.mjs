@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, invariantTest, assertError, assertStatus, uniqueEmail, strongPassword } from './lib/server.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
+import { CookieJar, fragment } from './lib/browser.mjs';
 
 const REG = '/api/v1/auth/register';
 const LOGIN = '/api/v1/auth/login';
@@ -157,6 +158,44 @@ describe('browser sessions (http public URL)', () => {
     assertStatus(other, 200);
     assert.equal(typeof other.body.refresh_token, 'string', 'any other header value is body mode');
     assert.deepEqual(setCookies(other), []);
+  });
+
+  it('the login code exchange (browser sign-in) and a password change answer in cookie mode too', async () => {
+    const jar = new CookieJar();
+    const start = await fetch(`${srv.url}/api/v1/auth/oauth/sandbox/start?return_to=%2Fwelcome`, { redirect: 'manual' });
+    srv.requests += 1;
+    assert.equal(start.status, 302);
+    jar.take(start);
+    const page = new URL(start.headers.get('location'));
+    const state = page.searchParams.get('state');
+    const approve = await srv.get(`/sandbox/sign-in/approve?state=${state}&code_challenge=${page.searchParams.get('code_challenge')}&who=lilei`);
+    assertStatus(approve, 302);
+    const cb = new URL(approve.headers.get('location'));
+    const back = await srv.req('GET', cb.pathname + cb.search, { headers: { cookie: jar.header(cb.pathname) } });
+    assertStatus(back, 302);
+    const { login_code: code } = fragment(new URL(back.headers.get('location'), srv.url).href);
+    srv.secrets.add(code);
+    const ex = await srv.post('/api/v1/auth/exchange', { code }, { headers: SESSION });
+    assertStatus(ex, 200);
+    assertDocumented(ex, 'POST', '/api/v1/auth/exchange');
+    assert.equal('refresh_token' in ex.body, false);
+    const rt = storedToken(ex);
+    srv.secrets.add(rt);
+    const r = await refreshCookie(rt);
+    assertStatus(r, 200);
+    srv.secrets.add(storedToken(r));
+
+    const u = await cookieUser();
+    const pw = await srv.post('/api/v1/me/password', { current_password: u.password, new_password: strongPassword() }, { token: u.access, headers: SESSION });
+    assertStatus(pw, 200);
+    assertDocumented(pw, 'POST', '/api/v1/me/password');
+    assert.equal('refresh_token' in pw.body, false);
+    const fresh = storedToken(pw);
+    srv.secrets.add(fresh);
+    assertError(await refreshCookie(u.rt), 401, 'invalid_refresh_token', 'the password change ended the old session');
+    const ok = await refreshCookie(fresh);
+    assertStatus(ok, 200, 'the session the change handed out lives in the cookie');
+    srv.secrets.add(storedToken(ok));
   });
 
   it('refresh with the cookie and this site\'s Origin rotates: a new cookie, no token in the body, the old one is spent', async () => {
