@@ -265,16 +265,19 @@ static int auth_token_or_reply(struct req *r, int logout, struct auth_tok *t)
     size_t n = req_cookie_count(r, name);
     /* A browser (X-Tollgate-Session: cookie) or a request with the cookie may send no body
      * at all; for anyone else an empty body is the 400 it always was. */
-    if (blen > 0 || (n == 0 && !api_session_cookie_asked(r))) {
-        json_t *body = req_json_or_reply(r);
-        if (body == NULL)
-            return -1;
-        if (jv_only(body, logout ? allowed_logout : allowed_refresh, &e) != 0 ||
-            jv_string(body, "refresh_token", 0, 1, AUTH_REFRESH_READ_MAX, &t->token, &e) != 0 ||
-            jv_bool(body, "everywhere", 0, &t->everywhere, &e) != 0) {
-            api_reply_jerr(r, &e);
-            return -1;
-        }
+    if (blen == 0 && n == 0 && !api_session_cookie_asked(r)) {
+        if (req_json_or_reply(r) != NULL) /* zero bytes are no JSON document: it replied */
+            res_error(r, TG_E_INVALID_JSON, NULL, NULL);
+        return -1;
+    }
+    int empty;
+    json_t *body = api_optional_body_or_reply(r, logout ? allowed_logout : allowed_refresh, &empty);
+    if (body == NULL && !empty)
+        return -1;
+    if (body != NULL && (jv_string(body, "refresh_token", 0, 1, AUTH_REFRESH_READ_MAX, &t->token, &e) != 0 ||
+                         jv_bool(body, "everywhere", 0, &t->everywhere, &e) != 0)) {
+        api_reply_jerr(r, &e);
+        return -1;
     }
     if (t->token != NULL) {
         t->src = AUTH_SRC_BODY;
