@@ -631,7 +631,6 @@ static void everywhere_done(struct store_call *c)
         session_user_changed(user_id);
     session_everywhere_fn cb = a->cb;
     void *arg = a->arg;
-    explicit_bzero(a, sizeof *a);
     free(a);
     cb(arg, rc, rc == STORE_OK ? user_id : NULL);
 }
