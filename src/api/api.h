@@ -293,8 +293,29 @@ int api_admin_filters_or_reply(struct req *r, const char *const *statuses, const
  * locale null when none). New reference. */
 json_t *api_user_json(const struct user *u);
 /* The session reply shape of DESIGN section 11: {"user":{...},"access_token",
- * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store. */
+ * "refresh_token","token_type":"Bearer","expires_in"}, sent with Cache-Control: no-store.
+ * When the request asked for a browser session (api_session_cookie_asked), the refresh token
+ * goes into the session cookie instead of the body. */
 void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t);
+/* The same, in cookie mode when `cookie` is not 0 whatever the request's headers. */
+void api_reply_session_as(struct req *r, int status, const struct user *u, const struct session_tokens *t,
+                          int cookie);
+
+/*
+ * Browser sessions (docs/SIGN-IN.md): a request with "X-Tollgate-Session: cookie" gets its
+ * refresh token in an HttpOnly, SameSite=Strict cookie scoped to the auth routes, named
+ * __Secure-tg_refresh (with Secure) when TG_PUBLIC_URL is https, else tg_refresh.
+ */
+#define API_SESSION_COOKIE "tg_refresh"
+#define API_SESSION_COOKIE_SECURE "__Secure-tg_refresh"
+#define API_SESSION_COOKIE_PATH "/api/v1/auth"
+/* 1 when the request carries "X-Tollgate-Session: cookie". */
+int api_session_cookie_asked(struct req *r);
+/* The session cookie's name for this server's TG_PUBLIC_URL. */
+const char *api_session_cookie_name(void);
+/* Adds the Set-Cookie that stores token (Max-Age: the refresh token's lifetime) or, token
+ * NULL, deletes the cookie. */
+void api_session_cookie_set(struct req *r, const char *token);
 
 /*
  * Writes the GET /api/v1/credits body {"available","plan_credits","paid_credits",

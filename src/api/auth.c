@@ -227,36 +227,148 @@ void api_auth_login(struct req *r)
 
 /* ---- refresh and logout ---- */
 
-/* Reads {"refresh_token": "..."}; replies 400 and returns NULL when absent or malformed. */
-static const char *auth_refresh_token_or_reply(struct req *r)
-{
-    static const char *const allowed[] = {"refresh_token", NULL};
-    struct jerr e;
-    const char *tok;
-    json_t *body = req_json_or_reply(r);
+/* Where the refresh token of a refresh or a logout came from. */
+enum auth_src {
+    AUTH_SRC_NONE = 0,
+    AUTH_SRC_BODY,   /* "refresh_token" in the body: API clients */
+    AUTH_SRC_COOKIE, /* the session cookie: browsers (api_session_cookie_name) */
+};
 
-    if (body == NULL)
-        return NULL;
-    if (jv_only(body, allowed, &e) != 0 ||
-        jv_string(body, "refresh_token", 1, 1, AUTH_REFRESH_READ_MAX, &tok, &e) != 0) {
-        api_reply_jerr(r, &e);
-        return NULL;
+/* What a refresh or logout asked for; lives in the request's memory. */
+struct auth_tok {
+    const char *token; /* NULL when src is NONE */
+    enum auth_src src;
+    int everywhere;
+};
+
+/*
+ * Reads the body - {"refresh_token"?, "everywhere"? (logout only)}, {} or nothing - and finds
+ * the refresh token: the body's, else the session cookie's. Without either, a request that
+ * asked for a browser session (or a sign-out everywhere, which may rest on the bearer) goes
+ * on with src NONE; any other is the 400 of a missing field, as it always was. A cookie is an ambient
+ * credential, so it only counts on a request whose Origin is this site's (a page elsewhere
+ * cannot make the browser spend it), and only when there is exactly one: two cookies of that
+ * name mean another path or a sibling domain planted one, and guessing which is ours could
+ * sign the person into someone else's account. Replies and returns -1 when the request
+ * cannot go on (400 malformed body, 403 origin_mismatch, 401 for several cookies); nothing
+ * is consumed then.
+ */
+static int auth_token_or_reply(struct req *r, int logout, struct auth_tok *t)
+{
+    static const char *const allowed_refresh[] = {"refresh_token", NULL};
+    static const char *const allowed_logout[] = {"refresh_token", "everywhere", NULL};
+    struct jerr e;
+    size_t blen;
+    const char *name = api_session_cookie_name();
+
+    memset(t, 0, sizeof *t);
+    (void)req_body(r, &blen);
+    size_t n = req_cookie_count(r, name);
+    /* A browser (X-Tollgate-Session: cookie) or a request with the cookie may send no body
+     * at all; for anyone else an empty body is the 400 it always was. */
+    if (blen == 0 && n == 0 && !api_session_cookie_asked(r)) {
+        if (req_json_or_reply(r) != NULL) /* zero bytes are no JSON document: it replied */
+            res_error(r, TG_E_INVALID_JSON, NULL, NULL);
+        return -1;
     }
-    return tok;
+    int empty;
+    json_t *body = api_optional_body_or_reply(r, logout ? allowed_logout : allowed_refresh, &empty);
+    if (body == NULL && !empty)
+        return -1;
+    if (body != NULL && (jv_string(body, "refresh_token", 0, 1, AUTH_REFRESH_READ_MAX, &t->token, &e) != 0 ||
+                         jv_bool(body, "everywhere", 0, &t->everywhere, &e) != 0)) {
+        api_reply_jerr(r, &e);
+        return -1;
+    }
+    if (t->token != NULL) {
+        t->src = AUTH_SRC_BODY;
+        return 0;
+    }
+    if (n == 0) {
+        /* API clients keep the answer they always had for a missing token; a browser gets
+         * the 401 of a session that is over. */
+        if (!api_session_cookie_asked(r) && !t->everywhere) {
+            api_reply_field(r, TG_E_VALIDATION, "refresh_token", "refresh_token: is required");
+            return -1;
+        }
+        return 0;
+    }
+    const char *origin = req_header_unique(r, "origin");
+    if (!session_origin_ok(origin, tg_cfg->public_origin)) {
+        log_event(LOG_INFO, "session_cookie_origin_refused", "request_id", req_id(r), "ip", req_client_ip(r), NULL);
+        res_error(r, TG_E_ORIGIN_MISMATCH, NULL,
+                  json_pack("{s:s, s:s}", "reason", origin == NULL ? "missing" : "mismatch", "expected",
+                            tg_cfg->public_origin));
+        return -1;
+    }
+    if (n > 1) {
+        log_event(LOG_WARN, "session_cookie_ambiguous", "request_id", req_id(r), "ip", req_client_ip(r), NULL);
+        res_error(r, TG_E_INVALID_REFRESH,
+                  "The request carries more than one session cookie, so none of them is used. Clear this "
+                  "site's cookies and sign in again.",
+                  json_pack("{s:s}", "reason", "ambiguous_cookie"));
+        return -1;
+    }
+    /* A malformed or oversized value is no token of ours: "" is refused as unknown. */
+    const char *v = req_cookie(r, name);
+    t->token = v != NULL ? v : "";
+    t->src = AUTH_SRC_COOKIE;
+    return 0;
+}
+
+/* The 401 for a refresh or logout that has no token at all. */
+static void auth_reply_no_token(struct req *r)
+{
+    res_error(r, TG_E_INVALID_REFRESH,
+              "No refresh token: send \"refresh_token\" in the body, or the session cookie with this site's "
+              "Origin.",
+              json_pack("{s:s}", "reason", "missing"));
+}
+
+/* A refresh or logout waiting for the store. */
+struct auth_wait {
+    struct req_ref *ref;
+    enum auth_src src;
+    int cookie_mode; /* answer with the cookie rather than a refresh_token in the body */
+};
+
+static struct auth_wait *auth_wait_new(struct req *r, enum auth_src src)
+{
+    struct auth_wait *w = xcalloc(1, sizeof *w);
+    w->ref = req_ref_new(r);
+    w->src = src;
+    /* A token that came from the cookie is replaced there, whatever the headers say: a
+     * rotated token left in the cookie would look like theft on the next refresh. */
+    w->cookie_mode = src == AUTH_SRC_COOKIE || api_session_cookie_asked(r);
+    return w;
+}
+
+/* Gives the request back and frees w. */
+static struct req *auth_wait_take(struct auth_wait *w, enum auth_src *src, int *cookie_mode)
+{
+    struct req *r = req_ref_take(w->ref);
+    *src = w->src;
+    *cookie_mode = w->cookie_mode;
+    free(w);
+    return r;
 }
 
 static void refresh_done(void *arg, struct session_refresh_result *res)
 {
-    struct req *r = req_ref_take(arg);
+    enum auth_src src;
+    int cookie_mode;
+    struct req *r = auth_wait_take(arg, &src, &cookie_mode);
     if (r == NULL)
         return;
     if (res->rc != STORE_OK) {
         api_reply_store(r, res->rc == STORE_NOTFOUND ? STORE_ERROR : res->rc, "session_refresh");
         return;
     }
+    if (res->outcome != REFRESH_ROTATED && src == AUTH_SRC_COOKIE)
+        api_session_cookie_set(r, NULL); /* a dead token: the browser may as well forget it */
     switch (res->outcome) {
     case REFRESH_ROTATED:
-        api_reply_session(r, 200, &res->user, &res->tokens);
+        api_reply_session_as(r, 200, &res->user, &res->tokens, cookie_mode);
         break;
     case REFRESH_REUSED:
         /* A rotated token came back: either the client retried a lost response or the
@@ -265,8 +377,9 @@ static void refresh_done(void *arg, struct session_refresh_result *res)
         log_event(LOG_WARN, "refresh_token_reuse", "request_id", req_id(r), "user_id", res->user.id, "ip",
                   req_client_ip(r), NULL);
         api_audit_then_error(r, "", "auth.refresh_reuse", "user", res->user.id,
-                             json_pack("{s:s}", "reason", "rotated_token_presented"), TG_E_INVALID_REFRESH,
-                             NULL, NULL);
+                             json_pack("{s:s, s:s}", "reason", "rotated_token_presented", "via",
+                                       src == AUTH_SRC_COOKIE ? "cookie" : "refresh_token"),
+                             TG_E_INVALID_REFRESH, NULL, NULL);
         break;
     case REFRESH_UNKNOWN:
     case REFRESH_EXPIRED:
@@ -278,15 +391,21 @@ static void refresh_done(void *arg, struct session_refresh_result *res)
 
 void api_auth_refresh(struct req *r)
 {
-    const char *presented = auth_refresh_token_or_reply(r);
-    if (presented == NULL)
+    struct auth_tok t;
+    if (auth_token_or_reply(r, 0, &t) != 0)
         return;
-    session_refresh(req_exec(r), presented, time_now_ms(), refresh_done, req_ref_new(r));
+    if (t.src == AUTH_SRC_NONE) {
+        auth_reply_no_token(r);
+        return;
+    }
+    session_refresh(req_exec(r), t.token, time_now_ms(), refresh_done, auth_wait_new(r, t.src));
 }
 
 static void logout_done(void *arg, enum store_rc rc)
 {
-    struct req *r = req_ref_take(arg);
+    enum auth_src src;
+    int cookie_mode;
+    struct req *r = auth_wait_take(arg, &src, &cookie_mode);
     if (r == NULL)
         return;
     if (rc != STORE_OK) {
@@ -296,11 +415,105 @@ static void logout_done(void *arg, enum store_rc rc)
     res_empty(r, 204);
 }
 
+/* ---- sign out everywhere ---- */
+
+static void everywhere_by_bearer(struct req *r, enum auth_src src);
+
+static void everywhere_done(void *arg, enum store_rc rc, const char *user_id)
+{
+    enum auth_src src;
+    int cookie_mode;
+    struct req *r = auth_wait_take(arg, &src, &cookie_mode);
+    if (r == NULL)
+        return;
+    if (rc == STORE_OK) {
+        log_event(LOG_INFO, "logout_everywhere", "request_id", req_id(r), "user_id", user_id, NULL);
+        res_empty(r, 204);
+        return;
+    }
+    if (rc != STORE_NOTFOUND) {
+        api_reply_store(r, rc, "session_logout_everywhere");
+        return;
+    }
+    /* The refresh token names no live session (it was used, revoked or is unknown): the
+     * caller's access token or API key may still say who they are. */
+    if (src != AUTH_SRC_NONE) {
+        const char *cred;
+        size_t len;
+        if (req_bearer(r, &cred, &len) == 1) {
+            everywhere_by_bearer(r, src);
+            return;
+        }
+        res_error(r, TG_E_INVALID_REFRESH, NULL, NULL);
+        return;
+    }
+    /* The account of a valid bearer is gone. */
+    res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+}
+
+static void everywhere_authenticated(void *arg, enum authn_rc rc, const struct principal *p)
+{
+    enum auth_src src;
+    int cookie_mode;
+    struct req *r = auth_wait_take(arg, &src, &cookie_mode);
+    if (r == NULL)
+        return;
+    if (rc == AUTHN_UNAVAILABLE) {
+        res_error(r, TG_E_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    if (rc != AUTHN_OK) {
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        return;
+    }
+    struct session_everywhere w = {NULL, p->user_id, "bearer", req_client_ip(r), req_id(r)};
+    /* NONE: a NOTFOUND now means the account itself is gone (everywhere_done). */
+    session_logout_everywhere(req_exec(r), &w, time_now_ms(), everywhere_done, auth_wait_new(r, AUTH_SRC_NONE));
+}
+
+/* Signs out everywhere the account of the request's bearer credential (access token or API
+ * key), or answers 401. */
+static void everywhere_by_bearer(struct req *r, enum auth_src src)
+{
+    const char *cred;
+    size_t len;
+    int b = req_bearer(r, &cred, &len);
+    if (b == 0) {
+        if (src == AUTH_SRC_NONE)
+            auth_reply_no_token(r);
+        else
+            res_error(r, TG_E_INVALID_REFRESH, NULL, NULL);
+        return;
+    }
+    if (b < 0) {
+        res_error(r, TG_E_INVALID_TOKEN, NULL, NULL);
+        return;
+    }
+    session_authenticate(req_exec(r), cred, len, time_now_ms(), everywhere_authenticated,
+                         auth_wait_new(r, src));
+}
+
 void api_auth_logout(struct req *r)
 {
-    const char *presented = auth_refresh_token_or_reply(r);
-    if (presented == NULL)
+    struct auth_tok t;
+    if (auth_token_or_reply(r, 1, &t) != 0)
         return;
+    /* Whatever happens next, this browser's session ends: every answer deletes the cookie. */
+    api_session_cookie_set(r, NULL);
+    if (t.everywhere) {
+        if (t.src == AUTH_SRC_NONE) {
+            everywhere_by_bearer(r, AUTH_SRC_NONE);
+            return;
+        }
+        struct session_everywhere w = {t.token, NULL, t.src == AUTH_SRC_COOKIE ? "cookie" : "refresh_token",
+                                       req_client_ip(r), req_id(r)};
+        session_logout_everywhere(req_exec(r), &w, time_now_ms(), everywhere_done, auth_wait_new(r, t.src));
+        return;
+    }
+    if (t.src == AUTH_SRC_NONE) {
+        auth_reply_no_token(r);
+        return;
+    }
     /* Idempotent: an unknown or already revoked token is still a 204. */
-    session_logout(req_exec(r), presented, time_now_ms(), logout_done, req_ref_new(r));
+    session_logout(req_exec(r), t.token, time_now_ms(), logout_done, auth_wait_new(r, t.src));
 }

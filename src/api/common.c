@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/config.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -140,18 +142,51 @@ json_t *api_user_json(const struct user *u)
                      u->locale[0] ? json_string(u->locale) : json_null());
 }
 
-void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t)
+const char *api_session_cookie_name(void)
 {
-    json_t *body =
-        json_pack("{s:o, s:s, s:s, s:s, s:i}", "user", api_user_json(u), "access_token", t->access_token,
-                  "refresh_token", t->refresh_token, "token_type", "Bearer", "expires_in", t->expires_in);
-    if (body == NULL) {
+    /* With https the __Secure- prefix makes browsers refuse the cookie from a page that is
+     * not secure, so a plain-http page on the same host cannot plant one. */
+    return strncmp(tg_cfg->public_origin, "https://", 8) == 0 ? API_SESSION_COOKIE_SECURE : API_SESSION_COOKIE;
+}
+
+void api_session_cookie_set(struct req *r, const char *token)
+{
+    int https = strncmp(tg_cfg->public_origin, "https://", 8) == 0;
+    char *c = xasprintf("%s=%s; Path=%s; HttpOnly; SameSite=Strict; Max-Age=%d%s", api_session_cookie_name(),
+                        token ? token : "", API_SESSION_COOKIE_PATH, token ? tg_cfg->refresh_token_ttl_s : 0,
+                        https ? "; Secure" : "");
+    res_header(r, "set-cookie", c);
+    explicit_bzero(c, strlen(c));
+    free(c);
+}
+
+int api_session_cookie_asked(struct req *r)
+{
+    const char *v = req_header(r, "x-tollgate-session");
+    return v != NULL && strcasecmp(v, "cookie") == 0;
+}
+
+void api_reply_session_as(struct req *r, int status, const struct user *u, const struct session_tokens *t,
+                          int cookie)
+{
+    json_t *body = json_pack("{s:o, s:s, s:s, s:i}", "user", api_user_json(u), "access_token", t->access_token,
+                             "token_type", "Bearer", "expires_in", t->expires_in);
+    if (body == NULL || (!cookie && json_object_set_new(body, "refresh_token", json_string(t->refresh_token)) != 0)) {
+        json_decref(body);
         res_error(r, TG_E_INTERNAL, NULL, NULL);
         return;
     }
+    /* In cookie mode the refresh token never reaches script: only the HttpOnly cookie has it. */
+    if (cookie)
+        api_session_cookie_set(r, t->refresh_token);
     /* RFC 6749 section 5.1: responses carrying tokens must not be cached. */
     res_header(r, "cache-control", "no-store");
     res_json(r, status, body);
+}
+
+void api_reply_session(struct req *r, int status, const struct user *u, const struct session_tokens *t)
+{
+    api_reply_session_as(r, status, u, t, api_session_cookie_asked(r));
 }
 
 static void api_call_done(struct store_call *sc)

@@ -1058,6 +1058,22 @@ cleanup:
     return rc;
 }
 
+char *config_url_origin(const char *url)
+{
+    char *err = NULL;
+    const char *b = url, *e;
+    if (strncasecmp(url, "http://", 7) == 0)
+        e = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        e = url + 8;
+    else
+        return NULL;
+    e += strcspn(e, "/?#");
+    char *origin = cfg_origin("url", b, e, &err);
+    free(err);
+    return origin;
+}
+
 /* Base URLs: http(s)://host..., no blanks or fragment; trailing slashes removed so modules
  * can append "/v1/...". Edits the value in place. */
 static int cfg_parse_url(const struct cfg_opt *o, char *val, char **err)
@@ -1264,6 +1280,7 @@ static void cfg_state_free(struct cfg_state *st)
         free(st->c.cors_origins[i]);
     free(st->c.cors_origins);
     free(st->origin_len);
+    free(st->c.public_origin);
     free(st->c.trusted_proxies);
     free(st->v4);
     free(st->v6);
@@ -1446,6 +1463,15 @@ static int cfg_cross_checks(struct cfg_state *st, char **err)
     if (st->c.refresh_token_ttl_s <= st->c.access_token_ttl_s) {
         *err = xasprintf("TG_REFRESH_TOKEN_TTL: must be longer than TG_ACCESS_TOKEN_TTL (%d <= %d)",
                          st->c.refresh_token_ttl_s, st->c.access_token_ttl_s);
+        return -1;
+    }
+    /* Browser sessions compare Origin with it (api/auth.c): a URL without a usable origin
+     * would refuse every browser. */
+    st->c.public_origin = config_url_origin(st->c.public_url);
+    if (st->c.public_origin == NULL) {
+        char shown[80];
+        *err = xasprintf("TG_PUBLIC_URL: '%s' has no origin a browser could send (scheme://host[:port])",
+                         cfg_show(st->c.public_url, strlen(st->c.public_url), shown));
         return -1;
     }
     if (st->c.smtp_url != NULL && !cfg_smtp_url_ok(st->c.smtp_url)) {

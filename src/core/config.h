@@ -23,6 +23,7 @@ struct tg_config {
     char *listen_host;        /* TG_LISTEN host part ("127.0.0.1") */
     int listen_port;          /* TG_LISTEN port part (8080) */
     char *public_url;         /* TG_PUBLIC_URL, no trailing slash */
+    char *public_origin;      /* its origin as browsers send it in Origin (config_url_origin) */
     char *data_dir;           /* TG_DATA_DIR (./data), created if missing */
     char *database_url;       /* TG_DATABASE_URL (sqlite:$TG_DATA_DIR/tollgate.db) */
     char *redis_url;          /* TG_REDIS_URL or NULL */
@@ -146,5 +147,12 @@ int config_parse_cidr_list(const char *key, const char *val, struct tg_cidr **ou
  * frees with free()).
  */
 int config_parse_origin_list(const char *key, const char *val, char ***out, size_t *n, char **err);
+/*
+ * The origin of an http(s) URL in the form browsers send in Origin (the same serialization as
+ * config_parse_origin_list): "https://Example.COM:443/app?x" gives "https://example.com".
+ * Returns a new string (caller frees with free()), or NULL when url is not an http(s) URL
+ * with a valid host (user info, a bad port, no host...).
+ */
+char *config_url_origin(const char *url);
 
 #endif

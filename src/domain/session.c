@@ -21,6 +21,7 @@
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "domain/audit.h"
 #include "store/call.h"
 #include "store/store.h"
 
@@ -582,6 +583,90 @@ void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms
     a->cb = cb;
     a->arg = arg;
     store_exec_call(ex, &a->call, STORE_CALL_WRITE, logout_run, logout_done);
+}
+
+/* ---- sign out everywhere ---- */
+
+struct everywhere_call {
+    struct store_call call;
+    int by_token;
+    unsigned char hash[32];
+    char user_id[TG_ID_MAX]; /* in (by user) or out (by token) */
+    char via[16];
+    struct audit_origin from;
+    int64_t now_ms;
+    session_everywhere_fn cb;
+    void *arg;
+};
+
+static enum store_rc everywhere_run(struct store *s, struct store_call *c)
+{
+    struct everywhere_call *a = (struct everywhere_call *)c;
+    struct audit_entry e;
+    enum store_rc rc;
+    if (a->by_token) {
+        rc = store_refresh_live_user(s, a->hash, a->now_ms, a->user_id);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    rc = store_refresh_revoke_user(s, a->user_id, a->now_ms);
+    if (rc == STORE_OK)
+        rc = store_user_bump_epoch(s, a->user_id, a->now_ms, NULL);
+    if (rc != STORE_OK)
+        return rc;
+    char details[48];
+    snprintf(details, sizeof details, "{\"via\":\"%s\"}", a->via);
+    audit_entry_fill(&e, a->user_id, "auth.logout_everywhere", "user", a->user_id, a->from.ip, a->from.request_id,
+                     details, a->now_ms);
+    return store_audit_insert(s, &e);
+}
+
+static void everywhere_done(struct store_call *c)
+{
+    struct everywhere_call *a = (struct everywhere_call *)c;
+    enum store_rc rc = c->rc;
+    char user_id[TG_ID_MAX];
+    memcpy(user_id, a->user_id, sizeof user_id);
+    if (rc == STORE_OK)
+        session_user_changed(user_id);
+    session_everywhere_fn cb = a->cb;
+    void *arg = a->arg;
+    free(a);
+    cb(arg, rc, rc == STORE_OK ? user_id : NULL);
+}
+
+void session_logout_everywhere(struct store_exec *ex, const struct session_everywhere *w, int64_t now_ms,
+                               session_everywhere_fn cb, void *arg)
+{
+    unsigned char hash[32];
+    int bad = w->presented != NULL ? session_refresh_hash(w->presented, hash) != 0
+                                   : (w->user_id == NULL || w->user_id[0] == '\0' || strlen(w->user_id) >= TG_ID_MAX);
+    if (bad) {
+        cb(arg, STORE_NOTFOUND, NULL);
+        return;
+    }
+    struct everywhere_call *a = xcalloc(1, sizeof *a);
+    if (w->presented != NULL) {
+        a->by_token = 1;
+        memcpy(a->hash, hash, sizeof hash);
+    } else {
+        memcpy(a->user_id, w->user_id, strlen(w->user_id) + 1);
+    }
+    snprintf(a->via, sizeof a->via, "%s", w->via ? w->via : "");
+    audit_origin_set(&a->from, w->ip, w->request_id);
+    a->now_ms = now_ms;
+    a->cb = cb;
+    a->arg = arg;
+    store_exec_call(ex, &a->call, STORE_CALL_WRITE, everywhere_run, everywhere_done);
+}
+
+int session_origin_ok(const char *origin, const char *public_origin)
+{
+    if (origin == NULL || public_origin == NULL || public_origin[0] == '\0')
+        return 0;
+    size_t n = strlen(public_origin);
+    /* Not secret, but a fixed-time compare costs nothing here. */
+    return strlen(origin) == n && ct_equal(origin, public_origin, n);
 }
 
 void session_tokens_free(struct session_tokens *t)

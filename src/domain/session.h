@@ -127,4 +127,31 @@ typedef void (*session_rc_fn)(void *arg, enum store_rc rc);
 void session_logout(struct store_exec *ex, const char *presented, int64_t now_ms, session_rc_fn cb,
                     void *arg);
 
+/* How a sign-out everywhere was asked for, for its audit row. */
+struct session_everywhere {
+    const char *presented; /* a refresh token naming the account, or NULL */
+    const char *user_id;   /* else the authenticated account */
+    const char *via;       /* "refresh_token", "cookie" or "bearer" */
+    const char *ip;
+    const char *request_id;
+};
+typedef void (*session_everywhere_fn)(void *arg, enum store_rc rc, const char *user_id);
+/*
+ * Sign out everywhere: every refresh token of the account is revoked and its epoch bumped,
+ * so every access token issued before stops working at once on every device, and
+ * "auth.logout_everywhere" is audited - one transaction. The account is the one of
+ * w->presented when set, which must be a token that could still be rotated (a used, revoked,
+ * expired or unknown token proves nothing: rc STORE_NOTFOUND, nothing changes), else
+ * w->user_id. cb receives the account's id on STORE_OK.
+ */
+void session_logout_everywhere(struct store_exec *ex, const struct session_everywhere *w, int64_t now_ms,
+                               session_everywhere_fn cb, void *arg);
+
+/*
+ * 1 when `origin` (the request's Origin header, NULL when absent) is exactly `public_origin`
+ * (config_url_origin of TG_PUBLIC_URL), else 0. "null", another scheme, host or port, or a
+ * different spelling of the same one are all 0: browsers send the serialized form.
+ */
+int session_origin_ok(const char *origin, const char *public_origin);
+
 #endif

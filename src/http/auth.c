@@ -33,6 +33,17 @@ int http_auth_parse_bearer(const char *v, size_t vlen, const char **cred, size_t
     return 1;
 }
 
+int req_bearer(struct req *r, const char **cred, size_t *len)
+{
+    h2o_req_t *h = r->h;
+    ssize_t i = h2o_find_header(&h->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    *cred = NULL;
+    *len = 0;
+    if (i < 0)
+        return 0;
+    return http_auth_parse_bearer(h->headers.entries[i].value.base, h->headers.entries[i].value.len, cred, len);
+}
+
 /* The client's key for the failed-authentication budget (auth_fail): its address, an IPv6
  * client by its /64. */
 static void http_auth_fail_key(struct req *r, char key[RATELIMIT_IP_KEY_MAX])

@@ -69,39 +69,52 @@ static int http_cookie_tchar(unsigned char c)
     return c > 0x20 && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
+/*
+ * The next "name=value" pair of a Cookie header from *i on: name at *ks (*klen bytes, trailing
+ * blanks dropped), value at *vs (*vlen bytes, blanks around it and one pair of quotes
+ * dropped). Returns 0, or -1 when no pair is left. Parts without '=' are skipped.
+ */
+static int http_cookie_next(const char *header, size_t len, size_t *i, size_t *ks, size_t *klen, size_t *vs,
+                            size_t *vlen)
+{
+    while (*i < len) {
+        while (*i < len && (header[*i] == ' ' || header[*i] == '\t' || header[*i] == ';'))
+            (*i)++;
+        *ks = *i;
+        while (*i < len && header[*i] != '=' && header[*i] != ';')
+            (*i)++;
+        *klen = *i - *ks;
+        /* Trailing blanks of a name are not part of it. */
+        while (*klen > 0 && (header[*ks + *klen - 1] == ' ' || header[*ks + *klen - 1] == '\t'))
+            (*klen)--;
+        if (*i >= len || header[*i] != '=')
+            continue; /* "name" without a value: not a cookie pair */
+        (*i)++;       /* '=' */
+        while (*i < len && (header[*i] == ' ' || header[*i] == '\t'))
+            (*i)++;
+        *vs = *i;
+        while (*i < len && header[*i] != ';')
+            (*i)++;
+        *vlen = *i - *vs;
+        while (*vlen > 0 && (header[*vs + *vlen - 1] == ' ' || header[*vs + *vlen - 1] == '\t'))
+            (*vlen)--;
+        /* A quoted value (cookie-value = DQUOTE *cookie-octet DQUOTE) is unquoted. */
+        if (*vlen >= 2 && header[*vs] == '"' && header[*vs + *vlen - 1] == '"') {
+            (*vs)++;
+            *vlen -= 2;
+        }
+        return 0;
+    }
+    return -1;
+}
+
 long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap)
 {
     size_t nlen = strlen(name);
-    size_t i = 0;
+    size_t i = 0, ks, klen, vs, vlen;
     if (nlen == 0 || cap == 0)
         return -1;
-    while (i < len) {
-        while (i < len && (header[i] == ' ' || header[i] == '\t' || header[i] == ';'))
-            i++;
-        size_t ks = i;
-        while (i < len && header[i] != '=' && header[i] != ';')
-            i++;
-        size_t klen = i - ks;
-        /* Trailing blanks of a name are not part of it. */
-        while (klen > 0 && (header[ks + klen - 1] == ' ' || header[ks + klen - 1] == '\t'))
-            klen--;
-        if (i >= len || header[i] != '=') {
-            continue; /* "name" without a value: not a cookie pair */
-        }
-        i++; /* '=' */
-        while (i < len && (header[i] == ' ' || header[i] == '\t'))
-            i++;
-        size_t vs = i;
-        while (i < len && header[i] != ';')
-            i++;
-        size_t vlen = i - vs;
-        while (vlen > 0 && (header[vs + vlen - 1] == ' ' || header[vs + vlen - 1] == '\t'))
-            vlen--;
-        /* A quoted value (cookie-value = DQUOTE *cookie-octet DQUOTE) is unquoted. */
-        if (vlen >= 2 && header[vs] == '"' && header[vs + vlen - 1] == '"') {
-            vs++;
-            vlen -= 2;
-        }
+    while (http_cookie_next(header, len, &i, &ks, &klen, &vs, &vlen) == 0) {
         if (klen != nlen || memcmp(header + ks, name, nlen) != 0)
             continue;
         int ok = 1;
@@ -221,4 +234,15 @@ int http_etag_listed(const char *v, size_t len, const char *etag, size_t etag_le
             return 1;
     }
     return 0;
+}
+
+size_t http_cookie_count(const char *header, size_t len, const char *name)
+{
+    size_t nlen = strlen(name), n = 0;
+    size_t i = 0, ks, klen, vs, vlen;
+    if (nlen == 0)
+        return 0;
+    while (http_cookie_next(header, len, &i, &ks, &klen, &vs, &vlen) == 0)
+        n += klen == nlen && memcmp(header + ks, name, nlen) == 0;
+    return n;
 }

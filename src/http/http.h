@@ -75,6 +75,13 @@ const char *req_header_unique(struct req *r, const char *lname);
  * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
 #define HTTP_COOKIE_VALUE_MAX 4096
 const char *req_cookie(struct req *r, const char *name);
+/* How many cookies named `name` the Cookie header(s) carry (a browser sends two of one name
+ * when another path or domain set one too). */
+size_t req_cookie_count(struct req *r, const char *name);
+/* The credential of "Authorization: Bearer <credential>" (not NUL-terminated): 1 with *cred
+ * and *len set, 0 when there is no bearer credential, -1 when it is malformed or too long.
+ * For routes that authenticate themselves (AUTH_NONE) with domain/session.h. */
+int req_bearer(struct req *r, const char **cred, size_t *len);
 /* Raw body bytes (not NUL-terminated), *len receives the size; "" and 0 when none. */
 const char *req_body(const struct req *r, size_t *len);
 /* This request's id ("req_..."), also sent back as X-Request-Id. */

@@ -279,6 +279,8 @@ const char *http_query_get(h2o_mem_pool_t *pool, const char *query, size_t qlen,
  * pair with that name wins, as browsers send the most specific cookie first.
  */
 long http_cookie_get(const char *header, size_t len, const char *name, char *out, size_t cap);
+/* How many pairs of one Cookie header value are named `name`, whatever their values. */
+size_t http_cookie_count(const char *header, size_t len, const char *name);
 /* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);

@@ -311,6 +311,15 @@ const char *req_cookie(struct req *r, const char *name)
     return NULL;
 }
 
+size_t req_cookie_count(struct req *r, const char *name)
+{
+    h2o_req_t *h = r->h;
+    size_t n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header(&h->headers, H2O_TOKEN_COOKIE, i)) >= 0;)
+        n += http_cookie_count(h->headers.entries[i].value.base, h->headers.entries[i].value.len, name);
+    return n;
+}
+
 const char *req_body(const struct req *r, size_t *len)
 {
     const h2o_req_t *h = r->h;

@@ -158,6 +158,8 @@ struct store_ops {
     enum store_rc (*refresh_revoke_family)(struct store *s, const unsigned char hash[32], int64_t now,
                                            char user_id_out[TG_ID_MAX]);
     enum store_rc (*refresh_revoke_user)(struct store *s, const char *user_id, int64_t now);
+    enum store_rc (*refresh_live_user)(struct store *s, const unsigned char hash[32], int64_t now,
+                                       char user_id_out[TG_ID_MAX]);
 
     enum store_rc (*api_key_insert)(struct store *s, const struct api_key *k);
     enum store_rc (*api_key_list)(struct store *s, const char *user_id, struct api_key **out, size_t *n);

@@ -696,6 +696,15 @@ enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, in
     return s->ops->refresh_revoke_user(s, user_id, now);
 }
 
+enum store_rc store_refresh_live_user(struct store *s, const unsigned char hash[32], int64_t now,
+                                      char user_id_out[TG_ID_MAX])
+{
+    enum store_rc rc = s->ops->refresh_live_user(s, hash, now, user_id_out);
+    if (rc != STORE_OK)
+        memset(user_id_out, 0, TG_ID_MAX);
+    return rc;
+}
+
 /* ---- API keys ---- */
 
 enum store_rc store_api_key_insert(struct store *s, const struct api_key *k)

@@ -127,6 +127,10 @@ enum store_rc store_refresh_revoke_family(struct store *s, const unsigned char h
                                           char user_id_out[TG_ID_MAX]);
 /* Revokes every refresh token of the user. */
 enum store_rc store_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
+/* The user of the token with this hash when it could still be rotated at `now` (not used,
+ * not revoked, not expired); NOTFOUND otherwise. Changes nothing. */
+enum store_rc store_refresh_live_user(struct store *s, const unsigned char hash[32], int64_t now,
+                                      char user_id_out[TG_ID_MAX]);
 
 /*
  * Marks the user's email verified, but only while the stored address still equals `email`

@@ -1,6 +1,7 @@
 /*
- * fuzz_cookie.c - fuzz target for the Cookie header lookup http_cookie_get()
- * (src/http/codec.c), which the browser sign-in uses to find its flow cookie.
+ * fuzz_cookie.c - fuzz target for the Cookie header lookup http_cookie_get() and
+ * http_cookie_count() (src/http/codec.c), which the browser sign-in uses to find its flow
+ * cookie and browser sessions their refresh cookie (refused when there are two).
  *
  * The input is a Cookie header value; the first byte (mod 4) picks the name looked up among
  * a few, and the capacity of the output. Invariants (abort() when broken):
@@ -8,7 +9,9 @@
  *    first pair whose name matches; -1 when absent, when a character RFC 6265 does not allow
  *    is in the name or value, or when the value does not fit);
  *  - a found value is NUL-terminated within cap bytes and holds only cookie-octets;
- *  - a header built from the found pair alone gives the same value back.
+ *  - a header built from the found pair alone gives the same value back;
+ *  - http_cookie_count() agrees with a reference count of the pairs of that name (whatever
+ *    their values), and a found cookie is counted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +81,28 @@ static long ref_get(const char *h, size_t len, const char *name, char *out, size
     return -1;
 }
 
+static size_t ref_count(const char *h, size_t len, const char *name)
+{
+    size_t i = 0, nlen = strlen(name), n = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && h[end] != ';')
+            end++;
+        size_t a = i, b = end;
+        i = end + 1;
+        while (a < b && blank(h[a]))
+            a++;
+        const char *eq = memchr(h + a, '=', b - a);
+        if (eq == NULL)
+            continue;
+        size_t ke = (size_t)(eq - h);
+        while (ke > a && blank(h[ke - 1]))
+            ke--;
+        n += ke - a == nlen && memcmp(h + a, name, nlen) == 0;
+    }
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"tg_oauth_0123456789ab", "a", "session", "x y"};
@@ -96,6 +121,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long g = http_cookie_get(h, len, name, got, cap);
     long w = ref_get(h, len, name, want, cap);
     if (g != w || (g >= 0 && memcmp(got, want, (size_t)g + 1) != 0))
+        abort();
+    size_t count = http_cookie_count(h, len, name);
+    if (count != ref_count(h, len, name) || (g >= 0 && count == 0))
         abort();
     if (g >= 0) {
         if ((size_t)g >= cap || got[g] != '\0')
@@ -125,6 +153,7 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
     static const char *texts[] = {
         "\x00tg_oauth_0123456789ab=eyJwIjoic2FuZGJveCJ9.abc_-; other=1",
         "\x01a=1; a=2",
+        "\x01a=1;a=\\x; a =\"q\"; a",
         "\x01 a = \"quoted\" ;b=2",
         "\x02session=; session=x",
         "\x01a",

@@ -1,5 +1,6 @@
 /*
- * fuzz_origins.c - fuzz target for config_parse_origin_list() (TG_CORS_ORIGINS).
+ * fuzz_origins.c - fuzz target for config_parse_origin_list() (TG_CORS_ORIGINS) and
+ * config_url_origin() (the origin of TG_PUBLIC_URL that browser sessions compare Origin with).
  *
  * The input is the option's value (cut at the first NUL byte). Invariants (abort() when
  * broken):
@@ -9,7 +10,9 @@
  *    compares byte for byte): "http://" or "https://", no upper-case letter, no path, query,
  *    user info or blank, a port only when it is not the scheme's default and then 1..65535
  *    without leading zeros, and never longer than the item it came from;
- *  - idempotence: the origins written back (one list, and each alone) parse to themselves.
+ *  - idempotence: the origins written back (one list, and each alone) parse to themselves;
+ *  - config_url_origin() of the input, when it gives one, is in the same serialized form, is
+ *    its own origin, and is the origin of itself followed by a path and a query.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +123,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_reparse(b.data, list, n);
 cleanup:
+    {
+        char *o = config_url_origin(val);
+        if (o != NULL) {
+            check_origin(o, strlen(o));
+            char *again = config_url_origin(o);
+            char *with_path = xasprintf("%s/a/b?c=d#e", o);
+            char *third = config_url_origin(with_path);
+            if (again == NULL || strcmp(again, o) != 0 || third == NULL || strcmp(third, o) != 0)
+                abort();
+            free(again);
+            free(third);
+            free(with_path);
+            free(o);
+        }
+    }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             free(list[i]);
@@ -150,6 +168,8 @@ void fuzz_seeds(void (*add)(const uint8_t *data, size_t size))
         "https://a.example.com,",
         "http://a:",
         "https://[::1",
+        "https://Pay.Example.com:443/tollgate/?x#y",
+        "http://127.0.0.1:8080/",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         add((const uint8_t *)texts[i], strlen(texts[i]));

@@ -686,13 +686,27 @@ static void test_tokens(void)
     CHECK(store_refresh_rotate(s, e2.hash, &tx, now + 1001, &out, uid) == STORE_OK && out == REFRESH_UNKNOWN,
           "no replacement stored for an expired token");
 
+    /* live_user: only a token that could still rotate names its user. */
+    CHECK_INT_EQ(store_refresh_live_user(s, e1.hash, now + 1000, uid), STORE_NOTFOUND,
+                 "live_user: an expired token is not live");
+    CHECK_INT_EQ(store_refresh_live_user(s, unknown, now, uid), STORE_NOTFOUND, "live_user: unknown token");
+    CHECK(uid[0] == '\0', "live_user: no user for an unknown token");
+    CHECK_INT_EQ(store_refresh_live_user(s, t3.hash, now, uid), STORE_NOTFOUND,
+                 "live_user: a token of a revoked family is not live");
+
     /* Logout through the newest token revokes the whole family. */
     struct refresh_token l1, l2, l3;
     id_new(fam, "fam");
     make_token(&l1, u.id, fam, now, 3600000);
     store_refresh_insert(s, &l1);
+    CHECK_INT_EQ(store_refresh_live_user(s, l1.hash, now, uid), STORE_OK, "live_user: a fresh token");
+    CHECK_STR_EQ(uid, u.id, "live_user names the token's user");
+    CHECK_INT_EQ(store_refresh_live_user(s, l1.hash, now + 3600000, uid), STORE_NOTFOUND,
+                 "live_user: a token at its expiry is not live");
     make_token(&l2, "", "", now + 1, 3600000);
     store_refresh_rotate(s, l1.hash, &l2, now + 1, &out, uid);
+    CHECK_INT_EQ(store_refresh_live_user(s, l1.hash, now + 1, uid), STORE_NOTFOUND,
+                 "live_user: a rotated token is not live");
     strcpy(uid, "junk");
     CHECK_INT_EQ(store_refresh_revoke_family(s, l2.hash, now + 2, uid), STORE_OK, "logout");
     CHECK_STR_EQ(uid, u.id, "logout names the token's user");

@@ -708,6 +708,7 @@ static const struct store_ops sq_ops = {
     .refresh_rotate = sq_refresh_rotate,
     .refresh_revoke_family = sq_refresh_revoke_family,
     .refresh_revoke_user = sq_refresh_revoke_user,
+    .refresh_live_user = sq_refresh_live_user,
     .api_key_insert = sq_api_key_insert,
     .api_key_list = sq_api_key_list,
     .api_key_count_active = sq_api_key_count_active,

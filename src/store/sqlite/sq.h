@@ -307,6 +307,8 @@ enum store_rc sq_refresh_rotate(struct store *s, const unsigned char old_hash[32
 enum store_rc sq_refresh_revoke_family(struct store *s, const unsigned char hash[32], int64_t now,
                                        char user_id_out[TG_ID_MAX]);
 enum store_rc sq_refresh_revoke_user(struct store *s, const char *user_id, int64_t now);
+enum store_rc sq_refresh_live_user(struct store *s, const unsigned char hash[32], int64_t now,
+                                   char user_id_out[TG_ID_MAX]);
 
 /* apikeys.c */
 enum store_rc sq_api_key_insert(struct store *s, const struct api_key *k);

@@ -266,3 +266,25 @@ enum store_rc sq_refresh_revoke_user(struct store *s, const char *user_id, int64
     struct rt_revoke_user_args a = {user_id, now};
     return sq_run((struct sq *)s, SQ_WRITE, "refresh_revoke_user", rt_revoke_user_run, &a);
 }
+
+static enum store_rc rt_live_user_tx(struct sq *c, void *arg)
+{
+    struct rt_revoke_args *a = arg;
+    struct rt_found f;
+    enum store_rc rc = rt_find_tx(c, a->hash, &f, "refresh_live_user");
+    if (rc != STORE_OK)
+        return rc;
+    /* A used, revoked or expired token names its user but proves nothing any more. */
+    if (f.used_at != 0 || f.revoked_at != 0 || f.expires_at <= a->now)
+        return STORE_NOTFOUND;
+    memcpy(a->user_id_out, f.user_id, TG_ID_MAX);
+    return STORE_OK;
+}
+
+enum store_rc sq_refresh_live_user(struct store *s, const unsigned char hash[32], int64_t now,
+                                   char user_id_out[TG_ID_MAX])
+{
+    struct rt_revoke_args a = {hash, now, user_id_out};
+    user_id_out[0] = '\0';
+    return sq_run((struct sq *)s, SQ_READ, "refresh_live_user", rt_live_user_tx, &a);
+}

@@ -408,6 +408,42 @@ static void test_cidrs(void)
     expect_bad("TG_TRUSTED_PROXIES", "10.0.0.0/8,", "empty entry");
 }
 
+static void url_origin_is(const char *url, const char *want)
+{
+    char *got = config_url_origin(url);
+    if (want == NULL)
+        CHECK(got == NULL, "config_url_origin(%s) -> NULL", url);
+    else
+        CHECK(got != NULL && strcmp(got, want) == 0, "config_url_origin(%s) -> %s (got %s)", url, want,
+              got ? got : "NULL");
+    free(got);
+}
+
+static void test_public_origin(void)
+{
+    url_origin_is("https://Example.COM:443/app?x=1#f", "https://example.com");
+    url_origin_is("http://127.0.0.1:8080", "http://127.0.0.1:8080");
+    url_origin_is("http://127.0.0.1:80/", "http://127.0.0.1");
+    url_origin_is("HTTPS://a.example.com:8443/t", "https://a.example.com:8443");
+    url_origin_is("http://[::1]:8080/x", "http://[::1]:8080");
+    url_origin_is("https://a.example.com?q", "https://a.example.com");
+    url_origin_is("https://user@a.example.com", NULL);
+    url_origin_is("https://a.example.com:0", NULL);
+    url_origin_is("https://a.example.com:99999", NULL);
+    url_origin_is("ftp://a.example.com", NULL);
+    url_origin_is("https://", NULL);
+    url_origin_is("a.example.com", NULL);
+
+    fresh();
+    setenv("TG_PUBLIC_URL", "https://Pay.Example.com:443/tollgate/", 1);
+    CHECK(load(NULL) == 0 && strcmp(tg_cfg->public_origin, "https://pay.example.com") == 0,
+          "public_origin derived from TG_PUBLIC_URL");
+    fresh();
+    CHECK(load(NULL) == 0 && strncmp(tg_cfg->public_origin, "http://127.0.0.1", 16) == 0,
+          "public_origin of the default public URL (%s)", tg_cfg->public_origin);
+    expect_bad("TG_PUBLIC_URL", "https://user@pay.example.com", "origin");
+}
+
 static void test_cors(void)
 {
     fresh();
@@ -628,6 +664,7 @@ int main(void)
     test_dotenv();
     test_cidrs();
     test_cors();
+    test_public_origin();
     test_jwt_secret();
     test_mail();
     test_config_get_abort();

@@ -353,6 +353,22 @@ static void test_api_keys(struct store *s)
     CHECK_INT_EQ(auth(s, key, now, &p), AUTHN_INVALID, "revoked key refused");
 }
 
+static void test_origin(void)
+{
+    CHECK(session_origin_ok("https://pay.example.com", "https://pay.example.com"), "origin: exact match");
+    CHECK(!session_origin_ok(NULL, "https://pay.example.com"), "origin: absent");
+    CHECK(!session_origin_ok("null", "https://pay.example.com"), "origin: null (sandboxed frame, file:)");
+    CHECK(!session_origin_ok("", "https://pay.example.com"), "origin: empty");
+    CHECK(!session_origin_ok("https://pay.example.com/", "https://pay.example.com"), "origin: trailing slash");
+    CHECK(!session_origin_ok("https://pay.example.com:443", "https://pay.example.com"), "origin: default port");
+    CHECK(!session_origin_ok("https://Pay.example.com", "https://pay.example.com"), "origin: case");
+    CHECK(!session_origin_ok("http://pay.example.com", "https://pay.example.com"), "origin: scheme");
+    CHECK(!session_origin_ok("https://pay.example.com.evil.test", "https://pay.example.com"), "origin: suffix");
+    CHECK(!session_origin_ok("https://pay.example.co", "https://pay.example.com"), "origin: prefix");
+    CHECK(!session_origin_ok("https://pay.example.com", ""), "origin: no public origin refuses all");
+    CHECK(!session_origin_ok("https://pay.example.com", NULL), "origin: NULL public origin");
+}
+
 static void test_refresh(struct store *s)
 {
     struct user u, got;
@@ -493,6 +509,7 @@ int main(void)
     test_api_keys(s);
     test_refresh(s);
     test_freshness(s);
+    test_origin();
     store_exec_dispose(&g_ex);
     store_close(s);
     config_free();

@@ -293,8 +293,41 @@ static void test_etag_listed(void)
               "If-None-Match: %s -> %d", cases[i].v, cases[i].want);
 }
 
+/* ---- cookies ---- */
+
+static long cget(const char *h, const char *name)
+{
+    static char out[64];
+    return http_cookie_get(h, strlen(h), name, out, sizeof out);
+}
+
+static size_t ccount(const char *h, const char *name)
+{
+    return http_cookie_count(h, strlen(h), name);
+}
+
+static void test_cookies(void)
+{
+    char out[64];
+    CHECK(http_cookie_get("a=1; tg_refresh=rt_x; b=2", 25, "tg_refresh", out, sizeof out) == 4 &&
+              strcmp(out, "rt_x") == 0,
+          "cookie found among others");
+    CHECK(cget("tg_refresh=; b=2", "tg_refresh") == 0, "an empty value is a value");
+    CHECK(cget("xtg_refresh=1; tg_refreshx=2", "tg_refresh") == -1, "no prefix or suffix match");
+    CHECK(cget("tg_refresh=a\\b", "tg_refresh") == -1, "a backslash is no cookie-octet");
+    CHECK_INT_EQ((int)ccount("a=1; tg_refresh=x; b=2", "tg_refresh"), 1, "count: one");
+    CHECK_INT_EQ((int)ccount("tg_refresh=x; tg_refresh=y", "tg_refresh"), 2, "count: two of one name");
+    CHECK_INT_EQ((int)ccount("tg_refresh=x;tg_refresh=\\bad; tg_refresh =\"q\"", "tg_refresh"), 3,
+                 "count: malformed values and blanks before '=' still count (a planted cookie is a cookie)");
+    CHECK_INT_EQ((int)ccount("tg_refresh; tg_refreshx=1; xtg_refresh=1", "tg_refresh"), 0,
+                 "count: a bare name or another name is not one");
+    CHECK_INT_EQ((int)ccount("", "tg_refresh"), 0, "count: empty header");
+    CHECK_INT_EQ((int)ccount("a=1", ""), 0, "count: empty name");
+}
+
 int main(void)
 {
+    test_cookies();
     test_pct();
     test_xff();
     test_accesslog();
