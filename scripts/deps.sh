@@ -4,7 +4,8 @@
 #   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library
 #   scripts/deps.sh test    build + clang 14 with its libFuzzer runtime (the fuzz stage) +
 #                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for)
-#                           and npm, then `npm ci` in tests/e2e
+#                           and npm, then `npm ci` in tests/e2e; Debian's chromium and
+#                           fonts-noto-cjk, then `npm ci` in tests/browser (the browser suite)
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
 #   scripts/deps.sh bench-webhooks   bench + Node.js and `npm ci` in tests/e2e (the npm SDKs
 #                           bench/webhooks-gen.mjs signs notifications with)
@@ -23,6 +24,7 @@ BUILD_PKGS=(gcc pkg-config meson ninja-build python3 libh2o-evloop-dev libjansso
 # (libfuzzer-14-dev holds a separate libFuzzer.a that -fsanitize=fuzzer does not use).
 FUZZ_PKGS=(clang-14 libclang-rt-14-dev)
 BENCH_PKGS=(wrk nginx-light)
+BROWSER_PKGS=(chromium fonts-noto-cjk)
 NODE_MIN_MAJOR=18
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -127,23 +129,37 @@ ensure_node() {
         die "node $(node -v) found first on PATH ($(command -v node)) is older than $need"
 }
 
-# npm ci in tests/e2e when it has a lock file and node_modules is missing or older than it.
-ensure_e2e_modules() {
-    local dir="$ROOT/tests/e2e"
+# npm ci in DIR (relative to the root) when it has a lock file and node_modules is missing or
+# older than it.
+ensure_npm_ci() {
+    local rel="$1" dir="$ROOT/$1"
     [[ -f "$dir/package.json" ]] || return 0
     if [[ -f "$dir/package-lock.json" ]]; then
         local stamp="$dir/node_modules/.package-lock.json"
         if [[ ! -d "$dir/node_modules" || ! -f "$stamp" || "$dir/package-lock.json" -nt "$stamp" ||
             "$dir/package.json" -nt "$stamp" ]]; then
-            say "npm ci in tests/e2e"
+            say "npm ci in $rel"
             (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null) ||
-                die "npm ci failed in tests/e2e"
+                die "npm ci failed in $rel"
         fi
     elif [[ ! -d "$dir/node_modules" ]] && grep -q '"dependencies"\|"devDependencies"' "$dir/package.json"; then
-        say "tests/e2e has no package-lock.json; running npm install (commit the lock file)"
+        say "$rel has no package-lock.json; running npm install (commit the lock file)"
         (cd "$dir" && npm install --no-audit --no-fund --loglevel=error </dev/null) ||
-            die "npm install failed in tests/e2e"
+            die "npm install failed in $rel"
     fi
+}
+
+ensure_e2e_modules() {
+    ensure_npm_ci tests/e2e
+}
+
+# The browser suite (tests/browser): Debian's chromium, a CJK font so that Chinese pages render
+# in screenshots, and its npm packages (playwright-core drives the system chromium; it
+# downloads no browser of its own).
+ensure_browser() {
+    ensure_pkgs "${BROWSER_PKGS[@]}"
+    [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium is still missing after installing chromium"
+    ensure_npm_ci tests/browser
 }
 
 [[ $# -eq 1 ]] || usage
@@ -155,6 +171,7 @@ test)
     ensure_pkgs "${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}"
     ensure_node
     ensure_e2e_modules
+    ensure_browser
     ;;
 bench)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
