@@ -9,6 +9,25 @@ const BASE = '/api/v1';
 const SESSION_HEADER = { 'X-Tollgate-Session': 'cookie' };
 
 let access = null; // { token, expiresAt (ms) }
+// Whether this browser holds a refresh cookie (the cookie itself is HttpOnly, so script keeps a
+// hint): anonymous visitors then make no refresh call that can only fail.
+const HINT_KEY = 'tollgate.session';
+function hint(on) {
+  try {
+    if (on) localStorage.setItem(HINT_KEY, '1');
+    else localStorage.removeItem(HINT_KEY);
+  } catch {
+    /* private mode: no hint, so every page load tries the cookie */
+  }
+}
+/** Whether a session may be restored from the refresh cookie on this browser. */
+export function maybeSignedIn() {
+  try {
+    return localStorage.getItem(HINT_KEY) !== null;
+  } catch {
+    return true;
+  }
+}
 let refreshTimer = null;
 let refreshing = null; // the one refresh in flight, shared by every caller
 const listeners = new Set();
@@ -41,6 +60,7 @@ function setSession(answer) {
   if (answer && answer.access_token) {
     access = { token: answer.access_token, expiresAt: Date.now() + (answer.expires_in || 900) * 1000 };
     currentUser = answer.user || currentUser;
+    hint(true);
     clearTimeout(refreshTimer);
     // Renew a minute before expiry (never sooner than 10 s from now).
     const wait = Math.max(10000, access.expiresAt - Date.now() - 60000);
@@ -48,6 +68,7 @@ function setSession(answer) {
   } else {
     access = null;
     currentUser = null;
+    hint(false);
     clearTimeout(refreshTimer);
   }
   for (const fn of listeners) fn(currentUser);

@@ -2,7 +2,7 @@
 // cookie), then the layout around the page module the route names (pages/<page>.js, loaded on
 // first visit).
 import { html, render, useEffect, useState } from './lib.js';
-import { refresh, sessionUser } from './api.js';
+import { maybeSignedIn, refresh, sessionUser } from './api.js';
 import { initialLang, setLang, t } from './i18n.js';
 import { location, match, navigate, onNavigate } from './router.js';
 import { loadBalance, loadRegion, useShared } from './state.js';
@@ -58,11 +58,13 @@ function Page({ routes }) {
 async function boot() {
   const routes = await (await fetch(new URL('./routes.json', import.meta.url))).json();
   // A session from the refresh cookie, if there is one (a 401 just means signed out).
-  await refresh().catch(() => {});
+  if (maybeSignedIn()) await refresh().catch(() => {});
   const region = await loadRegion().catch(() => null);
   await setLang(initialLang((sessionUser() && sessionUser().locale) || (region && region.profile.locale)));
   if (sessionUser()) loadBalance().catch(() => {});
-  render(html`<${Page} routes=${routes} />`, document.getElementById('app'));
+  const root = document.getElementById('app');
+  root.replaceChildren();
+  render(html`<${Page} routes=${routes} />`, root);
 }
 
 boot().catch((e) => {
