@@ -36,7 +36,7 @@ function Page({ routes }) {
     setFailed(null);
     let live = true;
     loadPage(allowed ? name : 'forbidden').then(
-      (x) => live && setMod(() => x.default),
+      (x) => live && setMod({ name: allowed ? name : 'forbidden', Page: x.default }),
       (e) => live && setFailed(e),
     );
     return () => {
@@ -50,8 +50,10 @@ function Page({ routes }) {
 
   let body;
   if (failed) body = html`<${ErrorBox} error=${failed} />`;
-  else if (!mod || (need && !shared.user)) body = html`<${Loading} />`;
-  else body = html`<${mod} params=${m ? m.params : {}} query=${loc.query} key=${loc.path} />`;
+  // Until the module of *this* route has loaded, the previous page is not shown with the new
+  // route's params (it would fetch /tasks/undefined and the like).
+  else if (!mod || mod.name !== (allowed ? name : 'forbidden') || (need && !shared.user)) body = html`<${Loading} />`;
+  else body = html`<${mod.Page} params=${m ? m.params : {}} query=${loc.query} key=${loc.path} />`;
   return html`<${Layout} admin=${name.startsWith('admin/')}>${body}</${Layout}>`;
 }
 
