@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startApp, launchBrowser, newContext, watch, onFailureShot, shot, serverTest } from './lib/app.mjs';
 import { T } from './lib/i18n.mjs';
-import { signIn, field, button, link, waitForPath, eventually, num } from './lib/flows.mjs';
+import { signIn, field, button, link, waitForPath, eventually, num, money } from './lib/flows.mjs';
 import { createOrder } from '../e2e/lib/pay.mjs';
 
 const LANG = 'en-US';
 const t = T(LANG);
+const BUYER_NAME = 'Chen Jing';
 
 describe('admin: refund an order, adjust credits, both on the audit log', () => {
   let app;
@@ -25,7 +26,7 @@ describe('admin: refund an order, adjust credits, both on the audit log', () => 
   before(async () => {
     app = await startApp({ env: { TG_SIGNUP_CREDITS: '8' } });
     admin = await app.srv.admin();
-    buyer = await app.srv.register({ tag: 'buyer' });
+    buyer = await app.srv.register({ tag: 'buyer', display_name: BUYER_NAME });
     const o = await createOrder(app.srv, buyer.token, 'credits_115');
     assert.equal(o.status, 201, o.text);
     const pay = await app.srv.req('POST', `/sandbox/checkout/${o.body.id}/pay`);
@@ -41,44 +42,54 @@ describe('admin: refund an order, adjust credits, both on the audit log', () => 
     await app?.stop();
   });
 
+  const adminNav = () => page.getByRole('navigation', { name: t('admin.nav.label'), exact: true });
   const step = (name, fn) => it(name, () => onFailureShot(page, `admin-${name.split(':')[0]}`, fn));
 
   step('orders: the admin refunds the whole order with a reason', async () => {
     await signIn(page, app, LANG, admin);
     await link(page.locator('header'), t('nav.admin')).click();
     await waitForPath(page, '/admin');
-    await link(page.getByRole('navigation', { name: t('admin.nav.label') }), t('admin.nav.orders')).click();
+    await link(adminNav(), t('admin.nav.orders')).click();
     await waitForPath(page, '/admin/orders');
     const row = page.locator('main').getByRole('row').filter({ hasText: order.id });
-    await row.waitFor({ timeout: 15000 });
-    await button(row, t('admin.orders.refund')).click();
+    await link(row, order.id).click();
+    await page.getByRole('heading', { level: 1 }).getByText(order.id).waitFor();
+    const cur = order.amount.currency;
+    await field(page, t('admin.orders.refund_amount', { currency: cur })).fill((order.amount.amount / 100).toFixed(2));
+    await field(page, t('admin.orders.reason')).fill(refundReason);
+    await button(page.locator('main'), t('admin.orders.refund_submit')).click();
     const dialog = page.getByRole('dialog');
-    await field(dialog, t('admin.orders.refund_reason')).fill(refundReason);
-    await shot(page, 'flow-admin-refund-dialog');
-    await button(dialog, t('admin.orders.refund_submit')).click();
-    await row.getByText(t('orders.status.refunded'), { exact: true }).waitFor({ timeout: 15000 });
+    await shot(page, 'flow-admin-refund-confirm');
+    await button(dialog, t('admin.orders.refund_confirm')).click();
+    await page.getByRole('status').getByText(t('admin.orders.refund_succeeded', { amount: money(LANG, order.amount.amount, cur) }), { exact: false })
+      .waitFor({ timeout: 15000 });
+    await page.locator('main').getByText(t('admin.status.order.refunded'), { exact: true }).first().waitFor();
     const after0 = (await app.srv.get(`/api/v1/orders/${order.id}`, { token: buyer.token })).body;
     assert.equal(after0.status, 'refunded');
     assert.deepEqual(after0.refunded, order.amount);
+    await shot(page, 'flow-admin-refunded');
   });
 
   step('user: the admin adds credits to the buyer with a reason', async () => {
     const before0 = (await app.srv.get('/api/v1/credits', { token: buyer.token })).body;
-    await link(page.getByRole('navigation', { name: t('admin.nav.label') }), t('admin.nav.users')).click();
+    await link(adminNav(), t('admin.nav.users')).click();
     await waitForPath(page, '/admin/users');
-    await page.locator('main').getByRole('link', { name: buyer.email }).click();
+    const row = page.locator('main').getByRole('row').filter({ hasText: buyer.email });
+    await link(row, BUYER_NAME).click();
     await waitForPath(page, `/admin/users/${buyer.id}`);
-    await field(page, t('admin.user.adjust_delta')).fill('25');
-    await field(page, t('admin.user.adjust_reason')).fill(adjustReason);
+    await field(page, t('admin.user.delta')).fill('25');
+    await field(page, t('admin.user.reason')).fill(adjustReason);
     await button(page.locator('main'), t('admin.user.adjust_submit')).click();
+    await page.getByRole('status').getByText(t('admin.user.adjusted', {
+      bucket: t('admin.bucket.paid'), old: num(LANG, before0.paid_credits), new: num(LANG, before0.paid_credits + 25),
+    }), { exact: true }).waitFor({ timeout: 15000 });
     await eventually(async () => (await app.srv.get('/api/v1/credits', { token: buyer.token })).body.available === before0.available + 25,
       'the buyer has 25 more credits');
-    await page.locator('main').getByText(num(LANG, before0.available + 25), { exact: true }).first().waitFor({ timeout: 15000 });
     await shot(page, 'flow-admin-user');
   });
 
   step('audit log: the refund and the adjustment, with their reasons', async () => {
-    await link(page.getByRole('navigation', { name: t('admin.nav.label') }), t('admin.nav.audit_log')).click();
+    await link(adminNav(), t('admin.nav.audit_log')).click();
     await waitForPath(page, '/admin/audit-log');
     const main = page.locator('main');
     const refundRow = main.getByRole('row').filter({ hasText: order.id }).filter({ hasText: refundReason });
