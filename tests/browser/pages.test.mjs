@@ -103,7 +103,15 @@ for (const lang of LANGS) {
         r.shots.push(await shot(page, `${name}-1280`));
         await page.setViewportSize(PHONE);
         await page.waitForTimeout(150);
-        r.scroll = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+        r.scroll = await page.evaluate(() => {
+          const client = document.documentElement.clientWidth;
+          // The innermost elements that stick out on the right (what makes the page scroll).
+          const sticks = (el) => el.getBoundingClientRect().right > client + 0.5;
+          const out = [...document.body.querySelectorAll('*')].filter((el) => sticks(el) && ![...el.children].some(sticks));
+          const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + [...el.classList].map((c) => '.' + c).join('');
+          const path = (el) => { const p = []; for (let e = el; e && e !== document.body; e = e.parentElement) p.unshift(name(e)); return p.join(' > '); };
+          return { scroll: document.documentElement.scrollWidth, client, wide: out.slice(0, 5).map((el) => `${path(el)} (right ${Math.round(el.getBoundingClientRect().right)} px)`) };
+        });
         r.shots.push(await shot(page, `${name}-375`));
         await page.setViewportSize(DESKTOP);
         await page.waitForTimeout(100);
@@ -156,7 +164,8 @@ for (const lang of LANGS) {
       it(`${label}: screenshots at 1280x800 and 375x812, no sideways scroll at 375 px`, () => {
         const r = got(route);
         assert.equal(r.shots.length, 2);
-        assert.ok(r.scroll.scroll <= r.scroll.client, `the page is ${r.scroll.scroll} px wide at ${r.scroll.client} px (screenshot ${r.shots[1]})`);
+        assert.ok(r.scroll.scroll <= r.scroll.client,
+          `the page is ${r.scroll.scroll} px wide at ${r.scroll.client} px (screenshot ${r.shots[1]}); sticking out:\n  ${r.scroll.wide.join('\n  ')}`);
       });
     }
   });
