@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # deps.sh - installs the Debian 12 packages Tollgate needs, and nothing that is already there.
 #
-#   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library
+#   scripts/deps.sh build   compiler, meson/ninja and the -dev packages of every library,
+#                           Node.js and npm, then `npm ci` in web/ (the npm files the web UI
+#                           serves, which the build compiles into the binary)
 #   scripts/deps.sh test    build + clang 14 with its libFuzzer runtime (the fuzz stage) +
-#                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for)
-#                           and npm, then `npm ci` in tests/e2e; Debian's chromium and
-#                           fonts-noto-cjk, then `npm ci` in tests/browser (the browser suite)
+#                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for),
+#                           then `npm ci` in tests/e2e; Debian's chromium and fonts-noto-cjk,
+#                           then `npm ci` in tests/browser (the browser suite)
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
 #   scripts/deps.sh bench-webhooks   bench + Node.js and `npm ci` in tests/e2e (the npm SDKs
 #                           bench/webhooks-gen.mjs signs notifications with)
@@ -129,9 +131,9 @@ ensure_node() {
         die "node $(node -v) found first on PATH ($(command -v node)) is older than $need"
 }
 
-# npm ci in DIR (relative to the root) when it has a lock file and node_modules is missing or
-# older than it.
-ensure_npm_ci() {
+# npm ci in folder $1 (relative to the repository) when it has a lock file and node_modules
+# is missing or older than it (npm ci writes node_modules/.package-lock.json last).
+ensure_npm_modules() {
     local rel="$1" dir="$ROOT/$1"
     [[ -f "$dir/package.json" ]] || return 0
     if [[ -f "$dir/package-lock.json" ]]; then
@@ -148,37 +150,41 @@ ensure_npm_ci() {
             die "npm install failed in $rel"
     fi
 }
-
-ensure_e2e_modules() {
-    ensure_npm_ci tests/e2e
-}
-
+ensure_e2e_modules() { ensure_npm_modules tests/e2e; }
+# The web UI's npm files (web/vendor.json): the build reads them from web/node_modules.
+ensure_web_modules() { ensure_npm_modules web; }
 # The browser suite (tests/browser): Debian's chromium, a CJK font so that Chinese pages render
 # in screenshots, and its npm packages (playwright-core drives the system chromium; it
 # downloads no browser of its own).
 ensure_browser() {
     ensure_pkgs "${BROWSER_PKGS[@]}"
     [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium is still missing after installing chromium"
-    ensure_npm_ci tests/browser
+    ensure_npm_modules tests/browser
 }
 
 [[ $# -eq 1 ]] || usage
 case "$1" in
 build)
     ensure_pkgs "${BUILD_PKGS[@]}"
+    ensure_node
+    ensure_web_modules
     ;;
 test)
     ensure_pkgs "${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}"
     ensure_node
+    ensure_web_modules
     ensure_e2e_modules
     ensure_browser
     ;;
 bench)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
+    ensure_node
+    ensure_web_modules
     ;;
 bench-webhooks)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
     ensure_node
+    ensure_web_modules
     ensure_e2e_modules
     ;;
 *)

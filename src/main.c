@@ -223,6 +223,32 @@ static int main_catalog(void)
     return 0;
 }
 
+/* The documents' Content-Security-Policy with the S3/OSS origins configured (after
+ * storage_init). 0, or -1 after printing why. */
+static int main_page_csp(void)
+{
+    static const char *const names[] = {"s3", "oss"};
+    char origins[2][512];
+    const char *list[2];
+    size_t n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const struct storage_backend *b = storage_find(names[i]);
+        if (b == NULL || storage_origin(b, origins[n], sizeof origins[n]) < 0)
+            continue;
+        if (n == 1 && strcmp(origins[0], origins[1]) == 0)
+            continue;
+        list[n] = origins[n];
+        n++;
+    }
+    char *err = NULL;
+    if (http_page_csp_set(list, n, &err) != 0) {
+        fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_serve(const struct main_opts *o)
 {
     char *err = NULL;
@@ -253,6 +279,12 @@ static int cmd_serve(const struct main_opts *o)
     if (storage_init(&err) != 0) {
         fprintf(stderr, "tollgate: configuration error: %s\n", err ? err : "invalid");
         free(err);
+        geo_shutdown();
+        ratelimit_shutdown();
+        return 2;
+    }
+    /* The page policy lets the browser reach the buckets it uploads to and plays from. */
+    if (main_page_csp() != 0) {
         geo_shutdown();
         ratelimit_shutdown();
         return 2;

@@ -135,9 +135,13 @@ export async function api(path, opts = {}) {
   }
 }
 
-/** Starts a session from an auth endpoint (login, register, exchange, google id-token). */
-export async function startSession(path, body) {
-  const answer = await send(path, { method: 'POST', body, headers: SESSION_HEADER, auth: false });
+/**
+ * Starts a session from an auth endpoint (login, register, exchange, google id-token), or
+ * replaces it from one that answers a fresh session to a signed-in caller (POST /me/password:
+ * opts.auth = true sends the current access token).
+ */
+export async function startSession(path, body, opts = {}) {
+  const answer = await send(path, { method: 'POST', body, headers: SESSION_HEADER, auth: !!opts.auth });
   setSession(answer);
   return answer;
 }

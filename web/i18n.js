@@ -75,9 +75,14 @@ export function has(key) {
 
 const DIGITS = { CNY: 2, USD: 2, EUR: 2, JPY: 0 };
 
+/** How many minor units make one major unit of a currency, as a power of ten (USD: 2). */
+export function minorDigits(currency) {
+  return DIGITS[currency] ?? 2;
+}
+
 /** Money from minor units (the API's integers): money(1150, 'CNY') -> "¥11.50". */
 export function money(minor, currency) {
-  const d = DIGITS[currency] ?? 2;
+  const d = minorDigits(currency);
   return new Intl.NumberFormat(lang, { style: 'currency', currency, currencyDisplay: 'narrowSymbol' }).format(
     Number(minor) / 10 ** d,
   );
@@ -112,4 +117,17 @@ export function relative(iso) {
   if (a < 3600) return rtf.format(Math.round(s / 60), 'minute');
   if (a < 86400) return rtf.format(Math.round(s / 3600), 'hour');
   return rtf.format(Math.round(s / 86400), 'day');
+}
+
+/**
+ * The minor units (an integer) of an amount typed in major units ("9.9" USD -> 990), exactly
+ * (decimal digits, no floating point), or null when the text is not a plain positive amount
+ * with at most the currency's decimals ("." or "," as the decimal mark, no grouping).
+ */
+export function parseMoney(text, currency) {
+  const d = minorDigits(currency);
+  const m = /^(\d{1,15})(?:[.,](\d*))?$/.exec(String(text).trim());
+  if (!m || (m[2] || '').length > d) return null;
+  const minor = BigInt(m[1]) * 10n ** BigInt(d) + BigInt((m[2] || '').padEnd(d, '0') || '0');
+  return minor > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(minor);
 }

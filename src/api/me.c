@@ -103,10 +103,10 @@ static void me_patch_done(void *arg, enum users_rc rc, const struct user *u)
 
 void api_me_patch(struct req *r)
 {
-    static const char *const allowed[] = {"display_name", NULL};
+    static const char *const allowed[] = {"display_name", "locale", NULL};
     struct jerr e;
-    const char *raw, *why;
-    char name[TG_NAME_MAX + 1];
+    const char *raw, *why, *locale = NULL;
+    char name[TG_NAME_MAX + 1] = "";
     json_t *body = req_json_or_reply(r);
 
     if (body == NULL)
@@ -117,15 +117,28 @@ void api_me_patch(struct req *r)
         api_reply_jerr(r, &e);
         return;
     }
-    if (raw == NULL) {
+    /* "locale": "zh-CN" | "en-US" chooses the language of the UI and of mails; null clears the
+     * choice (the region's language is used again). */
+    json_t *lv = json_object_get(body, "locale");
+    if (lv != NULL) {
+        if (json_is_null(lv)) {
+            locale = "";
+        } else if (!json_is_string(lv) || !accounts_locale_valid(json_string_value(lv))) {
+            api_reply_field(r, TG_E_VALIDATION, "locale", "locale must be \"zh-CN\", \"en-US\" or null");
+            return;
+        } else {
+            locale = json_string_value(lv);
+        }
+    }
+    if (raw == NULL && locale == NULL) {
         api_me_get(r); /* nothing to change: the account as it is */
         return;
     }
-    if (accounts_display_name_normalize(raw, name, &why) != 0) {
+    if (raw != NULL && accounts_display_name_normalize(raw, name, &why) != 0) {
         api_reply_field(r, TG_E_VALIDATION, "display_name", why);
         return;
     }
-    users_update_profile(req_exec(r), req_principal(r)->user_id, name, time_now_ms(), me_patch_done,
+    users_update_profile(req_exec(r), req_principal(r)->user_id, raw != NULL ? name : NULL, locale, time_now_ms(), me_patch_done,
                          req_ref_new(r));
 }
 

@@ -39,7 +39,10 @@ struct users_call {
     char actor_id[TG_ID_MAX];
     char target_id[TG_ID_MAX];
     char display_name[TG_NAME_MAX + 1];
-    char region[TG_REGION_MAX]; /* users_set_region: "" clears it */
+    int set_name;                       /* users_update_profile: whether to write display_name */
+    char locale[TG_LOCALE_MAX];         /* users_update_profile: "" clears it */
+    int set_locale;                     /* users_update_profile: whether to write locale */
+    char region[TG_REGION_MAX];         /* users_set_region: "" clears it */
     char role[TG_ROLE_MAX]; /* "" keeps it */
     int disabled;           /* -1 keeps it */
     struct audit_origin from;
@@ -65,18 +68,29 @@ static void users_done(struct store_call *c)
 static enum store_rc profile_run(struct store *s, struct store_call *c)
 {
     struct users_call *a = (struct users_call *)c;
-    enum store_rc rc = store_user_update_profile(s, a->target_id, a->display_name, NULL, a->now_ms);
+    enum store_rc rc = STORE_OK;
+    if (a->set_name)
+        rc = store_user_update_profile(s, a->target_id, a->display_name, NULL, a->now_ms);
+    if (rc == STORE_OK && a->set_locale)
+        rc = store_user_set_locale(s, a->target_id, a->locale[0] ? a->locale : NULL, a->now_ms);
     if (rc == STORE_OK)
         rc = store_user_get(s, a->target_id, &a->user);
     return rc;
 }
 
-void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name,
+void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name, const char *locale,
                           int64_t now_ms, users_fn cb, void *arg)
 {
     struct users_call *a = xcalloc(1, sizeof *a);
     snprintf(a->target_id, sizeof a->target_id, "%s", user_id);
-    snprintf(a->display_name, sizeof a->display_name, "%s", display_name);
+    if (display_name != NULL) {
+        a->set_name = 1;
+        snprintf(a->display_name, sizeof a->display_name, "%s", display_name);
+    }
+    if (locale != NULL) {
+        a->set_locale = 1;
+        snprintf(a->locale, sizeof a->locale, "%s", locale);
+    }
     a->now_ms = now_ms;
     a->cb = cb;
     a->arg = arg;

@@ -22,8 +22,12 @@ enum users_rc {
 
 typedef void (*users_fn)(void *arg, enum users_rc rc, const struct user *u);
 
-/* Sets the display name (already normalized) of user_id and answers the account. */
-void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name,
+/*
+ * Sets the display name (already normalized; NULL keeps it) and the language (a valid
+ * locale, "" to clear it, NULL keeps it: mails then follow the region) of user_id, and answers
+ * the account.
+ */
+void users_update_profile(struct store_exec *ex, const char *user_id, const char *display_name, const char *locale,
                           int64_t now_ms, users_fn cb, void *arg);
 
 /*

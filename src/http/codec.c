@@ -120,3 +120,105 @@ long http_cookie_get(const char *header, size_t len, const char *name, char *out
     }
     return -1;
 }
+
+/* ---- Accept-Encoding and If-None-Match ---- */
+
+static int http_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* A qvalue (RFC 9110 12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) in thousandths, or -1. */
+static int http_qvalue(const char *s, size_t n)
+{
+    if (n == 0 || (s[0] != '0' && s[0] != '1'))
+        return -1;
+    int q = (s[0] - '0') * 1000;
+    if (n == 1)
+        return q;
+    if (s[1] != '.' || n > 5)
+        return -1;
+    int scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        q += (s[i] - '0') * scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_star)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i++;
+        /* one element: coding *( OWS ";" OWS name "=" value ) */
+        size_t a = start;
+        while (a < end && http_ows(v[a]))
+            a++;
+        size_t b = a;
+        while (b < end && v[b] != ';' && !http_ows(v[b]))
+            b++;
+        if (b == a)
+            continue; /* empty element */
+        int q = 1000, bad = 0;
+        size_t p = b;
+        while (p < end) {
+            while (p < end && (http_ows(v[p]) || v[p] == ';'))
+                p++;
+            size_t ps = p;
+            while (p < end && v[p] != ';')
+                p++;
+            size_t pe = p;
+            while (pe > ps && http_ows(v[pe - 1]))
+                pe--;
+            if (pe - ps >= 2 && (v[ps] == 'q' || v[ps] == 'Q') && v[ps + 1] == '=')
+                q = http_qvalue(v + ps + 2, pe - ps - 2);
+            else if (pe > ps && memchr(v + ps, '=', pe - ps) == NULL)
+                bad = 1; /* not a parameter: a malformed element */
+        }
+        if (bad || q < 0)
+            continue; /* a malformed element says nothing */
+        /* The first mention of a coding counts; "x-gzip" is gzip (RFC 9110 8.4.1.3). */
+        int gzip =
+            h2o_lcstris(v + a, b - a, H2O_STRLIT("gzip")) || h2o_lcstris(v + a, b - a, H2O_STRLIT("x-gzip"));
+        if (gzip && *q_gzip < 0)
+            *q_gzip = q;
+        else if (!gzip && b - a == 1 && v[a] == '*' && *q_star < 0)
+            *q_star = q;
+    }
+}
+
+int http_etag_listed(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (http_ows(v[i]) || v[i] == ','))
+            i++;
+        if (i >= len)
+            break;
+        if (v[i] == '*')
+            return 1;
+        if (len - i >= 2 && v[i] == 'W' && v[i + 1] == '/')
+            i += 2; /* weak comparison (RFC 9110 13.1.2): W/ does not matter */
+        if (i >= len || v[i] != '"')
+            return 0; /* malformed: not a list of entity tags */
+        size_t start = i++;
+        while (i < len && v[i] != '"')
+            i++;
+        if (i >= len)
+            return 0;
+        i++;
+        size_t tag_len = i - start;
+        while (i < len && http_ows(v[i]))
+            i++;
+        if (i < len && v[i] != ',')
+            return 0; /* "tag"x: not an entity tag */
+        if (tag_len == etag_len && memcmp(v + start, etag, etag_len) == 0)
+            return 1;
+    }
+    return 0;
+}

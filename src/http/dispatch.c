@@ -1,6 +1,7 @@
 /*
  * dispatch.c - the middleware chain, in order:
  *   request id -> path checks -> CORS origin -> routing (404/405/OPTIONS) -> body limit
+ *   -> the web UI's pages and assets (static.c) for paths no route has
  *   -> authentication (route.auth) -> rate limit (route.rate) -> handler
  * and its end: the access log line, metrics and in-flight bookkeeping when h2o disposes
  * the request (an h2o logger, which runs whether or not a response was sent).
@@ -161,6 +162,9 @@ int http_dispatch_on_req(h2o_handler_t *self, h2o_req_t *h)
         return 0;
     }
     if (m.status == 404) {
+        /* Not the API's: the web UI's page paths and assets, else the JSON 404. */
+        if (http_static_try(r, h->path.base, plen))
+            return 0;
         res_error(r, TG_E_NOT_FOUND, NULL, NULL);
         return 0;
     }
@@ -217,7 +221,12 @@ void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
         dur_ns = 0; /* the wall clock stepped back */
     /* 499 (nginx's "client closed request"): the request ended before we answered */
     int status = r->replied ? r->status : 499;
-    http_metrics_observe(w->metrics, r->rc ? r->rc->index : (size_t)-1, status, (uint64_t)dur_ns);
+    size_t slot = (size_t)-1;
+    if (r->rc != NULL)
+        slot = r->rc->index;
+    else if (r->web_route != 0)
+        slot = http_srv->router.n + r->web_route - 1;
+    http_metrics_observe(w->metrics, slot, status, (uint64_t)dur_ns);
     http_metrics_inflight_add(w->metrics, -1);
     if (w->alog_on) {
         struct http_accesslog_fields f = {
@@ -227,7 +236,7 @@ void http_dispatch_on_log(h2o_logger_t *self, h2o_req_t *h)
             .method_len = r->method_len,
             .path = r->path,
             .path_len = r->path_len,
-            .route = r->rc ? r->rc->route->pattern : NULL,
+            .route = r->rc ? r->rc->route->pattern : http_static_pattern(r),
             .status = status,
             .bytes_sent = h->bytes_sent,
             .duration_us = dur_ns / 1000,

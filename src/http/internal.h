@@ -103,6 +103,7 @@ struct http_worker {
 struct http_server {
     h2o_globalconf_t gconf;
     struct http_router router;
+    char **metric_labels;    /* the router's labels, then the web UI's (static.c) */
     struct http_metrics metrics;
     struct pool *pool;       /* blocking work */
     struct pool *pw_pool;    /* password hashing: its own bounded share of threads */
@@ -149,6 +150,7 @@ struct req {
     unsigned is_head : 1;
     unsigned ip_done : 1;
     unsigned rl_set : 1;
+    unsigned web_route; /* static.c's answer: its metrics slot past the API's + 1 (0: none) */
     unsigned deferred; /* req_defer jobs outstanding */
     struct rl_result rl;
     struct principal principal;
@@ -280,6 +282,35 @@ long http_cookie_get(const char *header, size_t len, const char *name, char *out
 /* 1 if every '%' in the query string starts a valid escape other than %00, else 0. Checked
  * once before the handler so that a malformed value is a 400, not mistaken for "absent". */
 int http_query_valid(const char *query, size_t qlen);
+
+/*
+ * Reads one Accept-Encoding header value: *q_gzip receives gzip's (or x-gzip's) qvalue in
+ * thousandths (0..1000) and *q_star that of "*", each only when still -1 (not mentioned so
+ * far: the first mention counts, also across header lines). A malformed element is skipped.
+ * gzip is acceptable when q_gzip > 0, or q_gzip == -1 and q_star > 0.
+ */
+void http_accept_encoding_scan(const char *v, size_t len, int *q_gzip, int *q_star);
+/*
+ * 1 when the If-None-Match value v lists "*" or an entity tag equal to etag (quotes
+ * included, e.g. "\"abc\"") by the weak comparison of RFC 9110 13.1.2 (W/ ignored); 0 when
+ * not, or when v is not a list of entity tags.
+ */
+int http_etag_listed(const char *v, size_t len, const char *etag, size_t etag_len);
+
+/* ---- static.c: the web UI (static.h) ---- */
+
+/* Compiles the page paths (web/routes.json) at start. 0, or -1 with *err set (caller frees). */
+int http_static_init(char **err);
+void http_static_free(void);
+/* Answers a GET or HEAD of path[0..plen) (no query) that is an asset of this build or a page
+ * path and returns 1; returns 0 without touching r for anything else. */
+int http_static_try(struct req *r, const char *path, size_t plen);
+/* How many metrics slots (routes) the web UI's answers use: one per page path, then one for
+ * the assets. Their labels ("GET /tasks/{id}", "GET /assets/{build}/{path}") go into
+ * labels[0 .. count). Valid after http_static_init. */
+size_t http_static_labels(char **labels);
+/* The route pattern of r's web UI answer for the access log, or NULL when it had none. */
+const char *http_static_pattern(const struct req *r);
 
 /* ---- defer.c ---- */
 

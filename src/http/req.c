@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -15,8 +16,10 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/timeutil.h"
 #include "http/internal.h"
+#include "http/server.h"
 
 /* ---- constant headers ---- */
 
@@ -36,13 +39,19 @@ struct http_sec_header {
 };
 
 /*
- * Headers for documents (HTML): the seeds' policy adapted to a self-hosted UI (no third-party
- * script, style or frame origins), plus the browser-feature policies that only documents use.
+ * Headers for documents (HTML: the web UI's index.html, the sandbox pages). The policy
+ * allows scripts and styles from this origin only (no inline script or style, no eval, no
+ * third-party origin); images, media and fetches also from the storage buckets the browser
+ * uploads to and plays outputs from (http_page_csp_set), plus data:/blob: for previews.
+ * The browser-feature policies only mean something for documents.
  */
-static const struct http_sec_header http_sec_document[] = {
-    {&hn_csp, HV("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: "
-                 "https:; media-src 'self' blob: https:; connect-src 'self'; frame-ancestors 'none'; form-action "
-                 "'self'; base-uri 'self'; object-src 'none'")},
+#define HTTP_PAGE_CSP_1 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:"
+#define HTTP_PAGE_CSP_2 "; media-src 'self' blob:"
+#define HTTP_PAGE_CSP_3 "; connect-src 'self'"
+#define HTTP_PAGE_CSP_4 "; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+static struct http_sec_header http_sec_document[] = {
+    /* without storage origins until http_page_csp_set */
+    {&hn_csp, HV(HTTP_PAGE_CSP_1 HTTP_PAGE_CSP_2 HTTP_PAGE_CSP_3 HTTP_PAGE_CSP_4)},
     {NULL, HV("max-age=31536000; includeSubDomains")},
     {&hn_xfo, HV("DENY")},
     {&hn_xcto, HV("nosniff")},
@@ -51,6 +60,40 @@ static const struct http_sec_header http_sec_document[] = {
     {&hn_coop, HV("same-origin")},
     {&hn_xpcdp, HV("none")},
 };
+static char *http_page_csp; /* with the storage origins: built once, never freed (lives as long as the process) */
+
+/* 1 for "http(s)://host[:port]" of characters that can stand in a CSP source list. */
+static int http_csp_origin_ok(const char *o)
+{
+    const char *rest = strncmp(o, "https://", 8) == 0 ? o + 8 : strncmp(o, "http://", 7) == 0 ? o + 7 : NULL;
+    if (rest == NULL || *rest == '\0' || strlen(o) > 300)
+        return 0;
+    for (const char *p = rest; *p; p++)
+        if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+            return 0;
+    return 1;
+}
+
+int http_page_csp_set(const char *const *origins, size_t n, char **err)
+{
+    struct sbuf extra = {0};
+    *err = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!http_csp_origin_ok(origins[i])) {
+            *err = xasprintf("storage origin \"%s\" cannot be put in the page's Content-Security-Policy", origins[i]);
+            sbuf_free(&extra);
+            return -1;
+        }
+        sbuf_printf(&extra, " %s", origins[i]);
+    }
+    const char *x = extra.data ? extra.data : "";
+    char *csp = xasprintf(HTTP_PAGE_CSP_1 "%s" HTTP_PAGE_CSP_2 "%s" HTTP_PAGE_CSP_3 "%s" HTTP_PAGE_CSP_4, x, x, x);
+    sbuf_free(&extra);
+    free(http_page_csp);
+    http_page_csp = csp;
+    http_sec_document[0].value = h2o_iovec_init(csp, strlen(csp));
+    return 0;
+}
 
 /*
  * Headers for everything else (JSON, Prometheus text): OWASP's REST set. A response that is

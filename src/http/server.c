@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/internal.h"
+#include "http/static.h"
 #include "store/call.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -612,8 +613,14 @@ static void *http_worker_main(void *arg)
 /*
  * Opens a listening socket on host:port with SO_REUSEPORT. *port_out receives the bound
  * port (useful with port 0). Returns the fd or -1 with *err set (caller frees).
+ *
+ * probe: only binds, without SO_REUSEPORT, and does not listen. The kernel lets every socket
+ * of the same user with SO_REUSEPORT share a port, so a second Tollgate (or anything else
+ * of that user's) started on a port already served would bind without error and silently
+ * take part of its connections; a socket without the option is refused with EADDRINUSE
+ * while any listener holds the port, so a probe bound first makes that a start-up error.
  */
-static int http_listen_open(const char *host, int port, int *port_out, char **err)
+static int http_listen_open(const char *host, int port, int *port_out, int probe, char **err)
 {
     int fd = -1, ret = -1;
     struct addrinfo hints = {0}, *res = NULL;
@@ -641,15 +648,23 @@ static int http_listen_open(const char *host, int port, int *port_out, char **er
     }
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)) {
         *err = xasprintf("setsockopt: %s", strerror(errno));
         goto cleanup;
     }
     /* inherited by accepted sockets: small JSON replies must not wait for Nagle */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        *err = xasprintf("bind %s:%d: %s", host, port, strerror(errno));
+        if (errno == EADDRINUSE)
+            *err = xasprintf("TG_LISTEN %s:%d is already in use (is another tollgate running?)", host, port);
+        else
+            *err = xasprintf("bind %s:%d: %s", host, port, strerror(errno));
         goto cleanup;
+    }
+    if (probe) {
+        *port_out = port;
+        ret = 0;
+        goto cleanup; /* closes the probe */
     }
     if (listen(fd, SOMAXCONN) != 0) {
         *err = xasprintf("listen: %s", strerror(errno));
@@ -869,7 +884,17 @@ int http_server_run(void)
 
     if (http_router_compile(&s->router, api_routes, api_routes_count, &err) != 0)
         goto cleanup;
-    http_metrics_init(&s->metrics, s->router.n, s->router.labels, nw);
+    if (http_static_init(&err) != 0)
+        goto cleanup;
+    {
+        /* the API's routes, then the web UI's page paths and its assets */
+        size_t nweb = web_page_patterns_count + 1;
+        s->metric_labels = xcalloc(s->router.n + nweb, sizeof *s->metric_labels);
+        for (size_t i = 0; i < s->router.n; i++)
+            s->metric_labels[i] = s->router.labels[i];
+        nweb = http_static_labels(s->metric_labels + s->router.n);
+        http_metrics_init(&s->metrics, s->router.n + nweb, s->metric_labels, nw);
+    }
     s->max_body = (size_t)tg_cfg->max_body_bytes;
     s->max_upload = (size_t)tg_cfg->max_upload_bytes;
     http_max_conns = tg_cfg->max_connections > 0 ? tg_cfg->max_connections : 1;
@@ -907,9 +932,14 @@ int http_server_run(void)
         service_started = 1;
     }
 
+    if (port != 0) {
+        int probed = 0;
+        if (http_listen_open(tg_cfg->listen_host, port, &probed, 1, &err) != 0)
+            goto cleanup;
+    }
     for (size_t i = 0; i < nw; i++) {
         int bound = 0;
-        s->workers[i].listen_fd = http_listen_open(tg_cfg->listen_host, port, &bound, &err);
+        s->workers[i].listen_fd = http_listen_open(tg_cfg->listen_host, port, &bound, 0, &err);
         if (s->workers[i].listen_fd < 0)
             goto cleanup;
         port = bound; /* with port 0 the first bind picks one and the others share it */
@@ -1006,6 +1036,8 @@ cleanup:
             h2o_config_dispose(&s->gconf);
         http_metrics_free(&s->metrics);
         http_router_free(&s->router);
+        http_static_free();
+        free(s->metric_labels);
         pthread_cond_destroy(&s->phase_cv);
         pthread_mutex_destroy(&s->phase_mu);
         free(s->workers);

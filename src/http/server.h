@@ -27,6 +27,15 @@
  */
 int http_server_run(void);
 
+/*
+ * The Content-Security-Policy of documents (the web UI's index.html, the sandbox pages)
+ * with these origins ("https://bucket.s3.example.com") added to img-src, media-src and
+ * connect-src: the storage buckets the browser uploads to and plays outputs from. Call once
+ * before http_server_run (without it, the policy has no storage origin). Returns 0, or -1
+ * with *err set (caller frees) for an origin that is not "http(s)://host[:port]".
+ */
+int http_page_csp_set(const char *const *origins, size_t n, char **err);
+
 struct store_exec;
 struct net_exec;
 /*

@@ -240,6 +240,29 @@ describe('auth', () => {
     assertError(await srv.patch('/api/v1/me', { display_name: 'x' }), 401);
   });
 
+  it('PATCH /me saves the language (the web UI\'s switch) without touching the name; null clears it', async () => {
+    const zh = await srv.patch('/api/v1/me', { locale: 'zh-CN' }, { token: alice.access_token });
+    assertStatus(zh, 200);
+    assertDocumented(zh, 'PATCH', '/api/v1/me');
+    assert.equal(zh.body.locale, 'zh-CN');
+    assert.equal(zh.body.display_name, '爱丽丝 🐇');
+    assert.equal((await srv.get('/api/v1/me', { token: alice.access_token })).body.locale, 'zh-CN');
+    const both = await srv.patch('/api/v1/me', { locale: 'en-US', display_name: 'Alice' }, { token: alice.access_token });
+    assertStatus(both, 200);
+    assert.equal(both.body.locale, 'en-US');
+    assert.equal(both.body.display_name, 'Alice');
+    const cleared = await srv.patch('/api/v1/me', { locale: null }, { token: alice.access_token });
+    assertStatus(cleared, 200);
+    assert.equal(cleared.body.locale, null);
+    assert.equal(cleared.body.display_name, 'Alice');
+    for (const locale of ['fr-FR', 'zh', 'ZH-CN', '', 7, ['zh-CN']]) {
+      const e = await srv.patch('/api/v1/me', { locale }, { token: alice.access_token });
+      assertError(e, 400, 'validation_failed', JSON.stringify(locale));
+      assert.equal(e.body.error.details.field, 'locale');
+    }
+    assert.equal((await srv.get('/api/v1/me', { token: alice.access_token })).body.locale, null);
+  });
+
   it('password change: needs the current password, revokes refresh tokens, new password works', async () => {
     const s1 = await srv.login(alice.email, alice.password);
     const bad = await srv.post('/api/v1/me/password', { current_password: 'not-the-password', new_password: strongPassword() }, { token: s1.access_token });

@@ -99,6 +99,21 @@ describe('graceful shutdown', () => {
 describe('start-up configuration errors', () => {
   const base = async (dir) => ({ TG_DATA_DIR: dir, TG_JWT_SECRET: JWT_SECRET, TG_LISTEN: `127.0.0.1:${await freePort()}` });
 
+  it('a second tollgate on a port already served refuses to start (SO_REUSEPORT would let it share the port silently)', async () => {
+    const srv = await startServer();
+    const dir = tmp();
+    try {
+      const r = await runUntilExit(['serve'], { ...(await base(dir)), TG_LISTEN: `127.0.0.1:${srv.port}` });
+      assert.equal(r.code, 1, `exit ${r.code} ${r.signal}; stderr: ${r.stderr.slice(0, 500)}`);
+      assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${srv.port} is already in use`));
+      // The first one still answers every request (none went to a half-started second one).
+      for (let i = 0; i < 20; i++) assertStatus(await srv.get('/health'), 200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await srv.stop();
+    }
+  });
+
   it('an unknown TG_ variable -> exit 2 with a message naming it', async () => {
     const dir = tmp();
     try {

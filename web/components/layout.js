@@ -69,7 +69,11 @@ function AdminNav() {
     ['/admin/audit-log', 'admin.nav.audit_log'],
   ];
   return html`<nav class="subnav" aria-label=${t('admin.nav.label')}><ul>
-    ${items.map(([href, key]) => html`<li><a href=${href} aria-current=${here === href ? 'page' : undefined}>${t(key)}</a></li>`)}
+    ${items.map(([href, key]) => {
+      // A user's own page (/admin/users/usr_...) belongs to Users.
+      const current = here === href || (href !== '/admin' && here.startsWith(href + '/'));
+      return html`<li><a href=${href} aria-current=${current ? 'page' : undefined}>${t(key)}</a></li>`;
+    })}
   </ul></nav>`;
 }
 

@@ -1,5 +1,5 @@
 /*
- * samples.h - the sandbox's sample outputs, compiled in from samples/ by embed_files.py
+ * samples.h - the sandbox's sample outputs, compiled in from samples/ by tools/embed.py
  * (meson.build). Read them through gen_sandbox_sample() (gen.h).
  */
 #ifndef TG_PROVIDERS_GEN_SAMPLES_H

@@ -54,6 +54,15 @@ int storage_s3_endpoint(struct storage_backend *b, const char *url)
     return 0;
 }
 
+int storage_origin(const struct storage_backend *b, char *out, size_t cap)
+{
+    if (b->kind != STORAGE_S3)
+        return -1;
+    int n = b->path_style ? snprintf(out, cap, "%s://%s", b->scheme, b->endpoint_host)
+                          : snprintf(out, cap, "%s://%s.%s", b->scheme, b->bucket, b->endpoint_host);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
 /* Host header and URI path of key in b (new strings). */
 static void s3_locate(const struct storage_backend *b, const char *key, char **host, char **path)
 {

@@ -66,6 +66,11 @@ const struct storage_backend *storage_for_region(const char *region);
 /* The default backend for server-side files (TG_STORAGE): s3 or local. */
 const struct storage_backend *storage_default(void);
 
+/* The origin browsers reach b's files at ("https://bucket.s3.amazonaws.com", or
+ * "http://127.0.0.1:9000" path-style), written into out (cap bytes): its length, or -1 for
+ * the local backend (files are on TG_PUBLIC_URL itself) or when out is too small. */
+int storage_origin(const struct storage_backend *b, char *out, size_t cap);
+
 /* 1 if key has the shape described above (at most TG_FILE_KEY_MAX - 1 bytes), else 0. */
 int storage_key_valid(const char *key);
 

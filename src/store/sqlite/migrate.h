@@ -1,5 +1,5 @@
 /*
- * migrate.h - the SQLite migrations embedded at build time (see src/store/embed_migrations.py).
+ * migrate.h - the SQLite migrations embedded at build time (see tools/embed.py).
  */
 #ifndef TG_STORE_SQLITE_MIGRATE_H
 #define TG_STORE_SQLITE_MIGRATE_H

@@ -242,6 +242,57 @@ static void test_metrics(void)
     sbuf_free(&e);
 }
 
+/* ---- Accept-Encoding and If-None-Match (static.c) ---- */
+
+/* 1 when the value lets gzip be sent, as static.c decides. */
+static int gzip_ok(const char *v)
+{
+    int g = -1, st = -1;
+    http_accept_encoding_scan(v, strlen(v), &g, &st);
+    return g > 0 || (g < 0 && st > 0);
+}
+
+static void test_accept_encoding(void)
+{
+    int g = -1, st = -1;
+    http_accept_encoding_scan("br;q=1.0, gzip;q=0.8, *;q=0.1", 29, &g, &st);
+    CHECK(g == 800 && st == 100, "qvalues in thousandths (%d, %d)", g, st);
+    g = st = -1;
+    http_accept_encoding_scan("gzip;q=0.5", 4, &g, &st);
+    CHECK(g == 1000, "only len bytes are read (\"gzip\" alone): %d", g);
+    static const char *const yes[] = {"gzip", "GZip", "x-gzip", "deflate, gzip", "*", "gzip;q=0.001", " gzip ; q=1 ",
+                                      "gzip;q=1.000", "identity;q=0.5, *", "gzip ;Q=0.5", ",,gzip,,", "gzip;level=9"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        CHECK(gzip_ok(yes[i]), "gzip allowed by \"%s\"", yes[i]);
+    static const char *const no[] = {"", "identity", "br", "gzip;q=0", "gzip;q=0.0", "gzip;q=0.000", "*;q=0",
+                                     "gzip;q=0, *", "gzip;q=0, gzip", "gzipx", "xgzip", "gzip;q=2", "gzip;q=1.5",
+                                     "gzip;q=0.0001", "gzip;q=abc", "gzip;q=", "gzip;q", "gz ip", "*;q=0, br"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        CHECK(!gzip_ok(no[i]), "gzip not allowed by \"%s\"", no[i]);
+    /* across lines: the first mention wins */
+    g = st = -1;
+    http_accept_encoding_scan("gzip;q=0", 8, &g, &st);
+    http_accept_encoding_scan("gzip", 4, &g, &st);
+    CHECK(g == 0, "a later line does not undo gzip;q=0");
+}
+
+static void test_etag_listed(void)
+{
+    const char *t = "\"abc\"";
+    struct {
+        const char *v;
+        int want;
+    } cases[] = {
+        {"\"abc\"", 1}, {"W/\"abc\"", 1}, {"*", 1}, {"\"x\", \"abc\"", 1}, {"\"x\",\"abc\" , \"y\"", 1},
+        {" \"abc\" ", 1}, {"\"x\", W/\"abc\"", 1},
+        {"", 0}, {"\"ab\"", 0}, {"\"abcd\"", 0}, {"abc", 0}, {"\"abc\"x", 0}, {"\"abc", 0}, {"w/\"abc\"", 0},
+        {"\"x\" \"abc\"", 0}, {"\"x\", abc", 0}, {"\"ABC\"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(http_etag_listed(cases[i].v, strlen(cases[i].v), t, strlen(t)) == cases[i].want,
+              "If-None-Match: %s -> %d", cases[i].v, cases[i].want);
+}
+
 int main(void)
 {
     test_pct();
@@ -249,5 +300,7 @@ int main(void)
     test_accesslog();
     test_metrics();
     test_query_valid();
+    test_accept_encoding();
+    test_etag_listed();
     return test_done();
 }

@@ -130,6 +130,11 @@ static void test_s3_backend(void)
     free(u);
     CHECK(storage_s3_presign(&b, "GET", "../x", NULL, 0, 1369353600, 86400) == NULL, "a bad key is refused");
     CHECK(storage_s3_presign(&b, "GET", "a", NULL, 0, 1369353600, 604801) == NULL, "past 7 days is refused");
+    char origin[128];
+    CHECK(storage_origin(&b, origin, sizeof origin) == 38 &&
+              strcmp(origin, "https://examplebucket.s3.amazonaws.com") == 0,
+          "the origin browsers reach a virtual-hosted bucket at: %s", origin);
+    CHECK(storage_origin(&b, origin, 38) == -1, "an origin that does not fit is refused");
     free(b.scheme);
     free(b.endpoint_host);
 
@@ -137,6 +142,12 @@ static void test_s3_backend(void)
     CHECK(storage_s3_endpoint(&l, "http://127.0.0.1:9000") == 0 && l.path_style &&
               strcmp(l.endpoint_host, "127.0.0.1:9000") == 0,
           "IP endpoint: path-style, port kept");
+    l.kind = STORAGE_S3;
+    l.bucket = "b";
+    CHECK(storage_origin(&l, origin, sizeof origin) > 0 && strcmp(origin, "http://127.0.0.1:9000") == 0,
+          "path-style: the endpoint is the origin (%s)", origin);
+    struct storage_backend local = {.name = "local", .kind = STORAGE_LOCAL};
+    CHECK(storage_origin(&local, origin, sizeof origin) == -1, "local files have no origin of their own");
     free(l.scheme);
     free(l.endpoint_host);
     memset(&l, 0, sizeof l);
