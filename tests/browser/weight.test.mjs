@@ -12,12 +12,13 @@ describe('first page weight', () => {
   let browser;
   const loads = []; // {url, type, body, headers, encoding, status}
   let watcher;
+  let page;
 
   before(async () => {
     app = await startApp();
     browser = await launchBrowser();
     const ctx = await newContext(browser, app);
-    const page = await ctx.newPage();
+    page = await ctx.newPage();
     watcher = await watch(page);
     page.on('requestfinished', async (req) => {
       const res = await req.response();
@@ -57,6 +58,17 @@ describe('first page weight', () => {
   it('every HTML, JS and CSS response over 1 KB comes compressed', () => {
     const plain = counted().filter((l) => l.status === 200 && l.body > 1024 && l.encoding === 'identity');
     assert.deepEqual(plain.map((l) => `${l.url} (${l.body} B)`), []);
+  });
+
+  it('a reload (pages revalidated: 304) still runs the page under its policy', async () => {
+    const mark = watcher.mark();
+    const seen = app.srv.logLines().length;
+    await page.reload({ waitUntil: 'networkidle' });
+    await page.locator('main h1').waitFor();
+    const revalidated = app.srv.logLines().slice(seen).filter((l) => l.event === 'http' && l.status === 304);
+    assert.ok(revalidated.some((l) => l.path === '/'), `the document was revalidated (304): ${revalidated.map((l) => l.path)}`);
+    assert.deepEqual(watcher.since(mark), { csp: [], errors: [], server: [] });
+    assert.equal(policyProblem(watcher.currentPolicy()), null);
   });
 
   serverTest(() => app);
