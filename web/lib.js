@@ -1,5 +1,5 @@
 // lib.js - the one place pages get Preact, its hooks and htm from (vendor/ is filled from npm
-// by embed.py and dev.mjs, see vendor.json).
+// by tools/embed.py and web/dev.mjs, see vendor.json).
 import { h, render, Fragment } from './vendor/preact.js';
 import htm from './vendor/htm.js';
 

@@ -60,11 +60,13 @@ void api_region_get(struct req *r);
 void api_region_put(struct req *r);
 void api_auth_providers(struct req *r);
 /* admin.c: POST /api/v1/admin/users/{id}/credits, GET and PATCH /api/v1/admin/users/{id},
- * GET /api/v1/admin/audit-log */
+ * GET /api/v1/admin/audit-log, GET /api/v1/admin/users, GET /api/v1/admin/stats */
 void api_admin_adjust_credits(struct req *r);
 void api_admin_user_get(struct req *r);
 void api_admin_user_patch(struct req *r);
 void api_admin_audit_log(struct req *r);
+void api_admin_users_list(struct req *r);
+void api_admin_stats(struct req *r);
 /* provider_keys.c: GET, POST /api/v1/admin/provider-keys, POST
  * /api/v1/admin/provider-keys/{id}/disable and /enable */
 void api_admin_provider_keys_list(struct req *r);
@@ -199,6 +201,10 @@ typedef void (*api_region_fn)(struct req *r, const struct region_decision *d, vo
  * something by region (catalog, orders, storage).
  */
 void api_region_for_request(struct req *r, api_region_fn done, void *arg);
+/* The region a request that creates an account comes from (X-User-Region from a trusted
+ * proxy, GeoIP, TG_DEFAULT_REGION: the decision without a saved choice), recorded as the
+ * account's signup region. Synchronous. */
+enum region api_region_of_new_account(struct req *r);
 /* The GET /api/v1/region body {"region","country","source","profile":{"currency","locale",
  * "sign_in","payment"}}. New reference (NULL only when out of memory). */
 json_t *api_region_json(const struct region_decision *d);

@@ -140,7 +140,8 @@ void api_auth_register(struct req *r)
         req_rate_limit_or_reply(r, RL_REGISTER_GLOBAL, RATELIMIT_KEY_GLOBAL) != 0)
         return;
     req_defer(r, REQ_WORK_PASSWORD, signin_work, register_hashed,
-              signin_register_new(email, display_name, locale, pw, pw_len));
+              signin_register_new(email, display_name, locale, region_name(api_region_of_new_account(r)), pw,
+                                  pw_len));
 }
 
 /* ---- login ---- */

@@ -239,7 +239,8 @@ static void oauth_exchanged(void *arg, const struct auth_result *ar)
               cb->p->name, "outcome", auth_prc_name(ar->rc), "reason", ar->reason[0] ? ar->reason : "-", NULL);
     switch (ar->rc) {
     case AUTH_P_OK: {
-        struct oauth_policy pol = {tg_cfg->signup_credits, tg_cfg->signup_require_verified};
+        struct oauth_policy pol = {tg_cfg->signup_credits, tg_cfg->signup_require_verified, ""};
+        snprintf(pol.signup_region, sizeof pol.signup_region, "%s", region_name(api_region_of_new_account(r)));
         cb->ref = req_ref_new(r);
         oauth_signin(req_exec(r), cb->p, &ar->id, cb->fs.nonce, cb->fs.expires_ms, cb->fs.link_user_id, 0, &pol,
                      time_now_ms(), oauth_signed_in, cb);
@@ -423,7 +424,8 @@ static void onetap_verified(void *arg, const struct auth_result *ar)
               auth_prc_name(ar->rc), "reason", ar->reason[0] ? ar->reason : "-", NULL);
     switch (ar->rc) {
     case AUTH_P_OK: {
-        struct oauth_policy pol = {tg_cfg->signup_credits, tg_cfg->signup_require_verified};
+        struct oauth_policy pol = {tg_cfg->signup_credits, tg_cfg->signup_require_verified, ""};
+        snprintf(pol.signup_region, sizeof pol.signup_region, "%s", region_name(api_region_of_new_account(r)));
         oauth_signin(req_exec(r), &auth_google, &ar->id, NULL, 0, "", 1, &pol, time_now_ms(), onetap_signed_in,
                      req_ref_new(r));
         return;

@@ -102,6 +102,13 @@ void api_region_for_request(struct req *r, api_region_fn done, void *arg)
     api_submit(r, &m->base, region_read_run, region_read_reply, region_read_cleanup);
 }
 
+enum region api_region_of_new_account(struct req *r)
+{
+    struct region_decision d;
+    region_decide_for(r, NULL, &d);
+    return d.region;
+}
+
 /* ---- replies ------------------------------------------------------------------------------ */
 
 static json_t *region_names_json(const char *first, size_t n)

@@ -82,9 +82,11 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/credits/ledger", api_credits_ledger, AUTH_USER, RL_API_QUERY},
 
     {"POST", "/api/v1/admin/users/{id}/credits", api_admin_adjust_credits, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/users", api_admin_users_list, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/users/{id}", api_admin_user_get, AUTH_ADMIN, RL_NONE},
     {"PATCH", "/api/v1/admin/users/{id}", api_admin_user_patch, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/audit-log", api_admin_audit_log, AUTH_ADMIN, RL_NONE},
+    {"GET", "/api/v1/admin/stats", api_admin_stats, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/orders", api_admin_orders_list, AUTH_ADMIN, RL_NONE},
     {"GET", "/api/v1/admin/orders/{id}", api_admin_order_get, AUTH_ADMIN, RL_NONE},
     {"POST", "/api/v1/admin/orders/{id}/refund", api_admin_order_refund, AUTH_ADMIN, RL_NONE},

@@ -31,6 +31,7 @@ struct user {
     char display_name[TG_NAME_MAX + 1];
     char role[TG_ROLE_MAX];                /* "user" or "admin" */
     char region[TG_REGION_MAX];            /* saved choice ("CN", "GLOBAL"), "" when none */
+    char signup_region[TG_REGION_MAX];     /* the region it signed up in, "" when unknown */
     char locale[TG_LOCALE_MAX];            /* "zh-CN", "en-US", "" when none */
     char password_hash[TG_PWHASH_MAX];     /* argon2id encoded string, "" when none */
     int64_t created_at;                    /* ms since epoch */

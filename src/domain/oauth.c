@@ -309,6 +309,7 @@ static enum store_rc oauth_create_tx(struct store *s, struct oauth_call *c, stru
     snprintf(u->display_name, sizeof u->display_name, "%s", c->id.display_name);
     snprintf(u->role, sizeof u->role, "user");
     snprintf(u->locale, sizeof u->locale, "%s", c->id.locale);
+    memcpy(u->signup_region, c->policy.signup_region, sizeof u->signup_region);
     u->created_at = u->updated_at = c->now_ms;
     rc = store_user_create(s, u);
     if (rc != STORE_OK)

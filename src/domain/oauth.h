@@ -117,6 +117,7 @@ enum oauth_rc {
 struct oauth_policy {
     int64_t signup_credits;
     int require_verified; /* TG_SIGNUP_CREDITS_REQUIRE_VERIFIED */
+    char signup_region[TG_REGION_MAX]; /* a new account's signup region ("" unknown) */
 };
 
 /* What a sign-in with an identity ended with; valid during the callback. */

@@ -25,6 +25,7 @@ struct signin {
     char email[TG_EMAIL_MAX + 1];
     char display_name[TG_NAME_MAX + 1];
     char locale[TG_LOCALE_MAX];
+    char signup_region[TG_REGION_MAX];
     char user_id[TG_ID_MAX];
     char *pw; /* wiped and freed by signin_work */
     size_t pw_len;
@@ -152,13 +153,14 @@ static void signin_reply(struct signin *ctx, enum signin_rc rc, const char *reas
 /* ---- register ---- */
 
 struct signin *signin_register_new(const char *email, const char *display_name, const char *locale,
-                                   const char *pw, size_t len)
+                                   const char *signup_region, const char *pw, size_t len)
 {
     struct signin *ctx = xcalloc(1, sizeof *ctx);
     ctx->kind = SIGNIN_REGISTER;
     snprintf(ctx->email, sizeof ctx->email, "%s", email);
     snprintf(ctx->display_name, sizeof ctx->display_name, "%s", display_name ? display_name : "");
     snprintf(ctx->locale, sizeof ctx->locale, "%s", locale ? locale : "");
+    snprintf(ctx->signup_region, sizeof ctx->signup_region, "%s", signup_region ? signup_region : "");
     ctx->pw = signin_dup(pw, len);
     ctx->pw_len = len;
     return ctx;
@@ -176,6 +178,7 @@ static enum store_rc register_run(struct store *s, struct store_call *c)
     snprintf(u.role, sizeof u.role, "user");
     snprintf(u.password_hash, sizeof u.password_hash, "%s", ctx->hash);
     snprintf(u.locale, sizeof u.locale, "%s", ctx->locale);
+    memcpy(u.signup_region, ctx->signup_region, sizeof u.signup_region);
     u.created_at = u.updated_at = ctx->now_ms;
     enum store_rc rc = store_user_create(s, &u);
     if (rc == STORE_OK)

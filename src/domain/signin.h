@@ -54,7 +54,8 @@ void signin_work(void *ctx);
 
 /*
  * Register: ctx = signin_register_new(email (normalized), display_name (normalized, may be
- * ""), locale ("zh-CN"/"en-US"), password, len); signin_work(ctx) off the loop; then
+ * ""), locale ("zh-CN"/"en-US"), signup_region (the request's region, "CN"/"GLOBAL"; NULL or
+ * "" when unknown), password, len); signin_work(ctx) off the loop; then
  * signin_register_finish(ex, ctx, rule, verify_ttl_ms, now, cb, arg): one transaction
  * creates the account, its wallet, a verification token for its address (valid
  * verify_ttl_ms; res->mail_token, for the caller to mail once this returned), the signup
@@ -62,7 +63,7 @@ void signin_work(void *ctx);
  * first session.
  */
 struct signin *signin_register_new(const char *email, const char *display_name, const char *locale,
-                                   const char *pw, size_t len);
+                                   const char *signup_region, const char *pw, size_t len);
 void signin_register_finish(struct store_exec *ex, struct signin *ctx, const struct email_signup_rule *rule,
                             int64_t verify_ttl_ms, int64_t now_ms, signin_fn cb, void *arg);
 

@@ -190,6 +190,21 @@ struct store_ops {
                                   int64_t *wallets_checked);
     enum store_rc (*task_versions)(struct store *s, const char *const *ids, size_t n, struct task_version *out,
                                    size_t *found);
+
+    enum store_rc (*user_search)(struct store *s, const struct user_filter *f, const char *before_id, size_t limit,
+                                 struct user **users, struct wallet **wallets, size_t *n);
+    enum store_rc (*stats_users)(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                 struct stats_row **out, size_t *n);
+    enum store_rc (*stats_active)(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, unsigned kinds,
+                                  struct stats_row **out, size_t *n);
+    enum store_rc (*stats_orders_paid)(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                       struct stats_row **out, size_t *n);
+    enum store_rc (*stats_refunds)(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                   struct stats_row **out, size_t *n);
+    enum store_rc (*stats_tasks)(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                 struct stats_row **out, size_t *n);
+    enum store_rc (*stats_latencies)(struct store *s, int64_t from, int64_t to, size_t max,
+                                     struct stats_latency **out, size_t *n);
 };
 
 /* The first member of every backend connection struct. */

@@ -897,3 +897,72 @@ enum store_rc store_task_versions(struct store *s, const char *const *ids, size_
         *found = 0;
     return rc;
 }
+
+/* ---- admin: user search and statistics ---- */
+
+enum store_rc store_user_search(struct store *s, const struct user_filter *f, const char *before_id, size_t limit,
+                                struct user **users, struct wallet **wallets, size_t *n)
+{
+    *users = NULL;
+    *wallets = NULL;
+    *n = 0;
+    enum store_rc rc = s->ops->user_search(s, f, before_id, limit, users, wallets, n);
+    if (rc != STORE_OK) {
+        free(*users);
+        free(*wallets);
+        *users = NULL;
+        *wallets = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* The statistics reads share one shape: out and n cleared first, and again on failure. */
+#define STATS_CALL(call)                                                                                      \
+    do {                                                                                                      \
+        *out = NULL;                                                                                          \
+        *n = 0;                                                                                               \
+        enum store_rc rc_ = (call);                                                                           \
+        if (rc_ != STORE_OK) {                                                                                \
+            free(*out);                                                                                       \
+            *out = NULL;                                                                                      \
+            *n = 0;                                                                                           \
+        }                                                                                                     \
+        return rc_;                                                                                           \
+    } while (0)
+
+enum store_rc store_stats_users(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                size_t *n)
+{
+    STATS_CALL(s->ops->stats_users(s, from, to, bucket_ms, out, n));
+}
+
+enum store_rc store_stats_active(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, unsigned kinds,
+                                 struct stats_row **out, size_t *n)
+{
+    STATS_CALL(s->ops->stats_active(s, from, to, bucket_ms, kinds, out, n));
+}
+
+enum store_rc store_stats_orders_paid(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                      struct stats_row **out, size_t *n)
+{
+    STATS_CALL(s->ops->stats_orders_paid(s, from, to, bucket_ms, out, n));
+}
+
+enum store_rc store_stats_refunds(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                  size_t *n)
+{
+    STATS_CALL(s->ops->stats_refunds(s, from, to, bucket_ms, out, n));
+}
+
+enum store_rc store_stats_tasks(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                size_t *n)
+{
+    STATS_CALL(s->ops->stats_tasks(s, from, to, bucket_ms, out, n));
+}
+
+enum store_rc store_stats_latencies(struct store *s, int64_t from, int64_t to, size_t max, struct stats_latency **out,
+                                    size_t *n)
+{
+    STATS_CALL(s->ops->stats_latencies(s, from, to, max, out, n));
+}

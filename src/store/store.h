@@ -529,4 +529,75 @@ struct task_version {
 enum store_rc store_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,
                                   size_t *found);
 
+/* ---- admin: user search and statistics ---- */
+
+/* What GET /api/v1/admin/users searches for. Every field "any" when NULL / -1. */
+struct user_filter {
+    const char *q;    /* an id exactly, or a substring (case-insensitive for ASCII) of the email
+                       * or display name; LIKE wildcards in it match themselves */
+    const char *role; /* "user" / "admin" */
+    int disabled;     /* 0 / 1, -1 any */
+};
+/*
+ * Users matching f, newest first (id order), with id < before_id when before_id is not NULL,
+ * at most limit; wallets[i] is users[i]'s wallet (zero when it has none). *users and
+ * *wallets: caller frees both with free(); both NULL when *n is 0.
+ */
+enum store_rc store_user_search(struct store *s, const struct user_filter *f, const char *before_id, size_t limit,
+                                struct user **users, struct wallet **wallets, size_t *n);
+
+/*
+ * The statistics reads (domain/stats.c gives them meaning). Each one groups rows of one
+ * table inside [from, to) (ms) by what it names and by bucket = (time - from) / bucket_ms
+ * (bucket_ms > 0), and returns one struct stats_row per group, in no particular order.
+ * Regions are the stored values ("" for NULL), not interpreted here. *out: caller frees
+ * with free(); NULL when *n is 0.
+ */
+struct stats_row {
+    char region[TG_REGION_MAX];  /* users.region; orders.region for orders and refunds */
+    char region2[TG_REGION_MAX]; /* users.signup_region ("" for orders and refunds) */
+    char key[TG_PROVIDER_MAX];   /* the currency (orders, refunds) or the provider (tasks) */
+    char status[TG_TASK_STATUS_MAX]; /* tasks: the status */
+    int64_t bucket;
+    int64_t count;
+    int64_t sum;                 /* orders, refunds: sum of amounts */
+};
+/* Users created before `to`, by (region, signup_region, bucket); users created before `from`
+ * have bucket -1. */
+enum store_rc store_stats_users(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                size_t *n);
+/* The kinds of activity store_stats_active counts. */
+#define STORE_ACT_TASKS 1u    /* tasks created */
+#define STORE_ACT_ORDERS 2u   /* orders created */
+#define STORE_ACT_SESSIONS 4u /* refresh tokens issued: a sign-in or a refresh */
+/* Distinct users with at least one activity of the kinds in `kinds`, by (their region,
+ * signup_region, bucket): count is the number of distinct users; and once more for the
+ * whole range with bucket -1. */
+enum store_rc store_stats_active(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, unsigned kinds,
+                                 struct stats_row **out, size_t *n);
+/* Orders whose paid_at is in the range (whatever became of them since), by (region,
+ * currency, bucket of paid_at): count and sum of amounts. */
+enum store_rc store_stats_orders_paid(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                      struct stats_row **out, size_t *n);
+/* Succeeded refunds by the time they succeeded (updated_at) in the range, by (their order's
+ * region, currency, bucket): count and sum of amounts. */
+enum store_rc store_stats_refunds(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                  size_t *n);
+/* Tasks created in the range, by (their user's region, signup_region, provider, status,
+ * bucket of created_at): count. */
+enum store_rc store_stats_tasks(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                                size_t *n);
+/* One succeeded task's time from submission to its end. */
+struct stats_latency {
+    char region[TG_REGION_MAX];
+    char region2[TG_REGION_MAX];
+    char provider[TG_PROVIDER_MAX];
+    int64_t ms; /* finished_at - submitted_at */
+};
+/* Succeeded tasks created in the range that were submitted, at most max of them: the user's
+ * region and signup_region, the provider and finished_at - submitted_at. STORE_CONFLICT
+ * (nothing returned) when there are more than max. *out: caller frees with free(). */
+enum store_rc store_stats_latencies(struct store *s, int64_t from, int64_t to, size_t max, struct stats_latency **out,
+                                    size_t *n);
+
 #endif

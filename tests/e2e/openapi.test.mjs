@@ -159,6 +159,17 @@ describe('every documented operation answers as documented', () => {
     check(promote, 'PATCH', '/api/v1/admin/users/{id}');
     check(await srv.patch(`/api/v1/admin/users/${admin.id}`, { disabled: true }, { token: admin.token }), 'PATCH', '/api/v1/admin/users/{id}');
     check(await srv.get('/api/v1/admin/audit-log?limit=50', { token: admin.token }), 'GET', '/api/v1/admin/audit-log');
+    const users = await srv.get(`/api/v1/admin/users?q=${encodeURIComponent(reg.body.user.email)}`, { token: admin.token });
+    assertStatus(users, 200);
+    assert.deepEqual(users.body.data.map((x) => x.user.id), [reg.body.user.id]);
+    check(users, 'GET', '/api/v1/admin/users');
+    check(await srv.get('/api/v1/admin/users?role=owner', { token: admin.token }), 'GET', '/api/v1/admin/users');
+    check(await srv.get('/api/v1/admin/users', { token }), 'GET', '/api/v1/admin/users');
+    const stats = await srv.get('/api/v1/admin/stats', { token: admin.token });
+    assertStatus(stats, 200);
+    check(stats, 'GET', '/api/v1/admin/stats');
+    check(await srv.get('/api/v1/admin/stats?from=2026-01-02&to=2026-01-01', { token: admin.token }), 'GET', '/api/v1/admin/stats');
+    check(await srv.get('/api/v1/admin/stats', { token }), 'GET', '/api/v1/admin/stats');
 
     // Browser sign-in through the sandbox provider, and linking it to the account.
     const start = await srv.get('/api/v1/auth/oauth/sandbox/start?return_to=/tour');

@@ -726,6 +726,13 @@ static const struct store_ops sq_ops = {
     .ledger_totals = sq_ledger_totals,
     .ledger_check = sq_ledger_check,
     .task_versions = sq_task_versions,
+    .user_search = sq_user_search,
+    .stats_users = sq_stats_users,
+    .stats_active = sq_stats_active,
+    .stats_orders_paid = sq_stats_orders_paid,
+    .stats_refunds = sq_stats_refunds,
+    .stats_tasks = sq_stats_tasks,
+    .stats_latencies = sq_stats_latencies,
 };
 
 /* Runs one PRAGMA or setup statement that returns at most one row; copies its first column

@@ -178,7 +178,7 @@ int sq_kind_parse(const char *s);
 /* Row readers shared between files (column orders are given by the SQL constants below). */
 #define SQ_USER_COLS                                                                                         \
     "u.id, u.email, u.display_name, u.role, u.region, u.password_hash, "                                     \
-    "u.created_at, u.updated_at, u.disabled, u.auth_epoch, u.email_verified, u.locale"
+    "u.created_at, u.updated_at, u.disabled, u.auth_epoch, u.email_verified, u.locale, u.signup_region"
 /* Reads SQ_USER_COLS starting at column `first`. Returns 0 or -1 (oversized value). */
 int sq_read_user(sqlite3_stmt *st, int first, struct user *u);
 
@@ -343,6 +343,25 @@ enum store_rc sq_write_probe(struct store *s, int64_t now);
 enum store_rc sq_ledger_totals(struct store *s, struct ledger_totals *out);
 enum store_rc sq_ledger_check(struct store *s, store_violation_fn fn, void *arg, int64_t *violations,
                               int64_t *wallets_checked);
+
+/* stats.c */
+enum store_rc sq_user_search(struct store *s, const struct user_filter *f, const char *before_id, size_t limit,
+                             struct user **users, struct wallet **wallets, size_t *n);
+enum store_rc sq_stats_users(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                             size_t *n);
+enum store_rc sq_stats_active(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, unsigned kinds,
+                              struct stats_row **out, size_t *n);
+enum store_rc sq_stats_orders_paid(struct store *s, int64_t from, int64_t to, int64_t bucket_ms,
+                                   struct stats_row **out, size_t *n);
+enum store_rc sq_stats_refunds(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                               size_t *n);
+enum store_rc sq_stats_tasks(struct store *s, int64_t from, int64_t to, int64_t bucket_ms, struct stats_row **out,
+                             size_t *n);
+enum store_rc sq_stats_latencies(struct store *s, int64_t from, int64_t to, size_t max, struct stats_latency **out,
+                                 size_t *n);
+/* The i-th statement of stats.c (0..), NULL past the last: tests/store/test_stats.c checks
+ * their query plans. */
+const char *sq_stats_sql(size_t i);
 
 /* task_versions.c */
 enum store_rc sq_task_versions(struct store *s, const char *const *ids, size_t n, struct task_version *out,

@@ -8,8 +8,8 @@
 #include "store/sqlite/sq.h"
 
 static const char SQL_USER_INSERT[] = "INSERT INTO users(id, email, display_name, role, region, "
-                                      "password_hash, created_at, updated_at, disabled, email_verified, locale)"
-                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+                                      "password_hash, created_at, updated_at, disabled, email_verified, locale, signup_region)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_WALLET_INSERT[] =
     "INSERT INTO wallets(user_id, plan_credits, paid_credits, plan_expires_at, updated_at)"
     " VALUES (?1, 0, 0, NULL, ?2)";
@@ -52,7 +52,8 @@ int sq_read_user(sqlite3_stmt *st, int first, struct user *u)
     u->disabled = (int)sq_col_int(st, first + 8);
     u->auth_epoch = sq_col_int(st, first + 9);
     u->email_verified = (int)sq_col_int(st, first + 10);
-    if (sq_col_text(st, first + 11, u->locale, sizeof u->locale) < 0)
+    if (sq_col_text(st, first + 11, u->locale, sizeof u->locale) < 0 ||
+        sq_col_text(st, first + 12, u->signup_region, sizeof u->signup_region) < 0)
         return -1;
     return 0;
 }
@@ -64,6 +65,7 @@ static int user_fields_ok(const struct user *u)
     return sq_fits(u->id, sizeof u->id) && u->id[0] != '\0' && sq_fits(u->email, sizeof u->email) &&
            sq_fits(u->locale, sizeof u->locale) && sq_fits(u->display_name, sizeof u->display_name) &&
            sq_fits(u->role, sizeof u->role) && sq_fits(u->region, sizeof u->region) &&
+           sq_fits(u->signup_region, sizeof u->signup_region) &&
            sq_fits(u->password_hash, sizeof u->password_hash);
 }
 
@@ -90,6 +92,7 @@ static enum store_rc user_create_tx(struct sq *c, void *arg)
     sqlite3_bind_int(st, 9, u->disabled ? 1 : 0);
     sqlite3_bind_int(st, 10, u->email_verified && u->email[0] ? 1 : 0);
     sq_bind_text_or_null(st, 11, u->locale);
+    sq_bind_text_or_null(st, 12, u->signup_region);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = sq_fail(c, src, "user_create", 1);

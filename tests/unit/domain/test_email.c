@@ -143,7 +143,7 @@ static struct reg_out do_register(const char *email, const char *locale, const s
                                   int64_t now)
 {
     struct reg_out o = {0};
-    struct signin *ctx = signin_register_new(email, "", locale, "correct horse battery", 21);
+    struct signin *ctx = signin_register_new(email, "", locale, "CN", "correct horse battery", 21);
     signin_work(ctx);
     signin_register_finish(&g_ex, ctx, rule, DAY, now, reg_cb, &o);
     signin_free(ctx);
