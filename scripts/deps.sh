@@ -6,7 +6,8 @@
 #                           serves, which the build compiles into the binary)
 #   scripts/deps.sh test    build + clang 14 with its libFuzzer runtime (the fuzz stage) +
 #                           Node.js (>= 18, or what tests/e2e/package.json's engines asks for),
-#                           then `npm ci` in tests/e2e
+#                           then `npm ci` in tests/e2e; Debian's chromium and fonts-noto-cjk,
+#                           then `npm ci` in tests/browser (the browser suite)
 #   scripts/deps.sh bench   build + wrk and nginx-light (the benchmark peer)
 #   scripts/deps.sh bench-webhooks   bench + Node.js and `npm ci` in tests/e2e (the npm SDKs
 #                           bench/webhooks-gen.mjs signs notifications with)
@@ -25,6 +26,7 @@ BUILD_PKGS=(gcc pkg-config meson ninja-build python3 libh2o-evloop-dev libjansso
 # (libfuzzer-14-dev holds a separate libFuzzer.a that -fsanitize=fuzzer does not use).
 FUZZ_PKGS=(clang-14 libclang-rt-14-dev)
 BENCH_PKGS=(wrk nginx-light)
+BROWSER_PKGS=(chromium fonts-noto-cjk)
 NODE_MIN_MAJOR=18
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -151,6 +153,14 @@ ensure_npm_modules() {
 ensure_e2e_modules() { ensure_npm_modules tests/e2e; }
 # The web UI's npm files (web/vendor.json): the build reads them from web/node_modules.
 ensure_web_modules() { ensure_npm_modules web; }
+# The browser suite (tests/browser): Debian's chromium, a CJK font so that Chinese pages render
+# in screenshots, and its npm packages (playwright-core drives the system chromium; it
+# downloads no browser of its own).
+ensure_browser() {
+    ensure_pkgs "${BROWSER_PKGS[@]}"
+    [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium is still missing after installing chromium"
+    ensure_npm_modules tests/browser
+}
 
 [[ $# -eq 1 ]] || usage
 case "$1" in
@@ -164,6 +174,7 @@ test)
     ensure_node
     ensure_web_modules
     ensure_e2e_modules
+    ensure_browser
     ;;
 bench)
     ensure_pkgs "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"

@@ -2,11 +2,14 @@
 # test.sh - installs what is missing, builds, and runs every test suite; also what CI runs.
 #
 # Stages:
-#   deps                  scripts/deps.sh test (Debian packages, Node.js, npm ci in tests/e2e)
+#   deps                  scripts/deps.sh test (Debian packages, Node.js, chromium, npm ci in
+#                         tests/e2e and tests/browser)
 #   build, build-asan     meson + ninja: the default (debugoptimized) build and an
 #                         AddressSanitizer + UndefinedBehaviorSanitizer build
 #   meson <dir>           meson test --suite unit --suite store in each build (TAP subtests counted)
 #   e2e <dir>             the Node end-to-end suite in tests/e2e against <dir>/tollgate
+#   browser <dir>         the web UI in Debian's chromium (tests/browser) against <dir>/tollgate,
+#                         the plain build; screenshots in <dir>/browser-artifacts
 #   fuzz <target>         every tests/fuzz/fuzz_*.c built with clang -fsanitize=fuzzer,address,
 #                         undefined in build-fuzz and run by libFuzzer over its seed corpus
 #                         tests/fuzz/corpus/<target> for a bounded time (one result per target)
@@ -26,6 +29,7 @@ BUILD_DIR="${TEST_BUILD_DIR:-build}"
 ASAN_DIR="${TEST_ASAN_DIR:-build-asan}"
 FUZZ_DIR="${TEST_FUZZ_DIR:-build-fuzz}"
 E2E_DIR="tests/e2e"
+BROWSER_DIR="tests/browser"
 
 # The fuzz stage's compiler (tests/fuzz/libfuzzer.ini names the same) and its time budget:
 # ~96 s of fuzzing plus ~20 s of building keeps the stage under 2.5 minutes on 2 cores.
@@ -255,6 +259,37 @@ print(c.get('pass', 0), c.get('fail', 0) + c.get('cancelled', 0),
 PY
 }
 
+# run_node_suite STAGE SUITE_DIR BUILD_DIR T0 CMD...: runs CMD in SUITE_DIR against
+# BUILD_DIR/tollgate (TOLLGATE_BIN; the sanitizer options when BUILD_DIR is the ASan build),
+# counts node's test-runner summary and records STAGE. No summary, or a failing exit with no
+# failed test, counts as a failure.
+run_node_suite() {
+    local stage="$1" suite="$2" dir="$3" t0="$4"
+    shift 4
+    local out="$LOG_DIR/${stage//[^A-Za-z0-9]/_}.log" rc=0
+    (
+        cd "$suite"
+        export TOLLGATE_BIN="$ROOT/$dir/tollgate"
+        export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=false
+        if [[ "$dir" == "$ASAN_DIR" ]]; then
+            export TOLLGATE_SANITIZED=1
+            with_sanitizers "$@"
+        else
+            "$@"
+        fi
+    ) </dev/null 2>&1 | tee "$out" || rc=$?
+    local p f s found msg=""
+    read -r p f s found <<<"$(count_node "$out")"
+    if ((found == 0)); then
+        f=$((f + 1))
+        msg="no test runner summary found (exit $rc)"
+    elif ((rc != 0 && f == 0)); then
+        f=1
+        msg="runner exited $rc"
+    fi
+    record "$stage" "$p" "$f" "$s" $((SECONDS - t0)) "$msg"
+}
+
 stage_e2e() {
     local dir="$1" stage="e2e $1" kind
     kind="$(e2e_kind)"
@@ -273,30 +308,42 @@ stage_e2e() {
         record "$stage" 0 1 0 0 "not run: node is missing"
         return
     fi
-    local out="$LOG_DIR/e2e-${dir//\//_}.log" rc=0
     local cmd=(node --test)
     [[ "$kind" == npm ]] && cmd=(npm test --silent)
-    (
-        cd "$E2E_DIR"
-        export TOLLGATE_BIN="$ROOT/$dir/tollgate"
-        export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false npm_config_fund=false
-        if [[ "$dir" == "$ASAN_DIR" ]]; then
-            export TOLLGATE_SANITIZED=1
-            with_sanitizers "${cmd[@]}"
-        else
-            "${cmd[@]}"
-        fi
-    ) </dev/null 2>&1 | tee "$out" || rc=$?
-    local p f s found msg=""
-    read -r p f s found <<<"$(count_node "$out")"
-    if ((found == 0)); then
-        f=$((f + 1))
-        msg="no test runner summary found (exit $rc)"
-    elif ((rc != 0 && f == 0)); then
-        f=1
-        msg="runner exited $rc"
+    run_node_suite "$stage" "$E2E_DIR" "$dir" "$t0" "${cmd[@]}"
+}
+
+# ---- browser (node + chromium) -------------------------------------------------------------
+# tests/browser: the web UI served by <dir>/tollgate, in Debian's chromium (playwright-core).
+# Everything it needs is installed by scripts/deps.sh test: a missing suite, chromium or
+# npm package is a failure, never a skip. Screenshots go to <dir>/browser-artifacts.
+stage_browser() {
+    local dir="$1" stage="browser $1"
+    say "$stage: tests/browser with TOLLGATE_BIN=$dir/tollgate, chromium ${CHROMIUM_BIN:-/usr/bin/chromium}"
+    local t0=$SECONDS
+    if [[ ! -f "$BROWSER_DIR/package.json" ]] || ! compgen -G "$BROWSER_DIR/*.test.mjs" >/dev/null; then
+        record "$stage" 0 1 0 0 "no browser suite in $BROWSER_DIR"
+        return
     fi
-    record "$stage" "$p" "$f" "$s" $((SECONDS - t0)) "$msg"
+    if ! is_built "$dir" || [[ ! -x "$dir/tollgate" ]]; then
+        record "$stage" 0 1 0 0 "not run: $dir/tollgate was not built"
+        return
+    fi
+    if ! command -v node >/dev/null 2>&1; then
+        record "$stage" 0 1 0 0 "not run: node is missing"
+        return
+    fi
+    if [[ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ]]; then
+        record "$stage" 0 1 0 0 "not run: ${CHROMIUM_BIN:-/usr/bin/chromium} is missing (scripts/deps.sh test)"
+        return
+    fi
+    if [[ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]]; then
+        record "$stage" 0 1 0 0 "not run: $BROWSER_DIR/node_modules is missing (scripts/deps.sh test)"
+        return
+    fi
+    rm -rf "$dir/browser-artifacts"
+    run_node_suite "$stage" "$BROWSER_DIR" "$dir" "$t0" npm test --silent
+    echo "browser: screenshots in $dir/browser-artifacts"
 }
 
 # ---- fuzz ----------------------------------------------------------------------------------
@@ -437,6 +484,7 @@ stage_meson "$BUILD_DIR"
 stage_meson "$ASAN_DIR"
 stage_e2e "$BUILD_DIR"
 stage_e2e "$ASAN_DIR"
+stage_browser "$BUILD_DIR"
 stage_fuzz
 
 printf '\n==> summary (%ss)\n' $((SECONDS - T_START))
