@@ -42,6 +42,9 @@ describe('global user: sign up, verify, buy on the sandbox checkout, generate, w
 
   step('sign-up: from the landing page, with email and password', async () => {
     await page.goto(app.base + '/');
+    // The document says lang="en" until the app has booted (the catalog it loads sets the
+    // real one), so the check waits for the page's heading, which is rendered after that.
+    await page.locator('main h1').waitFor({ timeout: 15000 });
     assert.equal(await page.getAttribute('html', 'lang'), LANG);
     await link(page.locator('header'), t('nav.sign_up')).click();
     await waitForPath(page, '/sign-up');
