@@ -294,7 +294,9 @@ static int auth_token_or_reply(struct req *r, int logout, struct auth_tok *t)
         return 0;
     }
     const char *origin = req_header_unique(r, "origin");
-    if (!session_origin_ok(origin, tg_cfg->public_origin)) {
+    int same = session_origin_ok(origin, tg_cfg->public_origin) ||
+               (tg_cfg->public_url_default && session_origin_is_host(origin, req_authority(r)));
+    if (!same) {
         log_event(LOG_INFO, "session_cookie_origin_refused", "request_id", req_id(r), "ip", req_client_ip(r), NULL);
         res_error(r, TG_E_ORIGIN_MISMATCH, NULL,
                   json_pack("{s:s, s:s}", "reason", origin == NULL ? "missing" : "mismatch", "expected",

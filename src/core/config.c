@@ -1390,6 +1390,7 @@ static void cfg_dynamic_defaults(struct cfg_state *st)
             const char *h = st->c.listen_host;
             int v6 = strchr(h, ':') != NULL;
             st->vals[i] = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", h, v6 ? "]" : "", st->c.listen_port);
+            st->c.public_url_default = 1;
         } else if (!strcmp(k, "TG_SANDBOX")) {
             /* DESIGN 9/10: sandbox providers are offered unless real ones are configured, so a
              * production install never exposes a free test checkout by accident. */

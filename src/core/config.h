@@ -24,6 +24,7 @@ struct tg_config {
     int listen_port;          /* TG_LISTEN port part (8080) */
     char *public_url;         /* TG_PUBLIC_URL, no trailing slash */
     char *public_origin;      /* its origin as browsers send it in Origin (config_url_origin) */
+    int public_url_default;   /* 1: TG_PUBLIC_URL was not set, public_url was made from TG_LISTEN */
     char *data_dir;           /* TG_DATA_DIR (./data), created if missing */
     char *database_url;       /* TG_DATABASE_URL (sqlite:$TG_DATA_DIR/tollgate.db) */
     char *redis_url;          /* TG_REDIS_URL or NULL */

@@ -669,6 +669,14 @@ int session_origin_ok(const char *origin, const char *public_origin)
     return strlen(origin) == n && ct_equal(origin, public_origin, n);
 }
 
+int session_origin_is_host(const char *origin, const char *host)
+{
+    if (origin == NULL || host == NULL || host[0] == '\0' || strncmp(origin, "http://", 7) != 0)
+        return 0;
+    size_t n = strlen(host);
+    return strlen(origin + 7) == n && ct_equal(origin + 7, host, n);
+}
+
 void session_tokens_free(struct session_tokens *t)
 {
     if (t == NULL)

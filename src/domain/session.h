@@ -154,4 +154,13 @@ void session_logout_everywhere(struct store_exec *ex, const struct session_every
  */
 int session_origin_ok(const char *origin, const char *public_origin);
 
+/*
+ * 1 when origin is "http://" + host exactly: a browser on the page this host served. Only for
+ * a server whose TG_PUBLIC_URL is the default made from TG_LISTEN (a first run on
+ * 127.0.0.1:8080 opened as http://localhost:8080 would otherwise lose its session on every
+ * reload). The cookie is SameSite=Strict and bound to the host it was set for, so another
+ * site's page neither sends it nor can name this host as its origin.
+ */
+int session_origin_is_host(const char *origin, const char *host);
+
 #endif

@@ -75,6 +75,9 @@ const char *req_header_unique(struct req *r, const char *lname);
  * than HTTP_COOKIE_VALUE_MAX - 1 bytes. */
 #define HTTP_COOKIE_VALUE_MAX 4096
 const char *req_cookie(struct req *r, const char *name);
+
+/* The host the client addressed (Host, or :authority on HTTP/2) as sent, or NULL. */
+const char *req_authority(struct req *r);
 /* How many cookies named `name` the Cookie header(s) carry (a browser sends two of one name
  * when another path or domain set one too). */
 size_t req_cookie_count(struct req *r, const char *name);

@@ -294,6 +294,17 @@ const char *req_header_unique(struct req *r, const char *lname)
     return req_header(r, lname);
 }
 
+const char *req_authority(struct req *r)
+{
+    h2o_req_t *h = r->h;
+    if (h->input.authority.base == NULL || h->input.authority.len == 0)
+        return NULL;
+    char *out = h2o_mem_alloc_pool(&h->pool, h->input.authority.len + 1);
+    memcpy(out, h->input.authority.base, h->input.authority.len);
+    out[h->input.authority.len] = '\0';
+    return out;
+}
+
 const char *req_cookie(struct req *r, const char *name)
 {
     h2o_req_t *h = r->h;

@@ -5,6 +5,7 @@
 // origins, replays, races, planted duplicates, oversized values.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { startServer, invariantTest, assertError, assertStatus, uniqueEmail, strongPassword } from './lib/server.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
@@ -38,6 +39,21 @@ function storedToken(r, name = 'tg_refresh', secure = false) {
 /** Asserts that r deletes the session cookie, with the same path and flags. */
 function assertCleared(r, name = 'tg_refresh', secure = false) {
   assert.deepEqual(setCookies(r), [`${name}=; Path=/api/v1/auth; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`]);
+}
+
+/** POST with exactly these headers (Host included, which fetch will not let a caller set). */
+function postWithHost(port, path, headers, body = '{}') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** One request with exactly these header lines on a new connection: {status, headers, body}. */
@@ -259,6 +275,29 @@ describe('browser sessions (http public URL)', () => {
     const ok = await refreshCookie(u.rt);
     assertStatus(ok, 200, 'the token still works with the right Origin');
     srv.secrets.add(storedToken(ok));
+  });
+
+  it('with the default public URL, a page opened under another name of this host (localhost) keeps its session: Origin must be http:// + the Host it addressed', async () => {
+    const u = await cookieUser();
+    const port = srv.port;
+    const send = (host, o) => postWithHost(port, REFRESH, { host, origin: o, cookie: `tg_refresh=${u.rt}`, 'x-tollgate-session': 'cookie' });
+    for (const [host, o] of [
+      [`localhost:${port}`, `http://127.0.0.1:${port + 1}`],
+      [`localhost:${port}`, `https://localhost:${port}`],
+      [`localhost:${port}`, `http://localhost:${port + 1}`],
+      [`localhost:${port}`, `http://localhost`],
+      [`localhost:${port}`, 'null'],
+      [`localhost:${port}`, `http://LOCALHOST:${port}`],
+    ]) {
+      const r = await send(host, o);
+      assert.equal(r.status, 403, `Host ${host}, Origin ${o}`);
+      assert.equal(r.body.error.code, 'origin_mismatch');
+    }
+    const r = await send(`localhost:${port}`, `http://localhost:${port}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal('refresh_token' in r.body, false);
+    const next = /^tg_refresh=([^;]+);/.exec(r.headers['set-cookie'][0])[1];
+    srv.secrets.add(next);
   });
 
   it('a refresh_token in the body wins over the cookie and needs no Origin (API clients)', async () => {
@@ -509,6 +548,10 @@ describe('browser sessions (https public URL)', () => {
     assertError(await srv.post(REFRESH, {}, { headers: { cookie: `${NAME}=${rt}`, origin: 'http://example.test' } }), 403, 'origin_mismatch');
     assertError(await srv.post(REFRESH, {}, { headers: { cookie: `${NAME}=${rt}`, origin: 'https://example.test:443' } }), 403, 'origin_mismatch', 'browsers never send the default port');
     assertError(await srv.post(REFRESH, {}, { headers: { cookie: `${NAME}=${rt}`, origin: srv.url } }), 403, 'origin_mismatch');
+    // A configured TG_PUBLIC_URL is the only origin: the Host a request names is not enough.
+    const byHost = await postWithHost(srv.port, REFRESH, { host: 'tollgate.internal:8080', origin: 'http://tollgate.internal:8080', cookie: `${NAME}=${rt}` });
+    assert.equal(byHost.status, 403);
+    assert.equal(byHost.body.error.code, 'origin_mismatch');
     // The unprefixed name (what a plain-http page could set) is not the session cookie here.
     const plain = await srv.post(REFRESH, {}, { headers: { ...SESSION, cookie: `tg_refresh=${rt}`, origin: ORIGIN } });
     assertError(plain, 401, 'invalid_refresh_token');

@@ -367,6 +367,17 @@ static void test_origin(void)
     CHECK(!session_origin_ok("https://pay.example.co", "https://pay.example.com"), "origin: prefix");
     CHECK(!session_origin_ok("https://pay.example.com", ""), "origin: no public origin refuses all");
     CHECK(!session_origin_ok("https://pay.example.com", NULL), "origin: NULL public origin");
+
+    CHECK(session_origin_is_host("http://localhost:8080", "localhost:8080"), "host origin: the host addressed");
+    CHECK(!session_origin_is_host("https://localhost:8080", "localhost:8080"), "host origin: https is not this page");
+    CHECK(!session_origin_is_host("http://localhost:8081", "localhost:8080"), "host origin: another port");
+    CHECK(!session_origin_is_host("http://localhost", "localhost:8080"), "host origin: no port");
+    CHECK(!session_origin_is_host("http://localhost:8080/", "localhost:8080"), "host origin: trailing slash");
+    CHECK(!session_origin_is_host("http://localhost:80800", "localhost:8080"), "host origin: longer");
+    CHECK(!session_origin_is_host("null", "localhost:8080"), "host origin: null");
+    CHECK(!session_origin_is_host(NULL, "localhost:8080"), "host origin: absent");
+    CHECK(!session_origin_is_host("http://", ""), "host origin: empty host");
+    CHECK(!session_origin_is_host("http://x", NULL), "host origin: no host");
 }
 
 static void test_refresh(struct store *s)
