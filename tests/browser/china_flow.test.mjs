@@ -71,6 +71,9 @@ describe('China user: Chinese, WeChat sign-in, CNY prices, WeChat Pay by QR code
 
   step('language: the landing page is Chinese', async () => {
     await page.goto(app.base + '/');
+    // The document says lang="en" until the app has booted (the catalog it loads sets the
+    // real one), so the check waits for the page's heading, which is rendered after that.
+    await page.locator('main h1').waitFor({ timeout: 15000 });
     assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
     await page.waitForFunction((want) => document.title === want, `${t('title.landing')} · Tollgate`);
     await link(page.locator('header'), t('nav.pricing')).waitFor();
