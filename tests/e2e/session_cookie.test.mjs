@@ -6,10 +6,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { startServer, invariantTest, assertError, assertStatus, uniqueEmail, strongPassword } from './lib/server.mjs';
 import { assertDocumented } from './lib/openapi.mjs';
 import { CookieJar, fragment } from './lib/browser.mjs';
+import { rawRequest } from './lib/raw.mjs';
 
 const REG = '/api/v1/auth/register';
 const LOGIN = '/api/v1/auth/login';
@@ -56,49 +56,6 @@ function postWithHost(port, path, headers, body = '{}') {
   });
 }
 
-/** One request with exactly these header lines on a new connection: {status, headers, body}. */
-function rawRequest(port, method, path, headerLines, body = '') {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let data = Buffer.alloc(0);
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no complete response within 5 s: ${data.toString('latin1').slice(0, 300)}`));
-    }, 5000);
-    sock.on('data', (d) => (data = Buffer.concat([data, d])));
-    sock.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    sock.on('close', () => {
-      clearTimeout(t);
-      const text = data.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return reject(new Error(`no response head: ${text.slice(0, 300)}`));
-      const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
-      const headers = {};
-      for (const l of lines) {
-        const i = l.indexOf(':');
-        const k = l.slice(0, i).trim().toLowerCase();
-        (headers[k] ??= []).push(l.slice(i + 1).trim());
-      }
-      const b = text.slice(end + 4);
-      let json = null;
-      try {
-        json = JSON.parse(b);
-      } catch {
-        json = null;
-      }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: json });
-    });
-    sock.on('connect', () => {
-      const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headerLines];
-      if (body) head.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
-      sock.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-    });
-  });
-}
-
 describe('browser sessions (http public URL)', () => {
   let srv;
   let origin;
@@ -132,7 +89,7 @@ describe('browser sessions (http public URL)', () => {
   async function refreshCookie(rt, { origin: o = origin, json = {}, headers = {} } = {}) {
     if (o === null) {
       const r = await rawRequest(srv.port, 'POST', REFRESH, [`Cookie: tg_refresh=${rt}`], JSON.stringify(json));
-      return { ...r, text: JSON.stringify(r.body), method: 'POST', path: REFRESH, headers: { get: (k) => (r.headers[k] ?? [null])[0], getSetCookie: () => r.headers['set-cookie'] ?? [] } };
+      return { ...r, body: r.json, method: 'POST', path: REFRESH, headers: { get: (k) => (r.headers[k] ?? [null])[0], getSetCookie: () => r.headers['set-cookie'] ?? [] } };
     }
     return srv.post(REFRESH, json, { headers: { cookie: `tg_refresh=${rt}`, origin: o, ...headers } });
   }
@@ -259,7 +216,7 @@ describe('browser sessions (http public URL)', () => {
       if (o === null) {
         const out = await rawRequest(srv.port, 'POST', LOGOUT, [`Cookie: tg_refresh=${u.rt}`], '{}');
         assert.equal(out.status, 403);
-        assert.equal(out.body.error.code, 'origin_mismatch');
+        assert.equal(out.json.error.code, 'origin_mismatch');
         assert.equal(out.headers['set-cookie'], undefined);
       } else {
         const out = await srv.post(LOGOUT, {}, { headers: { cookie: `tg_refresh=${u.rt}`, origin: o } });
@@ -270,7 +227,7 @@ describe('browser sessions (http public URL)', () => {
     // Two Origin lines (which one was checked would be a guess): refused.
     const two = await rawRequest(srv.port, 'POST', REFRESH, [`Origin: ${origin}`, `Origin: ${origin}`, `Cookie: tg_refresh=${u.rt}`], '{}');
     assert.equal(two.status, 403);
-    assert.equal(two.body.error.code, 'origin_mismatch');
+    assert.equal(two.json.error.code, 'origin_mismatch');
     // Nothing above spent the token.
     const ok = await refreshCookie(u.rt);
     assertStatus(ok, 200, 'the token still works with the right Origin');
@@ -487,8 +444,8 @@ describe('browser sessions (http public URL)', () => {
     for (const lines of [[`Cookie: tg_refresh=${u.rt}`, `Cookie: tg_refresh=${v.rt}`], [`Cookie: tg_refresh=${u.rt}`, `Cookie: a=1; tg_refresh=${u.rt}`]]) {
       const raw = await rawRequest(srv.port, 'POST', REFRESH, [`Origin: ${origin}`, ...lines], '{}');
       assert.equal(raw.status, 401);
-      assert.equal(raw.body.error.code, 'invalid_refresh_token');
-      assert.equal(raw.body.error.details.reason, 'ambiguous_cookie');
+      assert.equal(raw.json.error.code, 'invalid_refresh_token');
+      assert.equal(raw.json.error.details.reason, 'ambiguous_cookie');
     }
     const out = await srv.post(LOGOUT, {}, { headers: { cookie: `tg_refresh=${u.rt}; tg_refresh=${v.rt}`, origin } });
     assertError(out, 401, 'invalid_refresh_token');
@@ -506,7 +463,7 @@ describe('browser sessions (http public URL)', () => {
     lines.splice(17, 0, `Cookie: theme=dark; tg_refresh=${u.rt}; lang=en`);
     const r = await rawRequest(srv.port, 'POST', REFRESH, [`Origin: ${origin}`, ...lines], '{}');
     assert.equal(r.status, 200);
-    assert.equal('refresh_token' in r.body, false);
+    assert.equal('refresh_token' in r.json, false);
     assert.equal(r.headers['set-cookie'].length, 1);
     const m = r.headers['set-cookie'][0].match(new RegExp(`^tg_refresh=${RT};`));
     assert.ok(m);
